@@ -1,0 +1,55 @@
+import type { PriceRates, PriceTier } from '../../pricing/types.js';
+
+/** The source formats tollgate imports; `tollgate catalog seed --format` takes these names. */
+export const FORMAT_NAMES = [
+  'llm-pricing-json', // the seed's llm_pricing_current.json: USD per token
+  'manual-pricing', // the seed's manual_pricing.json: USD per 1M, keyed by gateway
+  'google-config', // the seed's Google models config: USD per 1K, several providers per model
+  'litellm', // LiteLLM's model_prices_and_context_window.json: USD per token
+  'openrouter', // OpenRouter /api/v1/models: USD per token as strings
+  'genai-prices', // pydantic genai-prices data.json: USD per 1M
+  'portkey', // Portkey pricing/<provider>.json: US cents per token
+] as const;
+export type FormatName = (typeof FORMAT_NAMES)[number];
+
+/** One model's price as a source states it, already converted to USD per single unit. */
+export interface ImportedEntry {
+  /** The catalog id this entry prices, e.g. `nosana/meta-llama/Llama-3.3-70B-Instruct`. */
+  modelId: string;
+  /** Other ids the same model may be registered under, tried in order when `modelId` is not in the catalog. */
+  variants: string[];
+  providerId: string;
+  upstreamModel: string;
+  modality: string;
+  contextWindow?: number;
+  maxOutputTokens?: number;
+  /** Rates the source gives; input and output may be absent for models priced per image or per request. */
+  rates: Partial<PriceRates>;
+  tiers: PriceTier[];
+}
+
+/** A problem with one entry, naming the file, the model and the field. */
+export interface ImportIssue {
+  file: string;
+  model: string;
+  field?: string;
+  message: string;
+}
+
+export interface ParsedSource {
+  format: FormatName;
+  file: string;
+  entries: ImportedEntry[];
+  /** Invalid prices: listed, never written. */
+  errors: ImportIssue[];
+  /** Entries deliberately not imported (a variable price, a non-model entry), with the reason. */
+  notices: ImportIssue[];
+}
+
+export interface Importer {
+  format: FormatName;
+  /** True when the parsed JSON has this format's shape. */
+  detect(document: unknown): boolean;
+  /** @param file the name used in error messages. */
+  parse(document: unknown, file: string): ParsedSource;
+}

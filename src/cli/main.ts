@@ -1,0 +1,19 @@
+import { Command } from 'commander';
+import { registerMigrateCommand } from './migrate-command.js';
+
+/**
+ * The `tollgate` command line. Each command lives in its own file and registers itself here; commands
+ * call the same services as the HTTP routes, never the HTTP API itself.
+ */
+export function buildProgram(): Command {
+  const program = new Command('tollgate')
+    .description('An OpenAI-compatible LLM gateway with an exact price catalog and a credit ledger')
+    .option('--database-url <url>', 'PostgreSQL URL (default: $DATABASE_URL; embedded PGlite when unset)')
+    .option('--data-dir <dir>', 'embedded PGlite data directory (default: $TOLLGATE_DATA_DIR or ./.tollgate)')
+    .showHelpAfterError()
+    .configureHelp({ sortSubcommands: true });
+  registerMigrateCommand(program);
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);

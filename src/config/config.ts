@@ -1,0 +1,210 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { Decimal } from '../money/decimal.js';
+
+/**
+ * All configuration, parsed once at boot from the environment (see `loadConfig`), validated, and frozen.
+ * Only src/main.ts and the CLI's entry read `process.env`; everything else receives a `Config`.
+ */
+export interface Config {
+  database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDirectory: string };
+  http: { host: string; port: number; bodyLimitBytes: number };
+  /** The first admin key: accepted on /admin routes as `Authorization: Bearer <key>`. */
+  adminKey: string | undefined;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  pricing: {
+    ttlSeconds: number;
+    /** What a call to a model with no price does: charge the default price, or fail with 404. */
+    unpricedModels: 'default' | 'reject';
+    /** USD per single token. */
+    defaultInputRate: Decimal;
+    defaultOutputRate: Decimal;
+    /** The JSON fallback file (the seed's `llm_pricing_current.json` format), used when the catalog has no price. */
+    fallbackFile: string | undefined;
+  };
+  markup: { percent: Decimal | undefined; fixedFee: Decimal | undefined };
+  /** Upstream providers by id: base URL and key. Ids are the registry's (openai, anthropic, gemini, nosana, ...). */
+  providers: Record<string, { baseUrl: string | undefined; apiKey: string | undefined }>;
+  upstream: { timeoutMs: number; connectTimeoutMs: number; maxRetries: number };
+  ledger: { holdMaxAgeSeconds: number; sweepIntervalSeconds: number };
+  sync: {
+    cron: string | undefined;
+    sources: string[];
+    urls: Record<string, string | undefined>;
+    maxChangeRatio: Decimal;
+    timeoutMs: number;
+    alertWebhookUrl: string | undefined;
+  };
+  /** Seed the catalog from the files shipped in data/ when it is empty (the no-configuration start). */
+  seedOnStart: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The upstreams the registry knows, with the environment variable prefix for each one's URL and key. */
+export const PROVIDER_ENVIRONMENT_PREFIXES: Record<string, string> = {
+  openai: 'OPENAI',
+  anthropic: 'ANTHROPIC',
+  gemini: 'GEMINI',
+  nosana: 'NOSANA',
+  deepinfra: 'DEEPINFRA',
+  featherless: 'FEATHERLESS',
+  openrouter: 'OPENROUTER',
+  together: 'TOGETHER',
+  groq: 'GROQ',
+  fireworks: 'FIREWORKS',
+  cerebras: 'CEREBRAS',
+  hyperbolic: 'HYPERBOLIC',
+  sambanova: 'SAMBANOVA',
+  lambda: 'LAMBDA',
+  mistral: 'MISTRAL',
+  deepseek: 'DEEPSEEK',
+  xai: 'XAI',
+  perplexity: 'PERPLEXITY',
+  moonshot: 'MOONSHOT',
+  nscale: 'NSCALE',
+};
+
+const decimalText = (name: string) =>
+  z.string().transform((text, context) => {
+    try {
+      return Decimal.parse(text);
+    } catch {
+      context.addIssue({
+        code: 'custom',
+        message: `${name} must be a decimal number such as "1.50", got ${JSON.stringify(text)}`,
+      });
+      return z.NEVER;
+    }
+  });
+
+const integer = (name: string, minimum: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${name} must be a whole number`)
+    .transform(Number)
+    .refine((value) => value >= minimum, `${name} must be at least ${minimum}`);
+
+const environmentSchema = z.object({
+  DATABASE_URL: z.string().url('DATABASE_URL must be a postgres:// URL').optional(),
+  TOLLGATE_DATA_DIR: z.string().default('.tollgate'),
+  TOLLGATE_HOST: z.string().default('127.0.0.1'),
+  TOLLGATE_PORT: integer('TOLLGATE_PORT', 0).default(8080),
+  TOLLGATE_BODY_LIMIT_BYTES: integer('TOLLGATE_BODY_LIMIT_BYTES', 1024).default(10 * 1024 * 1024),
+  TOLLGATE_ADMIN_KEY: z.string().min(16, 'TOLLGATE_ADMIN_KEY must be at least 16 characters').optional(),
+  TOLLGATE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  TOLLGATE_PRICING_TTL_SECONDS: integer('TOLLGATE_PRICING_TTL_SECONDS', 1).default(900),
+  TOLLGATE_UNPRICED_MODELS: z
+    .enum(['default', 'reject'], 'TOLLGATE_UNPRICED_MODELS must be "default" or "reject"')
+    .default('default'),
+  TOLLGATE_DEFAULT_INPUT_PER_1M: decimalText('TOLLGATE_DEFAULT_INPUT_PER_1M').default(Decimal.parse('1')),
+  TOLLGATE_DEFAULT_OUTPUT_PER_1M: decimalText('TOLLGATE_DEFAULT_OUTPUT_PER_1M').default(Decimal.parse('2')),
+  TOLLGATE_FALLBACK_PRICING_FILE: z.string().optional(),
+  TOLLGATE_MARKUP_PERCENT: decimalText('TOLLGATE_MARKUP_PERCENT').optional(),
+  TOLLGATE_MARKUP_FIXED_FEE: decimalText('TOLLGATE_MARKUP_FIXED_FEE').optional(),
+  TOLLGATE_UPSTREAM_TIMEOUT_MS: integer('TOLLGATE_UPSTREAM_TIMEOUT_MS', 1).default(300_000),
+  TOLLGATE_UPSTREAM_CONNECT_TIMEOUT_MS: integer('TOLLGATE_UPSTREAM_CONNECT_TIMEOUT_MS', 1).default(10_000),
+  TOLLGATE_UPSTREAM_MAX_RETRIES: integer('TOLLGATE_UPSTREAM_MAX_RETRIES', 0).default(2),
+  TOLLGATE_HOLD_MAX_AGE_SECONDS: integer('TOLLGATE_HOLD_MAX_AGE_SECONDS', 1).default(900),
+  TOLLGATE_SWEEP_INTERVAL_SECONDS: integer('TOLLGATE_SWEEP_INTERVAL_SECONDS', 1).default(60),
+  TOLLGATE_SYNC_CRON: z.string().default('0 4 * * *'),
+  TOLLGATE_SYNC_SOURCES: z.string().default('openrouter,litellm'),
+  TOLLGATE_SYNC_URL_OPENROUTER: z.string().url().default('https://openrouter.ai/api/v1/models'),
+  TOLLGATE_SYNC_URL_LITELLM: z
+    .string()
+    .url()
+    .default('https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json'),
+  TOLLGATE_SYNC_URL_GENAI_PRICES: z
+    .string()
+    .url()
+    .default('https://raw.githubusercontent.com/pydantic/genai-prices/main/prices/data.json'),
+  TOLLGATE_SYNC_URL_PORTKEY: z.string().url().optional(),
+  TOLLGATE_SYNC_MAX_CHANGE_RATIO: decimalText('TOLLGATE_SYNC_MAX_CHANGE_RATIO').default(Decimal.parse('10')),
+  TOLLGATE_SYNC_TIMEOUT_MS: integer('TOLLGATE_SYNC_TIMEOUT_MS', 1).default(60_000),
+  TOLLGATE_ALERT_WEBHOOK_URL: z.string().url('TOLLGATE_ALERT_WEBHOOK_URL must be an http(s) URL').optional(),
+  TOLLGATE_SEED_ON_START: z.enum(['true', 'false']).default('true'),
+});
+
+/**
+ * Parses the environment into a frozen Config.
+ * @throws ConfigError listing every invalid variable and how to fix it.
+ */
+export function loadConfig(environment: Record<string, string | undefined>, overrides: ConfigOverrides = {}): Config {
+  const cleaned = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = environmentSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `- ${issue.path.join('.') || 'environment'}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const env = parsed.data;
+  const providers: Config['providers'] = {};
+  for (const [id, prefix] of Object.entries(PROVIDER_ENVIRONMENT_PREFIXES)) {
+    providers[id] = { baseUrl: cleaned[`${prefix}_BASE_URL`], apiKey: cleaned[`${prefix}_API_KEY`] };
+  }
+  const databaseUrl = overrides.databaseUrl ?? env.DATABASE_URL;
+  const config: Config = {
+    database: databaseUrl
+      ? { kind: 'postgres', url: databaseUrl }
+      : { kind: 'pglite', dataDirectory: path.resolve(overrides.dataDirectory ?? env.TOLLGATE_DATA_DIR) },
+    http: {
+      host: overrides.host ?? env.TOLLGATE_HOST,
+      port: overrides.port ?? env.TOLLGATE_PORT,
+      bodyLimitBytes: env.TOLLGATE_BODY_LIMIT_BYTES,
+    },
+    adminKey: env.TOLLGATE_ADMIN_KEY,
+    logLevel: env.TOLLGATE_LOG_LEVEL,
+    pricing: {
+      ttlSeconds: env.TOLLGATE_PRICING_TTL_SECONDS,
+      unpricedModels: env.TOLLGATE_UNPRICED_MODELS,
+      defaultInputRate: env.TOLLGATE_DEFAULT_INPUT_PER_1M.shift(-6),
+      defaultOutputRate: env.TOLLGATE_DEFAULT_OUTPUT_PER_1M.shift(-6),
+      fallbackFile: env.TOLLGATE_FALLBACK_PRICING_FILE,
+    },
+    markup: { percent: env.TOLLGATE_MARKUP_PERCENT, fixedFee: env.TOLLGATE_MARKUP_FIXED_FEE },
+    providers,
+    upstream: {
+      timeoutMs: env.TOLLGATE_UPSTREAM_TIMEOUT_MS,
+      connectTimeoutMs: env.TOLLGATE_UPSTREAM_CONNECT_TIMEOUT_MS,
+      maxRetries: env.TOLLGATE_UPSTREAM_MAX_RETRIES,
+    },
+    ledger: { holdMaxAgeSeconds: env.TOLLGATE_HOLD_MAX_AGE_SECONDS, sweepIntervalSeconds: env.TOLLGATE_SWEEP_INTERVAL_SECONDS },
+    sync: {
+      cron: env.TOLLGATE_SYNC_CRON === 'off' ? undefined : env.TOLLGATE_SYNC_CRON,
+      sources: env.TOLLGATE_SYNC_SOURCES.split(',')
+        .map((source) => source.trim())
+        .filter(Boolean),
+      urls: {
+        openrouter: env.TOLLGATE_SYNC_URL_OPENROUTER,
+        litellm: env.TOLLGATE_SYNC_URL_LITELLM,
+        'genai-prices': env.TOLLGATE_SYNC_URL_GENAI_PRICES,
+        portkey: env.TOLLGATE_SYNC_URL_PORTKEY,
+      },
+      maxChangeRatio: env.TOLLGATE_SYNC_MAX_CHANGE_RATIO,
+      timeoutMs: env.TOLLGATE_SYNC_TIMEOUT_MS,
+      alertWebhookUrl: env.TOLLGATE_ALERT_WEBHOOK_URL,
+    },
+    seedOnStart: env.TOLLGATE_SEED_ON_START === 'true',
+  };
+  return deepFreeze(config);
+}
+
+/** Values the CLI's flags (`--port`, `--data-dir`, ...) set over the environment. */
+export interface ConfigOverrides {
+  databaseUrl?: string;
+  dataDirectory?: string;
+  host?: string;
+  port?: number;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Decimal.isDecimal(value) && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

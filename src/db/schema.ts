@@ -1,0 +1,231 @@
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+
+/**
+ * The database as Kysely sees it. NUMERIC columns travel as exact decimal text (string) both ways and are
+ * turned into `Decimal` at the service edge; nothing here is ever a float.
+ */
+export interface Schema {
+  providers: ProvidersTable;
+  models: ModelsTable;
+  model_aliases: ModelAliasesTable;
+  model_prices: ModelPricesTable;
+  markup_rules: MarkupRulesTable;
+  accounts: AccountsTable;
+  api_keys: ApiKeysTable;
+  ledger_entries: LedgerEntriesTable;
+  idempotency_keys: IdempotencyKeysTable;
+  usage_records: UsageRecordsTable;
+  sync_runs: SyncRunsTable;
+  alerts: AlertsTable;
+}
+
+type Numeric = string;
+type NullableNumeric = string | null;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Json<T = unknown> = ColumnType<T, string, string>;
+
+export interface ProvidersTable {
+  id: string; // 'openai', 'anthropic', 'nosana', ...
+  name: string;
+  created_at: CreatedAt;
+}
+
+export interface ModelsTable {
+  /** Canonical catalog id, e.g. `nosana/meta-llama/Llama-3.3-70B-Instruct` or `gpt-4o`. */
+  id: string;
+  provider_id: string;
+  /** The name the upstream API expects. */
+  upstream_model: string;
+  active: boolean;
+  modality: string; // text, image, audio, embedding, ...
+  context_window: number | null;
+  max_output_tokens: number | null;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface ModelAliasesTable {
+  alias: string;
+  model_id: string;
+  created_at: CreatedAt;
+}
+
+/**
+ * One version of a model's price. Rates are USD per single unit. A change closes the current version
+ * (sets `effective_until`) and inserts a new one; rates are never updated in place.
+ */
+export interface ModelPricesTable {
+  id: Generated<number>;
+  model_id: string;
+  effective_from: ColumnType<Date, Date | string, never>;
+  effective_until: ColumnType<Date | null, Date | string | null | undefined, Date | string>;
+  input: NullableNumeric;
+  output: NullableNumeric;
+  cache_read: NullableNumeric;
+  cache_write: NullableNumeric;
+  cache_write_1h: NullableNumeric;
+  reasoning: NullableNumeric;
+  input_audio: NullableNumeric;
+  output_audio: NullableNumeric;
+  per_request: NullableNumeric;
+  per_image: NullableNumeric;
+  /** JSON list of `{ above_input_tokens: number, rates: { input?: "text", output?: "text", ... } }`. */
+  tiers: Json<StoredPriceTier[]>;
+  source: string;
+  created_at: CreatedAt;
+}
+
+export interface StoredPriceTier {
+  above_input_tokens: number;
+  rates: Partial<Record<RateName, string>>;
+}
+
+export const RATE_NAMES = [
+  'input',
+  'output',
+  'cache_read',
+  'cache_write',
+  'cache_write_1h',
+  'reasoning',
+  'input_audio',
+  'output_audio',
+  'per_request',
+  'per_image',
+] as const;
+export type RateName = (typeof RATE_NAMES)[number];
+
+export interface MarkupRulesTable {
+  id: Generated<number>;
+  scope: 'global' | 'provider' | 'model' | 'account';
+  /** The provider id, model id or account id; '' for global. */
+  target: string;
+  percent: NullableNumeric;
+  fixed_fee: NullableNumeric;
+  created_at: CreatedAt;
+}
+
+export type BudgetMode = 'consumption_usd' | 'consumption_tokens' | 'job_based';
+export type AccountStatus = 'active' | 'suspended';
+
+export interface AccountsTable {
+  id: string;
+  name: string;
+  budget_mode: BudgetMode;
+  /** Projection of Σ ledger entries, in the account's unit (USD, or tokens). */
+  balance: Numeric;
+  /** balance − open holds. */
+  available: Numeric;
+  job_price: NullableNumeric;
+  markup_percent: NullableNumeric;
+  markup_fixed_fee: NullableNumeric;
+  status: AccountStatus;
+  /** How far below zero a capture may take the balance; 0 = never. */
+  overdraft_limit: Numeric;
+  created_at: CreatedAt;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  account_id: string | null; // null for admin keys not tied to an account
+  /** The first characters of the key, shown in listings and used to revoke. */
+  prefix: string;
+  /** sha256 of the whole key, hex. */
+  hash: string;
+  scope: 'user' | 'admin';
+  name: string | null;
+  created_at: CreatedAt;
+  revoked_at: Date | null;
+  last_used_at: Date | null;
+}
+
+export type LedgerKind = 'grant' | 'hold' | 'capture' | 'release' | 'refund' | 'adjust';
+
+export interface LedgerEntriesTable {
+  id: Generated<number>;
+  account_id: string;
+  kind: LedgerKind;
+  /** Signed effect on the balance for grant/capture/refund/adjust; the held amount for hold/release. */
+  amount: Numeric;
+  unit: 'usd' | 'tokens';
+  request_id: string;
+  idempotency_key: string | null;
+  price_version: number | null;
+  usage: Json<unknown> | null;
+  breakdown: Json<unknown> | null;
+  note: string | null;
+  created_at: CreatedAt;
+}
+
+export interface IdempotencyKeysTable {
+  account_id: string;
+  key: string;
+  /** sha256 of the request that first used the key; the same key with another request is refused. */
+  request_hash: string;
+  request_id: string;
+  status: 'in_progress' | 'completed' | 'failed';
+  status_code: number | null;
+  response: Json<unknown> | null;
+  created_at: CreatedAt;
+  completed_at: Date | null;
+}
+
+export interface UsageRecordsTable {
+  id: Generated<number>;
+  request_id: string;
+  account_id: string;
+  api_key_id: string | null;
+  requested_model: string;
+  model_id: string | null;
+  provider_id: string | null;
+  upstream_model: string | null;
+  input_uncached_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  input_audio_tokens: number;
+  output_text_tokens: number;
+  reasoning_tokens: number;
+  output_audio_tokens: number;
+  usage_estimated: boolean;
+  price_version: number | null;
+  breakdown: Json<unknown> | null;
+  provider_cost: Numeric;
+  charge: Numeric;
+  debit: Numeric;
+  debit_unit: 'usd' | 'tokens';
+  pricing_source: string | null;
+  pricing_match: string | null;
+  latency_ms: number | null;
+  status: 'success' | 'error' | 'aborted';
+  error_code: string | null;
+  stream: boolean;
+  created_at: CreatedAt;
+}
+
+export interface SyncRunsTable {
+  id: Generated<number>;
+  source: string;
+  url: string | null;
+  mode: 'dry-run' | 'execute';
+  status: 'running' | 'succeeded' | 'failed';
+  started_at: CreatedAt;
+  finished_at: Date | null;
+  result: Json<unknown> | null;
+  error: string | null;
+}
+
+export interface AlertsTable {
+  id: Generated<number>;
+  kind: string; // missing_price, held_back_change, sync_failed, ...
+  message: string;
+  details: Json<unknown> | null;
+  created_at: CreatedAt;
+  delivered_at: Date | null;
+}
+
+export type ModelRow = Selectable<ModelsTable>;
+export type ModelPriceRow = Selectable<ModelPricesTable>;
+export type NewModelPrice = Insertable<ModelPricesTable>;
+export type AccountRow = Selectable<AccountsTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type LedgerEntryRow = Selectable<LedgerEntriesTable>;
+export type UsageRecordRow = Selectable<UsageRecordsTable>;

@@ -1,0 +1,222 @@
+/**
+ * An exact decimal number: `coefficient × 10^-scale`, with a bigint coefficient.
+ *
+ * Why not a float: $0.90 per 1M is 9E-7 per token, which no binary float holds exactly; summing
+ * such rates over millions of tokens drifts (litellm#8867). Why not decimal.js: it rounds every
+ * operation to a configured number of significant digits. Everything tollgate does with money is
+ * addition, subtraction, multiplication and scaling by powers of ten, which a scaled bigint does
+ * exactly by construction; the only rounding is the explicit `round()` call, with its mode named.
+ *
+ * @example
+ *   Decimal.parse('0.90').shift(-6).toString()      // '0.0000009'
+ *   Decimal.parse('2.5e-06').mul(Decimal.of(1000))  // 0.0025
+ */
+export class Decimal {
+  private constructor(
+    /** The digits, as an integer. */
+    readonly coefficient: bigint,
+    /** How many of those digits are after the point; never negative. */
+    readonly scale: number,
+  ) {}
+
+  static readonly ZERO = new Decimal(0n, 0);
+  static readonly ONE = new Decimal(1n, 0);
+
+  /**
+   * Parses decimal text exactly: `"0.90"`, `"9E-7"`, `"2.5e-06"`, `"-3"`, `"1_000"` is rejected.
+   * @throws DecimalParseError when the text is not a finite decimal number.
+   */
+  static parse(text: string): Decimal {
+    const match = DECIMAL_PATTERN.exec(text.trim());
+    if (!match) throw new DecimalParseError(text);
+    const [, sign, whole = '', fraction = '', exponentText] = match;
+    if (whole === '' && fraction === '') throw new DecimalParseError(text);
+    const exponent = exponentText ? Number.parseInt(exponentText, 10) : 0;
+    if (!Number.isSafeInteger(exponent) || Math.abs(exponent) > 400) throw new DecimalParseError(text);
+    let coefficient = BigInt((whole || '0') + fraction);
+    if (sign === '-') coefficient = -coefficient;
+    return new Decimal(coefficient, fraction.length).shift(exponent);
+  }
+
+  /** A safe integer (token counts, request counts) or a bigint, exactly. */
+  static of(value: number | bigint): Decimal {
+    if (typeof value === 'number' && !Number.isSafeInteger(value)) {
+      throw new RangeError(`Decimal.of takes integers only, got ${value}; parse decimal text instead`);
+    }
+    return new Decimal(BigInt(value), 0);
+  }
+
+  static isDecimal(value: unknown): value is Decimal {
+    return value instanceof Decimal;
+  }
+
+  /** Multiplies by 10^places (negative places divide), exactly. */
+  shift(places: number): Decimal {
+    if (places === 0 || this.coefficient === 0n) return places === 0 ? this : Decimal.ZERO;
+    if (places < 0) return new Decimal(this.coefficient, this.scale - places).normalize();
+    const keep = Math.min(places, this.scale);
+    const coefficient = this.coefficient * 10n ** BigInt(places - keep);
+    return new Decimal(coefficient, this.scale - keep).normalize();
+  }
+
+  add(other: Decimal): Decimal {
+    const scale = Math.max(this.scale, other.scale);
+    return new Decimal(this.rescaled(scale) + other.rescaled(scale), scale).normalize();
+  }
+
+  sub(other: Decimal): Decimal {
+    const scale = Math.max(this.scale, other.scale);
+    return new Decimal(this.rescaled(scale) - other.rescaled(scale), scale).normalize();
+  }
+
+  mul(other: Decimal): Decimal {
+    return new Decimal(this.coefficient * other.coefficient, this.scale + other.scale).normalize();
+  }
+
+  /** Multiplies by an integer count (tokens, requests), exactly. */
+  times(count: number | bigint): Decimal {
+    if (count === 0 || count === 0n) return Decimal.ZERO;
+    return new Decimal(this.coefficient * BigInt(count), this.scale).normalize();
+  }
+
+  neg(): Decimal {
+    return new Decimal(-this.coefficient, this.scale);
+  }
+
+  abs(): Decimal {
+    return this.coefficient < 0n ? this.neg() : this;
+  }
+
+  cmp(other: Decimal): -1 | 0 | 1 {
+    const scale = Math.max(this.scale, other.scale);
+    const a = this.rescaled(scale);
+    const b = other.rescaled(scale);
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+
+  eq(other: Decimal): boolean {
+    return this.cmp(other) === 0;
+  }
+  lt(other: Decimal): boolean {
+    return this.cmp(other) < 0;
+  }
+  lte(other: Decimal): boolean {
+    return this.cmp(other) <= 0;
+  }
+  gt(other: Decimal): boolean {
+    return this.cmp(other) > 0;
+  }
+  gte(other: Decimal): boolean {
+    return this.cmp(other) >= 0;
+  }
+  isZero(): boolean {
+    return this.coefficient === 0n;
+  }
+  isNegative(): boolean {
+    return this.coefficient < 0n;
+  }
+  isPositive(): boolean {
+    return this.coefficient > 0n;
+  }
+  isInteger(): boolean {
+    return this.scale === 0;
+  }
+
+  static max(a: Decimal, b: Decimal): Decimal {
+    return a.gte(b) ? a : b;
+  }
+  static min(a: Decimal, b: Decimal): Decimal {
+    return a.lte(b) ? a : b;
+  }
+  static sum(values: Iterable<Decimal>): Decimal {
+    let total = Decimal.ZERO;
+    for (const value of values) total = total.add(value);
+    return total;
+  }
+
+  /**
+   * Rounds to `places` digits after the point. The one place money is rounded; callers name the mode:
+   * `half-even` (banker's, for display), `up` (away from zero, for holds that must cover), `down` (toward zero).
+   */
+  round(places: number, mode: RoundingMode = 'half-even'): Decimal {
+    if (this.scale <= places) return this;
+    const divisor = 10n ** BigInt(this.scale - places);
+    const negative = this.coefficient < 0n;
+    const magnitude = negative ? -this.coefficient : this.coefficient;
+    let quotient = magnitude / divisor;
+    const remainder = magnitude % divisor;
+    if (remainder !== 0n) {
+      if (mode === 'up') quotient += 1n;
+      else if (mode === 'half-even') {
+        const twice = remainder * 2n;
+        if (twice > divisor || (twice === divisor && quotient % 2n === 1n)) quotient += 1n;
+      } else if (mode === 'half-up') {
+        if (remainder * 2n >= divisor) quotient += 1n;
+      }
+    }
+    return new Decimal(negative ? -quotient : quotient, places).normalize();
+  }
+
+  /** Plain notation, no exponent, no trailing zeros: `0.0000009`, `12.5`, `0`. */
+  toString(): string {
+    const negative = this.coefficient < 0n;
+    const digits = (negative ? -this.coefficient : this.coefficient).toString();
+    if (this.scale === 0) return (negative ? '-' : '') + digits;
+    const padded = digits.padStart(this.scale + 1, '0');
+    const point = padded.length - this.scale;
+    return `${negative ? '-' : ''}${padded.slice(0, point)}.${padded.slice(point)}`;
+  }
+
+  /** Fixed number of places (rounded half-even), for tables: `toFixed(6)` gives `0.000001`. */
+  toFixed(places: number): string {
+    const rounded = this.round(places);
+    const text = rounded.toString();
+    if (places === 0) return text;
+    const [whole, fraction = ''] = text.split('.');
+    return `${whole}.${fraction.padEnd(places, '0')}`;
+  }
+
+  toJSON(): string {
+    return this.toString();
+  }
+
+  /**
+   * A JavaScript number, for metrics and display only (Prometheus takes floats). Never feed it back
+   * into a price, a cost or a balance.
+   */
+  toNumberForDisplay(): number {
+    return Number(this.toString());
+  }
+
+  /** A bigint when the value is an integer (token balances). @throws RangeError otherwise. */
+  toBigInt(): bigint {
+    if (this.scale !== 0) throw new RangeError(`${this.toString()} is not an integer`);
+    return this.coefficient;
+  }
+
+  private rescaled(scale: number): bigint {
+    return this.coefficient * 10n ** BigInt(scale - this.scale);
+  }
+
+  /** Drops trailing zeros after the point, so equal values have one representation. */
+  private normalize(): Decimal {
+    let { coefficient, scale } = this;
+    if (coefficient === 0n) return scale === 0 ? this : Decimal.ZERO;
+    while (scale > 0 && coefficient % 10n === 0n) {
+      coefficient /= 10n;
+      scale -= 1;
+    }
+    return scale === this.scale ? this : new Decimal(coefficient, scale);
+  }
+}
+
+export type RoundingMode = 'half-even' | 'half-up' | 'up' | 'down';
+
+const DECIMAL_PATTERN = /^([+-])?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+
+export class DecimalParseError extends Error {
+  constructor(readonly text: string) {
+    super(`not a finite decimal number: ${JSON.stringify(text)}`);
+    this.name = 'DecimalParseError';
+  }
+}

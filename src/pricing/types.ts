@@ -1,0 +1,101 @@
+import type { Decimal } from '../money/decimal.js';
+
+/**
+ * The price of one model, in USD per single unit (token, request, image). Optional rates that are absent
+ * fall back (cache read/write to input, reasoning to output, audio to input/output); the breakdown says so.
+ */
+export interface PriceRates {
+  input: Decimal;
+  output: Decimal;
+  cacheRead?: Decimal;
+  /** Cache write with the default (5 minute) lifetime. */
+  cacheWrite?: Decimal;
+  cacheWrite1h?: Decimal;
+  reasoning?: Decimal;
+  inputAudio?: Decimal;
+  outputAudio?: Decimal;
+  perRequest?: Decimal;
+  perImage?: Decimal;
+}
+
+export type RateKey = keyof PriceRates;
+
+/** Above `aboveInputTokens` prompt tokens the whole request is priced at the tier's rates (rates it omits keep the base). */
+export interface PriceTier {
+  aboveInputTokens: number;
+  rates: Partial<PriceRates>;
+}
+
+/** A price version as the catalog holds it. */
+export interface ModelPrice {
+  /** The price version (model_prices.id); undefined for prices from the JSON file or the default. */
+  version: number | undefined;
+  modelId: string;
+  rates: PriceRates;
+  tiers: PriceTier[];
+  effectiveFrom: Date | undefined;
+  effectiveUntil: Date | undefined;
+  source: string;
+}
+
+/**
+ * Usage normalised from any provider. Every count is disjoint: `input.uncached` excludes cached and audio
+ * tokens; `output.text` excludes reasoning and audio tokens. Builders per provider live in usage.ts.
+ */
+export interface NormalizedUsage {
+  input: { uncached: number; cacheRead: number; cacheWrite: number; cacheWrite1h: number; audio: number };
+  output: { text: number; reasoning: number; audio: number };
+  requests: number;
+  images: number;
+  /** True when counted locally because the provider sent no usage; an estimate never lowers a charge. */
+  estimated: boolean;
+  /** The provider's usage object as received, for the record. */
+  raw?: unknown;
+}
+
+/** How a model name was found. */
+export type MatchKind = 'exact' | 'alias' | 'case' | 'prefix' | 'snapshot' | 'default';
+export type PriceSourceKind = 'database' | 'json' | 'default';
+
+export interface Resolution {
+  requested: string;
+  /** The catalog model id the name resolved to (undefined for the default price). */
+  modelId: string | undefined;
+  providerId: string | undefined;
+  upstreamModel: string | undefined;
+  source: PriceSourceKind;
+  match: MatchKind;
+  price: ModelPrice;
+  maxOutputTokens: number | undefined;
+  contextWindow: number | undefined;
+}
+
+export interface BreakdownLine {
+  component:
+    | 'input'
+    | 'cache_read'
+    | 'cache_write'
+    | 'cache_write_1h'
+    | 'input_audio'
+    | 'output'
+    | 'reasoning'
+    | 'output_audio'
+    | 'request'
+    | 'image';
+  units: number;
+  rate: Decimal;
+  amount: Decimal;
+  /** The rate actually used when the component's own rate was missing (e.g. reasoning priced at 'output'). */
+  fellBackTo?: RateKey;
+}
+
+export interface CostBreakdown {
+  lines: BreakdownLine[];
+  /** The tier applied, if any (its threshold in prompt tokens). */
+  tier: number | undefined;
+  /** Σ lines: what the provider charges us. */
+  providerCost: Decimal;
+  markup: { percent: Decimal; fixedFee: Decimal; amount: Decimal; rule: string } | undefined;
+  /** providerCost + markup: what the customer pays, in USD. */
+  charge: Decimal;
+}
