@@ -1,0 +1,148 @@
+import type { NormalizedUsage } from './types.js';
+
+/**
+ * Builders from each provider's usage object to the one normalised shape. The providers disagree on
+ * what includes what, and each disagreement is a double charge or a missed one when guessed wrong
+ * (cache tokens counted twice: litellm#14849, litellm#9812):
+ * - OpenAI `prompt_tokens` includes `cached_tokens` and audio; `completion_tokens` includes reasoning and audio.
+ * - Anthropic `input_tokens` excludes cache reads and cache creation; `output_tokens` includes thinking.
+ * - Gemini `promptTokenCount` includes `cachedContentTokenCount`; `candidatesTokenCount` excludes
+ *   `thoughtsTokenCount`; tool-use prompt tokens are billed as input.
+ */
+export function emptyUsage(): NormalizedUsage {
+  return {
+    input: { uncached: 0, cacheRead: 0, cacheWrite: 0, cacheWrite1h: 0, audio: 0 },
+    output: { text: 0, reasoning: 0, audio: 0 },
+    requests: 1,
+    images: 0,
+    estimated: false,
+  };
+}
+
+/** Every input token: uncached + cache read + cache write + audio (what OpenAI calls prompt_tokens). */
+export function totalInputTokens(usage: NormalizedUsage): number {
+  const input = usage.input;
+  return input.uncached + input.cacheRead + input.cacheWrite + input.cacheWrite1h + input.audio;
+}
+
+/** Every output token: text + reasoning + audio (what OpenAI calls completion_tokens). */
+export function totalOutputTokens(usage: NormalizedUsage): number {
+  return usage.output.text + usage.output.reasoning + usage.output.audio;
+}
+
+/** From counts as OpenAI reports them (the `tollgate cost` flags use the same meaning). */
+export function usageFromTotals(totals: {
+  input: number;
+  output: number;
+  cached?: number;
+  cacheWrite?: number;
+  reasoning?: number;
+}): NormalizedUsage {
+  const cached = totals.cached ?? 0;
+  const cacheWrite = totals.cacheWrite ?? 0;
+  const reasoning = totals.reasoning ?? 0;
+  if (cached + cacheWrite > totals.input) {
+    throw new RangeError(`cached (${cached}) plus cache-write (${cacheWrite}) tokens exceed the input tokens (${totals.input})`);
+  }
+  if (reasoning > totals.output)
+    throw new RangeError(`reasoning tokens (${reasoning}) exceed the output tokens (${totals.output})`);
+  const usage = emptyUsage();
+  usage.input.uncached = totals.input - cached - cacheWrite;
+  usage.input.cacheRead = cached;
+  usage.input.cacheWrite = cacheWrite;
+  usage.output.text = totals.output - reasoning;
+  usage.output.reasoning = reasoning;
+  return usage;
+}
+
+/** OpenAI chat completions `usage` (and every OpenAI-compatible gateway). Undefined when there is none. */
+export function usageFromOpenAI(raw: unknown): NormalizedUsage | undefined {
+  if (!isObject(raw)) return undefined;
+  const prompt = count(raw.prompt_tokens ?? raw.input_tokens);
+  const completion = count(raw.completion_tokens ?? raw.output_tokens);
+  if (prompt === undefined && completion === undefined) return undefined;
+  const promptDetails = objectOrEmpty(raw.prompt_tokens_details ?? raw.input_tokens_details);
+  const completionDetails = objectOrEmpty(raw.completion_tokens_details ?? raw.output_tokens_details);
+  const cached = count(promptDetails.cached_tokens) ?? 0;
+  const cacheWrite = count(promptDetails.cache_write_tokens ?? promptDetails.cache_creation_tokens) ?? 0;
+  const inputAudio = count(promptDetails.audio_tokens) ?? 0;
+  const reasoning = count(completionDetails.reasoning_tokens) ?? 0;
+  const outputAudio = count(completionDetails.audio_tokens) ?? 0;
+  const usage = emptyUsage();
+  usage.input.cacheRead = cached;
+  usage.input.cacheWrite = cacheWrite;
+  usage.input.audio = inputAudio;
+  usage.input.uncached = nonNegative((prompt ?? 0) - cached - cacheWrite - inputAudio);
+  usage.output.reasoning = reasoning;
+  usage.output.audio = outputAudio;
+  usage.output.text = nonNegative((completion ?? 0) - reasoning - outputAudio);
+  usage.raw = raw;
+  return usage;
+}
+
+/** Anthropic Messages `usage` (the final one, or message_start merged with message_delta for streams). */
+export function usageFromAnthropic(raw: unknown): NormalizedUsage | undefined {
+  if (!isObject(raw)) return undefined;
+  const input = count(raw.input_tokens);
+  const output = count(raw.output_tokens);
+  if (input === undefined && output === undefined) return undefined;
+  const creation = count(raw.cache_creation_input_tokens) ?? 0;
+  const split = objectOrEmpty(raw.cache_creation);
+  const oneHour = count(split.ephemeral_1h_input_tokens) ?? 0;
+  const usage = emptyUsage();
+  usage.input.uncached = input ?? 0;
+  usage.input.cacheRead = count(raw.cache_read_input_tokens) ?? 0;
+  usage.input.cacheWrite1h = Math.min(oneHour, creation);
+  usage.input.cacheWrite = creation - usage.input.cacheWrite1h;
+  usage.output.text = output ?? 0;
+  usage.raw = raw;
+  return usage;
+}
+
+/** Gemini `usageMetadata` (generateContent, or the last chunk of streamGenerateContent). */
+export function usageFromGemini(raw: unknown): NormalizedUsage | undefined {
+  if (!isObject(raw)) return undefined;
+  const prompt = count(raw.promptTokenCount);
+  const candidates = count(raw.candidatesTokenCount);
+  if (prompt === undefined && candidates === undefined && count(raw.totalTokenCount) === undefined) return undefined;
+  const cached = count(raw.cachedContentTokenCount) ?? 0;
+  const thoughts = count(raw.thoughtsTokenCount) ?? 0;
+  const toolUse = count(raw.toolUsePromptTokenCount) ?? 0;
+  const promptAudio = modalityCount(raw.promptTokensDetails, 'AUDIO');
+  const cachedAudio = modalityCount(raw.cacheTokensDetails, 'AUDIO');
+  const outputAudio = modalityCount(raw.candidatesTokensDetails, 'AUDIO');
+  const usage = emptyUsage();
+  usage.input.cacheRead = cached;
+  usage.input.audio = nonNegative(promptAudio - cachedAudio);
+  usage.input.uncached = nonNegative((prompt ?? 0) + toolUse - cached - usage.input.audio);
+  usage.output.reasoning = thoughts;
+  usage.output.audio = outputAudio;
+  usage.output.text = nonNegative((candidates ?? 0) - outputAudio);
+  usage.raw = raw;
+  return usage;
+}
+
+function modalityCount(details: unknown, modality: string): number {
+  if (!Array.isArray(details)) return 0;
+  let total = 0;
+  for (const detail of details) {
+    if (isObject(detail) && detail.modality === modality) total += count(detail.tokenCount) ?? 0;
+  }
+  return total;
+}
+
+function count(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
+function nonNegative(value: number): number {
+  return value < 0 ? 0 : value;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function objectOrEmpty(value: unknown): Record<string, unknown> {
+  return isObject(value) ? value : {};
+}
