@@ -37,6 +37,13 @@ export interface Config {
   };
   /** Seed the catalog from the files shipped in data/ when it is empty (the no-configuration start). */
   seedOnStart: boolean;
+  /**
+   * The local demo provider: `auto` answers every call with it while no upstream key is configured at all
+   * (a fresh install can make priced calls at once); `on` always; `off` never.
+   */
+  demo: 'auto' | 'on' | 'off';
+  /** Output tokens assumed for the worst-case hold when neither the request nor the catalog gives a limit. */
+  defaultMaxOutputTokens: number;
 }
 
 export class ConfigError extends Error {
@@ -128,6 +135,8 @@ const environmentSchema = z.object({
   TOLLGATE_SYNC_TIMEOUT_MS: integer('TOLLGATE_SYNC_TIMEOUT_MS', 1).default(60_000),
   TOLLGATE_ALERT_WEBHOOK_URL: z.string().url('TOLLGATE_ALERT_WEBHOOK_URL must be an http(s) URL').optional(),
   TOLLGATE_SEED_ON_START: z.enum(['true', 'false']).default('true'),
+  TOLLGATE_DEMO: z.enum(['auto', 'on', 'off'], 'TOLLGATE_DEMO must be "auto", "on" or "off"').default('auto'),
+  TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS: integer('TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS', 1).default(4096),
 });
 
 /**
@@ -189,6 +198,8 @@ export function loadConfig(environment: Record<string, string | undefined>, over
       alertWebhookUrl: env.TOLLGATE_ALERT_WEBHOOK_URL,
     },
     seedOnStart: env.TOLLGATE_SEED_ON_START === 'true',
+    demo: env.TOLLGATE_DEMO,
+    defaultMaxOutputTokens: env.TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS,
   };
   return deepFreeze(config);
 }

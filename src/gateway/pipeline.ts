@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import type { PricingCatalog } from '../catalog/snapshot.js';
+import type { Config } from '../config/config.js';
+import type { BudgetMode } from '../db/schema.js';
+import { GatewayError } from '../http/errors.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { Logger } from '../logging/logger.js';
+import { Decimal } from '../money/decimal.js';
+import { debitFor } from '../pricing/budget.js';
+import { priceUsage } from '../pricing/cost.js';
+import { applyMarkup, type MarkupRule, type MarkupRules } from '../pricing/markup.js';
+import { quoteWorstCase } from '../pricing/quote.js';
+import type { NormalizedUsage, Resolution } from '../pricing/types.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import { estimatePromptTokens } from '../providers/token-estimate.js';
+import type { ChatCompletionRequest } from '../providers/types.js';
+import { requestedMaxOutputTokens } from './chat-request.js';
+import { toGatewayError } from './error-mapping.js';
+import type { GatewayMetrics } from './metrics.js';
+import { routeCall, type Route } from './routing.js';
+import type { ChargeReport } from './usage-payload.js';
+import type { UsageRecorder } from './usage-recorder.js';
+
+/** Who is calling: the account behind the API key, as the gateway needs it. */
+export interface Caller {
+  accountId: string;
+  mode: BudgetMode;
+  jobPrice: Decimal | undefined;
+  markup: { percent?: Decimal; fixedFee?: Decimal } | undefined;
+  keyId: string;
+}
+
+export interface GatewayServices {
+  config: Config;
+  catalog: PricingCatalog;
+  markups: MarkupRules;
+  ledger: Ledger;
+  registry: ProviderRegistry;
+  recorder: UsageRecorder;
+  metrics: GatewayMetrics;
+  logger: Logger;
+}
+
+/** A call that passed auth, resolution and the hold: what is needed to finish it either way. */
+export interface PreparedCall {
+  requestId: string;
+  caller: Caller;
+  request: ChatCompletionRequest;
+  resolution: Resolution;
+  route: Route;
+  markup: MarkupRule | undefined;
+  promptTokens: number;
+  held: Decimal;
+  startedAt: number;
+  stream: boolean;
+}
+
+/**
+ * The path of one call: resolve → quote the worst case → hold → (the caller runs the upstream call) →
+ * settle: price the actual usage, capture it and release the rest, or release everything on failure →
+ * record. `prepare` and `settle`/`fail` are split so the streaming and non-streaming routes share them.
+ */
+export class CallPipeline {
+  constructor(private readonly services: GatewayServices) {}
+
+  /**
+   * @throws GatewayError model_not_found (unpriced model, reject mode), upstream_not_configured,
+   *   insufficient_credits (402), account_suspended.
+   */
+  async prepare(
+    request: ChatCompletionRequest,
+    caller: Caller,
+    options: { requestId?: string; stream: boolean },
+  ): Promise<PreparedCall> {
+    const { catalog, config, markups, registry, ledger } = this.services;
+    const startedAt = performance.now();
+    const requestId = options.requestId ?? `req_${randomUUID().replaceAll('-', '')}`;
+    const resolution = catalog.resolve(request.model);
+    if (!resolution) {
+      throw new GatewayError(
+        'model_not_found',
+        `model ${JSON.stringify(request.model)} has no price in the catalog and unpriced models are rejected on this gateway`,
+        'model',
+      );
+    }
+    const route = routeCall(resolution, registry, config.demo);
+    const markup = markups.find({
+      accountId: caller.accountId,
+      accountMarkup: caller.markup,
+      modelId: resolution.modelId,
+      providerId: route.providerId,
+    });
+    const promptTokens = estimatePromptTokens(request.messages);
+    const maxOutputTokens = requestedMaxOutputTokens(request) ?? resolution.maxOutputTokens ?? config.defaultMaxOutputTokens;
+    const quote = quoteWorstCase({
+      resolution,
+      promptTokens,
+      maxOutputTokens,
+      markup,
+      mode: caller.mode,
+      jobPrice: caller.jobPrice,
+    });
+    await ledger.hold({ accountId: caller.accountId, requestId, amount: quote.debit.amount });
+    return {
+      requestId,
+      caller,
+      request,
+      resolution,
+      route,
+      markup,
+      promptTokens,
+      held: quote.debit.amount,
+      startedAt,
+      stream: options.stream,
+    };
+  }
+
+  /** Prices the actual usage, captures it (releasing the rest of the hold) and records the call. */
+  async settle(call: PreparedCall, usage: NormalizedUsage, status: 'success' | 'aborted' = 'success'): Promise<ChargeReport> {
+    const { ledger, metrics, recorder } = this.services;
+    const base = priceUsage(usage, call.resolution.price);
+    const breakdown = applyMarkup(base, call.markup);
+    const debit = debitFor(call.caller.mode, { breakdown, usage, jobPrice: call.caller.jobPrice });
+    const captured = await ledger.capture({
+      requestId: call.requestId,
+      amount: debit.amount,
+      priceVersion: call.resolution.price.version,
+      usage: { ...usage, raw: usage.raw ?? null },
+      breakdown,
+    });
+    const report: ChargeReport = { usage, breakdown, resolution: call.resolution, debit, creditsRemaining: captured.available };
+    metrics.observeCall(call, report, status);
+    recorder.record(call, { status, report, latencyMs: performance.now() - call.startedAt });
+    return report;
+  }
+
+  /** Releases the whole hold (nothing is charged for a failed call) and records the failure. */
+  async fail(call: PreparedCall, error: unknown): Promise<GatewayError> {
+    const { ledger, metrics, recorder, logger } = this.services;
+    const mapped = toGatewayError(error);
+    try {
+      await ledger.release(call.requestId, mapped.code);
+    } catch (releaseError) {
+      // The sweeper releases it later; the caller still gets the upstream's error.
+      logger.error({ err: releaseError, requestId: call.requestId }, 'could not release hold; the sweeper will');
+    }
+    metrics.observeFailure(call, mapped);
+    recorder.record(call, { status: 'error', errorCode: mapped.code, latencyMs: performance.now() - call.startedAt });
+    return mapped;
+  }
+}

@@ -1,0 +1,48 @@
+import { detectProvider, upstreamNameFor } from '../catalog/provider-detection.js';
+import { GatewayError } from '../http/errors.js';
+import type { Resolution } from '../pricing/types.js';
+import type { ProviderRegistry } from '../providers/registry.js';
+import type { ProviderAdapter, UpstreamTarget } from '../providers/types.js';
+
+export interface Route {
+  adapter: ProviderAdapter;
+  target: UpstreamTarget;
+  /** The provider the model belongs to (for records and metrics), even when the demo answers. */
+  providerId: string;
+  demo: boolean;
+}
+
+/**
+ * Picks the adapter and upstream for a resolved model. The provider comes from the catalog, else from the
+ * name (see provider-detection.ts). In demo mode the local demo provider answers, priced as the real model.
+ * @throws GatewayError upstream_not_configured when no adapter serves the provider or its key is missing.
+ */
+export function routeCall(resolution: Resolution, registry: ProviderRegistry, demoMode: 'auto' | 'on' | 'off'): Route {
+  const providerId =
+    resolution.providerId ?? detectProvider(resolution.requested, (id) => registry.adapterFor(id) !== undefined) ?? 'unknown';
+  const upstreamModel = resolution.upstreamModel ?? upstreamNameFor(resolution.requested, providerId);
+  if (demoMode === 'on' || (demoMode === 'auto' && !anyUpstreamConfigured(registry))) {
+    const adapter = registry.adapterFor('demo');
+    if (adapter) return { adapter, target: registry.targetFor('demo', upstreamModel), providerId, demo: true };
+  }
+  const adapter = registry.adapterFor(providerId);
+  if (!adapter) {
+    throw new GatewayError(
+      'upstream_not_configured',
+      `no upstream serves model ${JSON.stringify(resolution.requested)} (provider ${JSON.stringify(providerId)} is not one the gateway knows); ` +
+        'register the model in the catalog with a known provider or use a provider prefix such as "openai/"',
+      'model',
+    );
+  }
+  if (!registry.hasCredentials(providerId)) {
+    throw new GatewayError(
+      'upstream_not_configured',
+      `provider ${providerId} has no API key configured: set ${providerId.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_API_KEY`,
+    );
+  }
+  return { adapter, target: registry.targetFor(providerId, upstreamModel), providerId, demo: false };
+}
+
+function anyUpstreamConfigured(registry: ProviderRegistry): boolean {
+  return registry.ids().some((id) => id !== 'demo' && registry.hasCredentials(id));
+}

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import type { Decimal } from '../money/decimal.js';
+import { totalInputTokens, totalOutputTokens } from '../pricing/usage.js';
+import type { CostBreakdown, NormalizedUsage, Resolution } from '../pricing/types.js';
+
+/** What a settled call reports to the caller: `usage` in OpenAI's shape plus the charge. */
+export interface ChargeReport {
+  usage: NormalizedUsage;
+  breakdown: CostBreakdown;
+  resolution: Resolution;
+  debit: { amount: Decimal; unit: 'usd' | 'tokens' };
+  creditsRemaining: Decimal | undefined;
+}
+
+/**
+ * OpenAI's `usage` object from normalised usage, with `cost` (the charge in USD, as OpenRouter reports it)
+ * and a `tollgate` block that explains it. `cost` is written into the JSON as the exact decimal literal
+ * (see `serializeWithExactCost`), never through a float.
+ */
+export function usagePayload(report: ChargeReport, upstreamUsage?: Record<string, unknown>): Record<string, unknown> {
+  const { usage, breakdown, resolution } = report;
+  const prompt = totalInputTokens(usage);
+  const completion = totalOutputTokens(usage);
+  return {
+    ...(upstreamUsage ?? {}),
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    prompt_tokens_details: {
+      ...(asObject(upstreamUsage?.prompt_tokens_details) ?? {}),
+      cached_tokens: usage.input.cacheRead,
+      ...(usage.input.cacheWrite + usage.input.cacheWrite1h > 0
+        ? { cache_write_tokens: usage.input.cacheWrite + usage.input.cacheWrite1h }
+        : {}),
+      ...(usage.input.audio > 0 ? { audio_tokens: usage.input.audio } : {}),
+    },
+    completion_tokens_details: {
+      ...(asObject(upstreamUsage?.completion_tokens_details) ?? {}),
+      reasoning_tokens: usage.output.reasoning,
+      ...(usage.output.audio > 0 ? { audio_tokens: usage.output.audio } : {}),
+    },
+    cost: COST_PLACEHOLDER,
+    tollgate: {
+      charge: breakdown.charge.toString(),
+      provider_cost: breakdown.providerCost.toString(),
+      markup: breakdown.markup?.amount.toString() ?? '0',
+      currency: 'USD',
+      debit: report.debit.amount.toString(),
+      debit_unit: report.debit.unit,
+      credits_remaining: report.creditsRemaining?.toString() ?? null,
+      estimated: usage.estimated,
+      pricing: {
+        model: resolution.modelId ?? null,
+        source: resolution.source,
+        match: resolution.match,
+        price_version: resolution.price.version ?? null,
+        tier: breakdown.tier ?? null,
+      },
+    },
+  };
+}
+
+/** Response headers that carry the charge (non-streaming responses; a stream's are sent before the cost is known). */
+export function chargeHeaders(report: ChargeReport): Record<string, string> {
+  return {
+    'x-tollgate-cost': report.breakdown.charge.toString(),
+    'x-tollgate-provider-cost': report.breakdown.providerCost.toString(),
+    'x-tollgate-debit': `${report.debit.amount.toString()} ${report.debit.unit}`,
+    ...(report.creditsRemaining ? { 'x-tollgate-credits-remaining': report.creditsRemaining.toString() } : {}),
+    ...(report.usage.estimated ? { 'x-tollgate-usage-estimated': 'true' } : {}),
+  };
+}
+
+export function pricingHeaders(resolution: Resolution): Record<string, string> {
+  return {
+    'x-tollgate-pricing-source': resolution.source,
+    'x-tollgate-pricing-match': resolution.match,
+    ...(resolution.modelId ? { 'x-tollgate-model': resolution.modelId } : {}),
+    ...(resolution.price.version !== undefined ? { 'x-tollgate-price-version': String(resolution.price.version) } : {}),
+  };
+}
+
+// A per-process nonce, so no string a model generates can collide with the placeholder.
+const COST_PLACEHOLDER = `__tollgate_cost_${randomUUID()}__`;
+const QUOTED_PLACEHOLDER = JSON.stringify(COST_PLACEHOLDER);
+
+/** JSON.stringify, with the usage's cost placeholder replaced by the exact decimal literal of the charge. */
+export function serializeWithExactCost(body: unknown, charge: Decimal): string {
+  const text = JSON.stringify(body);
+  const at = text.lastIndexOf(QUOTED_PLACEHOLDER);
+  if (at < 0) return text;
+  return text.slice(0, at) + charge.toString() + text.slice(at + QUOTED_PLACEHOLDER.length);
+}
+
+function asObject(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}

@@ -1,0 +1,80 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Db } from '../db/database.js';
+import type { Caller } from '../gateway/pipeline.js';
+import { authenticateKey } from '../ledger/api-keys.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { GatewayError } from './errors.js';
+
+const ACCOUNT_CACHE_MS = 5_000;
+
+/**
+ * Turns an `Authorization: Bearer <key>` header into the caller. Keys are looked up by hash (the table
+ * never holds a key); the account's billing settings are cached for a few seconds, while the status that
+ * matters for money (suspended) is enforced again by the hold's conditional write.
+ */
+export class Authenticator {
+  private readonly accounts = new Map<string, { caller: Omit<Caller, 'keyId'>; expires: number }>();
+  private readonly adminKeyHash: Buffer | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly ledger: Ledger,
+    adminKey: string | undefined,
+  ) {
+    this.adminKeyHash = adminKey ? sha256(adminKey) : undefined;
+  }
+
+  /** @throws GatewayError missing_api_key, invalid_api_key, forbidden (an admin key on a call route). */
+  async caller(authorization: string | undefined): Promise<Caller> {
+    const presented = bearer(authorization);
+    const key = await authenticateKey(this.db, presented);
+    if (!key) throw new GatewayError('invalid_api_key', 'invalid API key: check the key, or ask the operator for a new one');
+    if (!key.accountId) throw new GatewayError('forbidden', 'this key has no account; calls need a user key of an account');
+    const cached = this.accounts.get(key.accountId);
+    if (cached && cached.expires > Date.now()) return { ...cached.caller, keyId: key.keyId };
+    const account = await this.ledger.getAccount(key.accountId);
+    if (account.status !== 'active') throw new GatewayError('account_suspended', 'the account is suspended');
+    const caller: Omit<Caller, 'keyId'> = {
+      accountId: account.id,
+      mode: account.mode,
+      jobPrice: account.jobPrice ?? undefined,
+      markup:
+        account.markupPercent || account.markupFixedFee
+          ? {
+              ...(account.markupPercent ? { percent: account.markupPercent } : {}),
+              ...(account.markupFixedFee ? { fixedFee: account.markupFixedFee } : {}),
+            }
+          : undefined,
+    };
+    this.accounts.set(key.accountId, { caller, expires: Date.now() + ACCOUNT_CACHE_MS });
+    return { ...caller, keyId: key.keyId };
+  }
+
+  /** Forgets cached account settings (after an admin changes them). */
+  invalidate(accountId?: string): void {
+    if (accountId) this.accounts.delete(accountId);
+    else this.accounts.clear();
+  }
+
+  /** The configured admin key, or an admin-scope key from the database. @throws GatewayError when neither. */
+  async requireAdmin(authorization: string | undefined): Promise<void> {
+    const presented = bearer(authorization);
+    if (this.adminKeyHash && timingSafeEqual(sha256(presented), this.adminKeyHash)) return;
+    const key = await authenticateKey(this.db, presented);
+    if (key?.scope === 'admin') return;
+    if (key) throw new GatewayError('forbidden', 'this route needs an admin key; the key given is a user key');
+    throw new GatewayError('invalid_api_key', 'invalid admin key');
+  }
+}
+
+function bearer(authorization: string | undefined): string {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  if (!match) {
+    throw new GatewayError('missing_api_key', 'missing API key: send it as "Authorization: Bearer <key>"');
+  }
+  return match[1]!;
+}
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}

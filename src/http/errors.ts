@@ -1,0 +1,67 @@
+/**
+ * The one error catalog of the HTTP edge: every error leaves the gateway in OpenAI's shape
+ * `{"error": {"message", "type", "code", "param"}}` with its status decided here, so SDKs map them
+ * to their own exception classes (openai-node: 402 → APIError, 404 → NotFoundError, 429 → RateLimitError...).
+ */
+export type ErrorCode =
+  | 'invalid_request'
+  | 'missing_api_key'
+  | 'invalid_api_key'
+  | 'forbidden'
+  | 'insufficient_credits'
+  | 'account_suspended'
+  | 'model_not_found'
+  | 'not_found'
+  | 'idempotency_conflict'
+  | 'idempotency_in_progress'
+  | 'rate_limited'
+  | 'upstream_error'
+  | 'upstream_timeout'
+  | 'upstream_not_configured'
+  | 'internal_error';
+
+const CATALOG: Record<ErrorCode, { status: number; type: string }> = {
+  invalid_request: { status: 400, type: 'invalid_request_error' },
+  missing_api_key: { status: 401, type: 'authentication_error' },
+  invalid_api_key: { status: 401, type: 'authentication_error' },
+  forbidden: { status: 403, type: 'permission_error' },
+  insufficient_credits: { status: 402, type: 'insufficient_credits' },
+  account_suspended: { status: 403, type: 'permission_error' },
+  model_not_found: { status: 404, type: 'invalid_request_error' },
+  not_found: { status: 404, type: 'not_found_error' },
+  idempotency_conflict: { status: 422, type: 'invalid_request_error' },
+  idempotency_in_progress: { status: 409, type: 'conflict_error' },
+  rate_limited: { status: 429, type: 'rate_limit_error' },
+  upstream_error: { status: 502, type: 'upstream_error' },
+  upstream_timeout: { status: 504, type: 'upstream_error' },
+  upstream_not_configured: { status: 502, type: 'upstream_error' },
+  internal_error: { status: 500, type: 'server_error' },
+};
+
+export class GatewayError extends Error {
+  readonly status: number;
+  readonly type: string;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly param?: string,
+    status?: number,
+  ) {
+    super(message);
+    this.name = 'GatewayError';
+    this.status = status ?? CATALOG[code].status;
+    this.type = CATALOG[code].type;
+  }
+
+  toBody(): OpenAIErrorBody {
+    return { error: { message: this.message, type: this.type, code: this.code, param: this.param ?? null } };
+  }
+}
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; code: string; param: string | null };
+}
+
+export function errorBody(code: ErrorCode, message: string, param?: string): OpenAIErrorBody {
+  return new GatewayError(code, message, param).toBody();
+}
