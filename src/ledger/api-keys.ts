@@ -1,0 +1,148 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Schema } from '../db/schema.js';
+import { randomBase62 } from './accounts.js';
+
+/**
+ * API keys: `tg_` + 32 base62 characters (~190 bits from a CSPRNG), shown once at creation. The table keeps
+ * only the sha256 of the key and its first 12 characters (the prefix, for listings and revocation); a
+ * leaked table gives no usable key. A fast hash is right here: the key is random, not a password, so there
+ * is nothing to brute-force.
+ */
+export type KeyScope = 'user' | 'admin';
+
+export interface CreatedApiKey {
+  id: string;
+  prefix: string;
+  /** The whole key: returned once, never stored. */
+  key: string;
+}
+
+export interface AuthenticatedKey {
+  keyId: string;
+  prefix: string;
+  scope: KeyScope;
+  accountId: string | null;
+}
+
+export interface ApiKeyListing {
+  id: string;
+  prefix: string;
+  scope: KeyScope;
+  name: string | null;
+  accountId: string | null;
+  createdAt: Date;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+}
+
+export const KEY_PREFIX_LENGTH = 12;
+/**
+ * How long an authentication stays cached in this process. A revoke made in this process clears the cache at
+ * once; a revoke made by another instance takes effect here within this many milliseconds.
+ */
+export const AUTHENTICATION_CACHE_TTL_MS = 10_000;
+/** `last_used_at` is written at most once a minute per key, after the call, so it never slows the call path. */
+export const LAST_USED_WRITE_INTERVAL_MS = 60_000;
+
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export async function createApiKey(
+  db: Kysely<Schema>,
+  input: { accountId: string | null; scope: KeyScope; name?: string },
+): Promise<CreatedApiKey> {
+  const key = `tg_${randomBase62(32)}`;
+  const id = `key_${randomUUID()}`;
+  const prefix = key.slice(0, KEY_PREFIX_LENGTH);
+  await db
+    .insertInto('api_keys')
+    .values({ id, account_id: input.accountId, prefix, hash: hashKey(key), scope: input.scope, name: input.name ?? null })
+    .execute();
+  return { id, prefix, key };
+}
+
+interface CacheEntry {
+  value: AuthenticatedKey | undefined;
+  expiresAt: number;
+}
+
+/** Per database handle, so two databases in one process (tests) never share answers. */
+const caches = new WeakMap<Kysely<Schema>, Map<string, CacheEntry>>();
+const lastUsedWrites = new WeakMap<Kysely<Schema>, Map<string, number>>();
+
+function cacheFor(db: Kysely<Schema>): Map<string, CacheEntry> {
+  let cache = caches.get(db);
+  if (!cache) caches.set(db, (cache = new Map()));
+  return cache;
+}
+
+/** The key's identity, or undefined for an unknown or revoked key. Never throws on bad input. */
+export async function authenticateKey(db: Kysely<Schema>, presented: string): Promise<AuthenticatedKey | undefined> {
+  if (!presented.startsWith('tg_') || presented.length > 200) return undefined;
+  const hash = hashKey(presented);
+  const cache = cacheFor(db);
+  const now = Date.now();
+  const cached = cache.get(hash);
+  let value: AuthenticatedKey | undefined;
+  if (cached && cached.expiresAt > now) value = cached.value;
+  else {
+    const row = await db
+      .selectFrom('api_keys')
+      .select(['id', 'prefix', 'scope', 'account_id'])
+      .where('hash', '=', hash)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    value = row ? { keyId: row.id, prefix: row.prefix, scope: row.scope, accountId: row.account_id } : undefined;
+    if (cache.size > 10_000) cache.clear();
+    cache.set(hash, { value, expiresAt: now + AUTHENTICATION_CACHE_TTL_MS });
+  }
+  if (value) touchLastUsed(db, value.keyId, now);
+  return value;
+}
+
+function touchLastUsed(db: Kysely<Schema>, keyId: string, now: number): void {
+  let writes = lastUsedWrites.get(db);
+  if (!writes) lastUsedWrites.set(db, (writes = new Map()));
+  const last = writes.get(keyId);
+  if (last !== undefined && now - last < LAST_USED_WRITE_INTERVAL_MS) return;
+  writes.set(keyId, now);
+  // Fire-and-forget: a lost last-used time is harmless, a slower call is not.
+  void db
+    .updateTable('api_keys')
+    .set({ last_used_at: new Date(now) })
+    .where('id', '=', keyId)
+    .execute()
+    .catch(() => undefined);
+}
+
+/** Revokes the key with this prefix; false when no live key has it. Clears this process's cache at once. */
+export async function revokeApiKey(db: Kysely<Schema>, prefix: string): Promise<boolean> {
+  const result = await db
+    .updateTable('api_keys')
+    .set({ revoked_at: new Date() })
+    .where('prefix', '=', prefix)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  cacheFor(db).clear();
+  return result.numUpdatedRows > 0n;
+}
+
+export async function listApiKeys(db: Kysely<Schema>, accountId?: string): Promise<ApiKeyListing[]> {
+  let query = db
+    .selectFrom('api_keys')
+    .select(['id', 'prefix', 'scope', 'name', 'account_id', 'created_at', 'revoked_at', 'last_used_at']);
+  if (accountId !== undefined) query = query.where('account_id', '=', accountId);
+  const rows = await query.orderBy('created_at').orderBy('id').execute();
+  return rows.map((row) => ({
+    id: row.id,
+    prefix: row.prefix,
+    scope: row.scope,
+    name: row.name,
+    accountId: row.account_id,
+    createdAt: new Date(row.created_at),
+    revokedAt: row.revoked_at ? new Date(row.revoked_at) : null,
+    lastUsedAt: row.last_used_at ? new Date(row.last_used_at) : null,
+  }));
+}

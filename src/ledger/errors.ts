@@ -1,0 +1,118 @@
+import type { Decimal } from '../money/decimal.js';
+
+/**
+ * The ledger's error catalog: one class per failure, each with a stable `code` and the HTTP status it maps
+ * to, decided here once (Fastify's `createError(code, message, status)` habit) so the gateway, the admin
+ * routes and the CLI never guess. Messages name the account and the amounts; they never carry a key.
+ */
+export abstract class LedgerError extends Error {
+  abstract readonly code: string;
+  abstract readonly statusCode: number;
+  /** OpenAI's error `type` for the `{"error": {"message", "type", "code"}}` body. */
+  readonly type: string = 'invalid_request_error';
+}
+
+/** Not enough available credit for a hold or a debit. The gateway answers HTTP 402. */
+export class InsufficientCreditsError extends LedgerError {
+  readonly code = 'insufficient_credits';
+  readonly statusCode = 402;
+  override readonly type = 'insufficient_quota';
+  constructor(
+    readonly accountId: string,
+    readonly needed: Decimal,
+    readonly available: Decimal,
+    readonly unit: 'usd' | 'tokens',
+  ) {
+    super(
+      `insufficient credits on account ${accountId}: this call needs ${needed.toString()} ${unit}, ` +
+        `${available.toString()} ${unit} available`,
+    );
+    this.name = 'InsufficientCreditsError';
+  }
+}
+
+export class AccountNotFoundError extends LedgerError {
+  readonly code = 'account_not_found';
+  readonly statusCode = 404;
+  constructor(readonly account: string) {
+    super(`no account with id or name ${JSON.stringify(account)}`);
+    this.name = 'AccountNotFoundError';
+  }
+}
+
+export class AccountSuspendedError extends LedgerError {
+  readonly code = 'account_suspended';
+  readonly statusCode = 403;
+  override readonly type = 'permission_error';
+  constructor(readonly accountId: string) {
+    super(`account ${accountId} is suspended; an admin can reactivate it (status "active")`);
+    this.name = 'AccountSuspendedError';
+  }
+}
+
+export class AccountNameTakenError extends LedgerError {
+  readonly code = 'account_name_taken';
+  readonly statusCode = 409;
+  constructor(readonly accountName: string) {
+    super(`an account named ${JSON.stringify(accountName)} already exists; names are unique`);
+    this.name = 'AccountNameTakenError';
+  }
+}
+
+/** The same idempotency key was used before with a different request (Formance refuses this too). */
+export class IdempotencyConflictError extends LedgerError {
+  readonly code = 'idempotency_conflict';
+  readonly statusCode = 409;
+  constructor(readonly key: string) {
+    super(`idempotency key ${JSON.stringify(key)} was already used with a different request; use a new key`);
+    this.name = 'IdempotencyConflictError';
+  }
+}
+
+export class InvalidAmountError extends LedgerError {
+  readonly code = 'invalid_amount';
+  readonly statusCode = 400;
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(`invalid ${field}: ${reason}`);
+    this.name = 'InvalidAmountError';
+  }
+}
+
+export class HoldNotFoundError extends LedgerError {
+  readonly code = 'hold_not_found';
+  readonly statusCode = 404;
+  constructor(readonly requestId: string) {
+    super(`no hold for request ${JSON.stringify(requestId)}; hold before capturing`);
+    this.name = 'HoldNotFoundError';
+  }
+}
+
+/** Rejects a negative or (for token accounts) fractional amount. @throws InvalidAmountError */
+export function checkAmount(field: string, amount: Decimal, options: { unit?: 'usd' | 'tokens'; signed?: boolean } = {}): void {
+  if (!options.signed && amount.isNegative())
+    throw new InvalidAmountError(field, `must not be negative, got ${amount.toString()}`);
+  if (options.unit === 'tokens' && !amount.isInteger()) {
+    throw new InvalidAmountError(field, `token amounts are whole numbers, got ${amount.toString()}`);
+  }
+}
+
+/** A field of an account (name, mode, job price...) that cannot be used; names the field. */
+export class InvalidAccountFieldError extends LedgerError {
+  readonly code = 'invalid_account_field';
+  readonly statusCode = 400;
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(`invalid ${field}: ${reason}`);
+    this.name = 'InvalidAccountFieldError';
+  }
+}
+
+/** PostgreSQL's unique_violation, as both `pg` and PGlite report it. */
+export function isUniqueViolation(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
+}

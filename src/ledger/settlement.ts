@@ -1,0 +1,273 @@
+import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
+import type { LedgerEntryRow, Schema } from '../db/schema.js';
+import { Decimal } from '../money/decimal.js';
+import { fromNumeric, unitOf } from './accounts.js';
+import {
+  AccountNotFoundError,
+  AccountSuspendedError,
+  checkAmount,
+  HoldNotFoundError,
+  InsufficientCreditsError,
+} from './errors.js';
+
+/**
+ * Hold, capture and release. Sign convention (what `verify` checks): a hold or release entry carries the
+ * held amount (positive) and never touches the balance; a capture entry carries the signed effect on the
+ * balance (−captured). A hold is open until its request has a capture or a release entry; the unique
+ * (request_id, kind) constraint makes each of those happen at most once per request.
+ */
+
+export interface CaptureInput {
+  requestId: string;
+  amount: Decimal;
+  priceVersion?: number;
+  usage?: unknown;
+  breakdown?: unknown;
+}
+
+export interface CaptureOutcome {
+  /** What the balance was debited. */
+  captured: Decimal;
+  /** The part of the hold given back to available. */
+  released: Decimal;
+  /** The part of the capture above the hold, taken from available (and, past zero, from the overdraft limit). */
+  overdraft: Decimal;
+  /** The part of the actual amount not collected because the overdraft policy stopped it (also in the note). */
+  shortfall: Decimal;
+  balance: Decimal;
+  available: Decimal;
+  /** True when this capture had already been made and nothing was written. */
+  replayed: boolean;
+}
+
+class HoldAlreadyExists extends Error {}
+
+/**
+ * Reserves `amount` with ONE conditional write (`available >= h` in the WHERE clause), never check-then-act
+ * (litellm#34732, one-api#2440: parallel requests all passed a read-then-write budget check).
+ * A second hold for the same request id is idempotent: nothing more is taken.
+ * @throws InsufficientCreditsError, AccountSuspendedError, AccountNotFoundError, InvalidAmountError
+ */
+export async function placeHold(
+  db: Kysely<Schema>,
+  input: { accountId: string; requestId: string; amount: Decimal },
+): Promise<{ available: Decimal }> {
+  checkAmount('hold amount', input.amount);
+  const amount = input.amount.toString();
+  try {
+    return await db.transaction().execute(async (transaction) => {
+      const updated = await transaction
+        .updateTable('accounts')
+        .set((eb) => ({ available: eb('available', '-', amount) }))
+        .where('id', '=', input.accountId)
+        .where('status', '=', 'active')
+        .where('available', '>=', amount)
+        .returning(['available', 'budget_mode'])
+        .executeTakeFirst();
+      if (!updated) throw await explainRefusedHold(transaction, input.accountId, input.amount);
+      const inserted = await transaction
+        .insertInto('ledger_entries')
+        .values({
+          account_id: input.accountId,
+          kind: 'hold',
+          amount,
+          unit: unitOf(updated.budget_mode),
+          request_id: input.requestId,
+        })
+        .onConflict((conflict) => conflict.columns(['request_id', 'kind']).doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      // Rolls the update back: this request already holds its credits.
+      if (!inserted) throw new HoldAlreadyExists();
+      return { available: fromNumeric(updated.available) };
+    });
+  } catch (error) {
+    if (!(error instanceof HoldAlreadyExists)) throw error;
+    const row = await db.selectFrom('accounts').select('available').where('id', '=', input.accountId).executeTakeFirstOrThrow();
+    return { available: fromNumeric(row.available) };
+  }
+}
+
+async function explainRefusedHold(transaction: Transaction<Schema>, accountId: string, needed: Decimal): Promise<Error> {
+  const row = await transaction
+    .selectFrom('accounts')
+    .select(['status', 'available', 'budget_mode'])
+    .where('id', '=', accountId)
+    .executeTakeFirst();
+  if (!row) return new AccountNotFoundError(accountId);
+  if (row.status !== 'active') return new AccountSuspendedError(accountId);
+  return new InsufficientCreditsError(accountId, needed, fromNumeric(row.available), unitOf(row.budget_mode));
+}
+
+/** The request's hold and whatever settled it, read under the account's row lock. */
+async function settlementState(transaction: Transaction<Schema>, requestId: string) {
+  const entries = await transaction
+    .selectFrom('ledger_entries')
+    .selectAll()
+    .where('request_id', '=', requestId)
+    .where('kind', 'in', ['hold', 'capture', 'release'])
+    .execute();
+  const hold = entries.find((entry) => entry.kind === 'hold');
+  if (!hold) throw new HoldNotFoundError(requestId);
+  // Every settlement of one account's requests queues on this lock, so the checks below cannot race.
+  const account = await transaction
+    .selectFrom('accounts')
+    .selectAll()
+    .where('id', '=', hold.account_id)
+    .forUpdate()
+    .executeTakeFirstOrThrow();
+  const settled = await transaction
+    .selectFrom('ledger_entries')
+    .selectAll()
+    .where('request_id', '=', requestId)
+    .where('kind', 'in', ['capture', 'release'])
+    .execute();
+  return {
+    hold,
+    account,
+    capture: settled.find((entry) => entry.kind === 'capture'),
+    release: settled.find((entry) => entry.kind === 'release'),
+  };
+}
+
+/**
+ * Settles a request: debits the actual amount and gives the rest of the hold back, in one transaction.
+ * An actual amount above the hold takes the excess from available, down to −overdraft_limit and no further;
+ * what the policy refuses is recorded as a shortfall in the entry's note (sub2api#3384: balances went negative).
+ * A capture after the sweeper released the hold still charges, from available, under the same policy.
+ * A second capture for the same request returns the first outcome and writes nothing.
+ * @throws HoldNotFoundError, InvalidAmountError
+ */
+export async function captureHold(db: Kysely<Schema>, input: CaptureInput): Promise<CaptureOutcome> {
+  checkAmount('capture amount', input.amount);
+  return db.transaction().execute(async (transaction) => {
+    const { hold, account, capture, release } = await settlementState(transaction, input.requestId);
+    const balance = fromNumeric(account.balance);
+    const available = fromNumeric(account.available);
+    const held = release ? Decimal.ZERO : fromNumeric(hold.amount);
+    if (capture) return replayedCapture(capture, held, balance, available);
+    const headroom = Decimal.max(Decimal.ZERO, available.add(fromNumeric(account.overdraft_limit)));
+    const captured = Decimal.min(input.amount, held.add(headroom));
+    const shortfall = input.amount.sub(captured);
+    const newAvailable = available.add(held).sub(captured);
+    const newBalance = balance.sub(captured);
+    await transaction
+      .insertInto('ledger_entries')
+      .values({
+        account_id: account.id,
+        kind: 'capture',
+        amount: captured.neg().toString(),
+        unit: hold.unit,
+        request_id: input.requestId,
+        price_version: input.priceVersion ?? null,
+        usage: input.usage === undefined ? null : JSON.stringify(input.usage),
+        breakdown: input.breakdown === undefined ? null : JSON.stringify(input.breakdown),
+        note: shortfall.isPositive()
+          ? `shortfall ${shortfall.toString()}: actual ${input.amount.toString()} exceeded the hold and the overdraft limit`
+          : null,
+      })
+      .execute();
+    await transaction
+      .updateTable('accounts')
+      .set({ balance: newBalance.toString(), available: newAvailable.toString() })
+      .where('id', '=', account.id)
+      .execute();
+    return {
+      captured,
+      released: Decimal.max(Decimal.ZERO, held.sub(captured)),
+      overdraft: Decimal.max(Decimal.ZERO, captured.sub(held)),
+      shortfall,
+      balance: newBalance,
+      available: newAvailable,
+      replayed: false,
+    };
+  });
+}
+
+const SHORTFALL_NOTE = /^shortfall (\d+(?:\.\d+)?):/;
+
+function replayedCapture(capture: LedgerEntryRow, held: Decimal, balance: Decimal, available: Decimal): CaptureOutcome {
+  const captured = fromNumeric(capture.amount).neg();
+  const shortfallText = capture.note ? SHORTFALL_NOTE.exec(capture.note)?.[1] : undefined;
+  return {
+    captured,
+    released: Decimal.max(Decimal.ZERO, held.sub(captured)),
+    overdraft: Decimal.max(Decimal.ZERO, captured.sub(held)),
+    shortfall: shortfallText ? Decimal.parse(shortfallText) : Decimal.ZERO,
+    balance,
+    available,
+    replayed: true,
+  };
+}
+
+/**
+ * Returns the whole hold to available (upstream error, timeout, client abort: litellm#27639 left holds
+ * stuck on errors). Idempotent, and a no-op once the request was captured.
+ * @returns whether this call released the hold, and the amount given back
+ * @throws HoldNotFoundError
+ */
+export async function releaseHold(
+  db: Kysely<Schema>,
+  requestId: string,
+  reason?: string,
+): Promise<{ released: boolean; amount: Decimal }> {
+  return db.transaction().execute(async (transaction) => {
+    const { hold, account, capture, release } = await settlementState(transaction, requestId);
+    if (capture || release) return { released: false, amount: Decimal.ZERO };
+    const held = fromNumeric(hold.amount);
+    await transaction
+      .insertInto('ledger_entries')
+      .values({
+        account_id: account.id,
+        kind: 'release',
+        amount: held.toString(),
+        unit: hold.unit,
+        request_id: requestId,
+        note: reason ?? null,
+      })
+      .execute();
+    await transaction
+      .updateTable('accounts')
+      .set({ available: fromNumeric(account.available).add(held).toString() })
+      .where('id', '=', account.id)
+      .execute();
+    return { released: true, amount: held };
+  });
+}
+
+const unsettledHold = ({ not, exists, selectFrom }: ExpressionBuilder<Schema & { hold: Schema['ledger_entries'] }, 'hold'>) =>
+  not(
+    exists(
+      selectFrom('ledger_entries as settled')
+        .select('settled.id')
+        .whereRef('settled.request_id', '=', 'hold.request_id')
+        .where('settled.kind', 'in', ['capture', 'release']),
+    ),
+  );
+
+/** How many holds of the account are open, and their total. */
+export async function openHoldTotals(db: Kysely<Schema>, accountId: string): Promise<{ count: number; total: Decimal }> {
+  const row = await db
+    .selectFrom('ledger_entries as hold')
+    .select((eb) => [eb.fn.countAll<number>().as('count'), eb.fn.sum<string | null>('hold.amount').as('total')])
+    .where('hold.account_id', '=', accountId)
+    .where('hold.kind', '=', 'hold')
+    .where(unsettledHold)
+    .executeTakeFirstOrThrow();
+  return { count: Number(row.count), total: row.total === null ? Decimal.ZERO : fromNumeric(row.total) };
+}
+
+/** Request ids of holds older than `maxAgeSeconds` that were never captured nor released. */
+export async function staleHoldRequestIds(db: Kysely<Schema>, maxAgeSeconds: number, limit: number): Promise<string[]> {
+  const cutoff = new Date(Date.now() - maxAgeSeconds * 1000);
+  const rows = await db
+    .selectFrom('ledger_entries as hold')
+    .select('hold.request_id')
+    .where('hold.kind', '=', 'hold')
+    .where('hold.created_at', '<', cutoff)
+    .where(unsettledHold)
+    .orderBy('hold.id')
+    .limit(limit)
+    .execute();
+  return rows.map((row) => row.request_id);
+}

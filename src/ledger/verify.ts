@@ -1,0 +1,80 @@
+import type { Kysely } from 'kysely';
+import type { Schema } from '../db/schema.js';
+import { Decimal } from '../money/decimal.js';
+import { fromNumeric } from './accounts.js';
+
+export interface AccountVerification {
+  id: string;
+  name: string;
+  balance: Decimal;
+  expectedBalance: Decimal;
+  available: Decimal;
+  expectedAvailable: Decimal;
+  /** Σ open holds: holds whose request has neither a capture nor a release entry. */
+  openHolds: Decimal;
+  ok: boolean;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  accounts: AccountVerification[];
+}
+
+/**
+ * Proves the projections against the append-only entries, for every account:
+ *   balance   = Σ amount of grant, capture, refund and adjust entries (each stored with its signed effect;
+ *               a capture is stored negative)
+ *   available = balance − Σ open holds
+ * NUMERIC sums in SQL are exact, so the totals are computed in the database, grouped by account.
+ */
+export async function verifyLedger(db: Kysely<Schema>): Promise<VerifyResult> {
+  const accounts = await db.selectFrom('accounts').select(['id', 'name', 'balance', 'available']).orderBy('name').execute();
+  const sums = await db
+    .selectFrom('ledger_entries')
+    .select((eb) => ['account_id', eb.fn.sum<string>('amount').as('amount')])
+    .where('kind', 'in', ['grant', 'capture', 'refund', 'adjust'])
+    .groupBy('account_id')
+    .execute();
+  const openHolds = await db
+    .selectFrom('ledger_entries as hold')
+    .select((eb) => ['hold.account_id', eb.fn.sum<string>('hold.amount').as('amount')])
+    .where('hold.kind', '=', 'hold')
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('ledger_entries as settled')
+            .select('settled.id')
+            .whereRef('settled.request_id', '=', 'hold.request_id')
+            .where('settled.kind', 'in', ['capture', 'release']),
+        ),
+      ),
+    )
+    .groupBy('hold.account_id')
+    .execute();
+  const expectedBalances = totalsByAccount(sums);
+  const heldByAccount = totalsByAccount(openHolds);
+  const results = accounts.map((row): AccountVerification => {
+    const balance = fromNumeric(row.balance);
+    const available = fromNumeric(row.available);
+    const expectedBalance = expectedBalances.get(row.id) ?? Decimal.ZERO;
+    const held = heldByAccount.get(row.id) ?? Decimal.ZERO;
+    const expectedAvailable = expectedBalance.sub(held);
+    return {
+      id: row.id,
+      name: row.name,
+      balance,
+      expectedBalance,
+      available,
+      expectedAvailable,
+      openHolds: held,
+      ok: balance.eq(expectedBalance) && available.eq(expectedAvailable),
+    };
+  });
+  return { ok: results.every((result) => result.ok), accounts: results };
+}
+
+function totalsByAccount(rows: Array<{ account_id: string; amount: string }>): Map<string, Decimal> {
+  const totals = new Map<string, Decimal>();
+  for (const row of rows) totals.set(row.account_id, (totals.get(row.account_id) ?? Decimal.ZERO).add(fromNumeric(row.amount)));
+  return totals;
+}
