@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerMigrateCommand } from './migrate-command.js';
+import { registerServeCommand } from './serve-command.js';
 
 /**
  * The `tollgate` command line. Each command lives in its own file and registers itself here; commands
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: true });
   registerMigrateCommand(program);
+  registerServeCommand(program);
   return program;
 }
 

@@ -1,0 +1,83 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { ConfigError } from '../config/config.js';
+import { DataDirectoryLockedError } from '../db/data-directory-lock.js';
+import { createLogger } from '../logging/logger.js';
+import { startGateway, type Gateway } from '../main.js';
+import { configFromCommand, EXIT_USAGE } from './context.js';
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run the gateway: migrate, seed an empty catalog, then serve the OpenAI-compatible API and the admin API')
+    .option('--host <host>', 'address to listen on (default: $TOLLGATE_HOST or 127.0.0.1)')
+    .option('--port <port>', 'port to listen on (default: $TOLLGATE_PORT or 8080)', parsePort)
+    .action(async (options: { host?: string; port?: number }, command: Command) => {
+      let gateway: Gateway;
+      try {
+        const config = configFromCommand(command, {
+          ...(options.host ? { host: options.host } : {}),
+          ...(options.port !== undefined ? { port: options.port } : {}),
+        });
+        const logger = createLogger(config.logLevel);
+        gateway = await startGateway(config, logger);
+        const address = await gateway.app.listen({ host: config.http.host, port: config.http.port });
+        printBanner(gateway, address);
+      } catch (error) {
+        const known = error instanceof ConfigError || error instanceof DataDirectoryLockedError;
+        process.stderr.write(
+          `error: ${known ? '' : 'could not start: '}${error instanceof Error ? error.message : String(error)}\n`,
+        );
+        process.exitCode = EXIT_USAGE;
+        return;
+      }
+      const stop = async (signal: string) => {
+        process.stderr.write(`\n${signal}: finishing in-flight calls and closing\n`);
+        await gateway.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', () => void stop('SIGINT'));
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+    });
+}
+
+function printBanner(gateway: Gateway, address: string): void {
+  const { firstStart, config } = gateway;
+  const lines = [`tollgate listening on ${address}`];
+  lines.push(
+    `database: ${config.database.kind === 'postgres' ? 'PostgreSQL' : `embedded PGlite in ${config.database.dataDirectory}`}; catalog: ${gateway.catalog.modelCount} priced models` +
+      (gateway.seeded ? ` (seeded ${gateway.seeded.models} from the shipped files)` : ''),
+  );
+  if (config.demo !== 'off')
+    lines.push(
+      `demo provider: ${config.demo === 'on' ? 'answers every call' : 'answers calls while no upstream API key is configured'}`,
+    );
+  if (firstStart.demoAccount) {
+    const { name, key, credits } = firstStart.demoAccount;
+    lines.push(
+      '',
+      `demo account "${name}" with $${credits} of credits; its API key (shown once, stored only as a hash):`,
+      `  ${key}`,
+    );
+    lines.push(
+      '',
+      'try it:',
+      `  curl -s ${address}/v1/chat/completions -H "Authorization: Bearer ${key}" -H "Content-Type: application/json" \\`,
+      `    -d '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello"}], "max_tokens": 50}'`,
+    );
+  }
+  if (firstStart.adminKey)
+    lines.push(
+      '',
+      'admin key for /admin routes (shown once; set TOLLGATE_ADMIN_KEY to choose your own):',
+      `  ${firstStart.adminKey}`,
+    );
+  lines.push('', `API docs: ${address}/docs   metrics: ${address}/metrics`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new InvalidArgumentError(`must be a whole number from 0 to 65535, got ${value}`);
+  return port;
+}

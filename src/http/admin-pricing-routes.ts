@@ -1,0 +1,198 @@
+import type { FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import { coverage, priceAt, priceHistory, writePriceVersion } from '../catalog/catalog-store.js';
+import type { PricingCatalog } from '../catalog/snapshot.js';
+import type { Database } from '../db/database.js';
+import { InvalidPriceError, parsePrice, toPerUnit, type PriceUnit } from '../money/units.js';
+import type { PriceRates, PriceTier, RateKey } from '../pricing/types.js';
+import { RATE_COLUMNS, RATE_KEYS } from '../catalog/price-row.js';
+import { GatewayError } from './errors.js';
+
+export const PRICES_CHANGED_CHANNEL = 'tollgate_prices_changed';
+
+export interface AdminPricingServices {
+  database: Database;
+  catalog: PricingCatalog;
+}
+
+const UNITS: Record<string, PriceUnit> = { token: 'usd-per-unit', '1k': 'usd-per-1k', '1m': 'usd-per-1m' };
+
+/** Admin routes of the price catalog (the parent scope checks the admin key). */
+export function registerAdminPricingRoutes(app: FastifyInstance, services: AdminPricingServices): void {
+  const { database, catalog } = services;
+  const tags = ['admin: pricing'];
+
+  app.post(
+    '/admin/pricing/reload',
+    { schema: { tags, summary: 'Reload the price catalog snapshot now (every instance, through NOTIFY)' } },
+    async () => {
+      const result = await catalog.reload();
+      await database.notify(PRICES_CHANGED_CHANNEL, 'reload');
+      return { status: 'reloaded', models: result.models, source: result.source };
+    },
+  );
+
+  app.get(
+    '/admin/pricing/coverage',
+    { schema: { tags, summary: 'Active models, priced models, percent, and the active models without a price' } },
+    async () => coverage(database.db),
+  );
+
+  app.get(
+    '/admin/pricing/models/*',
+    { schema: { tags, summary: 'One model: catalog row, aliases, current price and every price version' } },
+    async (request) => {
+      const modelId = (request.params as { '*': string })['*'];
+      const model = await database.db.selectFrom('models').selectAll().where('id', '=', modelId).executeTakeFirst();
+      if (!model) throw new GatewayError('not_found', `no model ${JSON.stringify(modelId)} in the catalog`);
+      const aliases = await database.db.selectFrom('model_aliases').select('alias').where('model_id', '=', modelId).execute();
+      return {
+        model,
+        aliases: aliases.map((row) => row.alias),
+        current: (await priceAt(database.db, modelId)) ?? null,
+        history: await priceHistory(database.db, modelId),
+      };
+    },
+  );
+
+  app.put(
+    '/admin/pricing/models/*',
+    {
+      schema: {
+        tags,
+        summary: "Set a model's price: writes a new version effective now and closes the previous one",
+        description:
+          'PUT /admin/pricing/models/<model id>/price with rates as decimal strings, e.g. {"unit": "1m", "input": "2.50", "output": "10"}; ' +
+          'unit is token (default), 1k or 1m; other rates: cache_read, cache_write, cache_write_1h, reasoning, input_audio, output_audio, per_request, per_image; ' +
+          'tiers: [{"above_input_tokens": 200000, "input": "5", "output": "15"}].',
+        body: { type: 'object', additionalProperties: true },
+      },
+    },
+    async (request) => {
+      const path = (request.params as { '*': string })['*'];
+      if (!path.endsWith('/price')) throw new GatewayError('not_found', 'use PUT /admin/pricing/models/<model id>/price');
+      const modelId = path.slice(0, -'/price'.length);
+      const model = await database.db.selectFrom('models').select('id').where('id', '=', modelId).executeTakeFirst();
+      if (!model)
+        throw new GatewayError(
+          'not_found',
+          `no model ${JSON.stringify(modelId)} in the catalog; register it first (tollgate catalog models import)`,
+        );
+      const price = parsePriceBody(request.body, modelId);
+      const written = await database.db
+        .transaction()
+        .execute((transaction) => writePriceVersion(transaction, modelId, price, 'admin', new Date()));
+      await catalog.reload();
+      await database.notify(PRICES_CHANGED_CHANNEL, modelId);
+      return { model: modelId, ...written, price: await priceAt(database.db, modelId) };
+    },
+  );
+
+  app.get(
+    '/admin/usage',
+    {
+      schema: {
+        tags: ['admin: usage'],
+        summary: 'Usage records, filtered by account, model and time, with exact totals',
+        querystring: usageQuerySchema,
+      },
+    },
+    async (request) => {
+      const query = request.query as { account?: string; model?: string; from?: string; to?: string; limit?: number };
+      let select = database.db.selectFrom('usage_records');
+      if (query.account) {
+        const account = await database.db
+          .selectFrom('accounts')
+          .select('id')
+          .where((where) => where.or([where('id', '=', query.account!), where('name', '=', query.account!)]))
+          .executeTakeFirst();
+        if (!account) throw new GatewayError('not_found', `no account ${JSON.stringify(query.account)}`);
+        select = select.where('account_id', '=', account.id);
+      }
+      if (query.model)
+        select = select.where((where) =>
+          where.or([where('model_id', '=', query.model!), where('requested_model', '=', query.model!)]),
+        );
+      if (query.from) select = select.where('created_at', '>=', parseTime(query.from, 'from'));
+      if (query.to) select = select.where('created_at', '<', parseTime(query.to, 'to'));
+      const records = await select
+        .selectAll()
+        .orderBy('id', 'desc')
+        .limit(query.limit ?? 100)
+        .execute();
+      const totals = await select
+        .select([
+          sql<number>`count(*)`.as('calls'),
+          sql<string>`coalesce(sum(charge), 0)::text`.as('charge'),
+          sql<string>`coalesce(sum(provider_cost), 0)::text`.as('provider_cost'),
+        ])
+        .executeTakeFirstOrThrow();
+      return { totals: { calls: Number(totals.calls), charge: totals.charge, provider_cost: totals.provider_cost }, records };
+    },
+  );
+}
+
+const usageQuerySchema = {
+  type: 'object',
+  properties: {
+    account: { type: 'string', description: 'account id or name' },
+    model: { type: 'string' },
+    from: { type: 'string', description: 'ISO time, inclusive' },
+    to: { type: 'string', description: 'ISO time, exclusive' },
+    limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+  },
+} as const;
+
+/** @throws GatewayError invalid_request naming the bad field. */
+function parsePriceBody(body: unknown, modelId: string): { rates: Partial<PriceRates>; tiers: PriceTier[] } {
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new GatewayError('invalid_request', 'the body must be a JSON object of rates');
+  const input = body as Record<string, unknown>;
+  const unitName = input.unit === undefined ? 'token' : String(input.unit);
+  const unit = UNITS[unitName];
+  if (!unit) throw new GatewayError('invalid_request', `unit must be token, 1k or 1m, got ${JSON.stringify(input.unit)}`, 'unit');
+  const readRates = (source: Record<string, unknown>, prefix: string): Partial<PriceRates> => {
+    const rates: Partial<PriceRates> = {};
+    for (const key of RATE_KEYS) {
+      const field = RATE_COLUMNS[key];
+      if (source[field] === undefined || source[field] === null) continue;
+      try {
+        rates[key as RateKey] = toPerUnit(
+          parsePrice(source[field], { file: 'request body', model: modelId, field: prefix + field }),
+          unit,
+        );
+      } catch (error) {
+        if (error instanceof InvalidPriceError) throw new GatewayError('invalid_request', error.message, prefix + field);
+        throw error;
+      }
+    }
+    return rates;
+  };
+  const rates = readRates(input, '');
+  if (rates.input === undefined || rates.output === undefined)
+    throw new GatewayError('invalid_request', 'input and output rates are required', rates.input ? 'output' : 'input');
+  const tiers: PriceTier[] = [];
+  if (input.tiers !== undefined) {
+    if (!Array.isArray(input.tiers)) throw new GatewayError('invalid_request', 'tiers must be an array', 'tiers');
+    input.tiers.forEach((tier, index) => {
+      const record = (tier ?? {}) as Record<string, unknown>;
+      const above = record.above_input_tokens;
+      if (typeof above !== 'number' || !Number.isSafeInteger(above) || above < 0) {
+        throw new GatewayError(
+          'invalid_request',
+          'above_input_tokens must be a whole number of tokens',
+          `tiers[${index}].above_input_tokens`,
+        );
+      }
+      tiers.push({ aboveInputTokens: above, rates: readRates(record, `tiers[${index}].`) });
+    });
+  }
+  return { rates, tiers };
+}
+
+function parseTime(text: string, field: string): Date {
+  const time = new Date(text);
+  if (Number.isNaN(time.getTime()))
+    throw new GatewayError('invalid_request', `${field} must be an ISO time such as 2026-01-31T00:00:00Z`, field);
+  return time;
+}

@@ -1,0 +1,98 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { PricingCatalog } from '../catalog/snapshot.js';
+import type { Database } from '../db/database.js';
+import type { IdempotentCalls } from '../gateway/idempotent-calls.js';
+import type { GatewayMetrics } from '../gateway/metrics.js';
+import type { CallPipeline } from '../gateway/pipeline.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { Logger } from '../logging/logger.js';
+import { registerAccountAdminRoutes } from './admin-account-routes.js';
+import { registerAdminPricingRoutes } from './admin-pricing-routes.js';
+import type { Authenticator } from './auth.js';
+import { registerChatRoutes } from './chat-routes.js';
+import { errorBody, GatewayError } from './errors.js';
+
+export interface AppServices {
+  database: Database;
+  catalog: PricingCatalog;
+  ledger: Ledger;
+  pipeline: CallPipeline;
+  authenticator: Authenticator;
+  idempotency: IdempotentCalls;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  bodyLimitBytes: number;
+  /** Extra admin routes (the price sync's), registered inside the admin scope. */
+  adminPlugins?: Array<(app: FastifyInstance) => void>;
+  version: string;
+}
+
+/** The HTTP surface: routes only, each a thin handler over the services (STYLE habit 11). */
+export async function buildApp(services: AppServices): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: services.logger.child({ component: 'http' }),
+    disableRequestLogging: true,
+    bodyLimit: services.bodyLimitBytes,
+    // Request ids are the gateway's own (x-tollgate-request-id); Fastify's are for its logs.
+    genReqId: () => crypto.randomUUID(),
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'tollgate',
+        version: services.version,
+        description: 'An OpenAI-compatible LLM gateway that prices every call exactly and bills it from prepaid credits.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.setErrorHandler((error: FastifyError | GatewayError, request, reply) => {
+    if (error instanceof GatewayError) {
+      services.metrics.observeRejection(error);
+      return reply.code(error.status).send(error.toBody());
+    }
+    if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError) {
+      return reply.code(400).send(errorBody('invalid_request', `the request body is not valid JSON: ${error.message}`));
+    }
+    if (error.validation) return reply.code(400).send(errorBody('invalid_request', `invalid request: ${error.message}`));
+    if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send(errorBody('invalid_request', error.message));
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return reply.code(500).send(errorBody('internal_error', 'internal error in the gateway; the call was not charged'));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+  });
+
+  app.get('/healthz', { schema: { tags: ['operations'], summary: 'Liveness and the catalog snapshot in use' } }, async () => ({
+    status: 'ok',
+    catalog: { models: services.catalog.modelCount, loaded_at: services.catalog.loadedAt?.toISOString() ?? null },
+  }));
+  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
+    const rendered = await services.metrics.render();
+    return reply.type(rendered.contentType).send(rendered.body);
+  });
+
+  registerChatRoutes(app, services);
+
+  await app.register(async (admin) => {
+    admin.addHook('onRequest', async (request) => {
+      await services.authenticator.requireAdmin(request.headers.authorization);
+    });
+    registerAdminPricingRoutes(admin, services);
+    registerAccountAdminRoutes(admin, { ledger: services.ledger, db: services.database.db });
+    admin.addHook('onResponse', async (request) => {
+      // An admin may have changed an account's billing settings: drop the cached ones.
+      if (request.method !== 'GET' && request.url.startsWith('/admin/accounts')) services.authenticator.invalidate();
+    });
+    for (const plugin of services.adminPlugins ?? []) plugin(admin);
+  });
+
+  return app;
+}
