@@ -1,0 +1,227 @@
+import { Agent, request, type Dispatcher } from 'undici';
+import { UpstreamError, type UpstreamErrorKind } from './types.js';
+
+export interface UpstreamHttpOptions {
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  maxRetries: number;
+  /** Tests and benchmarks may pass their own; otherwise one keep-alive Agent (a pool per origin) is created. */
+  dispatcher?: Dispatcher;
+  /** The longest `retry-after` honoured on a 429 or 503; longer waits are the client's decision. */
+  maxRetryAfterMs?: number;
+}
+
+export interface UpstreamPost {
+  /** Names the provider in error messages. */
+  providerId: string;
+  url: string;
+  headers: Record<string, string>;
+  body: unknown;
+  signal: AbortSignal;
+  /** Removed from any upstream message we keep (OpenAI echoes part of a wrong key in its 401 message). */
+  apiKey: string | undefined;
+}
+
+const DEFAULT_MAX_RETRY_AFTER_MS = 2_000;
+
+/**
+ * Upstream HTTP through undici. Every upstream failure becomes an UpstreamError here and only here.
+ * Retries only where a second attempt cannot double a charge: nothing was written to the socket
+ * (connection refused, or reset before a byte went out), or the upstream refused with 429/503 and a short
+ * `retry-after`. Never once response bytes of an accepted call have arrived.
+ */
+export class UpstreamHttpClient {
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly maxRetries: number;
+  private readonly maxRetryAfterMs: number;
+
+  constructor(options: UpstreamHttpOptions) {
+    this.ownsDispatcher = options.dispatcher === undefined;
+    this.dispatcher =
+      options.dispatcher ??
+      new Agent({
+        connect: { timeout: options.connectTimeoutMs },
+        headersTimeout: options.timeoutMs,
+        bodyTimeout: options.timeoutMs,
+        keepAliveTimeout: 30_000,
+      });
+    this.maxRetries = options.maxRetries;
+    this.maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+  }
+
+  /**
+   * POSTs JSON and parses the JSON answer.
+   * @throws UpstreamError (any kind but not_configured); the signal's reason when it aborts.
+   */
+  async postJson(post: UpstreamPost): Promise<unknown> {
+    const response = await this.send(post, 'application/json');
+    const text = await readBody(response.body, post);
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      throw new UpstreamError('invalid_response', `${post.providerId} answered with a body that is not JSON`, {
+        upstreamStatus: response.statusCode,
+        cause: error,
+      });
+    }
+  }
+
+  /**
+   * POSTs JSON and returns the response body as bytes for an SSE parser; errors while reading are mapped too.
+   * @throws UpstreamError; the signal's reason when it aborts.
+   */
+  async postStream(post: UpstreamPost): Promise<AsyncIterable<Uint8Array>> {
+    const response = await this.send(post, 'text/event-stream');
+    return mapStreamErrors(response.body, post);
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
+  private async send(post: UpstreamPost, accept: string): Promise<Dispatcher.ResponseData> {
+    const payload = JSON.stringify(post.body);
+    for (let attempt = 0; ; attempt += 1) {
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await request(post.url, {
+          method: 'POST',
+          dispatcher: this.dispatcher,
+          signal: post.signal,
+          headers: { ...post.headers, 'content-type': 'application/json', accept },
+          body: payload,
+        });
+      } catch (error) {
+        if (post.signal.aborted) throw post.signal.reason;
+        if (attempt < this.maxRetries && nothingWasSent(error)) continue;
+        throw transportError(error, post);
+      }
+      if (response.statusCode < 400) return response;
+      const retryAfter = retryAfterMs(response.headers['retry-after']);
+      const retry =
+        (response.statusCode === 429 || response.statusCode === 503) &&
+        attempt < this.maxRetries &&
+        retryAfter !== undefined &&
+        retryAfter <= this.maxRetryAfterMs;
+      const text = await readBody(response.body, post);
+      if (!retry) throw statusError(response.statusCode, text, post);
+      await delay(retryAfter, post.signal);
+    }
+  }
+}
+
+/** Maps an HTTP error status and body to the one error catalog (401/403, 404, 429, 5xx, other 4xx). */
+export function statusError(status: number, bodyText: string, post: Pick<UpstreamPost, 'providerId' | 'apiKey'>): UpstreamError {
+  const kind: UpstreamErrorKind =
+    status === 401 || status === 403
+      ? 'authentication'
+      : status === 404
+        ? 'not_found'
+        : status === 429
+          ? 'rate_limited'
+          : status === 408
+            ? 'timeout'
+            : status >= 500
+              ? 'server_error'
+              : 'bad_request';
+  const message = redact(upstreamMessage(bodyText), post.apiKey);
+  return new UpstreamError(kind, `${post.providerId} answered ${status}: ${message}`, { upstreamStatus: status });
+}
+
+/** OpenAI `{error:{message}}`, Anthropic `{type:"error",error:{message}}`, Gemini `{error:{message,status}}`. */
+function upstreamMessage(bodyText: string): string {
+  try {
+    const parsed = JSON.parse(bodyText) as { error?: { message?: unknown } | string; message?: unknown };
+    if (typeof parsed.error === 'object' && typeof parsed.error?.message === 'string') return parsed.error.message;
+    if (typeof parsed.error === 'string') return parsed.error;
+    if (typeof parsed.message === 'string') return parsed.message;
+  } catch {
+    // Not JSON (a proxy's HTML page): keep the start of the text.
+  }
+  const trimmed = bodyText.trim().slice(0, 300);
+  return trimmed === '' ? '(empty body)' : trimmed;
+}
+
+function redact(message: string, apiKey: string | undefined): string {
+  return apiKey && apiKey.length >= 8 ? message.split(apiKey).join('[redacted]') : message;
+}
+
+function transportError(error: unknown, post: UpstreamPost): UpstreamError {
+  if (error instanceof UpstreamError) return error;
+  const codes = errorCodes(error);
+  const timeoutCode = codes.find((code) => TIMEOUT_CODES.has(code));
+  const detail = error instanceof Error ? error.message : String(error);
+  if (timeoutCode !== undefined) {
+    return new UpstreamError('timeout', `${post.providerId} did not answer in time (${timeoutCode})`, { cause: error });
+  }
+  return new UpstreamError('network', `${post.providerId} could not be reached: ${redact(detail, post.apiKey)}`, {
+    cause: error,
+  });
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** True when the request cannot have reached the upstream: refused, or a socket that wrote no byte. */
+function nothingWasSent(error: unknown): boolean {
+  const codes = errorCodes(error);
+  if (codes.includes('ECONNREFUSED')) return true;
+  const socket = (error as { socket?: { bytesWritten?: number } } | undefined)?.socket;
+  return codes.includes('UND_ERR_SOCKET') && socket?.bytesWritten === 0;
+}
+
+/** The error's code and its cause's (undici wraps the system error). */
+function errorCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  for (
+    let current: unknown = error, depth = 0;
+    current && depth < 3;
+    current = (current as { cause?: unknown }).cause, depth += 1
+  ) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+  }
+  return codes;
+}
+
+async function readBody(body: Dispatcher.ResponseData['body'], post: UpstreamPost): Promise<string> {
+  try {
+    return await body.text();
+  } catch (error) {
+    if (post.signal.aborted) throw post.signal.reason;
+    throw transportError(error, post);
+  }
+}
+
+async function* mapStreamErrors(body: AsyncIterable<Uint8Array>, post: UpstreamPost): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const bytes of body) yield bytes;
+  } catch (error) {
+    if (post.signal.aborted) throw post.signal.reason;
+    throw transportError(error, post);
+  }
+}
+
+/** `retry-after` in seconds or as an HTTP date (RFC 9110 §10.2.3). */
+function retryAfterMs(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.ceil(Number(value) * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+function delay(milliseconds: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, milliseconds);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

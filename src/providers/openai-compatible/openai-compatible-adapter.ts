@@ -1,0 +1,130 @@
+import { usageFromOpenAI } from '../../pricing/usage.js';
+import type { NormalizedUsage } from '../../pricing/types.js';
+import type { UpstreamHttpClient } from '../http-client.js';
+import { parseJsonEvents } from '../sse.js';
+import {
+  UpstreamError,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type ChatCompletionRequest,
+  type CompletionResult,
+  type ProviderAdapter,
+  type StreamEvent,
+  type UpstreamTarget,
+} from '../types.js';
+
+/** What differs between OpenAI-compatible upstreams; everything else is the shared base below. */
+export interface OpenAICompatibleOptions {
+  id: string;
+  /** Public API URL up to the version path; `/chat/completions` is appended. */
+  defaultBaseUrl: string | undefined;
+  /** Headers besides `Authorization: Bearer <key>` (OpenRouter's attribution headers, for instance). */
+  extraHeaders?: Record<string, string>;
+  /** Where a chunk carries usage, when not at `usage` (Groq's older `x_groq.usage`). */
+  chunkUsage?: (chunk: Record<string, unknown>) => unknown;
+  /** Normalises the upstream's usage object; OpenAI's builder unless the gateway reports cache hits elsewhere. */
+  readUsage?: (raw: unknown) => NormalizedUsage | undefined;
+}
+
+/**
+ * The shared base for OpenAI chat completions and every gateway speaking its wire format: the request
+ * passes through with the catalog's upstream model name; streams ask for usage
+ * (`stream_options.include_usage`, OpenAI API reference "Create chat completion") and the usage-only final
+ * chunk is turned into one usage event.
+ */
+export class OpenAICompatibleAdapter implements ProviderAdapter {
+  readonly id: string;
+  readonly defaultBaseUrl: string | undefined;
+  readonly requiresApiKey = true;
+  private readonly readUsage: (raw: unknown) => NormalizedUsage | undefined;
+
+  constructor(
+    private readonly http: UpstreamHttpClient,
+    private readonly options: OpenAICompatibleOptions,
+  ) {
+    this.id = options.id;
+    this.defaultBaseUrl = options.defaultBaseUrl;
+    this.readUsage = options.readUsage ?? usageFromOpenAI;
+  }
+
+  async complete(request: ChatCompletionRequest, target: UpstreamTarget, signal: AbortSignal): Promise<CompletionResult> {
+    const { stream_options: _ignored, ...rest } = request;
+    const body = { ...rest, model: target.upstreamModel, stream: false };
+    const answer = await this.http.postJson(this.post(target, body, signal));
+    if (!isRecord(answer) || !Array.isArray(answer.choices)) {
+      throw new UpstreamError('invalid_response', `${this.id} answered without a choices array`);
+    }
+    return { body: answer as unknown as ChatCompletion, usage: this.readUsage(answer.usage) };
+  }
+
+  async *stream(request: ChatCompletionRequest, target: UpstreamTarget, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+    const body = {
+      ...request,
+      model: target.upstreamModel,
+      stream: true,
+      stream_options: { ...request.stream_options, include_usage: true },
+    };
+    const bytes = await this.http.postStream(this.post(target, body, signal));
+    let usage: NormalizedUsage | undefined;
+    for await (const { payload } of parseJsonEvents(bytes, (data) => this.invalid(data))) {
+      if (!isRecord(payload)) this.invalid(JSON.stringify(payload));
+      if (isRecord(payload.error)) {
+        // OpenAI reports failures after the 200 as a data event carrying `error` (openai-python `_streaming.py`).
+        const message = typeof payload.error.message === 'string' ? payload.error.message : 'stream failed';
+        throw new UpstreamError('server_error', `${this.id} failed mid-stream: ${message}`);
+      }
+      const rawUsage = this.options.chunkUsage?.(payload) ?? payload.usage;
+      // Some upstreams repeat a running usage on every chunk (Perplexity); the last one is the total.
+      const chunkUsage = this.readUsage(rawUsage);
+      if (chunkUsage !== undefined) usage = chunkUsage;
+      const { usage: _usage, ...chunk } = payload;
+      if (!Array.isArray(chunk.choices)) this.invalid(JSON.stringify(payload));
+      if (chunk.choices.length > 0) yield { type: 'chunk', chunk: chunk as unknown as ChatCompletionChunk };
+    }
+    if (usage !== undefined) yield { type: 'usage', usage };
+  }
+
+  private post(target: UpstreamTarget, body: unknown, signal: AbortSignal) {
+    const headers: Record<string, string> = { ...this.options.extraHeaders };
+    if (target.apiKey !== undefined) headers.authorization = `Bearer ${target.apiKey}`;
+    return {
+      providerId: this.id,
+      url: `${target.baseUrl.replace(/\/+$/, '')}/chat/completions`,
+      headers,
+      body,
+      signal,
+      apiKey: target.apiKey,
+    };
+  }
+
+  private invalid(data: string): never {
+    throw new UpstreamError('invalid_response', `${this.id} sent a stream event that is not a chunk: ${data.slice(0, 200)}`);
+  }
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** A gateway that needs nothing but its id and URL. */
+export function openAICompatible(options: OpenAICompatibleOptions): (http: UpstreamHttpClient) => ProviderAdapter {
+  return (http) => new OpenAICompatibleAdapter(http, options);
+}
+
+/**
+ * For gateways that report cache hits in a top-level usage field instead of
+ * `prompt_tokens_details.cached_tokens` (DeepSeek `prompt_cache_hit_tokens`, Moonshot `cached_tokens`):
+ * those tokens are part of `prompt_tokens`, so they move from uncached to cache read.
+ */
+export function usageWithCacheHitsAt(field: string): (raw: unknown) => NormalizedUsage | undefined {
+  return (raw) => {
+    const usage = usageFromOpenAI(raw);
+    if (usage === undefined || !isRecord(raw) || usage.input.cacheRead > 0) return usage;
+    const hits = raw[field];
+    if (typeof hits !== 'number' || !Number.isSafeInteger(hits) || hits <= 0) return usage;
+    const moved = Math.min(hits, usage.input.uncached);
+    usage.input.uncached -= moved;
+    usage.input.cacheRead += moved;
+    return usage;
+  };
+}
