@@ -75,7 +75,11 @@ export function usageFromOpenAI(raw: unknown): NormalizedUsage | undefined {
   usage.input.uncached = nonNegative((prompt ?? 0) - cached - cacheWrite - inputAudio);
   usage.output.reasoning = reasoning;
   usage.output.audio = outputAudio;
-  usage.output.text = nonNegative((completion ?? 0) - reasoning - outputAudio);
+  // xAI's completion_tokens exclude reasoning tokens, which only total_tokens shows (recorded xai-text.json:
+  // prompt 12 + completion 2 + reasoning 320 = total 334); OpenAI's include them (o3-mini: 7 + 87 = 94).
+  const total = count(raw.total_tokens);
+  const reasoningOutside = reasoning > 0 && total === (prompt ?? 0) + (completion ?? 0) + reasoning;
+  usage.output.text = nonNegative((completion ?? 0) - (reasoningOutside ? 0 : reasoning) - outputAudio);
   usage.raw = raw;
   return usage;
 }
