@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { Decimal } from '../money/decimal.js';
+import { priceUsage, ratesFor } from './cost.js';
+import type { CostBreakdown, ModelPrice, PriceRates } from './types.js';
+import { emptyUsage, usageFromAnthropic, usageFromOpenAI, usageFromTotals } from './usage.js';
+
+const d = (text: string) => Decimal.parse(text);
+
+function testPrice(rates: Partial<PriceRates>, tiers: ModelPrice['tiers'] = []): ModelPrice {
+  return {
+    version: 7,
+    modelId: 'test-model',
+    rates: { input: Decimal.ZERO, output: Decimal.ZERO, ...rates },
+    tiers,
+    effectiveFrom: undefined,
+    effectiveUntil: undefined,
+    source: 'test',
+  };
+}
+
+/** The breakdown as plain text rows, to compare against known values. */
+function rows(breakdown: CostBreakdown): string[] {
+  return breakdown.lines.map(
+    (line) => `${line.component} ${line.units} x ${line.rate} = ${line.amount}${line.fellBackTo ? ` (${line.fellBackTo})` : ''}`,
+  );
+}
+
+// gpt-4o at $2.50 / $10 per 1M, cached input $1.25 per 1M (OpenAI pricing page, 2025).
+const gpt4o = testPrice({ input: d('2.5e-6'), output: d('1e-5'), cacheRead: d('1.25e-6') });
+// claude-sonnet-4 with its long-context tier above 200k prompt tokens (Anthropic pricing page, 2025).
+const sonnet4 = testPrice(
+  { input: d('3e-6'), output: d('1.5e-5'), cacheRead: d('3e-7'), cacheWrite: d('3.75e-6'), cacheWrite1h: d('6e-6') },
+  [
+    {
+      aboveInputTokens: 200_000,
+      rates: { input: d('6e-6'), output: d('2.25e-5'), cacheRead: d('6e-7'), cacheWrite: d('7.5e-6') },
+    },
+  ],
+);
+
+describe('priceUsage', () => {
+  it('prices OpenAI usage with cached and reasoning tokens exactly, reasoning falling back to output', () => {
+    const usage = usageFromOpenAI({
+      prompt_tokens: 1000,
+      completion_tokens: 500,
+      prompt_tokens_details: { cached_tokens: 200 },
+      completion_tokens_details: { reasoning_tokens: 100 },
+    })!;
+    const breakdown = priceUsage(usage, gpt4o);
+    expect(rows(breakdown)).toEqual([
+      'input 800 x 0.0000025 = 0.002',
+      'cache_read 200 x 0.00000125 = 0.00025',
+      'output 400 x 0.00001 = 0.004',
+      'reasoning 100 x 0.00001 = 0.001 (output)',
+    ]);
+    expect(breakdown.providerCost.toString()).toBe('0.00725');
+    expect(breakdown.charge.toString()).toBe('0.00725');
+    expect(breakdown.markup).toBeUndefined();
+    expect(breakdown.tier).toBeUndefined();
+  });
+
+  it('prices Anthropic cache writes of both lifetimes and reads, which input_tokens excludes', () => {
+    const usage = usageFromAnthropic({
+      input_tokens: 50,
+      output_tokens: 10,
+      cache_read_input_tokens: 1000,
+      cache_creation_input_tokens: 300,
+      cache_creation: { ephemeral_5m_input_tokens: 100, ephemeral_1h_input_tokens: 200 },
+    })!;
+    expect(rows(priceUsage(usage, sonnet4))).toEqual([
+      'input 50 x 0.000003 = 0.00015',
+      'cache_read 1000 x 0.0000003 = 0.0003',
+      'cache_write 100 x 0.00000375 = 0.000375',
+      'cache_write_1h 200 x 0.000006 = 0.0012',
+      'output 10 x 0.000015 = 0.00015',
+    ]);
+    expect(priceUsage(usage, sonnet4).providerCost.toString()).toBe('0.002175');
+  });
+
+  it('prices the whole request at the tier above 200k prompt tokens, cache tokens included in the count', () => {
+    const atBoundary = usageFromTotals({ input: 200_000, output: 1000, cached: 150_000 });
+    expect(priceUsage(atBoundary, sonnet4).tier).toBeUndefined();
+    expect(priceUsage(atBoundary, sonnet4).providerCost.toString()).toBe('0.21');
+    const above = usageFromTotals({ input: 200_001, output: 1000, cached: 150_000 });
+    const breakdown = priceUsage(above, sonnet4);
+    expect(breakdown.tier).toBe(200_000);
+    expect(rows(breakdown)).toEqual([
+      'input 50001 x 0.000006 = 0.300006',
+      'cache_read 150000 x 0.0000006 = 0.09',
+      'output 1000 x 0.0000225 = 0.0225',
+    ]);
+    // A rate the tier leaves out keeps its base value.
+    expect(ratesFor(sonnet4, 300_000).rates.cacheWrite1h!.toString()).toBe('0.000006');
+  });
+
+  it('shows every fallback: cache to input, 1-hour write to write then input, audio to input and output', () => {
+    const bare = testPrice({ input: d('1e-6'), output: d('2e-6') });
+    const usage = emptyUsage();
+    Object.assign(usage.input, { uncached: 1, cacheRead: 2, cacheWrite: 3, cacheWrite1h: 4, audio: 5 });
+    Object.assign(usage.output, { text: 6, reasoning: 7, audio: 8 });
+    expect(rows(priceUsage(usage, bare))).toEqual([
+      'input 1 x 0.000001 = 0.000001',
+      'cache_read 2 x 0.000001 = 0.000002 (input)',
+      'cache_write 3 x 0.000001 = 0.000003 (input)',
+      'cache_write_1h 4 x 0.000001 = 0.000004 (input)',
+      'input_audio 5 x 0.000001 = 0.000005 (input)',
+      'output 6 x 0.000002 = 0.000012',
+      'reasoning 7 x 0.000002 = 0.000014 (output)',
+      'output_audio 8 x 0.000002 = 0.000016 (output)',
+    ]);
+    const withWrite = testPrice({ input: d('1e-6'), output: d('2e-6'), cacheWrite: d('1.25e-6') });
+    expect(rows(priceUsage(usage, withWrite))[3]).toBe('cache_write_1h 4 x 0.00000125 = 0.000005 (cacheWrite)');
+  });
+
+  it('charges the per-request fee per request and the per-image price per image', () => {
+    const price = testPrice({ input: d('1e-6'), output: d('2e-6'), perRequest: d('0.005'), perImage: d('0.04') });
+    const usage = emptyUsage();
+    usage.requests = 3;
+    usage.images = 2;
+    expect(rows(priceUsage(usage, price))).toEqual(['request 3 x 0.005 = 0.015', 'image 2 x 0.04 = 0.08']);
+    expect(priceUsage(usage, price).providerCost.toString()).toBe('0.095');
+  });
+
+  it('never drifts like a float: a million tokens at $0.90 per 1M cost exactly $0.90', () => {
+    const price = testPrice({ input: Decimal.parse('0.90').shift(-6), output: Decimal.ZERO });
+    const usage = usageFromTotals({ input: 1_000_000, output: 0 });
+    expect(priceUsage(usage, price).providerCost.toString()).toBe('0.9');
+  });
+});
