@@ -1,0 +1,136 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends, type TestDatabase } from '../../test/support/backends.js';
+import { authenticateKey } from '../ledger/api-keys.js';
+import { Ledger } from '../ledger/ledger.js';
+import { registerAccountAdminRoutes } from './admin-account-routes.js';
+
+describe.each(backends())('admin account routes on $name', (backend) => {
+  let database: TestDatabase;
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    database = await backend.open();
+    app = Fastify();
+    registerAccountAdminRoutes(app, { ledger: new Ledger(database.db), db: database.db });
+    await app.ready();
+  });
+  afterAll(async () => {
+    await app.close();
+    await database.close();
+  });
+
+  it('creates an account and returns its key once, with amounts as strings', async () => {
+    const response = await app.inject({
+      method: 'POST',
+      url: '/admin/accounts',
+      payload: { name: 'acme', mode: 'consumption_usd', credits: '12.50' },
+    });
+    expect(response.statusCode).toBe(201);
+    const body = response.json();
+    expect(body.account).toMatchObject({
+      name: 'acme',
+      mode: 'consumption_usd',
+      unit: 'usd',
+      balance: '12.5',
+      available: '12.5',
+    });
+    expect(body.api_key.key).toMatch(/^tg_/);
+    expect((await authenticateKey(database.db, body.api_key.key))?.accountId).toBe(body.account.id);
+    const list = await app.inject({ method: 'GET', url: '/admin/accounts' });
+    expect(list.json().data.map((account: { name: string }) => account.name)).toEqual(['acme']);
+  });
+
+  it('answers 400 naming the field, 404 for an unknown account and 409 for a taken name', async () => {
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/admin/accounts',
+      payload: { name: 'x', mode: 'consumption_usd', credits: '1e3' },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.message).toContain('credits');
+    expect(bad.json().error.code).toBe('invalid_request');
+    const noJobPrice = await app.inject({ method: 'POST', url: '/admin/accounts', payload: { name: 'j', mode: 'job_based' } });
+    expect(noJobPrice.statusCode).toBe(400);
+    expect(noJobPrice.json().error).toMatchObject({ code: 'invalid_account_field' });
+    const missing = await app.inject({ method: 'GET', url: '/admin/accounts/nobody' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json().error.code).toBe('account_not_found');
+    const taken = await app.inject({
+      method: 'POST',
+      url: '/admin/accounts',
+      payload: { name: 'acme', mode: 'consumption_usd' },
+    });
+    expect(taken.statusCode).toBe(409);
+  });
+
+  it('grants with an idempotency key once, adjusts, refunds, and shows the entries', async () => {
+    const grant = () =>
+      app.inject({
+        method: 'POST',
+        url: '/admin/accounts/acme/credits',
+        payload: { amount: '2.25', idempotency_key: 'invoice-7' },
+      });
+    expect((await grant()).json()).toMatchObject({
+      replayed: false,
+      account: { balance: '14.75' },
+      entry: { kind: 'grant', amount: '2.25' },
+    });
+    expect((await grant()).json()).toMatchObject({ replayed: true, account: { balance: '14.75' } });
+    const conflict = await app.inject({
+      method: 'POST',
+      url: '/admin/accounts/acme/credits',
+      payload: { amount: '3', idempotency_key: 'invoice-7' },
+    });
+    expect(conflict.statusCode).toBe(409);
+    const negativeGrant = await app.inject({ method: 'POST', url: '/admin/accounts/acme/credits', payload: { amount: '-1' } });
+    expect(negativeGrant.statusCode).toBe(400);
+    const adjust = await app.inject({ method: 'POST', url: '/admin/accounts/acme/adjustments', payload: { amount: '-0.75' } });
+    expect(adjust.json().account.balance).toBe('14');
+    const overdraw = await app.inject({ method: 'POST', url: '/admin/accounts/acme/adjustments', payload: { amount: '-100' } });
+    expect(overdraw.statusCode).toBe(402);
+    const refund = await app.inject({
+      method: 'POST',
+      url: '/admin/accounts/acme/refunds',
+      payload: { amount: '1', note: 'bad answer' },
+    });
+    expect(refund.json().account.available).toBe('15');
+    const show = await app.inject({ method: 'GET', url: '/admin/accounts/acme?limit=2' });
+    expect(show.json().open_holds).toEqual({ count: 0, total: '0' });
+    expect(show.json().entries.map((entry: { kind: string; amount: string }) => [entry.kind, entry.amount])).toEqual([
+      ['refund', '1'],
+      ['adjust', '-0.75'],
+    ]);
+  });
+
+  it('patches status and markup, and manages keys', async () => {
+    const patched = await app.inject({
+      method: 'PATCH',
+      url: '/admin/accounts/acme',
+      payload: { status: 'suspended', markup_percent: '15', markup_fixed_fee: null },
+    });
+    expect(patched.json().account).toMatchObject({ status: 'suspended', markup_percent: '15', markup_fixed_fee: null });
+    expect((await app.inject({ method: 'PATCH', url: '/admin/accounts/acme', payload: {} })).statusCode).toBe(400);
+    const created = await app.inject({
+      method: 'POST',
+      url: '/admin/accounts/acme/keys',
+      payload: { scope: 'admin', name: 'ops' },
+    });
+    expect(created.statusCode).toBe(201);
+    const { key, prefix } = created.json();
+    expect((await authenticateKey(database.db, key))?.scope).toBe('admin');
+    const keys = await app.inject({ method: 'GET', url: '/admin/accounts/acme/keys' });
+    expect(keys.json().data).toHaveLength(2);
+    expect(JSON.stringify(keys.json())).not.toContain(key);
+    expect((await app.inject({ method: 'DELETE', url: `/admin/keys/${prefix}` })).json()).toEqual({ prefix, revoked: true });
+    expect(await authenticateKey(database.db, key)).toBeUndefined();
+    expect((await app.inject({ method: 'DELETE', url: `/admin/keys/${prefix}` })).statusCode).toBe(404);
+  });
+
+  it('verifies the ledger', async () => {
+    const response = await app.inject({ method: 'GET', url: '/admin/ledger/verify' });
+    expect(response.json()).toMatchObject({
+      ok: true,
+      accounts: [{ name: 'acme', balance: '15', expected_balance: '15', ok: true }],
+    });
+  });
+});

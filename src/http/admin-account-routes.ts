@@ -1,0 +1,334 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { BudgetMode, Schema } from '../db/schema.js';
+import { createApiKey, listApiKeys, revokeApiKey, type KeyScope } from '../ledger/api-keys.js';
+import { LedgerError } from '../ledger/errors.js';
+import type { AccountChanges, Ledger } from '../ledger/ledger.js';
+import {
+  accountJson,
+  accountJsonSchema,
+  createdKeyJsonSchema,
+  entryJson,
+  entryJsonSchema,
+  keyJson,
+  keyJsonSchema,
+  verificationJson,
+  verificationJsonSchema,
+} from '../ledger/ledger-json.js';
+import { Decimal } from '../money/decimal.js';
+
+/**
+ * Admin routes for accounts, credits, keys and ledger verification. The parent scope checks the admin key;
+ * these handlers only translate HTTP to ledger calls. Amounts travel as decimal strings both ways.
+ */
+const decimal = { type: 'string', pattern: '^-?[0-9]+(\\.[0-9]+)?$', description: 'exact decimal, e.g. "10.50"' } as const;
+const unsignedDecimal = { ...decimal, pattern: '^[0-9]+(\\.[0-9]+)?$' } as const;
+const nullableDecimal = { type: ['string', 'null'], pattern: '^[0-9]+(\\.[0-9]+)?$' } as const;
+const errorSchema = {
+  type: 'object',
+  properties: {
+    error: { type: 'object', properties: { message: { type: 'string' }, type: { type: 'string' }, code: { type: 'string' } } },
+  },
+} as const;
+const accountParams = {
+  type: 'object',
+  required: ['account'],
+  properties: { account: { type: 'string', description: 'account id or name' } },
+} as const;
+const errors = { 400: errorSchema, 404: errorSchema, 409: errorSchema } as const;
+const operationBody = (amountSchema: object) =>
+  ({
+    type: 'object',
+    required: ['amount'],
+    additionalProperties: false,
+    properties: { amount: amountSchema, note: { type: 'string' }, idempotency_key: { type: 'string', minLength: 1 } },
+  }) as const;
+const operationResponse = {
+  type: 'object',
+  properties: { account: accountJsonSchema, entry: entryJsonSchema, replayed: { type: 'boolean' } },
+} as const;
+
+interface OperationBody {
+  amount: string;
+  note?: string;
+  idempotency_key?: string;
+}
+
+export function registerAccountAdminRoutes(app: FastifyInstance, services: { ledger: Ledger; db: Kysely<Schema> }): void {
+  const { ledger, db } = services;
+  const tags = ['admin: accounts'];
+
+  // An encapsulated scope, so the error handler below applies to these routes only.
+  void app.register(async (scope) => {
+    scope.setErrorHandler((error: FastifyError, _request, reply) => {
+      if (error instanceof LedgerError) {
+        return reply.code(error.statusCode).send({ error: { message: error.message, type: error.type, code: error.code } });
+      }
+      if (error.validation) {
+        return reply
+          .code(400)
+          .send({
+            error: { message: `invalid request: ${error.message}`, type: 'invalid_request_error', code: 'invalid_request' },
+          });
+      }
+      throw error;
+    });
+
+    scope.post<{
+      Body: {
+        name: string;
+        mode: BudgetMode;
+        credits?: string;
+        job_price?: string;
+        markup_percent?: string;
+        markup_fixed_fee?: string;
+        overdraft_limit?: string;
+      };
+    }>(
+      '/admin/accounts',
+      {
+        schema: {
+          tags,
+          summary: 'Create an account with its first user key (shown once) and initial credits',
+          body: {
+            type: 'object',
+            required: ['name', 'mode'],
+            additionalProperties: false,
+            properties: {
+              name: { type: 'string', minLength: 1 },
+              mode: { type: 'string', enum: ['consumption_usd', 'consumption_tokens', 'job_based'] },
+              credits: unsignedDecimal,
+              job_price: unsignedDecimal,
+              markup_percent: decimal,
+              markup_fixed_fee: unsignedDecimal,
+              overdraft_limit: unsignedDecimal,
+            },
+          },
+          response: {
+            201: { type: 'object', properties: { account: accountJsonSchema, api_key: createdKeyJsonSchema } },
+            ...errors,
+          },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body;
+        const { account, apiKey } = await ledger.createAccount({
+          name: body.name,
+          mode: body.mode,
+          credits: optional(body.credits),
+          jobPrice: optional(body.job_price),
+          markupPercent: optional(body.markup_percent),
+          markupFixedFee: optional(body.markup_fixed_fee),
+          overdraftLimit: optional(body.overdraft_limit),
+        });
+        return reply.code(201).send({ account: accountJson(account), api_key: apiKey });
+      },
+    );
+
+    scope.get(
+      '/admin/accounts',
+      {
+        schema: {
+          tags,
+          summary: 'Every account with its balance and available credits',
+          response: { 200: { type: 'object', properties: { data: { type: 'array', items: accountJsonSchema } } } },
+        },
+      },
+      async () => ({ data: (await ledger.listAccounts()).map(accountJson) }),
+    );
+
+    scope.get<{ Params: { account: string }; Querystring: { limit?: number } }>(
+      '/admin/accounts/:account',
+      {
+        schema: {
+          tags,
+          summary: 'One account: balances, open holds and its most recent ledger entries',
+          params: accountParams,
+          querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 20 } } },
+          response: {
+            200: {
+              type: 'object',
+              properties: {
+                account: accountJsonSchema,
+                open_holds: { type: 'object', properties: { count: { type: 'integer' }, total: decimal } },
+                entries: { type: 'array', items: entryJsonSchema },
+              },
+            },
+            404: errorSchema,
+          },
+        },
+      },
+      async (request) => {
+        const account = await ledger.getAccount(request.params.account);
+        const holds = await ledger.openHolds(account.id);
+        const entries = await ledger.entries(account.id, { limit: request.query.limit ?? 20 });
+        return {
+          account: accountJson(account),
+          open_holds: { count: holds.count, total: holds.total.toString() },
+          entries: entries.map(entryJson),
+        };
+      },
+    );
+
+    for (const [path, operation, amountSchema, summary] of [
+      ['credits', 'grant', unsignedDecimal, 'Grant credits (a repeated idempotency_key replays)'],
+      ['adjustments', 'adjust', decimal, 'A signed correction; refused if it would overdraw the account'],
+      ['refunds', 'refund', unsignedDecimal, 'Give credits back'],
+    ] as const) {
+      scope.post<{ Params: { account: string }; Body: OperationBody }>(
+        `/admin/accounts/:account/${path}`,
+        {
+          schema: {
+            tags,
+            summary,
+            params: accountParams,
+            body: operationBody(amountSchema),
+            response: { 200: operationResponse, 402: errorSchema, ...errors },
+          },
+        },
+        async (request) => {
+          const { amount, note, idempotency_key: idempotencyKey } = request.body;
+          const result = await ledger[operation](request.params.account, Decimal.parse(amount), {
+            ...(note !== undefined ? { note } : {}),
+            ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+          });
+          return { account: accountJson(result.account), entry: entryJson(result.entry), replayed: result.replayed };
+        },
+      );
+    }
+
+    scope.patch<{
+      Params: { account: string };
+      Body: {
+        status?: 'active' | 'suspended';
+        job_price?: string | null;
+        markup_percent?: string | null;
+        markup_fixed_fee?: string | null;
+        overdraft_limit?: string;
+      };
+    }>(
+      '/admin/accounts/:account',
+      {
+        schema: {
+          tags,
+          summary: 'Change status, job price, markup or overdraft limit (null clears a markup)',
+          params: accountParams,
+          body: {
+            type: 'object',
+            minProperties: 1,
+            additionalProperties: false,
+            properties: {
+              status: { type: 'string', enum: ['active', 'suspended'] },
+              job_price: nullableDecimal,
+              markup_percent: { type: ['string', 'null'], pattern: decimal.pattern },
+              markup_fixed_fee: nullableDecimal,
+              overdraft_limit: unsignedDecimal,
+            },
+          },
+          response: { 200: { type: 'object', properties: { account: accountJsonSchema } }, ...errors },
+        },
+      },
+      async (request) => {
+        const body = request.body;
+        const changes: AccountChanges = {};
+        if (body.status !== undefined) changes.status = body.status;
+        if (body.job_price !== undefined) changes.jobPrice = nullable(body.job_price);
+        if (body.markup_percent !== undefined) changes.markupPercent = nullable(body.markup_percent);
+        if (body.markup_fixed_fee !== undefined) changes.markupFixedFee = nullable(body.markup_fixed_fee);
+        if (body.overdraft_limit !== undefined) changes.overdraftLimit = Decimal.parse(body.overdraft_limit);
+        return { account: accountJson(await ledger.updateAccount(request.params.account, changes)) };
+      },
+    );
+
+    scope.post<{ Params: { account: string }; Body: { scope?: KeyScope; name?: string } | undefined }>(
+      '/admin/accounts/:account/keys',
+      {
+        schema: {
+          tags,
+          summary: 'Create an API key for the account; the whole key is in this response only',
+          params: accountParams,
+          body: {
+            type: ['object', 'null'],
+            additionalProperties: false,
+            properties: { scope: { type: 'string', enum: ['user', 'admin'], default: 'user' }, name: { type: 'string' } },
+          },
+          response: { 201: createdKeyJsonSchema, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const account = await ledger.getAccount(request.params.account);
+        const body = request.body ?? {};
+        const created = await createApiKey(db, {
+          accountId: account.id,
+          scope: body.scope ?? 'user',
+          ...(body.name !== undefined ? { name: body.name } : {}),
+        });
+        return reply.code(201).send(created);
+      },
+    );
+
+    scope.get<{ Params: { account: string } }>(
+      '/admin/accounts/:account/keys',
+      {
+        schema: {
+          tags,
+          summary: "The account's keys (prefixes only; keys are never stored)",
+          params: accountParams,
+          response: { 200: { type: 'object', properties: { data: { type: 'array', items: keyJsonSchema } } }, 404: errorSchema },
+        },
+      },
+      async (request) => {
+        const account = await ledger.getAccount(request.params.account);
+        return { data: (await listApiKeys(db, account.id)).map(keyJson) };
+      },
+    );
+
+    scope.delete<{ Params: { prefix: string } }>(
+      '/admin/keys/:prefix',
+      {
+        schema: {
+          tags,
+          summary: 'Revoke a key by its prefix (takes effect on every instance within 10 seconds)',
+          params: { type: 'object', required: ['prefix'], properties: { prefix: { type: 'string', minLength: 1 } } },
+          response: {
+            200: { type: 'object', properties: { prefix: { type: 'string' }, revoked: { type: 'boolean' } } },
+            404: errorSchema,
+          },
+        },
+      },
+      async (request, reply) => {
+        if (await revokeApiKey(db, request.params.prefix)) return { prefix: request.params.prefix, revoked: true };
+        return reply.code(404).send({
+          error: {
+            message: `no live key with prefix ${JSON.stringify(request.params.prefix)}`,
+            type: 'invalid_request_error',
+            code: 'key_not_found',
+          },
+        });
+      },
+    );
+
+    scope.get(
+      '/admin/ledger/verify',
+      {
+        schema: {
+          tags,
+          summary: 'For every account: balance = Σ entries and available = balance − open holds',
+          response: { 200: verificationJsonSchema },
+        },
+      },
+      async () => {
+        const result = await ledger.verify();
+        return { ok: result.ok, accounts: result.accounts.map(verificationJson) };
+      },
+    );
+  });
+}
+
+function optional(text: string | undefined): Decimal | undefined {
+  return text === undefined ? undefined : Decimal.parse(text);
+}
+
+function nullable(text: string | null): Decimal | null {
+  return text === null ? null : Decimal.parse(text);
+}
