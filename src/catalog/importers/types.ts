@@ -44,6 +44,12 @@ export interface ParsedSource {
   errors: ImportIssue[];
   /** Entries deliberately not imported (a variable price, a non-model entry), with the reason. */
   notices: ImportIssue[];
+  /**
+   * True when the format states a zero price on purpose (LiteLLM's local `ollama/*` models, OpenRouter's
+   * `:free` variants), so a zero-priced entry is a free model. Otherwise a zero stands for a missing price
+   * and seeding skips it, as the seed did for its zero-priced image model.
+   */
+  zeroIsFree?: boolean;
 }
 
 export interface Importer {
