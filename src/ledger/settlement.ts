@@ -64,7 +64,17 @@ export async function placeHold(
         .where('available', '>=', amount)
         .returning(['available', 'budget_mode'])
         .executeTakeFirst();
-      if (!updated) throw await explainRefusedHold(transaction, input.accountId, input.amount);
+      if (!updated) {
+        // A retried hold whose request already holds credits is idempotent even when available is now short.
+        const existing = await transaction
+          .selectFrom('ledger_entries')
+          .select('id')
+          .where('request_id', '=', input.requestId)
+          .where('kind', '=', 'hold')
+          .executeTakeFirst();
+        if (existing) throw new HoldAlreadyExists();
+        throw await explainRefusedHold(transaction, input.accountId, input.amount);
+      }
       const inserted = await transaction
         .insertInto('ledger_entries')
         .values({
