@@ -1,0 +1,129 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * The recorded real responses the mock upstream replays (fixtures/provider-responses, see SOURCES.md there),
+ * per API and scenario. A stream is a list of SSE event blocks, each ending in a blank line.
+ */
+export type MockApi = 'openai' | 'anthropic' | 'gemini';
+
+export interface Recording {
+  /** The non-streaming body and its HTTP status. */
+  json?: { status: number; body: string };
+  /** The streaming body as SSE blocks. */
+  stream?: string[];
+}
+
+const directory = new URL('../../fixtures/provider-responses/', import.meta.url);
+
+function read(path: string): string {
+  return readFileSync(new URL(path, directory), 'utf8');
+}
+
+/** `.sse` files are raw event streams (Gemini's end lines in CRLF): split into blocks to replay one event at a time. */
+function sseFile(path: string): string[] {
+  return read(path)
+    .split(/(?<=\r?\n\r?\n)/)
+    .filter((block) => block.trim() !== '');
+}
+
+/** `.chunks.txt` files hold one data payload per line (SOURCES.md, "File formats"). */
+function chunksFile(path: string, api: MockApi): string[] {
+  const lines = read(path)
+    .split('\n')
+    .filter((line) => line.trim() !== '');
+  const blocks = lines.map((line) => {
+    if (api === 'anthropic') return `event: ${(JSON.parse(line) as { type: string }).type}\ndata: ${line}\n\n`;
+    return `data: ${line}\n\n`;
+  });
+  if (api === 'openai') blocks.push('data: [DONE]\n\n');
+  return blocks;
+}
+
+const ok = (path: string) => ({ status: 200, body: read(path) });
+
+/** Recorded scenarios by API. Scenarios an API has no recording for fall back to its `text`. */
+export function loadRecordings(): Record<MockApi, Record<string, Recording>> {
+  return {
+    openai: {
+      text: { json: ok('openai/openai-chat-text.json'), stream: chunksFile('openai/openai-chat-text.chunks.txt', 'openai') },
+      reasoning: {
+        json: ok('openai/openai-chat-reasoning.json'),
+        stream: chunksFile('openai/azure-model-router.chunks.txt', 'openai'),
+      },
+      'cache-hit': {
+        json: ok('openai/openai-chat-prompt-cache-hit.json'),
+        stream: chunksFile('openai/xai-text.chunks.txt', 'openai'),
+      },
+      'cache-write': { json: ok('openai/openai-chat-prompt-cache-write.json') },
+      'tool-call': { json: ok('openai/openai-chat-tool-call.json'), stream: sseFile('openai/openai-chat-tool-call.sse') },
+      xai: { json: ok('openai/xai-text.json'), stream: chunksFile('openai/xai-text.chunks.txt', 'openai') },
+      'error-400': { json: { status: 400, body: read('openai/reasoning-model-legacy-parameter-error.json') } },
+    },
+    anthropic: {
+      text: { json: ok('anthropic/anthropic-text.json'), stream: sseFile('anthropic/anthropic-text.sse') },
+      reasoning: {
+        json: ok('anthropic/anthropic-thinking.json'),
+        stream: chunksFile('anthropic/anthropic-thinking.chunks.txt', 'anthropic'),
+      },
+      'cache-hit': {
+        json: ok('anthropic/anthropic-cache-read-write.json'),
+        stream: chunksFile('anthropic/anthropic-prompt-cache.chunks.txt', 'anthropic'),
+      },
+      'tool-call': {
+        json: ok('anthropic/anthropic-tool-no-args.json'),
+        stream: chunksFile('anthropic/anthropic-tool-call.chunks.txt', 'anthropic'),
+      },
+      'error-400': { json: { status: 400, body: read('anthropic/anthropic-error-400.json') } },
+    },
+    gemini: {
+      text: { json: ok('google/google-text.json'), stream: sseFile('google/gemini-text.sse') },
+      reasoning: { json: ok('google/google-reasoning.json'), stream: sseFile('google/gemini-thinking.sse') },
+      'cache-hit': { json: ok('google/gemini-explicit-cache.json') },
+      'cache-write': { json: ok('google/gemini-implicit-cache.json') },
+      'tool-call': {
+        json: ok('google/google-tool-call.json'),
+        stream: chunksFile('google/google-tool-call.chunks.txt', 'gemini'),
+      },
+      'error-404': { json: { status: 404, body: read('google/gemini-error-404.json') } },
+      'rate-limited': { json: { status: 429, body: read('google/google-429-retry-info.json') } },
+    },
+  };
+}
+
+/**
+ * An error body in the API's own shape, for statuses with no recording (SOURCES.md "Gaps": no OpenAI or
+ * Anthropic 429 or 5xx body was recorded). Not a recording: the shapes follow each API's error docs.
+ */
+export function errorBody(api: MockApi, status: number, message: string): string {
+  if (api === 'anthropic') {
+    const type = status === 429 ? 'rate_limit_error' : status >= 500 ? 'api_error' : 'invalid_request_error';
+    return JSON.stringify({ type: 'error', error: { type, message } });
+  }
+  if (api === 'gemini') {
+    const state = status === 429 ? 'RESOURCE_EXHAUSTED' : status >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT';
+    return JSON.stringify({ error: { code: status, message, status: state } });
+  }
+  const type = status === 429 ? 'rate_limit_exceeded' : status >= 500 ? 'server_error' : 'invalid_request_error';
+  return JSON.stringify({ error: { message, type, param: null, code: null } });
+}
+
+/** The same stream with every usage removed: the provider that reports none (the gateway must estimate). */
+export function withoutUsage(blocks: string[]): string[] {
+  const result: string[] = [];
+  for (const block of blocks) {
+    const match = /^data: ?(.*)$/m.exec(block);
+    if (!match || match[1]?.trim() === '[DONE]') {
+      result.push(block);
+      continue;
+    }
+    const payload = JSON.parse(match[1] ?? '') as Record<string, unknown>;
+    delete payload.usage;
+    delete payload.usageMetadata;
+    const message = payload.message as Record<string, unknown> | undefined;
+    if (message) delete message.usage;
+    // OpenAI's usage-only final chunk has no choices left: drop it as a provider without usage would.
+    if (Array.isArray(payload.choices) && payload.choices.length === 0) continue;
+    result.push(block.replace(match[0], () => `data: ${JSON.stringify(payload)}`));
+  }
+  return result;
+}

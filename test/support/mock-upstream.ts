@@ -1,0 +1,202 @@
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorBody, loadRecordings, withoutUsage, type MockApi, type Recording } from './mock-recordings.js';
+
+/**
+ * A loopback upstream speaking OpenAI (`POST /v1/chat/completions`), Anthropic (`POST /v1/messages`) and
+ * Gemini (`POST /v1beta/models/<model>:generateContent` and `:streamGenerateContent?alt=sse`), replaying
+ * recorded real responses.
+ *
+ * The scenario of a request is, first match wins: the `x-mock-scenario` header; the next scenario queued
+ * with `queue()`; the requested model when it is a scenario name or `mock-<scenario>`; `setDefault()`'s;
+ * `text`. Recorded scenarios: text, reasoning, cache-hit, cache-write, tool-call, xai (OpenAI format),
+ * error-400, error-404 (Gemini), rate-limited (Gemini's recorded 429). Scripted ones:
+ * - error-500: a 500 in the API's error shape; rate-limited: a 429 with `retry-after: 30` (too long to retry);
+ * - rate-limited-once: odd hits answer 429 with `retry-after: 0`, even hits the text recording;
+ * - hang: headers never sent (for timeouts); slow-stream: the text stream with `slowStreamDelayMs` between events;
+ * - no-usage: the text stream with every usage field removed; malformed: a 200 whose body is not JSON.
+ */
+export interface RecordedRequest {
+  api: MockApi;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: Record<string, unknown>;
+  scenario: string;
+  stream: boolean;
+}
+
+export interface MockUpstream {
+  /** http://127.0.0.1:<port>; OpenAI and Anthropic base URLs are `${url}/v1`, Gemini's `${url}/v1beta`. */
+  url: string;
+  requests: RecordedRequest[];
+  /** Responses fully written, and responses whose client went away first. */
+  counts: { completed: number; aborted: number };
+  queue(...scenarios: string[]): void;
+  setDefault(scenario: string | undefined): void;
+  slowStreamDelayMs: number;
+  /** Resolves once `aborted` reaches `count` (the client's disconnect reached the upstream). */
+  waitForAborted(count: number, timeoutMs?: number): Promise<void>;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+export const SCRIPTED_SCENARIOS = [
+  'error-500',
+  'rate-limited',
+  'rate-limited-once',
+  'hang',
+  'slow-stream',
+  'no-usage',
+  'malformed',
+];
+
+export async function startMockUpstream(): Promise<MockUpstream> {
+  const recordings = loadRecordings();
+  const known = new Set([...SCRIPTED_SCENARIOS, ...Object.values(recordings).flatMap((byName) => Object.keys(byName))]);
+  const queued: string[] = [];
+  const hits = new Map<string, number>();
+  const sockets = new Set<import('node:net').Socket>();
+  let defaultScenario: string | undefined;
+
+  const mock: MockUpstream = {
+    url: '',
+    requests: [],
+    counts: { completed: 0, aborted: 0 },
+    slowStreamDelayMs: 50,
+    queue: (...scenarios) => void queued.push(...scenarios),
+    setDefault: (scenario) => void (defaultScenario = scenario),
+    async waitForAborted(count, timeoutMs = 5_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (mock.counts.aborted < count) {
+        if (Date.now() > deadline)
+          throw new Error(`mock upstream saw ${mock.counts.aborted} aborted responses, expected ${count}`);
+        await sleep(10);
+      }
+    },
+    reset() {
+      mock.requests.length = 0;
+      mock.counts.completed = 0;
+      mock.counts.aborted = 0;
+      queued.length = 0;
+      hits.clear();
+      defaultScenario = undefined;
+    },
+    async close() {
+      server.close();
+      for (const socket of sockets) socket.destroy();
+      await once(server, 'close');
+    },
+  };
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/plain' });
+      response.end(`mock upstream failed: ${String(error)}`);
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const route = routeOf(request);
+    const text = await readText(request);
+    if (!route) {
+      response.writeHead(404, { 'content-type': 'application/json' }).end(errorBody('openai', 404, `no route ${request.url}`));
+      return;
+    }
+    const body = (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>;
+    const model = route.model ?? String(body.model ?? '');
+    const stream = route.api === 'gemini' ? route.stream : body.stream === true;
+    const scenario = chooseScenario(request.headers['x-mock-scenario'], model);
+    mock.requests.push({ api: route.api, path: request.url ?? '', headers: request.headers, body, scenario, stream });
+    const hit = (hits.get(scenario) ?? 0) + 1;
+    hits.set(scenario, hit);
+    response.on('close', () => {
+      if (response.writableFinished) mock.counts.completed += 1;
+      else mock.counts.aborted += 1;
+    });
+    await respond(route.api, scenario, hit, stream, response);
+  }
+
+  function chooseScenario(header: string | string[] | undefined, model: string): string {
+    if (typeof header === 'string' && header !== '') return header;
+    const next = queued.shift();
+    if (next !== undefined) return next;
+    const named = model.replace(/^(models\/)?mock-/, '');
+    if (known.has(named)) return named;
+    return defaultScenario ?? 'text';
+  }
+
+  async function respond(api: MockApi, scenario: string, hit: number, stream: boolean, response: ServerResponse): Promise<void> {
+    const recorded = (name: string): Recording => recordings[api][name] ?? (recordings[api].text as Recording);
+    switch (scenario) {
+      case 'hang':
+        return; // Headers never come; the client's timeout or abort closes the socket.
+      case 'malformed':
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{"id": "truncated');
+        return;
+      case 'error-500':
+        sendJson(response, 500, errorBody(api, 500, 'The server had an error while processing your request.'));
+        return;
+      case 'rate-limited-once':
+        if (hit % 2 === 1) {
+          sendJson(response, 429, errorBody(api, 429, 'Rate limit reached, retry shortly.'), { 'retry-after': '0' });
+          return;
+        }
+        return respond(api, 'text', hit, stream, response);
+      case 'rate-limited': {
+        const recordedBody =
+          recordings[api]['rate-limited']?.json?.body ?? errorBody(api, 429, 'Rate limit reached for requests.');
+        sendJson(response, 429, recordedBody, { 'retry-after': '30' });
+        return;
+      }
+      case 'no-usage':
+        return sendStream(response, withoutUsage(recorded('text').stream ?? []), 0);
+      case 'slow-stream':
+        return sendStream(response, recorded('text').stream ?? [], mock.slowStreamDelayMs);
+    }
+    const recording = recorded(scenario);
+    if (stream && recording.stream) return sendStream(response, recording.stream, 0);
+    const json = recording.json ?? (recorded('text').json as { status: number; body: string });
+    sendJson(response, json.status, json.body);
+  }
+
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  mock.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return mock;
+}
+
+function routeOf(request: IncomingMessage): { api: MockApi; model?: string; stream: boolean } | undefined {
+  if (request.method !== 'POST' || request.url === undefined) return undefined;
+  const path = request.url.split('?')[0] ?? '';
+  if (path === '/v1/chat/completions') return { api: 'openai', stream: false };
+  if (path === '/v1/messages') return { api: 'anthropic', stream: false };
+  const gemini = /^\/v1beta\/models\/([^:]+):(generateContent|streamGenerateContent)$/.exec(path);
+  if (gemini) return { api: 'gemini', model: decodeURIComponent(gemini[1] ?? ''), stream: gemini[2] === 'streamGenerateContent' };
+  return undefined;
+}
+
+function sendJson(response: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body);
+}
+
+async function sendStream(response: ServerResponse, blocks: string[], delayMs: number): Promise<void> {
+  response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  for (const block of blocks) {
+    if (response.destroyed) return;
+    response.write(block);
+    if (delayMs > 0) await sleep(delayMs);
+  }
+  response.end();
+}
+
+async function readText(request: IncomingMessage): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const part of request) parts.push(part as Buffer);
+  return Buffer.concat(parts).toString('utf8');
+}
