@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerCostCommand } from './cost-command.js';
 import { registerMigrateCommand } from './migrate-command.js';
 import { registerServeCommand } from './serve-command.js';
 
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: true });
   registerMigrateCommand(program);
   registerServeCommand(program);
+  registerCostCommand(program);
   return program;
 }
 

@@ -1,0 +1,178 @@
+import type { Command } from 'commander';
+import { PricingCatalog } from '../catalog/snapshot.js';
+import type { Database } from '../db/database.js';
+import type { AccountRow } from '../db/schema.js';
+import { Decimal } from '../money/decimal.js';
+import { debitFor, type Debit } from '../pricing/budget.js';
+import { priceUsage } from '../pricing/cost.js';
+import { applyMarkup, MarkupRules } from '../pricing/markup.js';
+import type { CostBreakdown, NormalizedUsage, Resolution } from '../pricing/types.js';
+import { usageFromTotals } from '../pricing/usage.js';
+import { EXIT_PROBLEM, EXIT_USAGE, formatTable, printJson, withContext } from './context.js';
+
+interface CostOptions {
+  input?: string;
+  output?: string;
+  cached?: string;
+  cacheWrite?: string;
+  reasoning?: string;
+  account?: string;
+  json?: boolean;
+}
+
+export function registerCostCommand(program: Command): void {
+  program
+    .command('cost')
+    .description('price a usage for a model exactly, showing how the model resolved and every line of the cost')
+    .argument('<model>', 'the model name as a caller would send it')
+    .option('--input <tokens>', 'every input token, cached ones included (as OpenAI prompt_tokens counts them)')
+    .option('--output <tokens>', 'every output token, reasoning included (as OpenAI completion_tokens counts them)')
+    .option('--cached <tokens>', 'of the input, tokens read from the cache', '0')
+    .option('--cache-write <tokens>', 'of the input, tokens written to the cache', '0')
+    .option('--reasoning <tokens>', 'of the output, reasoning tokens', '0')
+    .option('--account <account>', "apply this account's markup and budget mode (id or name)")
+    .option('--json', 'print the result as JSON')
+    .action(async (model: string, options: CostOptions, command: Command) => {
+      let usage: NormalizedUsage;
+      try {
+        usage = usageFromOptions(options);
+      } catch (error) {
+        process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exitCode = EXIT_USAGE;
+        return;
+      }
+      await withContext(command, async ({ database, config, logger }) => {
+        const account = options.account ? await findAccount(database, options.account) : undefined;
+        if (options.account && !account) {
+          process.stderr.write(`error: no account with id or name ${JSON.stringify(options.account)}\n`);
+          return EXIT_USAGE;
+        }
+        const catalog = await PricingCatalog.create({ database, config, logger });
+        const resolution = catalog.resolve(model);
+        if (!resolution) {
+          process.stderr.write(
+            `error: no price for ${model}, and unpriced models are rejected (TOLLGATE_UNPRICED_MODELS=reject)\n`,
+          );
+          return EXIT_PROBLEM;
+        }
+        const rules = await MarkupRules.load(database, config);
+        const rule = rules.find({
+          accountId: account?.id ?? '',
+          accountMarkup: account && {
+            percent: account.markup_percent === null ? undefined : Decimal.parse(account.markup_percent),
+            fixedFee: account.markup_fixed_fee === null ? undefined : Decimal.parse(account.markup_fixed_fee),
+          },
+          modelId: resolution.modelId,
+          providerId: resolution.providerId,
+        });
+        const breakdown = applyMarkup(priceUsage(usage, resolution.price), rule);
+        const debit = account
+          ? debitFor(account.budget_mode, {
+              breakdown,
+              usage,
+              jobPrice: account.job_price === null ? undefined : Decimal.parse(account.job_price),
+            })
+          : undefined;
+        if (options.json) printJson(report(resolution, usage, breakdown, account, debit));
+        else process.stdout.write(`${humanReport(resolution, breakdown, account, debit)}\n`);
+      });
+    });
+}
+
+/** @throws RangeError naming the flag for a negative or non-integer count, or parts larger than their whole. */
+export function usageFromOptions(options: CostOptions): NormalizedUsage {
+  if (options.input === undefined || options.output === undefined) {
+    throw new RangeError('--input and --output are required (token counts, e.g. --input 1200 --output 300)');
+  }
+  const tokens = (flag: string, text: string | undefined) => {
+    const value = (text ?? '0').trim();
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
+      throw new RangeError(`${flag} must be a whole number of tokens, 0 or more; got ${JSON.stringify(text)}`);
+    }
+    return Number(value);
+  };
+  const input = tokens('--input', options.input);
+  const output = tokens('--output', options.output);
+  const cached = tokens('--cached', options.cached);
+  const cacheWrite = tokens('--cache-write', options.cacheWrite);
+  const reasoning = tokens('--reasoning', options.reasoning);
+  if (cached + cacheWrite > input) {
+    throw new RangeError(
+      `--cached (${cached}) plus --cache-write (${cacheWrite}) exceed --input (${input}), which counts every input token`,
+    );
+  }
+  if (reasoning > output) {
+    throw new RangeError(`--reasoning (${reasoning}) exceeds --output (${output}), which counts every output token`);
+  }
+  return usageFromTotals({ input, output, cached, cacheWrite, reasoning });
+}
+
+async function findAccount(database: Database, idOrName: string): Promise<AccountRow | undefined> {
+  return database.db
+    .selectFrom('accounts')
+    .selectAll()
+    .where((where) => where.or([where('id', '=', idOrName), where('name', '=', idOrName)]))
+    .orderBy('id')
+    .executeTakeFirst();
+}
+
+function report(
+  resolution: Resolution,
+  usage: NormalizedUsage,
+  breakdown: CostBreakdown,
+  account: AccountRow | undefined,
+  debit: Debit | undefined,
+) {
+  const { raw: _raw, ...counts } = usage;
+  return {
+    requested: resolution.requested,
+    resolution: {
+      modelId: resolution.modelId ?? null,
+      providerId: resolution.providerId ?? null,
+      source: resolution.source,
+      match: resolution.match,
+      priceVersion: resolution.price.version ?? null,
+      priceSource: resolution.price.source,
+    },
+    usage: counts,
+    breakdown,
+    account: account ? { id: account.id, name: account.name, budgetMode: account.budget_mode } : null,
+    debit: debit ?? null,
+  };
+}
+
+function humanReport(
+  resolution: Resolution,
+  breakdown: CostBreakdown,
+  account: AccountRow | undefined,
+  debit: Debit | undefined,
+) {
+  const version = resolution.price.version === undefined ? resolution.price.source : `price version ${resolution.price.version}`;
+  const lines = [
+    `model     ${resolution.requested} -> ${resolution.modelId ?? '(default price)'} (match ${resolution.match}, source ${resolution.source}, ${version})`,
+    `provider  ${resolution.providerId ?? 'unknown'}`,
+    `tier      ${breakdown.tier === undefined ? 'base rates' : `above ${breakdown.tier} prompt tokens`}`,
+    '',
+    formatTable([
+      ['component', 'units', 'USD per unit', 'USD', 'note'],
+      ...breakdown.lines.map((line) => [
+        line.component,
+        String(line.units),
+        line.rate.toString(),
+        line.amount.toString(),
+        line.fellBackTo ? `no own rate: priced at ${line.fellBackTo}` : '',
+      ]),
+    ]),
+    '',
+    `provider cost  ${breakdown.providerCost.toString()}`,
+  ];
+  const markup = breakdown.markup;
+  if (markup)
+    lines.push(
+      `markup         ${markup.amount.toString()} (${markup.percent.toString()}% + ${markup.fixedFee.toString()} per call, ${markup.rule})`,
+    );
+  lines.push(`charge         ${breakdown.charge.toString()} USD`);
+  if (account && debit)
+    lines.push(`debit          ${debit.amount.toString()} ${debit.unit} from ${account.name} (${account.budget_mode})`);
+  return lines.join('\n');
+}
