@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends, type TestDatabase } from '../../test/support/backends.js';
+import { authenticateKey, createApiKey, hashKey, KEY_PREFIX_LENGTH, listApiKeys, revokeApiKey } from './api-keys.js';
+import { Ledger } from './ledger.js';
+
+describe.each(backends())('api keys on $name', (backend) => {
+  let database: TestDatabase;
+  let accountId: string;
+  beforeAll(async () => {
+    database = await backend.open();
+    accountId = (await new Ledger(database.db).createAccount({ name: 'keys', mode: 'consumption_usd' })).account.id;
+  });
+  afterAll(async () => {
+    await database.close();
+  });
+
+  it('stores only the sha256 and a short prefix, never the key', async () => {
+    const created = await createApiKey(database.db, { accountId, scope: 'user', name: 'ci' });
+    expect(created.key).toMatch(/^tg_[0-9A-Za-z]{32}$/);
+    expect(created.prefix).toBe(created.key.slice(0, KEY_PREFIX_LENGTH));
+    const row = await database.db.selectFrom('api_keys').selectAll().where('id', '=', created.id).executeTakeFirstOrThrow();
+    expect(row.hash).toBe(hashKey(created.key));
+    expect(row.hash).toMatch(/^[0-9a-f]{64}$/);
+    const everything = JSON.stringify(await database.db.selectFrom('api_keys').selectAll().execute());
+    expect(everything).not.toContain(created.key);
+    expect(everything).not.toContain(created.key.slice(KEY_PREFIX_LENGTH));
+  });
+
+  it('authenticates the right key, refuses a wrong one, and records last use off the call path', async () => {
+    const created = await createApiKey(database.db, { accountId, scope: 'user' });
+    expect(await authenticateKey(database.db, created.key)).toEqual({
+      keyId: created.id,
+      prefix: created.prefix,
+      scope: 'user',
+      accountId,
+    });
+    const wrong = `${created.key.slice(0, -1)}${created.key.endsWith('a') ? 'b' : 'a'}`;
+    expect(await authenticateKey(database.db, wrong)).toBeUndefined();
+    expect(await authenticateKey(database.db, 'sk-not-ours')).toBeUndefined();
+    let lastUsed: Date | null = null;
+    for (let attempt = 0; attempt < 50 && !lastUsed; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      lastUsed = (await listApiKeys(database.db, accountId)).find((key) => key.id === created.id)!.lastUsedAt;
+    }
+    expect(lastUsed).toBeInstanceOf(Date);
+  });
+
+  it('revokes by prefix, at once in this process', async () => {
+    const created = await createApiKey(database.db, { accountId: null, scope: 'admin' });
+    expect((await authenticateKey(database.db, created.key))?.scope).toBe('admin');
+    expect(await revokeApiKey(database.db, created.prefix)).toBe(true);
+    expect(await authenticateKey(database.db, created.key)).toBeUndefined();
+    expect(await revokeApiKey(database.db, created.prefix)).toBe(false);
+    const listed = (await listApiKeys(database.db)).find((key) => key.id === created.id)!;
+    expect(listed.revokedAt).toBeInstanceOf(Date);
+    expect(listed.accountId).toBeNull();
+  });
+});
