@@ -1,0 +1,93 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Decimal, DecimalParseError } from './decimal.js';
+
+/** Decimal text built from an integer and a number of places: `-12345`, 3 -> `-12.345`. */
+export const decimalText = fc
+  .tuple(fc.bigInt({ min: -(10n ** 30n), max: 10n ** 30n }), fc.integer({ min: 0, max: 24 }))
+  .map(([coefficient, places]) => {
+    const negative = coefficient < 0n;
+    const digits = (negative ? -coefficient : coefficient).toString().padStart(places + 1, '0');
+    const text = places === 0 ? digits : `${digits.slice(0, -places)}.${digits.slice(-places)}`;
+    return (negative ? '-' : '') + text;
+  });
+const decimal = decimalText.map((text) => Decimal.parse(text));
+
+describe('Decimal', () => {
+  it('parses the notations price files use, exactly', () => {
+    expect(Decimal.parse('9E-7').toString()).toBe('0.0000009');
+    expect(Decimal.parse('2.5e-06').toString()).toBe('0.0000025');
+    expect(Decimal.parse('0.90').eq(Decimal.parse('0.9'))).toBe(true);
+    expect(Decimal.parse('0.90').shift(-6).toString()).toBe('0.0000009');
+    expect(Decimal.parse('1e3').toString()).toBe('1000');
+    expect(Decimal.parse('-0.000').isZero()).toBe(true);
+    for (const bad of ['', 'abc', '1_000', 'NaN', 'Infinity', '1.2.3', 'e5']) {
+      expect(() => Decimal.parse(bad)).toThrow(DecimalParseError);
+    }
+  });
+
+  it('rounds with the named mode', () => {
+    expect(Decimal.parse('0.125').round(2, 'half-even').toString()).toBe('0.12');
+    expect(Decimal.parse('0.135').round(2, 'half-even').toString()).toBe('0.14');
+    expect(Decimal.parse('0.125').round(2, 'half-up').toString()).toBe('0.13');
+    expect(Decimal.parse('0.121').round(2, 'up').toString()).toBe('0.13');
+    expect(Decimal.parse('0.129').round(2, 'down').toString()).toBe('0.12');
+    expect(Decimal.parse('-0.125').round(2, 'half-up').toString()).toBe('-0.13');
+  });
+
+  it('adds 0.1 ten times to exactly 1, where binary floats drift', () => {
+    const tenth = Decimal.parse('0.1');
+    expect(Decimal.sum(Array.from({ length: 10 }, () => tenth)).toString()).toBe('1');
+    expect(Decimal.parse('0.0000009').times(1_000_000).toString()).toBe('0.9');
+  });
+
+  it('toString then parse gives the same value (property)', () => {
+    fc.assert(
+      fc.property(
+        decimal,
+        (value) => Decimal.parse(value.toString()).eq(value) && Decimal.parse(value.toString()).toString() === value.toString(),
+      ),
+    );
+  });
+
+  it('parses its own text back to the same digits (property)', () => {
+    fc.assert(fc.property(decimalText, (text) => Decimal.parse(text).eq(Decimal.parse(Decimal.parse(text).toString()))));
+  });
+
+  it('add and sub are inverse, add is commutative and associative (property)', () => {
+    fc.assert(
+      fc.property(decimal, decimal, decimal, (a, b, c) => {
+        expect(a.add(b).sub(b).eq(a)).toBe(true);
+        expect(a.add(b).eq(b.add(a))).toBe(true);
+        expect(
+          a
+            .add(b)
+            .add(c)
+            .eq(a.add(b.add(c))),
+        ).toBe(true);
+      }),
+    );
+  });
+
+  it('mul distributes over add and times(n) equals n additions (property)', () => {
+    fc.assert(
+      fc.property(decimal, decimal, decimal, fc.integer({ min: 0, max: 50 }), (a, b, c, n) => {
+        expect(a.mul(b.add(c)).eq(a.mul(b).add(a.mul(c)))).toBe(true);
+        expect(a.times(n).eq(Decimal.sum(Array.from({ length: n }, () => a)))).toBe(true);
+      }),
+    );
+  });
+
+  it('round stays within half a unit of the last place and is idempotent (property)', () => {
+    fc.assert(
+      fc.property(decimal, fc.integer({ min: 0, max: 12 }), (value, places) => {
+        const rounded = value.round(places, 'half-even');
+        const half = Decimal.parse(`0.5e-${places}`);
+        expect(rounded.sub(value).abs().lte(half)).toBe(true);
+        expect(rounded.round(places, 'half-even').eq(rounded)).toBe(true);
+        expect(value.round(places, 'down').abs().lte(value.abs())).toBe(true);
+        expect(value.round(places, 'up').abs().gte(value.abs())).toBe(true);
+      }),
+    );
+  });
+});
