@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseJsonEvents, parseServerSentEvents, type ServerSentEvent } from './sse.js';
+
+const fixture = (path: string) => readFileSync(new URL(`../../fixtures/provider-responses/${path}`, import.meta.url));
+
+async function* inPieces(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
+  for (let start = 0; start < bytes.length; start += size) yield bytes.subarray(start, start + size);
+}
+
+async function events(bytes: Uint8Array, size: number): Promise<ServerSentEvent[]> {
+  const result: ServerSentEvent[] = [];
+  for await (const event of parseServerSentEvents(inPieces(bytes, size))) result.push(event);
+  return result;
+}
+
+describe('parseServerSentEvents', () => {
+  it('reads the recorded Anthropic stream with event names, split at every byte boundary', async () => {
+    const bytes = fixture('anthropic/anthropic-text.sse');
+    const whole = await events(bytes, bytes.length);
+    expect(whole.map((event) => event.event)).toEqual([
+      'message_start',
+      'content_block_start',
+      'ping',
+      'content_block_delta',
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
+    ]);
+    for (const size of [1, 2, 3, 7, 64]) expect(await events(bytes, size)).toEqual(whole);
+  });
+
+  it('reads the recorded Gemini stream whose lines end in CRLF, even with CR and LF in different chunks', async () => {
+    const bytes = fixture('google/gemini-text.sse');
+    const parsed = await events(bytes, 1);
+    expect(parsed).toHaveLength(3);
+    expect(parsed.every((event) => event.event === 'message')).toBe(true);
+    expect(JSON.parse(parsed[2]?.data ?? '').usageMetadata.candidatesTokenCount).toBe(80);
+  });
+
+  it('keeps a multi-byte character split across chunks intact', async () => {
+    const bytes = new TextEncoder().encode('data: {"text":"a—b 😀"}\n\n');
+    const [event] = await events(bytes, 1);
+    expect(JSON.parse(event?.data ?? '').text).toBe('a—b 😀');
+  });
+
+  it('joins data lines, skips comments, drops one leading space and delivers a last event without its blank line', async () => {
+    const bytes = new TextEncoder().encode(': keep-alive\nevent: a\ndata:  two spaces\ndata:x\n\ndata: last');
+    expect(await events(bytes, 5)).toEqual([
+      { event: 'a', data: ' two spaces\nx' },
+      { event: 'message', data: 'last' },
+    ]);
+  });
+});
+
+describe('parseJsonEvents', () => {
+  it('stops at [DONE] in the recorded OpenAI tool-call stream', async () => {
+    const payloads: unknown[] = [];
+    const never = (): never => {
+      throw new Error('invalid');
+    };
+    for await (const { payload } of parseJsonEvents(inPieces(fixture('openai/openai-chat-tool-call.sse'), 13), never)) {
+      payloads.push(payload);
+    }
+    const last = payloads[payloads.length - 1] as { choices: unknown[]; usage: { total_tokens: number } };
+    expect(last.choices).toEqual([]);
+    expect(last.usage.total_tokens).toBe(68);
+  });
+
+  it('hands an event that is not JSON to the caller', async () => {
+    const bytes = new TextEncoder().encode('data: {"ok":1}\n\ndata: {broken\n\n');
+    const seen: string[] = [];
+    const reject = (data: string): never => {
+      seen.push(data);
+      throw new Error(`bad event ${data}`);
+    };
+    const reading = (async () => {
+      for await (const _event of parseJsonEvents(inPieces(bytes, 4), reject));
+    })();
+    await expect(reading).rejects.toThrow('bad event {broken');
+    expect(seen).toEqual(['{broken']);
+  });
+});
