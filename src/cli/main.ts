@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { registerCostCommand } from './cost-command.js';
+import { registerLedgerCommands } from './ledger-command.js';
 import { registerMigrateCommand } from './migrate-command.js';
 import { registerServeCommand } from './serve-command.js';
 
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerMigrateCommand(program);
   registerServeCommand(program);
   registerCostCommand(program);
+  registerLedgerCommands(program);
   return program;
 }
 
