@@ -1,0 +1,136 @@
+import type { Kysely } from 'kysely';
+import { currentPriceRows, storedPrice, type PriceInput } from '../catalog/price-history.js';
+import { RATE_COLUMNS, RATE_KEYS, samePrice, tiersToStored } from '../catalog/price-row.js';
+import { CatalogMatcher, isZeroPrice } from '../catalog/seed-matching.js';
+import type { ImportedEntry, ParsedSource } from '../catalog/importers/types.js';
+import type { RateName, Schema } from '../db/schema.js';
+import type { Decimal } from '../money/decimal.js';
+import type { PriceRates } from '../pricing/types.js';
+
+/** One rate that differs between the catalog's current version and the feed, as exact decimal text. */
+export interface RateChange {
+  rate: RateName;
+  old: string | null;
+  new: string | null;
+  /** new / old to four decimals ("2.0000"); null when either side is absent or the old rate is zero. */
+  ratio: string | null;
+}
+
+/** A model whose feed price differs from its current catalog price (or that has no price yet). */
+export interface PriceChange {
+  modelId: string;
+  /** The id the feed lists it under (`anthropic/claude-sonnet-5` for `openrouter/anthropic/claude-sonnet-5`). */
+  feedId: string;
+  /** True when the model had no current price before. */
+  firstPrice: boolean;
+  rates: RateChange[];
+  tiersChanged: boolean;
+}
+
+/** A change with the price it would write (kept out of the JSON result, where `rates` says the same). */
+export interface PlannedChange {
+  change: PriceChange;
+  price: PriceInput;
+}
+
+export interface CatalogDiff {
+  changes: PlannedChange[];
+  unchanged: number;
+  /** Feed entries whose model is not in the catalog: reported, registered only on request. */
+  newModels: ImportedEntry[];
+  /** Active models this source priced before (by the price's source label) that the feed no longer lists. */
+  gone: string[];
+  /** Entries stating no non-zero rate: a missing price far more often than a free model (see seed-matching.ts). */
+  zeroPriced: string[];
+}
+
+/** The price `source` label a sync writes, so a later run knows which models this source priced. */
+export function syncLabel(source: string): string {
+  return `sync:${source}`;
+}
+
+/**
+ * Compares a parsed feed with the catalog's current prices (read once). Matching is the seed's: exact id,
+ * the source's variants, the gateway/organisation variant; never a substring (gpt-4o-mini is not gpt-4o).
+ */
+export async function diffCatalog(db: Kysely<Schema>, parsed: ParsedSource, source: string): Promise<CatalogDiff> {
+  const models = await db.selectFrom('models').select(['id', 'active']).execute();
+  const ids = new Set(models.map((model) => model.id));
+  const matcher = new CatalogMatcher(ids, new Set(parsed.entries.map((entry) => entry.modelId)));
+  const current = await currentPriceRows(db);
+  const diff: CatalogDiff = { changes: [], unchanged: 0, newModels: [], gone: [], zeroPriced: [] };
+  const listed = new Set<string>();
+  // Exact ids first, so an entry's own model is never taken by another entry's variant.
+  const ordered = [...parsed.entries].sort((a, b) => Number(!ids.has(a.modelId)) - Number(!ids.has(b.modelId)));
+  for (const entry of ordered) {
+    const match = matcher.match(entry);
+    if (match.kind === 'none') {
+      if (!isZeroPrice(entry)) diff.newModels.push(entry);
+      continue;
+    }
+    if (listed.has(match.modelId)) continue;
+    listed.add(match.modelId);
+    if (isZeroPrice(entry)) {
+      diff.zeroPriced.push(match.modelId);
+      continue;
+    }
+    const price: PriceInput = { rates: entry.rates, tiers: entry.tiers };
+    const row = current.get(match.modelId);
+    const before = row ? storedPrice(row) : undefined;
+    if (before && samePrice(before, price)) {
+      diff.unchanged += 1;
+      continue;
+    }
+    diff.changes.push({
+      change: {
+        modelId: match.modelId,
+        feedId: entry.upstreamModel,
+        firstPrice: before === undefined,
+        rates: rateChanges(before?.rates ?? {}, price.rates),
+        tiersChanged: tiersToStored(before?.tiers ?? []) !== tiersToStored(price.tiers),
+      },
+      price,
+    });
+  }
+  // Invalid entries are still listed by the feed: their models are held back, not gone.
+  const invalid = new Set(parsed.errors.concat(parsed.notices).map((issue) => issue.model));
+  const labels = [syncLabel(source), `${parsed.format}:`];
+  const active = new Set(models.filter((model) => model.active).map((model) => model.id));
+  for (const [modelId, row] of current) {
+    if (!active.has(modelId) || listed.has(modelId)) continue;
+    if (!labels.some((label) => row.source === label || row.source.startsWith(label))) continue;
+    if (invalid.has(modelId) || [...invalid].some((feedId) => modelId.endsWith(`/${feedId}`))) continue;
+    diff.gone.push(modelId);
+  }
+  diff.gone.sort();
+  return diff;
+}
+
+/** The rates that differ, with the ratio new / old. */
+export function rateChanges(before: Partial<PriceRates>, after: Partial<PriceRates>): RateChange[] {
+  const changes: RateChange[] = [];
+  for (const key of RATE_KEYS) {
+    const old = before[key];
+    const next = after[key];
+    if (old === undefined && next === undefined) continue;
+    if (old !== undefined && next !== undefined && old.eq(next)) continue;
+    changes.push({
+      rate: RATE_COLUMNS[key],
+      old: old?.toString() ?? null,
+      new: next?.toString() ?? null,
+      ratio: old !== undefined && next !== undefined && !old.isZero() ? ratioText(next, old) : null,
+    });
+  }
+  return changes;
+}
+
+/** `numerator / denominator` to four decimals, rounded half-up, computed on the exact coefficients. */
+export function ratioText(numerator: Decimal, denominator: Decimal): string {
+  const places = 4n;
+  const top = numerator.coefficient * 10n ** (BigInt(denominator.scale) + places + 1n);
+  const bottom = denominator.coefficient * 10n ** BigInt(numerator.scale);
+  const scaled = top / bottom; // one extra digit, for the rounding below
+  const rounded = (scaled + 5n) / 10n;
+  const text = rounded.toString().padStart(Number(places) + 1, '0');
+  return `${text.slice(0, -Number(places))}.${text.slice(-Number(places))}`;
+}

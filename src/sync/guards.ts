@@ -1,0 +1,67 @@
+import type { PriceInput } from '../catalog/price-history.js';
+import { RATE_COLUMNS } from '../catalog/price-row.js';
+import { Decimal } from '../money/decimal.js';
+import type { PriceRates, RateKey } from '../pricing/types.js';
+import type { PriceChange } from './diff.js';
+
+/**
+ * The largest believable rate per token: USD 0.001 ($1,000 per 1M). The dearest real price in the 2026
+ * feeds is o1-pro's output at $600 per 1M. Above it is a unit mistake: LiteLLM shipped per-1M prices in
+ * the per-token field (litellm#38167, `wandb/deepseek-ai/DeepSeek-R1-0528` at 0.54 USD "per token"), a
+ * 1000x-1,000,000x billing error that a ratio check cannot catch on a model priced for the first time.
+ */
+export const MAX_TOKEN_RATE = Decimal.parse('0.001');
+
+const TOKEN_RATES: RateKey[] = [
+  'input',
+  'output',
+  'cacheRead',
+  'cacheWrite',
+  'cacheWrite1h',
+  'reasoning',
+  'inputAudio',
+  'outputAudio',
+];
+
+/** Why a price fails validation (empty when it passes): negative rates, or token rates past MAX_TOKEN_RATE. */
+export function validatePrice(price: PriceInput): string[] {
+  const reasons: string[] = [];
+  const check = (rates: Partial<PriceRates>, where: string) => {
+    for (const [key, value] of Object.entries(rates) as Array<[RateKey, Decimal | undefined]>) {
+      if (value === undefined) continue;
+      const name = `${where}${RATE_COLUMNS[key]}`;
+      if (value.isNegative()) reasons.push(`${name} is negative (${value.toString()})`);
+      else if (TOKEN_RATES.includes(key) && value.gt(MAX_TOKEN_RATE)) {
+        reasons.push(
+          `${name} is ${value.toString()} USD per token ($${value.shift(6).toString()} per 1M), above the ` +
+            `${MAX_TOKEN_RATE.toString()} limit: most likely a per-1M or per-1K price in a per-token field`,
+        );
+      }
+    }
+  };
+  check(price.rates, '');
+  for (const tier of price.tiers) check(tier.rates, `tier above ${tier.aboveInputTokens} tokens: `);
+  return reasons;
+}
+
+/**
+ * Why a change must be held back (empty when it may be applied): a rate moving by more than `maxRatio`
+ * either way, a rate dropping to zero or rising from zero (calls turning free, or a free model starting to
+ * charge: both are confirmed by hand), or a price that fails validation.
+ */
+export function guardChange(change: PriceChange, price: PriceInput, maxRatio: Decimal): string[] {
+  const reasons = validatePrice(price);
+  for (const rate of change.rates) {
+    if (rate.old === null || rate.new === null) continue;
+    const old = Decimal.parse(rate.old);
+    const next = Decimal.parse(rate.new);
+    if (old.isZero() || next.isZero()) {
+      reasons.push(`${rate.rate} changes from ${rate.old} to ${rate.new}: a change to or from zero is confirmed by hand`);
+    } else if (next.gt(old.mul(maxRatio)) || next.mul(maxRatio).lt(old)) {
+      reasons.push(
+        `${rate.rate} changes ${rate.ratio}x (${rate.old} to ${rate.new} USD), beyond the ${maxRatio.toString()}x limit`,
+      );
+    }
+  }
+  return reasons;
+}

@@ -1,0 +1,247 @@
+import { Cron } from 'croner';
+import type { FastifyInstance } from 'fastify';
+import type { PricingCatalog } from '../catalog/snapshot.js';
+import type { Config } from '../config/config.js';
+import type { Database } from '../db/database.js';
+import { PRICES_CHANGED_CHANNEL } from '../http/admin-pricing-routes.js';
+import type { Logger } from '../logging/logger.js';
+import { AlertService } from './alerts.js';
+import {
+  isSyncSource,
+  runSync,
+  SyncBusyError,
+  SyncRequestError,
+  SYNC_SOURCES,
+  type SyncResult,
+  type SyncSource,
+} from './run-sync.js';
+
+export { SyncBusyError, SyncRequestError } from './run-sync.js';
+import { registerSyncRoutes } from './sync-routes.js';
+
+/** The advisory lock key every instance takes to run a sync ("tollgate sync" as a number; any fixed value works). */
+export const SYNC_LOCK_KEY = 7_105_979;
+
+export interface PriceSyncOptions {
+  config: Config;
+  database: Database;
+  catalog: PricingCatalog;
+  logger: Logger;
+  /** Waits between webhook delivery attempts (default 1 s, 5 s, 30 s). */
+  alertRetryDelaysMs?: number[];
+}
+
+export interface SourceStatus {
+  source: SyncSource;
+  url: string | null;
+  /** True when the scheduler runs this source (TOLLGATE_SYNC_SOURCES). */
+  scheduled: boolean;
+  /** The newest run of this source on any instance (they share the database). */
+  lastResult: SyncResult | RunWithoutResult | null;
+}
+
+/** A run still going, or one whose process died before it finished: its row says what is known. */
+export interface RunWithoutResult {
+  runId: number;
+  source: string;
+  url: string | null;
+  mode: 'dry-run' | 'execute';
+  status: 'running' | 'succeeded' | 'failed';
+  error: string | null;
+  startedAt: string;
+}
+
+export interface SyncStatus {
+  cron: string | null;
+  nextRun: string | null;
+  running: boolean;
+  sources: SourceStatus[];
+}
+
+export interface RunNowInput {
+  /** Default: the first scheduled source. */
+  source?: string;
+  /** Default: the source's configured URL. */
+  url?: string;
+  execute: boolean;
+  registerNewModels?: boolean;
+}
+
+export interface PriceSync {
+  stop(): Promise<void>;
+  registerRoutes: (admin: FastifyInstance) => void;
+  /** @throws SyncRequestError for an unknown source or a missing URL; SyncBusyError while another run holds the lock. */
+  runNow(input: RunNowInput): Promise<SyncResult>;
+  status(): Promise<SyncStatus>;
+  /** One scheduled tick: every scheduled source, executed, once across all instances; undefined when skipped. */
+  tick(): Promise<SyncResult[] | undefined>;
+  readonly alerts: AlertService;
+}
+
+/**
+ * The price sync of `tollgate serve`: a croner schedule (`TOLLGATE_SYNC_CRON`, "off" to disable) that runs
+ * every scheduled source under a PostgreSQL advisory lock, so one instance runs it per tick and runs never
+ * overlap; plus the admin routes. Prices an executed run changes reach every instance through NOTIFY.
+ * @throws Error when `config.sync.cron` is not a valid cron expression (at boot, with how to fix it).
+ */
+export function startPriceSync(options: PriceSyncOptions): PriceSync {
+  const { config, database, catalog, logger } = options;
+  const log = logger.child({ component: 'price-sync' });
+  const alerts = new AlertService({
+    database,
+    logger: log,
+    webhookUrl: config.sync.alertWebhookUrl,
+    ...(options.alertRetryDelaysMs ? { retryDelaysMs: options.alertRetryDelaysMs } : {}),
+  });
+  let running: Promise<unknown> | undefined;
+
+  const dependencies = {
+    database,
+    logger: log,
+    alerts,
+    maxChangeRatio: config.sync.maxChangeRatio,
+    timeoutMs: config.sync.timeoutMs,
+    onPricesChanged: async () => {
+      await catalog.reload();
+      await database.notify(PRICES_CHANGED_CHANNEL, 'sync');
+    },
+  };
+
+  /** Runs `work` alone: not while this instance runs one, and only with the lock every instance takes. */
+  async function exclusive<T>(work: () => Promise<T>): Promise<T | undefined> {
+    if (running) return undefined;
+    const attempt = database.withAdvisoryLock(SYNC_LOCK_KEY, work);
+    running = attempt;
+    try {
+      return await attempt;
+    } finally {
+      running = undefined;
+    }
+  }
+
+  function resolveRequest(input: RunNowInput): { source: SyncSource; url: string } {
+    const source = input.source ?? config.sync.sources[0];
+    if (!source) throw new SyncRequestError('name a source: no sync source is configured (TOLLGATE_SYNC_SOURCES)');
+    if (!isSyncSource(source)) {
+      throw new SyncRequestError(`unknown sync source "${source}"; known sources: ${SYNC_SOURCES.join(', ')}`);
+    }
+    const url = input.url ?? config.sync.urls[source];
+    if (!url) {
+      throw new SyncRequestError(
+        `no URL for the ${source} feed: pass one, or set TOLLGATE_SYNC_URL_${source.toUpperCase().replace('-', '_')}`,
+      );
+    }
+    return { source, url };
+  }
+
+  async function tick(): Promise<SyncResult[] | undefined> {
+    // Ticks fire at the same second on every instance; whoever gets the lock second sees the run of this tick.
+    const tickStart = new Date(Math.floor(Date.now() / 1000) * 1000);
+    return exclusive(async () => {
+      const sources = config.sync.sources.filter(isSyncSource);
+      if (sources.length === 0) return [];
+      const ranThisTick = await database.db
+        .selectFrom('sync_runs')
+        .select('id')
+        .where('source', 'in', sources)
+        .where('mode', '=', 'execute')
+        .where('started_at', '>=', tickStart)
+        .limit(1)
+        .executeTakeFirst();
+      if (ranThisTick) return undefined;
+      const results: SyncResult[] = [];
+      for (const source of sources) {
+        const url = config.sync.urls[source];
+        if (!url) {
+          log.warn({ source }, `scheduled sync source ${source} has no URL; skipped`);
+          continue;
+        }
+        results.push(await runSync({ source, url, execute: true }, dependencies));
+      }
+      return results;
+    });
+  }
+
+  let cron: Cron | undefined;
+  if (config.sync.cron) {
+    try {
+      cron = new Cron(config.sync.cron, { protect: true, unref: true }, async () => {
+        try {
+          await tick();
+        } catch (error) {
+          log.error({ err: error }, 'scheduled price sync failed');
+        }
+      });
+    } catch (error) {
+      throw new Error(
+        `TOLLGATE_SYNC_CRON "${config.sync.cron}" is not a valid cron expression ` +
+          `(${error instanceof Error ? error.message : String(error)}); use e.g. "0 4 * * *" (daily at 04:00) or "off"`,
+      );
+    }
+  }
+
+  const sync: PriceSync = {
+    alerts,
+    tick,
+    async runNow(input) {
+      const request = resolveRequest(input);
+      const result = await exclusive(() =>
+        runSync({ ...request, execute: input.execute, registerNewModels: input.registerNewModels ?? false }, dependencies),
+      );
+      if (!result) throw new SyncBusyError();
+      return result;
+    },
+    async status() {
+      const sources: SourceStatus[] = [];
+      for (const source of SYNC_SOURCES) {
+        const last = await database.db
+          .selectFrom('sync_runs')
+          .select(['id', 'source', 'url', 'mode', 'status', 'started_at', 'result', 'error'])
+          .where('source', '=', source)
+          .orderBy('id', 'desc')
+          .limit(1)
+          .executeTakeFirst();
+        sources.push({
+          source,
+          url: config.sync.urls[source] ?? null,
+          scheduled: config.sync.sources.includes(source),
+          lastResult: last ? ((last.result as SyncResult | null) ?? runningResult(last)) : null,
+        });
+      }
+      const next = cron?.nextRun() ?? null;
+      return {
+        cron: config.sync.cron ?? null,
+        nextRun: next ? next.toISOString() : null,
+        running: running !== undefined,
+        sources,
+      };
+    },
+    registerRoutes: (admin) => registerSyncRoutes(admin, sync),
+    async stop() {
+      cron?.stop();
+      await running?.catch(() => undefined);
+      await alerts.stop();
+    },
+  };
+  return sync;
+}
+
+function runningResult(row: {
+  id: number;
+  source: string;
+  url: string | null;
+  mode: 'dry-run' | 'execute';
+  status: 'running' | 'succeeded' | 'failed';
+  started_at: Date;
+  error: string | null;
+}): RunWithoutResult {
+  return {
+    runId: row.id,
+    source: row.source,
+    url: row.url,
+    mode: row.mode,
+    status: row.status,
+    error: row.error,
+    startedAt: new Date(row.started_at).toISOString(),
+  };
+}
