@@ -68,6 +68,15 @@ describe.each(PROVIDERS)('%s failures', (providerId) => {
     expect([error.kind, error.status]).toEqual(['invalid_response', 502]);
   });
 
+  it('refuses a streaming answer that is not an event stream instead of streaming nothing', async () => {
+    const { adapter, target } = call(registry, providerId, 'mock-malformed');
+    const error = await failure(
+      collect(adapter.stream(chatRequest('x', { stream: true }), target, new AbortController().signal)),
+    );
+    expect([error.kind, error.status]).toEqual(['invalid_response', 502]);
+    expect(error.message).toContain('application/json');
+  });
+
   it('maps an upstream that never answers to timeout (504)', async () => {
     const { adapter, target } = call(quickTimeouts, providerId, 'mock-hang');
     const error = await failure(adapter.complete(chatRequest('x'), target, new AbortController().signal));

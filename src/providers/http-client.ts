@@ -73,6 +73,16 @@ export class UpstreamHttpClient {
    */
   async postStream(post: UpstreamPost): Promise<AsyncIterable<Uint8Array>> {
     const response = await this.send(post, 'text/event-stream');
+    const contentType = String(response.headers['content-type'] ?? '');
+    if (!contentType.includes('text/event-stream')) {
+      // An upstream that ignores `stream: true` would otherwise look like an empty stream billed at nothing.
+      const text = await readBody(response.body, post);
+      throw new UpstreamError(
+        'invalid_response',
+        `${post.providerId} answered a streaming request with ${contentType || 'no content type'}: ${redact(text.slice(0, 200), post.apiKey)}`,
+        { upstreamStatus: response.statusCode },
+      );
+    }
     return mapStreamErrors(response.body, post);
   }
 
