@@ -1,5 +1,5 @@
 import { InvalidPriceError, parsePriceIn, type PriceUnit } from '../../money/units.js';
-import type { Decimal } from '../../money/decimal.js';
+import { Decimal } from '../../money/decimal.js';
 import type { PriceRates, RateKey } from '../../pricing/types.js';
 import type { FormatName, ImportedEntry, ImportIssue, ParsedSource } from './types.js';
 
@@ -47,7 +47,8 @@ export class SourceBuilder {
   price(record: Record<string, unknown>, field: string, unit: PriceUnit, model: string): Decimal | undefined {
     const value = record[field];
     if (value === undefined || value === null) return undefined;
-    return parsePriceIn(value, unit, { file: this.file, model, field });
+    // Adding zero drops trailing zeros (`0.0` -> `0`), so reports and JSON show one spelling per value.
+    return Decimal.ZERO.add(parsePriceIn(value, unit, { file: this.file, model, field }));
   }
 
   /** Like `price`, for a field the format requires. @throws InvalidPriceError ("missing price") when absent. */
