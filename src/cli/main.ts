@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { registerCatalogCommands } from './catalog-command.js';
 import { registerCostCommand } from './cost-command.js';
 import { registerLedgerCommands } from './ledger-command.js';
 import { registerMigrateCommand } from './migrate-command.js';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureHelp({ sortSubcommands: true });
   registerMigrateCommand(program);
+  registerCatalogCommands(program);
   registerServeCommand(program);
   registerCostCommand(program);
   registerLedgerCommands(program);

@@ -1,0 +1,197 @@
+import { readFileSync } from 'node:fs';
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { parseExactJson } from '../catalog/importers/exact-json.js';
+import { isFormatName, parseSource } from '../catalog/importers/index.js';
+import { FORMAT_NAMES, type FormatName } from '../catalog/importers/types.js';
+import { coverage, priceAt, readRegisterModels, registerModels, seedCatalog } from '../catalog/catalog-store.js';
+import { DEFAULT_CRITICAL_MODELS, formatProblem, validateSources } from '../catalog/validate.js';
+import { EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, printJson, withContext } from './context.js';
+import { formatCoverage, formatPrice, formatSeedReport, priceJson } from './catalog-output.js';
+
+/** A problem with the command line or its files, reported on one line with exit code 2. */
+class UsageError extends Error {}
+
+interface SeedFlags {
+  format?: string;
+  dryRun?: boolean;
+  execute?: boolean;
+  registerModels?: boolean;
+  json?: boolean;
+}
+
+/** `tollgate catalog ...`: register models, seed and validate price files, coverage, prices. */
+export function registerCatalogCommands(program: Command): void {
+  const catalog = program.command('catalog').description('the price catalog: models, prices, seeding, validation, coverage');
+
+  catalog
+    .command('models')
+    .description('register catalog models')
+    .command('import <file>')
+    .description(
+      'register the models of a catalog_models.json file ({"models": [{id, provider, upstream_model, active, modality}]})',
+    )
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, options: { json?: boolean }, command: Command) => {
+      const models = guard(() => readRegisterModels(parseExactJson(readText(file)), file));
+      if (!models) return;
+      await withContext(command, async ({ database }) => {
+        const result = await registerModels(database.db, models);
+        if (options.json) printJson({ file, ...result });
+        else process.stdout.write(`${file}: ${result.inserted} models registered, ${result.unchanged} already in the catalog\n`);
+      });
+    });
+
+  catalog
+    .command('seed <files...>')
+    .description('price catalog models from price files (the last file wins for a model several price); dry run unless --execute')
+    .option('--format <format>', `the files' format (default: detected): ${FORMAT_NAMES.join(', ')}`)
+    .option('--dry-run', 'compare and report, write nothing (the default)')
+    .option('--execute', 'write every valid change in one transaction')
+    .option('--register-models', 'create the models that are not yet in the catalog')
+    .option('--json', 'print the report as JSON (no progress bar)')
+    .action(async (files: string[], options: SeedFlags, command: Command) => {
+      const sources = guard(() => {
+        if (options.dryRun && options.execute) throw new UsageError('--dry-run and --execute exclude each other');
+        const format = readFormat(options.format);
+        return files.map((file) => parseSource(readText(file), file, format));
+      });
+      if (!sources) return;
+      await withContext(command, async ({ database }) => {
+        const bar = progressBar(Boolean(options.json));
+        try {
+          const report = await seedCatalog(database.db, sources, {
+            execute: Boolean(options.execute),
+            registerModels: Boolean(options.registerModels),
+            ...(bar ? { onProgress: bar.update } : {}),
+          });
+          bar?.stop();
+          if (options.json) printJson(report);
+          else process.stdout.write(formatSeedReport(report));
+          return report.sources.some((source) => source.errors.length > 0) ? EXIT_PROBLEM : EXIT_OK;
+        } finally {
+          bar?.stop();
+        }
+      });
+    });
+
+  catalog
+    .command('validate <files...>')
+    .description('check price files without writing: valid prices, critical models present, suspicious values')
+    .option('--critical <models>', 'comma-separated models that must be priced', DEFAULT_CRITICAL_MODELS.join(','))
+    .option('--format <format>', `the files' format (default: detected): ${FORMAT_NAMES.join(', ')}`)
+    .option('--json', 'print the result as JSON')
+    .action((files: string[], options: { critical: string; format?: string; json?: boolean }) => {
+      const inputs = guard(() => {
+        readFormat(options.format);
+        return files.map((file) => ({ file, text: readText(file) }));
+      });
+      if (!inputs) return;
+      const critical = options.critical
+        .split(',')
+        .map((model) => model.trim())
+        .filter(Boolean);
+      const format = options.format as FormatName | undefined;
+      const result = validateSources(inputs, { critical, ...(format ? { format } : {}) });
+      if (options.json) printJson(result);
+      else {
+        for (const problem of result.problems) process.stdout.write(`${formatProblem(problem)}\n`);
+        const entries = result.sources.reduce((sum, source) => sum + source.entries, 0);
+        process.stdout.write(
+          `${result.valid ? 'valid' : 'invalid'}: ${files.length} file(s), ${entries} priced models, ${result.problems.length} problem(s)\n`,
+        );
+      }
+      process.exitCode = result.valid ? EXIT_OK : EXIT_PROBLEM;
+    });
+
+  catalog
+    .command('coverage')
+    .description('active models, how many have a current price, and which do not (exit 1 when any is unpriced)')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { json?: boolean }, command: Command) => {
+      await withContext(command, async ({ database }) => {
+        const result = await coverage(database.db);
+        if (options.json) printJson(result);
+        else process.stdout.write(`${formatCoverage(result)}\n`);
+        return result.unpriced.length > 0 ? EXIT_PROBLEM : EXIT_OK;
+      });
+    });
+
+  catalog
+    .command('price <model>')
+    .description("a model's current price, or the one in force at --at, with every rate as an exact decimal")
+    .option('--at <time>', 'an ISO 8601 time, e.g. 2026-01-26T12:00:00Z')
+    .option('--json', 'print the price as JSON')
+    .action(async (model: string, options: { at?: string; json?: boolean }, command: Command) => {
+      const at = guard(() => readTime(options.at));
+      if (at === null) return;
+      await withContext(command, async ({ database }) => {
+        const price = await priceAt(database.db, model, at);
+        if (!price) {
+          const when = at ? ` at ${at.toISOString()}` : '';
+          if (options.json) printJson({ modelId: model, price: null });
+          process.stderr.write(`no price for ${model}${when}\n`);
+          return EXIT_PROBLEM;
+        }
+        if (options.json) printJson(priceJson(price));
+        else process.stdout.write(formatPrice(price));
+        return EXIT_OK;
+      });
+    });
+}
+
+/** Runs `read`; a UsageError or a file/format problem prints one line and sets exit code 2. */
+function guard<T>(read: () => T): T | null {
+  try {
+    return read();
+  } catch (error) {
+    process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = EXIT_USAGE;
+    return null;
+  }
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+function readFormat(format: string | undefined): FormatName | undefined {
+  if (format === undefined) return undefined;
+  if (!isFormatName(format)) throw new UsageError(`unknown format "${format}"; known formats: ${FORMAT_NAMES.join(', ')}`);
+  return format;
+}
+
+function readTime(text: string | undefined): Date | undefined {
+  if (text === undefined) return undefined;
+  const time = new Date(text);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(time.getTime())) {
+    throw new UsageError(`--at needs an ISO 8601 time such as 2026-01-26T12:00:00Z, got "${text}"`);
+  }
+  return time;
+}
+
+/** A progress bar on a terminal only: none when piped or with --json, so output stays parseable. */
+function progressBar(json: boolean): { update: (done: number, total: number) => void; stop: () => void } | undefined {
+  if (json || !process.stdout.isTTY) return undefined;
+  const bar = new SingleBar({ format: 'seeding [{bar}] {value}/{total}', clearOnComplete: true, hideCursor: true });
+  let started = false;
+  let stopped = false;
+  return {
+    update(done, total) {
+      if (!started) {
+        bar.start(total, 0);
+        started = true;
+      }
+      bar.setTotal(total);
+      bar.update(done);
+    },
+    stop() {
+      if (started && !stopped) bar.stop();
+      stopped = true;
+    },
+  };
+}
