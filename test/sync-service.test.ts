@@ -1,0 +1,202 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { registerModels } from '../src/catalog/catalog-store.js';
+import { PricingCatalog } from '../src/catalog/snapshot.js';
+import { loadConfig } from '../src/config/config.js';
+import { openDatabase, type Database } from '../src/db/database.js';
+import { silentLogger } from '../src/logging/logger.js';
+import { startGateway, type Gateway } from '../src/main.js';
+import { startPriceSync, type PriceSync } from '../src/sync/sync-service.js';
+import { backends, type TestDatabase } from './support/backends.js';
+import { startFeedServer, startWebhookReceiver, type FeedServer, type WebhookReceiver } from './support/feed-server.js';
+
+const ADMIN_KEY = 'sync-test-admin-key-0123';
+const authorization = { authorization: `Bearer ${ADMIN_KEY}` };
+
+describe.each(backends())('price sync service on $name', (backend) => {
+  let feeds: FeedServer;
+  let database: TestDatabase;
+  const cleanups: Array<() => Promise<void>> = [];
+
+  beforeAll(async () => {
+    feeds = await startFeedServer({ hangMs: 3_000 });
+  });
+  afterAll(async () => {
+    await feeds.close();
+  });
+  beforeEach(async () => {
+    database = await backend.open();
+  });
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    await database.close();
+  });
+
+  const configWith = (environment: Record<string, string> = {}) =>
+    loadConfig({
+      TOLLGATE_SEED_ON_START: 'false',
+      TOLLGATE_SYNC_CRON: 'off',
+      TOLLGATE_LOG_LEVEL: 'silent',
+      TOLLGATE_ADMIN_KEY: ADMIN_KEY,
+      TOLLGATE_SYNC_SOURCES: 'openrouter',
+      TOLLGATE_SYNC_URL_OPENROUTER: feeds.url('openrouter-models.json'),
+      TOLLGATE_SYNC_TIMEOUT_MS: '1000',
+      ...environment,
+    });
+  const startSync = async (on: Database, environment: Record<string, string> = {}, retryDelays?: number[]) => {
+    const config = configWith(environment);
+    const catalog = await PricingCatalog.create({ database: on, config, logger: silentLogger() });
+    const sync = startPriceSync({
+      config,
+      database: on,
+      catalog,
+      logger: silentLogger(),
+      ...(retryDelays ? { alertRetryDelaysMs: retryDelays } : {}),
+    });
+    cleanups.push(() => sync.stop());
+    return sync;
+  };
+  const runCount = async () =>
+    Number(
+      (
+        await database.db
+          .selectFrom('sync_runs')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+
+  describe('admin routes', () => {
+    let gateway: Gateway;
+    beforeEach(async () => {
+      gateway = await startGateway(configWith(), silentLogger(), { database });
+      cleanups.push(() => gateway.close());
+    });
+
+    it('POST runs a sync, reloads the catalog, and GET shows the last result and the alerts', async () => {
+      await registerModels(database.db, [
+        { id: 'nosana/unpriced-model', provider: 'nosana', upstream_model: 'unpriced-model', active: true, modality: 'text' },
+      ]);
+      const response = await gateway.app.inject({
+        method: 'POST',
+        url: '/admin/pricing/sync',
+        headers: authorization,
+        payload: { source: 'openrouter', execute: true, register_new_models: true },
+      });
+      expect(response.statusCode).toBe(200);
+      const result = response.json();
+      expect(result).toMatchObject({ status: 'succeeded', mode: 'execute', summary: { registered: 5, newModels: 5 } });
+      // The snapshot serving calls has the new price at once, without waiting for the TTL.
+      expect(gateway.catalog.resolve('openrouter/openai/gpt-4o')?.price.rates.input.toString()).toBe('0.0000025');
+
+      const status = (await gateway.app.inject({ method: 'GET', url: '/admin/pricing/sync', headers: authorization })).json();
+      expect(status).toMatchObject({ cron: null, nextRun: null, running: false });
+      const openrouter = status.sources.find((source: { source: string }) => source.source === 'openrouter');
+      expect(openrouter).toMatchObject({ scheduled: true, lastResult: { runId: result.runId, status: 'succeeded' } });
+
+      const alerts = (await gateway.app.inject({ method: 'GET', url: '/admin/alerts', headers: authorization })).json();
+      expect(alerts.data).toHaveLength(1);
+      expect(alerts.data[0]).toMatchObject({ kind: 'missing_price', details: { unpriced: ['nosana/unpriced-model'] } });
+    });
+
+    it('answers bad requests in the OpenAI error shape, and needs the admin key', async () => {
+      const noUrl = await gateway.app.inject({
+        method: 'POST',
+        url: '/admin/pricing/sync',
+        headers: authorization,
+        payload: { source: 'portkey' },
+      });
+      expect(noUrl.statusCode).toBe(400);
+      expect(noUrl.json().error).toMatchObject({ code: 'invalid_request', type: 'invalid_request_error' });
+      expect(noUrl.json().error.message).toContain('TOLLGATE_SYNC_URL_PORTKEY');
+      const unknown = await gateway.app.inject({
+        method: 'POST',
+        url: '/admin/pricing/sync',
+        headers: authorization,
+        payload: { source: 'x' },
+      });
+      expect(unknown.statusCode).toBe(400);
+      const anonymous = await gateway.app.inject({ method: 'GET', url: '/admin/alerts' });
+      expect(anonymous.statusCode).toBe(401);
+    });
+
+    it('refuses a second run while one is under way (409) instead of overlapping', async () => {
+      const hanging = gateway.app.inject({
+        method: 'POST',
+        url: '/admin/pricing/sync',
+        headers: authorization,
+        payload: { source: 'openrouter', url: feeds.url('hang') },
+      });
+      await waitUntil(async () => (await runCount()) === 1);
+      const second = await gateway.app.inject({
+        method: 'POST',
+        url: '/admin/pricing/sync',
+        headers: authorization,
+        payload: {},
+      });
+      expect(second.statusCode).toBe(409);
+      expect(second.json().error.message).toContain('already running');
+      expect((await hanging).json()).toMatchObject({ status: 'failed', error: expect.stringContaining('1000 ms') });
+      expect(await runCount()).toBe(1);
+    });
+  });
+
+  it('POSTs alerts to the webhook, retrying a failing one in the background without blocking the sync', async () => {
+    const receiver: WebhookReceiver = await startWebhookReceiver({ failFirst: 2 });
+    cleanups.push(() => receiver.close());
+    const sync = await startSync(database, { TOLLGATE_ALERT_WEBHOOK_URL: receiver.url }, [150, 150]);
+    const result = await sync.runNow({ source: 'openrouter', url: feeds.url('openrouter-malformed.json'), execute: true });
+    expect(result.status).toBe('failed');
+    // The run returned before the retries: the alert is stored but not yet delivered.
+    expect(receiver.received.length).toBeLessThan(3);
+    const [stored] = await sync.alerts.list();
+    expect(stored).toMatchObject({ kind: 'sync_failed', deliveredAt: null });
+    const bodies = await receiver.waitFor(3);
+    expect(bodies[2]).toMatchObject({ id: stored!.id, kind: 'sync_failed', message: stored!.message });
+    await sync.alerts.idle();
+    const [delivered] = await sync.alerts.list();
+    expect(delivered!.deliveredAt).not.toBeNull();
+  });
+
+  it('runs a scheduled tick once across two instances under the advisory lock', async () => {
+    const second: Database =
+      backend.name === 'postgres' ? await openDatabase({ kind: 'postgres', url: database.url! }) : database;
+    if (second !== database) cleanups.push(() => second.close());
+    const hang = { TOLLGATE_SYNC_URL_OPENROUTER: feeds.url('hang'), TOLLGATE_SYNC_TIMEOUT_MS: '400' };
+    const first = await startSync(database, hang);
+    const other = await startSync(second, hang);
+    await waitForSecondStart();
+    const [a, b] = await Promise.all([first.tick(), other.tick()]);
+    expect([a, b].filter((results) => results !== undefined)).toHaveLength(1);
+    expect(await runCount()).toBe(1);
+    // After the run, a late tick of the same second still does not run it again.
+    expect(await other.tick()).toBeUndefined();
+  });
+
+  it('the cron schedule runs every tick exactly once while two instances share the database', async () => {
+    const second: Database =
+      backend.name === 'postgres' ? await openDatabase({ kind: 'postgres', url: database.url! }) : database;
+    if (second !== database) cleanups.push(() => second.close());
+    const everySecond = { TOLLGATE_SYNC_CRON: '* * * * * *' };
+    const syncs: PriceSync[] = [await startSync(database, everySecond), await startSync(second, everySecond)];
+    expect((await syncs[0]!.status()).nextRun).not.toBeNull();
+    await waitUntil(async () => (await runCount()) >= 2, 3_500);
+    await Promise.all(syncs.map((sync) => sync.stop()));
+    const runs = await database.db.selectFrom('sync_runs').select(['started_at', 'status', 'mode']).execute();
+    const seconds = runs.map((run) => Math.floor(new Date(run.started_at).getTime() / 1000));
+    expect(new Set(seconds).size).toBe(runs.length);
+    expect(runs.every((run) => run.status === 'succeeded' && run.mode === 'execute')).toBe(true);
+  });
+});
+
+async function waitUntil(condition: () => Promise<boolean>, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Waits until just after a wall-clock second starts, so two ticks fired together fall in the same second. */
+async function waitForSecondStart(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 20));
+}
