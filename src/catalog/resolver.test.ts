@@ -50,6 +50,8 @@ const snapshot = CatalogSnapshot.build({
     model('azure/gpt-4.1', 'azure', '2.2e-6'),
     model('together/llama-x', 'together'),
     model('groq/llama-x', 'groq'),
+    model('anthropic/claude-3-5-haiku-latest', 'anthropic', '8e-7'),
+    model('gpt-4o-2024-05-13', 'openai', '5e-6'),
   ],
   aliases: [{ alias: 'fast', modelId: 'gpt-4o-mini' }],
 });
@@ -78,6 +80,9 @@ describe('resolution order', () => {
     ['anthropic/claude-sonnet-4-5-20250929-v1:0', 'anthropic/claude-sonnet-4-5 snapshot'],
     ['o3-mini-latest', 'o3-mini snapshot'],
     ['openai/gpt-4o-2024-08-06', 'gpt-4o snapshot'],
+    ['claude-3-5-haiku-20241022', 'anthropic/claude-3-5-haiku-latest snapshot'],
+    ['anthropic/claude-3-5-haiku-20241022', 'anthropic/claude-3-5-haiku-latest snapshot'],
+    ['gpt-4o-2024-05-13', 'gpt-4o-2024-05-13 exact'],
   ])('%s -> %s', (name, expected) => {
     expect(resolved(name)).toBe(expected);
   });
@@ -104,6 +109,7 @@ describe('never a loose match (the seed priced gpt-4o-mini as gpt-4o through a p
     ['groq/whisper-large-v3', 'another gateway: variants never match variants'],
     ['llama-x', 'ambiguous between two gateways with no owner'],
     ['4o', 'a substring'],
+    ['claude-3-5-haiku-extended', 'only a dated snapshot of a -latest family gets its price'],
   ])('%s resolves to nothing (%s)', (name) => {
     expect(resolved(name)).toBeUndefined();
   });

@@ -40,6 +40,8 @@ export class CatalogSnapshot {
   private readonly lowerCase = new Map<string, SnapshotModel>();
   private readonly variants = new Map<string, SnapshotModel | null>();
   private readonly memo = new Map<string, Found | null>();
+  /** Models whose id ends in `-latest`, by the family name before it (`claude-3-5-haiku-latest` -> `claude-3-5-haiku`). */
+  private readonly latest = new Map<string, SnapshotModel>();
 
   private constructor(
     readonly source: SnapshotInput['source'],
@@ -61,6 +63,10 @@ export class CatalogSnapshot {
       if (!snapshot.lowerCase.has(alias.toLowerCase())) snapshot.lowerCase.set(alias.toLowerCase(), model);
     }
     for (const [name, model] of snapshot.lowerCase) {
+      if (name.endsWith('-latest')) {
+        const family = name.slice(0, -'-latest'.length);
+        for (const key of [family, ...prefixVariants(family)]) if (!snapshot.latest.has(key)) snapshot.latest.set(key, model);
+      }
       for (const variant of prefixVariants(name)) {
         if (snapshot.lowerCase.has(variant)) continue;
         snapshot.addVariant(variant, model);
@@ -86,16 +92,28 @@ export class CatalogSnapshot {
   private findUncached(name: string): Found | undefined {
     const direct = this.findDirect(name.trim());
     if (direct) return direct;
-    // Dated snapshots: strip one real date or version suffix at a time, never an arbitrary tail.
+    // Dated snapshots: strip one real date or version suffix at a time, never an arbitrary tail. A catalog
+    // that names only the family's `-latest` (genai-prices: `claude-3-5-haiku-latest`) prices its dated
+    // snapshots; a dated catalog id never prices another date (gpt-4o-2024-05-13 costs twice gpt-4o's price).
     let current = name.trim();
     for (let step = 0; step < 3; step += 1) {
       const stripped = stripSnapshotSuffix(current);
       if (stripped === undefined) break;
-      const found = this.findDirect(stripped);
+      const found = this.findDirect(stripped) ?? this.findLatest(stripped);
       if (found) return { model: found.model, match: 'snapshot' };
       current = stripped;
     }
     return undefined;
+  }
+
+  private findLatest(family: string): Found | undefined {
+    const lower = family.toLowerCase();
+    const model =
+      this.latest.get(lower) ??
+      prefixVariants(lower)
+        .map((variant) => this.latest.get(variant))
+        .find(Boolean);
+    return model ? { model, match: 'snapshot' } : undefined;
   }
 
   private findDirect(name: string): Found | undefined {
