@@ -4,6 +4,7 @@ import { registerCostCommand } from './cost-command.js';
 import { registerLedgerCommands } from './ledger-command.js';
 import { registerMigrateCommand } from './migrate-command.js';
 import { registerServeCommand } from './serve-command.js';
+import { registerSyncCommand } from './sync-command.js';
 
 /**
  * The `tollgate` command line. Each command lives in its own file and registers itself here; commands
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .configureHelp({ sortSubcommands: true });
   registerMigrateCommand(program);
   registerCatalogCommands(program);
+  registerSyncCommand(program);
   registerServeCommand(program);
   registerCostCommand(program);
   registerLedgerCommands(program);
