@@ -1,5 +1,5 @@
 import { Decimal } from '../money/decimal.js';
-import type { BreakdownLine, CostBreakdown, ModelPrice, NormalizedUsage, PriceRates, RateKey } from './types.js';
+import type { BreakdownLine, CostBreakdown, ModelPrice, NormalizedUsage, PriceRates, PriceTier, RateKey } from './types.js';
 import { totalInputTokens } from './usage.js';
 
 /** The rates in force for a request with `promptTokens` prompt tokens, and the tier that set them. */
@@ -23,8 +23,18 @@ export function ratesFor(price: ModelPrice, promptTokens: number): EffectiveRate
     if (promptTokens > tier.aboveInputTokens && (!chosen || tier.aboveInputTokens > chosen.aboveInputTokens)) chosen = tier;
   }
   if (!chosen) return { rates: price.rates, tier: undefined };
-  return { rates: { ...price.rates, ...definedRates(chosen.rates) }, tier: chosen.aboveInputTokens };
+  // Merged once per (base rates, tier) and remembered: prices are immutable, and this is the hot path.
+  let byBase = MERGED.get(chosen);
+  let rates = byBase?.get(price.rates);
+  if (!rates) {
+    rates = { ...price.rates, ...definedRates(chosen.rates) };
+    if (!byBase) MERGED.set(chosen, (byBase = new WeakMap()));
+    byBase.set(price.rates, rates);
+  }
+  return { rates, tier: chosen.aboveInputTokens };
 }
+
+const MERGED = new WeakMap<PriceTier, WeakMap<PriceRates, PriceRates>>();
 
 /**
  * Prices a usage exactly: one line per non-zero component, each with its units, the rate used and the
@@ -38,33 +48,47 @@ export function ratesFor(price: ModelPrice, promptTokens: number): EffectiveRate
 export function priceUsage(usage: NormalizedUsage, price: ModelPrice): CostBreakdown {
   const { rates, tier } = ratesFor(price, totalInputTokens(usage));
   const lines: BreakdownLine[] = [];
-  let total = Decimal.ZERO;
-  const add = (component: BreakdownLine['component'], units: number, rate: Decimal, fellBackTo: RateKey | undefined) => {
-    if (units === 0) return;
-    const amount = rate.times(units);
-    total = total.add(amount);
-    lines.push(fellBackTo ? { component, units, rate, amount, fellBackTo } : { component, units, rate, amount });
-  };
   const { input, output } = usage;
-  add('input', input.uncached, rates.input, undefined);
-  if (input.cacheRead) add('cache_read', input.cacheRead, rates.cacheRead ?? rates.input, rates.cacheRead ? undefined : 'input');
-  if (input.cacheWrite) {
-    add('cache_write', input.cacheWrite, rates.cacheWrite ?? rates.input, rates.cacheWrite ? undefined : 'input');
-  }
-  if (input.cacheWrite1h) {
-    const fellBackTo = rates.cacheWrite1h ? undefined : rates.cacheWrite ? 'cacheWrite' : 'input';
-    add('cache_write_1h', input.cacheWrite1h, rates.cacheWrite1h ?? rates.cacheWrite ?? rates.input, fellBackTo);
-  }
-  if (input.audio) add('input_audio', input.audio, rates.inputAudio ?? rates.input, rates.inputAudio ? undefined : 'input');
-  add('output', output.text, rates.output, undefined);
-  if (output.reasoning) {
-    add('reasoning', output.reasoning, rates.reasoning ?? rates.output, rates.reasoning ? undefined : 'output');
-  }
-  if (output.audio)
-    add('output_audio', output.audio, rates.outputAudio ?? rates.output, rates.outputAudio ? undefined : 'output');
-  if (rates.perRequest) add('request', usage.requests, rates.perRequest, undefined);
-  if (rates.perImage) add('image', usage.images, rates.perImage, undefined);
+  const { cacheRead, cacheWrite, cacheWrite1h, inputAudio, reasoning, outputAudio } = rates;
+  addLine(lines, 'input', input.uncached, rates.input, undefined);
+  addLine(lines, 'cache_read', input.cacheRead, cacheRead ?? rates.input, cacheRead ? undefined : 'input');
+  addLine(lines, 'cache_write', input.cacheWrite, cacheWrite ?? rates.input, cacheWrite ? undefined : 'input');
+  const writeFallback = cacheWrite1h ? undefined : cacheWrite ? 'cacheWrite' : 'input';
+  addLine(lines, 'cache_write_1h', input.cacheWrite1h, cacheWrite1h ?? cacheWrite ?? rates.input, writeFallback);
+  addLine(lines, 'input_audio', input.audio, inputAudio ?? rates.input, inputAudio ? undefined : 'input');
+  addLine(lines, 'output', output.text, rates.output, undefined);
+  addLine(lines, 'reasoning', output.reasoning, reasoning ?? rates.output, reasoning ? undefined : 'output');
+  addLine(lines, 'output_audio', output.audio, outputAudio ?? rates.output, outputAudio ? undefined : 'output');
+  if (rates.perRequest) addLine(lines, 'request', usage.requests, rates.perRequest, undefined);
+  if (rates.perImage) addLine(lines, 'image', usage.images, rates.perImage, undefined);
+  const total = sumAmounts(lines);
   return { lines, tier, providerCost: total, markup: undefined, charge: total };
+}
+
+function addLine(
+  lines: BreakdownLine[],
+  component: BreakdownLine['component'],
+  units: number,
+  rate: Decimal,
+  fellBackTo: RateKey | undefined,
+): void {
+  if (units === 0) return;
+  const amount = rate.times(units);
+  lines.push(fellBackTo ? { component, units, rate, amount, fellBackTo } : { component, units, rate, amount });
+}
+
+const POWERS_OF_TEN: bigint[] = Array.from({ length: 64 }, (_, exponent) => 10n ** BigInt(exponent));
+
+/** Σ amounts, exact: added as integers at the largest scale, one Decimal built at the end (the hot path). */
+function sumAmounts(lines: BreakdownLine[]): Decimal {
+  if (lines.length === 0) return Decimal.ZERO;
+  if (lines.length === 1) return lines[0]!.amount;
+  let scale = 0;
+  for (const line of lines) if (line.amount.scale > scale) scale = line.amount.scale;
+  if (scale >= POWERS_OF_TEN.length) return Decimal.sum(lines.map((line) => line.amount));
+  let coefficient = 0n;
+  for (const { amount } of lines) coefficient += amount.coefficient * POWERS_OF_TEN[scale - amount.scale]!;
+  return Decimal.of(coefficient).shift(-scale);
 }
 
 function definedRates(rates: Partial<PriceRates>): Partial<PriceRates> {
