@@ -87,6 +87,16 @@ describe.skipIf(!backend)(`ledger concurrency on postgres${reason}`, () => {
     },
   );
 
+  it('20 concurrent holds for one request take the credits once', async () => {
+    const { account } = await ledger.createAccount({ name: 'double-hold', mode: 'consumption_usd', credits: Decimal.parse('1') });
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, () => ledger.hold({ accountId: account.id, requestId: 'same', amount: Decimal.parse('0.3') })),
+    );
+    expect(outcomes.every((outcome) => outcome.available.toString() === '0.7')).toBe(true);
+    expect((await ledger.openHolds(account.id)).total.toString()).toBe('0.3');
+    expect((await ledger.verify()).ok).toBe(true);
+  });
+
   it('20 concurrent captures of one request write one capture and charge once', async () => {
     const { account } = await ledger.createAccount({
       name: 'double-capture',

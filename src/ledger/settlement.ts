@@ -1,5 +1,6 @@
-import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
-import type { LedgerEntryRow, Schema } from '../db/schema.js';
+import { sql, type ExpressionBuilder, type Kysely, type Transaction } from 'kysely';
+import type { Insertable } from 'kysely';
+import type { LedgerEntriesTable, LedgerEntryRow, Schema } from '../db/schema.js';
 import { Decimal } from '../money/decimal.js';
 import { fromNumeric, unitOf } from './accounts.js';
 import {
@@ -8,6 +9,7 @@ import {
   checkAmount,
   HoldNotFoundError,
   InsufficientCreditsError,
+  isUniqueViolation,
 } from './errors.js';
 
 /**
@@ -40,12 +42,13 @@ export interface CaptureOutcome {
   replayed: boolean;
 }
 
-class HoldAlreadyExists extends Error {}
-
 /**
- * Reserves `amount` with ONE conditional write (`available >= h` in the WHERE clause), never check-then-act
- * (litellm#34732, one-api#2440: parallel requests all passed a read-then-write budget check).
- * A second hold for the same request id is idempotent: nothing more is taken.
+ * Reserves `amount` in ONE statement, never check-then-act (litellm#34732, one-api#2440: parallel requests
+ * all passed a read-then-write budget check). The conditional update (`available >= h`, active, and no hold
+ * yet for this request) and the hold entry are two data-modifying CTEs of a single statement, so they commit
+ * together or not at all, in one round trip. Two concurrent holds for one request both pass the "no hold
+ * yet" test; the second then fails on the unique (request_id, kind) index and its whole statement, update
+ * included, is undone. A repeated hold for a request is idempotent: nothing more is taken.
  * @throws InsufficientCreditsError, AccountSuspendedError, AccountNotFoundError, InvalidAmountError
  */
 export async function placeHold(
@@ -54,51 +57,62 @@ export async function placeHold(
 ): Promise<{ available: Decimal }> {
   checkAmount('hold amount', input.amount);
   const amount = input.amount.toString();
+  let held: { available: string } | undefined;
   try {
-    return await db.transaction().execute(async (transaction) => {
-      const updated = await transaction
-        .updateTable('accounts')
-        .set((eb) => ({ available: eb('available', '-', amount) }))
-        .where('id', '=', input.accountId)
-        .where('status', '=', 'active')
-        .where('available', '>=', amount)
-        .returning(['available', 'budget_mode'])
-        .executeTakeFirst();
-      if (!updated) {
-        // A retried hold whose request already holds credits is idempotent even when available is now short.
-        const existing = await transaction
-          .selectFrom('ledger_entries')
-          .select('id')
-          .where('request_id', '=', input.requestId)
-          .where('kind', '=', 'hold')
-          .executeTakeFirst();
-        if (existing) throw new HoldAlreadyExists();
-        throw await explainRefusedHold(transaction, input.accountId, input.amount);
-      }
-      const inserted = await transaction
-        .insertInto('ledger_entries')
-        .values({
-          account_id: input.accountId,
-          kind: 'hold',
-          amount,
-          unit: unitOf(updated.budget_mode),
-          request_id: input.requestId,
-        })
-        .onConflict((conflict) => conflict.columns(['request_id', 'kind']).doNothing())
-        .returning('id')
-        .executeTakeFirst();
-      // Rolls the update back: this request already holds its credits.
-      if (!inserted) throw new HoldAlreadyExists();
-      return { available: fromNumeric(updated.available) };
-    });
+    held = await db
+      .with('held', (cte) =>
+        cte
+          .updateTable('accounts')
+          .set((eb) => ({ available: eb('available', '-', amount) }))
+          .where('id', '=', input.accountId)
+          .where('status', '=', 'active')
+          .where('available', '>=', amount)
+          .where(({ not, exists, selectFrom }) =>
+            not(
+              exists(
+                selectFrom('ledger_entries').select('id').where('request_id', '=', input.requestId).where('kind', '=', 'hold'),
+              ),
+            ),
+          )
+          .returning(['id', 'available', 'budget_mode']),
+      )
+      .with('entry', (cte) =>
+        cte
+          .insertInto('ledger_entries')
+          .columns(['account_id', 'kind', 'amount', 'unit', 'request_id'])
+          .expression((eb) =>
+            eb
+              .selectFrom('held')
+              .select([
+                'held.id',
+                sql<string>`'hold'`.as('kind'),
+                sql<string>`cast(${amount} as numeric)`.as('amount'),
+                sql<string>`case when held.budget_mode = 'consumption_tokens' then 'tokens' else 'usd' end`.as('unit'),
+                sql<string>`cast(${input.requestId} as text)`.as('request_id'),
+              ]),
+          )
+          .returning('id'),
+      )
+      .selectFrom('held')
+      .select('held.available')
+      .executeTakeFirst();
   } catch (error) {
-    if (!(error instanceof HoldAlreadyExists)) throw error;
-    const row = await db.selectFrom('accounts').select('available').where('id', '=', input.accountId).executeTakeFirstOrThrow();
-    return { available: fromNumeric(row.available) };
+    if (!isUniqueViolation(error)) throw error;
   }
+  if (held) return { available: fromNumeric(held.available) };
+  // Refused, or this request already holds its credits (then the retry is idempotent even if available is short).
+  const existing = await db
+    .selectFrom('ledger_entries')
+    .select('id')
+    .where('request_id', '=', input.requestId)
+    .where('kind', '=', 'hold')
+    .executeTakeFirst();
+  if (!existing) throw await explainRefusedHold(db, input.accountId, input.amount);
+  const row = await db.selectFrom('accounts').select('available').where('id', '=', input.accountId).executeTakeFirstOrThrow();
+  return { available: fromNumeric(row.available) };
 }
 
-async function explainRefusedHold(transaction: Transaction<Schema>, accountId: string, needed: Decimal): Promise<Error> {
+async function explainRefusedHold(transaction: Kysely<Schema>, accountId: string, needed: Decimal): Promise<Error> {
   const row = await transaction
     .selectFrom('accounts')
     .select(['status', 'available', 'budget_mode'])
@@ -109,35 +123,56 @@ async function explainRefusedHold(transaction: Transaction<Schema>, accountId: s
   return new InsufficientCreditsError(accountId, needed, fromNumeric(row.available), unitOf(row.budget_mode));
 }
 
-/** The request's hold and whatever settled it, read under the account's row lock. */
+/**
+ * The request's hold and its account, with the account's row locked, then whatever settled the hold. Every
+ * settlement of one account's requests queues on that lock, so the "already settled?" read that follows it
+ * sees any settlement committed before and cannot race one committed after.
+ */
 async function settlementState(transaction: Transaction<Schema>, requestId: string) {
-  const entries = await transaction
-    .selectFrom('ledger_entries')
-    .selectAll()
-    .where('request_id', '=', requestId)
-    .where('kind', 'in', ['hold', 'capture', 'release'])
-    .execute();
-  const hold = entries.find((entry) => entry.kind === 'hold');
+  const hold = await transaction
+    .selectFrom('ledger_entries as hold')
+    .innerJoin('accounts', 'accounts.id', 'hold.account_id')
+    .select([
+      'hold.amount',
+      'hold.unit',
+      'accounts.id as account_id',
+      'accounts.balance',
+      'accounts.available',
+      'accounts.overdraft_limit',
+    ])
+    .where('hold.request_id', '=', requestId)
+    .where('hold.kind', '=', 'hold')
+    .forUpdate('accounts')
+    .executeTakeFirst();
   if (!hold) throw new HoldNotFoundError(requestId);
-  // Every settlement of one account's requests queues on this lock, so the checks below cannot race.
-  const account = await transaction
-    .selectFrom('accounts')
-    .selectAll()
-    .where('id', '=', hold.account_id)
-    .forUpdate()
-    .executeTakeFirstOrThrow();
   const settled = await transaction
     .selectFrom('ledger_entries')
-    .selectAll()
+    .select(['kind', 'amount', 'note'])
     .where('request_id', '=', requestId)
     .where('kind', 'in', ['capture', 'release'])
     .execute();
   return {
     hold,
-    account,
     capture: settled.find((entry) => entry.kind === 'capture'),
     release: settled.find((entry) => entry.kind === 'release'),
   };
+}
+
+/** Appends the settling entry and sets the account's projections in one statement (one round trip). */
+async function appendAndProject(
+  transaction: Transaction<Schema>,
+  entry: Insertable<LedgerEntriesTable>,
+  projection: { balance?: Decimal; available: Decimal },
+): Promise<void> {
+  await transaction
+    .with('entry', (cte) => cte.insertInto('ledger_entries').values(entry).returning('id'))
+    .updateTable('accounts')
+    .set({
+      available: projection.available.toString(),
+      ...(projection.balance ? { balance: projection.balance.toString() } : {}),
+    })
+    .where('id', '=', entry.account_id)
+    .execute();
 }
 
 /**
@@ -151,20 +186,20 @@ async function settlementState(transaction: Transaction<Schema>, requestId: stri
 export async function captureHold(db: Kysely<Schema>, input: CaptureInput): Promise<CaptureOutcome> {
   checkAmount('capture amount', input.amount);
   return db.transaction().execute(async (transaction) => {
-    const { hold, account, capture, release } = await settlementState(transaction, input.requestId);
-    const balance = fromNumeric(account.balance);
-    const available = fromNumeric(account.available);
+    const { hold, capture, release } = await settlementState(transaction, input.requestId);
+    const balance = fromNumeric(hold.balance);
+    const available = fromNumeric(hold.available);
     const held = release ? Decimal.ZERO : fromNumeric(hold.amount);
     if (capture) return replayedCapture(capture, held, balance, available);
-    const headroom = Decimal.max(Decimal.ZERO, available.add(fromNumeric(account.overdraft_limit)));
+    const headroom = Decimal.max(Decimal.ZERO, available.add(fromNumeric(hold.overdraft_limit)));
     const captured = Decimal.min(input.amount, held.add(headroom));
     const shortfall = input.amount.sub(captured);
     const newAvailable = available.add(held).sub(captured);
     const newBalance = balance.sub(captured);
-    await transaction
-      .insertInto('ledger_entries')
-      .values({
-        account_id: account.id,
+    await appendAndProject(
+      transaction,
+      {
+        account_id: hold.account_id,
         kind: 'capture',
         amount: captured.neg().toString(),
         unit: hold.unit,
@@ -175,13 +210,9 @@ export async function captureHold(db: Kysely<Schema>, input: CaptureInput): Prom
         note: shortfall.isPositive()
           ? `shortfall ${shortfall.toString()}: actual ${input.amount.toString()} exceeded the hold and the overdraft limit`
           : null,
-      })
-      .execute();
-    await transaction
-      .updateTable('accounts')
-      .set({ balance: newBalance.toString(), available: newAvailable.toString() })
-      .where('id', '=', account.id)
-      .execute();
+      },
+      { balance: newBalance, available: newAvailable },
+    );
     return {
       captured,
       released: Decimal.max(Decimal.ZERO, held.sub(captured)),
@@ -196,7 +227,12 @@ export async function captureHold(db: Kysely<Schema>, input: CaptureInput): Prom
 
 const SHORTFALL_NOTE = /^shortfall (\d+(?:\.\d+)?):/;
 
-function replayedCapture(capture: LedgerEntryRow, held: Decimal, balance: Decimal, available: Decimal): CaptureOutcome {
+function replayedCapture(
+  capture: Pick<LedgerEntryRow, 'amount' | 'note'>,
+  held: Decimal,
+  balance: Decimal,
+  available: Decimal,
+): CaptureOutcome {
   const captured = fromNumeric(capture.amount).neg();
   const shortfallText = capture.note ? SHORTFALL_NOTE.exec(capture.note)?.[1] : undefined;
   return {
@@ -222,25 +258,21 @@ export async function releaseHold(
   reason?: string,
 ): Promise<{ released: boolean; amount: Decimal }> {
   return db.transaction().execute(async (transaction) => {
-    const { hold, account, capture, release } = await settlementState(transaction, requestId);
+    const { hold, capture, release } = await settlementState(transaction, requestId);
     if (capture || release) return { released: false, amount: Decimal.ZERO };
     const held = fromNumeric(hold.amount);
-    await transaction
-      .insertInto('ledger_entries')
-      .values({
-        account_id: account.id,
+    await appendAndProject(
+      transaction,
+      {
+        account_id: hold.account_id,
         kind: 'release',
         amount: held.toString(),
         unit: hold.unit,
         request_id: requestId,
         note: reason ?? null,
-      })
-      .execute();
-    await transaction
-      .updateTable('accounts')
-      .set({ available: fromNumeric(account.available).add(held).toString() })
-      .where('id', '=', account.id)
-      .execute();
+      },
+      { available: fromNumeric(hold.available).add(held) },
+    );
     return { released: true, amount: held };
   });
 }
