@@ -42,6 +42,8 @@ export interface Config {
    * (a fresh install can make priced calls at once); `on` always; `off` never.
    */
   demo: 'auto' | 'on' | 'off';
+  /** Where a model name that neither the catalog nor its naming identifies is sent (undefined: refused). */
+  defaultProvider: string | undefined;
   /** Output tokens assumed for the worst-case hold when neither the request nor the catalog gives a limit. */
   defaultMaxOutputTokens: number;
 }
@@ -136,6 +138,7 @@ const environmentSchema = z.object({
   TOLLGATE_ALERT_WEBHOOK_URL: z.string().url('TOLLGATE_ALERT_WEBHOOK_URL must be an http(s) URL').optional(),
   TOLLGATE_SEED_ON_START: z.enum(['true', 'false']).default('true'),
   TOLLGATE_DEMO: z.enum(['auto', 'on', 'off'], 'TOLLGATE_DEMO must be "auto", "on" or "off"').default('auto'),
+  TOLLGATE_DEFAULT_PROVIDER: z.string().default('openai'),
   TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS: integer('TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS', 1).default(4096),
 });
 
@@ -199,6 +202,7 @@ export function loadConfig(environment: Record<string, string | undefined>, over
     },
     seedOnStart: env.TOLLGATE_SEED_ON_START === 'true',
     demo: env.TOLLGATE_DEMO,
+    defaultProvider: env.TOLLGATE_DEFAULT_PROVIDER === 'none' ? undefined : env.TOLLGATE_DEFAULT_PROVIDER,
     defaultMaxOutputTokens: env.TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS,
   };
   return deepFreeze(config);

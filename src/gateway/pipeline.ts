@@ -83,7 +83,7 @@ export class CallPipeline {
         'model',
       );
     }
-    const route = routeCall(resolution, registry, config.demo);
+    const route = routeCall(resolution, registry, config);
     const markup = markups.find({
       accountId: caller.accountId,
       accountMarkup: caller.markup,

@@ -14,12 +14,20 @@ export interface Route {
 
 /**
  * Picks the adapter and upstream for a resolved model. The provider comes from the catalog, else from the
- * name (see provider-detection.ts). In demo mode the local demo provider answers, priced as the real model.
+ * name (see provider-detection.ts), else the configured default provider. In demo mode the local demo provider answers, priced as the real model.
  * @throws GatewayError upstream_not_configured when no adapter serves the provider or its key is missing.
  */
-export function routeCall(resolution: Resolution, registry: ProviderRegistry, demoMode: 'auto' | 'on' | 'off'): Route {
+export function routeCall(
+  resolution: Resolution,
+  registry: ProviderRegistry,
+  options: { demo: 'auto' | 'on' | 'off'; defaultProvider: string | undefined },
+): Route {
+  const demoMode = options.demo;
   const providerId =
-    resolution.providerId ?? detectProvider(resolution.requested, (id) => registry.adapterFor(id) !== undefined) ?? 'unknown';
+    resolution.providerId ??
+    detectProvider(resolution.requested, (id) => registry.adapterFor(id) !== undefined) ??
+    options.defaultProvider ??
+    'unknown';
   const upstreamModel = resolution.upstreamModel ?? upstreamNameFor(resolution.requested, providerId);
   if (demoMode === 'on' || (demoMode === 'auto' && !anyUpstreamConfigured(registry))) {
     const adapter = registry.adapterFor('demo');

@@ -1,0 +1,92 @@
+import { readFileSync } from 'node:fs';
+import OpenAI from 'openai';
+import { parseSource } from '../../src/catalog/importers/index.js';
+import { seedCatalog } from '../../src/catalog/catalog-store.js';
+import { loadConfig } from '../../src/config/config.js';
+import type { BudgetMode } from '../../src/db/schema.js';
+import { silentLogger } from '../../src/logging/logger.js';
+import { startGateway, type Gateway } from '../../src/main.js';
+import { Decimal } from '../../src/money/decimal.js';
+import type { Backend, TestDatabase } from './backends.js';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789';
+
+export interface TestGateway {
+  gateway: Gateway;
+  database: TestDatabase;
+  /** http://127.0.0.1:<port> */
+  url: string;
+  createAccount(
+    mode: BudgetMode,
+    options?: { credits?: string; jobPrice?: string; name?: string },
+  ): Promise<{ id: string; key: string }>;
+  /** The official OpenAI client pointed at the gateway, with SDK retries off so each test controls its calls. */
+  client(key: string, options?: { timeoutMs?: number }): OpenAI;
+  /** Waits for the usage records written after responses. */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+let accountCounter = 0;
+
+/**
+ * A gateway listening on loopback over a fresh database of `backend`, its catalog seeded from the seed's
+ * per-token file (gpt-4o-mini, claude-sonnet-4-5, gemini-2.5-flash, ...), every upstream pointed at
+ * `upstreamUrl` (the mock upstream).
+ */
+export async function startTestGateway(
+  backend: Backend,
+  options: { upstreamUrl?: string; env?: Record<string, string> } = {},
+): Promise<TestGateway> {
+  const database = await backend.open();
+  const upstream = options.upstreamUrl;
+  const config = loadConfig({
+    TOLLGATE_SEED_ON_START: 'false',
+    TOLLGATE_SYNC_CRON: 'off',
+    TOLLGATE_LOG_LEVEL: 'silent',
+    TOLLGATE_ADMIN_KEY: ADMIN_KEY,
+    TOLLGATE_DEMO: upstream ? 'off' : 'on',
+    TOLLGATE_UPSTREAM_MAX_RETRIES: '0',
+    ...(upstream
+      ? {
+          OPENAI_BASE_URL: `${upstream}/v1`,
+          OPENAI_API_KEY: 'sk-test-openai',
+          ANTHROPIC_BASE_URL: `${upstream}/v1`,
+          ANTHROPIC_API_KEY: 'sk-test-anthropic',
+          GEMINI_BASE_URL: `${upstream}/v1beta`,
+          GEMINI_API_KEY: 'test-gemini',
+          XAI_BASE_URL: `${upstream}/v1`,
+          XAI_API_KEY: 'test-xai',
+        }
+      : {}),
+    ...options.env,
+  });
+  const seedFile = new URL('../../fixtures/seed-formats/llm_pricing_current.json', import.meta.url);
+  const source = parseSource(readFileSync(seedFile, 'utf8'), 'llm_pricing_current.json');
+  await seedCatalog(database.db, [source], { execute: true, registerModels: true });
+  const gateway = await startGateway(config, silentLogger(), { database });
+  const address = await gateway.app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    gateway,
+    database,
+    url: address,
+    async createAccount(mode, accountOptions = {}) {
+      accountCounter += 1;
+      const created = await gateway.ledger.createAccount({
+        name: accountOptions.name ?? `account-${mode}-${accountCounter}-${Date.now()}`,
+        mode,
+        credits: Decimal.parse(accountOptions.credits ?? (mode === 'consumption_tokens' ? '100000' : '10')),
+        ...(accountOptions.jobPrice ? { jobPrice: Decimal.parse(accountOptions.jobPrice) } : {}),
+      });
+      return { id: created.account.id, key: created.apiKey.key };
+    },
+    client(key, clientOptions = {}) {
+      return new OpenAI({ baseURL: `${address}/v1`, apiKey: key, maxRetries: 0, timeout: clientOptions.timeoutMs ?? 30_000 });
+    },
+    flush: () => gateway.recorder.flush(),
+    async close() {
+      await gateway.close();
+      await database.close();
+    },
+  };
+}

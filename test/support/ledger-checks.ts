@@ -1,0 +1,48 @@
+import { expect } from 'vitest';
+import type { Db } from '../../src/db/database.js';
+import type { Ledger } from '../../src/ledger/ledger.js';
+import { Decimal } from '../../src/money/decimal.js';
+
+/** The ledger entries of one account, oldest first. */
+export async function entriesOf(db: Db, accountId: string) {
+  return db.selectFrom('ledger_entries').selectAll().where('account_id', '=', accountId).orderBy('id', 'asc').execute();
+}
+
+/**
+ * What every end-to-end test checks afterwards: no hold is left open (every hold ended captured or
+ * released), available equals balance, and `verify` holds for every account.
+ */
+export async function expectSettled(db: Db, ledger: Ledger, accountId: string): Promise<void> {
+  const entries = await entriesOf(db, accountId);
+  const holds = entries.filter((entry) => entry.kind === 'hold');
+  for (const hold of holds) {
+    const settled = entries.some(
+      (entry) => entry.request_id === hold.request_id && (entry.kind === 'capture' || entry.kind === 'release'),
+    );
+    expect(settled, `hold of ${hold.request_id} is still open`).toBe(true);
+  }
+  const account = await ledger.getAccount(accountId);
+  expect(account.available.toString()).toBe(account.balance.toString());
+  const verification = await ledger.verify();
+  expect(verification.ok).toBe(true);
+}
+
+/** Σ capture amounts of an account (what it was charged), exactly. */
+export async function capturedTotal(db: Db, accountId: string): Promise<Decimal> {
+  const entries = await entriesOf(db, accountId);
+  return Decimal.sum(entries.filter((entry) => entry.kind === 'capture').map((entry) => Decimal.parse(entry.amount).abs()));
+}
+
+/** Polls until `check` passes or the time runs out (for work that settles after the response). */
+export async function eventually(check: () => Promise<void>, timeoutMs = 3_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+}
