@@ -121,6 +121,7 @@ describe.each(backends())('PricingCatalog on $name', (backend) => {
     expect(result).toMatchObject({ models: 1, source: 'database' });
     expect(result.error).toBeTypeOf('string');
     expect(log.messages()).toContain('pricing reload from the database failed; the last snapshot keeps serving');
+    expect(log.messages().filter((message) => message.startsWith('pricing data loaded'))).toHaveLength(1);
     expect(catalog.resolve('gpt-4o')).toMatchObject({ source: 'database', match: 'exact' });
   });
 
@@ -183,6 +184,7 @@ describe('PricingCatalog without a database', () => {
       logger: capturedLogger().logger,
     });
     expect(catalog.resolve('no-such-model')).toBeUndefined();
+    expect(catalog.resolve(undefined as unknown as string)).toBeUndefined();
     expect(catalog.resolve('gpt-4o')!.source).toBe('json');
   });
 });

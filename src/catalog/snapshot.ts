@@ -87,23 +87,25 @@ export class PricingCatalog {
   resolve(modelName: string, at?: Date): Resolution | undefined {
     const time = at?.getTime() ?? Date.now();
     const { database, json } = this.state;
-    const found = (database && resolveIn(database, modelName, time)) || (json && resolveIn(json, modelName, time));
+    // A malformed request may carry a non-string model; it is simply unknown, never an exception here.
+    const name = typeof modelName === 'string' ? modelName : String(modelName);
+    const found = (database && resolveIn(database, name, time)) || (json && resolveIn(json, name, time));
     if (found) {
       this.report(found.source, found.match);
       return found;
     }
     if (this.options.config.pricing.unpricedModels === 'reject') return undefined;
-    this.warnDefault(modelName);
+    this.warnDefault(name);
     this.report('default', 'default');
     return {
-      requested: modelName,
+      requested: name,
       modelId: undefined,
       // The gateway routes an unknown model by its name; the markup rules see the same provider.
-      providerId: detectProvider(modelName, () => true),
+      providerId: detectProvider(name, () => true),
       upstreamModel: undefined,
       source: 'default',
       match: 'default',
-      price: this.defaultPrice(modelName),
+      price: this.defaultPrice(name),
       maxOutputTokens: undefined,
       contextWindow: undefined,
     };
@@ -154,8 +156,9 @@ export class PricingCatalog {
     this.state = { database, json, loadedAt: error ? this.state.loadedAt : new Date() };
     const source: PriceSourceKind = database?.size ? 'database' : json?.size ? 'json' : 'default';
     const models = this.modelCount;
+    if (error) return { models, source, error };
     this.options.logger.info({ models, source }, `pricing data loaded: ${models} models from ${source}`);
-    return error ? { models, source, error } : { models, source };
+    return { models, source };
   }
 
   /** Reloads every `config.pricing.ttlSeconds`; the timer does not keep the process alive. */
