@@ -1,3 +1,4 @@
+import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
@@ -11,6 +12,7 @@ describe.each(backends())('admin account routes on $name', (backend) => {
   beforeAll(async () => {
     database = await backend.open();
     app = Fastify();
+    await app.register(swagger, { openapi: { info: { title: 'tollgate', version: 'test' } } });
     registerAccountAdminRoutes(app, { ledger: new Ledger(database.db), db: database.db });
     await app.ready();
   });
@@ -132,5 +134,23 @@ describe.each(backends())('admin account routes on $name', (backend) => {
       ok: true,
       accounts: [{ name: 'acme', balance: '15', expected_balance: '15', ok: true }],
     });
+  });
+
+  it('documents every route with its schemas in OpenAPI', () => {
+    const document = app.swagger() as {
+      paths: Record<string, Record<string, { requestBody?: unknown; parameters?: unknown[] }>>;
+    };
+    expect(Object.keys(document.paths).sort()).toEqual([
+      '/admin/accounts',
+      '/admin/accounts/{account}',
+      '/admin/accounts/{account}/adjustments',
+      '/admin/accounts/{account}/credits',
+      '/admin/accounts/{account}/keys',
+      '/admin/accounts/{account}/refunds',
+      '/admin/keys/{prefix}',
+      '/admin/ledger/verify',
+    ]);
+    expect(document.paths['/admin/accounts']!.post!.requestBody).toBeDefined();
+    expect(document.paths['/admin/accounts/{account}']!.patch!.parameters).toHaveLength(1);
   });
 });

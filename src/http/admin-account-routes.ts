@@ -15,45 +15,24 @@ import {
   verificationJson,
   verificationJsonSchema,
 } from '../ledger/ledger-json.js';
+import {
+  accountChangesBodySchema,
+  accountParams,
+  createAccountBodySchema,
+  decimal,
+  errorResponses,
+  errorSchema,
+  operationBody,
+  operationResponse,
+  unsignedDecimal,
+  type OperationBody,
+} from '../ledger/admin-request-schemas.js';
 import { Decimal } from '../money/decimal.js';
 
 /**
  * Admin routes for accounts, credits, keys and ledger verification. The parent scope checks the admin key;
  * these handlers only translate HTTP to ledger calls. Amounts travel as decimal strings both ways.
  */
-const decimal = { type: 'string', pattern: '^-?[0-9]+(\\.[0-9]+)?$', description: 'exact decimal, e.g. "10.50"' } as const;
-const unsignedDecimal = { ...decimal, pattern: '^[0-9]+(\\.[0-9]+)?$' } as const;
-const nullableDecimal = { type: ['string', 'null'], pattern: '^[0-9]+(\\.[0-9]+)?$' } as const;
-const errorSchema = {
-  type: 'object',
-  properties: {
-    error: { type: 'object', properties: { message: { type: 'string' }, type: { type: 'string' }, code: { type: 'string' } } },
-  },
-} as const;
-const accountParams = {
-  type: 'object',
-  required: ['account'],
-  properties: { account: { type: 'string', description: 'account id or name' } },
-} as const;
-const errors = { 400: errorSchema, 404: errorSchema, 409: errorSchema } as const;
-const operationBody = (amountSchema: object) =>
-  ({
-    type: 'object',
-    required: ['amount'],
-    additionalProperties: false,
-    properties: { amount: amountSchema, note: { type: 'string' }, idempotency_key: { type: 'string', minLength: 1 } },
-  }) as const;
-const operationResponse = {
-  type: 'object',
-  properties: { account: accountJsonSchema, entry: entryJsonSchema, replayed: { type: 'boolean' } },
-} as const;
-
-interface OperationBody {
-  amount: string;
-  note?: string;
-  idempotency_key?: string;
-}
-
 export function registerAccountAdminRoutes(app: FastifyInstance, services: { ledger: Ledger; db: Kysely<Schema> }): void {
   const { ledger, db } = services;
   const tags = ['admin: accounts'];
@@ -65,11 +44,9 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
         return reply.code(error.statusCode).send({ error: { message: error.message, type: error.type, code: error.code } });
       }
       if (error.validation) {
-        return reply
-          .code(400)
-          .send({
-            error: { message: `invalid request: ${error.message}`, type: 'invalid_request_error', code: 'invalid_request' },
-          });
+        return reply.code(400).send({
+          error: { message: `invalid request: ${error.message}`, type: 'invalid_request_error', code: 'invalid_request' },
+        });
       }
       throw error;
     });
@@ -90,23 +67,10 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
         schema: {
           tags,
           summary: 'Create an account with its first user key (shown once) and initial credits',
-          body: {
-            type: 'object',
-            required: ['name', 'mode'],
-            additionalProperties: false,
-            properties: {
-              name: { type: 'string', minLength: 1 },
-              mode: { type: 'string', enum: ['consumption_usd', 'consumption_tokens', 'job_based'] },
-              credits: unsignedDecimal,
-              job_price: unsignedDecimal,
-              markup_percent: decimal,
-              markup_fixed_fee: unsignedDecimal,
-              overdraft_limit: unsignedDecimal,
-            },
-          },
+          body: createAccountBodySchema,
           response: {
             201: { type: 'object', properties: { account: accountJsonSchema, api_key: createdKeyJsonSchema } },
-            ...errors,
+            ...errorResponses,
           },
         },
       },
@@ -183,7 +147,7 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
             summary,
             params: accountParams,
             body: operationBody(amountSchema),
-            response: { 200: operationResponse, 402: errorSchema, ...errors },
+            response: { 200: operationResponse, 402: errorSchema, ...errorResponses },
           },
         },
         async (request) => {
@@ -213,19 +177,8 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
           tags,
           summary: 'Change status, job price, markup or overdraft limit (null clears a markup)',
           params: accountParams,
-          body: {
-            type: 'object',
-            minProperties: 1,
-            additionalProperties: false,
-            properties: {
-              status: { type: 'string', enum: ['active', 'suspended'] },
-              job_price: nullableDecimal,
-              markup_percent: { type: ['string', 'null'], pattern: decimal.pattern },
-              markup_fixed_fee: nullableDecimal,
-              overdraft_limit: unsignedDecimal,
-            },
-          },
-          response: { 200: { type: 'object', properties: { account: accountJsonSchema } }, ...errors },
+          body: accountChangesBodySchema,
+          response: { 200: { type: 'object', properties: { account: accountJsonSchema } }, ...errorResponses },
         },
       },
       async (request) => {
@@ -252,7 +205,7 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
             additionalProperties: false,
             properties: { scope: { type: 'string', enum: ['user', 'admin'], default: 'user' }, name: { type: 'string' } },
           },
-          response: { 201: createdKeyJsonSchema, ...errors },
+          response: { 201: createdKeyJsonSchema, ...errorResponses },
         },
       },
       async (request, reply) => {

@@ -1,0 +1,67 @@
+import { accountJsonSchema, entryJsonSchema } from './ledger-json.js';
+
+/**
+ * JSON schemas of the admin requests on the ledger (the routes in src/http/admin-account-routes.ts validate
+ * with them and @fastify/swagger documents them). Amounts are decimal strings, matched exactly here and
+ * parsed with `Decimal.parse`: a JSON number would already have lost precision.
+ */
+export const decimal = { type: 'string', pattern: '^-?[0-9]+(\\.[0-9]+)?$', description: 'exact decimal, e.g. "10.50"' } as const;
+export const unsignedDecimal = { ...decimal, pattern: '^[0-9]+(\\.[0-9]+)?$' } as const;
+export const nullableDecimal = { type: ['string', 'null'], pattern: '^[0-9]+(\\.[0-9]+)?$' } as const;
+export const errorSchema = {
+  type: 'object',
+  properties: {
+    error: { type: 'object', properties: { message: { type: 'string' }, type: { type: 'string' }, code: { type: 'string' } } },
+  },
+} as const;
+export const accountParams = {
+  type: 'object',
+  required: ['account'],
+  properties: { account: { type: 'string', description: 'account id or name' } },
+} as const;
+export const errorResponses = { 400: errorSchema, 404: errorSchema, 409: errorSchema } as const;
+export const operationBody = (amountSchema: object) =>
+  ({
+    type: 'object',
+    required: ['amount'],
+    additionalProperties: false,
+    properties: { amount: amountSchema, note: { type: 'string' }, idempotency_key: { type: 'string', minLength: 1 } },
+  }) as const;
+export const operationResponse = {
+  type: 'object',
+  properties: { account: accountJsonSchema, entry: entryJsonSchema, replayed: { type: 'boolean' } },
+} as const;
+
+export interface OperationBody {
+  amount: string;
+  note?: string;
+  idempotency_key?: string;
+}
+
+export const createAccountBodySchema = {
+  type: 'object',
+  required: ['name', 'mode'],
+  additionalProperties: false,
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    mode: { type: 'string', enum: ['consumption_usd', 'consumption_tokens', 'job_based'] },
+    credits: unsignedDecimal,
+    job_price: unsignedDecimal,
+    markup_percent: decimal,
+    markup_fixed_fee: unsignedDecimal,
+    overdraft_limit: unsignedDecimal,
+  },
+} as const;
+
+export const accountChangesBodySchema = {
+  type: 'object',
+  minProperties: 1,
+  additionalProperties: false,
+  properties: {
+    status: { type: 'string', enum: ['active', 'suspended'] },
+    job_price: nullableDecimal,
+    markup_percent: { type: ['string', 'null'], pattern: decimal.pattern },
+    markup_fixed_fee: nullableDecimal,
+    overdraft_limit: unsignedDecimal,
+  },
+} as const;
