@@ -1,6 +1,6 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { PricingCatalog } from '../catalog/snapshot.js';
 import type { Database } from '../db/database.js';
 import type { IdempotentCalls } from '../gateway/idempotent-calls.js';
@@ -32,8 +32,10 @@ export interface AppServices {
 /** The HTTP surface: routes only, each a thin handler over the services (STYLE habit 11). */
 export async function buildApp(services: AppServices): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: services.logger.child({ component: 'http' }),
-    disableRequestLogging: true,
+    // pino's Logger and Fastify's logger type differ only in generics; it is the same object Fastify expects.
+    loggerInstance: services.logger.child({ component: 'http' }) as unknown as FastifyBaseLogger,
+    // No per-request log lines: usage records and metrics describe every call; logs are for events.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: services.bodyLimitBytes,
     // Request ids are the gateway's own (x-tollgate-request-id); Fastify's are for its logs.
     genReqId: () => crypto.randomUUID(),
