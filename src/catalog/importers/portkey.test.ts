@@ -41,3 +41,30 @@ describe('Portkey pricing importer (US cents per token)', () => {
     expect(bad.errors[0]!.message).toBe('pricing/acme.json: model acme/m, field request_token: negative price (got -0.1)');
   });
 });
+
+describe('Portkey long-context pairs', () => {
+  const source = parseSource(text('google.json'), 'pricing/google.json');
+
+  it('merges <model>-lte-128k and <model>-gt-128k into one entry with a tier above 128,000 tokens', () => {
+    const pro = source.entries.find((entry) => entry.modelId === 'google/gemini-2.5-pro')!;
+    expect(pro.variants).toEqual(['gemini-2.5-pro']);
+    expect(JSON.parse(JSON.stringify(pro.rates))).toEqual({ input: '0.00000125', output: '0.00001', cacheRead: '0.000000125' });
+    expect(pro.tiers).toHaveLength(1);
+    expect(pro.tiers[0]!.aboveInputTokens).toBe(128000);
+    expect(JSON.parse(JSON.stringify(pro.tiers[0]!.rates))).toEqual({
+      input: '0.0000025',
+      output: '0.000015',
+      cacheRead: '0.00000025',
+    });
+    // The suffixed names stay importable as Portkey spells them.
+    expect(source.entries.some((entry) => entry.modelId === 'google/gemini-2.5-pro-gt-128k')).toBe(true);
+  });
+
+  it('does not merge a model listed at two thresholds, and says so', () => {
+    expect(source.entries.some((entry) => entry.modelId === 'google/gemini-3.1-pro-preview')).toBe(false);
+    expect(source.notices.map((notice) => notice.model)).toEqual([
+      'google/gemini-3.1-pro-preview',
+      'google/gemini-3.1-pro-preview-customtools',
+    ]);
+  });
+});

@@ -1,7 +1,7 @@
 import type { RateKey } from '../../pricing/types.js';
 import { isRecord } from './exact-json.js';
 import { SourceBuilder } from './importer-support.js';
-import type { Importer, ParsedSource } from './types.js';
+import type { ImportedEntry, Importer, ParsedSource } from './types.js';
 
 /**
  * Portkey's `pay_as_you_go` rates (Portkey-AI/models, pricing/<provider>.json): US cents per token; its
@@ -84,5 +84,54 @@ export function parsePortkey(document: unknown, file: string, provider: string):
       };
     });
   }
+  source.entries.push(...mergedContextTiers(source.entries, provider, (model, message) => source.notice(model, message)));
   return source.result();
+}
+
+const TIER_SUFFIX = /^(.+)-(lte|gt)-(\d+)k$/;
+
+/**
+ * Portkey lists a long-context price as two models, `gemini-2.5-pro-lte-128k` and `gemini-2.5-pro-gt-128k`.
+ * Each pair also becomes one entry for the model itself (`google/gemini-2.5-pro`): the `lte` rates, and the
+ * `gt` rates as a tier above 128,000 prompt tokens. A model with pairs at two thresholds is ambiguous: noted.
+ */
+function mergedContextTiers(
+  entries: ImportedEntry[],
+  provider: string,
+  notice: (model: string, message: string) => void,
+): ImportedEntry[] {
+  const pairs = new Map<string, Map<number, { lte?: ImportedEntry; gt?: ImportedEntry }>>();
+  for (const entry of entries) {
+    const match = TIER_SUFFIX.exec(entry.upstreamModel);
+    if (!match) continue;
+    const [, base, side, thousands] = match;
+    const byThreshold = pairs.get(base!) ?? new Map<number, { lte?: ImportedEntry; gt?: ImportedEntry }>();
+    const pair = byThreshold.get(Number(thousands) * 1000) ?? {};
+    pair[side as 'lte' | 'gt'] = entry;
+    byThreshold.set(Number(thousands) * 1000, pair);
+    pairs.set(base!, byThreshold);
+  }
+  const merged: ImportedEntry[] = [];
+  const listed = new Set(entries.map((entry) => entry.upstreamModel));
+  for (const [base, byThreshold] of pairs) {
+    if (listed.has(base)) continue; // the file prices the model itself
+    const complete = [...byThreshold].filter(([, pair]) => pair.lte && pair.gt);
+    if (complete.length !== 1) {
+      if (complete.length > 1)
+        notice(
+          `${provider}/${base}`,
+          `long-context prices at ${complete.map(([above]) => above).join(' and ')} tokens; not merged`,
+        );
+      continue;
+    }
+    const [above, { lte, gt }] = complete[0]!;
+    merged.push({
+      ...lte!,
+      modelId: `${provider}/${base}`,
+      variants: [base],
+      upstreamModel: base,
+      tiers: [{ aboveInputTokens: above, rates: gt!.rates }],
+    });
+  }
+  return merged;
 }
