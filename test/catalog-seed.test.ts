@@ -186,4 +186,12 @@ describe.each(backends())('catalog seeding on $name', (backend) => {
       ),
     ).rejects.toThrow(/must start after the current version/);
   });
+  it('dry-runs a registering seed: reports what it would create and writes nothing', async () => {
+    const report = await seedCatalog(database.db, [manualPricing()], { execute: false, registerModels: true });
+    expect(report.mode).toBe('dry-run');
+    expect(report.sources[0]).toMatchObject({ registered: 174, inserted: 174, skippedZeroPrice: 1, skippedNotInCatalog: 0 });
+    expect(report.coverage).toMatchObject({ active: 174, priced: 174, percent: '100.00' });
+    expect(report.written).toEqual({ models: 0, versions: 0, closed: 0 });
+    expect(await countRows(database)).toEqual({ prices: 0, models: 0 });
+  });
 });

@@ -93,7 +93,9 @@ export async function seedCatalog(db: Kysely<Schema>, sources: ParsedSource[], o
       options.onProgress?.(++done, totalEntries);
       const match = matcher.match(entry);
       if (match.kind === 'none') {
-        stat.skippedNotInCatalog++;
+        // With registerModels only a zero price keeps an entry out of the catalog: say so.
+        if (options.registerModels && skipsZero(source, entry)) stat.skippedZeroPrice++;
+        else stat.skippedNotInCatalog++;
         continue;
       }
       if (skipsZero(source, entry)) {
