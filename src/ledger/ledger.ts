@@ -19,12 +19,12 @@ import { AccountNameTakenError, checkAmount, InvalidAccountFieldError, isUniqueV
 import {
   captureHold,
   openHoldTotals,
-  placeHold,
   releaseHold,
   staleHoldRequestIds,
   type CaptureInput,
   type CaptureOutcome,
 } from './settlement.js';
+import { placeHold } from './hold.js';
 import { verifyLedger, type VerifyResult } from './verify.js';
 
 export type { Account, LedgerEntry } from './accounts.js';
@@ -54,7 +54,7 @@ export interface AccountChanges {
 /**
  * The credit ledger: accounts, admin credit operations, and hold → capture | release for every call. Each
  * operation is one database transaction that appends entries and updates the balance projections together;
- * `verify()` proves the projections equal the entries. See settlement.ts for the hold and capture rules.
+ * `verify()` proves the projections equal the entries. See hold.ts and settlement.ts for the rules.
  */
 export class Ledger {
   private readonly logger: Logger;
