@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { priceAt, priceHistory } from '../src/catalog/catalog-store.js';
+import { priceAt, priceHistory, writePriceVersion } from '../src/catalog/catalog-store.js';
 import { silentLogger } from '../src/logging/logger.js';
 import { Decimal } from '../src/money/decimal.js';
 import { AlertService } from '../src/sync/alerts.js';
@@ -138,6 +138,22 @@ describe.each(backends())('price sync runs on $name', (backend) => {
     expect(result.summary).toMatchObject({ gone: 1, changed: 0, unchanged: 4 });
     expect(result.gone).toEqual([DEEPSEEK]);
     expect((await priceAt(database.db, DEEPSEEK))?.rates.input.toString()).toBe('0.00000014');
+  });
+
+  it("keeps a price another source set (an admin's), unless the run adopts it", async () => {
+    await registerBase();
+    const adminRates = { input: Decimal.parse('0.000003'), output: Decimal.parse('0.000012') };
+    await writePriceVersion(database.db, GPT_4O, { rates: adminRates, tiers: [] }, 'admin', new Date());
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const kept = await openrouter('openrouter-price-doubled.json', true);
+    expect(kept.summary).toMatchObject({ changed: 0, applied: 0, otherSource: 1 });
+    expect(kept.otherSource[0]).toMatchObject({ modelId: GPT_4O, currentSource: 'admin' });
+    expect(kept.otherSource[0]!.rates[0]).toEqual({ rate: 'input', old: '0.000003', new: '0.000005', ratio: '1.6667' });
+    expect((await priceAt(database.db, GPT_4O))?.source).toBe('admin');
+    const adopted = await openrouter('openrouter-price-doubled.json', true, { adoptOtherSources: true });
+    expect(adopted.summary).toMatchObject({ applied: 1, otherSource: 0 });
+    const price = await priceAt(database.db, GPT_4O);
+    expect([price?.source, price?.rates.input.toString()]).toEqual(['sync:openrouter', '0.000005']);
   });
 
   it.each([

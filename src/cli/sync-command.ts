@@ -12,6 +12,7 @@ interface SyncOptions {
   dryRun?: boolean;
   execute?: boolean;
   registerNewModels?: boolean;
+  adoptOtherSources?: boolean;
   json?: boolean;
 }
 
@@ -34,6 +35,7 @@ export function registerSyncCommand(program: Command): void {
     .option('--dry-run', 'report the diff and write nothing (the default)')
     .option('--execute', 'write the changes that pass the guards as new price versions effective now')
     .option('--register-new-models', 'also register the models the feed prices that the catalog lacks')
+    .option('--adopt-other-sources', 'also reprice models whose current price another source set (an admin, another feed)')
     .option('--json', 'print the whole result as JSON')
     .action(async (options: SyncOptions, command: Command) => {
       if (options.dryRun && options.execute) {
@@ -60,6 +62,7 @@ export function registerSyncCommand(program: Command): void {
               url,
               execute: options.execute === true,
               registerNewModels: options.registerNewModels === true,
+              adoptOtherSources: options.adoptOtherSources === true,
             },
             {
               database,
@@ -93,7 +96,8 @@ export function formatSyncResult(result: SyncResult): string {
   const lines = [
     `${result.source} sync (${mode}) from ${result.url}`,
     `${summary.entries} entries: ${summary.changed} changed, ${summary.unchanged} unchanged, ${summary.heldBack} held back, ` +
-      `${summary.newModels} new, ${summary.gone} gone, ${summary.zeroPriced} zero-priced skipped`,
+      `${summary.newModels} new, ${summary.gone} gone, ${summary.zeroPriced} zero-priced skipped, ` +
+      `${summary.otherSource} priced by another source`,
   ];
   const section = (title: string, rows: string[][]) => {
     if (rows.length === 0) return;
@@ -115,6 +119,10 @@ export function formatSyncResult(result: SyncResult): string {
   section(
     'gone from the feed (still priced; deactivate them if they were retired):',
     result.gone.map((id) => [id]),
+  );
+  section(
+    'priced by another source (kept; --adopt-other-sources applies the feed):',
+    result.otherSource.map((change) => [change.modelId, `${change.currentSource}: ${describeRates(change.rates)}`]),
   );
   if (result.mode === 'dry-run') lines.push('', 'dry run: nothing was written; run with --execute to apply');
   return lines.join('\n');

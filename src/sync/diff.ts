@@ -42,6 +42,13 @@ export interface CatalogDiff {
   gone: string[];
   /** Entries stating no non-zero rate: a missing price far more often than a free model (see seed-matching.ts). */
   zeroPriced: string[];
+  /**
+   * Models whose current price another source set (an admin PUT, another feed, a seed file) and that this
+   * feed prices differently: reported, not applied, unless the run adopts them. Without this rule two feeds
+   * that list the same model (LiteLLM's `openrouter/...` entries and OpenRouter itself) would overwrite each
+   * other on every tick, writing two versions a day, and a feed would silently undo an operator's price.
+   */
+  otherSource: Array<PlannedChange & { currentSource: string }>;
 }
 
 /** The price `source` label a sync writes, so a later run knows which models this source priced. */
@@ -58,7 +65,9 @@ export async function diffCatalog(db: Kysely<Schema>, parsed: ParsedSource, sour
   const ids = new Set(models.map((model) => model.id));
   const matcher = new CatalogMatcher(ids, new Set(parsed.entries.map((entry) => entry.modelId)));
   const current = await currentPriceRows(db);
-  const diff: CatalogDiff = { changes: [], unchanged: 0, newModels: [], gone: [], zeroPriced: [] };
+  const diff: CatalogDiff = { changes: [], unchanged: 0, newModels: [], gone: [], zeroPriced: [], otherSource: [] };
+  // A source's prices carry `sync:<source>` (written here) or `<format>:<file>` (written by `catalog seed`).
+  const pricedBySource = (label: string) => label === syncLabel(source) || label.startsWith(`${parsed.format}:`);
   const listed = new Set<string>();
   // Exact ids first, so an entry's own model is never taken by another entry's variant.
   const ordered = [...parsed.entries].sort((a, b) => Number(!ids.has(a.modelId)) - Number(!ids.has(b.modelId)));
@@ -81,7 +90,7 @@ export async function diffCatalog(db: Kysely<Schema>, parsed: ParsedSource, sour
       diff.unchanged += 1;
       continue;
     }
-    diff.changes.push({
+    const planned: PlannedChange = {
       change: {
         modelId: match.modelId,
         feedId: entry.upstreamModel,
@@ -90,15 +99,16 @@ export async function diffCatalog(db: Kysely<Schema>, parsed: ParsedSource, sour
         tiersChanged: tiersToStored(before?.tiers ?? []) !== tiersToStored(price.tiers),
       },
       price,
-    });
+    };
+    if (row && !pricedBySource(row.source)) diff.otherSource.push({ ...planned, currentSource: row.source });
+    else diff.changes.push(planned);
   }
   // Invalid entries are still listed by the feed: their models are held back, not gone.
   const invalid = new Set(parsed.errors.concat(parsed.notices).map((issue) => issue.model));
-  const labels = [syncLabel(source), `${parsed.format}:`];
   const active = new Set(models.filter((model) => model.active).map((model) => model.id));
   for (const [modelId, row] of current) {
     if (!active.has(modelId) || listed.has(modelId)) continue;
-    if (!labels.some((label) => row.source === label || row.source.startsWith(label))) continue;
+    if (!pricedBySource(row.source)) continue;
     if (invalid.has(modelId) || [...invalid].some((feedId) => modelId.endsWith(`/${feedId}`))) continue;
     diff.gone.push(modelId);
   }

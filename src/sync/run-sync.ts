@@ -36,6 +36,13 @@ export interface SyncRequest {
   execute: boolean;
   /** Create the models the feed prices that the catalog lacks (default: only report them). */
   registerNewModels?: boolean;
+  /**
+   * After an executed run, alert on the active models still without a price (default true). A scheduled
+   * tick over several sources checks once, after the last one, so the operator gets one alert per tick.
+   */
+  checkCoverage?: boolean;
+  /** Also apply the feed's price to models another source priced (an admin PUT, another feed); default false. */
+  adoptOtherSources?: boolean;
 }
 
 export interface SyncDependencies {
@@ -67,6 +74,7 @@ export interface SyncSummary {
   gone: number;
   invalid: number;
   zeroPriced: number;
+  otherSource: number;
 }
 
 /** One run, as stored in `sync_runs.result` and returned by the CLI and POST /admin/pricing/sync. */
@@ -86,6 +94,8 @@ export interface SyncResult {
   newModels: Array<{ modelId: string; providerId: string; upstreamModel: string; registered: boolean }>;
   gone: string[];
   invalid: ImportIssue[];
+  /** Models another source priced, which the feed prices differently: not applied unless adopted. */
+  otherSource: Array<PriceChange & { currentSource: string }>;
 }
 
 /**
@@ -108,7 +118,8 @@ export async function runSync(request: SyncRequest, dependencies: SyncDependenci
     if (parsed.entries.length === 0) throw new Error(`${request.url}: the feed lists no valid price`);
     const diff = await diffCatalog(database.db, parsed, request.source);
     const accepted: PlannedChange[] = [];
-    for (const planned of diff.changes) {
+    const candidates = request.adoptOtherSources ? [...diff.changes, ...diff.otherSource] : diff.changes;
+    for (const planned of candidates) {
       const reasons = guardChange(planned.change, planned.price, dependencies.maxChangeRatio);
       if (reasons.length > 0) result.heldBack.push({ ...planned.change, reasons });
       else accepted.push(planned);
@@ -130,6 +141,9 @@ export async function runSync(request: SyncRequest, dependencies: SyncDependenci
       registered: registeredIds.has(entry.modelId),
     }));
     result.gone = diff.gone;
+    result.otherSource = request.adoptOtherSources
+      ? []
+      : diff.otherSource.map((planned) => ({ ...planned.change, currentSource: planned.currentSource }));
     result.invalid = parsed.errors;
     result.summary = {
       entries: parsed.entries.length,
@@ -142,6 +156,7 @@ export async function runSync(request: SyncRequest, dependencies: SyncDependenci
       gone: diff.gone.length,
       invalid: parsed.errors.length,
       zeroPriced: diff.zeroPriced.length,
+      otherSource: result.otherSource.length,
     };
     result.status = 'succeeded';
     if (request.execute && applied.versions > 0) await dependencies.onPricesChanged?.();
@@ -161,7 +176,7 @@ export async function runSync(request: SyncRequest, dependencies: SyncDependenci
     { run: result.runId, source: request.source, mode, status: result.status, summary: result.summary },
     'price sync finished',
   );
-  if (request.execute) await raiseAlerts(result, alerts, logger);
+  if (request.execute) await raiseAlerts(result, alerts, logger, request.checkCoverage ?? true);
   return result;
 }
 
@@ -176,7 +191,7 @@ function isValidNew(
   return false;
 }
 
-async function raiseAlerts(result: SyncResult, alerts: AlertService, logger: Logger): Promise<void> {
+async function raiseAlerts(result: SyncResult, alerts: AlertService, logger: Logger, checkCoverage: boolean): Promise<void> {
   try {
     if (result.status === 'failed') {
       await alerts.raise('sync_failed', `price sync from ${result.source} failed: ${result.error}`, {
@@ -196,7 +211,7 @@ async function raiseAlerts(result: SyncResult, alerts: AlertService, logger: Log
         { run: result.runId, source: result.source, heldBack: result.heldBack },
       );
     }
-    await alerts.raiseMissingPrices();
+    if (checkCoverage) await alerts.raiseMissingPrices();
   } catch (error) {
     // The run is recorded; an alert that cannot be stored must not turn it into an error for the caller.
     logger.error({ err: error, run: result.runId }, 'storing the price sync alerts failed');
@@ -224,11 +239,13 @@ function emptyResult(runId: number, request: SyncRequest, startedAt: Date): Sync
       gone: 0,
       invalid: 0,
       zeroPriced: 0,
+      otherSource: 0,
     },
     changes: [],
     heldBack: [],
     newModels: [],
     gone: [],
     invalid: [],
+    otherSource: [],
   };
 }

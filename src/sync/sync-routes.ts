@@ -23,6 +23,7 @@ const syncResultSchema = {
     heldBack: { type: 'array', items: { type: 'object', additionalProperties: true } },
     newModels: { type: 'array', items: { type: 'object', additionalProperties: true } },
     gone: { type: 'array', items: { type: 'string' } },
+    otherSource: { type: 'array', items: { type: 'object', additionalProperties: true } },
     invalid: { type: 'array', items: { type: 'object', additionalProperties: true } },
   },
 } as const;
@@ -104,19 +105,27 @@ export function registerSyncRoutes(admin: FastifyInstance, sync: PriceSync): voi
             url: { type: 'string', minLength: 1 },
             execute: { type: 'boolean', default: false },
             register_new_models: { type: 'boolean', default: false },
+            adopt_other_sources: { type: 'boolean', default: false },
           },
         },
         response: { 200: syncResultSchema, 400: errorSchema, 409: errorSchema },
       },
     },
     async (request) => {
-      const body = (request.body ?? {}) as { source?: string; url?: string; execute?: boolean; register_new_models?: boolean };
+      const body = (request.body ?? {}) as {
+        source?: string;
+        url?: string;
+        execute?: boolean;
+        register_new_models?: boolean;
+        adopt_other_sources?: boolean;
+      };
       try {
         return await sync.runNow({
           ...(body.source ? { source: body.source } : {}),
           ...(body.url ? { url: body.url } : {}),
           execute: body.execute ?? false,
           registerNewModels: body.register_new_models ?? false,
+          adoptOtherSources: body.adopt_other_sources ?? false,
         });
       } catch (error) {
         if (error instanceof SyncRequestError) throw new GatewayError('invalid_request', error.message);

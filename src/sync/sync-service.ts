@@ -65,6 +65,7 @@ export interface RunNowInput {
   url?: string;
   execute: boolean;
   registerNewModels?: boolean;
+  adoptOtherSources?: boolean;
 }
 
 export interface PriceSync {
@@ -150,13 +151,14 @@ export function startPriceSync(options: PriceSyncOptions): PriceSync {
         .executeTakeFirst();
       if (ranThisTick) return undefined;
       const results: SyncResult[] = [];
-      for (const source of sources) {
-        const url = config.sync.urls[source];
-        if (!url) {
-          log.warn({ source }, `scheduled sync source ${source} has no URL; skipped`);
-          continue;
-        }
-        results.push(await runSync({ source, url, execute: true }, dependencies));
+      const runnable = sources.filter((source) => {
+        if (config.sync.urls[source]) return true;
+        log.warn({ source }, `scheduled sync source ${source} has no URL; skipped`);
+        return false;
+      });
+      for (const [index, source] of runnable.entries()) {
+        const request = { source, url: config.sync.urls[source]!, execute: true, checkCoverage: index === runnable.length - 1 };
+        results.push(await runSync(request, dependencies));
       }
       return results;
     });
@@ -186,7 +188,15 @@ export function startPriceSync(options: PriceSyncOptions): PriceSync {
     async runNow(input) {
       const request = resolveRequest(input);
       const result = await exclusive(() =>
-        runSync({ ...request, execute: input.execute, registerNewModels: input.registerNewModels ?? false }, dependencies),
+        runSync(
+          {
+            ...request,
+            execute: input.execute,
+            registerNewModels: input.registerNewModels ?? false,
+            adoptOtherSources: input.adoptOtherSources ?? false,
+          },
+          dependencies,
+        ),
       );
       if (!result) throw new SyncBusyError();
       return result;
