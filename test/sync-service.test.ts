@@ -157,6 +157,20 @@ describe.each(backends())('price sync service on $name', (backend) => {
     expect(delivered!.deliveredAt).not.toBeNull();
   });
 
+  it('stop() ends a run waiting on a slow feed at once, recording it as failed', async () => {
+    const sync = await startSync(database, {
+      TOLLGATE_SYNC_URL_OPENROUTER: feeds.url('hang'),
+      TOLLGATE_SYNC_TIMEOUT_MS: '20000',
+    });
+    const pending = sync.runNow({ execute: true });
+    await waitUntil(async () => (await runCount()) === 1);
+    const started = Date.now();
+    await sync.stop();
+    expect(Date.now() - started).toBeLessThan(1_000);
+    const result = await pending;
+    expect(result).toMatchObject({ status: 'failed', error: expect.stringContaining('shutting down') });
+  });
+
   it('runs a scheduled tick once across two instances under the advisory lock', async () => {
     const second: Database =
       backend.name === 'postgres' ? await openDatabase({ kind: 'postgres', url: database.url! }) : database;

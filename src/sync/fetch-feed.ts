@@ -18,7 +18,9 @@ export class FeedFetchError extends Error {
 
 export interface FetchFeedOptions {
   timeoutMs: number;
-  maxBytes?: number;
+  maxBytes?: number | undefined;
+  /** Ends the fetch early (the gateway is stopping). */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -43,6 +45,9 @@ export async function fetchFeed(url: string, options: FetchFeedOptions): Promise
     timedOut = true;
     controller.abort();
   }, options.timeoutMs);
+  const stop = () => controller.abort();
+  if (options.signal?.aborted) controller.abort();
+  options.signal?.addEventListener('abort', stop, { once: true });
   try {
     const response = await fetch(parsedUrl, { signal: controller.signal, headers: { accept: 'application/json' } });
     if (!response.ok) {
@@ -58,10 +63,12 @@ export async function fetchFeed(url: string, options: FetchFeedOptions): Promise
   } catch (error) {
     if (error instanceof FeedFetchError) throw error;
     if (timedOut) throw new FeedFetchError(url, `no complete response within ${options.timeoutMs} ms`);
+    if (options.signal?.aborted) throw new FeedFetchError(url, 'fetch stopped: the price sync is shutting down');
     const cause = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
     throw new FeedFetchError(url, `fetch failed: ${cause}`);
   } finally {
     clearTimeout(timer);
+    options.signal?.removeEventListener('abort', stop);
   }
 }
 

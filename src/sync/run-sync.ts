@@ -52,6 +52,8 @@ export interface SyncDependencies {
   maxChangeRatio: Decimal;
   timeoutMs: number;
   maxBytes?: number;
+  /** Aborts the feed fetch (the gateway is stopping); the run is recorded as failed. */
+  signal?: AbortSignal;
   /** Called after an executed run wrote prices (reload the snapshot, notify the other instances). */
   onPricesChanged?: () => Promise<void>;
 }
@@ -113,7 +115,11 @@ export async function runSync(request: SyncRequest, dependencies: SyncDependenci
     .executeTakeFirstOrThrow();
   const result = emptyResult(started.id, request, new Date(started.started_at));
   try {
-    const text = await fetchFeed(request.url, { timeoutMs: dependencies.timeoutMs, maxBytes: dependencies.maxBytes });
+    const text = await fetchFeed(request.url, {
+      timeoutMs: dependencies.timeoutMs,
+      maxBytes: dependencies.maxBytes,
+      signal: dependencies.signal,
+    });
     const parsed = parseSource(text, request.url, request.source);
     if (parsed.entries.length === 0) throw new Error(`${request.url}: the feed lists no valid price`);
     const diff = await diffCatalog(database.db, parsed, request.source);

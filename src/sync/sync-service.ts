@@ -95,6 +95,8 @@ export function startPriceSync(options: PriceSyncOptions): PriceSync {
     ...(options.alertRetryDelaysMs ? { retryDelaysMs: options.alertRetryDelaysMs } : {}),
   });
   let running: Promise<unknown> | undefined;
+  // Aborts a feed fetch under way when the gateway stops, so shutdown never waits for a slow feed's timeout.
+  const stopping = new AbortController();
 
   const dependencies = {
     database,
@@ -102,6 +104,7 @@ export function startPriceSync(options: PriceSyncOptions): PriceSync {
     alerts,
     maxChangeRatio: config.sync.maxChangeRatio,
     timeoutMs: config.sync.timeoutMs,
+    signal: stopping.signal,
     onPricesChanged: async () => {
       await catalog.reload();
       await database.notify(PRICES_CHANGED_CHANNEL, 'sync');
@@ -136,8 +139,10 @@ export function startPriceSync(options: PriceSyncOptions): PriceSync {
   }
 
   async function tick(): Promise<SyncResult[] | undefined> {
-    // Ticks fire at the same second on every instance; whoever gets the lock second sees the run of this tick.
-    const tickStart = new Date(Math.floor(Date.now() / 1000) * 1000);
+    // Every instance fires the same tick; whoever gets the lock after the first sees its run and skips. "The
+    // same tick" is any run started within half the schedule's interval, which tolerates clock skew between
+    // instances and the database of up to that much (12 hours for the daily default).
+    const since = new Date(Date.now() - minimumGapMs());
     return exclusive(async () => {
       const sources = config.sync.sources.filter(isSyncSource);
       if (sources.length === 0) return [];
@@ -146,7 +151,7 @@ export function startPriceSync(options: PriceSyncOptions): PriceSync {
         .select('id')
         .where('source', 'in', sources)
         .where('mode', '=', 'execute')
-        .where('started_at', '>=', tickStart)
+        .where('started_at', '>=', since)
         .limit(1)
         .executeTakeFirst();
       if (ranThisTick) return undefined;
@@ -165,6 +170,11 @@ export function startPriceSync(options: PriceSyncOptions): PriceSync {
   }
 
   let cron: Cron | undefined;
+  /** Half the schedule's interval; one second when there is no schedule (a tick run by hand). */
+  function minimumGapMs(): number {
+    const [next, after] = cron?.nextRuns(2) ?? [];
+    return next && after ? Math.max(1, (after.getTime() - next.getTime()) / 2) : 1_000;
+  }
   if (config.sync.cron) {
     try {
       cron = new Cron(config.sync.cron, { protect: true, unref: true }, async () => {
@@ -229,6 +239,7 @@ export function startPriceSync(options: PriceSyncOptions): PriceSync {
     registerRoutes: (admin) => registerSyncRoutes(admin, sync),
     async stop() {
       cron?.stop();
+      stopping.abort();
       await running?.catch(() => undefined);
       await alerts.stop();
     },
