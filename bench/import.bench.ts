@@ -1,5 +1,5 @@
 /**
- * `npm run bench:import`: the full LiteLLM map (1,518 priced entries) imported with register-models and
+ * `npm run bench:import`: the full LiteLLM map (1,528 priced entries) imported with register-models and
  * execute, on an empty catalog, then the same import again (everything unchanged, nothing written). On
  * in-memory PGlite always, and on PostgreSQL when TEST_DATABASE_URL or DATABASE_URL is set (a scratch
  * database is created and dropped). Options: ROUNDS (3): each backend is measured ROUNDS times on a fresh

@@ -16,13 +16,13 @@ describe.each(backends())('bulk catalog imports on $name', (backend) => {
     await database.close();
   });
 
-  it('registers and prices every LiteLLM entry with a token price (1,518), then writes nothing', async () => {
+  it('registers and prices every LiteLLM entry with a token price (1,528), then writes nothing', async () => {
     const litellm = () =>
       parseSource(projectText('data/catalog/model_prices_and_context_window.json'), 'model_prices_and_context_window.json');
     const report = await seedCatalog(database.db, [litellm()], { execute: true, registerModels: true });
-    expect(report.sources[0]).toMatchObject({ total: 1518, inserted: 1518, registered: 1518, skippedZeroPrice: 0, errors: [] });
-    expect(report.sources[0]!.notices).toHaveLength(285);
-    expect(report.coverage).toMatchObject({ active: 1518, priced: 1518, percent: '100.00', unpriced: [] });
+    expect(report.sources[0]).toMatchObject({ total: 1528, inserted: 1528, registered: 1528, skippedZeroPrice: 0, errors: [] });
+    expect(report.sources[0]!.notices).toHaveLength(275);
+    expect(report.coverage).toMatchObject({ active: 1528, priced: 1528, percent: '100.00', unpriced: [] });
 
     const gpt4o = await priceAt(database.db, 'gpt-4o');
     expect(gpt4o!.rates.input.toString()).toBe('0.0000025');
@@ -45,7 +45,7 @@ describe.each(backends())('bulk catalog imports on $name', (backend) => {
     expect((await priceAt(database.db, 'ollama/llama3'))!.rates.input.isZero()).toBe(true);
 
     const again = await seedCatalog(database.db, [litellm()], { execute: true, registerModels: true });
-    expect(again.sources[0]).toMatchObject({ inserted: 0, updated: 0, unchanged: 1518, registered: 0 });
+    expect(again.sources[0]).toMatchObject({ inserted: 0, updated: 0, unchanged: 1528, registered: 0 });
     expect(again.written).toEqual({ models: 0, versions: 0, closed: 0 });
   });
 

@@ -44,6 +44,15 @@ describe('LiteLLM model map importer', () => {
     expect(entry('gemini-2.5-flash-image').rates.perImage!.toString()).toBe('0.039');
   });
 
+  it('reads tiered_pricing ranges: the range from 0 is the base, each other range a tier above its start', () => {
+    const qwen = entry('dashscope/qwen3-max-preview');
+    expect(text(qwen.rates)).toEqual({ input: '0.0000012', output: '0.000006' });
+    expect(qwen.tiers.map((tier) => [tier.aboveInputTokens, text(tier.rates)])).toEqual([
+      [32000, { input: '0.0000024', output: '0.000012' }],
+      [128000, { input: '0.000003', output: '0.000015' }],
+    ]);
+  });
+
   it('uses the key as the catalog id and strips the provider for the upstream name', () => {
     const flash = entry('gemini/gemini-2.5-flash');
     expect(flash.providerId).toBe('gemini');

@@ -70,7 +70,8 @@ export const litellmImporter: Importer = {
         source.error(key, 'entry is not an object');
         continue;
       }
-      if (value.input_cost_per_token === undefined && value.output_cost_per_token === undefined) {
+      const ranges = tokenRanges(value.tiered_pricing);
+      if (value.input_cost_per_token === undefined && value.output_cost_per_token === undefined && !ranges) {
         const priced = Object.keys(value).filter((field) => field.includes('cost_per'));
         source.notice(key, priced.length ? `no per-token price (only ${priced.join(', ')})` : 'no price');
         continue;
@@ -89,6 +90,12 @@ export const litellmImporter: Importer = {
           const tier = tiers.get(above) ?? { aboveInputTokens: above, rates: {} };
           tier.rates[rate] = price;
           tiers.set(above, tier);
+        }
+        for (const [position, range] of (ranges ?? []).entries()) {
+          const label = `${key} tiered_pricing[${position}]`;
+          const rangeRates = source.rates(range.prices, TIER_FIELDS, 'usd-per-unit', label);
+          if (range.from === 0) Object.assign(rates, rangeRates);
+          else tiers.set(range.from, { aboveInputTokens: range.from, rates: rangeRates });
         }
         const provider =
           typeof value.litellm_provider === 'string' && value.litellm_provider ? value.litellm_provider : 'unknown';
@@ -109,3 +116,18 @@ export const litellmImporter: Importer = {
     return source.result();
   },
 };
+
+/**
+ * LiteLLM's `tiered_pricing` list (dashscope's Qwen models): `[{input_cost_per_token, output_cost_per_token,
+ * range: [from, to]}]` by prompt tokens. The range from 0 is the base price; each other range is a tier above
+ * its `from`. Undefined when the list has no per-token prices (`exa_ai/search` prices per query).
+ */
+function tokenRanges(value: unknown): { from: number; prices: Record<string, unknown> }[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const ranges = value.filter(isRecord).flatMap((range) => {
+    const from = Array.isArray(range.range) ? readInteger(range.range[0]) : undefined;
+    const priced = range.input_cost_per_token !== undefined || range.output_cost_per_token !== undefined;
+    return from !== undefined && priced ? [{ from, prices: range }] : [];
+  });
+  return ranges.some((range) => range.from === 0) ? ranges : undefined;
+}
