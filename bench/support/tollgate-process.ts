@@ -1,0 +1,113 @@
+/**
+ * tollgate for the benchmark, in its own process (as `tollgate serve` runs), billing every call: a scratch
+ * PostgreSQL database created from BENCH_ADMIN_DATABASE_URL (dropped when done), or, when that is empty,
+ * an in-memory PGlite. Catalog: the seed's per-token file (gpt-4o-mini among its models); one account with
+ * ample credits. Logs silent, as the brief's TOLLGATE_LOG_LEVEL=silent. Messages over IPC:
+ *   → parent  { type: 'ready', url, key, storage }
+ *   ← parent  { type: 'finish' }   → parent { type: 'finished', captures, usageRecords, verifyOk, openHolds }
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { parseSource } from '../../src/catalog/importers/index.js';
+import { seedCatalog } from '../../src/catalog/catalog-store.js';
+import { loadConfig } from '../../src/config/config.js';
+import { migrate, openDatabase, type Database } from '../../src/db/database.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { startGateway } from '../../src/main.js';
+import { Decimal } from '../../src/money/decimal.js';
+
+const adminUrl = process.env.BENCH_ADMIN_DATABASE_URL ?? '';
+const upstreamUrl = process.env.BENCH_UPSTREAM_URL;
+if (!upstreamUrl) throw new Error('BENCH_UPSTREAM_URL is required (the mock upstream, http://127.0.0.1:<port>)');
+
+async function withAdmin<T>(body: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    return await body(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function openStorage(): Promise<{ database: Database; label: string; drop(): Promise<void> }> {
+  if (adminUrl === '') {
+    const database = await openDatabase({ kind: 'pglite', dataDirectory: undefined });
+    return { database, label: 'PGlite (in-memory; no PostgreSQL URL given)', drop: async () => undefined };
+  }
+  const name = `tollgate_bench_${randomBytes(6).toString('hex')}`;
+  // A database name cannot be a bound parameter; `name` is generated above from hex digits only.
+  await withAdmin((client) => client.query(`create database ${name}`));
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const database = await openDatabase({ kind: 'postgres', url: url.toString() });
+  return {
+    database,
+    label: `PostgreSQL (scratch database ${name} on ${url.host})`,
+    drop: () => withAdmin((client) => client.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
+  };
+}
+
+const storage = await openStorage();
+try {
+  await migrate(storage.database.db);
+  const seedFile = new URL('../../fixtures/seed-formats/llm_pricing_current.json', import.meta.url);
+  const source = parseSource(readFileSync(seedFile, 'utf8'), 'llm_pricing_current.json');
+  await seedCatalog(storage.database.db, [source], { execute: true, registerModels: true });
+  const config = loadConfig({
+    TOLLGATE_LOG_LEVEL: 'silent',
+    TOLLGATE_SEED_ON_START: 'false',
+    TOLLGATE_SYNC_CRON: 'off',
+    TOLLGATE_DEMO: 'off',
+    TOLLGATE_ADMIN_KEY: `bench-admin-${randomBytes(8).toString('hex')}`,
+    OPENAI_BASE_URL: `${upstreamUrl}/v1`,
+    OPENAI_API_KEY: 'sk-bench-upstream',
+  });
+  const gateway = await startGateway(config, createLogger(config.logLevel), { database: storage.database });
+  const account = await gateway.ledger.createAccount({
+    name: 'bench',
+    mode: 'consumption_usd',
+    credits: Decimal.parse('1000000'),
+  });
+  const url = await gateway.app.listen({ host: '127.0.0.1', port: 0 });
+  process.send?.({ type: 'ready', url, key: account.apiKey.key, storage: storage.label });
+
+  process.on('message', (message: { type?: string }) => {
+    if (message.type !== 'finish') return;
+    void (async () => {
+      await gateway.recorder.flush();
+      const db = storage.database.db;
+      const captures = await db
+        .selectFrom('ledger_entries')
+        .select((eb) => eb.fn.countAll<number>().as('count'))
+        .where('account_id', '=', account.account.id)
+        .where('kind', '=', 'capture')
+        .executeTakeFirstOrThrow();
+      const records = await db
+        .selectFrom('usage_records')
+        .select((eb) => eb.fn.countAll<number>().as('count'))
+        .where('account_id', '=', account.account.id)
+        .where('status', '=', 'success')
+        .executeTakeFirstOrThrow();
+      const verification = await gateway.ledger.verify();
+      const openHolds = verification.accounts.reduce((total, entry) => total.add(entry.openHolds), Decimal.ZERO);
+      await gateway.close();
+      await storage.database.close();
+      await storage.drop();
+      process.send?.({
+        type: 'finished',
+        captures: Number(captures.count),
+        usageRecords: Number(records.count),
+        verifyOk: verification.ok,
+        openHolds: openHolds.toString(),
+      });
+    })().catch((error: unknown) => process.send?.({ type: 'error', message: String(error) }));
+  });
+  process.on('disconnect', () => process.exit(0));
+} catch (error) {
+  await storage.database.close().catch(() => undefined);
+  await storage.drop().catch(() => undefined);
+  process.send?.({ type: 'error', message: error instanceof Error ? error.message : String(error) });
+  process.exit(1);
+}
