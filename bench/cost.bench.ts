@@ -1,16 +1,20 @@
 /**
  * `npm run bench:cost`: resolve + price over a mix of 10,000 (model, usage) pairs, beside `@pydantic/genai-prices`
  * `calcPrice` on the same pairs in the same run. Both sides price from genai-prices' data: ours from its
- * data.json imported into an in-memory snapshot (the structure PricingCatalog.resolve reads), the peer from the
- * data bundled in its package. Ours is exact (bigint decimals); the peer uses floats.
+ * data.json seeded into an in-memory PGlite catalog and loaded by PricingCatalog (the gateway's own lookup
+ * path), the peer from the data bundled in its package. Ours is exact (bigint decimals); the peer uses floats.
  *
  * Options: PAIRS (10000), ROUNDS (20).
  */
 import { readFileSync } from 'node:fs';
 import { calcPrice } from '@pydantic/genai-prices';
+import { seedCatalog } from '../src/catalog/catalog-store.js';
 import { parseExactJson } from '../src/catalog/importers/exact-json.js';
 import { parseGenaiPrices } from '../src/catalog/importers/genai-prices.js';
-import { resolveIn, snapshotFromEntries } from '../src/catalog/resolver.js';
+import { PricingCatalog } from '../src/catalog/snapshot.js';
+import { loadConfig } from '../src/config/config.js';
+import { migrate, openDatabase } from '../src/db/database.js';
+import { silentLogger } from '../src/logging/logger.js';
 import { priceUsage } from '../src/pricing/cost.js';
 import type { NormalizedUsage } from '../src/pricing/types.js';
 import { usageFromTotals } from '../src/pricing/usage.js';
@@ -70,19 +74,25 @@ function makePairs(count: number): Pair[] {
 }
 
 const data = readFileSync(new URL('../fixtures/genai-prices/data.json', import.meta.url), 'utf8');
-const snapshot = snapshotFromEntries(
-  parseGenaiPrices(parseExactJson(data), 'data.json', new Date()).entries,
-  'json',
-  'genai-prices',
-);
+const database = await openDatabase({ kind: 'pglite', dataDirectory: undefined });
+await migrate(database.db);
+const parsed = parseGenaiPrices(parseExactJson(data), 'data.json', new Date());
+await seedCatalog(database.db, [parsed], { execute: true, registerModels: true, now: new Date(Date.now() - 60_000) });
+const catalog = await PricingCatalog.create({
+  database,
+  config: loadConfig({ TOLLGATE_FALLBACK_PRICING_FILE: '/nonexistent/no-fallback.json' }),
+  logger: silentLogger(),
+});
+await database.close();
 const workload = makePairs(pairs);
 
 function runOurs(): number {
-  const now = Date.now();
   let priced = 0;
   for (const pair of workload) {
-    const resolution = resolveIn(snapshot, pair.qualified, now);
-    if (resolution && !priceUsage(pair.usage, resolution.price).providerCost.isNegative()) priced += 1;
+    const resolution = catalog.resolve(pair.qualified);
+    if (resolution && resolution.source === 'database' && !priceUsage(pair.usage, resolution.price).providerCost.isNegative()) {
+      priced += 1;
+    }
   }
   return priced;
 }
@@ -109,9 +119,8 @@ function measure(name: string, run: () => number): { rate: number; priced: numbe
 /** How often the two agree on the total, ours exact and theirs a float (relative difference under 1e-9). */
 function agreement(): number {
   let same = 0;
-  const now = Date.now();
   for (const pair of workload) {
-    const ours = resolveIn(snapshot, pair.qualified, now);
+    const ours = catalog.resolve(pair.qualified);
     const theirs = calcPrice(pair.peerUsage, pair.name, { providerId: pair.provider });
     if (!ours || !theirs) continue;
     const exact = priceUsage(pair.usage, ours.price).providerCost.toNumberForDisplay();
@@ -120,6 +129,7 @@ function agreement(): number {
   return same;
 }
 
+console.log(`catalog: ${catalog.modelCount} models from genai-prices data.json`);
 console.log(`cost benchmark: ${pairs.toLocaleString('en-US')} (model, usage) pairs x ${rounds} rounds, Node ${process.version}`);
 const ours = measure('tollgate resolve + priceUsage', runOurs);
 const peer = measure('@pydantic/genai-prices calcPrice', runPeer);
