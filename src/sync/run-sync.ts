@@ -1,5 +1,5 @@
 import { isFormatName, parseSource } from '../catalog/importers/index.js';
-import type { ImportIssue } from '../catalog/importers/types.js';
+import type { ImportedEntry, ImportIssue } from '../catalog/importers/types.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logging/logger.js';
 import type { Decimal } from '../money/decimal.js';
@@ -114,6 +114,7 @@ export async function runSync(request: SyncRequest, dependencies: SyncDependenci
     .returning(['id', 'started_at'])
     .executeTakeFirstOrThrow();
   const result = emptyResult(started.id, request, new Date(started.started_at));
+  let pricesWritten = false;
   try {
     const text = await fetchFeed(request.url, {
       timeoutMs: dependencies.timeoutMs,
@@ -165,12 +166,11 @@ export async function runSync(request: SyncRequest, dependencies: SyncDependenci
       otherSource: result.otherSource.length,
     };
     result.status = 'succeeded';
-    if (request.execute && applied.versions > 0) await dependencies.onPricesChanged?.();
+    pricesWritten = applied.versions > 0;
   } catch (error) {
-    result.status = 'failed';
+    // Nothing was written (the apply is one transaction): the result says only why.
+    Object.assign(result, { ...emptyResult(result.runId, request, new Date(result.startedAt)), status: 'failed' });
     result.error = error instanceof Error ? error.message : String(error);
-    result.changes = [];
-    result.summary.applied = 0;
   }
   result.finishedAt = new Date().toISOString();
   await database.db
@@ -182,15 +182,20 @@ export async function runSync(request: SyncRequest, dependencies: SyncDependenci
     { run: result.runId, source: request.source, mode, status: result.status, summary: result.summary },
     'price sync finished',
   );
+  if (pricesWritten && dependencies.onPricesChanged) {
+    // The prices are committed; a failed reload or notify leaves the TTL reload to pick them up.
+    await dependencies
+      .onPricesChanged()
+      .catch((error: unknown) =>
+        logger.error({ err: error, run: result.runId }, 'price sync: reloading or notifying the instances failed'),
+      );
+  }
   if (request.execute) await raiseAlerts(result, alerts, logger, request.checkCoverage ?? true);
   return result;
 }
 
 /** A new model's first price passes validation; one that fails is held back, never registered. */
-function isValidNew(
-  entry: Parameters<typeof validatePrice>[0] & { modelId: string; upstreamModel: string },
-  result: SyncResult,
-): boolean {
+function isValidNew(entry: ImportedEntry, result: SyncResult): boolean {
   const reasons = validatePrice(entry);
   if (reasons.length === 0) return true;
   result.heldBack.push({ modelId: entry.modelId, feedId: entry.upstreamModel, reasons, rates: [] });
