@@ -2,6 +2,7 @@ import type { ExpressionBuilder, Insertable, Kysely, Transaction } from 'kysely'
 import type { LedgerEntriesTable, LedgerEntryRow, Schema } from '../db/schema.js';
 import { Decimal } from '../money/decimal.js';
 import { fromNumeric } from './accounts.js';
+import { CaptureBatcher } from './capture-batch.js';
 import { checkAmount, HoldNotFoundError } from './errors.js';
 
 /**
@@ -30,7 +31,10 @@ export interface CaptureOutcome {
   shortfall: Decimal;
   balance: Decimal;
   available: Decimal;
-  /** True when this capture had already been made and nothing was written. */
+  /**
+   * True when this capture had already been made and nothing was written: the amounts above are the first
+   * capture's; balance and available are the account's current ones.
+   */
   replayed: boolean;
 }
 
@@ -87,7 +91,8 @@ async function appendAndProject(
 }
 
 /**
- * Settles a request: debits the actual amount and gives the rest of the hold back, in one transaction.
+ * Settles a request: debits the actual amount and gives the rest of the hold back, in one transaction
+ * (shared with the captures that arrive while another is committing: see CaptureBatcher).
  * An actual amount above the hold takes the excess from available, down to −overdraft_limit and no further;
  * what the policy refuses is recorded as a shortfall in the entry's note (sub2api#3384: balances went negative).
  * A capture after the sweeper released the hold still charges, from available, under the same policy.
@@ -96,66 +101,13 @@ async function appendAndProject(
  */
 export async function captureHold(db: Kysely<Schema>, input: CaptureInput): Promise<CaptureOutcome> {
   checkAmount('capture amount', input.amount);
-  return db.transaction().execute(async (transaction) => {
-    const { hold, capture, release } = await settlementState(transaction, input.requestId);
-    const balance = fromNumeric(hold.balance);
-    const available = fromNumeric(hold.available);
-    const held = release ? Decimal.ZERO : fromNumeric(hold.amount);
-    if (capture) return replayedCapture(capture, held, balance, available);
-    const headroom = Decimal.max(Decimal.ZERO, available.add(fromNumeric(hold.overdraft_limit)));
-    const captured = Decimal.min(input.amount, held.add(headroom));
-    const shortfall = input.amount.sub(captured);
-    const newAvailable = available.add(held).sub(captured);
-    const newBalance = balance.sub(captured);
-    await appendAndProject(
-      transaction,
-      {
-        account_id: hold.account_id,
-        kind: 'capture',
-        amount: captured.neg().toString(),
-        unit: hold.unit,
-        request_id: input.requestId,
-        price_version: input.priceVersion ?? null,
-        usage: input.usage === undefined ? null : JSON.stringify(input.usage),
-        breakdown: input.breakdown === undefined ? null : JSON.stringify(input.breakdown),
-        note: shortfall.isPositive()
-          ? `shortfall ${shortfall.toString()}: actual ${input.amount.toString()} exceeded the hold and the overdraft limit`
-          : null,
-      },
-      { balance: newBalance, available: newAvailable },
-    );
-    return {
-      captured,
-      released: Decimal.max(Decimal.ZERO, held.sub(captured)),
-      overdraft: Decimal.max(Decimal.ZERO, captured.sub(held)),
-      shortfall,
-      balance: newBalance,
-      available: newAvailable,
-      replayed: false,
-    };
-  });
+  let batcher = batchers.get(db);
+  if (!batcher) batchers.set(db, (batcher = new CaptureBatcher(db)));
+  return batcher.submit(input);
 }
 
-const SHORTFALL_NOTE = /^shortfall (\d+(?:\.\d+)?):/;
-
-function replayedCapture(
-  capture: Pick<LedgerEntryRow, 'amount' | 'note'>,
-  held: Decimal,
-  balance: Decimal,
-  available: Decimal,
-): CaptureOutcome {
-  const captured = fromNumeric(capture.amount).neg();
-  const shortfallText = capture.note ? SHORTFALL_NOTE.exec(capture.note)?.[1] : undefined;
-  return {
-    captured,
-    released: Decimal.max(Decimal.ZERO, held.sub(captured)),
-    overdraft: Decimal.max(Decimal.ZERO, captured.sub(held)),
-    shortfall: shortfallText ? Decimal.parse(shortfallText) : Decimal.ZERO,
-    balance,
-    available,
-    replayed: true,
-  };
-}
+/** Per database handle, so two databases in one process (tests) never share a transaction. */
+const batchers = new WeakMap<Kysely<Schema>, CaptureBatcher>();
 
 /**
  * Returns the whole hold to available (upstream error, timeout, client abort: litellm#27639 left holds
