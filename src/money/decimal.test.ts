@@ -91,3 +91,12 @@ describe('Decimal', () => {
     );
   });
 });
+
+describe('Decimal.parse normalises', () => {
+  it('drops trailing zeros so equal values print the same', () => {
+    expect(Decimal.parse('0.90').toString()).toBe('0.9');
+    expect(Decimal.parse('1.500e2').toString()).toBe('150');
+    expect(Decimal.parse('0.000').toString()).toBe('0');
+    expect(Decimal.parse('0.90').coefficient).toBe(Decimal.parse('0.9').coefficient);
+  });
+});

@@ -35,7 +35,7 @@ export class Decimal {
     if (!Number.isSafeInteger(exponent) || Math.abs(exponent) > 400) throw new DecimalParseError(text);
     let coefficient = BigInt((whole || '0') + fraction);
     if (sign === '-') coefficient = -coefficient;
-    return new Decimal(coefficient, fraction.length).shift(exponent);
+    return new Decimal(coefficient, fraction.length).shift(exponent).normalize();
   }
 
   /** A safe integer (token counts, request counts) or a bigint, exactly. */
