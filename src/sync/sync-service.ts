@@ -74,8 +74,11 @@ export interface PriceSync {
   /** @throws SyncRequestError for an unknown source or a missing URL; SyncBusyError while another run holds the lock. */
   runNow(input: RunNowInput): Promise<SyncResult>;
   status(): Promise<SyncStatus>;
-  /** One scheduled tick: every scheduled source, executed, once across all instances; undefined when skipped. */
-  tick(): Promise<SyncResult[] | undefined>;
+  /**
+   * One scheduled tick (the one due at `scheduledFor`, default now): every scheduled source, executed, once
+   * across all instances; undefined when another instance ran it or runs a sync now.
+   */
+  tick(scheduledFor?: Date): Promise<SyncResult[] | undefined>;
   readonly alerts: AlertService;
 }
 
@@ -138,11 +141,11 @@ export function startPriceSync(options: PriceSyncOptions): PriceSync {
     return { source, url };
   }
 
-  async function tick(): Promise<SyncResult[] | undefined> {
-    // Every instance fires the same tick; whoever gets the lock after the first sees its run and skips. "The
-    // same tick" is any run started within half the schedule's interval, which tolerates clock skew between
-    // instances and the database of up to that much (12 hours for the daily default).
-    const since = new Date(Date.now() - minimumGapMs());
+  async function tick(scheduledFor: Date = new Date()): Promise<SyncResult[] | undefined> {
+    // Every instance fires the same tick; whoever gets the lock after the first sees its run and skips, however
+    // late its timer fired. "This tick's run" is one started at most half the schedule's interval before the
+    // tick was due, which tolerates clock skew between instances and the database of up to that much.
+    const since = new Date(scheduledFor.getTime() - minimumGapMs());
     return exclusive(async () => {
       const sources = config.sync.sources.filter(isSyncSource);
       if (sources.length === 0) return [];
@@ -170,6 +173,22 @@ export function startPriceSync(options: PriceSyncOptions): PriceSync {
   }
 
   let cron: Cron | undefined;
+  /** The next tick the schedule will fire, as of the last one. */
+  let upcoming: Date | null = null;
+  /**
+   * The tick a firing timer is for: the latest scheduled time not after `now` (the timer may fire late, and a
+   * tick skipped while the previous one still ran leaves `upcoming` behind).
+   */
+  function dueTick(now: Date): Date {
+    let latest = upcoming;
+    while (latest && cron) {
+      const next = cron.nextRun(latest);
+      if (!next || next > now) break;
+      latest = next;
+    }
+    upcoming = cron?.nextRun(now) ?? null;
+    return latest && latest <= now ? latest : now;
+  }
   /** Half the schedule's interval; one second when there is no schedule (a tick run by hand). */
   function minimumGapMs(): number {
     const [next, after] = cron?.nextRuns(2) ?? [];
@@ -179,7 +198,7 @@ export function startPriceSync(options: PriceSyncOptions): PriceSync {
     try {
       cron = new Cron(config.sync.cron, { protect: true, unref: true }, async () => {
         try {
-          await tick();
+          await tick(dueTick(new Date()));
         } catch (error) {
           log.error({ err: error }, 'scheduled price sync failed');
         }
@@ -190,6 +209,7 @@ export function startPriceSync(options: PriceSyncOptions): PriceSync {
           `(${error instanceof Error ? error.message : String(error)}); use e.g. "0 4 * * *" (daily at 04:00) or "off"`,
       );
     }
+    upcoming = cron.nextRun();
   }
 
   const sync: PriceSync = {
