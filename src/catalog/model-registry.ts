@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
+import type { ImportedEntry } from './importers/types.js';
 
 /** One model to register: the shape of `catalog_models.json` (`{"models": [...]}`). */
 export interface RegisterModel {
@@ -10,6 +11,19 @@ export interface RegisterModel {
   modality: string;
   context_window?: number | null;
   max_output_tokens?: number | null;
+}
+
+/** The model an imported price entry describes, to register it (seeding with --register-models, sync of new models). */
+export function registrationOf(entry: ImportedEntry): RegisterModel {
+  return {
+    id: entry.modelId,
+    provider: entry.providerId,
+    upstream_model: entry.upstreamModel,
+    active: true,
+    modality: entry.modality,
+    context_window: entry.contextWindow ?? null,
+    max_output_tokens: entry.maxOutputTokens ?? null,
+  };
 }
 
 /** Rows per INSERT statement: large imports stay a handful of statements, each well under parameter limits. */

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { ModelPriceRow, Schema } from '../db/schema.js';
 import { computeCoverage, coverage, type Coverage } from './coverage.js';
 import type { ImportedEntry, ImportIssue, ParsedSource } from './importers/types.js';
-import { INSERT_BATCH, insertModels, type RegisterModel } from './model-registry.js';
+import { INSERT_BATCH, insertModels, registrationOf, type RegisterModel } from './model-registry.js';
 import { assertAfter, currentPriceRows, storedPrice } from './price-history.js';
 import { rateColumns, samePrice, tiersToStored } from './price-row.js';
 import { CatalogMatcher, isZeroPrice } from './seed-matching.js';
@@ -191,14 +191,5 @@ function emptyStats(source: ParsedSource): SourceStats {
 }
 
 function registrationFor(entry: ImportedEntry, sourceIndex: number): RegisterModel & { sourceIndex: number } {
-  return {
-    id: entry.modelId,
-    provider: entry.providerId,
-    upstream_model: entry.upstreamModel,
-    active: true,
-    modality: entry.modality,
-    context_window: entry.contextWindow ?? null,
-    max_output_tokens: entry.maxOutputTokens ?? null,
-    sourceIndex,
-  };
+  return { ...registrationOf(entry), sourceIndex };
 }

@@ -1,4 +1,5 @@
 import { Decimal } from '../money/decimal.js';
+import { MAX_BELIEVABLE_TOKEN_RATE, PER_TOKEN_RATES } from '../money/units.js';
 import type { PriceRates, RateKey } from '../pricing/types.js';
 import { parseSource } from './importers/index.js';
 import type { FormatName, ImportedEntry, ParsedSource } from './importers/types.js';
@@ -6,19 +7,9 @@ import type { FormatName, ImportedEntry, ParsedSource } from './importers/types.
 /** The models every catalog must price (`tollgate catalog validate --critical` default). */
 export const DEFAULT_CRITICAL_MODELS = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4-5'];
 
-/** Rates quoted per token, where a value above $0.001 is almost surely a per-1K or per-1M figure. */
-const TOKEN_RATES: RateKey[] = [
-  'input',
-  'output',
-  'cacheRead',
-  'cacheWrite',
-  'cacheWrite1h',
-  'reasoning',
-  'inputAudio',
-  'outputAudio',
-];
-/** $0.001 per token = $1,000 per 1M tokens: far above any listed model (litellm#38167 was a 1000x slip). */
-const SUSPICIOUS_PER_TOKEN = Decimal.parse('0.001');
+/** Rates quoted per token, where a value above MAX_BELIEVABLE_TOKEN_RATE is almost surely a per-1K or per-1M figure. */
+const TOKEN_RATES: readonly RateKey[] = PER_TOKEN_RATES;
+const SUSPICIOUS_PER_TOKEN = MAX_BELIEVABLE_TOKEN_RATE;
 
 export interface ValidationProblem {
   severity: 'error' | 'warning';

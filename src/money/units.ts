@@ -93,3 +93,23 @@ function describe(value: unknown): string {
     return String(value);
   }
 }
+
+/** The rates quoted per token (the others are per request and per image). */
+export const PER_TOKEN_RATES = [
+  'input',
+  'output',
+  'cacheRead',
+  'cacheWrite',
+  'cacheWrite1h',
+  'reasoning',
+  'inputAudio',
+  'outputAudio',
+] as const;
+
+/**
+ * The largest believable rate per token: USD 0.001 ($1,000 per 1M). The dearest real price in the 2026
+ * feeds is o1-pro's output at $600 per 1M. Above it is a unit mistake: LiteLLM shipped per-1M prices in
+ * the per-token field (litellm#38167, `wandb/deepseek-ai/DeepSeek-R1-0528` at 0.54 USD "per token"), a
+ * 1000x-1,000,000x billing error. `catalog validate` warns on it; the price sync holds it back.
+ */
+export const MAX_BELIEVABLE_TOKEN_RATE = Decimal.parse('0.001');

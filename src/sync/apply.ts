@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { registerModels, writePriceVersion } from '../catalog/catalog-store.js';
+import { registerModels, registrationOf, writePriceVersion } from '../catalog/catalog-store.js';
 import type { ImportedEntry } from '../catalog/importers/types.js';
 import type { Schema } from '../db/schema.js';
 import type { PlannedChange } from './diff.js';
@@ -26,18 +26,7 @@ export async function applyChanges(
 ): Promise<ApplyReport> {
   if (changes.length === 0 && register.length === 0) return { versions: 0, registered: 0 };
   return db.transaction().execute(async (transaction) => {
-    const registered = await registerModels(
-      transaction,
-      register.map((entry) => ({
-        id: entry.modelId,
-        provider: entry.providerId,
-        upstream_model: entry.upstreamModel,
-        active: true,
-        modality: entry.modality,
-        context_window: entry.contextWindow ?? null,
-        max_output_tokens: entry.maxOutputTokens ?? null,
-      })),
-    );
+    const registered = await registerModels(transaction, register.map(registrationOf));
     let versions = 0;
     const prices = [
       ...changes.map((planned) => ({ modelId: planned.change.modelId, price: planned.price })),

@@ -1,27 +1,13 @@
 import type { PriceInput } from '../catalog/price-history.js';
 import { RATE_COLUMNS } from '../catalog/price-row.js';
 import { Decimal } from '../money/decimal.js';
+import { MAX_BELIEVABLE_TOKEN_RATE, PER_TOKEN_RATES } from '../money/units.js';
 import type { PriceRates, RateKey } from '../pricing/types.js';
 import type { PriceChange } from './diff.js';
 
-/**
- * The largest believable rate per token: USD 0.001 ($1,000 per 1M). The dearest real price in the 2026
- * feeds is o1-pro's output at $600 per 1M. Above it is a unit mistake: LiteLLM shipped per-1M prices in
- * the per-token field (litellm#38167, `wandb/deepseek-ai/DeepSeek-R1-0528` at 0.54 USD "per token"), a
- * 1000x-1,000,000x billing error that a ratio check cannot catch on a model priced for the first time.
- */
-export const MAX_TOKEN_RATE = Decimal.parse('0.001');
-
-const TOKEN_RATES: RateKey[] = [
-  'input',
-  'output',
-  'cacheRead',
-  'cacheWrite',
-  'cacheWrite1h',
-  'reasoning',
-  'inputAudio',
-  'outputAudio',
-];
+/** See MAX_BELIEVABLE_TOKEN_RATE: a ratio check cannot catch a unit mistake on a model priced for the first time. */
+export const MAX_TOKEN_RATE = MAX_BELIEVABLE_TOKEN_RATE;
+const TOKEN_RATES: readonly RateKey[] = PER_TOKEN_RATES;
 
 /** Why a price fails validation (empty when it passes): negative rates, or token rates past MAX_TOKEN_RATE. */
 export function validatePrice(price: PriceInput): string[] {
