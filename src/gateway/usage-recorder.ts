@@ -1,4 +1,6 @@
+import type { Insertable } from 'kysely';
 import type { Db } from '../db/database.js';
+import type { UsageRecordsTable } from '../db/schema.js';
 import type { Logger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
 import type { PreparedCall } from './pipeline.js';
@@ -11,14 +13,23 @@ export interface CallOutcome {
   latencyMs: number;
 }
 
+type UsageRow = Insertable<UsageRecordsTable>;
+
+/** At most this many records go in one insert; the rest wait for the next one. */
+const MAX_BATCH = 500;
+
 /**
  * Writes one usage record per call (who, what, which price version, the breakdown, the charge) after the
  * response has gone out: bookkeeping stays off the hot path (STYLE habit 12). The ledger entry written at
- * capture is the financial record; this is the analytical one. `flush()` waits for pending writes
+ * capture is the financial record; this is the analytical one. Records that arrive while an insert is in
+ * flight go together in the next one (TensorZero batches its writes the same way): one commit for many
+ * calls instead of one each, which under load left PostgreSQL's WAL flushes to the holds and captures on
+ * the response path. An idle gateway writes each record at once. `flush()` waits for pending writes
  * (shutdown, tests).
  */
 export class UsageRecorder {
-  private readonly pending = new Set<Promise<void>>();
+  private queue: UsageRow[] = [];
+  private writing: Promise<void> | undefined;
 
   constructor(
     private readonly db: Db,
@@ -26,53 +37,75 @@ export class UsageRecorder {
   ) {}
 
   record(call: PreparedCall, outcome: CallOutcome): void {
-    const write = this.write(call, outcome).catch((error: unknown) => {
-      this.logger.error({ err: error, requestId: call.requestId }, 'could not write usage record');
-    });
-    this.pending.add(write);
-    void write.finally(() => this.pending.delete(write));
+    this.queue.push(usageRow(call, outcome));
+    if (!this.writing) this.writing = this.drain();
   }
 
   async flush(): Promise<void> {
-    while (this.pending.size > 0) await Promise.all([...this.pending]);
+    while (this.writing) await this.writing;
   }
 
-  private async write(call: PreparedCall, outcome: CallOutcome): Promise<void> {
-    const report = outcome.report;
-    const usage = report?.usage;
-    const unit = report?.debit.unit ?? (call.caller.mode === 'consumption_tokens' ? 'tokens' : 'usd');
+  /** Clears `writing` in the same step that sees the queue empty, so no record is left behind unwritten. */
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, MAX_BATCH);
+        try {
+          await this.insert(batch);
+        } catch {
+          // One bad row must not lose the others: write them one by one, logging only the ones that fail.
+          for (const row of batch) {
+            await this.insert([row]).catch((error: unknown) => {
+              this.logger.error({ err: error, requestId: row.request_id }, 'could not write usage record');
+            });
+          }
+        }
+      }
+    } finally {
+      this.writing = undefined;
+    }
+  }
+
+  private async insert(rows: UsageRow[]): Promise<void> {
     await this.db
       .insertInto('usage_records')
-      .values({
-        request_id: call.requestId,
-        account_id: call.caller.accountId,
-        api_key_id: call.caller.keyId,
-        requested_model: call.request.model,
-        model_id: call.resolution.modelId ?? null,
-        provider_id: call.route.providerId,
-        upstream_model: call.route.target.upstreamModel,
-        input_uncached_tokens: usage?.input.uncached ?? 0,
-        cache_read_tokens: usage?.input.cacheRead ?? 0,
-        cache_write_tokens: (usage?.input.cacheWrite ?? 0) + (usage?.input.cacheWrite1h ?? 0),
-        input_audio_tokens: usage?.input.audio ?? 0,
-        output_text_tokens: usage?.output.text ?? 0,
-        reasoning_tokens: usage?.output.reasoning ?? 0,
-        output_audio_tokens: usage?.output.audio ?? 0,
-        usage_estimated: usage?.estimated ?? false,
-        price_version: call.resolution.price.version ?? null,
-        breakdown: report ? JSON.stringify(report.breakdown) : null,
-        provider_cost: (report?.breakdown.providerCost ?? Decimal.ZERO).toString(),
-        charge: (report?.breakdown.charge ?? Decimal.ZERO).toString(),
-        debit: (report?.debit.amount ?? Decimal.ZERO).toString(),
-        debit_unit: unit,
-        pricing_source: call.resolution.source,
-        pricing_match: call.resolution.match,
-        latency_ms: Math.round(outcome.latencyMs),
-        status: outcome.status,
-        error_code: outcome.errorCode ?? null,
-        stream: call.stream,
-      })
+      .values(rows)
       .onConflict((conflict) => conflict.column('request_id').doNothing())
       .execute();
   }
+}
+
+function usageRow(call: PreparedCall, outcome: CallOutcome): UsageRow {
+  const report = outcome.report;
+  const usage = report?.usage;
+  const unit = report?.debit.unit ?? (call.caller.mode === 'consumption_tokens' ? 'tokens' : 'usd');
+  return {
+    request_id: call.requestId,
+    account_id: call.caller.accountId,
+    api_key_id: call.caller.keyId,
+    requested_model: call.request.model,
+    model_id: call.resolution.modelId ?? null,
+    provider_id: call.route.providerId,
+    upstream_model: call.route.target.upstreamModel,
+    input_uncached_tokens: usage?.input.uncached ?? 0,
+    cache_read_tokens: usage?.input.cacheRead ?? 0,
+    cache_write_tokens: (usage?.input.cacheWrite ?? 0) + (usage?.input.cacheWrite1h ?? 0),
+    input_audio_tokens: usage?.input.audio ?? 0,
+    output_text_tokens: usage?.output.text ?? 0,
+    reasoning_tokens: usage?.output.reasoning ?? 0,
+    output_audio_tokens: usage?.output.audio ?? 0,
+    usage_estimated: usage?.estimated ?? false,
+    price_version: call.resolution.price.version ?? null,
+    breakdown: report ? JSON.stringify(report.breakdown) : null,
+    provider_cost: (report?.breakdown.providerCost ?? Decimal.ZERO).toString(),
+    charge: (report?.breakdown.charge ?? Decimal.ZERO).toString(),
+    debit: (report?.debit.amount ?? Decimal.ZERO).toString(),
+    debit_unit: unit,
+    pricing_source: call.resolution.source,
+    pricing_match: call.resolution.match,
+    latency_ms: Math.round(outcome.latencyMs),
+    status: outcome.status,
+    error_code: outcome.errorCode ?? null,
+    stream: call.stream,
+  };
 }
