@@ -150,6 +150,40 @@ describe.each(backends())('gateway with the demo provider on $name', (backend) =
     expect(body.models).toBe(37);
   });
 
+  it('reports usage by account, model and time, with exact totals', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1', name: `usage-report-${Date.now()}` });
+    const client = harness.client(account.key);
+    const charges: Decimal[] = [];
+    for (const model of ['gpt-4o-mini', 'gpt-4o-mini', 'claude-sonnet-4-5']) {
+      const completion = await client.chat.completions.create({
+        model,
+        messages: [{ role: 'user', content: 'Hi there' }],
+        max_tokens: 20,
+      });
+      charges.push(Decimal.parse((completion.usage as unknown as { tollgate: { charge: string } }).tollgate.charge));
+    }
+    await harness.flush();
+    const headers = { authorization: `Bearer ${ADMIN_KEY}` };
+    const all = await json(await fetch(`${harness.url}/admin/usage?account=${account.id}`, { headers }));
+    expect(all.totals.calls).toBe(3);
+    expect(all.totals.charge).toBe(Decimal.sum(charges).toString());
+    const unknown = await json(await fetch(`${harness.url}/admin/usage?account=no-such-account`, { headers }));
+    expect(unknown.error.code).toBe('not_found');
+    const mini = await json(await fetch(`${harness.url}/admin/usage?account=${account.id}&model=gpt-4o-mini`, { headers }));
+    expect(mini.totals.calls).toBe(2);
+    expect(mini.totals.charge).toBe(charges[0]!.add(charges[1]!).toString());
+    const future = await json(
+      await fetch(
+        `${harness.url}/admin/usage?account=${account.id}&from=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`,
+        { headers },
+      ),
+    );
+    expect(future.totals.calls).toBe(0);
+    const badTime = await fetch(`${harness.url}/admin/usage?from=yesterday`, { headers });
+    expect(badTime.status).toBe(400);
+    expect((await json(badTime)).error.param).toBe('from');
+  });
+
   it('writes a new price version through the admin route and charges it from then on', async () => {
     const put = await fetch(`${harness.url}/admin/pricing/models/gpt-4.1-nano/price`, {
       method: 'PUT',

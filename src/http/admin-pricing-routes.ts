@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { coverage, priceAt, priceHistory, writePriceVersion } from '../catalog/catalog-store.js';
 import type { PricingCatalog } from '../catalog/snapshot.js';
 import type { Database } from '../db/database.js';
+import { Decimal } from '../money/decimal.js';
 import { InvalidPriceError, parsePrice, toPerUnit, type PriceUnit } from '../money/units.js';
 import type { PriceRates, PriceTier, RateKey } from '../pricing/types.js';
 import { RATE_COLUMNS, RATE_KEYS } from '../catalog/price-row.js';
@@ -127,7 +128,15 @@ export function registerAdminPricingRoutes(app: FastifyInstance, services: Admin
           sql<string>`coalesce(sum(provider_cost), 0)::text`.as('provider_cost'),
         ])
         .executeTakeFirstOrThrow();
-      return { totals: { calls: Number(totals.calls), charge: totals.charge, provider_cost: totals.provider_cost }, records };
+      // NUMERIC sums keep the columns' trailing zeros ("0.00035370"); print them as every other amount.
+      return {
+        totals: {
+          calls: Number(totals.calls),
+          charge: Decimal.parse(totals.charge).toString(),
+          provider_cost: Decimal.parse(totals.provider_cost).toString(),
+        },
+        records,
+      };
     },
   );
 }
