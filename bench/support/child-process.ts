@@ -10,6 +10,18 @@ export interface ServerProcess {
 const STARTUP_TIMEOUT_MS = 120_000;
 
 /**
+ * Every child still running when the benchmark ends, however it ends (an error, Ctrl-C, a closed pipe):
+ * a spawned server such as Portkey would otherwise outlive its parent. `exit` handlers must be synchronous,
+ * hence SIGKILL there.
+ */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  // A forked child sees its IPC channel close and cleans up itself (tollgate drops its scratch database).
+  for (const child of running) if (!child.channel) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => process.exit(130));
+
+/**
  * Forks a TypeScript entry under tsx with an IPC channel and waits for its first `{ type: 'ready' }` message.
  * @throws Error when the child exits or stays silent before it is ready
  */
@@ -23,8 +35,9 @@ export async function forkTypeScript<Ready extends { type: 'ready' }>(
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  const server = serverProcess(child);
   const ready = await waitFor<Ready>(child, (message): message is Ready => isMessage(message, 'ready'), entry.pathname);
-  return { server: serverProcess(child), ready };
+  return { server, ready };
 }
 
 /** Sends `message` to a forked child and waits for its reply of type `replyType`. */
@@ -44,6 +57,7 @@ export async function ask<Reply extends { type: string }>(
  */
 export async function spawnUntil(command: string, args: string[], probe: () => Promise<boolean>): Promise<ServerProcess> {
   const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit'], env: process.env });
+  const server = serverProcess(child);
   let exited = false;
   child.once('exit', () => (exited = true));
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
@@ -55,10 +69,12 @@ export async function spawnUntil(command: string, args: string[], probe: () => P
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return serverProcess(child);
+  return server;
 }
 
 function serverProcess(child: ChildProcess): ServerProcess {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   return {
     child,
     async stop() {

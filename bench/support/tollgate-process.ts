@@ -73,8 +73,10 @@ try {
   const url = await gateway.app.listen({ host: '127.0.0.1', port: 0 });
   process.send?.({ type: 'ready', url, key: account.apiKey.key, storage: storage.label });
 
+  let finishing = false;
   process.on('message', (message: { type?: string }) => {
     if (message.type !== 'finish') return;
+    finishing = true;
     void (async () => {
       await gateway.recorder.flush();
       const db = storage.database.db;
@@ -104,7 +106,16 @@ try {
       });
     })().catch((error: unknown) => process.send?.({ type: 'error', message: String(error) }));
   });
-  process.on('disconnect', () => process.exit(0));
+  process.on('disconnect', () => {
+    if (finishing) process.exit(0);
+    // The benchmark went away mid-run: still drop the scratch database, within a bound.
+    setTimeout(() => process.exit(1), 10_000).unref();
+    void gateway
+      .close()
+      .then(() => storage.database.close())
+      .then(() => storage.drop())
+      .finally(() => process.exit(1));
+  });
 } catch (error) {
   await storage.database.close().catch(() => undefined);
   await storage.drop().catch(() => undefined);
