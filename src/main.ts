@@ -55,7 +55,7 @@ export async function startGateway(config: Config, logger: Logger, options: { da
     const catalog = await PricingCatalog.create({ database, config, logger, onLookup: metrics.onLookup });
     catalog.startAutoReload();
     cleanups.push(() => catalog.stop());
-    const markups = await MarkupRules.load(database.db, config);
+    const markups = await MarkupRules.load(database, config);
     const ledger = new Ledger(database.db, { logger });
     const firstStart = await ensureFirstStartCredentials(database, ledger, config);
     const registry = createProviderRegistry(config);
