@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { Decimal } from '../money/decimal.js';
@@ -18,15 +19,16 @@ describe.each(backends())('captures committed together on $name', (backend) => {
     await database.close();
   });
 
-  /** Transaction start times of the account's capture entries: entries written by one transaction share one. */
+  /** The transactions that wrote the account's capture entries, by the id each row carries (xmin): start times can
+   * share a millisecond, transaction ids never do. */
   async function captureTransactions(accountId: string): Promise<number> {
     const rows = await database.db
       .selectFrom('ledger_entries')
-      .select('created_at')
+      .select(sql<string>`xmin::text`.as('transaction'))
       .where('account_id', '=', accountId)
       .where('kind', '=', 'capture')
       .execute();
-    return new Set(rows.map((row) => new Date(row.created_at).getTime())).size;
+    return new Set(rows.map((row) => row.transaction)).size;
   }
 
   it('settles 40 concurrent captures on one account exactly as one after another, in fewer transactions', async () => {
