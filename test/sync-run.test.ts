@@ -178,6 +178,28 @@ describe.each(backends())('price sync runs on $name', (backend) => {
     expect(alerts[0]!.message).toContain(message);
   });
 
+  it("closes a run a stopped process left 'running' as interrupted, and leaves finished runs alone", async () => {
+    const finished = await openrouter('openrouter-models.json', false);
+    // What a process killed mid-run leaves behind: the row it inserted first, never finished.
+    const stale = await database.db
+      .insertInto('sync_runs')
+      .values({ source: 'litellm', url: feeds.url('litellm-models.json'), mode: 'execute', status: 'running' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const result = await openrouter('openrouter-models.json', false);
+    expect(result.status).toBe('succeeded');
+    const rows = await database.db.selectFrom('sync_runs').selectAll().orderBy('id').execute();
+    expect(rows.map((row) => [row.id, row.status])).toEqual([
+      [finished.runId, 'succeeded'],
+      [stale.id, 'failed'],
+      [result.runId, 'succeeded'],
+    ]);
+    const closed = rows[1]!;
+    expect(closed.error).toBe('interrupted: the process running it stopped before it finished');
+    expect([closed.finished_at, closed.result]).toEqual([null, null]);
+    expect(rows[0]!.error).toBeNull();
+  });
+
   it('holds back a LiteLLM entry with per-1M prices in its per-token fields (litellm#38167)', async () => {
     const result = await runSync(
       { source: 'litellm', url: feeds.url('litellm-models.json'), execute: true, registerNewModels: true },

@@ -157,6 +157,28 @@ describe.each(backends())('price sync service on $name', (backend) => {
     expect(delivered!.deliveredAt).not.toBeNull();
   });
 
+  it('a run under the lock shows a run a stopped process left running as failed in the status', async () => {
+    // Another instance died while running litellm: its row says 'running' and nothing will ever finish it.
+    const stale = await database.db
+      .insertInto('sync_runs')
+      .values({ source: 'litellm', url: feeds.url('litellm-models.json'), mode: 'execute', status: 'running' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const sync = await startSync(database);
+    const litellmStatus = async () => (await sync.status()).sources.find((source) => source.source === 'litellm')?.lastResult;
+    expect(await litellmStatus()).toMatchObject({ runId: stale.id, status: 'running' });
+    expect((await sync.runNow({ execute: false })).status).toBe('succeeded');
+    expect(await litellmStatus()).toEqual({
+      runId: stale.id,
+      source: 'litellm',
+      url: feeds.url('litellm-models.json'),
+      mode: 'execute',
+      status: 'failed',
+      error: 'interrupted: the process running it stopped before it finished',
+      startedAt: expect.any(String),
+    });
+  });
+
   it('stop() ends a run waiting on a slow feed at once, recording it as failed', async () => {
     const sync = await startSync(database, {
       TOLLGATE_SYNC_URL_OPENROUTER: feeds.url('hang'),

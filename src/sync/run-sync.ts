@@ -1,6 +1,6 @@
 import { isFormatName, parseSource } from '../catalog/importers/index.js';
 import type { ImportedEntry, ImportIssue } from '../catalog/importers/types.js';
-import type { Database } from '../db/database.js';
+import type { Database, Db } from '../db/database.js';
 import type { Logger } from '../logging/logger.js';
 import type { Decimal } from '../money/decimal.js';
 import type { AlertService } from './alerts.js';
@@ -100,14 +100,40 @@ export interface SyncResult {
   otherSource: Array<PriceChange & { currentSource: string }>;
 }
 
+/** The error an interrupted run's row is closed with. */
+export const INTERRUPTED_RUN_ERROR = 'interrupted: the process running it stopped before it finished';
+
+/**
+ * Closes every `sync_runs` row still 'running' as failed with INTERRUPTED_RUN_ERROR, and returns their ids.
+ * Only correct under the sync lock (SYNC_LOCK_KEY): holding it proves no other run is alive, so such a row was
+ * left by a process that stopped mid-run (killed, crashed, lost its connection, which released the lock). Its
+ * `finished_at` stays null: when it stopped is not known.
+ */
+export async function closeInterruptedRuns(db: Db): Promise<number[]> {
+  const closed = await db
+    .updateTable('sync_runs')
+    .set({ status: 'failed', error: INTERRUPTED_RUN_ERROR })
+    .where('status', '=', 'running')
+    .returning('id')
+    .execute();
+  return closed.map((row) => row.id);
+}
+
 /**
  * Fetch, parse, diff, guard and (when executing) apply one feed, recording the run in `sync_runs`. Never
  * throws for a bad feed: a failed fetch, a timeout or a malformed document writes no price and returns a
  * failed run (alerted when executing). Dry runs raise no alerts: the operator is reading the result.
+ *
+ * The caller holds the sync lock (`database.withAdvisoryLock(SYNC_LOCK_KEY, ...)`, as the scheduler, the admin
+ * route and `tollgate catalog sync` do): the run first closes the rows of runs that died mid-way.
  */
 export async function runSync(request: SyncRequest, dependencies: SyncDependencies): Promise<SyncResult> {
   const { database, logger, alerts } = dependencies;
   const mode = request.execute ? 'execute' : 'dry-run';
+  const interrupted = await closeInterruptedRuns(database.db);
+  if (interrupted.length > 0) {
+    logger.warn({ runs: interrupted }, `price sync: closed ${interrupted.length} run(s) left running by a stopped process`);
+  }
   const started = await database.db
     .insertInto('sync_runs')
     .values({ source: request.source, url: request.url, mode, status: 'running' })
