@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { NormalizedUsage } from './types.js';
+import { Decimal } from '../money/decimal.js';
+import { toPerUnit } from '../money/units.js';
+import { priceUsage } from './cost.js';
+import type { ModelPrice, NormalizedUsage, PriceRates } from './types.js';
 import {
   totalInputTokens,
   totalOutputTokens,
@@ -14,6 +17,43 @@ import {
 function recorded(file: string): unknown {
   const body = JSON.parse(readFileSync(new URL(`../../fixtures/provider-responses/${file}`, import.meta.url), 'utf8'));
   return body.usage ?? body.usageMetadata;
+}
+
+let genaiCases: Array<{ body: { file: string; usage?: Record<string, unknown> } }> | undefined;
+
+/**
+ * The usage object of a real response in genai-prices' usages.json (fixtures/genai-prices, see its SOURCES.md):
+ * the one recorded in `cassette` with `promptTokens` prompt tokens.
+ */
+function genaiRecorded(cassette: string, promptTokens: number): Record<string, unknown> {
+  genaiCases ??= JSON.parse(readFileSync(new URL('../../fixtures/genai-prices/usages-priced.json', import.meta.url), 'utf8'));
+  const found = genaiCases!.find(
+    (entry) => entry.body.file.endsWith(cassette) && entry.body.usage?.prompt_tokens === promptTokens,
+  );
+  if (!found?.body.usage) throw new Error(`no body of ${cassette} with ${promptTokens} prompt tokens in usages-priced.json`);
+  return found.body.usage;
+}
+
+/** A price from USD-per-1M rates, as pricing pages and genai-prices' data.json quote them. */
+function perMillion(rates: { input: string; output: string; cacheRead?: string }): ModelPrice {
+  const perToken = (value: string) => toPerUnit(Decimal.parse(value), 'usd-per-1m');
+  const converted: PriceRates = { input: perToken(rates.input), output: perToken(rates.output) };
+  if (rates.cacheRead) converted.cacheRead = perToken(rates.cacheRead);
+  return {
+    version: undefined,
+    modelId: 'test-model',
+    rates: converted,
+    tiers: [],
+    effectiveFrom: undefined,
+    effectiveUntil: undefined,
+    source: 'test',
+  };
+}
+
+/** The exact cost of a usage at a price, as text. */
+function costOf(usage: NormalizedUsage | undefined, price: ModelPrice): string {
+  expect(usage).toBeDefined();
+  return priceUsage(usage!, price).providerCost.toString();
 }
 
 /** The disjoint counts, without the raw object, to compare with known values. */
@@ -67,6 +107,62 @@ describe('usageFromOpenAI: prompt_tokens include cached_tokens; completion_token
     expect(usageFromOpenAI(undefined)).toBeUndefined();
     expect(usageFromOpenAI({ total_tokens: 5 })).toBeUndefined();
     expect(usageFromOpenAI({ prompt_tokens: -3, completion_tokens: 1.5 })).toBeUndefined();
+  });
+});
+
+describe("usageFromOpenAI: OpenAI-compatible providers' own cache-read fields, all inside prompt_tokens", () => {
+  // deepseek-v4-flash in genai-prices' data.json: $0.14 input, $0.0028 cache hit, $0.28 output per 1M.
+  const deepseekV4Flash = perMillion({ input: '0.14', cacheRead: '0.0028', output: '0.28' });
+  const deepseekBody = () => genaiRecorded('test_deepseek_deferred_capability_with_thinking.yaml', 563);
+
+  it('DeepSeek: prompt_cache_hit_tokens and prompt_tokens_details count the same hits, once', () => {
+    const raw = deepseekBody();
+    expect(raw).toMatchObject({
+      prompt_cache_hit_tokens: 512,
+      prompt_cache_miss_tokens: 51,
+      prompt_tokens_details: { cached_tokens: 512 },
+    });
+    const usage = usageFromOpenAI(raw);
+    expect(counts(usage)).toEqual({
+      input: input({ uncached: 51, cacheRead: 512 }),
+      output: output({ text: 56, reasoning: 60 }),
+    });
+    // genai-prices' own result for this body: input 0.0000085736 + output 0.00003248.
+    expect(costOf(usage, deepseekV4Flash)).toBe('0.0000410536');
+  });
+
+  it('DeepSeek: the hit count alone (its API reference lists prompt_cache_hit/miss_tokens, no details)', () => {
+    const { prompt_tokens_details: _details, ...documented } = deepseekBody();
+    const usage = usageFromOpenAI(documented);
+    expect(counts(usage)).toEqual({
+      input: input({ uncached: 51, cacheRead: 512 }),
+      output: output({ text: 56, reasoning: 60 }),
+    });
+    expect(costOf(usage, deepseekV4Flash)).toBe('0.0000410536');
+  });
+
+  it('Mistral: num_cached_tokens, priced at the cache rate (mistral-medium-latest, 32 of 273 prompt tokens)', () => {
+    const raw = genaiRecorded('test_multimodal_tool_return_matrix[direct-url-image-mistral].yaml', 273);
+    expect(raw).toEqual({ completion_tokens: 104, num_cached_tokens: 32, prompt_tokens: 273, total_tokens: 377 });
+    const usage = usageFromOpenAI(raw);
+    expect(counts(usage)).toEqual({ input: input({ uncached: 241, cacheRead: 32 }), output: output({ text: 104 }) });
+    // mistral-medium-3.1: $0.40 input, $2 output per 1M, cached prompt tokens at 10% of input (Mistral's
+    // prompt-caching page; genai-prices lists $0.04): 241 x 0.4 + 32 x 0.04 + 104 x 2, per 1M.
+    expect(costOf(usage, perMillion({ input: '0.4', cacheRead: '0.04', output: '2' }))).toBe('0.00030568');
+    // Without a cache rate the hits cost the input rate: genai-prices' 0.0001092 + 0.000208 for mistral-medium-3.
+    expect(costOf(usage, perMillion({ input: '0.4', output: '2' }))).toBe('0.0003172');
+  });
+
+  it('Together: a top-level cached_tokens (deepseek-ai/DeepSeek-R1 through Hugging Face)', () => {
+    const raw = genaiRecorded('test_huggingface/test_simple_completion.yaml', 4);
+    expect(raw).toEqual({ cached_tokens: 0, completion_tokens: 197, prompt_tokens: 4, total_tokens: 201 });
+    // DeepSeek-R1 on Together in genai-prices' data.json: $3 input, $7 output per 1M; its result 0.000012 + 0.001379.
+    const together = perMillion({ input: '3', output: '7' });
+    expect(costOf(usageFromOpenAI(raw), together)).toBe('0.001391');
+    // Every recorded count is 0; the same body with 2 of its 4 prompt tokens from the cache, at a $0.30 cache rate.
+    const hit = usageFromOpenAI({ ...raw, cached_tokens: 2 });
+    expect(counts(hit)).toEqual({ input: input({ uncached: 2, cacheRead: 2 }), output: output({ text: 197 }) });
+    expect(costOf(hit, perMillion({ input: '3', cacheRead: '0.3', output: '7' }))).toBe('0.0013856');
   });
 });
 

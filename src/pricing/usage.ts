@@ -63,7 +63,7 @@ export function usageFromOpenAI(raw: unknown): NormalizedUsage | undefined {
   if (prompt === undefined && completion === undefined) return undefined;
   const promptDetails = objectOrEmpty(raw.prompt_tokens_details ?? raw.input_tokens_details);
   const completionDetails = objectOrEmpty(raw.completion_tokens_details ?? raw.output_tokens_details);
-  const cached = count(promptDetails.cached_tokens) ?? 0;
+  const cached = cachedPromptTokens(raw, promptDetails);
   const cacheWrite = count(promptDetails.cache_write_tokens ?? promptDetails.cache_creation_tokens) ?? 0;
   const inputAudio = count(promptDetails.audio_tokens) ?? 0;
   const reasoning = count(completionDetails.reasoning_tokens) ?? 0;
@@ -82,6 +82,26 @@ export function usageFromOpenAI(raw: unknown): NormalizedUsage | undefined {
   usage.output.text = nonNegative((completion ?? 0) - (reasoningOutside ? 0 : reasoning) - outputAudio);
   usage.raw = raw;
   return usage;
+}
+
+/**
+ * Prompt tokens read from a cache, counted inside prompt_tokens. OpenAI puts them in
+ * `prompt_tokens_details.cached_tokens`; some OpenAI-compatible providers elsewhere. The first field present
+ * wins: where a provider sends two, both count the same tokens, and adding them would charge the cache twice.
+ * - DeepSeek: `prompt_cache_hit_tokens` (with `prompt_cache_miss_tokens`, the two sum to prompt_tokens); its
+ *   newer responses repeat the count in prompt_tokens_details (recorded deepseek-v4-flash: 512 and 512).
+ * - Mistral: `num_cached_tokens` (recorded mistral-medium-latest: 32 of 273 prompt tokens), billed at 10% of input.
+ * - Together: a top-level `cached_tokens` (recorded through Hugging Face's router), the field genai-prices also
+ *   reads as cache reads for Anthropic's OpenAI-compatible API.
+ */
+function cachedPromptTokens(raw: Record<string, unknown>, promptDetails: Record<string, unknown>): number {
+  return (
+    count(promptDetails.cached_tokens) ??
+    count(raw.prompt_cache_hit_tokens) ??
+    count(raw.num_cached_tokens) ??
+    count(raw.cached_tokens) ??
+    0
+  );
 }
 
 /** Anthropic Messages `usage` (the final one, or message_start merged with message_delta for streams). */
