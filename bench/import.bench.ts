@@ -5,12 +5,11 @@
  * database is created and dropped). Options: ROUNDS (3): each backend is measured ROUNDS times on a fresh
  * database and the median is printed.
  */
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import pg from 'pg';
 import { seedCatalog } from '../src/catalog/catalog-store.js';
 import { parseSource } from '../src/catalog/importers/index.js';
 import { migrate, openDatabase, type Database } from '../src/db/database.js';
+import { openScratchPostgres } from '../test/support/scratch-database.js';
 
 const rounds = Number(process.env.ROUNDS ?? 3);
 const file = new URL('../data/catalog/model_prices_and_context_window.json', import.meta.url);
@@ -64,26 +63,8 @@ async function openPGlite() {
 
 function postgresOpener(adminUrl: string) {
   return async () => {
-    const name = `tollgate_bench_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    // A database name cannot be a bound parameter; `name` is generated above from hex digits only.
-    await admin.query(`create database ${name}`);
-    await admin.end();
-    const url = new URL(adminUrl);
-    url.pathname = `/${name}`;
-    const database = await openDatabase({ kind: 'postgres', url: url.toString() });
-    await migrate(database.db);
-    return {
-      database,
-      async close() {
-        await database.close();
-        const dropper = new pg.Client({ connectionString: adminUrl });
-        await dropper.connect();
-        await dropper.query(`drop database if exists ${name} with (force)`);
-        await dropper.end();
-      },
-    };
+    const database = await openScratchPostgres(adminUrl, 'tollgate_bench');
+    return { database, close: () => database.close() };
   };
 }
 

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { migrate, openDatabase, type Database } from '../../src/db/database.js';
+import { openScratchPostgres } from './scratch-database.js';
 
 /**
  * The storage backends a suite runs on: embedded PGlite always, PostgreSQL when TEST_DATABASE_URL is set
@@ -33,27 +32,6 @@ async function openTestPGlite(): Promise<TestDatabase> {
   return database;
 }
 
-async function openTestPostgres(): Promise<TestDatabase> {
-  const adminUrl = process.env.TEST_DATABASE_URL!;
-  const name = `tollgate_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  // A database name cannot be a bound parameter; `name` is generated above from hex digits only.
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const database = await openDatabase({ kind: 'postgres', url: url.toString() });
-  await migrate(database.db);
-  return {
-    ...database,
-    url: url.toString(),
-    async close() {
-      await database.close();
-      const dropper = new pg.Client({ connectionString: adminUrl });
-      await dropper.connect();
-      await dropper.query(`drop database if exists ${name} with (force)`);
-      await dropper.end();
-    },
-  };
+function openTestPostgres(): Promise<TestDatabase> {
+  return openScratchPostgres(process.env.TEST_DATABASE_URL!, 'tollgate_test');
 }
