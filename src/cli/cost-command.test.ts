@@ -1,98 +1,75 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { migrate, openDatabase } from '../db/database.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliHarness } from '../../test/support/cli-harness.js';
 import { registerCostCommand } from './cost-command.js';
 
-const dataDirectory = mkdtempSync(path.join(tmpdir(), 'tollgate-cost-'));
+/** `tollgate cost ...` on a data directory of its own. */
+const cli = cliHarness({ prefix: 'tollgate-cost-', register: registerCostCommand, command: ['cost'] });
+const run = cli.run;
 
-beforeAll(async () => {
-  const database = await openDatabase({ kind: 'pglite', dataDirectory });
-  await migrate(database.db);
-  await database.db.insertInto('providers').values({ id: 'openai', name: 'OpenAI' }).execute();
-  await database.db
-    .insertInto('models')
-    .values({
-      id: 'gpt-4o',
-      provider_id: 'openai',
-      upstream_model: 'gpt-4o',
-      active: true,
-      modality: 'text',
-      context_window: null,
-      max_output_tokens: null,
-    })
-    .execute();
-  await database.db
-    .insertInto('model_prices')
-    .values({
-      model_id: 'gpt-4o',
-      effective_from: '2025-01-01T00:00:00Z',
-      input: '0.0000025',
-      output: '0.00001',
-      cache_read: '0.00000125',
-      tiers: '[]',
-      source: 'test',
-    })
-    .execute();
-  await database.db
-    .insertInto('markup_rules')
-    .values({ scope: 'provider', target: 'openai', percent: '10', fixed_fee: null })
-    .execute();
-  await database.db
-    .insertInto('accounts')
-    .values([
-      {
-        id: 'acct_1',
-        name: 'acme',
-        budget_mode: 'consumption_usd',
-        balance: '10',
-        available: '10',
-        job_price: null,
-        markup_percent: '20',
-        markup_fixed_fee: '0.001',
-        status: 'active',
-        overdraft_limit: '0',
-      },
-      {
-        id: 'acct_2',
-        name: 'tokens-co',
-        budget_mode: 'consumption_tokens',
-        balance: '1000000',
-        available: '1000000',
-        job_price: null,
-        markup_percent: null,
-        markup_fixed_fee: null,
-        status: 'active',
-        overdraft_limit: '0',
-      },
-    ])
-    .execute();
-  await database.close();
-});
+beforeAll(() =>
+  cli.prepare(async (database) => {
+    await database.db.insertInto('providers').values({ id: 'openai', name: 'OpenAI' }).execute();
+    await database.db
+      .insertInto('models')
+      .values({
+        id: 'gpt-4o',
+        provider_id: 'openai',
+        upstream_model: 'gpt-4o',
+        active: true,
+        modality: 'text',
+        context_window: null,
+        max_output_tokens: null,
+      })
+      .execute();
+    await database.db
+      .insertInto('model_prices')
+      .values({
+        model_id: 'gpt-4o',
+        effective_from: '2025-01-01T00:00:00Z',
+        input: '0.0000025',
+        output: '0.00001',
+        cache_read: '0.00000125',
+        tiers: '[]',
+        source: 'test',
+      })
+      .execute();
+    await database.db
+      .insertInto('markup_rules')
+      .values({ scope: 'provider', target: 'openai', percent: '10', fixed_fee: null })
+      .execute();
+    await database.db
+      .insertInto('accounts')
+      .values([
+        {
+          id: 'acct_1',
+          name: 'acme',
+          budget_mode: 'consumption_usd',
+          balance: '10',
+          available: '10',
+          job_price: null,
+          markup_percent: '20',
+          markup_fixed_fee: '0.001',
+          status: 'active',
+          overdraft_limit: '0',
+        },
+        {
+          id: 'acct_2',
+          name: 'tokens-co',
+          budget_mode: 'consumption_tokens',
+          balance: '1000000',
+          available: '1000000',
+          job_price: null,
+          markup_percent: null,
+          markup_fixed_fee: null,
+          status: 'active',
+          overdraft_limit: '0',
+        },
+      ])
+      .execute();
+  }),
+);
 
-afterAll(() => rmSync(dataDirectory, { recursive: true, force: true }));
-
-/** Runs `tollgate cost ...` in process; returns stdout, stderr and the exit code. */
-async function run(...args: string[]) {
-  const program = new Command('tollgate').option('--data-dir <dir>').exitOverride();
-  registerCostCommand(program);
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  process.exitCode = undefined;
-  try {
-    await program.parseAsync(['--data-dir', dataDirectory, 'cost', ...args], { from: 'user' });
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  const code = process.exitCode ?? 0;
-  process.exitCode = undefined;
-  return { stdout, stderr, code };
-}
+afterAll(() => cli.remove());
 
 describe('tollgate cost', () => {
   it('prints the resolution and the breakdown, with the provider markup', async () => {

@@ -1,46 +1,22 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliHarness } from '../../test/support/cli-harness.js';
 import { startFeedServer, type FeedServer } from '../../test/support/feed-server.js';
-import { migrate, openDatabase } from '../db/database.js';
 import { registerSyncCommand } from './sync-command.js';
 
-const dataDirectory = mkdtempSync(path.join(tmpdir(), 'tollgate-sync-'));
+/** `tollgate catalog sync ...` on a data directory of its own. */
+const cli = cliHarness({ prefix: 'tollgate-sync-', register: registerSyncCommand, command: ['catalog', 'sync'] });
+const run = cli.run;
 let feeds: FeedServer;
 
 beforeAll(async () => {
   feeds = await startFeedServer({ hangMs: 2_000 });
-  const database = await openDatabase({ kind: 'pglite', dataDirectory });
-  await migrate(database.db);
-  await database.close();
+  await cli.prepare();
 });
 
 afterAll(async () => {
   await feeds.close();
-  rmSync(dataDirectory, { recursive: true, force: true });
+  cli.remove();
 });
-
-/** Runs `tollgate catalog sync ...` in process; returns stdout, stderr and the exit code. */
-async function run(...args: string[]) {
-  const program = new Command('tollgate').option('--data-dir <dir>').exitOverride();
-  registerSyncCommand(program);
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-  process.exitCode = undefined;
-  try {
-    await program.parseAsync(['--data-dir', dataDirectory, 'catalog', 'sync', ...args], { from: 'user' });
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  const code = process.exitCode ?? 0;
-  process.exitCode = undefined;
-  return { stdout, stderr, code };
-}
 
 describe('tollgate catalog sync', () => {
   it('is a dry run by default: lists the new models and writes nothing', async () => {
