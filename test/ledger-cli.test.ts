@@ -1,46 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Command } from 'commander';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { registerLedgerCommands } from '../src/cli/ledger-command.js';
 import { openDatabase } from '../src/db/database.js';
 import { authenticateKey } from '../src/ledger/api-keys.js';
+import { cliHarness } from './support/cli-harness.js';
 
 /**
  * The ledger commands run in-process against an embedded data directory, as `tollgate` runs them: the
  * database is opened, migrated and closed by each command.
  */
 describe('tollgate accounts, keys and ledger commands', () => {
-  let dataDirectory: string;
-  beforeAll(() => {
-    dataDirectory = mkdtempSync(path.join(os.tmpdir(), 'tollgate-ledger-cli-'));
-  });
-  afterAll(() => {
-    rmSync(dataDirectory, { recursive: true, force: true });
-  });
-  afterEach(() => {
-    process.exitCode = undefined;
-  });
-
-  async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const program = new Command('tollgate').option('--database-url <url>').option('--data-dir <dir>').exitOverride();
-    registerLedgerCommands(program);
-    let stdout = '';
-    let stderr = '';
-    const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
-    process.exitCode = undefined;
-    try {
-      await program.parseAsync(['node', 'tollgate', '--data-dir', dataDirectory, ...args]);
-    } finally {
-      out.mockRestore();
-      err.mockRestore();
-    }
-    const code = Number(process.exitCode ?? 0);
-    process.exitCode = undefined;
-    return { code, stdout, stderr };
-  }
+  const cli = cliHarness({ prefix: 'tollgate-ledger-cli-', register: registerLedgerCommands, command: [] });
+  const { dataDirectory, run } = cli;
+  afterAll(() => cli.remove());
 
   let accountId = '';
 

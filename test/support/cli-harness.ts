@@ -20,7 +20,7 @@ export interface CliHarness {
   readonly dataDirectory: string;
   /** Migrates the directory's database, lets `fill` write into it, and closes it again. */
   prepare(fill?: (database: Database) => Promise<void>): Promise<void>;
-  /** Runs the command with `args` after its own words (`cost`, `catalog sync`). */
+  /** Runs the command with `args` after its own words (`cost`, `catalog sync`; none for a group of commands). */
   run(...args: string[]): Promise<CliRun>;
   /** Deletes the data directory. */
   remove(): void;
@@ -47,10 +47,12 @@ export function cliHarness(options: {
       }
     },
     async run(...args) {
-      const program = new Command('tollgate').option('--data-dir <dir>').exitOverride();
+      // The global options of src/cli/main.ts, so a command reads them as it does there.
+      const program = new Command('tollgate').option('--database-url <url>').option('--data-dir <dir>').exitOverride();
       options.register(program);
       let stdout = '';
       let stderr = '';
+      let code = 0;
       const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
       const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
       process.exitCode = undefined;
@@ -59,9 +61,10 @@ export function cliHarness(options: {
       } finally {
         out.mockRestore();
         err.mockRestore();
+        // Reset even when the command threw, so the exit code never leaks into the next run or test.
+        code = Number(process.exitCode ?? 0);
+        process.exitCode = undefined;
       }
-      const code = process.exitCode ?? 0;
-      process.exitCode = undefined;
       return { stdout, stderr, code };
     },
     remove() {
