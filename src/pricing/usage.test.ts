@@ -115,30 +115,24 @@ describe("usageFromOpenAI: OpenAI-compatible providers' own cache-read fields, a
   const deepseekV4Flash = perMillion({ input: '0.14', cacheRead: '0.0028', output: '0.28' });
   const deepseekBody = () => genaiRecorded('test_deepseek_deferred_capability_with_thinking.yaml', 563);
 
-  it('DeepSeek: prompt_cache_hit_tokens and prompt_tokens_details count the same hits, once', () => {
-    const raw = deepseekBody();
-    expect(raw).toMatchObject({
+  it('DeepSeek: prompt_cache_hit_tokens, counted once beside prompt_tokens_details, or alone', () => {
+    const recorded = deepseekBody();
+    expect(recorded).toMatchObject({
       prompt_cache_hit_tokens: 512,
       prompt_cache_miss_tokens: 51,
       prompt_tokens_details: { cached_tokens: 512 },
     });
-    const usage = usageFromOpenAI(raw);
-    expect(counts(usage)).toEqual({
-      input: input({ uncached: 51, cacheRead: 512 }),
-      output: output({ text: 56, reasoning: 60 }),
-    });
-    // genai-prices' own result for this body: input 0.0000085736 + output 0.00003248.
-    expect(costOf(usage, deepseekV4Flash)).toBe('0.0000410536');
-  });
-
-  it('DeepSeek: the hit count alone (its API reference lists prompt_cache_hit/miss_tokens, no details)', () => {
-    const { prompt_tokens_details: _details, ...documented } = deepseekBody();
-    const usage = usageFromOpenAI(documented);
-    expect(counts(usage)).toEqual({
-      input: input({ uncached: 51, cacheRead: 512 }),
-      output: output({ text: 56, reasoning: 60 }),
-    });
-    expect(costOf(usage, deepseekV4Flash)).toBe('0.0000410536');
+    // DeepSeek's API reference lists prompt_cache_hit/miss_tokens and no prompt_tokens_details.
+    const { prompt_tokens_details: _details, ...documented } = recorded;
+    for (const raw of [recorded, documented]) {
+      const usage = usageFromOpenAI(raw);
+      expect(counts(usage)).toEqual({
+        input: input({ uncached: 51, cacheRead: 512 }),
+        output: output({ text: 56, reasoning: 60 }),
+      });
+      // genai-prices' own result for the recorded body: input 0.0000085736 + output 0.00003248.
+      expect(costOf(usage, deepseekV4Flash)).toBe('0.0000410536');
+    }
   });
 
   it('Mistral: num_cached_tokens, priced at the cache rate (mistral-medium-latest, 32 of 273 prompt tokens)', () => {
