@@ -5,6 +5,7 @@ import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationP
 import pg from 'pg';
 import { acquireDataDirectoryLock, type DataDirectoryLock } from './data-directory-lock.js';
 import * as initial from './migrations/001-initial.js';
+import * as creditLeases from './migrations/002-credit-leases.js';
 import { openPGlite, PGliteDialect } from './pglite-dialect.js';
 import type { Schema } from './schema.js';
 
@@ -30,6 +31,7 @@ export interface Database {
 
 const MIGRATIONS: Record<string, Migration> = {
   '001-initial': initial,
+  '002-credit-leases': creditLeases,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -153,6 +153,8 @@ export interface LedgerEntriesTable {
   usage: Json<unknown> | null;
   breakdown: Json<unknown> | null;
   note: string | null;
+  /** On a capture settled against a credit lease: the lease's request id (its hold entry). */
+  lease_id: ColumnType<string | null, string | null | undefined, never>;
   created_at: CreatedAt;
 }
 

@@ -4,19 +4,14 @@ import { Decimal } from '../money/decimal.js';
 import { fromNumeric } from './accounts.js';
 import { captureAlone } from './capture-statement.js';
 import { HoldNotFoundError } from './errors.js';
+import { GroupCommitQueue, type Settled as GroupSettled } from './group-commit.js';
 import type { CaptureInput, CaptureOutcome } from './settlement.js';
 
 /** At most this many captures share one transaction; the rest wait for the next one. */
-const MAX_BATCH = 200;
+export const MAX_CAPTURE_BATCH = 200;
 
 type Settled = Pick<LedgerEntryRow, 'kind' | 'amount' | 'note'>;
-type Result = { outcome: CaptureOutcome } | { error: unknown };
-
-interface Pending {
-  input: CaptureInput;
-  resolve(outcome: CaptureOutcome): void;
-  reject(error: unknown): void;
-}
+export type CaptureResult = GroupSettled<CaptureOutcome>;
 
 /**
  * Group commit for captures. Every capture locks its account's row until its transaction commits, so under
@@ -27,58 +22,34 @@ interface Pending {
  * capture arriving when none is in flight starts at once, as the one-statement capture (captureAlone, one
  * round trip) when its case is the common one, so an idle gateway pays no extra latency.
  */
-export class CaptureBatcher {
-  private queue: Pending[] = [];
-  private running = false;
+export function captureBatcher(db: Kysely<Schema>): GroupCommitQueue<CaptureInput, CaptureOutcome> {
+  return new GroupCommitQueue((inputs) => captureBatch(db, inputs), { maxBatch: MAX_CAPTURE_BATCH });
+}
 
-  constructor(private readonly db: Kysely<Schema>) {}
-
-  submit(input: CaptureInput): Promise<CaptureOutcome> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ input, resolve, reject });
-      if (!this.running) void this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    this.running = true;
+/**
+ * Settles `inputs`, in order, in as few transactions as it can: each gets its outcome or its own error. A
+ * failed shared transaction (a lost connection, a deadlock) is retried one capture at a time, so one
+ * capture's failure is its own and never another's. A capture alone tries the one-statement capture first;
+ * what that statement does not cover (replay, no hold, above the hold, a lease, a race) takes the full path.
+ */
+export async function captureBatch(db: Kysely<Schema>, inputs: CaptureInput[]): Promise<CaptureResult[]> {
+  if (inputs.length === 1 && !inputs[0]!.leaseId) {
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, MAX_BATCH);
-        const results = await this.run(batch.map((pending) => pending.input));
-        batch.forEach((pending, index) => {
-          const result = results[index]!;
-          if ('outcome' in result) pending.resolve(result.outcome);
-          else pending.reject(result.error);
-        });
-      }
-    } finally {
-      this.running = false;
-    }
-  }
-
-  /** A failed shared transaction (a lost connection, a deadlock) is retried one capture at a time, so one
-   * capture's failure is its own and never another's. A capture alone tries the one-statement capture first;
-   * what that statement does not cover (replay, no hold, above the hold, a race) takes the full path. */
-  private async run(inputs: CaptureInput[]): Promise<Result[]> {
-    if (inputs.length === 1) {
-      try {
-        const outcome = await captureAlone(this.db, inputs[0]!);
-        if (outcome) return [{ outcome }];
-      } catch (error) {
-        return [{ error }];
-      }
-    }
-    try {
-      return await captureInTransaction(this.db, inputs);
+      const outcome = await captureAlone(db, inputs[0]!);
+      if (outcome) return [{ value: outcome }];
     } catch (error) {
-      if (inputs.length === 1) return [{ error }];
-      const results: Result[] = [];
-      for (const input of inputs) {
-        results.push(...(await captureInTransaction(this.db, [input]).catch((single: unknown) => [{ error: single }])));
-      }
-      return results;
+      return [{ error }];
     }
+  }
+  try {
+    return await captureInTransaction(db, inputs);
+  } catch (error) {
+    if (inputs.length === 1) return [{ error }];
+    const results: CaptureResult[] = [];
+    for (const input of inputs) {
+      results.push(...(await captureInTransaction(db, [input]).catch((single: unknown) => [{ error: single }])));
+    }
+    return results;
   }
 }
 
@@ -86,9 +57,16 @@ export class CaptureBatcher {
  * Settles `inputs` in order in one transaction, each exactly as if alone: the accounts' rows are locked
  * first (in id order, so two batches never deadlock), then the settling entries are read, so every earlier
  * settlement is seen; a request captured earlier, here or before, replays its first outcome.
+ *
+ * A capture with a `leaseId` draws on that lease's hold instead of a hold of its own: what the lease has
+ * left (its amount less the captures already drawn on it; nothing once it was released) pays first, and the
+ * lease keeps the rest for its next calls instead of giving it back. Past that, both kinds take the excess
+ * from available, down to −overdraft_limit, and record what the policy refuses as a shortfall.
  */
-async function captureInTransaction(db: Kysely<Schema>, inputs: CaptureInput[]): Promise<Result[]> {
+async function captureInTransaction(db: Kysely<Schema>, inputs: CaptureInput[]): Promise<CaptureResult[]> {
   const requestIds = [...new Set(inputs.map((input) => input.requestId))];
+  const leaseIds = [...new Set(inputs.flatMap((input) => (input.leaseId ? [input.leaseId] : [])))];
+  const holdIds = [...new Set(inputs.map((input) => input.leaseId ?? input.requestId))];
   return db.transaction().execute(async (transaction) => {
     const holds = await transaction
       .selectFrom('ledger_entries as hold')
@@ -102,7 +80,7 @@ async function captureInTransaction(db: Kysely<Schema>, inputs: CaptureInput[]):
         'accounts.available',
         'accounts.overdraft_limit',
       ])
-      .where('hold.request_id', 'in', requestIds)
+      .where('hold.request_id', 'in', holdIds)
       .where('hold.kind', '=', 'hold')
       .orderBy('accounts.id')
       .forUpdate('accounts')
@@ -110,35 +88,54 @@ async function captureInTransaction(db: Kysely<Schema>, inputs: CaptureInput[]):
     const settledRows = await transaction
       .selectFrom('ledger_entries')
       .select(['request_id', 'kind', 'amount', 'note'])
-      .where('request_id', 'in', requestIds)
+      .where('request_id', 'in', [...new Set([...requestIds, ...leaseIds])])
       .where('kind', 'in', ['capture', 'release'])
       .execute();
+    const drawn = await drawnOnLeases(transaction, leaseIds);
     const holdByRequest = new Map(holds.map((hold) => [hold.request_id, hold]));
     const settled = new Map<string, Settled>(settledRows.map((row) => [`${row.request_id}:${row.kind}`, row]));
     const accounts = new Map<string, { balance: Decimal; available: Decimal }>();
     const entries: Array<Insertable<LedgerEntriesTable>> = [];
-    const results = inputs.map((input): Result => {
-      const hold = holdByRequest.get(input.requestId);
-      if (!hold) return { error: new HoldNotFoundError(input.requestId) };
+    const results = inputs.map((input): CaptureResult => {
+      const holdId = input.leaseId ?? input.requestId;
+      const hold = holdByRequest.get(holdId);
+      if (!hold) return { error: new HoldNotFoundError(holdId) };
       let account = accounts.get(hold.account_id);
       if (!account) {
         account = { balance: fromNumeric(hold.balance), available: fromNumeric(hold.available) };
         accounts.set(hold.account_id, account);
       }
-      const held = settled.has(`${input.requestId}:release`) ? Decimal.ZERO : fromNumeric(hold.amount);
+      const released = settled.has(`${holdId}:release`);
+      // What the hold can still pay: a lease's amount less what was drawn on it; a call's own hold in full.
+      const held = released
+        ? Decimal.ZERO
+        : Decimal.max(
+            Decimal.ZERO,
+            fromNumeric(hold.amount).sub(input.leaseId ? (drawn.get(input.leaseId) ?? Decimal.ZERO) : Decimal.ZERO),
+          );
       const capture = settled.get(`${input.requestId}:capture`);
-      if (capture) return { outcome: replayedCapture(capture, held, account.balance, account.available) };
+      if (capture) {
+        // A lease's replay reports no give-back and no overdraft: the lease, not the call, kept the rest.
+        const replayHeld = input.leaseId ? fromNumeric(capture.amount).neg() : held;
+        return { value: replayedCapture(capture, replayHeld, account.balance, account.available) };
+      }
+      const fromHold = Decimal.min(input.amount, held);
       const headroom = Decimal.max(Decimal.ZERO, account.available.add(fromNumeric(hold.overdraft_limit)));
-      const captured = Decimal.min(input.amount, held.add(headroom));
+      const fromAvailable = Decimal.min(input.amount.sub(fromHold), headroom);
+      const captured = fromHold.add(fromAvailable);
       const shortfall = input.amount.sub(captured);
-      account.available = account.available.add(held).sub(captured);
+      // A call's own hold gives its unused part back; a lease keeps it for the calls still to come.
+      const givenBack = input.leaseId ? Decimal.ZERO : held.sub(fromHold);
+      account.available = account.available.add(givenBack).sub(fromAvailable);
       account.balance = account.balance.sub(captured);
+      if (input.leaseId) drawn.set(input.leaseId, (drawn.get(input.leaseId) ?? Decimal.ZERO).add(captured));
       const entry = {
         account_id: hold.account_id,
         kind: 'capture' as const,
         amount: captured.neg().toString(),
         unit: hold.unit,
         request_id: input.requestId,
+        lease_id: input.leaseId ?? null,
         price_version: input.priceVersion ?? null,
         usage: input.usage === undefined ? null : JSON.stringify(input.usage),
         breakdown: input.breakdown === undefined ? null : JSON.stringify(input.breakdown),
@@ -149,10 +146,10 @@ async function captureInTransaction(db: Kysely<Schema>, inputs: CaptureInput[]):
       entries.push(entry);
       settled.set(`${input.requestId}:capture`, entry);
       return {
-        outcome: {
+        value: {
           captured,
-          released: Decimal.max(Decimal.ZERO, held.sub(captured)),
-          overdraft: Decimal.max(Decimal.ZERO, captured.sub(held)),
+          released: givenBack,
+          overdraft: fromAvailable,
           shortfall,
           balance: account.balance,
           available: account.available,
@@ -163,6 +160,22 @@ async function captureInTransaction(db: Kysely<Schema>, inputs: CaptureInput[]):
     await appendAndProject(transaction, entries, accounts);
     return results;
   });
+}
+
+/**
+ * What has been drawn on each lease so far: the sum of the captures that name it (stored negative, so
+ * negated here). Read after the accounts' rows are locked, so it includes every capture committed before.
+ */
+export async function drawnOnLeases(db: Kysely<Schema>, leaseIds: string[]): Promise<Map<string, Decimal>> {
+  if (leaseIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('ledger_entries')
+    .select((eb) => ['lease_id', eb.fn.sum<string>('amount').as('amount')])
+    .where('lease_id', 'in', leaseIds)
+    .where('kind', '=', 'capture')
+    .groupBy('lease_id')
+    .execute();
+  return new Map(rows.map((row) => [row.lease_id!, fromNumeric(row.amount).neg()]));
 }
 
 /** All the batch's entries, and each touched account's projections; the first update carries the insert. */

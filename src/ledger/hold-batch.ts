@@ -3,6 +3,7 @@ import type { Schema } from '../db/schema.js';
 import { Decimal } from '../money/decimal.js';
 import { fromNumeric, unitOf } from './accounts.js';
 import { AccountNotFoundError, AccountSuspendedError, InsufficientCreditsError } from './errors.js';
+import { GroupCommitQueue, type Settled } from './group-commit.js';
 
 export interface HoldInput {
   accountId: string;
@@ -10,17 +11,11 @@ export interface HoldInput {
   amount: Decimal;
 }
 
-type HoldResult = { available: Decimal } | { error: unknown };
+type HoldResult = Settled<{ available: Decimal }>;
 type SingleHold = (db: Kysely<Schema>, input: HoldInput) => Promise<{ available: Decimal }>;
 
 /** At most this many holds share one transaction; the rest wait for the next one. */
 const MAX_BATCH = 200;
-
-interface Pending {
-  input: HoldInput;
-  resolve(result: { available: Decimal }): void;
-  reject(error: unknown): void;
-}
 
 /**
  * Group commit for holds. A hold's conditional update keeps its account's row locked until its commit is
@@ -29,52 +24,25 @@ interface Pending {
  * in flight runs alone, as the one-statement hold (one round trip); holds that arrive meanwhile are decided
  * together in the next transaction, in arrival order, each by the same rules as alone.
  */
-export class HoldBatcher {
-  private queue: Pending[] = [];
-  private running = false;
-
-  constructor(
-    private readonly db: Kysely<Schema>,
-    private readonly single: SingleHold,
-  ) {}
-
-  submit(input: HoldInput): Promise<{ available: Decimal }> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ input, resolve, reject });
-      if (!this.running) void this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    this.running = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, MAX_BATCH);
-        const results = await this.run(batch.map((pending) => pending.input));
-        batch.forEach((pending, index) => {
-          const result = results[index]!;
-          if ('error' in result) pending.reject(result.error);
-          else pending.resolve(result);
-        });
-      }
-    } finally {
-      this.running = false;
-    }
-  }
-
-  /** A failed shared transaction (a lost connection, a deadlock, a concurrent hold for the same request on
-   * another instance) is retried one hold at a time, so one hold's failure is its own. */
-  private async run(inputs: HoldInput[]): Promise<HoldResult[]> {
-    const alone = (input: HoldInput) => this.single(this.db, input).catch((error: unknown) => ({ error }));
+export function holdBatcher(db: Kysely<Schema>, single: SingleHold): GroupCommitQueue<HoldInput, { available: Decimal }> {
+  const alone = (input: HoldInput): Promise<HoldResult> =>
+    single(db, input).then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
+  // A failed shared transaction (a lost connection, a deadlock, a concurrent hold for the same request on
+  // another instance) is retried one hold at a time, so one hold's failure is its own.
+  const run = async (inputs: HoldInput[]): Promise<HoldResult[]> => {
     if (inputs.length === 1) return [await alone(inputs[0]!)];
     try {
-      return await holdInTransaction(this.db, inputs);
+      return await holdInTransaction(db, inputs);
     } catch {
       const results: HoldResult[] = [];
       for (const input of inputs) results.push(await alone(input));
       return results;
     }
-  }
+  };
+  return new GroupCommitQueue(run, { maxBatch: MAX_BATCH });
 }
 
 /**
@@ -106,7 +74,7 @@ async function holdInTransaction(db: Kysely<Schema>, inputs: HoldInput[]): Promi
     const results = inputs.map((input): HoldResult => {
       const account = accounts.get(input.accountId);
       if (!account) return { error: new AccountNotFoundError(input.accountId) };
-      if (held.has(input.requestId)) return { available: account.available };
+      if (held.has(input.requestId)) return { value: { available: account.available } };
       if (account.status !== 'active') return { error: new AccountSuspendedError(input.accountId) };
       if (account.available.cmp(input.amount) < 0) {
         return {
@@ -123,7 +91,7 @@ async function holdInTransaction(db: Kysely<Schema>, inputs: HoldInput[]): Promi
         unit: unitOf(account.budget_mode),
         request_id: input.requestId,
       });
-      return { available: account.available };
+      return { value: { available: account.available } };
     });
     const changed = [...accounts.values()].filter((account) => account.changed);
     for (const [index, account] of changed.entries()) {

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
 import type { Decimal } from '../money/decimal.js';
 import { fromNumeric, unitOf } from './accounts.js';
-import { HoldBatcher, type HoldInput } from './hold-batch.js';
+import { holdBatcher, type HoldInput } from './hold-batch.js';
 import {
   AccountNotFoundError,
   AccountSuspendedError,
@@ -18,18 +18,18 @@ import {
  * together or not at all, in one round trip. Two concurrent holds for one request both pass the "no hold
  * yet" test; the second then fails on the unique (request_id, kind) index and its whole statement, update
  * included, is undone. A repeated hold for a request is idempotent: nothing more is taken. Holds that arrive
- * while one is committing are decided together in the next transaction, by the same rules (HoldBatcher).
+ * while one is committing are decided together in the next transaction, by the same rules (holdBatcher).
  * @throws InsufficientCreditsError, AccountSuspendedError, AccountNotFoundError, InvalidAmountError
  */
 export async function placeHold(db: Kysely<Schema>, input: HoldInput): Promise<{ available: Decimal }> {
   checkAmount('hold amount', input.amount);
   let batcher = batchers.get(db);
-  if (!batcher) batchers.set(db, (batcher = new HoldBatcher(db, placeOneHold)));
+  if (!batcher) batchers.set(db, (batcher = holdBatcher(db, placeOneHold)));
   return batcher.submit(input);
 }
 
 /** Per database handle, so two databases in one process (tests) never share a transaction. */
-const batchers = new WeakMap<Kysely<Schema>, HoldBatcher>();
+const batchers = new WeakMap<Kysely<Schema>, ReturnType<typeof holdBatcher>>();
 
 /** The one-statement hold, for a hold that has no company. */
 async function placeOneHold(db: Kysely<Schema>, input: HoldInput): Promise<{ available: Decimal }> {

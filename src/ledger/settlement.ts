@@ -1,8 +1,8 @@
-import type { ExpressionBuilder, Insertable, Kysely, Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Insertable, type Kysely, type Transaction } from 'kysely';
 import type { LedgerEntriesTable, LedgerEntryRow, Schema } from '../db/schema.js';
 import { Decimal } from '../money/decimal.js';
 import { fromNumeric } from './accounts.js';
-import { CaptureBatcher } from './capture-batch.js';
+import { captureBatcher, drawnOnLeases } from './capture-batch.js';
 import { checkAmount, HoldNotFoundError } from './errors.js';
 
 /**
@@ -15,6 +15,8 @@ import { checkAmount, HoldNotFoundError } from './errors.js';
 export interface CaptureInput {
   requestId: string;
   amount: Decimal;
+  /** Settle against this credit lease (its hold's request id) instead of a hold of the request's own. */
+  leaseId?: string;
   priceVersion?: number;
   usage?: unknown;
   breakdown?: unknown;
@@ -92,7 +94,7 @@ async function appendAndProject(
 
 /**
  * Settles a request: debits the actual amount and gives the rest of the hold back, in one transaction
- * (shared with the captures that arrive while another is committing: see CaptureBatcher).
+ * (shared with the captures that arrive while another is committing: see captureBatcher).
  * An actual amount above the hold takes the excess from available, down to −overdraft_limit and no further;
  * what the policy refuses is recorded as a shortfall in the entry's note (sub2api#3384: balances went negative).
  * A capture after the sweeper released the hold still charges, from available, under the same policy.
@@ -102,16 +104,17 @@ async function appendAndProject(
 export async function captureHold(db: Kysely<Schema>, input: CaptureInput): Promise<CaptureOutcome> {
   checkAmount('capture amount', input.amount);
   let batcher = batchers.get(db);
-  if (!batcher) batchers.set(db, (batcher = new CaptureBatcher(db)));
+  if (!batcher) batchers.set(db, (batcher = captureBatcher(db)));
   return batcher.submit(input);
 }
 
 /** Per database handle, so two databases in one process (tests) never share a transaction. */
-const batchers = new WeakMap<Kysely<Schema>, CaptureBatcher>();
+const batchers = new WeakMap<Kysely<Schema>, ReturnType<typeof captureBatcher>>();
 
 /**
  * Returns the whole hold to available (upstream error, timeout, client abort: litellm#27639 left holds
- * stuck on errors). Idempotent, and a no-op once the request was captured.
+ * stuck on errors); for a credit lease, the part its calls did not draw. Idempotent, and a no-op once the
+ * request was captured.
  * @returns whether this call released the hold, and the amount given back
  * @throws HoldNotFoundError
  */
@@ -123,7 +126,9 @@ export async function releaseHold(
   return db.transaction().execute(async (transaction) => {
     const { hold, capture, release } = await settlementState(transaction, requestId);
     if (capture || release) return { released: false, amount: Decimal.ZERO };
-    const held = fromNumeric(hold.amount);
+    // A credit lease gives back only what its calls did not draw (0 for a call's own hold: nothing names it).
+    const drawn = (await drawnOnLeases(transaction, [requestId])).get(requestId) ?? Decimal.ZERO;
+    const held = Decimal.max(Decimal.ZERO, fromNumeric(hold.amount).sub(drawn));
     await appendAndProject(
       transaction,
       {
@@ -150,16 +155,41 @@ const unsettledHold = ({ not, exists, selectFrom }: ExpressionBuilder<Schema & {
     ),
   );
 
-/** How many holds of the account are open, and their total. */
-export async function openHoldTotals(db: Kysely<Schema>, accountId: string): Promise<{ count: number; total: Decimal }> {
-  const row = await db
+/**
+ * The open holds (of one account, or all), each with what it still reserves: a call's hold its amount, a
+ * credit lease its amount less what its calls drew (never below zero: a call may draw past a lease's end,
+ * the excess then came from available). Grouped by account.
+ */
+export function openHoldsByAccount(db: Kysely<Schema>, accountId?: string) {
+  let query = db
     .selectFrom('ledger_entries as hold')
-    .select((eb) => [eb.fn.countAll<number>().as('count'), eb.fn.sum<string | null>('hold.amount').as('total')])
-    .where('hold.account_id', '=', accountId)
+    .leftJoin(
+      (eb) =>
+        eb
+          .selectFrom('ledger_entries')
+          .select((inner) => ['lease_id', inner.fn.sum<string>('amount').as('drawn')])
+          .where('kind', '=', 'capture')
+          .where('lease_id', 'is not', null)
+          .groupBy('lease_id')
+          .as('lease'),
+      (join) => join.onRef('lease.lease_id', '=', 'hold.request_id'),
+    )
+    .select((eb) => [
+      'hold.account_id',
+      eb.fn.countAll<number>().as('count'),
+      eb.fn.sum<string>(sql`greatest(0, hold.amount + coalesce(lease.drawn, 0))`).as('amount'),
+    ])
     .where('hold.kind', '=', 'hold')
     .where(unsettledHold)
-    .executeTakeFirstOrThrow();
-  return { count: Number(row.count), total: row.total === null ? Decimal.ZERO : fromNumeric(row.total) };
+    .groupBy('hold.account_id');
+  if (accountId !== undefined) query = query.where('hold.account_id', '=', accountId);
+  return query.execute();
+}
+
+/** How many holds of the account are open (credit leases included), and what they still reserve. */
+export async function openHoldTotals(db: Kysely<Schema>, accountId: string): Promise<{ count: number; total: Decimal }> {
+  const [row] = await openHoldsByAccount(db, accountId);
+  return row ? { count: Number(row.count), total: fromNumeric(row.amount) } : { count: 0, total: Decimal.ZERO };
 }
 
 /** Request ids of holds older than `maxAgeSeconds` that were never captured nor released. */

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
 import { Decimal } from '../money/decimal.js';
 import { fromNumeric } from './accounts.js';
+import { openHoldsByAccount } from './settlement.js';
 
 export interface AccountVerification {
   id: string;
@@ -24,7 +25,7 @@ export interface VerifyResult {
  * Proves the projections against the append-only entries, for every account:
  *   balance   = Σ amount of grant, capture, refund and adjust entries (each stored with its signed effect;
  *               a capture is stored negative)
- *   available = balance − Σ open holds
+ *   available = balance − Σ open holds (a credit lease counts for its amount less what its calls drew)
  * NUMERIC sums in SQL are exact, so the totals are computed in the database, grouped by account.
  */
 export async function verifyLedger(db: Kysely<Schema>): Promise<VerifyResult> {
@@ -35,22 +36,7 @@ export async function verifyLedger(db: Kysely<Schema>): Promise<VerifyResult> {
     .where('kind', 'in', ['grant', 'capture', 'refund', 'adjust'])
     .groupBy('account_id')
     .execute();
-  const openHolds = await db
-    .selectFrom('ledger_entries as hold')
-    .select((eb) => ['hold.account_id', eb.fn.sum<string>('hold.amount').as('amount')])
-    .where('hold.kind', '=', 'hold')
-    .where(({ not, exists, selectFrom }) =>
-      not(
-        exists(
-          selectFrom('ledger_entries as settled')
-            .select('settled.id')
-            .whereRef('settled.request_id', '=', 'hold.request_id')
-            .where('settled.kind', 'in', ['capture', 'release']),
-        ),
-      ),
-    )
-    .groupBy('hold.account_id')
-    .execute();
+  const openHolds = await openHoldsByAccount(db);
   const expectedBalances = totalsByAccount(sums);
   const heldByAccount = totalsByAccount(openHolds);
   const results = accounts.map((row): AccountVerification => {
