@@ -12,7 +12,9 @@ import { PRICES_CHANGED_CHANNEL } from './http/admin-pricing-routes.js';
 import { buildApp } from './http/app.js';
 import { Authenticator } from './http/auth.js';
 import { createApiKey } from './ledger/api-keys.js';
+import { CreditLeases } from './ledger/credit-leases.js';
 import { Ledger } from './ledger/ledger.js';
+import { perCallReservations, type CallReservations } from './ledger/reservations.js';
 import { startHoldSweeper } from './ledger/sweeper.js';
 import type { Logger } from './logging/logger.js';
 import { Decimal } from './money/decimal.js';
@@ -32,6 +34,8 @@ export interface Gateway {
   database: Database;
   catalog: PricingCatalog;
   ledger: Ledger;
+  /** How calls reserve and settle credits; `flush()` makes every settled call's capture durable. */
+  reservations: CallReservations;
   recorder: UsageRecorder;
   firstStart: FirstStartCredentials;
   seeded: { models: number } | undefined;
@@ -62,6 +66,11 @@ export async function startGateway(config: Config, logger: Logger, options: { da
     cleanups.push(() => registry.close());
     const recorder = new UsageRecorder(database.db, logger);
     cleanups.push(() => recorder.flush());
+    const reservations =
+      config.ledger.holds === 'lease'
+        ? new CreditLeases(database.db, { ...config.ledger.lease, logger })
+        : perCallReservations(ledger);
+    cleanups.push(() => reservations.close());
 
     // Every instance on the same database reloads when any of them changes a price (the TTL stays as the backstop).
     const unlisten = await database.listen(PRICES_CHANGED_CHANNEL, () => {
@@ -80,11 +89,12 @@ export async function startGateway(config: Config, logger: Logger, options: { da
     const sync = startPriceSync({ config, database, catalog, logger });
     cleanups.push(() => sync.stop());
 
-    const pipeline = new CallPipeline({ config, catalog, markups, ledger, registry, recorder, metrics, logger });
+    const pipeline = new CallPipeline({ config, catalog, markups, reservations, registry, recorder, metrics, logger });
     const app = await buildApp({
       database,
       catalog,
       ledger,
+      reservations,
       pipeline,
       authenticator: new Authenticator(database.db, ledger, config.adminKey),
       idempotency: new IdempotentCalls(database.db, logger),
@@ -101,6 +111,7 @@ export async function startGateway(config: Config, logger: Logger, options: { da
       database,
       catalog,
       ledger,
+      reservations,
       recorder,
       firstStart,
       seeded,

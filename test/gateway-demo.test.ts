@@ -36,6 +36,7 @@ describe.each(backends())('gateway with the demo provider on $name', (backend) =
     expect(response.headers.get('x-tollgate-cost')).toBe(expected.toString());
     expect(response.headers.get('x-tollgate-pricing-source')).toBe('database');
     expect(response.headers.get('x-tollgate-pricing-match')).toBe('exact');
+    await harness.flush();
     const after = await harness.gateway.ledger.getAccount(account.id);
     expect(after.balance.toString()).toBe(Decimal.ONE.sub(expected).toString());
     expect(after.available.eq(after.balance)).toBe(true);

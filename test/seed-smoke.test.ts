@@ -60,6 +60,7 @@ describe.each(backends())('the seed smoke checklist on $name', (backend) => {
         expect(body.choices[0]?.message.content.length).toBeGreaterThan(0);
         expect([body.usage.prompt_tokens, body.usage.completion_tokens]).toEqual([call.prompt, call.completion]);
       }
+      await harness.flush();
       const after = await harness.gateway.ledger.getAccount(account.id);
       expect(after.balance.toString()).toBe(Decimal.parse(credits).sub(expectedDebit[mode]).toString());
       await expectSettled(harness.database.db, harness.gateway.ledger, account.id);

@@ -78,6 +78,8 @@ try {
     if (message.type !== 'finish') return;
     finishing = true;
     void (async () => {
+      // Captures are written just after each response, and credit leases close when idle: wait for both.
+      await gateway.reservations.returnUnused();
       await gateway.recorder.flush();
       const db = storage.database.db;
       const captures = await db

@@ -26,7 +26,16 @@ export interface Config {
   /** Upstream providers by id: base URL and key. Ids are the registry's (openai, anthropic, gemini, nosana, ...). */
   providers: Record<string, { baseUrl: string | undefined; apiKey: string | undefined }>;
   upstream: { timeoutMs: number; connectTimeoutMs: number; maxRetries: number };
-  ledger: { holdMaxAgeSeconds: number; sweepIntervalSeconds: number };
+  ledger: {
+    holdMaxAgeSeconds: number;
+    sweepIntervalSeconds: number;
+    /**
+     * How calls reserve credits: `lease` (default) carves them from a block this process holds, with no
+     * database round trip on the call's path; `per_call` writes a durable hold and capture for every call.
+     */
+    holds: 'lease' | 'per_call';
+    lease: { callsPerLease: number; maxAgeMs: number; idleMs: number };
+  };
   sync: {
     cron: string | undefined;
     sources: string[];
@@ -121,6 +130,10 @@ const environmentSchema = z.object({
   TOLLGATE_UPSTREAM_MAX_RETRIES: integer('TOLLGATE_UPSTREAM_MAX_RETRIES', 0).default(2),
   TOLLGATE_HOLD_MAX_AGE_SECONDS: integer('TOLLGATE_HOLD_MAX_AGE_SECONDS', 1).default(900),
   TOLLGATE_SWEEP_INTERVAL_SECONDS: integer('TOLLGATE_SWEEP_INTERVAL_SECONDS', 1).default(60),
+  TOLLGATE_HOLDS: z.enum(['lease', 'per_call'], 'TOLLGATE_HOLDS must be "lease" or "per_call"').default('lease'),
+  TOLLGATE_LEASE_CALLS: integer('TOLLGATE_LEASE_CALLS', 1).default(32),
+  TOLLGATE_LEASE_MAX_AGE_MS: integer('TOLLGATE_LEASE_MAX_AGE_MS', 1).default(10_000),
+  TOLLGATE_LEASE_IDLE_MS: integer('TOLLGATE_LEASE_IDLE_MS', 1).default(2_000),
   TOLLGATE_SYNC_CRON: z.string().default('0 4 * * *'),
   TOLLGATE_SYNC_SOURCES: z.string().default('openrouter,litellm'),
   TOLLGATE_SYNC_URL_OPENROUTER: z.string().url().default('https://openrouter.ai/api/v1/models'),
@@ -154,6 +167,14 @@ export function loadConfig(environment: Record<string, string | undefined>, over
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const env = parsed.data;
+  // The sweeper releases holds older than this; a lease lives up to its maximum age plus its longest call.
+  const leaseLifetimeMs = env.TOLLGATE_LEASE_MAX_AGE_MS + env.TOLLGATE_UPSTREAM_TIMEOUT_MS;
+  if (env.TOLLGATE_HOLDS === 'lease' && env.TOLLGATE_HOLD_MAX_AGE_SECONDS * 1000 <= leaseLifetimeMs) {
+    throw new ConfigError(
+      `invalid configuration:\n- TOLLGATE_HOLD_MAX_AGE_SECONDS: must exceed TOLLGATE_LEASE_MAX_AGE_MS plus ` +
+        `TOLLGATE_UPSTREAM_TIMEOUT_MS (${leaseLifetimeMs} ms), or the sweeper would release credit leases still in use`,
+    );
+  }
   const providers: Config['providers'] = {};
   for (const [id, prefix] of Object.entries(PROVIDER_ENVIRONMENT_PREFIXES)) {
     providers[id] = { baseUrl: cleaned[`${prefix}_BASE_URL`], apiKey: cleaned[`${prefix}_API_KEY`] };
@@ -184,7 +205,16 @@ export function loadConfig(environment: Record<string, string | undefined>, over
       connectTimeoutMs: env.TOLLGATE_UPSTREAM_CONNECT_TIMEOUT_MS,
       maxRetries: env.TOLLGATE_UPSTREAM_MAX_RETRIES,
     },
-    ledger: { holdMaxAgeSeconds: env.TOLLGATE_HOLD_MAX_AGE_SECONDS, sweepIntervalSeconds: env.TOLLGATE_SWEEP_INTERVAL_SECONDS },
+    ledger: {
+      holdMaxAgeSeconds: env.TOLLGATE_HOLD_MAX_AGE_SECONDS,
+      sweepIntervalSeconds: env.TOLLGATE_SWEEP_INTERVAL_SECONDS,
+      holds: env.TOLLGATE_HOLDS,
+      lease: {
+        callsPerLease: env.TOLLGATE_LEASE_CALLS,
+        maxAgeMs: env.TOLLGATE_LEASE_MAX_AGE_MS,
+        idleMs: env.TOLLGATE_LEASE_IDLE_MS,
+      },
+    },
     sync: {
       cron: env.TOLLGATE_SYNC_CRON === 'off' ? undefined : env.TOLLGATE_SYNC_CRON,
       sources: env.TOLLGATE_SYNC_SOURCES.split(',')

@@ -3,7 +3,7 @@ import type { PricingCatalog } from '../catalog/snapshot.js';
 import type { Config } from '../config/config.js';
 import type { BudgetMode } from '../db/schema.js';
 import { GatewayError } from '../http/errors.js';
-import type { Ledger } from '../ledger/ledger.js';
+import type { CallHold, CallReservations } from '../ledger/reservations.js';
 import type { Logger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
 import { debitFor } from '../pricing/budget.js';
@@ -34,7 +34,7 @@ export interface GatewayServices {
   config: Config;
   catalog: PricingCatalog;
   markups: MarkupRules;
-  ledger: Ledger;
+  reservations: CallReservations;
   registry: ProviderRegistry;
   recorder: UsageRecorder;
   metrics: GatewayMetrics;
@@ -50,7 +50,7 @@ export interface PreparedCall {
   route: Route;
   markup: MarkupRule | undefined;
   promptTokens: number;
-  held: Decimal;
+  hold: CallHold;
   startedAt: number;
   stream: boolean;
 }
@@ -72,7 +72,7 @@ export class CallPipeline {
     caller: Caller,
     options: { requestId?: string; stream: boolean },
   ): Promise<PreparedCall> {
-    const { catalog, config, markups, registry, ledger } = this.services;
+    const { catalog, config, markups, registry, reservations } = this.services;
     const startedAt = performance.now();
     const requestId = options.requestId ?? `req_${randomUUID().replaceAll('-', '')}`;
     const resolution = catalog.resolve(request.model);
@@ -100,7 +100,7 @@ export class CallPipeline {
       mode: caller.mode,
       jobPrice: caller.jobPrice,
     });
-    await ledger.hold({ accountId: caller.accountId, requestId, amount: quote.debit.amount });
+    const hold = await reservations.hold({ accountId: caller.accountId, requestId, amount: quote.debit.amount });
     return {
       requestId,
       caller,
@@ -109,7 +109,7 @@ export class CallPipeline {
       route,
       markup,
       promptTokens,
-      held: quote.debit.amount,
+      hold,
       startedAt,
       stream: options.stream,
     };
@@ -117,18 +117,17 @@ export class CallPipeline {
 
   /** Prices the actual usage, captures it (releasing the rest of the hold) and records the call. */
   async settle(call: PreparedCall, usage: NormalizedUsage, status: 'success' | 'aborted' = 'success'): Promise<ChargeReport> {
-    const { ledger, metrics, recorder } = this.services;
+    const { reservations, metrics, recorder } = this.services;
     const base = priceUsage(usage, call.resolution.price);
     const breakdown = applyMarkup(base, call.markup);
     const debit = debitFor(call.caller.mode, { breakdown, usage, jobPrice: call.caller.jobPrice });
-    const captured = await ledger.capture({
-      requestId: call.requestId,
+    const charged = await reservations.settle(call.hold, {
       amount: debit.amount,
       priceVersion: call.resolution.price.version,
       usage: { ...usage, raw: usage.raw ?? null },
       breakdown,
     });
-    const report: ChargeReport = { usage, breakdown, resolution: call.resolution, debit, creditsRemaining: captured.available };
+    const report: ChargeReport = { usage, breakdown, resolution: call.resolution, debit, creditsRemaining: charged.creditsLeft };
     metrics.observeCall(call, report, status);
     recorder.record(call, { status, report, latencyMs: performance.now() - call.startedAt });
     return report;
@@ -136,10 +135,10 @@ export class CallPipeline {
 
   /** Releases the whole hold (nothing is charged for a failed call) and records the failure. */
   async fail(call: PreparedCall, error: unknown): Promise<GatewayError> {
-    const { ledger, metrics, recorder, logger } = this.services;
+    const { reservations, metrics, recorder, logger } = this.services;
     const mapped = toGatewayError(error);
     try {
-      await ledger.release(call.requestId, mapped.code);
+      await reservations.release(call.hold, mapped.code);
     } catch (releaseError) {
       // The sweeper releases it later; the caller still gets the upstream's error.
       logger.error({ err: releaseError, requestId: call.requestId }, 'could not release hold; the sweeper will');

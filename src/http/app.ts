@@ -6,6 +6,7 @@ import type { Database } from '../db/database.js';
 import type { IdempotentCalls } from '../gateway/idempotent-calls.js';
 import type { GatewayMetrics } from '../gateway/metrics.js';
 import type { CallPipeline } from '../gateway/pipeline.js';
+import type { CallReservations } from '../ledger/reservations.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
 import { registerAccountAdminRoutes } from './admin-account-routes.js';
@@ -18,6 +19,7 @@ export interface AppServices {
   database: Database;
   catalog: PricingCatalog;
   ledger: Ledger;
+  reservations: CallReservations;
   pipeline: CallPipeline;
   authenticator: Authenticator;
   idempotency: IdempotentCalls;
@@ -90,8 +92,14 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
     registerAdminPricingRoutes(admin, services);
     registerAccountAdminRoutes(admin, { ledger: services.ledger, db: services.database.db });
     admin.addHook('onResponse', async (request) => {
-      // An admin may have changed an account's billing settings: drop the cached ones.
-      if (request.method !== 'GET' && request.url.startsWith('/admin/accounts')) services.authenticator.invalidate();
+      // An admin may have changed an account's billing settings or status: drop the cached ones, and let its
+      // next calls reserve from a fresh lease, under the account as it is now.
+      if (request.method !== 'GET' && request.url.startsWith('/admin/accounts')) {
+        services.authenticator.invalidate();
+        void services.reservations.retireAccount().catch((error: unknown) => {
+          services.logger.warn({ err: error }, 'could not retire credit leases after an account change');
+        });
+      }
     });
     for (const plugin of services.adminPlugins ?? []) plugin(admin);
   });

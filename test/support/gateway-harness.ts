@@ -22,7 +22,10 @@ export interface TestGateway {
   ): Promise<{ id: string; key: string }>;
   /** The official OpenAI client pointed at the gateway, with SDK retries off so each test controls its calls. */
   client(key: string, options?: { timeoutMs?: number }): OpenAI;
-  /** Waits for the usage records written after responses. */
+  /**
+   * Waits for what is written after responses: the captures of settled calls and the usage records; then
+   * closes the idle credit leases, so an idle account's available equals its balance again.
+   */
   flush(): Promise<void>;
   close(): Promise<void>;
 }
@@ -83,7 +86,10 @@ export async function startTestGateway(
     client(key, clientOptions = {}) {
       return new OpenAI({ baseURL: `${address}/v1`, apiKey: key, maxRetries: 0, timeout: clientOptions.timeoutMs ?? 30_000 });
     },
-    flush: () => gateway.recorder.flush(),
+    async flush() {
+      await gateway.reservations.returnUnused();
+      await gateway.recorder.flush();
+    },
     async close() {
       await gateway.close();
       await database.close();

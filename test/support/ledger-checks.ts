@@ -9,8 +9,10 @@ export async function entriesOf(db: Db, accountId: string) {
 }
 
 /**
- * What every end-to-end test checks afterwards: no hold is left open (every hold ended captured or
- * released), available equals balance, and `verify` holds for every account.
+ * What every end-to-end test checks afterwards (once the harness has flushed): no hold is left open (every
+ * hold ended captured or released), every capture was drawn on its own hold or on a credit lease of the same
+ * account, a closed lease gave back exactly its amount less what its calls drew, available equals balance,
+ * and `verify` holds for every account.
  */
 export async function expectSettled(db: Db, ledger: Ledger, accountId: string): Promise<void> {
   const entries = await entriesOf(db, accountId);
@@ -20,11 +22,33 @@ export async function expectSettled(db: Db, ledger: Ledger, accountId: string): 
       (entry) => entry.request_id === hold.request_id && (entry.kind === 'capture' || entry.kind === 'release'),
     );
     expect(settled, `hold of ${hold.request_id} is still open`).toBe(true);
+    const release = entries.find((entry) => entry.request_id === hold.request_id && entry.kind === 'release');
+    if (release) {
+      const drawn = Decimal.sum(
+        entries
+          .filter((entry) => entry.kind === 'capture' && entry.lease_id === hold.request_id)
+          .map((entry) => Decimal.parse(entry.amount).neg()),
+      );
+      const expected = Decimal.max(Decimal.ZERO, Decimal.parse(hold.amount).sub(drawn));
+      expect(Decimal.parse(release.amount).toString(), `release of ${hold.request_id}`).toBe(expected.toString());
+    }
+  }
+  for (const capture of entries.filter((entry) => entry.kind === 'capture')) {
+    const holdId = capture.lease_id ?? capture.request_id;
+    expect(
+      holds.some((hold) => hold.request_id === holdId),
+      `capture of ${capture.request_id} draws on ${holdId}, which is no hold of this account`,
+    ).toBe(true);
   }
   const account = await ledger.getAccount(accountId);
   expect(account.available.toString()).toBe(account.balance.toString());
   const verification = await ledger.verify();
   expect(verification.ok).toBe(true);
+}
+
+/** The kinds of an account's entries, oldest first. */
+export async function kindsOf(db: Db, accountId: string): Promise<string[]> {
+  return (await entriesOf(db, accountId)).map((entry) => entry.kind);
 }
 
 /** Σ capture amounts of an account (what it was charged), exactly. */

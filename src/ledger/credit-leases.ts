@@ -1,0 +1,402 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Schema } from '../db/schema.js';
+import { silentLogger, type Logger } from '../logging/logger.js';
+import { Decimal } from '../money/decimal.js';
+import { fromNumeric } from './accounts.js';
+import { checkAmount, InsufficientCreditsError, LedgerError } from './errors.js';
+import { placeHold } from './hold.js';
+import type { CallCharge, CallHold, CallReservations, SettleInput } from './reservations.js';
+import { captureBatch, MAX_CAPTURE_BATCH, type CaptureResult } from './capture-batch.js';
+import { GroupCommitQueue } from './group-commit.js';
+import { releaseHold, type CaptureInput, type CaptureOutcome } from './settlement.js';
+
+export interface CreditLeaseOptions {
+  /** A new lease reserves this many times the call that opened it (less when the account has less). */
+  callsPerLease?: number;
+  /** After this age a lease takes no new calls; it closes once the calls it carries have settled. */
+  maxAgeMs?: number;
+  /** A lease with no call for this long closes, giving its unspent part back to the account. */
+  idleMs?: number;
+  /** How often leases are checked for closing and known balances refreshed. */
+  tickMs?: number;
+  /** How long a settled call's capture waits for others to share its transaction. */
+  writeLingerMs?: number;
+  /** How long a capture that cannot be written (database unreachable) is retried before it is logged as lost. */
+  writeRetryMs?: number;
+  logger?: Logger;
+}
+
+interface Lease {
+  id: string;
+  accountId: string;
+  amount: Decimal;
+  /** What the settled calls drew, in the order their captures are written (the database draws the same). */
+  drawn: Decimal;
+  /** What the calls in flight reserved. */
+  reserved: Decimal;
+  inFlight: Set<string>;
+  openedAt: number;
+  lastUsedAt: number;
+  retiring: boolean;
+  writes: Set<Promise<void>>;
+  closing: Promise<void> | undefined;
+}
+
+interface AccountLeases {
+  accountId: string;
+  leases: Lease[];
+  /** The account's available in the database, as last read; leases are already taken out of it. */
+  available: Decimal;
+  /** The lease being opened, which the calls arriving meanwhile wait for instead of opening their own. */
+  opening: Promise<void> | undefined;
+  /** Database operations that change available (open, close, a capture past a lease) run one after another,
+   * so their results arrive in the order they committed. */
+  serial: Promise<unknown>;
+}
+
+const DEFAULTS = { callsPerLease: 32, maxAgeMs: 10_000, idleMs: 2_000, tickMs: 500, writeLingerMs: 5, writeRetryMs: 60_000 };
+/** Bound on the open-or-wait loop of one hold (each turn either carves, waits for a lease or opens one). */
+const MAX_HOLD_TURNS = 64;
+
+/**
+ * Credit leases: the gateway's hold and capture without a database round trip before or after the upstream
+ * call, and with the same guarantees. Like an online charging system granting quota, the gateway reserves a
+ * block of an account's credits once, with the ledger's own conditional hold (a hold entry `lease_…`, so it
+ * can never take more than is available), then carves each call's worst-case reservation out of that block
+ * in memory. A settled call's capture is written afterwards, in the background and group-committed, naming its
+ * lease: its charge is exact and final when the response leaves (priced from the provider's usage), and the
+ * balance shows it once the write commits, a few milliseconds later. The lease closes when it is idle or old
+ * and its captures are written, giving back what its calls did not draw.
+ *
+ * What holds: no call is served without a reservation inside a durable hold, so an account is never
+ * overdrawn, by one process or many; each capture is written once (unique request id, retried writes replay);
+ * a call that fails releases its carve in memory and is never charged. What differs from a per-call durable
+ * hold: a process that dies loses the captures it had not yet written (as a per-call hold loses the capture of
+ * a call that finished upstream as the process died); the sweeper then releases the lease like any stale hold.
+ * Credits one process has leased are not available to another until the lease closes (within `idleMs` of
+ * the last call, `maxAgeMs` at most), and an account suspended meanwhile stops at its next lease.
+ */
+export class CreditLeases implements CallReservations {
+  private readonly accounts = new Map<string, AccountLeases>();
+  private readonly holds = new Map<string, { hold: CallHold; lease: Lease }>();
+  private readonly options: Required<Omit<CreditLeaseOptions, 'logger'>>;
+  private readonly logger: Logger;
+  private readonly timer: NodeJS.Timeout;
+  private readonly writer: GroupCommitQueue<CaptureInput, CaptureOutcome>;
+  private closed = false;
+
+  constructor(
+    private readonly db: Kysely<Schema>,
+    options: CreditLeaseOptions = {},
+  ) {
+    const { logger, ...rest } = options;
+    this.options = { ...DEFAULTS, ...rest };
+    this.logger = logger ?? silentLogger();
+    this.timer = setInterval(() => this.tick(), this.options.tickMs);
+    this.timer.unref();
+    // Nobody waits for an in-lease capture, so it lingers for company: fewer, larger transactions, and less
+    // work between one call and the next. One batch at a time, in settlement order, as the leases' draws assume.
+    this.writer = new GroupCommitQueue((inputs) => this.writeBatch(inputs), {
+      maxBatch: MAX_CAPTURE_BATCH,
+      lingerMs: this.options.writeLingerMs,
+    });
+  }
+
+  /**
+   * Reserves `amount` for the call `requestId`: at once from a lease with room, else from a new lease.
+   * @throws InsufficientCreditsError (what the account has, this process's leases included, is short),
+   *   AccountSuspendedError, AccountNotFoundError, InvalidAmountError
+   */
+  async hold(input: { accountId: string; requestId: string; amount: Decimal }): Promise<CallHold> {
+    checkAmount('hold amount', input.amount);
+    if (this.closed) throw new Error('credit leases are closed: the gateway is shutting down');
+    if (this.holds.has(input.requestId)) throw new Error(`request ${input.requestId} already holds credits`);
+    const state = this.stateOf(input.accountId);
+    for (let turn = 0; turn < MAX_HOLD_TURNS; turn += 1) {
+      const lease = state.leases.find((candidate) => !candidate.retiring && free(candidate).gte(input.amount));
+      if (lease) return this.carve(lease, input);
+      if (state.opening) {
+        // The opener's refusal is its own (its call may need more than this one): look again either way.
+        await state.opening.catch(() => undefined);
+        continue;
+      }
+      let opened: Lease | undefined;
+      state.opening = this.open(state, input.amount).then((lease) => {
+        opened = lease;
+      });
+      try {
+        await state.opening;
+      } finally {
+        state.opening = undefined;
+      }
+      // The opener carves first, before the calls that waited for this lease look at it.
+      return this.carve(opened!, input);
+    }
+    throw new Error(`could not reserve credits for request ${input.requestId}: the account's leases kept filling up`);
+  }
+
+  /**
+   * Charges the call `amount` (the priced usage) against its lease. Within what the lease can pay, this
+   * decides in memory and the capture is written in the background; past it, the database decides the
+   * excess under the account's overdraft policy and this waits for it.
+   * @throws Error when the hold is unknown or already settled; past the lease, the capture's own error
+   */
+  async settle(hold: CallHold, input: SettleInput): Promise<CallCharge> {
+    checkAmount('capture amount', input.amount);
+    const lease = this.finish(hold);
+    const state = this.stateOf(hold.accountId);
+    const room = free(lease);
+    const capture: CaptureInput = { ...input, requestId: hold.requestId, leaseId: lease.id };
+    if (input.amount.lte(room)) {
+      lease.drawn = lease.drawn.add(input.amount);
+      this.track(lease, this.writer.submit(capture));
+      return { captured: input.amount, shortfall: Decimal.ZERO, creditsLeft: this.creditsLeft(state), durable: false };
+    }
+    // The database will draw the rest of the lease (its view does not include the other calls' carves, which
+    // then settle past the lease too) and take the excess from available.
+    lease.drawn = Decimal.max(lease.drawn, Decimal.min(lease.amount, lease.drawn.add(input.amount)));
+    const written = this.serially(state, () => this.writer.submit(capture, { urgent: true }));
+    this.track(lease, written);
+    const outcome = await written;
+    state.available = outcome.available;
+    return { captured: outcome.captured, shortfall: outcome.shortfall, creditsLeft: this.creditsLeft(state), durable: true };
+  }
+
+  /** The call failed: its carve goes back to the lease, nothing is charged. Unknown or settled holds are ignored. */
+  async release(hold: CallHold): Promise<void> {
+    if (!this.holds.has(hold.requestId)) return;
+    void this.closeIfDone(this.finish(hold));
+  }
+
+  /** What the account has left as this process knows it, or undefined when it holds no lease for it. */
+  creditsLeftOf(accountId: string): Decimal | undefined {
+    const state = this.accounts.get(accountId);
+    return state ? this.creditsLeft(state) : undefined;
+  }
+
+  /** Resolves when every capture settled so far is written (or, past the retry time, logged as lost). */
+  async flush(): Promise<void> {
+    await this.writeNow();
+    for (;;) {
+      const pending = [...this.accounts.values()].flatMap((state) => state.leases.flatMap((lease) => [...lease.writes]));
+      if (pending.length === 0) return;
+      await Promise.all(pending);
+    }
+  }
+
+  /** Writes every settled capture, then closes every lease with no call in flight (the rest close as they finish). */
+  async returnUnused(): Promise<void> {
+    await this.flush();
+    await this.retireAccount();
+  }
+
+  /** Retires the account's leases (all accounts' without an id): its next calls reserve from a new lease,
+   * under its current status and balance. */
+  async retireAccount(accountId?: string): Promise<void> {
+    const states = accountId === undefined ? [...this.accounts.values()] : [this.accounts.get(accountId)];
+    const closing: Array<Promise<void>> = [];
+    for (const state of states) {
+      for (const lease of state?.leases ?? []) {
+        lease.retiring = true;
+        closing.push(this.closeIfDone(lease));
+      }
+    }
+    await Promise.all(closing);
+  }
+
+  /** Stops taking calls, writes what is settled and closes the idle leases. Calls still in flight settle as usual. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.returnUnused();
+  }
+
+  private stateOf(accountId: string): AccountLeases {
+    let state = this.accounts.get(accountId);
+    if (!state) {
+      state = { accountId, leases: [], available: Decimal.ZERO, opening: undefined, serial: Promise.resolve() };
+      this.accounts.set(accountId, state);
+    }
+    return state;
+  }
+
+  private carve(lease: Lease, input: { accountId: string; requestId: string; amount: Decimal }): CallHold {
+    const hold: CallHold = { requestId: input.requestId, accountId: input.accountId, amount: input.amount };
+    lease.reserved = lease.reserved.add(input.amount);
+    lease.inFlight.add(input.requestId);
+    lease.lastUsedAt = Date.now();
+    this.holds.set(input.requestId, { hold, lease });
+    return hold;
+  }
+
+  private finish(hold: CallHold): Lease {
+    const entry = this.holds.get(hold.requestId);
+    if (!entry) throw new Error(`request ${hold.requestId} holds no credits here, or was already settled`);
+    this.holds.delete(hold.requestId);
+    const { lease } = entry;
+    lease.reserved = lease.reserved.sub(entry.hold.amount);
+    lease.inFlight.delete(hold.requestId);
+    lease.lastUsedAt = Date.now();
+    return lease;
+  }
+
+  /**
+   * Opens a lease of `callsPerLease` times `need` (or what the account has, if less, but at least `need`).
+   * When even `need` is short, this process's own idle leases are closed first, since their unspent part
+   * is the account's too, and the hold is tried once more.
+   */
+  private open(state: AccountLeases, need: Decimal): Promise<Lease> {
+    return this.serially(state, async () => {
+      const block = need.times(this.options.callsPerLease);
+      let amount = state.available.gte(need) && state.available.lt(block) ? state.available : block;
+      for (let attempt = 0; ; attempt += 1) {
+        const id = `lease_${randomUUID().replaceAll('-', '')}`;
+        try {
+          const held = await placeHold(this.db, { accountId: state.accountId, requestId: id, amount });
+          state.available = held.available;
+          const now = Date.now();
+          const lease: Lease = {
+            id,
+            accountId: state.accountId,
+            amount,
+            drawn: Decimal.ZERO,
+            reserved: Decimal.ZERO,
+            inFlight: new Set(),
+            openedAt: now,
+            lastUsedAt: now,
+            retiring: false,
+            writes: new Set(),
+            closing: undefined,
+          };
+          state.leases.push(lease);
+          return lease;
+        } catch (error) {
+          if (!(error instanceof InsufficientCreditsError) || attempt >= 2) throw error;
+          state.available = error.available;
+          if (error.available.gte(need)) {
+            amount = error.available;
+            continue;
+          }
+          const idle = state.leases.filter((lease) => lease.inFlight.size === 0);
+          if (idle.length === 0) throw error;
+          for (const lease of idle) {
+            lease.retiring = true;
+            await this.closeLease(state, lease);
+          }
+          amount = need;
+        }
+      }
+    });
+  }
+
+  /**
+   * Writes a batch of captures in order. What a database outage fails is retried, the batch's failed part
+   * in order and before anything queued after it, until `writeRetryMs`; a ledger refusal is not retried.
+   * Either way a capture that is finally not written is logged with what is needed to replay it.
+   */
+  private async writeBatch(inputs: CaptureInput[]): Promise<CaptureResult[]> {
+    const deadline = Date.now() + this.options.writeRetryMs;
+    const results: CaptureResult[] = await captureBatch(this.db, inputs);
+    for (let attempt = 0; ; attempt += 1) {
+      const retry = results.flatMap((result, index) =>
+        'error' in result && !(result.error instanceof LedgerError) ? [index] : [],
+      );
+      if (retry.length === 0 || Date.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 25 * 2 ** attempt)));
+      const again = await captureBatch(
+        this.db,
+        retry.map((index) => inputs[index]!),
+      );
+      retry.forEach((index, position) => (results[index] = again[position]!));
+    }
+    results.forEach((result, index) => {
+      if (!('error' in result)) return;
+      const capture = inputs[index]!;
+      // The call was served; its charge must not vanish silently.
+      this.logger.error(
+        {
+          err: result.error,
+          requestId: capture.requestId,
+          leaseId: capture.leaseId,
+          amount: capture.amount.toString(),
+          priceVersion: capture.priceVersion,
+        },
+        'a capture could not be written to the ledger; the call was served and is not charged',
+      );
+    });
+    return results;
+  }
+
+  /** Runs the lingering captures now and resolves when every capture settled so far is written. */
+  private async writeNow(): Promise<void> {
+    await this.writer.idle();
+  }
+
+  private track(lease: Lease, write: Promise<unknown>): void {
+    const tracked = write.then(
+      () => undefined,
+      () => undefined,
+    );
+    lease.writes.add(tracked);
+    void tracked.then(() => {
+      lease.writes.delete(tracked);
+      void this.closeIfDone(lease);
+    });
+  }
+
+  /** Closes a retiring lease once no call is in flight and its captures are written (each lease once). */
+  private closeIfDone(lease: Lease): Promise<void> {
+    if (lease.closing) return lease.closing;
+    if (!lease.retiring || lease.inFlight.size > 0 || lease.writes.size > 0) return Promise.resolve();
+    const state = this.stateOf(lease.accountId);
+    lease.closing ??= this.serially(state, () => this.closeLease(state, lease)).catch((error: unknown) => {
+      // Left open: the next tick tries again, and the sweeper releases it if this process is gone.
+      lease.closing = undefined;
+      this.logger.warn({ err: error, leaseId: lease.id }, 'could not close a credit lease; will retry');
+    });
+    return lease.closing;
+  }
+
+  private async closeLease(state: AccountLeases, lease: Lease): Promise<void> {
+    const released = await releaseHold(this.db, lease.id, 'credit lease closed');
+    state.available = state.available.add(released.amount);
+    state.leases = state.leases.filter((candidate) => candidate !== lease);
+    if (state.leases.length === 0 && !state.opening) this.accounts.delete(state.accountId);
+  }
+
+  private serially<T>(state: AccountLeases, operation: () => Promise<T>): Promise<T> {
+    const run = state.serial.then(operation, operation);
+    state.serial = run.catch(() => undefined);
+    return run;
+  }
+
+  private creditsLeft(state: AccountLeases): Decimal {
+    return state.leases.reduce((total, lease) => total.add(Decimal.max(Decimal.ZERO, free(lease))), state.available);
+  }
+
+  /** Retires old and idle leases, closes those that are done, and re-reads the balances of idle accounts. */
+  private tick(): void {
+    const now = Date.now();
+    for (const state of this.accounts.values()) {
+      for (const lease of state.leases) {
+        if (now - lease.openedAt >= this.options.maxAgeMs || now - lease.lastUsedAt >= this.options.idleMs) lease.retiring = true;
+        void this.closeIfDone(lease);
+      }
+      if (state.leases.every((lease) => lease.inFlight.size === 0)) void this.refresh(state);
+    }
+  }
+
+  /** Picks up what changed the account outside this process's leases (an admin grant, another process). */
+  private refresh(state: AccountLeases): Promise<void> {
+    return this.serially(state, async () => {
+      const row = await this.db.selectFrom('accounts').select('available').where('id', '=', state.accountId).executeTakeFirst();
+      if (row) state.available = fromNumeric(row.available);
+    }).catch(() => undefined);
+  }
+}
+
+/** What a lease can still give without touching the reservations of the calls it carries. */
+function free(lease: Lease): Decimal {
+  return lease.amount.sub(lease.drawn).sub(lease.reserved);
+}
