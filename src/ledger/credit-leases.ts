@@ -57,7 +57,7 @@ interface AccountLeases {
 
 const DEFAULTS = { callsPerLease: 32, maxAgeMs: 10_000, idleMs: 2_000, tickMs: 500, writeLingerMs: 5, writeRetryMs: 60_000 };
 /** Bound on the open-or-wait loop of one hold (each turn either carves, waits for a lease or opens one). */
-const MAX_HOLD_TURNS = 64;
+const MAX_HOLD_TURNS = 1_000;
 
 /**
  * Credit leases: the gateway's hold and capture without a database round trip before or after the upstream
@@ -117,8 +117,17 @@ export class CreditLeases implements CallReservations {
       const lease = state.leases.find((candidate) => !candidate.retiring && free(candidate).gte(input.amount));
       if (lease) return this.carve(lease, input);
       if (state.opening) {
-        // The opener's refusal is its own (its call may need more than this one): look again either way.
-        await state.opening.catch(() => undefined);
+        const refusal = await state.opening.then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        // A refusal for a need no larger than this call's is this call's too, unless a call released its
+        // carve meanwhile (the opener already gave back the idle leases); a smaller call looks again.
+        const freed = state.leases.find((candidate) => !candidate.retiring && free(candidate).gte(input.amount));
+        if (freed) return this.carve(freed, input);
+        if (refusal instanceof InsufficientCreditsError && input.amount.gte(refusal.needed)) {
+          throw new InsufficientCreditsError(input.accountId, input.amount, refusal.available, refusal.unit);
+        }
         continue;
       }
       let opened: Lease | undefined;
