@@ -338,3 +338,51 @@ interface BilledUsage {
   cost: number;
   tollgate: { charge: string; estimated: boolean; pricing: { source: string; match: string; model: string | null } };
 }
+
+describe.each(backends())('gateway with a durable hold per call (TOLLGATE_HOLDS=per_call) on $name', (backend) => {
+  let mock: MockUpstream;
+  let harness: TestGateway;
+  beforeAll(async () => {
+    mock = await startMockUpstream();
+    harness = await startTestGateway(backend, { upstreamUrl: mock.url, env: { TOLLGATE_HOLDS: 'per_call' } });
+  });
+  afterAll(async () => {
+    await harness?.close();
+    await mock?.close();
+  });
+
+  it('holds and captures in the database before the response: the call is in the ledger when the client has it', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('text');
+    const response = await harness
+      .client(account.key)
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 1000 })
+      .withResponse();
+    const usage = response.data.usage as unknown as BilledUsage;
+    const expected = cost([16, GPT_4O_MINI.input], [363, GPT_4O_MINI.output]);
+    expect(usage.tollgate.charge).toBe(expected.toString());
+    // No flush: the hold and the capture of the call's own request are already committed.
+    const entries = await entriesOf(harness.database.db, account.id);
+    expect(entries.map((entry) => [entry.kind, entry.request_id, entry.lease_id])).toEqual([
+      ['grant', expect.any(String), null],
+      ['hold', response.response.headers.get('x-tollgate-request-id'), null],
+      ['capture', response.response.headers.get('x-tollgate-request-id'), null],
+    ]);
+    const after = await harness.gateway.ledger.getAccount(account.id);
+    expect(after.balance.toString()).toBe(d('1').sub(expected).toString());
+    expect(response.response.headers.get('x-tollgate-credits-remaining')).toBe(after.available.toString());
+    await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
+  });
+
+  it('a failed call releases its own hold at once', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('error-500');
+    const error = await harness
+      .client(account.key)
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 100 })
+      .catch((caught: unknown) => caught);
+    expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
+    expect(await kindsOf(harness.database.db, account.id)).toEqual(['grant', 'hold', 'release']);
+    await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
+  });
+});
