@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+describe('configuration', () => {
+  it('reserves credits through leases by default, with the lease settings', () => {
+    const config = loadConfig({});
+    expect(config.ledger.holds).toBe('lease');
+    expect(config.ledger.lease).toEqual({ callsPerLease: 32, maxAgeMs: 10_000, idleMs: 2_000 });
+  });
+
+  it('takes TOLLGATE_HOLDS=per_call and the lease settings from the environment', () => {
+    const config = loadConfig({ TOLLGATE_HOLDS: 'per_call', TOLLGATE_LEASE_CALLS: '8', TOLLGATE_LEASE_IDLE_MS: '500' });
+    expect(config.ledger.holds).toBe('per_call');
+    expect(config.ledger.lease.callsPerLease).toBe(8);
+    expect(config.ledger.lease.idleMs).toBe(500);
+  });
+
+  it('names the variable when TOLLGATE_HOLDS is neither mode', () => {
+    expect(() => loadConfig({ TOLLGATE_HOLDS: 'sometimes' })).toThrow(/TOLLGATE_HOLDS must be "lease" or "per_call"/);
+  });
+
+  it('refuses a sweeper age that would release leases still in use', () => {
+    const attempt = () => loadConfig({ TOLLGATE_HOLD_MAX_AGE_SECONDS: '60', TOLLGATE_UPSTREAM_TIMEOUT_MS: '120000' });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(/TOLLGATE_HOLD_MAX_AGE_SECONDS: must exceed .* \(130000 ms\)/);
+    // With a durable hold per call there is no lease to protect.
+    expect(loadConfig({ TOLLGATE_HOLDS: 'per_call', TOLLGATE_HOLD_MAX_AGE_SECONDS: '60' }).ledger.holdMaxAgeSeconds).toBe(60);
+  });
+});
