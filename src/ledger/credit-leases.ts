@@ -3,7 +3,6 @@ import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
-import { fromNumeric } from './accounts.js';
 import { checkAmount, InsufficientCreditsError, LedgerError } from './errors.js';
 import { placeHold } from './hold.js';
 import type { CallCharge, CallHold, CallReservations, SettleInput } from './reservations.js';
@@ -18,7 +17,7 @@ export interface CreditLeaseOptions {
   maxAgeMs?: number;
   /** A lease with no call for this long closes, giving its unspent part back to the account. */
   idleMs?: number;
-  /** How often leases are checked for closing and known balances refreshed. */
+  /** How often leases are checked for closing. */
   tickMs?: number;
   /** How long a settled call's capture waits for others to share its transaction. */
   writeLingerMs?: number;
@@ -384,7 +383,7 @@ export class CreditLeases implements CallReservations {
     return state.leases.reduce((total, lease) => total.add(Decimal.max(Decimal.ZERO, free(lease))), state.available);
   }
 
-  /** Retires old and idle leases, closes those that are done, and re-reads the balances of idle accounts. */
+  /** Retires old and idle leases and closes those that are done. */
   private tick(): void {
     const now = Date.now();
     for (const state of this.accounts.values()) {
@@ -392,16 +391,7 @@ export class CreditLeases implements CallReservations {
         if (now - lease.openedAt >= this.options.maxAgeMs || now - lease.lastUsedAt >= this.options.idleMs) lease.retiring = true;
         void this.closeIfDone(lease);
       }
-      if (state.leases.every((lease) => lease.inFlight.size === 0)) void this.refresh(state);
     }
-  }
-
-  /** Picks up what changed the account outside this process's leases (an admin grant, another process). */
-  private refresh(state: AccountLeases): Promise<void> {
-    return this.serially(state, async () => {
-      const row = await this.db.selectFrom('accounts').select('available').where('id', '=', state.accountId).executeTakeFirst();
-      if (row) state.available = fromNumeric(row.available);
-    }).catch(() => undefined);
   }
 }
 
