@@ -179,6 +179,18 @@ describe.each(backends())('price sync service on $name', (backend) => {
     });
   });
 
+  it('a tick whose run a stopped process left running is run again by the next instance that gets the lock', async () => {
+    await database.db
+      .insertInto('sync_runs')
+      .values({ source: 'openrouter', url: feeds.url('openrouter-models.json'), mode: 'execute', status: 'running' })
+      .execute();
+    const sync = await startSync(database);
+    const results = await sync.tick(new Date());
+    expect(results?.map((result) => [result.source, result.status])).toEqual([['openrouter', 'succeeded']]);
+    // The same tick again: now it did run, so it is skipped.
+    expect(await sync.tick(new Date())).toBeUndefined();
+  });
+
   it('stop() ends a run waiting on a slow feed at once, recording it as failed', async () => {
     const sync = await startSync(database, {
       TOLLGATE_SYNC_URL_OPENROUTER: feeds.url('hang'),

@@ -7,6 +7,8 @@ import { PRICES_CHANGED_CHANNEL } from '../http/admin-pricing-routes.js';
 import type { Logger } from '../logging/logger.js';
 import { AlertService } from './alerts.js';
 import {
+  closeInterruptedRuns,
+  INTERRUPTED_RUN_ERROR,
   isSyncSource,
   runSync,
   SyncBusyError,
@@ -149,12 +151,16 @@ export function startPriceSync(options: PriceSyncOptions): PriceSync {
     return exclusive(async () => {
       const sources = config.sync.sources.filter(isSyncSource);
       if (sources.length === 0) return [];
+      // Holding the lock, a run still marked running is a stopped process's: it did not run this tick, so it
+      // is closed as interrupted and does not count.
+      await closeInterruptedRuns(database.db);
       const ranThisTick = await database.db
         .selectFrom('sync_runs')
         .select('id')
         .where('source', 'in', sources)
         .where('mode', '=', 'execute')
         .where('started_at', '>=', since)
+        .where((eb) => eb.or([eb('error', 'is', null), eb('error', '!=', INTERRUPTED_RUN_ERROR)]))
         .limit(1)
         .executeTakeFirst();
       if (ranThisTick) return undefined;
