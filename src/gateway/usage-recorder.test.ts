@@ -1,4 +1,6 @@
 import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { Ledger } from '../ledger/ledger.js';
@@ -79,8 +81,8 @@ describe.each(backends())('usage recorder on $name', (backend) => {
   });
 
   it('one bad record does not lose the others queued with it, and is logged by request id', async () => {
+    // All four share one insert, which fails for the one that names no account.
     recorder.record(failedCall('lead', accountId), { status: 'error', latencyMs: 1 });
-    // These three wait behind the first insert and share the next one; the middle one names no account.
     recorder.record(failedCall('good-1', accountId), { status: 'error', latencyMs: 1 });
     recorder.record(failedCall('orphan', 'acct_missing'), { status: 'error', latencyMs: 1 });
     recorder.record(failedCall('good-2', accountId), { status: 'error', latencyMs: 1 });
@@ -90,5 +92,51 @@ describe.each(backends())('usage recorder on $name', (backend) => {
     expect(ids).not.toContain('orphan');
     expect(logged).toHaveLength(1);
     expect(JSON.parse(logged[0]!)).toMatchObject({ requestId: 'orphan', msg: 'could not write usage record' });
+  });
+
+  /** The transactions that wrote these records, by the id each row carries (xmin). */
+  const transactions = async (ids: string[]) =>
+    new Set(
+      (
+        await database.db
+          .selectFrom('usage_records')
+          .select(sql<string>`xmin::text`.as('transaction'))
+          .where('request_id', 'in', ids)
+          .execute()
+      ).map((row) => row.transaction),
+    ).size;
+
+  it('a record waits for the others of its batch and shares their insert; flush writes at once', async () => {
+    const lingering = new UsageRecorder(database.db, createLogger('error'), { lingerMs: 60_000 });
+    const ids = ['linger-a', 'linger-b', 'linger-c', 'linger-d'];
+    for (const id of ids) lingering.record(failedCall(id, accountId), { status: 'error', latencyMs: 1 });
+    await lingering.flush();
+    expect((await recordedIds()).filter((id) => id.startsWith('linger-'))).toEqual(ids);
+    expect(await transactions(ids)).toBe(1);
+  });
+
+  it('without lingering, the first record goes alone and the ones queued behind its insert share the next', async () => {
+    const immediate = new UsageRecorder(database.db, createLogger('error'), { lingerMs: 0 });
+    const ids = ['now-a', 'now-b', 'now-c', 'now-d'];
+    for (const id of ids) immediate.record(failedCall(id, accountId), { status: 'error', latencyMs: 1 });
+    await immediate.flush();
+    expect(await transactions(ids)).toBe(2);
+  });
+
+  it('writes a lingering record on its own, without flush', async () => {
+    const lingering = new UsageRecorder(database.db, createLogger('error'), { lingerMs: 20 });
+    lingering.record(failedCall('timed', accountId), { status: 'error', latencyMs: 1 });
+    for (let waited = 0; waited < 5_000 && !(await recordedIds()).includes('timed'); waited += 25) await sleep(25);
+    expect(await recordedIds()).toContain('timed');
+  });
+
+  it('a full batch is written without waiting for the linger, and what arrives meanwhile goes in the next insert', async () => {
+    const lingering = new UsageRecorder(database.db, createLogger('error'), { lingerMs: 60_000 });
+    const ids = Array.from({ length: 501 }, (_, index) => `full-${String(index).padStart(3, '0')}`);
+    for (const id of ids) lingering.record(failedCall(id, accountId), { status: 'error', latencyMs: 1 });
+    const written = async () => (await recordedIds()).filter((id) => id.startsWith('full-')).length;
+    for (let waited = 0; waited < 5_000 && (await written()) < ids.length; waited += 25) await sleep(25);
+    expect(await written()).toBe(ids.length);
+    expect(await transactions(ids)).toBe(2);
   });
 });

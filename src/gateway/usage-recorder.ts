@@ -17,32 +17,55 @@ type UsageRow = Insertable<UsageRecordsTable>;
 
 /** At most this many records go in one insert; the rest wait for the next one. */
 const MAX_BATCH = 500;
+/** How long the first record of a batch waits for others before it is written. */
+const DEFAULT_LINGER_MS = 20;
+
+export interface UsageRecorderOptions {
+  /** How long a record waits for others to share its insert (0: at once). */
+  lingerMs?: number;
+}
 
 /**
  * Writes one usage record per call (who, what, which price version, the breakdown, the charge) after the
  * response has gone out: bookkeeping stays off the hot path (STYLE habit 12). The ledger entry written at
- * capture is the financial record; this is the analytical one. Records that arrive while an insert is in
- * flight go together in the next one (TensorZero batches its writes the same way): one commit for many
- * calls instead of one each, which under load left PostgreSQL's WAL flushes to the holds and captures on
- * the response path. An idle gateway writes each record at once. `flush()` waits for pending writes
+ * capture is the financial record; this is the analytical one. Records go to the database in batches, one
+ * commit for many calls (TensorZero batches its writes the same way): a record waits up to `lingerMs` for
+ * others, or less once `MAX_BATCH` are queued, and records that arrive while an insert is in flight go in the
+ * next one. An insert per call cost a commit per call, on the same database and the same event loop as the
+ * calls: measured at sequential calls, about a fifth of the gateway's own time per call. A record is in the
+ * database within `lingerMs` plus one insert; `flush()` writes what is queued at once and waits for it
  * (shutdown, tests).
  */
 export class UsageRecorder {
   private queue: UsageRow[] = [];
   private writing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly lingerMs: number;
 
   constructor(
     private readonly db: Db,
     private readonly logger: Logger,
-  ) {}
+    options: UsageRecorderOptions = {},
+  ) {
+    this.lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
+  }
 
   record(call: PreparedCall, outcome: CallOutcome): void {
     this.queue.push(usageRow(call, outcome));
-    if (!this.writing) this.writing = this.drain();
+    if (this.writing) return; // the running drain takes it in its next insert
+    if (this.lingerMs <= 0 || this.queue.length >= MAX_BATCH) this.startDrain();
+    else this.timer ??= setTimeout(() => this.startDrain(), this.lingerMs);
   }
 
   async flush(): Promise<void> {
+    if (!this.writing && this.queue.length > 0) this.startDrain();
     while (this.writing) await this.writing;
+  }
+
+  private startDrain(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.writing ??= this.drain();
   }
 
   /** Clears `writing` in the same step that sees the queue empty, so no record is left behind unwritten. */
