@@ -8,11 +8,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import pg from 'pg';
 import { parseSource } from '../../src/catalog/importers/index.js';
 import { seedCatalog } from '../../src/catalog/catalog-store.js';
 import { loadConfig } from '../../src/config/config.js';
 import { migrate, openDatabase, type Database } from '../../src/db/database.js';
+import { openScratchPostgres } from '../../test/support/scratch-database.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { startGateway } from '../../src/main.js';
 import { Decimal } from '../../src/money/decimal.js';
@@ -21,32 +21,15 @@ const adminUrl = process.env.BENCH_ADMIN_DATABASE_URL ?? '';
 const upstreamUrl = process.env.BENCH_UPSTREAM_URL;
 if (!upstreamUrl) throw new Error('BENCH_UPSTREAM_URL is required (the mock upstream, http://127.0.0.1:<port>)');
 
-async function withAdmin<T>(body: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    return await body(client);
-  } finally {
-    await client.end();
-  }
-}
-
-async function openStorage(): Promise<{ database: Database; label: string; drop(): Promise<void> }> {
+/** The database the benchmark bills on; closing it drops a scratch PostgreSQL database. */
+async function openStorage(): Promise<{ database: Database; label: string }> {
   if (adminUrl === '') {
     const database = await openDatabase({ kind: 'pglite', dataDirectory: undefined });
-    return { database, label: 'PGlite (in-memory; no PostgreSQL URL given)', drop: async () => undefined };
+    return { database, label: 'PGlite (in-memory; no PostgreSQL URL given)' };
   }
-  const name = `tollgate_bench_${randomBytes(6).toString('hex')}`;
-  // A database name cannot be a bound parameter; `name` is generated above from hex digits only.
-  await withAdmin((client) => client.query(`create database ${name}`));
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const database = await openDatabase({ kind: 'postgres', url: url.toString() });
-  return {
-    database,
-    label: `PostgreSQL (scratch database ${name} on ${url.host})`,
-    drop: () => withAdmin((client) => client.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
-  };
+  const database = await openScratchPostgres(adminUrl, 'tollgate_bench');
+  const url = new URL(database.url);
+  return { database, label: `PostgreSQL (scratch database ${url.pathname.slice(1)} on ${url.host})` };
 }
 
 const storage = await openStorage();
@@ -98,7 +81,6 @@ try {
       const openHolds = verification.accounts.reduce((total, entry) => total.add(entry.openHolds), Decimal.ZERO);
       await gateway.close();
       await storage.database.close();
-      await storage.drop();
       process.send?.({
         type: 'finished',
         captures: Number(captures.count),
@@ -115,12 +97,10 @@ try {
     void gateway
       .close()
       .then(() => storage.database.close())
-      .then(() => storage.drop())
       .finally(() => process.exit(1));
   });
 } catch (error) {
   await storage.database.close().catch(() => undefined);
-  await storage.drop().catch(() => undefined);
   process.send?.({ type: 'error', message: error instanceof Error ? error.message : String(error) });
   process.exit(1);
 }
