@@ -1,6 +1,7 @@
 import type { Kysely, KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, postgresBackend, type TestDatabase } from '../../test/support/backends.js';
+import { openLedgerFor } from '../../test/support/ledger-checks.js';
 import type { Schema } from '../db/schema.js';
 import { Decimal } from '../money/decimal.js';
 import { captureAlone } from './capture-statement.js';
@@ -24,13 +25,7 @@ function countingHandle(db: Kysely<Schema>): { db: Kysely<Schema>; statements: (
 describe.each(backends())('one-statement capture on $name', (backend) => {
   let database: TestDatabase;
   let ledger: Ledger;
-  beforeAll(async () => {
-    database = await backend.open();
-    ledger = new Ledger(database.db);
-  });
-  afterAll(async () => {
-    await database.close();
-  });
+  openLedgerFor(backend, (opened) => ({ database, ledger } = opened));
 
   async function entryCount(accountId: string): Promise<number> {
     const rows = await database.db.selectFrom('ledger_entries').select('id').where('account_id', '=', accountId).execute();

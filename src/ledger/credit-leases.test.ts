@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
+import { openLedgerFor } from '../../test/support/ledger-checks.js';
 import { Decimal } from '../money/decimal.js';
 import { CreditLeases } from './credit-leases.js';
 import { AccountSuspendedError, InsufficientCreditsError } from './errors.js';
@@ -12,13 +13,7 @@ const requestId = () => `req_lease_test_${Date.now()}_${(counter += 1)}`;
 describe.each(backends())('credit leases on $name', (backend) => {
   let database: TestDatabase;
   let ledger: Ledger;
-  beforeAll(async () => {
-    database = await backend.open();
-    ledger = new Ledger(database.db);
-  });
-  afterAll(async () => {
-    await database.close();
-  });
+  openLedgerFor(backend, (opened) => ({ database, ledger } = opened));
 
   const account = async (credits: string, options: { overdraftLimit?: string } = {}) => {
     counter += 1;

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
+import { openLedgerFor } from '../../test/support/ledger-checks.js';
 import { Decimal } from '../money/decimal.js';
 import { AccountNotFoundError, AccountSuspendedError, InsufficientCreditsError } from './errors.js';
 import { Ledger } from './ledger.js';
@@ -11,13 +12,7 @@ const d = (text: string) => Decimal.parse(text);
 describe.each(backends())('holds decided together on $name', (backend) => {
   let database: TestDatabase;
   let ledger: Ledger;
-  beforeAll(async () => {
-    database = await backend.open();
-    ledger = new Ledger(database.db);
-  });
-  afterAll(async () => {
-    await database.close();
-  });
+  openLedgerFor(backend, (opened) => ({ database, ledger } = opened));
 
   /** The transactions that wrote the account's hold entries, by the id each row carries (xmin): start times can
    * share a millisecond, transaction ids never do. */

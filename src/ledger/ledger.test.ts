@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
+import { openLedgerFor } from '../../test/support/ledger-checks.js';
 import { Decimal } from '../money/decimal.js';
 import {
   AccountNameTakenError,
@@ -18,13 +19,7 @@ const d = (text: string) => Decimal.parse(text);
 describe.each(backends())('ledger on $name', (backend) => {
   let database: TestDatabase;
   let ledger: Ledger;
-  beforeAll(async () => {
-    database = await backend.open();
-    ledger = new Ledger(database.db);
-  });
-  afterAll(async () => {
-    await database.close();
-  });
+  openLedgerFor(backend, (opened) => ({ database, ledger } = opened));
 
   it('creates an account with its first key and initial grant, found by id or name', async () => {
     const { account, apiKey } = await ledger.createAccount({ name: 'acme', mode: 'consumption_usd', credits: d('10.50') });

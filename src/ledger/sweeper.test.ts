@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
+import { openLedgerFor } from '../../test/support/ledger-checks.js';
 import { silentLogger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
 import { Ledger } from './ledger.js';
@@ -8,13 +9,7 @@ import { startHoldSweeper } from './sweeper.js';
 describe.each(backends())('hold sweeper on $name', (backend) => {
   let database: TestDatabase;
   let ledger: Ledger;
-  beforeAll(async () => {
-    database = await backend.open();
-    ledger = new Ledger(database.db);
-  });
-  afterAll(async () => {
-    await database.close();
-  });
+  openLedgerFor(backend, (opened) => ({ database, ledger } = opened));
 
   /** A hold placed by a process that then died: the entry exists, nothing ever settles it. */
   async function ageHold(requestId: string, seconds: number): Promise<void> {

@@ -1,6 +1,7 @@
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { Db } from '../../src/db/database.js';
-import type { Ledger } from '../../src/ledger/ledger.js';
+import { Ledger } from '../../src/ledger/ledger.js';
+import type { Backend, TestDatabase } from './backends.js';
 import { Decimal } from '../../src/money/decimal.js';
 
 /** The ledger entries of one account, oldest first. */
@@ -69,4 +70,19 @@ export async function eventually(check: () => Promise<void>, timeoutMs = 3_000):
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }
+}
+
+/**
+ * The usual ledger suite setup: a fresh database of `backend` and a Ledger on it before the suite's tests, closed
+ * after them. `use` receives both (assign them to the suite's variables).
+ */
+export function openLedgerFor(backend: Backend, use: (opened: { database: TestDatabase; ledger: Ledger }) => void): void {
+  let database: TestDatabase | undefined;
+  beforeAll(async () => {
+    database = await backend.open();
+    use({ database, ledger: new Ledger(database.db) });
+  });
+  afterAll(async () => {
+    await database?.close();
+  });
 }
