@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { countTextTokens, estimatePromptTokens, truncateToTokens } from './token-estimate.js';
+import { countTextTokens, estimatePromptTokens, TokenCountCache, truncateToTokens } from './token-estimate.js';
 
 describe('token counts (o200k_base)', () => {
   it('counts text tokens', () => {
@@ -44,5 +45,32 @@ describe('token counts (o200k_base)', () => {
   it('cuts a text on a token boundary', () => {
     expect(truncateToTokens('Hello world, how are you?', 2)).toEqual({ text: 'Hello world', tokens: 2 });
     expect(truncateToTokens('Hello', 10)).toEqual({ text: 'Hello', tokens: 1 });
+  });
+
+  it('counts a prompt the same the first time and every time after (the cache is exact)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.string({ unit: 'grapheme', maxLength: 200 }), { minLength: 1, maxLength: 4 }), (texts) => {
+        const messages = texts.map((text) => ({ role: 'user' as const, content: text }));
+        const expected = 3 + texts.reduce((sum, text) => sum + 3 + 1 + countTextTokens(text), 0);
+        expect(estimatePromptTokens(messages)).toBe(expected);
+        expect(estimatePromptTokens(messages)).toBe(expected);
+      }),
+    );
+  });
+
+  it('keeps at most its characters, evicting the least recently used text first', () => {
+    const cache = new TokenCountCache(60); // texts of up to 15 characters are kept
+    const texts = ['alpha beta', 'gamma delta', 'epsilon zeta', 'eta theta iota'];
+    for (const text of texts) expect(cache.count(text)).toBe(countTextTokens(text));
+    expect([cache.size, cache.chars]).toEqual([4, 47]);
+    expect(cache.count('alpha beta')).toBe(countTextTokens('alpha beta')); // now the most recently used
+    expect(cache.count('kappa lambda mu')).toBe(countTextTokens('kappa lambda mu')); // 62 > 60: 'gamma delta' goes
+    expect([cache.size, cache.chars]).toEqual([4, 47 - 11 + 15]);
+    // Evicted, 'gamma delta' is counted again and kept again, pushing out the next least recently used.
+    expect(cache.count('gamma delta')).toBe(countTextTokens('gamma delta'));
+    expect([cache.size, cache.chars]).toEqual([4, 51 - 12 + 11]);
+    // A text longer than a quarter of the budget is counted, not kept.
+    expect(cache.count('a text longer than 15')).toBe(countTextTokens('a text longer than 15'));
+    expect([cache.size, cache.chars]).toEqual([4, 50]);
   });
 });

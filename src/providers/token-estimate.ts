@@ -28,6 +28,52 @@ export function countTextTokens(text: string): number {
   return text === '' ? 0 : countTokens(text, PLAIN_TEXT);
 }
 
+/**
+ * Counts of texts seen before, least recently used evicted first, bounded by the characters kept. Prompt texts
+ * repeat from call to call (a system prompt; a conversation's history, which every turn sends again) and
+ * counting is linear in the text (about 13 µs per 1,000 characters) where a lookup is a hash of it. Exact: a
+ * text's count never changes.
+ */
+export class TokenCountCache {
+  private readonly counts = new Map<string, number>();
+  private keptChars = 0;
+
+  constructor(private readonly maxChars: number) {}
+
+  count(text: string): number {
+    const cached = this.counts.get(text);
+    if (cached !== undefined) {
+      // Re-inserted so the Map's order stays least recently used first.
+      this.counts.delete(text);
+      this.counts.set(text, cached);
+      return cached;
+    }
+    const tokens = countTextTokens(text);
+    if (text.length <= this.maxChars / 4) {
+      this.counts.set(text, tokens);
+      this.keptChars += text.length;
+      for (const [oldest] of this.counts) {
+        if (this.keptChars <= this.maxChars) break;
+        this.counts.delete(oldest);
+        this.keptChars -= oldest.length;
+      }
+    }
+    return tokens;
+  }
+
+  get size(): number {
+    return this.counts.size;
+  }
+
+  /** The characters of the texts kept. */
+  get chars(): number {
+    return this.keptChars;
+  }
+}
+
+/** At most 4 million characters kept (8 MB at most), a text of up to a million of them. */
+const promptTexts = new TokenCountCache(4_000_000);
+
 /** The first `maxTokens` tokens of a text, cut on a token boundary (the demo provider honours max_tokens). */
 export function truncateToTokens(text: string, maxTokens: number): { text: string; tokens: number } {
   const tokens = encode(text, PLAIN_TEXT);
@@ -39,25 +85,25 @@ export function truncateToTokens(text: string, maxTokens: number): { text: strin
 export function estimatePromptTokens(messages: ChatMessage[]): number {
   let total = REPLY_PRIMING_TOKENS;
   for (const message of messages) {
-    total += TOKENS_PER_MESSAGE + countTextTokens(message.role);
+    total += TOKENS_PER_MESSAGE + promptTexts.count(message.role);
     total += contentTokens(message.content);
-    if (message.name !== undefined) total += TOKENS_PER_NAME + countTextTokens(message.name);
+    if (message.name !== undefined) total += TOKENS_PER_NAME + promptTexts.count(message.name);
     for (const call of message.tool_calls ?? []) {
-      total += countTextTokens(call.function.name) + countTextTokens(call.function.arguments);
+      total += promptTexts.count(call.function.name) + promptTexts.count(call.function.arguments);
     }
-    if (message.tool_call_id !== undefined) total += countTextTokens(message.tool_call_id);
+    if (message.tool_call_id !== undefined) total += promptTexts.count(message.tool_call_id);
   }
   return total;
 }
 
 function contentTokens(content: string | ContentPart[] | null): number {
   if (content === null) return 0;
-  if (typeof content === 'string') return countTextTokens(content);
+  if (typeof content === 'string') return promptTexts.count(content);
   let total = 0;
   for (const part of content) {
-    if (part.type === 'text' && typeof part.text === 'string') total += countTextTokens(part.text);
+    if (part.type === 'text' && typeof part.text === 'string') total += promptTexts.count(part.text);
     else if (part.type === 'image_url') total += TOKENS_PER_IMAGE;
-    else total += countTextTokens(JSON.stringify(part));
+    else total += promptTexts.count(JSON.stringify(part));
   }
   return total;
 }
