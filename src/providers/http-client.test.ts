@@ -1,5 +1,9 @@
-import { describe, expect, it } from 'vitest';
-import { statusError } from './http-client.js';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { statusError, UpstreamHttpClient } from './http-client.js';
+import { UpstreamError } from './types.js';
 
 describe('statusError', () => {
   const post = { providerId: 'openai', apiKey: 'sk-secret-0123456789' };
@@ -27,5 +31,58 @@ describe('statusError', () => {
   it('keeps the start of a body that is not JSON', () => {
     expect(statusError(502, '<html>Bad gateway</html>', post).message).toBe('openai answered 502: <html>Bad gateway</html>');
     expect(statusError(500, '', post).message).toBe('openai answered 500: (empty body)');
+  });
+});
+
+describe('UpstreamHttpClient.postJson', () => {
+  const seen: Array<{ url: string | undefined; body: string; contentType: string | undefined }> = [];
+  const server = createServer((request: IncomingMessage, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      seen.push({ url: request.url, body, contentType: request.headers['content-type'] });
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ echoed: request.url }));
+    });
+  });
+  const client = new UpstreamHttpClient({ timeoutMs: 5_000, connectTimeoutMs: 1_000, maxRetries: 0 });
+  let base = '';
+  beforeAll(async () => {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await client.close();
+    server.close();
+  });
+
+  const post = (url: string) => ({
+    providerId: 'mock',
+    url,
+    headers: {},
+    body: { n: 1 },
+    signal: new AbortController().signal,
+    apiKey: undefined,
+  });
+
+  it('posts JSON to the path and query of each URL, the same URL again and another one after it', async () => {
+    expect(await client.postJson(post(`${base}/v1/chat/completions`))).toEqual({ echoed: '/v1/chat/completions' });
+    expect(await client.postJson(post(`${base}/v1/chat/completions`))).toEqual({ echoed: '/v1/chat/completions' });
+    expect(await client.postJson(post(`${base}/v1beta/models/m:generateContent?alt=sse`))).toEqual({
+      echoed: '/v1beta/models/m:generateContent?alt=sse',
+    });
+    expect(seen.slice(-3).map((request) => [request.body, request.contentType])).toEqual(
+      Array.from({ length: 3 }, () => ['{"n":1}', 'application/json']),
+    );
+  });
+
+  it('maps a URL that does not parse, or is not http(s), to a network error naming the provider', async () => {
+    for (const url of ['not a url', 'ftp://127.0.0.1/v1/chat/completions']) {
+      const error = await client.postJson(post(url)).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(UpstreamError);
+      expect([(error as UpstreamError).kind, (error as UpstreamError).message.startsWith('mock could not be reached: ')]).toEqual(
+        ['network', true],
+      );
+    }
   });
 });

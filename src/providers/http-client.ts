@@ -1,4 +1,4 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { UpstreamError, type UpstreamErrorKind } from './types.js';
 
 export interface UpstreamHttpOptions {
@@ -23,6 +23,8 @@ export interface UpstreamPost {
 }
 
 const DEFAULT_MAX_RETRY_AFTER_MS = 2_000;
+/** Upstream URLs are few (a base URL per provider; Gemini's name the model): more than this many is a clear. */
+const MAX_PARSED_URLS = 1_000;
 
 /**
  * Upstream HTTP through undici. Every upstream failure becomes an UpstreamError here and only here.
@@ -35,6 +37,8 @@ export class UpstreamHttpClient {
   private readonly ownsDispatcher: boolean;
   private readonly maxRetries: number;
   private readonly maxRetryAfterMs: number;
+  /** Parsing a URL is a good part of undici's own work per call; the same few URLs come back every call. */
+  private readonly parsedUrls = new Map<string, { origin: string; path: string }>();
 
   constructor(options: UpstreamHttpOptions) {
     this.ownsDispatcher = options.dispatcher === undefined;
@@ -95,9 +99,9 @@ export class UpstreamHttpClient {
     for (let attempt = 0; ; attempt += 1) {
       let response: Dispatcher.ResponseData;
       try {
-        response = await request(post.url, {
+        response = await this.dispatcher.request({
+          ...this.parseUrl(post.url),
           method: 'POST',
-          dispatcher: this.dispatcher,
           signal: post.signal,
           headers: { ...post.headers, 'content-type': 'application/json', accept },
           body: payload,
@@ -118,6 +122,19 @@ export class UpstreamHttpClient {
       if (!retry) throw statusError(response.statusCode, text, post);
       await delay(retryAfter, post.signal);
     }
+  }
+
+  /** What undici's `request(url)` derives from the URL. @throws TypeError for a URL that does not parse. */
+  private parseUrl(url: string): { origin: string; path: string } {
+    let parsed = this.parsedUrls.get(url);
+    if (parsed === undefined) {
+      const whole = new URL(url);
+      if (whole.protocol !== 'http:' && whole.protocol !== 'https:') throw new TypeError(`not an http(s) URL: ${url}`);
+      parsed = { origin: whole.origin, path: `${whole.pathname}${whole.search}` };
+      if (this.parsedUrls.size >= MAX_PARSED_URLS) this.parsedUrls.clear();
+      this.parsedUrls.set(url, parsed);
+    }
+    return parsed;
   }
 }
 
