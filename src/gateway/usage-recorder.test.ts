@@ -6,8 +6,11 @@ import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { Ledger } from '../ledger/ledger.js';
 import { createLogger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
+import { emptyUsage } from '../pricing/usage.js';
+import type { CostBreakdown } from '../pricing/types.js';
 import type { PreparedCall } from './pipeline.js';
-import { UsageRecorder } from './usage-recorder.js';
+import type { ChargeReport } from './usage-payload.js';
+import { UsageRecorder, type CallOutcome } from './usage-recorder.js';
 
 /** A failed call as the pipeline prepares it: only what a usage record reads is meaningful here. */
 function failedCall(requestId: string, accountId: string): PreparedCall {
@@ -33,6 +36,35 @@ function failedCall(requestId: string, accountId: string): PreparedCall {
     startedAt: 0,
     stream: false,
   } as unknown as PreparedCall;
+}
+
+/** A settled call with every column set: a priced breakdown with markup, cache and reasoning tokens, a stream. */
+function settledCall(requestId: string, accountId: string, requestedModel: string): [PreparedCall, CallOutcome] {
+  const call = { ...failedCall(requestId, accountId), stream: true };
+  call.request = { ...call.request, model: requestedModel };
+  const usage = emptyUsage();
+  Object.assign(usage.input, { uncached: 1200, cacheRead: 300, cacheWrite: 20, cacheWrite1h: 5, audio: 7 });
+  Object.assign(usage.output, { text: 450, reasoning: 128, audio: 3 });
+  const d = Decimal.parse;
+  const providerCost = d('0.000123456789012345678');
+  const breakdown: CostBreakdown = {
+    lines: [
+      { component: 'input', units: 1200, rate: d('0.00000015'), amount: d('0.00018') },
+      { component: 'reasoning', units: 128, rate: d('0.0000006'), amount: d('0.0000768'), fellBackTo: 'output' },
+    ],
+    tier: 200000,
+    providerCost,
+    markup: { percent: d('12.5'), fixedFee: d('0.001'), amount: d('0.001015432098626543210'), rule: 'account' },
+    charge: d('0.001138888887638888888'),
+  };
+  const report: ChargeReport = {
+    usage,
+    breakdown,
+    resolution: call.resolution,
+    debit: { amount: breakdown.charge, unit: 'usd' },
+    creditsRemaining: d('9.5'),
+  };
+  return [call, { status: 'success', report, latencyMs: 1234.5 }];
 }
 
 describe.each(backends())('usage recorder on $name', (backend) => {
@@ -138,5 +170,81 @@ describe.each(backends())('usage recorder on $name', (backend) => {
     for (let waited = 0; waited < 5_000 && (await written()) < ids.length; waited += 25) await sleep(25);
     expect(await written()).toBe(ids.length);
     expect(await transactions(ids)).toBe(2);
+  });
+
+  it('writes every column the same alone (bound parameters) and in a batch (one JSON parameter)', async () => {
+    const model = 'gpt "4o" \\ mini ✓ 🙂\n\t';
+    const alone = new UsageRecorder(database.db, createLogger('error'), { lingerMs: 0 });
+    alone.record(...settledCall('column-alone', accountId, model));
+    await alone.flush();
+    const batched = new UsageRecorder(database.db, createLogger('error'), { lingerMs: 60_000 });
+    for (const id of ['column-batch-1', 'column-batch-2']) batched.record(...settledCall(id, accountId, model));
+    await batched.flush();
+    expect(await transactions(['column-batch-1', 'column-batch-2'])).toBe(1);
+    const rows = await database.db
+      .selectFrom('usage_records')
+      .selectAll()
+      .where('request_id', 'in', ['column-alone', 'column-batch-1', 'column-batch-2'])
+      .orderBy('request_id')
+      .execute();
+    const [first, second, third] = rows.map(({ id: _id, request_id: _request, created_at: _created, ...columns }) => columns);
+    expect(first).toEqual({
+      account_id: accountId,
+      api_key_id: 'key_test',
+      requested_model: model,
+      model_id: 'gpt-4o-mini',
+      provider_id: 'openai',
+      upstream_model: 'gpt-4o-mini',
+      input_uncached_tokens: 1200,
+      cache_read_tokens: 300,
+      cache_write_tokens: 25,
+      input_audio_tokens: 7,
+      output_text_tokens: 450,
+      reasoning_tokens: 128,
+      output_audio_tokens: 3,
+      usage_estimated: false,
+      price_version: expect.anything(),
+      breakdown: {
+        lines: [
+          { component: 'input', units: 1200, rate: '0.00000015', amount: '0.00018' },
+          { component: 'reasoning', units: 128, rate: '0.0000006', amount: '0.0000768', fellBackTo: 'output' },
+        ],
+        tier: 200000,
+        providerCost: '0.000123456789012345678',
+        markup: { percent: '12.5', fixedFee: '0.001', amount: '0.00101543209862654321', rule: 'account' },
+        charge: '0.001138888887638888888',
+      },
+      provider_cost: '0.000123456789012345678',
+      charge: '0.001138888887638888888',
+      debit: '0.001138888887638888888',
+      debit_unit: 'usd',
+      pricing_source: 'database',
+      pricing_match: 'exact',
+      latency_ms: 1235,
+      status: 'success',
+      error_code: null,
+      stream: true,
+    });
+    expect(Number(first!.price_version)).toBe(3);
+    expect(second).toEqual(first);
+    expect(third).toEqual(first);
+  });
+
+  it('a text PostgreSQL refuses in JSON (a lone surrogate) costs its batch the shared insert, not a record', async () => {
+    const batched = new UsageRecorder(database.db, createLogger('error'), { lingerMs: 60_000 });
+    batched.record(...settledCall('surrogate-odd', accountId, 'model \ud800 name'));
+    batched.record(...settledCall('surrogate-plain', accountId, 'gpt-4o-mini'));
+    await batched.flush();
+    const rows = await database.db
+      .selectFrom('usage_records')
+      .select(['request_id', 'requested_model'])
+      .where('request_id', 'in', ['surrogate-odd', 'surrogate-plain'])
+      .orderBy('request_id')
+      .execute();
+    // Bound as UTF-8 text, the lone surrogate arrives as U+FFFD, as it always did.
+    expect(rows).toEqual([
+      { request_id: 'surrogate-odd', requested_model: 'model \ufffd name' },
+      { request_id: 'surrogate-plain', requested_model: 'gpt-4o-mini' },
+    ]);
   });
 });

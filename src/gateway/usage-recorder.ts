@@ -1,4 +1,4 @@
-import type { Insertable } from 'kysely';
+import { sql, type Insertable } from 'kysely';
 import type { Db } from '../db/database.js';
 import type { UsageRecordsTable } from '../db/schema.js';
 import type { Logger } from '../logging/logger.js';
@@ -15,10 +15,44 @@ export interface CallOutcome {
 
 type UsageRow = Insertable<UsageRecordsTable>;
 
+/** Every column a record sets (the id and created_at are the database's). */
+const COLUMNS = [
+  'request_id',
+  'account_id',
+  'api_key_id',
+  'requested_model',
+  'model_id',
+  'provider_id',
+  'upstream_model',
+  'input_uncached_tokens',
+  'cache_read_tokens',
+  'cache_write_tokens',
+  'input_audio_tokens',
+  'output_text_tokens',
+  'reasoning_tokens',
+  'output_audio_tokens',
+  'usage_estimated',
+  'price_version',
+  'breakdown',
+  'provider_cost',
+  'charge',
+  'debit',
+  'debit_unit',
+  'pricing_source',
+  'pricing_match',
+  'latency_ms',
+  'status',
+  'error_code',
+  'stream',
+] as const satisfies ReadonlyArray<keyof UsageRow>;
+
+/** A record as queued: exactly the columns above, so the JSON batch carries every one of them. */
+type RecordRow = { [Column in (typeof COLUMNS)[number]]: UsageRow[Column] };
+
 /** At most this many records go in one insert; the rest wait for the next one. */
 const MAX_BATCH = 500;
 /** How long the first record of a batch waits for others before it is written. */
-const DEFAULT_LINGER_MS = 20;
+const DEFAULT_LINGER_MS = 100;
 
 export interface UsageRecorderOptions {
   /** How long a record waits for others to share its insert (0: at once). */
@@ -31,13 +65,13 @@ export interface UsageRecorderOptions {
  * capture is the financial record; this is the analytical one. Records go to the database in batches, one
  * commit for many calls (TensorZero batches its writes the same way): a record waits up to `lingerMs` for
  * others, or less once `MAX_BATCH` are queued, and records that arrive while an insert is in flight go in the
- * next one. An insert per call cost a commit per call, on the same database and the same event loop as the
- * calls: measured at sequential calls, about a fifth of the gateway's own time per call. A record is in the
+ * next one. An insert per call cost a commit per call, on the same database and event loop as the calls (at
+ * sequential calls, more than a third of the gateway's own time per call was these inserts). A record is in the
  * database within `lingerMs` plus one insert; `flush()` writes what is queued at once and waits for it
  * (shutdown, tests).
  */
 export class UsageRecorder {
-  private queue: UsageRow[] = [];
+  private queue: RecordRow[] = [];
   private writing: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly lingerMs: number;
@@ -89,16 +123,35 @@ export class UsageRecorder {
     }
   }
 
-  private async insert(rows: UsageRow[]): Promise<void> {
+  private async insert(rows: RecordRow[]): Promise<void> {
+    if (rows.length === 1) {
+      await this.db
+        .insertInto('usage_records')
+        .values(rows)
+        .onConflict((conflict) => conflict.column('request_id').doNothing())
+        .execute();
+      return;
+    }
+    // Many rows travel as one JSON parameter, unpacked by PostgreSQL: a bound parameter per column and row
+    // cost more to build and to send than the rows themselves (about a third of the insert, measured).
     await this.db
       .insertInto('usage_records')
-      .values(rows)
+      .columns(COLUMNS)
+      .expression((select) =>
+        select
+          .selectFrom(sql<RecordRow>`json_populate_recordset(null::usage_records, ${JSON.stringify(rows)})`.as('queued'))
+          .select(
+            COLUMNS.map((column) =>
+              column === 'breakdown' ? sql<string>`(queued.breakdown #>> '{}')::jsonb`.as(column) : (`queued.${column}` as const),
+            ),
+          ),
+      )
       .onConflict((conflict) => conflict.column('request_id').doNothing())
       .execute();
   }
 }
 
-function usageRow(call: PreparedCall, outcome: CallOutcome): UsageRow {
+function usageRow(call: PreparedCall, outcome: CallOutcome): RecordRow {
   const report = outcome.report;
   const usage = report?.usage;
   const unit = report?.debit.unit ?? (call.caller.mode === 'consumption_tokens' ? 'tokens' : 'usd');
