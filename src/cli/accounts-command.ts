@@ -113,9 +113,10 @@ export function registerAccountsCommand(program: Command): void {
           entry.kind,
           entry.amount.toString(),
           entry.requestId,
+          entry.leaseId ?? '',
           entry.note ?? '',
         ]);
-        process.stdout.write(`${formatTable([['time', 'kind', 'amount', 'request', 'note'], ...rows])}\n`);
+        process.stdout.write(`${formatTable([['time', 'kind', 'amount', 'request', 'lease', 'note'], ...rows])}\n`);
       });
     });
 

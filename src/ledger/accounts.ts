@@ -34,6 +34,8 @@ export interface LedgerEntry {
   amount: Decimal;
   unit: LedgerUnit;
   requestId: string;
+  /** On a capture drawn on a credit lease: the lease's request id (its hold and release entries). */
+  leaseId: string | null;
   idempotencyKey: string | null;
   priceVersion: number | null;
   note: string | null;
@@ -71,6 +73,7 @@ export function entryFromRow(row: LedgerEntryRow): LedgerEntry {
     amount: fromNumeric(row.amount),
     unit: row.unit,
     requestId: row.request_id,
+    leaseId: row.lease_id,
     idempotencyKey: row.idempotency_key,
     priceVersion: row.price_version,
     note: row.note,

@@ -64,6 +64,9 @@ describe.each(backends())('credit leases on $name', (backend) => {
     const lease = rows[1]!;
     expect(lease.request_id).toMatch(/^lease_/);
     expect(rows.filter((row) => row.kind === 'capture').every((row) => row.lease_id === lease.request_id)).toBe(true);
+    // The ledger's own listing (CLI and admin API) names the lease of each capture.
+    const listed = await ledger.entries(accountId, { kinds: ['capture'] });
+    expect(listed.map((entry) => entry.leaseId)).toEqual(Array(5).fill(lease.request_id));
     expect(d(rows.at(-1)!.amount).toString()).toBe(d('0.08').sub(spent).toString());
     const closed = await ledger.getAccount(accountId);
     expect(closed.available.toString()).toBe(closed.balance.toString());
