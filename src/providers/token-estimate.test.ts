@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { countTextTokens, estimatePromptTokens, TokenCountCache, truncateToTokens } from './token-estimate.js';
+import type { ToolCall } from './types.js';
 
 describe('token counts (o200k_base)', () => {
   it('counts text tokens', () => {
@@ -72,5 +73,13 @@ describe('token counts (o200k_base)', () => {
     // A text longer than a quarter of the budget is counted, not kept.
     expect(cache.count('a text longer than 15')).toBe(countTextTokens('a text longer than 15'));
     expect([cache.size, cache.chars]).toEqual([4, 50]);
+  });
+
+  it('counts a tool call of another shape than a function call as its JSON instead of failing', () => {
+    const custom = { id: 'c', type: 'custom', custom: { name: 'grep', input: 'TODO' } };
+    const calls = [custom, 1, { function: { name: 'weather' } }];
+    const counted = estimatePromptTokens([{ role: 'assistant', content: null, tool_calls: calls as unknown as ToolCall[] }]);
+    const asJson = calls.reduce<number>((sum, call) => sum + countTextTokens(JSON.stringify(call)), 0);
+    expect(counted).toBe(3 + 3 + countTextTokens('assistant') + asJson);
   });
 });

@@ -88,12 +88,26 @@ export function estimatePromptTokens(messages: ChatMessage[]): number {
     total += TOKENS_PER_MESSAGE + promptTexts.count(message.role);
     total += contentTokens(message.content);
     if (message.name !== undefined) total += TOKENS_PER_NAME + promptTexts.count(message.name);
-    for (const call of message.tool_calls ?? []) {
-      total += promptTexts.count(call.function.name) + promptTexts.count(call.function.arguments);
-    }
+    for (const call of message.tool_calls ?? []) total += toolCallTokens(call);
     if (message.tool_call_id !== undefined) total += promptTexts.count(message.tool_call_id);
   }
   return total;
+}
+
+/**
+ * A function call counts its name and arguments; a call of another shape (OpenAI's custom tool calls carry
+ * `custom: {name, input}`; the request check only asks for an array) counts as its JSON, like unknown parts.
+ */
+function toolCallTokens(call: unknown): number {
+  const fn = isRecord(call) ? call.function : undefined;
+  if (isRecord(fn) && typeof fn.name === 'string' && typeof fn.arguments === 'string') {
+    return promptTexts.count(fn.name) + promptTexts.count(fn.arguments);
+  }
+  return promptTexts.count(JSON.stringify(call) ?? '');
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function contentTokens(content: string | ContentPart[] | null): number {
