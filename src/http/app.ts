@@ -13,6 +13,7 @@ import { registerAccountAdminRoutes } from './admin-account-routes.js';
 import { registerAdminPricingRoutes } from './admin-pricing-routes.js';
 import type { Authenticator } from './auth.js';
 import { registerChatRoutes } from './chat-routes.js';
+import { LazyRequestLogger } from './request-logger.js';
 import { errorBody, GatewayError } from './errors.js';
 
 export interface AppServices {
@@ -41,6 +42,8 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
     bodyLimit: services.bodyLimitBytes,
     // Request ids are the gateway's own (x-tollgate-request-id); Fastify's are for its logs.
     genReqId: () => crypto.randomUUID(),
+    // Fastify makes a logger per request; it becomes pino's child (request id bound) only if the request logs.
+    childLoggerFactory: (logger, bindings, options) => new LazyRequestLogger(logger, bindings, options),
   });
 
   await app.register(swagger, {
