@@ -41,9 +41,29 @@ describe('UpstreamHttpClient.postJson', () => {
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', () => {
       seen.push({ url: request.url, body, contentType: request.headers['content-type'] });
-      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ echoed: request.url }));
+      if (request.url === '/bom') {
+        response.writeHead(200, { 'content-type': 'application/json' }).end(Buffer.from('\ufeff{"bom":true}'));
+      } else if (request.url === '/chunks') {
+        // Three writes, a multi-byte character split across two of them.
+        const bytes = Buffer.from(JSON.stringify({ text: 'héllo wörld' }));
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.write(bytes.subarray(0, 10));
+        setTimeout(() => response.write(bytes.subarray(10, 16)), 5);
+        setTimeout(() => response.end(bytes.subarray(16)), 10);
+      } else if (request.url === '/cut') {
+        response.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+        response.write('{"partial": ');
+        setTimeout(() => response.destroy(), 10);
+      } else if (request.url === '/stall') {
+        response.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+        response.write('{"partial": ');
+        response.on('close', () => stalledClosed.push(request.url));
+      } else {
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ echoed: request.url }));
+      }
     });
   });
+  const stalledClosed: Array<string | undefined> = [];
   const client = new UpstreamHttpClient({ timeoutMs: 5_000, connectTimeoutMs: 1_000, maxRetries: 0 });
   let base = '';
   beforeAll(async () => {
@@ -56,12 +76,12 @@ describe('UpstreamHttpClient.postJson', () => {
     server.close();
   });
 
-  const post = (url: string) => ({
+  const post = (url: string, signal = new AbortController().signal) => ({
     providerId: 'mock',
     url,
     headers: {},
     body: { n: 1 },
-    signal: new AbortController().signal,
+    signal,
     apiKey: undefined,
   });
 
@@ -84,5 +104,38 @@ describe('UpstreamHttpClient.postJson', () => {
         ['network', true],
       );
     }
+  });
+
+  it('reads a body sent in pieces, and drops a leading byte order mark', async () => {
+    expect(await client.postJson(post(`${base}/chunks`))).toEqual({ text: 'héllo wörld' });
+    expect(await client.postJson(post(`${base}/bom`))).toEqual({ bom: true });
+  });
+
+  it('maps a body cut off mid-way to a network error, without retrying the call', async () => {
+    const retrying = new UpstreamHttpClient({ timeoutMs: 5_000, connectTimeoutMs: 1_000, maxRetries: 2 });
+    try {
+      const before = seen.length;
+      const error = await retrying.postJson(post(`${base}/cut`)).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(UpstreamError);
+      expect((error as UpstreamError).kind).toBe('network');
+      expect(seen.length - before).toBe(1);
+    } finally {
+      await retrying.close();
+    }
+  });
+
+  it('gives the abort reason and closes the upstream request when the caller aborts mid-body, or before it starts', async () => {
+    const controller = new AbortController();
+    const pending = client.postJson(post(`${base}/stall`, controller.signal));
+    setTimeout(() => controller.abort(new Error('client went away')), 50);
+    await expect(pending).rejects.toThrow('client went away');
+    for (let waited = 0; waited < 2_000 && stalledClosed.length === 0; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    expect(stalledClosed).toEqual(['/stall']);
+
+    const before = seen.length;
+    await expect(client.postJson(post(`${base}/v1/x`, AbortSignal.abort(new Error('already gone'))))).rejects.toThrow(
+      'already gone',
+    );
+    expect(seen.length).toBe(before);
   });
 });

@@ -23,6 +23,15 @@ export interface UpstreamPost {
 }
 
 const DEFAULT_MAX_RETRY_AFTER_MS = 2_000;
+type Headers = Record<string, string | string[] | undefined>;
+
+/** An answer read whole. */
+interface WholeAnswer {
+  statusCode: number;
+  headers: Headers;
+  text: string;
+}
+
 /** Upstream URLs are few (a base URL per provider; Gemini's name the model): more than this many is a clear. */
 const MAX_PARSED_URLS = 1_000;
 
@@ -59,13 +68,16 @@ export class UpstreamHttpClient {
    * @throws UpstreamError (any kind but not_configured); the signal's reason when it aborts.
    */
   async postJson(post: UpstreamPost): Promise<unknown> {
-    const response = await this.send(post, 'application/json');
-    const text = await readBody(response.body, post);
+    const answer = await this.send(
+      post,
+      (payload) => this.exchange(post, payload),
+      async (whole) => whole.text,
+    );
     try {
-      return JSON.parse(text) as unknown;
+      return JSON.parse(answer.text) as unknown;
     } catch (error) {
       throw new UpstreamError('invalid_response', `${post.providerId} answered with a body that is not JSON`, {
-        upstreamStatus: response.statusCode,
+        upstreamStatus: answer.statusCode,
         cause: error,
       });
     }
@@ -76,7 +88,18 @@ export class UpstreamHttpClient {
    * @throws UpstreamError; the signal's reason when it aborts.
    */
   async postStream(post: UpstreamPost): Promise<AsyncIterable<Uint8Array>> {
-    const response = await this.send(post, 'text/event-stream');
+    const response = await this.send(
+      post,
+      (payload) =>
+        this.dispatcher.request({
+          ...this.parseUrl(post.url),
+          method: 'POST',
+          signal: post.signal,
+          headers: { ...post.headers, 'content-type': 'application/json', accept: 'text/event-stream' },
+          body: payload,
+        }),
+      (answer) => readBody(answer.body, post),
+    );
     const contentType = String(response.headers['content-type'] ?? '');
     if (!contentType.includes('text/event-stream')) {
       // An upstream that ignores `stream: true` would otherwise look like an empty stream billed at nothing.
@@ -94,34 +117,83 @@ export class UpstreamHttpClient {
     if (this.ownsDispatcher) await this.dispatcher.close();
   }
 
-  private async send(post: UpstreamPost, accept: string): Promise<Dispatcher.ResponseData> {
+  /**
+   * One call with its safe retries: `attempt` posts the payload once, `text` reads an error answer's body.
+   * @throws UpstreamError; the signal's reason when it aborts.
+   */
+  private async send<Answer extends { statusCode: number; headers: Headers }>(
+    post: UpstreamPost,
+    attempt: (payload: string) => Promise<Answer>,
+    text: (answer: Answer) => Promise<string>,
+  ): Promise<Answer> {
     const payload = JSON.stringify(post.body);
-    for (let attempt = 0; ; attempt += 1) {
-      let response: Dispatcher.ResponseData;
+    for (let tries = 0; ; tries += 1) {
+      let answer: Answer;
       try {
-        response = await this.dispatcher.request({
-          ...this.parseUrl(post.url),
-          method: 'POST',
-          signal: post.signal,
-          headers: { ...post.headers, 'content-type': 'application/json', accept },
-          body: payload,
-        });
+        answer = await attempt(payload);
       } catch (error) {
         if (post.signal.aborted) throw post.signal.reason;
-        if (attempt < this.maxRetries && nothingWasSent(error)) continue;
+        if (tries < this.maxRetries && nothingWasSent(error)) continue;
         throw transportError(error, post);
       }
-      if (response.statusCode < 400) return response;
-      const retryAfter = retryAfterMs(response.headers['retry-after']);
+      if (answer.statusCode < 400) return answer;
+      const retryAfter = retryAfterMs(answer.headers['retry-after']);
       const retry =
-        (response.statusCode === 429 || response.statusCode === 503) &&
-        attempt < this.maxRetries &&
+        (answer.statusCode === 429 || answer.statusCode === 503) &&
+        tries < this.maxRetries &&
         retryAfter !== undefined &&
         retryAfter <= this.maxRetryAfterMs;
-      const text = await readBody(response.body, post);
-      if (!retry) throw statusError(response.statusCode, text, post);
+      const body = await text(answer);
+      if (!retry) throw statusError(answer.statusCode, body, post);
       await delay(retryAfter, post.signal);
     }
+  }
+
+  /**
+   * One POST through the dispatcher, its answer read whole (a JSON call needs all of it). Below undici's
+   * `request`, which wraps every call in an async resource and a body stream: measured, the larger part of
+   * undici's own time per call.
+   * @throws the transport's error (a body cut off included); the signal's reason when it aborts.
+   */
+  private exchange(post: UpstreamPost, payload: string): Promise<WholeAnswer> {
+    const { signal } = post;
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    const options: Dispatcher.DispatchOptions = {
+      ...this.parseUrl(post.url),
+      method: 'POST',
+      headers: { ...post.headers, 'content-type': 'application/json', accept: 'application/json' },
+      body: payload,
+    };
+    return new Promise((resolve, reject) => {
+      let controller: Dispatcher.DispatchController | undefined;
+      let statusCode = 0;
+      let headers: Headers = {};
+      const chunks: Buffer[] = [];
+      // Before the request starts there is no controller yet: onRequestStart sees the signal aborted instead.
+      const onAbort = () => controller?.abort(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.dispatcher.dispatch(options, {
+        onRequestStart(started) {
+          controller = started;
+          if (signal.aborted) started.abort(signal.reason as Error);
+        },
+        onResponseStart(_controller, code, responseHeaders) {
+          statusCode = code;
+          headers = responseHeaders;
+        },
+        onResponseData(_controller, chunk) {
+          chunks.push(chunk);
+        },
+        onResponseEnd() {
+          signal.removeEventListener('abort', onAbort);
+          resolve({ statusCode, headers, text: utf8(chunks) });
+        },
+        onResponseError(_controller, error) {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      });
+    });
   }
 
   /** What undici's `request(url)` derives from the URL. @throws TypeError for a URL that does not parse. */
@@ -209,6 +281,13 @@ function errorCodes(error: unknown): string[] {
     if (typeof code === 'string') codes.push(code);
   }
   return codes;
+}
+
+/** The body as UTF-8 text, a leading byte order mark dropped (as undici's `body.text()` does). */
+function utf8(chunks: Buffer[]): string {
+  const bytes = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  const start = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  return bytes.toString('utf8', start);
 }
 
 async function readBody(body: Dispatcher.ResponseData['body'], post: UpstreamPost): Promise<string> {
