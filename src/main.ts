@@ -5,6 +5,7 @@ import { PricingCatalog } from './catalog/snapshot.js';
 import type { Config } from './config/config.js';
 import { migrate, openDatabase, type Database } from './db/database.js';
 import { IdempotentCalls } from './gateway/idempotent-calls.js';
+import { registerLeaseMetrics } from './gateway/lease-metrics.js';
 import { GatewayMetrics } from './gateway/metrics.js';
 import { CallPipeline } from './gateway/pipeline.js';
 import { UsageRecorder } from './gateway/usage-recorder.js';
@@ -66,10 +67,12 @@ export async function startGateway(config: Config, logger: Logger, options: { da
     cleanups.push(() => registry.close());
     const recorder = new UsageRecorder(database.db, logger);
     cleanups.push(() => recorder.flush());
-    const reservations =
-      config.ledger.holds === 'lease'
-        ? new CreditLeases(database.db, { ...config.ledger.lease, logger })
-        : perCallReservations(ledger);
+    let reservations: CallReservations;
+    if (config.ledger.holds === 'lease') {
+      const leases = new CreditLeases(database.db, { ...config.ledger.lease, logger });
+      registerLeaseMetrics(metrics.registry, leases);
+      reservations = leases;
+    } else reservations = perCallReservations(ledger);
     cleanups.push(() => reservations.close());
 
     // Every instance on the same database reloads when any of them changes a price (the TTL stays as the backstop).

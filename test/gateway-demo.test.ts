@@ -125,8 +125,17 @@ describe.each(backends())('gateway with the demo provider on $name', (backend) =
 
   it('serves health, metrics and the OpenAPI document', async () => {
     expect((await json(await fetch(`${harness.url}/healthz`))).status).toBe('ok');
+    // A call first, so this process holds a credit lease the metrics can show.
+    const account = await harness.createAccount('consumption_usd');
+    await harness
+      .client(account.key)
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] });
+    await harness.gateway.reservations.flush();
     const metrics = await (await fetch(`${harness.url}/metrics`)).text();
     expect(metrics).toContain('tollgate_requests_total');
+    expect(Number(/^tollgate_credit_leases_open (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(metrics).toMatch(/^tollgate_capture_writes_pending 0$/m);
+    expect(metrics).toMatch(/^tollgate_capture_writes_lost_total 0$/m);
     expect(metrics).toMatch(/tollgate_pricing_lookups_total\{source="database",match="exact"\} \d+/);
     const openapi = await json(await fetch(`${harness.url}/docs/json`));
     expect(Object.keys(openapi.paths)).toEqual(

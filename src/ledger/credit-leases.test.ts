@@ -3,6 +3,7 @@ import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { openLedgerFor } from '../../test/support/ledger-checks.js';
 import { Decimal } from '../money/decimal.js';
 import { CreditLeases } from './credit-leases.js';
+import { createLogger } from '../logging/logger.js';
 import { AccountSuspendedError, InsufficientCreditsError } from './errors.js';
 import { Ledger } from './ledger.js';
 
@@ -200,6 +201,26 @@ describe.each(backends())('credit leases on $name', (backend) => {
     );
     await leases.close();
     expect((await ledger.verify()).ok).toBe(true);
+  });
+
+  it('a capture the ledger refuses is not retried, is counted as lost and logged with what replays it', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('error', { write: (line: string) => void lines.push(line) });
+    const leases = new CreditLeases(database.db, { logger });
+    const accountId = await account('1');
+    const hold = await leases.hold({ accountId, requestId: requestId(), amount: d('0.1') });
+    // Corrupt the ledger under the lease: its hold entry disappears, so the capture has nothing to draw on.
+    await database.db.deleteFrom('ledger_entries').where('account_id', '=', accountId).where('kind', '=', 'hold').execute();
+    const charge = await leases.settle(hold, { amount: d('0.04'), priceVersion: 3 });
+    expect(charge.captured.toString()).toBe('0.04');
+    await leases.flush();
+    expect(leases.stats()).toMatchObject({ writesPending: 0, writesLost: 1 });
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ requestId: hold.requestId, amount: '0.04', priceVersion: 3 });
+    expect(logged[0]!.msg).toMatch(/could not be written/);
+    expect(logged[0]!.err).toMatchObject({ type: 'HoldNotFoundError' });
+    await leases.close();
   });
 
   it('writing the same capture twice (a retried write) charges once', async () => {

@@ -84,6 +84,8 @@ export class CreditLeases implements CallReservations {
   private readonly timer: NodeJS.Timeout;
   private readonly writer: GroupCommitQueue<CaptureInput, CaptureOutcome>;
   private closed = false;
+  private writesPending = 0;
+  private writesLost = 0;
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -175,6 +177,13 @@ export class CreditLeases implements CallReservations {
   async release(hold: CallHold): Promise<void> {
     if (!this.holds.has(hold.requestId)) return;
     void this.closeIfDone(this.finish(hold));
+  }
+
+  /** For metrics: leases open in this process, captures settled but not yet written, captures given up on. */
+  stats(): { openLeases: number; writesPending: number; writesLost: number } {
+    let openLeases = 0;
+    for (const state of this.accounts.values()) openLeases += state.leases.length;
+    return { openLeases, writesPending: this.writesPending, writesLost: this.writesLost };
   }
 
   /** What the account has left as this process knows it, or undefined when it holds no lease for it. */
@@ -320,6 +329,7 @@ export class CreditLeases implements CallReservations {
     }
     results.forEach((result, index) => {
       if (!('error' in result)) return;
+      this.writesLost += 1;
       const capture = inputs[index]!;
       // The call was served; its charge must not vanish silently.
       this.logger.error(
@@ -342,10 +352,13 @@ export class CreditLeases implements CallReservations {
   }
 
   private track(lease: Lease, write: Promise<unknown>): void {
-    const tracked = write.then(
-      () => undefined,
-      () => undefined,
-    );
+    this.writesPending += 1;
+    const tracked = write
+      .finally(() => (this.writesPending -= 1))
+      .then(
+        () => undefined,
+        () => undefined,
+      );
     lease.writes.add(tracked);
     void tracked.then(() => {
       lease.writes.delete(tracked);
