@@ -48,6 +48,8 @@ describe('first start with no configuration', () => {
       });
       expect(completion.choices[0]?.message.content).toBeTruthy();
       const charge = (completion.usage as unknown as { tollgate: { charge: string } }).tollgate.charge;
+      // The capture is written just after the response (credit leases): wait for it.
+      await gateway.reservations.flush();
       const account = await gateway.ledger.getAccount(demo.id);
       expect(account.balance.toString()).toBe(Decimal.parse('10').sub(Decimal.parse(charge)).toString());
     } finally {
