@@ -203,24 +203,49 @@ describe.each(backends())('credit leases on $name', (backend) => {
     expect((await ledger.verify()).ok).toBe(true);
   });
 
-  it('a capture the ledger refuses is not retried, is counted as lost and logged with what replays it', async () => {
-    const lines: string[] = [];
-    const logger = createLogger('error', { write: (line: string) => void lines.push(line) });
-    const leases = new CreditLeases(database.db, { logger });
-    const accountId = await account('1');
-    const hold = await leases.hold({ accountId, requestId: requestId(), amount: d('0.1') });
-    // Corrupt the ledger under the lease: its hold entry disappears, so the capture has nothing to draw on.
-    await database.db.deleteFrom('ledger_entries').where('account_id', '=', accountId).where('kind', '=', 'hold').execute();
-    const charge = await leases.settle(hold, { amount: d('0.04'), priceVersion: 3 });
-    expect(charge.captured.toString()).toBe('0.04');
-    await leases.flush();
-    expect(leases.stats()).toMatchObject({ writesPending: 0, writesLost: 1 });
-    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(logged).toHaveLength(1);
-    expect(logged[0]).toMatchObject({ requestId: hold.requestId, amount: '0.04', priceVersion: 3 });
-    expect(logged[0]!.msg).toMatch(/could not be written/);
-    expect(logged[0]!.err).toMatchObject({ type: 'HoldNotFoundError' });
+  it('a short account takes back its idle lease, once the captures drawn on it are written, before refusing', async () => {
+    const leases = new CreditLeases(database.db);
+    const accountId = await account('0.1');
+    const first = await leases.hold({ accountId, requestId: requestId(), amount: d('0.05') });
+    await leases.settle(first, { amount: d('0.03') }); // its capture is still lingering, unwritten
+    // 0.07 is left, all of it in the idle lease: a call needing 0.08 is refused, one needing 0.07 is served.
+    await expect(leases.hold({ accountId, requestId: requestId(), amount: d('0.08') })).rejects.toMatchObject({
+      available: d('0.07'),
+    });
+    const last = await leases.hold({ accountId, requestId: requestId(), amount: d('0.07') });
+    await leases.settle(last, { amount: d('0.07') });
     await leases.close();
+    const rows = await entries(accountId);
+    expect(rows.map((row) => [row.kind, d(row.amount).toString()])).toEqual([
+      ['grant', '0.1'],
+      ['hold', '0.1'],
+      ['capture', '-0.03'],
+      ['release', '0.07'],
+      ['hold', '0.07'],
+      ['capture', '-0.07'],
+      ['release', '0'],
+    ]);
+    expect((await ledger.getAccount(accountId)).balance.toString()).toBe('0');
+    expect((await ledger.verify()).accounts.find((entry) => entry.id === accountId)?.ok).toBe(true);
+  });
+
+  it('a free model (zero worst case) is served from a zero lease and captured at zero', async () => {
+    const leases = new CreditLeases(database.db);
+    const accountId = await account('0');
+    const hold = await leases.hold({ accountId, requestId: requestId(), amount: d('0') });
+    const charge = await leases.settle(hold, { amount: d('0') });
+    expect([charge.captured.toString(), charge.creditsLeft.toString()]).toEqual(['0', '0']);
+    // A priced call on an empty account is still refused.
+    await expect(leases.hold({ accountId, requestId: requestId(), amount: d('0.01') })).rejects.toBeInstanceOf(
+      InsufficientCreditsError,
+    );
+    await leases.close();
+    expect((await entries(accountId)).map((row) => [row.kind, d(row.amount).toString()])).toEqual([
+      ['hold', '0'],
+      ['capture', '0'],
+      ['release', '0'],
+    ]);
+    expect((await ledger.verify()).accounts.find((entry) => entry.id === accountId)?.ok).toBe(true);
   });
 
   it('writing the same capture twice (a retried write) charges once', async () => {
@@ -236,5 +261,26 @@ describe.each(backends())('credit leases on $name', (backend) => {
     await leases.close();
     expect((await ledger.getAccount(accountId)).balance.toString()).toBe('0.93');
     expect((await entries(accountId)).filter((row) => row.kind === 'capture')).toHaveLength(1);
+  });
+
+  it('a capture the ledger refuses is not retried, is counted as lost and logged with what replays it', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('error', { write: (line: string) => void lines.push(line) });
+    const leases = new CreditLeases(database.db, { logger });
+    const accountId = await account('1');
+    const hold = await leases.hold({ accountId, requestId: requestId(), amount: d('0.1') });
+    // Corrupt the ledger under the lease: its hold entry disappears, so the capture has nothing to draw on.
+    // (The last test of the suite: verify would fail for this account from here on.)
+    await database.db.deleteFrom('ledger_entries').where('account_id', '=', accountId).where('kind', '=', 'hold').execute();
+    const charge = await leases.settle(hold, { amount: d('0.04'), priceVersion: 3 });
+    expect(charge.captured.toString()).toBe('0.04');
+    await leases.flush();
+    expect(leases.stats()).toMatchObject({ writesPending: 0, writesLost: 1 });
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ requestId: hold.requestId, amount: '0.04', priceVersion: 3 });
+    expect(logged[0]!.msg).toMatch(/could not be written/);
+    expect(logged[0]!.err).toMatchObject({ type: 'HoldNotFoundError' });
+    await leases.close();
   });
 });

@@ -132,7 +132,7 @@ export class CreditLeases implements CallReservations {
         continue;
       }
       let opened: Lease | undefined;
-      state.opening = this.open(state, input.amount).then((lease) => {
+      state.opening = this.acquire(state, input.amount).then((lease) => {
         opened = lease;
       });
       try {
@@ -258,11 +258,7 @@ export class CreditLeases implements CallReservations {
     return lease;
   }
 
-  /**
-   * Opens a lease of `callsPerLease` times `need` (or what the account has, if less, but at least `need`).
-   * When even `need` is short, this process's own idle leases are closed first, since their unspent part
-   * is the account's too, and the hold is tried once more.
-   */
+  /** Opens a lease of `callsPerLease` times `need` (or what the account has, if less, but at least `need`). */
   private open(state: AccountLeases, need: Decimal): Promise<Lease> {
     return this.serially(state, async () => {
       const block = need.times(this.options.callsPerLease);
@@ -291,20 +287,35 @@ export class CreditLeases implements CallReservations {
         } catch (error) {
           if (!(error instanceof InsufficientCreditsError) || attempt >= 2) throw error;
           state.available = error.available;
-          if (error.available.gte(need)) {
-            amount = error.available;
-            continue;
-          }
-          const idle = state.leases.filter((lease) => lease.inFlight.size === 0);
-          if (idle.length === 0) throw error;
-          for (const lease of idle) {
-            lease.retiring = true;
-            await this.closeLease(state, lease);
-          }
-          amount = need;
+          if (error.available.lt(need)) throw error;
+          amount = error.available;
         }
       }
     });
+  }
+
+  /**
+   * Opens a lease for `need`; when the account is short even of that, this process's own idle leases are
+   * closed first (their unspent part is the account's too), once their captures are written, since a lease
+   * released before its captures would give back what they drew, and the lease is tried once more.
+   */
+  private async acquire(state: AccountLeases, need: Decimal): Promise<Lease> {
+    try {
+      return await this.open(state, need);
+    } catch (error) {
+      if (!(error instanceof InsufficientCreditsError)) throw error;
+      const idle = state.leases.filter((lease) => lease.inFlight.size === 0);
+      if (idle.length === 0) throw error;
+      for (const lease of idle) lease.retiring = true;
+      await this.writer.idle();
+      await Promise.all(
+        idle.map(async (lease) => {
+          while (lease.writes.size > 0) await Promise.all([...lease.writes]);
+          await this.closeIfDone(lease);
+        }),
+      );
+      return this.open(state, need);
+    }
   }
 
   /**
