@@ -11,6 +11,8 @@
  * neither, tollgate runs on in-memory PGlite and the output says so. Every load is a fixed number of
  * requests, sized from a calibration run (which is also the warm-up) to last about DURATION_SECONDS (10).
  * TOLLGATE_NODE_ARGUMENTS adds Node flags to the tollgate process only, e.g. "--cpu-prof --cpu-prof-dir=prof".
+ * BENCH_HOLDS=per_call runs tollgate with a durable hold and capture per call (TOLLGATE_HOLDS) instead of the
+ * default credit leases.
  */
 import { createServer } from 'node:net';
 import { ask, forkTypeScript, spawnUntil, type ServerProcess } from './support/child-process.js';

@@ -43,6 +43,8 @@ try {
     TOLLGATE_SEED_ON_START: 'false',
     TOLLGATE_SYNC_CRON: 'off',
     TOLLGATE_DEMO: 'off',
+    // BENCH_HOLDS=per_call measures the durable hold and capture per call instead of credit leases.
+    TOLLGATE_HOLDS: process.env.BENCH_HOLDS ?? 'lease',
     TOLLGATE_ADMIN_KEY: `bench-admin-${randomBytes(8).toString('hex')}`,
     OPENAI_BASE_URL: `${upstreamUrl}/v1`,
     OPENAI_API_KEY: 'sk-bench-upstream',
@@ -54,7 +56,7 @@ try {
     credits: Decimal.parse('1000000'),
   });
   const url = await gateway.app.listen({ host: '127.0.0.1', port: 0 });
-  process.send?.({ type: 'ready', url, key: account.apiKey.key, storage: storage.label });
+  process.send?.({ type: 'ready', url, key: account.apiKey.key, storage: `${storage.label}, holds: ${config.ledger.holds}` });
 
   let finishing = false;
   process.on('message', (message: { type?: string }) => {
