@@ -1,3 +1,4 @@
+import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Decimal } from '../src/money/decimal.js';
 import { backends } from './support/backends.js';
@@ -121,6 +122,21 @@ describe.each(backends())('gateway with the demo provider on $name', (backend) =
     const mini = models.data.find((model) => model.id === 'gpt-4o-mini') as unknown as { pricing: Record<string, string> };
     expect(mini.pricing.input).toBe('0.00000015');
     expect(mini.pricing.output).toBe('0.0000006');
+  });
+
+  it('an account suspended in the ledger is refused at its next lease with 403 account_suspended', async () => {
+    const account = await harness.createAccount('consumption_usd');
+    const client = harness.client(account.key);
+    await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] });
+    // Suspended behind the gateway's back (no admin route, so its account cache still says active); its lease
+    // retired, the next call must open a new one, which the ledger's conditional hold refuses.
+    await harness.gateway.ledger.setStatus(account.id, 'suspended');
+    await harness.gateway.reservations.retireAccount(account.id);
+    const error = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hi' }] })
+      .catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('account_suspended');
   });
 
   it('serves health, metrics and the OpenAPI document', async () => {

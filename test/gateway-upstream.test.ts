@@ -202,6 +202,10 @@ describe.each(backends())('gateway against recorded upstreams on $name', (backen
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(402);
+    expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('insufficient_credits');
+    expect((error as InstanceType<typeof OpenAI.APIError>).message).toMatch(
+      /needs up to 0\.\d+ usd held and 0\.0001 usd are available/,
+    );
     expect(mock.requests).toHaveLength(0);
     expect(await entriesOf(harness.database.db, account.id)).toHaveLength(1); // the grant only
     expect((await harness.gateway.ledger.getAccount(account.id)).available.toString()).toBe('0.0001');
