@@ -9,6 +9,7 @@ import { registerLeaseMetrics } from './gateway/lease-metrics.js';
 import { GatewayMetrics } from './gateway/metrics.js';
 import { CallPipeline } from './gateway/pipeline.js';
 import { UsageRecorder } from './gateway/usage-recorder.js';
+import { ACCOUNTS_CHANGED_CHANNEL } from './http/admin-account-routes.js';
 import { PRICES_CHANGED_CHANNEL } from './http/admin-pricing-routes.js';
 import { buildApp } from './http/app.js';
 import { Authenticator } from './http/auth.js';
@@ -92,14 +93,31 @@ export async function startGateway(config: Config, logger: Logger, options: { da
     const sync = startPriceSync({ config, database, catalog, logger });
     cleanups.push(() => sync.stop());
 
+    const authenticator = new Authenticator(database.db, ledger, config.adminKey);
+    // An account changed by an admin on any instance: drop its cached settings and leases here too, so a
+    // suspension or new terms apply at the next call everywhere (the cache TTL and lease age are backstops).
+    const forgetAccounts = () => {
+      authenticator.invalidate();
+      return reservations.retireAccount();
+    };
+    const unlistenAccounts = await database.listen(ACCOUNTS_CHANGED_CHANNEL, () => {
+      void forgetAccounts().catch((error: unknown) =>
+        logger.warn({ err: error }, 'could not retire credit leases after an account change'),
+      );
+    });
+    cleanups.push(unlistenAccounts);
+
     const pipeline = new CallPipeline({ config, catalog, markups, reservations, registry, recorder, metrics, logger });
     const app = await buildApp({
       database,
       catalog,
       ledger,
-      reservations,
+      async onAccountsChanged() {
+        await forgetAccounts();
+        await database.notify(ACCOUNTS_CHANGED_CHANNEL, 'changed');
+      },
       pipeline,
-      authenticator: new Authenticator(database.db, ledger, config.adminKey),
+      authenticator,
       idempotency: new IdempotentCalls(database.db, logger),
       metrics,
       logger,

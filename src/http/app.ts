@@ -6,7 +6,6 @@ import type { Database } from '../db/database.js';
 import type { IdempotentCalls } from '../gateway/idempotent-calls.js';
 import type { GatewayMetrics } from '../gateway/metrics.js';
 import type { CallPipeline } from '../gateway/pipeline.js';
-import type { CallReservations } from '../ledger/reservations.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
 import { registerAccountAdminRoutes } from './admin-account-routes.js';
@@ -20,7 +19,8 @@ export interface AppServices {
   database: Database;
   catalog: PricingCatalog;
   ledger: Ledger;
-  reservations: CallReservations;
+  /** An admin changed an account (status, terms, credits, keys): every instance drops what it cached of it. */
+  onAccountsChanged(): Promise<void>;
   pipeline: CallPipeline;
   authenticator: Authenticator;
   idempotency: IdempotentCalls;
@@ -95,12 +95,11 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
     registerAdminPricingRoutes(admin, services);
     registerAccountAdminRoutes(admin, { ledger: services.ledger, db: services.database.db });
     admin.addHook('onResponse', async (request) => {
-      // An admin may have changed an account's billing settings or status: drop the cached ones, and let its
-      // next calls reserve from a fresh lease, under the account as it is now.
+      // An admin may have changed an account's billing settings or status: every instance drops the cached
+      // ones, and the account's next calls reserve from a fresh lease, under the account as it is now.
       if (request.method !== 'GET' && request.url.startsWith('/admin/accounts')) {
-        services.authenticator.invalidate();
-        void services.reservations.retireAccount().catch((error: unknown) => {
-          services.logger.warn({ err: error }, 'could not retire credit leases after an account change');
+        void services.onAccountsChanged().catch((error: unknown) => {
+          services.logger.warn({ err: error }, 'could not announce an account change to the other instances');
         });
       }
     });
