@@ -74,7 +74,8 @@ const MAX_HOLD_TURNS = 1_000;
  * hold: a process that dies loses the captures it had not yet written (as a per-call hold loses the capture of
  * a call that finished upstream as the process died); the sweeper then releases the lease like any stale hold.
  * Credits one process has leased are not available to another until the lease closes (within `idleMs` of
- * the last call, `maxAgeMs` at most), and an account suspended meanwhile stops at its next lease.
+ * the last call, `maxAgeMs` at most). An account suspended meanwhile stops at its next lease; the gateway
+ * retires every instance's leases when an admin changes an account (NOTIFY), so that is its next call.
  */
 export class CreditLeases implements CallReservations {
   private readonly accounts = new Map<string, AccountLeases>();
