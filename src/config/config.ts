@@ -25,7 +25,7 @@ export interface Config {
   markup: { percent: Decimal | undefined; fixedFee: Decimal | undefined };
   /** Upstream providers by id: base URL and key. Ids are the registry's (openai, anthropic, gemini, nosana, ...). */
   providers: Record<string, { baseUrl: string | undefined; apiKey: string | undefined }>;
-  upstream: { timeoutMs: number; connectTimeoutMs: number; maxRetries: number };
+  upstream: { timeoutMs: number; connectTimeoutMs: number; maxRetries: number; maxBodyBytes: number };
   ledger: {
     holdMaxAgeSeconds: number;
     sweepIntervalSeconds: number;
@@ -128,6 +128,7 @@ const environmentSchema = z.object({
   TOLLGATE_UPSTREAM_TIMEOUT_MS: integer('TOLLGATE_UPSTREAM_TIMEOUT_MS', 1).default(300_000),
   TOLLGATE_UPSTREAM_CONNECT_TIMEOUT_MS: integer('TOLLGATE_UPSTREAM_CONNECT_TIMEOUT_MS', 1).default(10_000),
   TOLLGATE_UPSTREAM_MAX_RETRIES: integer('TOLLGATE_UPSTREAM_MAX_RETRIES', 0).default(2),
+  TOLLGATE_UPSTREAM_MAX_BODY_BYTES: integer('TOLLGATE_UPSTREAM_MAX_BODY_BYTES', 1024).default(64 * 1024 * 1024),
   TOLLGATE_HOLD_MAX_AGE_SECONDS: integer('TOLLGATE_HOLD_MAX_AGE_SECONDS', 1).default(900),
   TOLLGATE_SWEEP_INTERVAL_SECONDS: integer('TOLLGATE_SWEEP_INTERVAL_SECONDS', 1).default(60),
   TOLLGATE_HOLDS: z.enum(['lease', 'per_call'], 'TOLLGATE_HOLDS must be "lease" or "per_call"').default('lease'),
@@ -204,6 +205,7 @@ export function loadConfig(environment: Record<string, string | undefined>, over
       timeoutMs: env.TOLLGATE_UPSTREAM_TIMEOUT_MS,
       connectTimeoutMs: env.TOLLGATE_UPSTREAM_CONNECT_TIMEOUT_MS,
       maxRetries: env.TOLLGATE_UPSTREAM_MAX_RETRIES,
+      maxBodyBytes: env.TOLLGATE_UPSTREAM_MAX_BODY_BYTES,
     },
     ledger: {
       holdMaxAgeSeconds: env.TOLLGATE_HOLD_MAX_AGE_SECONDS,

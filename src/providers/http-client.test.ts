@@ -139,3 +139,67 @@ describe('UpstreamHttpClient.postJson', () => {
     expect(seen.length).toBe(before);
   });
 });
+
+describe('UpstreamHttpClient answer size limit', () => {
+  // 3,000 bytes in three writes: a JSON answer, an event stream, and an error body, each past a 1,024-byte limit.
+  const piece = 'x'.repeat(1_000);
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      const type = request.url === '/stream' ? 'text/event-stream' : 'application/json';
+      if (request.url === '/small') {
+        response.writeHead(200, { 'content-type': type }).end(JSON.stringify({ fits: piece.slice(0, 500) }));
+        return;
+      }
+      response.writeHead(request.url === '/error' ? 500 : 200, { 'content-type': type });
+      const line = request.url === '/stream' ? `data: {"text":"${piece}"}\n\n` : piece;
+      response.write(line);
+      setTimeout(() => response.write(line), 5);
+      setTimeout(() => response.end(line), 10);
+    });
+  });
+  const client = new UpstreamHttpClient({ timeoutMs: 5_000, connectTimeoutMs: 1_000, maxRetries: 0, maxBodyBytes: 1_024 });
+  let base = '';
+  beforeAll(async () => {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await client.close();
+    server.close();
+  });
+  const post = (path: string) => ({
+    providerId: 'mock',
+    url: `${base}${path}`,
+    headers: {},
+    body: {},
+    signal: new AbortController().signal,
+    apiKey: undefined,
+  });
+  const tooLarge = { kind: 'invalid_response', message: 'mock answered with more than 1024 bytes' };
+
+  it('reads an answer within the limit', async () => {
+    expect(await client.postJson(post('/small'))).toEqual({ fits: 'x'.repeat(500) });
+  });
+
+  it('fails a JSON answer past the limit instead of reading it all', async () => {
+    await expect(client.postJson(post('/json'))).rejects.toMatchObject(tooLarge);
+  });
+
+  it('fails a stream once it passes the limit, after what came before it', async () => {
+    const received: number[] = [];
+    const stream = await client.postStream(post('/stream'));
+    const error = await (async () => {
+      for await (const bytes of stream) received.push(bytes.length);
+    })().catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(UpstreamError);
+    expect(error).toMatchObject(tooLarge);
+    expect(received.reduce((total, length) => total + length, 0)).toBeLessThanOrEqual(1_024);
+    expect(received.length).toBeGreaterThan(0);
+  });
+
+  it('fails an error answer past the limit the same way', async () => {
+    await expect(client.postJson(post('/error'))).rejects.toMatchObject(tooLarge);
+  });
+});

@@ -9,6 +9,8 @@ export interface UpstreamHttpOptions {
   dispatcher?: Dispatcher;
   /** The longest `retry-after` honoured on a 429 or 503; longer waits are the client's decision. */
   maxRetryAfterMs?: number;
+  /** The most bytes read of one answer (a stream's included); past it the call fails instead of filling memory. */
+  maxBodyBytes?: number;
 }
 
 export interface UpstreamPost {
@@ -23,6 +25,7 @@ export interface UpstreamPost {
 }
 
 const DEFAULT_MAX_RETRY_AFTER_MS = 2_000;
+const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 type Headers = Record<string, string | string[] | undefined>;
 
 /** An answer read whole. */
@@ -46,6 +49,7 @@ export class UpstreamHttpClient {
   private readonly ownsDispatcher: boolean;
   private readonly maxRetries: number;
   private readonly maxRetryAfterMs: number;
+  private readonly maxBodyBytes: number;
   /** Parsing a URL is a good part of undici's own work per call; the same few URLs come back every call. */
   private readonly parsedUrls = new Map<string, { origin: string; path: string }>();
 
@@ -61,6 +65,7 @@ export class UpstreamHttpClient {
       });
     this.maxRetries = options.maxRetries;
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   }
 
   /**
@@ -98,19 +103,19 @@ export class UpstreamHttpClient {
           headers: { ...post.headers, 'content-type': 'application/json', accept: 'text/event-stream' },
           body: payload,
         }),
-      (answer) => readBody(answer.body, post),
+      (answer) => readBody(answer.body, post, this.maxBodyBytes),
     );
     const contentType = String(response.headers['content-type'] ?? '');
     if (!contentType.includes('text/event-stream')) {
       // An upstream that ignores `stream: true` would otherwise look like an empty stream billed at nothing.
-      const text = await readBody(response.body, post);
+      const text = await readBody(response.body, post, this.maxBodyBytes);
       throw new UpstreamError(
         'invalid_response',
         `${post.providerId} answered a streaming request with ${contentType || 'no content type'}: ${redact(text.slice(0, 200), post.apiKey)}`,
         { upstreamStatus: response.statusCode },
       );
     }
-    return mapStreamErrors(response.body, post);
+    return mapStreamErrors(response.body, post, this.maxBodyBytes);
   }
 
   async close(): Promise<void> {
@@ -169,6 +174,8 @@ export class UpstreamHttpClient {
       let statusCode = 0;
       let headers: Headers = {};
       const chunks: Buffer[] = [];
+      let received = 0;
+      const maxBodyBytes = this.maxBodyBytes;
       // Before the request starts there is no controller yet: onRequestStart sees the signal aborted instead.
       const onAbort = () => controller?.abort(signal.reason as Error);
       signal.addEventListener('abort', onAbort, { once: true });
@@ -181,7 +188,12 @@ export class UpstreamHttpClient {
           statusCode = code;
           headers = responseHeaders;
         },
-        onResponseData(_controller, chunk) {
+        onResponseData(dispatch, chunk) {
+          received += chunk.length;
+          if (received > maxBodyBytes) {
+            dispatch.abort(tooLarge(post, maxBodyBytes));
+            return;
+          }
           chunks.push(chunk);
         },
         onResponseEnd() {
@@ -290,22 +302,32 @@ function utf8(chunks: Buffer[]): string {
   return bytes.toString('utf8', start);
 }
 
-async function readBody(body: Dispatcher.ResponseData['body'], post: UpstreamPost): Promise<string> {
+async function readBody(body: Dispatcher.ResponseData['body'], post: UpstreamPost, maxBodyBytes: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const bytes of mapStreamErrors(body, post, maxBodyBytes)) chunks.push(Buffer.from(bytes));
+  return utf8(chunks);
+}
+
+async function* mapStreamErrors(
+  body: AsyncIterable<Uint8Array>,
+  post: UpstreamPost,
+  maxBodyBytes: number,
+): AsyncGenerator<Uint8Array> {
+  let received = 0;
   try {
-    return await body.text();
+    for await (const bytes of body) {
+      received += bytes.length;
+      if (received > maxBodyBytes) throw tooLarge(post, maxBodyBytes);
+      yield bytes;
+    }
   } catch (error) {
     if (post.signal.aborted) throw post.signal.reason;
     throw transportError(error, post);
   }
 }
 
-async function* mapStreamErrors(body: AsyncIterable<Uint8Array>, post: UpstreamPost): AsyncGenerator<Uint8Array> {
-  try {
-    for await (const bytes of body) yield bytes;
-  } catch (error) {
-    if (post.signal.aborted) throw post.signal.reason;
-    throw transportError(error, post);
-  }
+function tooLarge(post: UpstreamPost, maxBodyBytes: number): UpstreamError {
+  return new UpstreamError('invalid_response', `${post.providerId} answered with more than ${maxBodyBytes} bytes`);
 }
 
 /** `retry-after` in seconds or as an HTTP date (RFC 9110 §10.2.3). */
