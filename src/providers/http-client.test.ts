@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusError, UpstreamHttpClient } from './http-client.js';
@@ -65,16 +65,7 @@ describe('UpstreamHttpClient.postJson', () => {
   });
   const stalledClosed: Array<string | undefined> = [];
   const client = new UpstreamHttpClient({ timeoutMs: 5_000, connectTimeoutMs: 1_000, maxRetries: 0 });
-  let base = '';
-  beforeAll(async () => {
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  afterAll(async () => {
-    await client.close();
-    server.close();
-  });
+  const base = onLoopback(server, client);
 
   const post = (url: string, signal = new AbortController().signal) => ({
     providerId: 'mock',
@@ -86,9 +77,9 @@ describe('UpstreamHttpClient.postJson', () => {
   });
 
   it('posts JSON to the path and query of each URL, the same URL again and another one after it', async () => {
-    expect(await client.postJson(post(`${base}/v1/chat/completions`))).toEqual({ echoed: '/v1/chat/completions' });
-    expect(await client.postJson(post(`${base}/v1/chat/completions`))).toEqual({ echoed: '/v1/chat/completions' });
-    expect(await client.postJson(post(`${base}/v1beta/models/m:generateContent?alt=sse`))).toEqual({
+    expect(await client.postJson(post(`${base()}/v1/chat/completions`))).toEqual({ echoed: '/v1/chat/completions' });
+    expect(await client.postJson(post(`${base()}/v1/chat/completions`))).toEqual({ echoed: '/v1/chat/completions' });
+    expect(await client.postJson(post(`${base()}/v1beta/models/m:generateContent?alt=sse`))).toEqual({
       echoed: '/v1beta/models/m:generateContent?alt=sse',
     });
     expect(seen.slice(-3).map((request) => [request.body, request.contentType])).toEqual(
@@ -107,15 +98,15 @@ describe('UpstreamHttpClient.postJson', () => {
   });
 
   it('reads a body sent in pieces, and drops a leading byte order mark', async () => {
-    expect(await client.postJson(post(`${base}/chunks`))).toEqual({ text: 'héllo wörld' });
-    expect(await client.postJson(post(`${base}/bom`))).toEqual({ bom: true });
+    expect(await client.postJson(post(`${base()}/chunks`))).toEqual({ text: 'héllo wörld' });
+    expect(await client.postJson(post(`${base()}/bom`))).toEqual({ bom: true });
   });
 
   it('maps a body cut off mid-way to a network error, without retrying the call', async () => {
     const retrying = new UpstreamHttpClient({ timeoutMs: 5_000, connectTimeoutMs: 1_000, maxRetries: 2 });
     try {
       const before = seen.length;
-      const error = await retrying.postJson(post(`${base}/cut`)).catch((caught: unknown) => caught);
+      const error = await retrying.postJson(post(`${base()}/cut`)).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(UpstreamError);
       expect((error as UpstreamError).kind).toBe('network');
       expect(seen.length - before).toBe(1);
@@ -126,14 +117,14 @@ describe('UpstreamHttpClient.postJson', () => {
 
   it('gives the abort reason and closes the upstream request when the caller aborts mid-body, or before it starts', async () => {
     const controller = new AbortController();
-    const pending = client.postJson(post(`${base}/stall`, controller.signal));
+    const pending = client.postJson(post(`${base()}/stall`, controller.signal));
     setTimeout(() => controller.abort(new Error('client went away')), 50);
     await expect(pending).rejects.toThrow('client went away');
     for (let waited = 0; waited < 2_000 && stalledClosed.length === 0; waited += 10) await new Promise((r) => setTimeout(r, 10));
     expect(stalledClosed).toEqual(['/stall']);
 
     const before = seen.length;
-    await expect(client.postJson(post(`${base}/v1/x`, AbortSignal.abort(new Error('already gone'))))).rejects.toThrow(
+    await expect(client.postJson(post(`${base()}/v1/x`, AbortSignal.abort(new Error('already gone'))))).rejects.toThrow(
       'already gone',
     );
     expect(seen.length).toBe(before);
@@ -159,19 +150,10 @@ describe('UpstreamHttpClient answer size limit', () => {
     });
   });
   const client = new UpstreamHttpClient({ timeoutMs: 5_000, connectTimeoutMs: 1_000, maxRetries: 0, maxBodyBytes: 1_024 });
-  let base = '';
-  beforeAll(async () => {
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  });
-  afterAll(async () => {
-    await client.close();
-    server.close();
-  });
+  const base = onLoopback(server, client);
   const post = (path: string) => ({
     providerId: 'mock',
-    url: `${base}${path}`,
+    url: `${base()}${path}`,
     headers: {},
     body: {},
     signal: new AbortController().signal,
@@ -203,3 +185,18 @@ describe('UpstreamHttpClient answer size limit', () => {
     await expect(client.postJson(post('/error'))).rejects.toMatchObject(tooLarge);
   });
 });
+
+/** Listens on loopback before the suite and closes it (and the client) after; returns its base URL once listening. */
+function onLoopback(server: Server, client: UpstreamHttpClient): () => string {
+  let base = '';
+  beforeAll(async () => {
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await client.close();
+    server.close();
+  });
+  return () => base;
+}
