@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../logging/logger.js';
 import { LazyRequestLogger } from './request-logger.js';
@@ -52,7 +52,7 @@ describe('LazyRequestLogger', () => {
       });
     const app = Fastify({
       loggerInstance: parent,
-      disableRequestLogging: true,
+      logController: new LogController({ disableRequestLogging: true }),
       genReqId: () => 'req-fixed',
       childLoggerFactory: (logger, bindings, options) => new LazyRequestLogger(counting(logger), bindings, options),
     });
