@@ -1,5 +1,6 @@
 import { sql, type Insertable } from 'kysely';
 import type { Db } from '../db/database.js';
+import { GroupCommitQueue, type Settled } from '../db/group-commit.js';
 import type { UsageRecordsTable } from '../db/schema.js';
 import type { Logger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
@@ -71,55 +72,52 @@ export interface UsageRecorderOptions {
  * (shutdown, tests).
  */
 export class UsageRecorder {
-  private queue: RecordRow[] = [];
-  private writing: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private readonly lingerMs: number;
+  private readonly queue: GroupCommitQueue<RecordRow, void>;
 
   constructor(
     private readonly db: Db,
     private readonly logger: Logger,
     options: UsageRecorderOptions = {},
   ) {
-    this.lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
+    this.queue = new GroupCommitQueue((rows) => this.write(rows), {
+      maxBatch: MAX_BATCH,
+      lingerMs: options.lingerMs ?? DEFAULT_LINGER_MS,
+    });
   }
 
   record(call: PreparedCall, outcome: CallOutcome): void {
-    this.queue.push(usageRow(call, outcome));
-    if (this.writing) return; // the running drain takes it in its next insert
-    if (this.lingerMs <= 0 || this.queue.length >= MAX_BATCH) this.startDrain();
-    else this.timer ??= setTimeout(() => this.startDrain(), this.lingerMs);
+    // A record that cannot be written is logged by `write`; nobody waits for it.
+    void this.queue.submit(usageRow(call, outcome)).catch(() => undefined);
   }
 
-  async flush(): Promise<void> {
-    if (!this.writing && this.queue.length > 0) this.startDrain();
-    while (this.writing) await this.writing;
+  /** Writes what is queued at once and waits for every record submitted so far. */
+  flush(): Promise<void> {
+    return this.queue.idle();
   }
 
-  private startDrain(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.writing ??= this.drain();
-  }
-
-  /** Clears `writing` in the same step that sees the queue empty, so no record is left behind unwritten. */
-  private async drain(): Promise<void> {
+  /** One insert for the batch; if it fails, one bad row must not lose the others: one by one, logging the failures. */
+  private async write(rows: RecordRow[]): Promise<Array<Settled<void>>> {
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, MAX_BATCH);
-        try {
-          await this.insert(batch);
-        } catch {
-          // One bad row must not lose the others: write them one by one, logging only the ones that fail.
-          for (const row of batch) {
-            await this.insert([row]).catch((error: unknown) => {
-              this.logger.error({ err: error, requestId: row.request_id }, 'could not write usage record');
-            });
-          }
-        }
+      await this.insert(rows);
+      return rows.map(() => ({ value: undefined }));
+    } catch (batchError) {
+      if (rows.length === 1) {
+        this.logger.error({ err: batchError, requestId: rows[0]!.request_id }, 'could not write usage record');
+        return [{ error: batchError }];
       }
-    } finally {
-      this.writing = undefined;
+      const results: Array<Settled<void>> = [];
+      for (const row of rows) {
+        results.push(
+          await this.insert([row]).then(
+            () => ({ value: undefined }),
+            (error: unknown) => {
+              this.logger.error({ err: error, requestId: row.request_id }, 'could not write usage record');
+              return { error };
+            },
+          ),
+        );
+      }
+      return results;
     }
   }
 

@@ -4,7 +4,7 @@ import { Decimal } from '../money/decimal.js';
 import { fromNumeric } from './accounts.js';
 import { captureAlone } from './capture-statement.js';
 import { HoldNotFoundError } from './errors.js';
-import { GroupCommitQueue, type Settled as GroupSettled } from './group-commit.js';
+import { GroupCommitQueue, type Settled as GroupSettled } from '../db/group-commit.js';
 import type { CaptureInput, CaptureOutcome } from './settlement.js';
 
 /** At most this many captures share one transaction; the rest wait for the next one. */

@@ -7,7 +7,7 @@ import { checkAmount, InsufficientCreditsError, LedgerError } from './errors.js'
 import { placeHold } from './hold.js';
 import type { CallCharge, CallHold, CallReservations, SettleInput } from './reservations.js';
 import { captureBatch, MAX_CAPTURE_BATCH, type CaptureResult } from './capture-batch.js';
-import { GroupCommitQueue } from './group-commit.js';
+import { GroupCommitQueue } from '../db/group-commit.js';
 import { releaseHold, type CaptureInput, type CaptureOutcome } from './settlement.js';
 
 export interface CreditLeaseOptions {

@@ -3,7 +3,7 @@ import type { Schema } from '../db/schema.js';
 import { Decimal } from '../money/decimal.js';
 import { fromNumeric, unitOf } from './accounts.js';
 import { AccountNotFoundError, AccountSuspendedError, InsufficientCreditsError } from './errors.js';
-import { GroupCommitQueue, type Settled } from './group-commit.js';
+import { GroupCommitQueue, type Settled } from '../db/group-commit.js';
 
 export interface HoldInput {
   accountId: string;

@@ -45,10 +45,6 @@ export class GroupCommitQueue<Input, Output> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  get pending(): number {
-    return this.queue.length;
-  }
-
   private start(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
