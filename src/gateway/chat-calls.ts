@@ -5,6 +5,7 @@ import { countTextTokens } from '../providers/token-estimate.js';
 import type { ChatCompletionRequest, StreamEvent } from '../providers/types.js';
 import type { CallPipeline, Caller, PreparedCall } from './pipeline.js';
 import { chargeHeaders, pricingHeaders, serializeWithExactCost, usagePayload } from './usage-payload.js';
+import { isRecord } from '../util/is-record.js';
 
 export interface CallOptions {
   signal: AbortSignal;
@@ -196,7 +197,7 @@ function completionText(body: unknown): string {
 }
 
 function asRecord(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return isRecord(value) ? value : undefined;
 }
 
 function asArray(value: unknown): unknown[] {

@@ -1,5 +1,6 @@
 import { GatewayError } from '../http/errors.js';
 import type { ChatCompletionRequest } from '../providers/types.js';
+import { isRecord } from '../util/is-record.js';
 
 /**
  * A minimal check of OpenAI's chat completion request: what the gateway relies on is checked, the rest
@@ -15,7 +16,7 @@ const ROLES: ReadonlySet<unknown> = new Set(['system', 'developer', 'user', 'ass
  * @throws GatewayError invalid_request naming the first bad field (e.g. `messages[0].role`).
  */
 export function parseChatRequest(body: unknown): ChatCompletionRequest {
-  if (!isObject(body)) throw new GatewayError('invalid_request', 'the request body must be a JSON object');
+  if (!isRecord(body)) throw new GatewayError('invalid_request', 'the request body must be a JSON object');
   if (typeof body.model !== 'string') invalid('model', 'is required and must be a string');
   if (body.model === '') invalid('model', 'must not be empty');
   const messages = body.messages;
@@ -27,7 +28,7 @@ export function parseChatRequest(body: unknown): ChatCompletionRequest {
   if (body.stream !== undefined && typeof body.stream !== 'boolean') invalid('stream', 'must be true or false');
   const streamOptions = body.stream_options;
   if (streamOptions !== undefined && streamOptions !== null) {
-    if (!isObject(streamOptions)) invalid('stream_options', 'must be an object or null');
+    if (!isRecord(streamOptions)) invalid('stream_options', 'must be an object or null');
     if (streamOptions.include_usage !== undefined && typeof streamOptions.include_usage !== 'boolean') {
       invalid('stream_options.include_usage', 'must be true or false');
     }
@@ -44,11 +45,11 @@ export function requestedMaxOutputTokens(request: ChatCompletionRequest): number
 }
 
 function checkMessage(message: unknown, path: string): void {
-  if (!isObject(message)) invalid(path, 'must be an object with a role and content');
+  if (!isRecord(message)) invalid(path, 'must be an object with a role and content');
   if (!ROLES.has(message.role)) invalid(`${path}.role`, 'must be one of system, developer, user, assistant, tool');
   const content = message.content;
   if (content !== undefined && content !== null && typeof content !== 'string') {
-    if (!Array.isArray(content) || !content.every((part) => isObject(part) && typeof part.type === 'string')) {
+    if (!Array.isArray(content) || !content.every((part) => isRecord(part) && typeof part.type === 'string')) {
       invalid(`${path}.content`, 'must be a string, null, or an array of content parts (objects with a string type)');
     }
   }
@@ -76,8 +77,4 @@ function checkRange(body: Record<string, unknown>, field: string, max: number): 
 
 function invalid(field: string, problem: string): never {
   throw new GatewayError('invalid_request', `invalid request: ${field} ${problem}`, field);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

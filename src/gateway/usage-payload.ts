@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Decimal } from '../money/decimal.js';
 import { totalInputTokens, totalOutputTokens } from '../pricing/usage.js';
 import type { CostBreakdown, NormalizedUsage, Resolution } from '../pricing/types.js';
+import { isRecord } from '../util/is-record.js';
 
 /** What a settled call reports to the caller: `usage` in OpenAI's shape plus the charge. */
 export interface ChargeReport {
@@ -93,5 +94,5 @@ export function serializeWithExactCost(body: unknown, charge: Decimal): string {
 }
 
 function asObject(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return isRecord(value) ? value : undefined;
 }

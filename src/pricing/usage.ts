@@ -1,4 +1,5 @@
 import type { NormalizedUsage } from './types.js';
+import { isRecord } from '../util/is-record.js';
 
 /**
  * Builders from each provider's usage object to the one normalised shape. The providers disagree on
@@ -57,7 +58,7 @@ export function usageFromTotals(totals: {
 
 /** OpenAI chat completions `usage` (and every OpenAI-compatible gateway). Undefined when there is none. */
 export function usageFromOpenAI(raw: unknown): NormalizedUsage | undefined {
-  if (!isObject(raw)) return undefined;
+  if (!isRecord(raw)) return undefined;
   const prompt = count(raw.prompt_tokens ?? raw.input_tokens);
   const completion = count(raw.completion_tokens ?? raw.output_tokens);
   if (prompt === undefined && completion === undefined) return undefined;
@@ -106,7 +107,7 @@ function cachedPromptTokens(raw: Record<string, unknown>, promptDetails: Record<
 
 /** Anthropic Messages `usage` (the final one, or message_start merged with message_delta for streams). */
 export function usageFromAnthropic(raw: unknown): NormalizedUsage | undefined {
-  if (!isObject(raw)) return undefined;
+  if (!isRecord(raw)) return undefined;
   const input = count(raw.input_tokens);
   const output = count(raw.output_tokens);
   if (input === undefined && output === undefined) return undefined;
@@ -125,7 +126,7 @@ export function usageFromAnthropic(raw: unknown): NormalizedUsage | undefined {
 
 /** Gemini `usageMetadata` (generateContent, or the last chunk of streamGenerateContent). */
 export function usageFromGemini(raw: unknown): NormalizedUsage | undefined {
-  if (!isObject(raw)) return undefined;
+  if (!isRecord(raw)) return undefined;
   const prompt = count(raw.promptTokenCount);
   const candidates = count(raw.candidatesTokenCount);
   if (prompt === undefined && candidates === undefined && count(raw.totalTokenCount) === undefined) return undefined;
@@ -150,7 +151,7 @@ function modalityCount(details: unknown, modality: string): number {
   if (!Array.isArray(details)) return 0;
   let total = 0;
   for (const detail of details) {
-    if (isObject(detail) && detail.modality === modality) total += count(detail.tokenCount) ?? 0;
+    if (isRecord(detail) && detail.modality === modality) total += count(detail.tokenCount) ?? 0;
   }
   return total;
 }
@@ -163,10 +164,6 @@ function nonNegative(value: number): number {
   return value < 0 ? 0 : value;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
 function objectOrEmpty(value: unknown): Record<string, unknown> {
-  return isObject(value) ? value : {};
+  return isRecord(value) ? value : {};
 }

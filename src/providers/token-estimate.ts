@@ -1,5 +1,6 @@
 import { countTokens, decode, encode } from 'gpt-tokenizer';
 import type { ChatMessage, ContentPart } from './types.js';
+import { isRecord } from '../util/is-record.js';
 
 /**
  * Local token counts with gpt-tokenizer (o200k_base, the GPT-4o encoding). Exact for OpenAI's current models,
@@ -104,10 +105,6 @@ function toolCallTokens(call: unknown): number {
     return promptTexts.count(fn.name) + promptTexts.count(fn.arguments);
   }
   return promptTexts.count(JSON.stringify(call) ?? '');
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function contentTokens(content: string | ContentPart[] | null): number {

@@ -1,4 +1,5 @@
 import { usageFromOpenAI } from '../../pricing/usage.js';
+import { isRecord } from '../../util/is-record.js';
 import type { NormalizedUsage } from '../../pricing/types.js';
 import type { UpstreamHttpClient } from '../http-client.js';
 import { parseJsonEvents } from '../sse.js';
@@ -102,9 +103,7 @@ export class OpenAICompatibleAdapter implements ProviderAdapter {
   }
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
+export { isRecord };
 
 /** A gateway that needs nothing but its id and URL. */
 export function openAICompatible(options: OpenAICompatibleOptions): (http: UpstreamHttpClient) => ProviderAdapter {
