@@ -162,7 +162,7 @@ export class CreditLeases implements CallReservations {
     if (input.amount.lte(room)) {
       lease.drawn = lease.drawn.add(input.amount);
       this.track(lease, this.writer.submit(capture));
-      return { captured: input.amount, shortfall: Decimal.ZERO, creditsLeft: this.creditsLeft(state), durable: false };
+      return { captured: input.amount, shortfall: Decimal.ZERO, creditsLeft: this.creditsLeft(state) };
     }
     // The database will draw the rest of the lease (its view does not include the other calls' carves, which
     // then settle past the lease too) and take the excess from available.
@@ -171,7 +171,7 @@ export class CreditLeases implements CallReservations {
     this.track(lease, written);
     const outcome = await written;
     state.available = outcome.available;
-    return { captured: outcome.captured, shortfall: outcome.shortfall, creditsLeft: this.creditsLeft(state), durable: true };
+    return { captured: outcome.captured, shortfall: outcome.shortfall, creditsLeft: this.creditsLeft(state) };
   }
 
   /** The call failed: its carve goes back to the lease, nothing is charged. Unknown or settled holds are ignored. */
@@ -187,15 +187,9 @@ export class CreditLeases implements CallReservations {
     return { openLeases, writesPending: this.writesPending, writesLost: this.writesLost };
   }
 
-  /** What the account has left as this process knows it, or undefined when it holds no lease for it. */
-  creditsLeftOf(accountId: string): Decimal | undefined {
-    const state = this.accounts.get(accountId);
-    return state ? this.creditsLeft(state) : undefined;
-  }
-
   /** Resolves when every capture settled so far is written (or, past the retry time, logged as lost). */
   async flush(): Promise<void> {
-    await this.writeNow();
+    await this.writer.idle();
     for (;;) {
       const pending = [...this.accounts.values()].flatMap((state) => state.leases.flatMap((lease) => [...lease.writes]));
       if (pending.length === 0) return;
@@ -356,11 +350,6 @@ export class CreditLeases implements CallReservations {
       );
     });
     return results;
-  }
-
-  /** Runs the lingering captures now and resolves when every capture settled so far is written. */
-  private async writeNow(): Promise<void> {
-    await this.writer.idle();
   }
 
   private track(lease: Lease, write: Promise<unknown>): void {

@@ -12,8 +12,6 @@ export interface CallCharge {
   shortfall: Decimal;
   /** Credits neither spent nor reserved, as this process knows them. */
   creditsLeft: Decimal;
-  /** False when the capture is still being written (it is durable once `flush()` resolves). */
-  durable: boolean;
 }
 
 /** A call's reserved credits, to settle or release exactly once. */
@@ -54,7 +52,7 @@ export function perCallReservations(ledger: Ledger): CallReservations {
     },
     async settle(hold, input) {
       const outcome = await ledger.capture({ ...input, requestId: hold.requestId });
-      return { captured: outcome.captured, shortfall: outcome.shortfall, creditsLeft: outcome.available, durable: true };
+      return { captured: outcome.captured, shortfall: outcome.shortfall, creditsLeft: outcome.available };
     },
     async release(hold, reason) {
       await ledger.release(hold.requestId, reason);

@@ -164,14 +164,16 @@ export function openHoldsByAccount(db: Kysely<Schema>, accountId?: string) {
   let query = db
     .selectFrom('ledger_entries as hold')
     .leftJoin(
-      (eb) =>
-        eb
+      (eb) => {
+        let draws = eb
           .selectFrom('ledger_entries')
           .select((inner) => ['lease_id', inner.fn.sum<string>('amount').as('drawn')])
           .where('kind', '=', 'capture')
-          .where('lease_id', 'is not', null)
-          .groupBy('lease_id')
-          .as('lease'),
+          .where('lease_id', 'is not', null);
+        // One account's view sums only that account's draws (a capture draws on a lease of its own account).
+        if (accountId !== undefined) draws = draws.where('account_id', '=', accountId);
+        return draws.groupBy('lease_id').as('lease');
+      },
       (join) => join.onRef('lease.lease_id', '=', 'hold.request_id'),
     )
     .select((eb) => [
