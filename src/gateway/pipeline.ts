@@ -3,6 +3,7 @@ import type { PricingCatalog } from '../catalog/snapshot.js';
 import type { Config } from '../config/config.js';
 import type { BudgetMode } from '../db/schema.js';
 import { GatewayError } from '../http/errors.js';
+import { LedgerError } from '../ledger/errors.js';
 import type { CallHold, CallReservations } from '../ledger/reservations.js';
 import type { Logger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
@@ -100,7 +101,12 @@ export class CallPipeline {
       mode: caller.mode,
       jobPrice: caller.jobPrice,
     });
-    const hold = await reservations.hold({ accountId: caller.accountId, requestId, amount: quote.debit.amount });
+    const hold = await reservations
+      .hold({ accountId: caller.accountId, requestId, amount: quote.debit.amount })
+      .catch((error: unknown) => {
+        // The ledger's refusals (402 insufficient credits, 403 suspended) in the gateway's error catalog.
+        throw error instanceof LedgerError ? toGatewayError(error) : error;
+      });
     return {
       requestId,
       caller,

@@ -2,11 +2,9 @@ import { once } from 'node:events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PricingCatalog } from '../catalog/snapshot.js';
 import { completeChat, openChatStream, type JsonReply } from '../gateway/chat-calls.js';
-import { toGatewayError } from '../gateway/error-mapping.js';
 import { parseChatRequest } from '../gateway/chat-request.js';
 import type { IdempotentCalls, StoredReply } from '../gateway/idempotent-calls.js';
 import type { CallPipeline } from '../gateway/pipeline.js';
-import { LedgerError } from '../ledger/errors.js';
 import type { Authenticator } from './auth.js';
 
 export interface ChatRouteServices {
@@ -112,8 +110,7 @@ async function handleChat(services: ChatRouteServices, request: FastifyRequest, 
     else await run.abandon();
   } catch (error) {
     await run.abandon();
-    // The ledger's refusals (402 insufficient credits, 403 suspended) in the gateway's error catalog.
-    throw error instanceof LedgerError ? toGatewayError(error) : error;
+    throw error;
   }
 }
 
