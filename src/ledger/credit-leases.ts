@@ -85,7 +85,6 @@ export class CreditLeases implements CallReservations {
   private readonly timer: NodeJS.Timeout;
   private readonly writer: GroupCommitQueue<CaptureInput, CaptureOutcome>;
   private closed = false;
-  private writesPending = 0;
   private writesLost = 0;
 
   constructor(
@@ -183,8 +182,12 @@ export class CreditLeases implements CallReservations {
   /** For metrics: leases open in this process, captures settled but not yet written, captures given up on. */
   stats(): { openLeases: number; writesPending: number; writesLost: number } {
     let openLeases = 0;
-    for (const state of this.accounts.values()) openLeases += state.leases.length;
-    return { openLeases, writesPending: this.writesPending, writesLost: this.writesLost };
+    let writesPending = 0;
+    for (const state of this.accounts.values()) {
+      openLeases += state.leases.length;
+      for (const lease of state.leases) writesPending += lease.writes.size;
+    }
+    return { openLeases, writesPending, writesLost: this.writesLost };
   }
 
   /** Resolves when every capture settled so far is written (or, past the retry time, logged as lost). */
@@ -353,13 +356,10 @@ export class CreditLeases implements CallReservations {
   }
 
   private track(lease: Lease, write: Promise<unknown>): void {
-    this.writesPending += 1;
-    const tracked = write
-      .finally(() => (this.writesPending -= 1))
-      .then(
-        () => undefined,
-        () => undefined,
-      );
+    const tracked = write.then(
+      () => undefined,
+      () => undefined,
+    );
     lease.writes.add(tracked);
     void tracked.then(() => {
       lease.writes.delete(tracked);
