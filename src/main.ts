@@ -3,14 +3,13 @@ import { readFileSync } from 'node:fs';
 import { seedShippedCatalog } from './catalog/shipped-catalog.js';
 import { PricingCatalog } from './catalog/snapshot.js';
 import type { Config } from './config/config.js';
+import { ACCOUNTS_CHANGED_CHANNEL, PRICES_CHANGED_CHANNEL } from './db/channels.js';
 import { migrate, openDatabase, type Database } from './db/database.js';
 import { IdempotentCalls } from './gateway/idempotent-calls.js';
 import { registerLeaseMetrics } from './gateway/lease-metrics.js';
 import { GatewayMetrics } from './gateway/metrics.js';
 import { CallPipeline } from './gateway/pipeline.js';
 import { UsageRecorder } from './gateway/usage-recorder.js';
-import { ACCOUNTS_CHANGED_CHANNEL } from './http/admin-account-routes.js';
-import { PRICES_CHANGED_CHANNEL } from './http/admin-pricing-routes.js';
 import { buildApp } from './http/app.js';
 import { Authenticator } from './http/auth.js';
 import { createApiKey } from './ledger/api-keys.js';
@@ -20,7 +19,7 @@ import { perCallReservations, type CallReservations } from './ledger/reservation
 import { startHoldSweeper } from './ledger/sweeper.js';
 import type { Logger } from './logging/logger.js';
 import { Decimal } from './money/decimal.js';
-import { MarkupRules } from './pricing/markup.js';
+import { MarkupRules } from './catalog/markup-rules.js';
 import { createProviderRegistry } from './providers/registry.js';
 import { startPriceSync } from './sync/sync-service.js';
 

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { PRICES_CHANGED_CHANNEL } from '../http/admin-pricing-routes.js';
+import { PRICES_CHANGED_CHANNEL } from '../db/channels.js';
 import { AlertService } from '../sync/alerts.js';
 import type { RateChange } from '../sync/diff.js';
 import { runSync, SYNC_SOURCES, type SyncResult, type SyncSource } from '../sync/run-sync.js';

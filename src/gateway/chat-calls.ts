@@ -1,4 +1,4 @@
-import { GatewayError } from '../http/errors.js';
+import { GatewayError } from './errors.js';
 import { emptyUsage } from '../pricing/usage.js';
 import type { NormalizedUsage } from '../pricing/types.js';
 import { countTextTokens } from '../providers/token-estimate.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GatewayError } from '../http/errors.js';
+import { GatewayError } from './errors.js';
 import { parseChatRequest } from './chat-request.js';
 
 const valid = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };

@@ -1,4 +1,4 @@
-import { GatewayError } from '../http/errors.js';
+import { GatewayError } from './errors.js';
 import type { ChatCompletionRequest } from '../providers/types.js';
 import { isRecord } from '../util/is-record.js';
 

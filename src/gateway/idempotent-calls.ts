@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/database.js';
-import { GatewayError } from '../http/errors.js';
+import { GatewayError } from './errors.js';
 import {
   abandonIdempotentRequest,
   beginIdempotentRequest,

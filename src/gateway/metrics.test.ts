@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GatewayError } from '../http/errors.js';
+import { GatewayError } from './errors.js';
 import { Decimal } from '../money/decimal.js';
 import { emptyUsage } from '../pricing/usage.js';
 import { GatewayMetrics } from './metrics.js';

@@ -1,5 +1,5 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { GatewayError } from '../http/errors.js';
+import type { GatewayError } from './errors.js';
 import type { PreparedCall } from './pipeline.js';
 import type { ChargeReport } from './usage-payload.js';
 

@@ -1,5 +1,5 @@
 import { detectProvider, upstreamNameFor } from '../catalog/provider-detection.js';
-import { GatewayError } from '../http/errors.js';
+import { GatewayError } from './errors.js';
 import type { Resolution } from '../pricing/types.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { ProviderAdapter, UpstreamTarget } from '../providers/types.js';

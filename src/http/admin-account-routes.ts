@@ -29,9 +29,6 @@ import {
 } from '../ledger/admin-request-schemas.js';
 import { Decimal } from '../money/decimal.js';
 
-/** NOTIFY channel: an admin changed an account; every instance drops its cached account settings and leases. */
-export const ACCOUNTS_CHANGED_CHANNEL = 'tollgate_accounts_changed';
-
 /**
  * Admin routes for accounts, credits, keys and ledger verification. The parent scope checks the admin key;
  * these handlers only translate HTTP to ledger calls. Amounts travel as decimal strings both ways.

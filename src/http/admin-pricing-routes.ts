@@ -2,14 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { coverage, priceAt, priceHistory, writePriceVersion } from '../catalog/catalog-store.js';
 import type { PricingCatalog } from '../catalog/snapshot.js';
+import { PRICES_CHANGED_CHANNEL } from '../db/channels.js';
 import type { Database } from '../db/database.js';
 import { Decimal } from '../money/decimal.js';
 import { InvalidPriceError, parsePrice, toPerUnit, type PriceUnit } from '../money/units.js';
 import type { PriceRates, PriceTier, RateKey } from '../pricing/types.js';
 import { RATE_COLUMNS, RATE_KEYS } from '../catalog/price-row.js';
-import { GatewayError } from './errors.js';
-
-export const PRICES_CHANGED_CHANNEL = 'tollgate_prices_changed';
+import { GatewayError } from '../gateway/errors.js';
 
 export interface AdminPricingServices {
   database: Database;

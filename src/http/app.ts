@@ -13,7 +13,7 @@ import { registerAdminPricingRoutes } from './admin-pricing-routes.js';
 import type { Authenticator } from './auth.js';
 import { registerChatRoutes } from './chat-routes.js';
 import { LazyRequestLogger } from './request-logger.js';
-import { errorBody, GatewayError } from './errors.js';
+import { errorBody, GatewayError } from '../gateway/errors.js';
 
 export interface AppServices {
   database: Database;

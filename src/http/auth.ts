@@ -3,7 +3,7 @@ import type { Db } from '../db/database.js';
 import type { Caller } from '../gateway/pipeline.js';
 import { authenticateKey } from '../ledger/api-keys.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { GatewayError } from './errors.js';
+import { GatewayError } from '../gateway/errors.js';
 
 const ACCOUNT_CACHE_MS = 5_000;
 

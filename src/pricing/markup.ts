@@ -1,5 +1,3 @@
-import type { Config } from '../config/config.js';
-import type { Db } from '../db/database.js';
 import type { MarkupRulesTable } from '../db/schema.js';
 import { Decimal } from '../money/decimal.js';
 import type { CostBreakdown } from './types.js';
@@ -27,70 +25,36 @@ export interface MarkupQuery {
   providerId: string | undefined;
 }
 
-type Scoped = Exclude<MarkupScope, 'global'>;
+/** Markup rules by scope, as loaded from the catalog (src/catalog/markup-rules.ts) or built in tests. */
+export interface MarkupRuleSet {
+  /** Account, model and provider rules, keyed by `markupRuleKey(scope, target)`. */
+  scoped: ReadonlyMap<string, MarkupRule>;
+  global: MarkupRule | undefined;
+}
 
 /**
- * The markup rules, held in memory: most specific first, account > model > provider > global (the seed's
- * cost calculator applied one global markup; operators asked for per-customer and per-model ones).
+ * The most specific rule for a call, or undefined when none applies: the account row's own override, then
+ * account > model > provider > global (the seed's cost calculator applied one global markup; operators asked
+ * for per-customer and per-model ones).
  */
-export class MarkupRules {
-  private constructor(
-    private readonly source: { db: Db } | undefined,
-    private readonly config: Config,
-    private rules: { scoped: Map<string, MarkupRule>; global: MarkupRule | undefined },
-  ) {}
-
-  /** Reads markup_rules once. @throws the database error. */
-  static async load(database: { db: Db } | undefined, config: Config): Promise<MarkupRules> {
-    const rules = new MarkupRules(database, config, { scoped: new Map(), global: undefined });
-    await rules.reload();
-    return rules;
+export function findMarkup(rules: MarkupRuleSet, query: MarkupQuery): MarkupRule | undefined {
+  const own = query.accountMarkup;
+  if (own && (own.percent !== undefined || own.fixedFee !== undefined)) {
+    return {
+      scope: 'account',
+      target: query.accountId,
+      percent: own.percent ?? Decimal.ZERO,
+      fixedFee: own.fixedFee ?? Decimal.ZERO,
+      name: `account:${query.accountId}`,
+    };
   }
-
-  /** Re-reads markup_rules and swaps them in. @throws the database error (the old rules stay). */
-  async reload(): Promise<void> {
-    const scoped = new Map<string, MarkupRule>();
-    let global: MarkupRule | undefined;
-    const rows = this.source ? await this.source.db.selectFrom('markup_rules').selectAll().orderBy('id', 'asc').execute() : [];
-    // (scope, target) is unique in markup_rules, so each key is set once.
-    for (const row of rows) {
-      const rule = makeRule(row.scope, row.target, row.percent, row.fixed_fee, `${row.scope}:${row.target || 'rule'}`);
-      if (row.scope === 'global') global = rule;
-      else scoped.set(key(row.scope, row.target), rule);
-    }
-    const { percent, fixedFee } = this.config.markup;
-    if (!global && (percent || fixedFee)) {
-      global = {
-        scope: 'global',
-        target: '',
-        percent: percent ?? Decimal.ZERO,
-        fixedFee: fixedFee ?? Decimal.ZERO,
-        name: 'global:config',
-      };
-    }
-    this.rules = { scoped, global };
-  }
-
-  /** The most specific rule for a call, or undefined when none applies. */
-  find(query: MarkupQuery): MarkupRule | undefined {
-    const own = query.accountMarkup;
-    if (own && (own.percent !== undefined || own.fixedFee !== undefined)) {
-      return {
-        scope: 'account',
-        target: query.accountId,
-        percent: own.percent ?? Decimal.ZERO,
-        fixedFee: own.fixedFee ?? Decimal.ZERO,
-        name: `account:${query.accountId}`,
-      };
-    }
-    const { scoped, global } = this.rules;
-    return (
-      scoped.get(key('account', query.accountId)) ??
-      (query.modelId !== undefined ? scoped.get(key('model', query.modelId)) : undefined) ??
-      (query.providerId !== undefined ? scoped.get(key('provider', query.providerId)) : undefined) ??
-      global
-    );
-  }
+  const { scoped, global } = rules;
+  return (
+    scoped.get(markupRuleKey('account', query.accountId)) ??
+    (query.modelId !== undefined ? scoped.get(markupRuleKey('model', query.modelId)) : undefined) ??
+    (query.providerId !== undefined ? scoped.get(markupRuleKey('provider', query.providerId)) : undefined) ??
+    global
+  );
 }
 
 /**
@@ -124,6 +88,7 @@ export function makeRule(
   };
 }
 
-function key(scope: Scoped, target: string): string {
+/** The key of a scoped rule in `MarkupRuleSet.scoped`. */
+export function markupRuleKey(scope: Exclude<MarkupScope, 'global'>, target: string): string {
   return `${scope}\u0000${target}`;
 }

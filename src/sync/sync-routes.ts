@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { GatewayError } from '../http/errors.js';
+import { GatewayError } from '../gateway/errors.js';
 import { SyncBusyError, SyncRequestError, SYNC_SOURCES } from './run-sync.js';
 import type { PriceSync } from './sync-service.js';
 

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { PricingCatalog } from '../catalog/snapshot.js';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
-import { PRICES_CHANGED_CHANNEL } from '../http/admin-pricing-routes.js';
+import { PRICES_CHANGED_CHANNEL } from '../db/channels.js';
 import type { Logger } from '../logging/logger.js';
 import { AlertService } from './alerts.js';
 import {
