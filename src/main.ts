@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { seedShippedCatalog } from './catalog/shipped-catalog.js';
 import { PricingCatalog } from './catalog/snapshot.js';
 import type { Config } from './config/config.js';
@@ -8,12 +9,15 @@ import { migrate, openDatabase, type Database } from './db/database.js';
 import { IdempotentCalls } from './gateway/idempotent-calls.js';
 import { registerLeaseMetrics } from './gateway/lease-metrics.js';
 import { GatewayMetrics } from './gateway/metrics.js';
-import { CallPipeline } from './gateway/pipeline.js';
+import { CallPipeline, type GatewayServices } from './gateway/pipeline.js';
 import { UsageRecorder } from './gateway/usage-recorder.js';
 import { buildApp } from './http/app.js';
 import { Authenticator } from './http/auth.js';
 import { createApiKey } from './ledger/api-keys.js';
+import { CaptureJournal } from './ledger/capture-journal.js';
 import { CreditLeases } from './ledger/credit-leases.js';
+import { GatewayInstance } from './ledger/gateway-instance.js';
+import { replayLeftJournals } from './ledger/journal-replay.js';
 import { Ledger } from './ledger/ledger.js';
 import { perCallReservations, type CallReservations } from './ledger/reservations.js';
 import { startHoldSweeper } from './ledger/sweeper.js';
@@ -21,6 +25,7 @@ import type { Logger } from './logging/logger.js';
 import { Decimal } from './money/decimal.js';
 import { MarkupRules } from './catalog/markup-rules.js';
 import { createProviderRegistry } from './providers/registry.js';
+import type { AlertService } from './sync/alerts.js';
 import { startPriceSync } from './sync/sync-service.js';
 
 /** Credentials made on a first start, shown once (the database keeps only their hashes). */
@@ -51,7 +56,7 @@ export const VERSION = readVersion();
  * start the gateway through here.
  */
 export async function startGateway(config: Config, logger: Logger, options: { database?: Database } = {}): Promise<Gateway> {
-  const database = options.database ?? (await openDatabase(config.database));
+  const database = options.database ?? (await openDatabase(config.database, { logger }));
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
     await migrate(database.db);
@@ -65,27 +70,53 @@ export async function startGateway(config: Config, logger: Logger, options: { da
     const firstStart = await ensureFirstStartCredentials(database, ledger, config);
     const registry = createProviderRegistry(config);
     cleanups.push(() => registry.close());
-    const recorder = new UsageRecorder(database.db, logger);
-    cleanups.push(() => recorder.flush());
+
+    // This process's identity for the ledger: its holds and leases name it, its heartbeat keeps them its own.
+    const instance = await GatewayInstance.register(database.db, { silenceMs: config.ledger.instanceSilenceMs, logger });
+    cleanups.push(() => instance.stop());
+    // The capture journal sits beside the database it belongs to (none for an in-memory database).
+    const journalDirectory =
+      database.identity && config.ledger.journal !== 'off'
+        ? path.join(config.ledger.journalDirectory, database.identity)
+        : undefined;
+    const journal = journalDirectory
+      ? new CaptureJournal(journalDirectory, instance.id, { sync: config.ledger.journal === 'fsync' ? 'fsync' : 'write', logger })
+      : undefined;
+    cleanups.push(() => journal?.close());
+    const recorder = new UsageRecorder(database.db, logger, journal ? { journal } : {});
+    cleanups.push(() => recorder.close());
+    // What dead processes left is written, and their credits released, before this one serves a call.
+    await replayLeftJournals({
+      db: database.db,
+      directory: journalDirectory,
+      instanceId: instance.id,
+      silenceMs: config.ledger.instanceSilenceMs,
+      writeUsage: (rows) => recorder.replay(rows as Parameters<UsageRecorder['replay']>[0]),
+      soleOwner: database.kind === 'pglite',
+      logger,
+    });
     let reservations: CallReservations;
     if (config.ledger.holds === 'lease') {
-      const leases = new CreditLeases(database.db, { ...config.ledger.lease, logger });
+      const leases = new CreditLeases(database.db, { ...config.ledger.lease, logger, instance, ...(journal ? { journal } : {}) });
       registerLeaseMetrics(metrics.registry, leases);
       reservations = leases;
-    } else reservations = perCallReservations(ledger);
+    } else reservations = perCallReservations(ledger, { ownerId: instance.id });
     cleanups.push(() => reservations.close());
 
-    // Every instance on the same database reloads when any of them changes a price (the TTL stays as the backstop).
-    const unlisten = await database.listen(PRICES_CHANGED_CHANNEL, () => {
+    // Every instance on the same database reloads when any of them changes a price (the TTL stays as the
+    // backstop), and after its notification connection was lost, since a change may have gone unheard.
+    const reloadPrices = () => {
       void Promise.all([catalog.reload(), markups.reload()]).catch((error: unknown) =>
         logger.error({ err: error }, 'price reload after notification failed'),
       );
-    });
+    };
+    const unlisten = await database.listen(PRICES_CHANGED_CHANNEL, reloadPrices, reloadPrices);
     cleanups.push(unlisten);
     const sweeper = startHoldSweeper({
       ledger,
       maxAgeSeconds: config.ledger.holdMaxAgeSeconds,
       intervalSeconds: config.ledger.sweepIntervalSeconds,
+      instance,
       logger,
     });
     cleanups.push(() => sweeper.stop());
@@ -99,14 +130,25 @@ export async function startGateway(config: Config, logger: Logger, options: { da
       authenticator.invalidate();
       return reservations.retireAccount();
     };
-    const unlistenAccounts = await database.listen(ACCOUNTS_CHANGED_CHANNEL, () => {
+    const forgetAccountsNow = () => {
       void forgetAccounts().catch((error: unknown) =>
         logger.warn({ err: error }, 'could not retire credit leases after an account change'),
       );
-    });
+    };
+    const unlistenAccounts = await database.listen(ACCOUNTS_CHANGED_CHANNEL, forgetAccountsNow, forgetAccountsNow);
     cleanups.push(unlistenAccounts);
 
-    const pipeline = new CallPipeline({ config, catalog, markups, reservations, registry, recorder, metrics, logger });
+    const pipeline = new CallPipeline({
+      config,
+      catalog,
+      markups,
+      reservations,
+      registry,
+      recorder,
+      metrics,
+      logger,
+      onAnomaly: anomalyAlerts(sync.alerts, logger),
+    });
     const app = await buildApp({
       database,
       catalog,
@@ -148,6 +190,31 @@ export async function startGateway(config: Config, logger: Logger, options: { da
     if (!options.database) await database.close().catch(() => undefined);
     throw error;
   }
+}
+
+/** How often one provider and model may raise a usage anomaly alert (every anomalous call is still counted and recorded). */
+const ANOMALY_ALERT_INTERVAL_MS = 10 * 60_000;
+
+/** Alerts for calls whose upstream reported impossible usage, at most one per provider and model per interval. */
+function anomalyAlerts(alerts: AlertService, logger: Logger): NonNullable<GatewayServices['onAnomaly']> {
+  const lastAlert = new Map<string, number>();
+  return (call, anomaly) => {
+    const key = `${call.route.providerId}\u0000${call.resolution.modelId ?? call.request.model}`;
+    const now = Date.now();
+    if (now - (lastAlert.get(key) ?? -Infinity) < ANOMALY_ALERT_INTERVAL_MS) return;
+    if (lastAlert.size > 10_000) lastAlert.clear();
+    lastAlert.set(key, now);
+    void alerts
+      .raise('usage_anomaly', `${call.route.providerId} reported usage beyond what a call could produce`, {
+        provider: call.route.providerId,
+        model: call.resolution.modelId ?? null,
+        requestId: call.requestId,
+        reasons: anomaly.reasons,
+        policy: anomaly.policy,
+        reportedCharge: anomaly.reported?.charge.toString() ?? null,
+      })
+      .catch((error: unknown) => logger.error({ err: error }, 'could not raise a usage anomaly alert'));
+  };
 }
 
 async function seedIfEmpty(database: Database, logger: Logger): Promise<{ models: number } | undefined> {

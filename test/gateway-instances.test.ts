@@ -8,6 +8,7 @@ import { startGateway, type Gateway } from '../src/main.js';
 import { Decimal } from '../src/money/decimal.js';
 import { postgresBackend, type TestDatabase } from './support/backends.js';
 import { eventually } from './support/ledger-checks.js';
+import { testJournalDirectory } from './support/journal-directory.js';
 
 const ADMIN_KEY = 'instances-test-admin-key';
 const postgres = postgresBackend();
@@ -30,6 +31,7 @@ const postgres = postgresBackend();
     );
     await seedCatalog(database.db, [source], { execute: true, registerModels: true });
     const config = loadConfig({
+      TOLLGATE_JOURNAL_DIR: testJournalDirectory(),
       DATABASE_URL: database.url,
       TOLLGATE_SEED_ON_START: 'false',
       TOLLGATE_SYNC_CRON: 'off',

@@ -6,6 +6,7 @@ import { Decimal } from '../src/money/decimal.js';
 import { startGateway, type Gateway } from '../src/main.js';
 import { postgresBackend, type TestDatabase } from './support/backends.js';
 import { startFeedServer, type FeedServer } from './support/feed-server.js';
+import { testJournalDirectory } from './support/journal-directory.js';
 
 const ADMIN_KEY = 'instances-test-admin-key';
 const authorization = { authorization: `Bearer ${ADMIN_KEY}` };
@@ -32,6 +33,7 @@ const postgres = postgresBackend();
     const rates = { input: Decimal.parse('0.0000025'), output: Decimal.parse('0.00001'), cacheRead: Decimal.parse('0.00000125') };
     await writePriceVersion(database.db, GPT_4O, { rates, tiers: [] }, 'sync:openrouter', new Date(Date.now() - 60_000));
     const config = loadConfig({
+      TOLLGATE_JOURNAL_DIR: testJournalDirectory(),
       DATABASE_URL: database.url,
       TOLLGATE_SEED_ON_START: 'false',
       TOLLGATE_SYNC_CRON: 'off',

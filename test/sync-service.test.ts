@@ -8,6 +8,7 @@ import { startGateway, type Gateway } from '../src/main.js';
 import { startPriceSync, type PriceSync } from '../src/sync/sync-service.js';
 import { backends, type TestDatabase } from './support/backends.js';
 import { startFeedServer, startWebhookReceiver, type FeedServer, type WebhookReceiver } from './support/feed-server.js';
+import { testJournalDirectory } from './support/journal-directory.js';
 
 const ADMIN_KEY = 'sync-test-admin-key-0123';
 const authorization = { authorization: `Bearer ${ADMIN_KEY}` };
@@ -33,6 +34,7 @@ describe.each(backends())('price sync service on $name', (backend) => {
 
   const configWith = (environment: Record<string, string> = {}) =>
     loadConfig({
+      TOLLGATE_JOURNAL_DIR: testJournalDirectory(),
       TOLLGATE_SEED_ON_START: 'false',
       TOLLGATE_SYNC_CRON: 'off',
       TOLLGATE_LOG_LEVEL: 'silent',

@@ -8,7 +8,21 @@ import { Decimal } from '../money/decimal.js';
  */
 export interface Config {
   database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDirectory: string };
-  http: { host: string; port: number; bodyLimitBytes: number };
+  http: {
+    host: string;
+    port: number;
+    bodyLimitBytes: number;
+    /** Receiving a whole request (headers and body) may take this long; a stalled client is cut off. */
+    requestTimeoutMs: number;
+    /** Receiving the headers may take this long. */
+    headersTimeoutMs: number;
+    /** Idle keep-alive connections are closed after this long. */
+    keepAliveTimeoutMs: number;
+    /** Open connections beyond this are refused. */
+    maxConnections: number;
+  };
+  /** `/metrics` protection: a bearer key it requires, and/or a listen address of its own (then it leaves the main port). */
+  metrics: { key: string | undefined; host: string | undefined; port: number | undefined };
   /** The first admin key: accepted on /admin routes as `Authorization: Bearer <key>`. */
   adminKey: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -35,6 +49,13 @@ export interface Config {
      */
     holds: 'lease' | 'per_call';
     lease: { callsPerLease: number; maxAgeMs: number; idleMs: number };
+    /** After this long without a heartbeat, an instance is dead: its holds and leases are released. */
+    instanceSilenceMs: number;
+    /** An idempotency claim with no owner (made before owners were recorded) is taken over after this long. */
+    idempotencyClaimSeconds: number;
+    /** The capture journal: `write` (survives a killed process), `fsync` (survives a host crash), `off`. */
+    journal: 'write' | 'fsync' | 'off';
+    journalDirectory: string;
   };
   sync: {
     cron: string | undefined;
@@ -55,6 +76,8 @@ export interface Config {
   defaultProvider: string | undefined;
   /** Output tokens assumed for the worst-case hold when neither the request nor the catalog gives a limit. */
   defaultMaxOutputTokens: number;
+  /** How a call whose upstream reported impossible usage is charged: at most the worst case held, or as reported. */
+  usageAnomalyPolicy: 'cap' | 'charge';
 }
 
 export class ConfigError extends Error {
@@ -114,6 +137,15 @@ const environmentSchema = z.object({
   TOLLGATE_HOST: z.string().default('127.0.0.1'),
   TOLLGATE_PORT: integer('TOLLGATE_PORT', 0).default(8080),
   TOLLGATE_BODY_LIMIT_BYTES: integer('TOLLGATE_BODY_LIMIT_BYTES', 1024).default(10 * 1024 * 1024),
+  TOLLGATE_REQUEST_TIMEOUT_MS: integer('TOLLGATE_REQUEST_TIMEOUT_MS', 1000).default(30_000),
+  TOLLGATE_HEADERS_TIMEOUT_MS: integer('TOLLGATE_HEADERS_TIMEOUT_MS', 1000).default(10_000),
+  TOLLGATE_KEEP_ALIVE_TIMEOUT_MS: integer('TOLLGATE_KEEP_ALIVE_TIMEOUT_MS', 1).default(72_000),
+  TOLLGATE_MAX_CONNECTIONS: integer('TOLLGATE_MAX_CONNECTIONS', 1).default(10_000),
+  TOLLGATE_METRICS_KEY: z.string().min(16, 'TOLLGATE_METRICS_KEY must be at least 16 characters').optional(),
+  TOLLGATE_METRICS_ADDRESS: z
+    .string()
+    .regex(/^[^\s:]+:\d{1,5}$/, 'TOLLGATE_METRICS_ADDRESS must be host:port, e.g. 127.0.0.1:9464')
+    .optional(),
   TOLLGATE_ADMIN_KEY: z.string().min(16, 'TOLLGATE_ADMIN_KEY must be at least 16 characters').optional(),
   TOLLGATE_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   TOLLGATE_PRICING_TTL_SECONDS: integer('TOLLGATE_PRICING_TTL_SECONDS', 1).default(900),
@@ -130,7 +162,11 @@ const environmentSchema = z.object({
   TOLLGATE_UPSTREAM_MAX_RETRIES: integer('TOLLGATE_UPSTREAM_MAX_RETRIES', 0).default(2),
   TOLLGATE_UPSTREAM_MAX_BODY_BYTES: integer('TOLLGATE_UPSTREAM_MAX_BODY_BYTES', 1024).default(64 * 1024 * 1024),
   TOLLGATE_HOLD_MAX_AGE_SECONDS: integer('TOLLGATE_HOLD_MAX_AGE_SECONDS', 1).default(900),
-  TOLLGATE_SWEEP_INTERVAL_SECONDS: integer('TOLLGATE_SWEEP_INTERVAL_SECONDS', 1).default(60),
+  TOLLGATE_SWEEP_INTERVAL_SECONDS: integer('TOLLGATE_SWEEP_INTERVAL_SECONDS', 1).default(10),
+  TOLLGATE_INSTANCE_SILENCE_SECONDS: integer('TOLLGATE_INSTANCE_SILENCE_SECONDS', 1).default(30),
+  TOLLGATE_IDEMPOTENCY_CLAIM_SECONDS: integer('TOLLGATE_IDEMPOTENCY_CLAIM_SECONDS', 1).default(900),
+  TOLLGATE_JOURNAL: z.enum(['write', 'fsync', 'off'], 'TOLLGATE_JOURNAL must be "write", "fsync" or "off"').default('write'),
+  TOLLGATE_JOURNAL_DIR: z.string().optional(),
   TOLLGATE_HOLDS: z.enum(['lease', 'per_call'], 'TOLLGATE_HOLDS must be "lease" or "per_call"').default('lease'),
   TOLLGATE_LEASE_CALLS: integer('TOLLGATE_LEASE_CALLS', 1).default(32),
   TOLLGATE_LEASE_MAX_AGE_MS: integer('TOLLGATE_LEASE_MAX_AGE_MS', 1).default(10_000),
@@ -154,6 +190,12 @@ const environmentSchema = z.object({
   TOLLGATE_DEMO: z.enum(['auto', 'on', 'off'], 'TOLLGATE_DEMO must be "auto", "on" or "off"').default('auto'),
   TOLLGATE_DEFAULT_PROVIDER: z.string().default('openai'),
   TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS: integer('TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS', 1).default(4096),
+  TOLLGATE_USAGE_ANOMALY_POLICY: z
+    .enum(
+      ['cap', 'charge'],
+      'TOLLGATE_USAGE_ANOMALY_POLICY must be "cap" (charge at most the worst case held) or "charge" (as reported)',
+    )
+    .default('cap'),
 });
 
 /**
@@ -189,6 +231,15 @@ export function loadConfig(environment: Record<string, string | undefined>, over
       host: overrides.host ?? env.TOLLGATE_HOST,
       port: overrides.port ?? env.TOLLGATE_PORT,
       bodyLimitBytes: env.TOLLGATE_BODY_LIMIT_BYTES,
+      requestTimeoutMs: env.TOLLGATE_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: Math.min(env.TOLLGATE_HEADERS_TIMEOUT_MS, env.TOLLGATE_REQUEST_TIMEOUT_MS),
+      keepAliveTimeoutMs: env.TOLLGATE_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: env.TOLLGATE_MAX_CONNECTIONS,
+    },
+    metrics: {
+      key: env.TOLLGATE_METRICS_KEY,
+      host: env.TOLLGATE_METRICS_ADDRESS?.replace(/:\d+$/, ''),
+      port: env.TOLLGATE_METRICS_ADDRESS ? Number(env.TOLLGATE_METRICS_ADDRESS.replace(/^.*:/, '')) : undefined,
     },
     adminKey: env.TOLLGATE_ADMIN_KEY,
     logLevel: env.TOLLGATE_LOG_LEVEL,
@@ -216,6 +267,12 @@ export function loadConfig(environment: Record<string, string | undefined>, over
         maxAgeMs: env.TOLLGATE_LEASE_MAX_AGE_MS,
         idleMs: env.TOLLGATE_LEASE_IDLE_MS,
       },
+      instanceSilenceMs: env.TOLLGATE_INSTANCE_SILENCE_SECONDS * 1000,
+      idempotencyClaimSeconds: env.TOLLGATE_IDEMPOTENCY_CLAIM_SECONDS,
+      journal: env.TOLLGATE_JOURNAL,
+      journalDirectory: path.resolve(
+        env.TOLLGATE_JOURNAL_DIR ?? path.join(overrides.dataDirectory ?? env.TOLLGATE_DATA_DIR, 'journal'),
+      ),
     },
     sync: {
       cron: env.TOLLGATE_SYNC_CRON === 'off' ? undefined : env.TOLLGATE_SYNC_CRON,
@@ -236,6 +293,7 @@ export function loadConfig(environment: Record<string, string | undefined>, over
     demo: env.TOLLGATE_DEMO,
     defaultProvider: env.TOLLGATE_DEFAULT_PROVIDER === 'none' ? undefined : env.TOLLGATE_DEFAULT_PROVIDER,
     defaultMaxOutputTokens: env.TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS,
+    usageAnomalyPolicy: env.TOLLGATE_USAGE_ANOMALY_POLICY,
   };
   return deepFreeze(config);
 }

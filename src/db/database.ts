@@ -3,9 +3,13 @@ import path from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
+import { silentLogger, type Logger } from '../logging/logger.js';
 import { acquireDataDirectoryLock, type DataDirectoryLock } from './data-directory-lock.js';
+import { DatabaseHealth } from './database-health.js';
 import * as initial from './migrations/001-initial.js';
 import * as creditLeases from './migrations/002-credit-leases.js';
+import * as faultTolerance from './migrations/003-fault-tolerance.js';
+import { NotificationListener } from './notification-listener.js';
 import { openPGlite, PGliteDialect } from './pglite-dialect.js';
 import type { Schema } from './schema.js';
 
@@ -16,13 +20,24 @@ export type DatabaseTarget = { kind: 'postgres'; url: string } | { kind: 'pglite
 /**
  * An open database: the Kysely handle, plus the two PostgreSQL features the service uses beyond queries,
  * notifications (every instance reloads prices when one changes them) and a session-wide advisory lock
- * (one instance runs the scheduled sync).
+ * (one instance runs the scheduled sync), and what the gateway knows of its reachability.
  */
 export interface Database {
   readonly kind: DatabaseTarget['kind'];
   readonly db: Db;
-  /** Subscribes to a notification channel; returns the unsubscribe function. */
-  listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * A name for this database that is safe in a file name (`postgres-<host>-<port>-<database>`, `pglite`), so
+   * files kept beside it (the capture journal) are never replayed into another database; undefined for an
+   * in-memory database, which does not outlive its process.
+   */
+  readonly identity: string | undefined;
+  /** Reachability as seen by the queries made (and, while unreachable, a probe); drives 503s and /readyz. */
+  readonly health: DatabaseHealth;
+  /**
+   * Subscribes to a notification channel; returns the unsubscribe function. `onGap` runs after a lost
+   * notification connection is back (what was sent meanwhile was missed).
+   */
+  listen(channel: string, onMessage: (payload: string) => void, onGap?: () => void): Promise<() => Promise<void>>;
   notify(channel: string, payload: string): Promise<void>;
   /** Runs `work` only if this process gets the advisory lock `key`; returns undefined when another holds it. */
   withAdvisoryLock<T>(key: number, work: () => Promise<T>): Promise<T | undefined>;
@@ -32,6 +47,7 @@ export interface Database {
 const MIGRATIONS: Record<string, Migration> = {
   '001-initial': initial,
   '002-credit-leases': creditLeases,
+  '003-fault-tolerance': faultTolerance,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
@@ -52,14 +68,18 @@ export async function migrate(db: Db): Promise<string[]> {
  * Opens the database the target names.
  * @throws DataDirectoryLockedError when another process holds the PGlite data directory.
  */
-export async function openDatabase(target: DatabaseTarget): Promise<Database> {
-  return target.kind === 'postgres' ? openPostgres(target.url) : openEmbedded(target.dataDirectory);
+export async function openDatabase(target: DatabaseTarget, options: { logger?: Logger } = {}): Promise<Database> {
+  const logger = options.logger ?? silentLogger();
+  return target.kind === 'postgres' ? openPostgres(target.url, logger) : openEmbedded(target.dataDirectory, logger);
 }
 
-function openPostgres(url: string): Database {
+function openPostgres(url: string, logger: Logger): Database {
   const pool = new pg.Pool({
     connectionString: url,
     max: 20,
+    // A call must not wait forever on a database that does not answer: past this, it gets a 503.
+    connectionTimeoutMillis: 5_000,
+    keepAlive: true,
     // Same value parsing as PGlite (see pglite-dialect.ts): NUMERIC stays exact text, INT8 becomes a number.
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
@@ -68,53 +88,69 @@ function openPostgres(url: string): Database {
       }) as typeof pg.types.getTypeParser,
     },
   });
-  pool.on('error', () => {
+  const health = new DatabaseHealth(
+    async () => {
+      await pool.query('select 1');
+    },
+    { logger },
+  );
+  pool.on('error', (error) => {
     // An idle client's connection dropped; the pool replaces it. Queries report their own errors.
+    health.observe(error);
   });
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
-  const listeners: pg.Client[] = [];
+  // A client checked out by Kysely (a transaction, a query in flight) has no listener of the pool's: its
+  // connection dying ("Connection terminated unexpectedly") would be an unhandled 'error' event and end the
+  // process. The query in flight gets the error as its own; this only keeps the event handled.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => health.observe(error));
+  });
+  const db = new Kysely<Schema>({
+    dialect: new PostgresDialect({ pool }),
+    log(event) {
+      if (event.level === 'error') health.observe(event.error);
+    },
+  });
+  const listener = new NotificationListener(url, {
+    logger,
+    onState: (connected, detail) =>
+      health.setNotifications(connected ? { ok: true } : { ok: false, detail: `reconnecting: ${detail ?? 'lost'}` }),
+  });
   return {
     kind: 'postgres',
     db,
-    async listen(channel, onMessage) {
-      const client = new pg.Client({ connectionString: url });
-      client.on('error', () => undefined);
-      await client.connect();
-      client.on('notification', (message) => {
-        if (message.channel === channel) onMessage(message.payload ?? '');
-      });
-      await client.query(`listen ${quoteIdentifier(channel)}`);
-      listeners.push(client);
-      return async () => {
-        listeners.splice(listeners.indexOf(client), 1);
-        await client.end().catch(() => undefined);
-      };
+    identity: postgresIdentity(url),
+    health,
+    listen(channel, onMessage, onGap) {
+      return listener.subscribe(channel, { onMessage, ...(onGap ? { onGap } : {}) });
     },
     async notify(channel, payload) {
       await sql`select pg_notify(${channel}, ${payload})`.execute(db);
     },
     async withAdvisoryLock(key, work) {
       const client = await pool.connect();
+      let broken: Error | undefined;
       try {
         const { rows } = await client.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [key]);
         if (!rows[0]?.locked) return undefined;
         try {
           return await work();
         } finally {
-          await client.query('select pg_advisory_unlock($1)', [key]);
+          // A session lock ends with its session: a connection that cannot unlock is dropped, not reused.
+          await client.query('select pg_advisory_unlock($1)', [key]).catch((error: Error) => (broken = error));
         }
       } finally {
-        client.release();
+        client.release(broken);
       }
     },
     async close() {
-      await Promise.all(listeners.splice(0).map((client) => client.end().catch(() => undefined)));
+      health.close();
+      await listener.close();
       await db.destroy();
     },
   };
 }
 
-async function openEmbedded(dataDirectory: string | undefined): Promise<Database> {
+async function openEmbedded(dataDirectory: string | undefined, logger: Logger): Promise<Database> {
   let lock: DataDirectoryLock | undefined;
   if (dataDirectory) {
     mkdirSync(dataDirectory, { recursive: true });
@@ -130,9 +166,19 @@ async function openEmbedded(dataDirectory: string | undefined): Promise<Database
   const db = new Kysely<Schema>({ dialect: new PGliteDialect(pglite) });
   const unsubscribers: Array<() => Promise<void>> = [];
   let lockHeld = false;
+  // In-process: reachable for as long as this process is; the health object keeps one shape for both.
+  const health = new DatabaseHealth(
+    async () => {
+      await pglite.query('select 1');
+    },
+    { logger },
+  );
   return {
     kind: 'pglite',
     db,
+    identity: dataDirectory ? 'pglite' : undefined,
+    health,
+    // In-process notifications are never lost, so there is no gap to report.
     async listen(channel, onMessage) {
       const unsubscribe = await pglite.listen(channel, onMessage);
       unsubscribers.push(unsubscribe);
@@ -153,6 +199,7 @@ async function openEmbedded(dataDirectory: string | undefined): Promise<Database
       }
     },
     async close() {
+      health.close();
       for (const unsubscribe of unsubscribers.splice(0)) await unsubscribe().catch(() => undefined);
       await db.destroy();
       await pglite.close();
@@ -161,7 +208,8 @@ async function openEmbedded(dataDirectory: string | undefined): Promise<Database
   };
 }
 
-function quoteIdentifier(name: string): string {
-  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`invalid channel name ${JSON.stringify(name)}`);
-  return `"${name}"`;
+function postgresIdentity(url: string): string {
+  const parsed = new URL(url);
+  const name = `postgres-${parsed.hostname || 'localhost'}-${parsed.port || '5432'}-${decodeURIComponent(parsed.pathname.slice(1)) || 'postgres'}`;
+  return name.replace(/[^A-Za-z0-9._-]/g, '_');
 }

@@ -17,6 +17,7 @@ export interface Schema {
   usage_records: UsageRecordsTable;
   sync_runs: SyncRunsTable;
   alerts: AlertsTable;
+  gateway_instances: GatewayInstancesTable;
 }
 
 type Numeric = string;
@@ -155,6 +156,8 @@ export interface LedgerEntriesTable {
   note: string | null;
   /** On a capture settled against a credit lease: the lease's request id (its hold entry). */
   lease_id: ColumnType<string | null, string | null | undefined, never>;
+  /** On a hold (a call's or a credit lease): the gateway instance that placed it, released when it dies. */
+  owner_id: ColumnType<string | null, string | null | undefined, never>;
   created_at: CreatedAt;
 }
 
@@ -165,6 +168,8 @@ export interface IdempotencyKeysTable {
   request_hash: string;
   request_id: string;
   status: 'in_progress' | 'completed' | 'failed';
+  /** The gateway instance running the claimed request: a dead owner's claim is taken over. */
+  owner_id: ColumnType<string | null, string | null | undefined, string | null>;
   status_code: number | null;
   response: Json<unknown> | null;
   created_at: CreatedAt;
@@ -188,6 +193,8 @@ export interface UsageRecordsTable {
   reasoning_tokens: number;
   output_audio_tokens: number;
   usage_estimated: boolean;
+  /** Usage the upstream reported beyond what the call could produce: what was wrong and how it was charged. */
+  usage_anomaly: ColumnType<unknown | null, string | null | undefined, string | null>;
   price_version: number | null;
   breakdown: Json<unknown> | null;
   provider_cost: Numeric;
@@ -222,6 +229,16 @@ export interface AlertsTable {
   details: Json<unknown> | null;
   created_at: CreatedAt;
   delivered_at: Date | null;
+}
+
+/** A gateway process: its heartbeat (the database's clock) tells the others whether its holds are still in use. */
+export interface GatewayInstancesTable {
+  id: string;
+  host: string;
+  pid: number;
+  started_at: CreatedAt;
+  heartbeat_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  stopped_at: Date | null;
 }
 
 export type ModelRow = Selectable<ModelsTable>;

@@ -1,4 +1,5 @@
-import { GatewayError } from './errors.js';
+import { isDatabaseUnavailable } from '../db/database-errors.js';
+import { GatewayError, serviceUnavailable } from './errors.js';
 import {
   AccountNotFoundError,
   AccountSuspendedError,
@@ -38,5 +39,6 @@ export function toGatewayError(error: unknown): GatewayError {
         return new GatewayError('upstream_error', `the upstream provider failed: ${error.message}`);
     }
   }
+  if (isDatabaseUnavailable(error)) return serviceUnavailable();
   return new GatewayError('internal_error', 'internal error in the gateway; the call was not charged');
 }

@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'upstream_error'
   | 'upstream_timeout'
   | 'upstream_not_configured'
+  | 'service_unavailable'
   | 'internal_error';
 
 const CATALOG: Record<ErrorCode, { status: number; type: string }> = {
@@ -35,22 +36,32 @@ const CATALOG: Record<ErrorCode, { status: number; type: string }> = {
   upstream_error: { status: 502, type: 'upstream_error' },
   upstream_timeout: { status: 504, type: 'upstream_error' },
   upstream_not_configured: { status: 502, type: 'upstream_error' },
+  service_unavailable: { status: 503, type: 'server_error' },
   internal_error: { status: 500, type: 'server_error' },
 };
 
 export class GatewayError extends Error {
   readonly status: number;
   readonly type: string;
+  /** Sent as `Retry-After` (seconds): when a retry of the same request may succeed. */
+  readonly retryAfterSeconds: number | undefined;
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly param?: string,
     status?: number,
+    options: { retryAfterSeconds?: number } = {},
   ) {
     super(message);
     this.name = 'GatewayError';
     this.status = status ?? CATALOG[code].status;
     this.type = CATALOG[code].type;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+
+  /** Headers the error's response carries besides its body. */
+  headers(): Record<string, string> {
+    return this.retryAfterSeconds === undefined ? {} : { 'retry-after': String(this.retryAfterSeconds) };
   }
 
   toBody(): OpenAIErrorBody {
@@ -64,4 +75,15 @@ export interface OpenAIErrorBody {
 
 export function errorBody(code: ErrorCode, message: string, param?: string): OpenAIErrorBody {
   return new GatewayError(code, message, param).toBody();
+}
+
+/** The database cannot be reached: the same request will work once it is back. */
+export function serviceUnavailable(): GatewayError {
+  return new GatewayError(
+    'service_unavailable',
+    'the billing database is unreachable, so the call cannot be billed and was not made; retry shortly',
+    undefined,
+    undefined,
+    { retryAfterSeconds: 1 },
+  );
 }

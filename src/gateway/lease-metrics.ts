@@ -7,6 +7,7 @@ import type { CreditLeases } from '../ledger/credit-leases.js';
  */
 export function registerLeaseMetrics(registry: Registry, leases: CreditLeases): void {
   let lostReported = 0;
+  let discrepanciesReported = 0;
   new Gauge({
     name: 'tollgate_credit_leases_open',
     help: 'Credit leases this process holds',
@@ -32,6 +33,16 @@ export function registerLeaseMetrics(registry: Registry, leases: CreditLeases): 
       const lost = leases.stats().writesLost;
       if (lost > lostReported) this.inc(lost - lostReported);
       lostReported = lost;
+    },
+  });
+  new Counter({
+    name: 'tollgate_capture_discrepancies_total',
+    help: 'Captures the ledger settled for less than their call reported (their credit lease was released after a silence)',
+    registers: [registry],
+    collect() {
+      const discrepancies = leases.stats().discrepancies;
+      if (discrepancies > discrepanciesReported) this.inc(discrepancies - discrepanciesReported);
+      discrepanciesReported = discrepancies;
     },
   });
 }

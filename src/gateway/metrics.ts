@@ -91,6 +91,25 @@ export class GatewayMetrics {
     collect: this.flush,
   });
 
+  private readonly shortfalls = new Counter({
+    name: 'tollgate_shortfall_total',
+    help: 'What settled calls cost and the ledger could not collect (the overdraft policy stopped it), by unit',
+    labelNames: ['unit'] as const,
+    registers: [this.registry],
+  });
+  private readonly shortfallCalls = new Counter({
+    name: 'tollgate_shortfall_calls_total',
+    help: 'Settled calls whose charge was not collected in full',
+    labelNames: ['unit'] as const,
+    registers: [this.registry],
+  });
+  private readonly anomalies = new Counter({
+    name: 'tollgate_usage_anomalies_total',
+    help: 'Calls whose upstream reported usage beyond what the call could produce, by provider and how they were charged',
+    labelNames: ['provider', 'policy'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { collectDefaults?: boolean } = {}) {
     if (options.collectDefaults) collectDefaultMetrics({ register: this.registry, prefix: 'tollgate_process_' });
   }
@@ -131,6 +150,16 @@ export class GatewayMetrics {
     tokens[5]! += usage.output.reasoning;
     tokens[6]! += usage.output.audio;
     if (++this.pendingCount >= FLUSH_EVERY_CALLS) this.flushPending();
+  }
+
+  /** A settled call the ledger could not collect in full (rare: not worth batching). */
+  observeShortfall(unit: string, amount: number): void {
+    this.shortfalls.inc({ unit }, amount);
+    this.shortfallCalls.inc({ unit });
+  }
+
+  observeAnomaly(provider: string, policy: string): void {
+    this.anomalies.inc({ provider, policy });
   }
 
   observeFailure(call: PreparedCall, error: GatewayError): void {

@@ -13,6 +13,7 @@ import type { MarkupRules } from '../catalog/markup-rules.js';
 import { applyMarkup, type MarkupRule } from '../pricing/markup.js';
 import { quoteWorstCase } from '../pricing/quote.js';
 import type { NormalizedUsage, Resolution } from '../pricing/types.js';
+import { applyAnomalyPolicy, findUsageAnomaly, type UsageLimits } from '../pricing/usage-anomaly.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { estimatePromptTokens } from '../providers/token-estimate.js';
 import type { ChatCompletionRequest } from '../providers/types.js';
@@ -20,7 +21,7 @@ import { requestedMaxOutputTokens } from './chat-request.js';
 import { toGatewayError } from './error-mapping.js';
 import type { GatewayMetrics } from './metrics.js';
 import { routeCall, type Route } from './routing.js';
-import type { ChargeReport } from './usage-payload.js';
+import type { ChargeReport, ReportedAnomaly } from './usage-payload.js';
 import type { UsageRecorder } from './usage-recorder.js';
 
 /** Who is calling: the account behind the API key, as the gateway needs it. */
@@ -41,6 +42,8 @@ export interface GatewayServices {
   recorder: UsageRecorder;
   metrics: GatewayMetrics;
   logger: Logger;
+  /** Told of every call whose upstream reported impossible usage (the gateway raises an alert). */
+  onAnomaly?(call: PreparedCall, anomaly: ReportedAnomaly): void;
 }
 
 /** A call that passed auth, resolution and the hold: what is needed to finish it either way. */
@@ -52,6 +55,10 @@ export interface PreparedCall {
   route: Route;
   markup: MarkupRule | undefined;
   promptTokens: number;
+  /** What bounds the call's usage: reported usage far beyond it is an anomaly. */
+  limits: UsageLimits;
+  /** The worst case held: its charge (USD) and debit (the account's unit). */
+  worstCase: { charge: Decimal; debit: Decimal };
   hold: CallHold;
   startedAt: number;
   stream: boolean;
@@ -93,7 +100,8 @@ export class CallPipeline {
       providerId: route.providerId,
     });
     const promptTokens = estimatePromptTokens(request.messages);
-    const maxOutputTokens = requestedMaxOutputTokens(request) ?? resolution.maxOutputTokens ?? config.defaultMaxOutputTokens;
+    const requestedMaxOutput = requestedMaxOutputTokens(request);
+    const maxOutputTokens = requestedMaxOutput ?? resolution.maxOutputTokens ?? config.defaultMaxOutputTokens;
     const quote = quoteWorstCase({
       resolution,
       promptTokens,
@@ -116,25 +124,51 @@ export class CallPipeline {
       route,
       markup,
       promptTokens,
+      limits: { requestedMaxOutput, contextWindow: resolution.contextWindow, maxOutputTokens: resolution.maxOutputTokens },
+      worstCase: { charge: quote.breakdown.charge, debit: quote.debit.amount },
       hold,
       startedAt,
       stream: options.stream,
     };
   }
 
-  /** Prices the actual usage, captures it (releasing the rest of the hold) and records the call. */
+  /**
+   * Prices the actual usage, captures it (releasing the rest of the hold) and records the call. Usage beyond
+   * what the call could produce is charged under the anomaly policy (default: at most the worst case held).
+   * The report's debit is what the ledger captured; what it could not collect is the shortfall.
+   */
   async settle(call: PreparedCall, usage: NormalizedUsage, status: 'success' | 'aborted' = 'success'): Promise<ChargeReport> {
-    const { reservations, metrics, recorder } = this.services;
+    const { reservations, metrics, recorder, config } = this.services;
     const base = priceUsage(usage, call.resolution.price);
-    const breakdown = applyMarkup(base, call.markup);
-    const debit = debitFor(call.caller.mode, { breakdown, usage, jobPrice: call.caller.jobPrice });
+    const reported = applyMarkup(base, call.markup);
+    let breakdown = reported;
+    let debit = debitFor(call.caller.mode, { breakdown, usage, jobPrice: call.caller.jobPrice });
+    let anomaly: ReportedAnomaly | undefined;
+    const found = findUsageAnomaly(usage, call.limits);
+    if (found) {
+      const policy = config.usageAnomalyPolicy;
+      const outcome = applyAnomalyPolicy(policy, { breakdown, debit }, call.worstCase);
+      ({ breakdown, debit } = outcome);
+      anomaly = { reasons: found.reasons, policy, ...(outcome.reported ? { reported: outcome.reported } : {}) };
+      metrics.observeAnomaly(call.route.providerId, policy);
+      this.services.onAnomaly?.(call, anomaly);
+    }
     const charged = await reservations.settle(call.hold, {
       amount: debit.amount,
       priceVersion: call.resolution.price.version,
       usage: { ...usage, raw: usage.raw ?? null },
       breakdown,
     });
-    const report: ChargeReport = { usage, breakdown, resolution: call.resolution, debit, creditsRemaining: charged.creditsLeft };
+    const report: ChargeReport = {
+      usage,
+      breakdown,
+      resolution: call.resolution,
+      debit: { amount: charged.captured, unit: debit.unit },
+      shortfall: charged.shortfall,
+      creditsRemaining: charged.creditsLeft,
+      ...(anomaly ? { anomaly } : {}),
+    };
+    if (charged.shortfall.isPositive()) metrics.observeShortfall(debit.unit, charged.shortfall.toNumberForDisplay());
     metrics.observeCall(call, report, status);
     recorder.record(call, { status, report, latencyMs: performance.now() - call.startedAt });
     return report;

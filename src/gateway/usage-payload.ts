@@ -4,13 +4,25 @@ import { totalInputTokens, totalOutputTokens } from '../pricing/usage.js';
 import type { CostBreakdown, NormalizedUsage, Resolution } from '../pricing/types.js';
 import { isRecord } from '../util/is-record.js';
 
+/** Usage the upstream reported beyond what the call could produce, and how it was charged. */
+export interface ReportedAnomaly {
+  reasons: string[];
+  policy: 'cap' | 'charge';
+  /** What the reported usage would have cost, when the policy charged less. */
+  reported?: { charge: Decimal; debit: Decimal };
+}
+
 /** What a settled call reports to the caller: `usage` in OpenAI's shape plus the charge. */
 export interface ChargeReport {
   usage: NormalizedUsage;
   breakdown: CostBreakdown;
   resolution: Resolution;
+  /** What the ledger captured, in the account's unit: never more than was actually taken. */
   debit: { amount: Decimal; unit: 'usd' | 'tokens' };
+  /** What the call cost and the ledger could not collect (the overdraft policy stopped it); zero normally. */
+  shortfall: Decimal;
   creditsRemaining: Decimal | undefined;
+  anomaly?: ReportedAnomaly;
 }
 
 /**
@@ -48,6 +60,21 @@ export function usagePayload(report: ChargeReport, upstreamUsage?: Record<string
       currency: 'USD',
       debit: report.debit.amount.toString(),
       debit_unit: report.debit.unit,
+      ...(report.shortfall.isPositive() ? { shortfall: report.shortfall.toString() } : {}),
+      ...(report.anomaly
+        ? {
+            usage_anomaly: {
+              reasons: report.anomaly.reasons,
+              policy: report.anomaly.policy,
+              ...(report.anomaly.reported
+                ? {
+                    reported_charge: report.anomaly.reported.charge.toString(),
+                    reported_debit: report.anomaly.reported.debit.toString(),
+                  }
+                : {}),
+            },
+          }
+        : {}),
       credits_remaining: report.creditsRemaining?.toString() ?? null,
       estimated: usage.estimated,
       pricing: {
@@ -67,6 +94,10 @@ export function chargeHeaders(report: ChargeReport): Record<string, string> {
     'x-tollgate-cost': report.breakdown.charge.toString(),
     'x-tollgate-provider-cost': report.breakdown.providerCost.toString(),
     'x-tollgate-debit': `${report.debit.amount.toString()} ${report.debit.unit}`,
+    ...(report.shortfall.isPositive() ? { 'x-tollgate-shortfall': `${report.shortfall.toString()} ${report.debit.unit}` } : {}),
+    ...(report.anomaly
+      ? { 'x-tollgate-usage-anomaly': report.anomaly.policy === 'cap' && report.anomaly.reported ? 'capped' : 'charged' }
+      : {}),
     ...(report.creditsRemaining ? { 'x-tollgate-credits-remaining': report.creditsRemaining.toString() } : {}),
     ...(report.usage.estimated ? { 'x-tollgate-usage-estimated': 'true' } : {}),
   };

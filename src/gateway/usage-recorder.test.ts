@@ -62,6 +62,7 @@ function settledCall(requestId: string, accountId: string, requestedModel: strin
     breakdown,
     resolution: call.resolution,
     debit: { amount: breakdown.charge, unit: 'usd' },
+    shortfall: Decimal.ZERO,
     creditsRemaining: d('9.5'),
   };
   return [call, { status: 'success', report, latencyMs: 1234.5 }];
@@ -203,6 +204,7 @@ describe.each(backends())('usage recorder on $name', (backend) => {
       reasoning_tokens: 128,
       output_audio_tokens: 3,
       usage_estimated: false,
+      usage_anomaly: null,
       price_version: expect.anything(),
       breakdown: {
         lines: [

@@ -1,6 +1,8 @@
 import { sql, type Insertable } from 'kysely';
 import type { Db } from '../db/database.js';
+import { isDatabaseUnavailable } from '../db/database-errors.js';
 import { GroupCommitQueue, type Settled } from '../db/group-commit.js';
+import type { CaptureJournal, JournalMark } from '../ledger/capture-journal.js';
 import type { UsageRecordsTable } from '../db/schema.js';
 import type { Logger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
@@ -33,6 +35,7 @@ const COLUMNS = [
   'reasoning_tokens',
   'output_audio_tokens',
   'usage_estimated',
+  'usage_anomaly',
   'price_version',
   'breakdown',
   'provider_cost',
@@ -48,7 +51,7 @@ const COLUMNS = [
 ] as const satisfies ReadonlyArray<keyof UsageRow>;
 
 /** A record as queued: exactly the columns above, so the JSON batch carries every one of them. */
-type RecordRow = { [Column in (typeof COLUMNS)[number]]: UsageRow[Column] };
+export type RecordRow = { [Column in (typeof COLUMNS)[number]]: UsageRow[Column] };
 
 /** At most this many records go in one insert; the rest wait for the next one. */
 const MAX_BATCH = 500;
@@ -58,6 +61,10 @@ const DEFAULT_LINGER_MS = 100;
 export interface UsageRecorderOptions {
   /** How long a record waits for others to share its insert (0: at once). */
   lingerMs?: number;
+  /** Where a billed call's record is written before its answer leaves (replayed at the next start). */
+  journal?: CaptureJournal;
+  /** Waits between retries of an insert that failed for want of the database: 25 ms doubling to this. */
+  maxRetryDelayMs?: number;
 }
 
 /**
@@ -73,26 +80,80 @@ export interface UsageRecorderOptions {
  */
 export class UsageRecorder {
   private readonly queue: GroupCommitQueue<RecordRow, void>;
+  private stopping = false;
 
   constructor(
     private readonly db: Db,
     private readonly logger: Logger,
-    options: UsageRecorderOptions = {},
+    private readonly options: UsageRecorderOptions = {},
   ) {
-    this.queue = new GroupCommitQueue((rows) => this.write(rows), {
+    this.queue = new GroupCommitQueue((rows) => this.writeRetrying(rows), {
       maxBatch: MAX_BATCH,
       lingerMs: options.lingerMs ?? DEFAULT_LINGER_MS,
     });
   }
 
   record(call: PreparedCall, outcome: CallOutcome): void {
+    const row = usageRow(call, outcome);
+    // A billed call's record is journaled with its capture, so reports never lose a call the ledger charged.
+    const mark = outcome.report ? this.options.journal?.append({ type: 'usage', row }) : undefined;
     // A record that cannot be written is logged by `write`; nobody waits for it.
-    void this.queue.submit(usageRow(call, outcome)).catch(() => undefined);
+    void this.queue.submit(row).then(
+      () => mark && this.options.journal!.written(mark),
+      () => this.forget(mark),
+    );
+  }
+
+  /** Writes rows replayed from a journal (idempotent: a record already there is skipped). */
+  async replay(rows: RecordRow[]): Promise<void> {
+    for (let start = 0; start < rows.length; start += MAX_BATCH) {
+      const results = await this.writeRetrying(rows.slice(start, start + MAX_BATCH));
+      const failed = results.find((result) => 'error' in result);
+      if (failed && 'error' in failed) throw failed.error;
+    }
   }
 
   /** Writes what is queued at once and waits for every record submitted so far. */
   flush(): Promise<void> {
     return this.queue.idle();
+  }
+
+  /**
+   * Writes what is queued; with the database unreachable, waits `timeoutMs` at most, then leaves what is
+   * journaled to the next start.
+   */
+  async close(timeoutMs = 10_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+      timer.unref();
+    });
+    const outcome = await Promise.race([this.flush().then(() => 'done' as const), timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      this.stopping = true;
+      this.logger.warn(
+        'closing with usage records not yet written (database unreachable); the journal keeps them for the next start',
+      );
+    }
+  }
+
+  private forget(mark: JournalMark | undefined): void {
+    // Left in the journal only when the database was unreachable at shutdown; a refused row is logged and dropped.
+    if (mark && !this.stopping) this.options.journal!.written(mark);
+  }
+
+  /** `write`, again and again for the rows that failed for want of the database, until it is back (or shutdown). */
+  private async writeRetrying(rows: RecordRow[]): Promise<Array<Settled<void>>> {
+    const results = await this.write(rows);
+    for (let attempt = 0; !this.stopping; attempt += 1) {
+      const retry = results.flatMap((result, index) => ('error' in result && isDatabaseUnavailable(result.error) ? [index] : []));
+      if (retry.length === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(this.options.maxRetryDelayMs ?? 2_000, 25 * 2 ** attempt)));
+      const again = await this.write(retry.map((index) => rows[index]!));
+      retry.forEach((index, position) => (results[index] = again[position]!));
+    }
+    return results;
   }
 
   /** One insert for the batch; if it fails, one bad row must not lose the others: one by one, logging the failures. */
@@ -101,6 +162,7 @@ export class UsageRecorder {
       await this.insert(rows);
       return rows.map(() => ({ value: undefined }));
     } catch (batchError) {
+      if (isDatabaseUnavailable(batchError)) return rows.map(() => ({ error: batchError }));
       if (rows.length === 1) {
         this.logger.error({ err: batchError, requestId: rows[0]!.request_id }, 'could not write usage record');
         return [{ error: batchError }];
@@ -140,7 +202,9 @@ export class UsageRecorder {
           .selectFrom(sql<RecordRow>`json_populate_recordset(null::usage_records, ${JSON.stringify(rows)})`.as('queued'))
           .select(
             COLUMNS.map((column) =>
-              column === 'breakdown' ? sql<string>`(queued.breakdown #>> '{}')::jsonb`.as(column) : (`queued.${column}` as const),
+              column === 'breakdown' || column === 'usage_anomaly'
+                ? sql<string>`(queued.${sql.ref(column)} #>> '{}')::jsonb`.as(column)
+                : (`queued.${column}` as const),
             ),
           ),
       )
@@ -169,6 +233,7 @@ function usageRow(call: PreparedCall, outcome: CallOutcome): RecordRow {
     reasoning_tokens: usage?.output.reasoning ?? 0,
     output_audio_tokens: usage?.output.audio ?? 0,
     usage_estimated: usage?.estimated ?? false,
+    usage_anomaly: report?.anomaly ? JSON.stringify(report.anomaly) : null,
     price_version: call.resolution.price.version ?? null,
     breakdown: report ? JSON.stringify(report.breakdown) : null,
     provider_cost: (report?.breakdown.providerCost ?? Decimal.ZERO).toString(),

@@ -13,7 +13,8 @@ import { registerAdminPricingRoutes } from './admin-pricing-routes.js';
 import type { Authenticator } from './auth.js';
 import { registerChatRoutes } from './chat-routes.js';
 import { LazyRequestLogger } from './request-logger.js';
-import { errorBody, GatewayError } from '../gateway/errors.js';
+import { isDatabaseUnavailable } from '../db/database-errors.js';
+import { errorBody, GatewayError, serviceUnavailable } from '../gateway/errors.js';
 
 export interface AppServices {
   database: Database;
@@ -59,9 +60,13 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.setErrorHandler((error: FastifyError | GatewayError, request, reply) => {
+    if (!(error instanceof GatewayError) && isDatabaseUnavailable(error)) {
+      services.database.health.observe(error);
+      error = serviceUnavailable();
+    }
     if (error instanceof GatewayError) {
       services.metrics.observeRejection(error);
-      return reply.code(error.status).send(error.toBody());
+      return reply.code(error.status).headers(error.headers()).send(error.toBody());
     }
     if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError) {
       return reply.code(400).send(errorBody('invalid_request', `the request body is not valid JSON: ${error.message}`));
@@ -77,10 +82,32 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
     void reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
   });
 
-  app.get('/healthz', { schema: { tags: ['operations'], summary: 'Liveness and the catalog snapshot in use' } }, async () => ({
-    status: 'ok',
-    catalog: { models: services.catalog.modelCount, loaded_at: services.catalog.loadedAt?.toISOString() ?? null },
-  }));
+  app.get(
+    '/healthz',
+    { schema: { tags: ['operations'], summary: 'Liveness (the process answers) and the catalog snapshot in use' } },
+    async () => ({
+      status: 'ok',
+      catalog: { models: services.catalog.modelCount, loaded_at: services.catalog.loadedAt?.toISOString() ?? null },
+    }),
+  );
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary:
+          'Readiness: 200 when calls can be billed (database reachable, notifications heard, catalog loaded), else 503 with the reasons',
+      },
+    },
+    async (_request, reply) => {
+      const checks = {
+        ...services.database.health.checks(),
+        catalog: services.catalog.loadedAt ? { ok: true } : { ok: false, detail: 'no price snapshot loaded yet' },
+      };
+      const ready = Object.values(checks).every((check) => check.ok);
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+    },
+  );
   app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
     const rendered = await services.metrics.render();
     return reply.type(rendered.contentType).send(rendered.body);

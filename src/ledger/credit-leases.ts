@@ -4,11 +4,12 @@ import type { Schema } from '../db/schema.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
 import { checkAmount, InsufficientCreditsError, LedgerError } from './errors.js';
+import type { CaptureJournal } from './capture-journal.js';
+import { CaptureWriter } from './capture-writer.js';
+import type { GatewayInstance } from './gateway-instance.js';
 import { placeHold } from './hold.js';
 import type { CallCharge, CallHold, CallReservations, SettleInput } from './reservations.js';
-import { captureBatch, MAX_CAPTURE_BATCH, type CaptureResult } from './capture-batch.js';
-import { GroupCommitQueue } from '../db/group-commit.js';
-import { releaseHold, type CaptureInput, type CaptureOutcome } from './settlement.js';
+import { releaseHold, type CaptureInput } from './settlement.js';
 
 export interface CreditLeaseOptions {
   /** A new lease reserves this many times the call that opened it (less when the account has less). */
@@ -21,8 +22,12 @@ export interface CreditLeaseOptions {
   tickMs?: number;
   /** How long a settled call's capture waits for others to share its transaction. */
   writeLingerMs?: number;
-  /** How long a capture that cannot be written (database unreachable) is retried before it is logged as lost. */
-  writeRetryMs?: number;
+  /** At close, how long captures that cannot be written (database unreachable) are retried before they are left to the journal. */
+  closeTimeoutMs?: number;
+  /** Where each capture is written before its call is answered; without one, a killed process loses the captures not yet in the database. */
+  journal?: CaptureJournal;
+  /** The process that owns the leases: their holds name it, and its fence stops spending them. */
+  instance?: GatewayInstance;
   logger?: Logger;
 }
 
@@ -54,7 +59,7 @@ interface AccountLeases {
   serial: Promise<unknown>;
 }
 
-const DEFAULTS = { callsPerLease: 32, maxAgeMs: 10_000, idleMs: 2_000, tickMs: 500, writeLingerMs: 5, writeRetryMs: 60_000 };
+const DEFAULTS = { callsPerLease: 32, maxAgeMs: 10_000, idleMs: 2_000, tickMs: 500, writeLingerMs: 5, closeTimeoutMs: 10_000 };
 /** Bound on the open-or-wait loop of one hold (each turn either carves, waits for a lease or opens one). */
 const MAX_HOLD_TURNS = 1_000;
 
@@ -80,28 +85,32 @@ const MAX_HOLD_TURNS = 1_000;
 export class CreditLeases implements CallReservations {
   private readonly accounts = new Map<string, AccountLeases>();
   private readonly holds = new Map<string, { hold: CallHold; lease: Lease }>();
-  private readonly options: Required<Omit<CreditLeaseOptions, 'logger'>>;
+  private readonly options: Required<Omit<CreditLeaseOptions, 'logger' | 'journal' | 'instance'>>;
   private readonly logger: Logger;
   private readonly timer: NodeJS.Timeout;
-  private readonly writer: GroupCommitQueue<CaptureInput, CaptureOutcome>;
+  private readonly writer: CaptureWriter;
+  private readonly instance: GatewayInstance | undefined;
   private closed = false;
-  private writesLost = 0;
 
   constructor(
     private readonly db: Kysely<Schema>,
     options: CreditLeaseOptions = {},
   ) {
-    const { logger, ...rest } = options;
+    const { logger, journal, instance, ...rest } = options;
     this.options = { ...DEFAULTS, ...rest };
     this.logger = logger ?? silentLogger();
+    this.instance = instance;
     this.timer = setInterval(() => this.tick(), this.options.tickMs);
     this.timer.unref();
     // Nobody waits for an in-lease capture, so it lingers for company: fewer, larger transactions, and less
     // work between one call and the next. One batch at a time, in settlement order, as the leases' draws assume.
-    this.writer = new GroupCommitQueue((inputs) => this.writeBatch(inputs), {
-      maxBatch: MAX_CAPTURE_BATCH,
+    this.writer = new CaptureWriter(db, {
       lingerMs: this.options.writeLingerMs,
+      logger: this.logger,
+      ...(journal ? { journal } : {}),
     });
+    // Declared dead after a silence: the database released every lease of this process, so none may be spent.
+    instance?.onDeclaredDead(() => void this.retireAccount());
   }
 
   /**
@@ -114,6 +123,8 @@ export class CreditLeases implements CallReservations {
     if (this.closed) throw new Error('credit leases are closed: the gateway is shutting down');
     if (this.holds.has(input.requestId)) throw new Error(`request ${input.requestId} already holds credits`);
     const state = this.stateOf(input.accountId);
+    // A fenced process may have been declared dead meanwhile: its leases may be released; it opens new ones.
+    if (this.instance?.fenced) this.retireLeases(state);
     for (let turn = 0; turn < MAX_HOLD_TURNS; turn += 1) {
       const lease = state.leases.find((candidate) => !candidate.retiring && free(candidate).gte(input.amount));
       if (lease) return this.carve(lease, input);
@@ -160,15 +171,23 @@ export class CreditLeases implements CallReservations {
     const capture: CaptureInput = { ...input, requestId: hold.requestId, leaseId: lease.id };
     if (input.amount.lte(room)) {
       lease.drawn = lease.drawn.add(input.amount);
-      this.track(lease, this.writer.submit(capture));
+      const { written, durable } = this.writer.submit(capture);
+      this.track(lease, written);
+      await durable;
       return { captured: input.amount, shortfall: Decimal.ZERO, creditsLeft: this.creditsLeft(state) };
     }
     // The database will draw the rest of the lease (its view does not include the other calls' carves, which
     // then settle past the lease too) and take the excess from available.
     lease.drawn = Decimal.max(lease.drawn, Decimal.min(lease.amount, lease.drawn.add(input.amount)));
-    const written = this.serially(state, () => this.writer.submit(capture, { urgent: true }));
+    let durable: Promise<void> = Promise.resolve();
+    const written = this.serially(state, () => {
+      const submitted = this.writer.submit(capture, { urgent: true });
+      durable = submitted.durable;
+      return submitted.written;
+    });
     this.track(lease, written);
     const outcome = await written;
+    await durable;
     state.available = outcome.available;
     return { captured: outcome.captured, shortfall: outcome.shortfall, creditsLeft: this.creditsLeft(state) };
   }
@@ -179,15 +198,19 @@ export class CreditLeases implements CallReservations {
     void this.closeIfDone(this.finish(hold));
   }
 
-  /** For metrics: leases open in this process, captures settled but not yet written, captures given up on. */
-  stats(): { openLeases: number; writesPending: number; writesLost: number } {
+  /**
+   * For metrics: leases open in this process, captures settled but not yet written, captures given up on,
+   * and captures the ledger settled for less than their call reported.
+   */
+  stats(): { openLeases: number; writesPending: number; writesLost: number; discrepancies: number } {
     let openLeases = 0;
     let writesPending = 0;
     for (const state of this.accounts.values()) {
       openLeases += state.leases.length;
       for (const lease of state.leases) writesPending += lease.writes.size;
     }
-    return { openLeases, writesPending, writesLost: this.writesLost };
+    const { lost, discrepancies } = this.writer.stats;
+    return { openLeases, writesPending, writesLost: lost, discrepancies };
   }
 
   /** Resolves when every capture settled so far is written (or, past the retry time, logged as lost). */
@@ -210,21 +233,35 @@ export class CreditLeases implements CallReservations {
    * under its current status and balance. */
   async retireAccount(accountId?: string): Promise<void> {
     const states = accountId === undefined ? [...this.accounts.values()] : [this.accounts.get(accountId)];
-    const closing: Array<Promise<void>> = [];
-    for (const state of states) {
-      for (const lease of state?.leases ?? []) {
-        lease.retiring = true;
-        closing.push(this.closeIfDone(lease));
-      }
-    }
-    await Promise.all(closing);
+    await Promise.all(states.flatMap((state) => (state ? this.retireLeases(state) : [])));
   }
 
-  /** Stops taking calls, writes what is settled and closes the idle leases. Calls still in flight settle as usual. */
+  private retireLeases(state: AccountLeases): Array<Promise<void>> {
+    return state.leases.map((lease) => {
+      lease.retiring = true;
+      return this.closeIfDone(lease);
+    });
+  }
+
+  /**
+   * Stops taking calls, writes what is settled and closes the idle leases. Calls still in flight settle as
+   * usual. With the database unreachable this waits `closeTimeoutMs` at most: what is still unwritten then
+   * stays in the journal, and the next start writes it.
+   */
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    await this.returnUnused();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.options.closeTimeoutMs);
+      timer.unref();
+    });
+    const outcome = await Promise.race([this.returnUnused().then(() => 'done' as const), timedOut]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      this.writer.stopRetrying();
+      this.logger.warn('closing with captures not yet written (database unreachable); the journal keeps them for the next start');
+    }
   }
 
   private stateOf(accountId: string): AccountLeases {
@@ -264,7 +301,12 @@ export class CreditLeases implements CallReservations {
       for (let attempt = 0; ; attempt += 1) {
         const id = `lease_${randomUUID().replaceAll('-', '')}`;
         try {
-          const held = await placeHold(this.db, { accountId: state.accountId, requestId: id, amount });
+          const held = await placeHold(this.db, {
+            accountId: state.accountId,
+            requestId: id,
+            amount,
+            ...(this.instance ? { ownerId: this.instance.id } : {}),
+          });
           state.available = held.available;
           const now = Date.now();
           const lease: Lease = {
@@ -316,45 +358,6 @@ export class CreditLeases implements CallReservations {
     }
   }
 
-  /**
-   * Writes a batch of captures in order. What a database outage fails is retried, the batch's failed part
-   * in order and before anything queued after it, until `writeRetryMs`; a ledger refusal is not retried.
-   * Either way a capture that is finally not written is logged with what is needed to replay it.
-   */
-  private async writeBatch(inputs: CaptureInput[]): Promise<CaptureResult[]> {
-    const deadline = Date.now() + this.options.writeRetryMs;
-    const results: CaptureResult[] = await captureBatch(this.db, inputs);
-    for (let attempt = 0; ; attempt += 1) {
-      const retry = results.flatMap((result, index) =>
-        'error' in result && !(result.error instanceof LedgerError) ? [index] : [],
-      );
-      if (retry.length === 0 || Date.now() >= deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, 25 * 2 ** attempt)));
-      const again = await captureBatch(
-        this.db,
-        retry.map((index) => inputs[index]!),
-      );
-      retry.forEach((index, position) => (results[index] = again[position]!));
-    }
-    results.forEach((result, index) => {
-      if (!('error' in result)) return;
-      this.writesLost += 1;
-      const capture = inputs[index]!;
-      // The call was served; its charge must not vanish silently.
-      this.logger.error(
-        {
-          err: result.error,
-          requestId: capture.requestId,
-          leaseId: capture.leaseId,
-          amount: capture.amount.toString(),
-          priceVersion: capture.priceVersion,
-        },
-        'a capture could not be written to the ledger; the call was served and is not charged',
-      );
-    });
-    return results;
-  }
-
   private track(lease: Lease, write: Promise<unknown>): void {
     const tracked = write.then(
       () => undefined,
@@ -400,9 +403,11 @@ export class CreditLeases implements CallReservations {
   /** Retires old and idle leases and closes those that are done. */
   private tick(): void {
     const now = Date.now();
+    const fenced = this.instance?.fenced ?? false;
     for (const state of this.accounts.values()) {
       for (const lease of state.leases) {
-        if (now - lease.openedAt >= this.options.maxAgeMs || now - lease.lastUsedAt >= this.options.idleMs) lease.retiring = true;
+        if (fenced || now - lease.openedAt >= this.options.maxAgeMs || now - lease.lastUsedAt >= this.options.idleMs)
+          lease.retiring = true;
         void this.closeIfDone(lease);
       }
     }

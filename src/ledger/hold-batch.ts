@@ -9,6 +9,8 @@ export interface HoldInput {
   accountId: string;
   requestId: string;
   amount: Decimal;
+  /** The gateway instance placing it (released when that instance dies); none for holds made elsewhere. */
+  ownerId?: string;
 }
 
 type HoldResult = Settled<{ available: Decimal }>;
@@ -70,7 +72,14 @@ async function holdInTransaction(db: Kysely<Schema>, inputs: HoldInput[]): Promi
       .execute();
     const held = new Set(existing.map((row) => row.request_id));
     const accounts = new Map(rows.map((row) => [row.id, { ...row, available: fromNumeric(row.available), changed: false }]));
-    const entries: Array<{ account_id: string; kind: 'hold'; amount: string; unit: 'usd' | 'tokens'; request_id: string }> = [];
+    const entries: Array<{
+      account_id: string;
+      kind: 'hold';
+      amount: string;
+      unit: 'usd' | 'tokens';
+      request_id: string;
+      owner_id: string | null;
+    }> = [];
     const results = inputs.map((input): HoldResult => {
       const account = accounts.get(input.accountId);
       if (!account) return { error: new AccountNotFoundError(input.accountId) };
@@ -90,6 +99,7 @@ async function holdInTransaction(db: Kysely<Schema>, inputs: HoldInput[]): Promi
         amount: input.amount.toString(),
         unit: unitOf(account.budget_mode),
         request_id: input.requestId,
+        owner_id: input.ownerId ?? null,
       });
       return { value: { available: account.available } };
     });

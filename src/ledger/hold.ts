@@ -56,7 +56,7 @@ async function placeOneHold(db: Kysely<Schema>, input: HoldInput): Promise<{ ava
       .with('entry', (cte) =>
         cte
           .insertInto('ledger_entries')
-          .columns(['account_id', 'kind', 'amount', 'unit', 'request_id'])
+          .columns(['account_id', 'kind', 'amount', 'unit', 'request_id', 'owner_id'])
           .expression((eb) =>
             eb
               .selectFrom('held')
@@ -66,6 +66,7 @@ async function placeOneHold(db: Kysely<Schema>, input: HoldInput): Promise<{ ava
                 sql<string>`cast(${amount} as numeric)`.as('amount'),
                 sql<string>`case when held.budget_mode = 'consumption_tokens' then 'tokens' else 'usd' end`.as('unit'),
                 sql<string>`cast(${input.requestId} as text)`.as('request_id'),
+                sql<string>`cast(${input.ownerId ?? null} as text)`.as('owner_id'),
               ]),
           )
           .returning('id'),

@@ -194,7 +194,7 @@ export class Ledger {
   }
 
   /** @see placeHold */
-  hold(input: { accountId: string; requestId: string; amount: Decimal }): Promise<{ available: Decimal }> {
+  hold(input: { accountId: string; requestId: string; amount: Decimal; ownerId?: string }): Promise<{ available: Decimal }> {
     return placeHold(this.db, input);
   }
 

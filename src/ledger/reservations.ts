@@ -44,10 +44,10 @@ export interface CallReservations {
  * One durable hold before the upstream call and one durable capture after it, per call: what the ledger
  * does on its own. Costs two commits on every call's path; every process sees every reservation at once.
  */
-export function perCallReservations(ledger: Ledger): CallReservations {
+export function perCallReservations(ledger: Ledger, options: { ownerId?: string } = {}): CallReservations {
   return {
     async hold(input) {
-      await ledger.hold(input);
+      await ledger.hold({ ...input, ...(options.ownerId ? { ownerId: options.ownerId } : {}) });
       return { requestId: input.requestId, accountId: input.accountId, amount: input.amount };
     },
     async settle(hold, input) {

@@ -8,6 +8,7 @@ import { silentLogger } from '../../src/logging/logger.js';
 import { startGateway, type Gateway } from '../../src/main.js';
 import { Decimal } from '../../src/money/decimal.js';
 import type { Backend, TestDatabase } from './backends.js';
+import { testJournalDirectory } from './journal-directory.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789';
 
@@ -44,6 +45,7 @@ export async function startTestGateway(
   const database = await backend.open();
   const upstream = options.upstreamUrl;
   const config = loadConfig({
+    TOLLGATE_JOURNAL_DIR: testJournalDirectory(),
     TOLLGATE_SEED_ON_START: 'false',
     TOLLGATE_SYNC_CRON: 'off',
     TOLLGATE_LOG_LEVEL: 'silent',

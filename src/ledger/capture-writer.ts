@@ -1,0 +1,169 @@
+import type { Kysely } from 'kysely';
+import { isDatabaseUnavailable } from '../db/database-errors.js';
+import { GroupCommitQueue } from '../db/group-commit.js';
+import type { Schema } from '../db/schema.js';
+import { silentLogger, type Logger } from '../logging/logger.js';
+import { captureBatch, MAX_CAPTURE_BATCH, type CaptureResult } from './capture-batch.js';
+import type { CaptureJournal, JournalMark, JournalRecord } from './capture-journal.js';
+import type { CaptureInput, CaptureOutcome } from './settlement.js';
+
+export interface CaptureWriterOptions {
+  /** How long a settled call's capture waits for others to share its transaction. */
+  lingerMs: number;
+  /** Where a capture is written before its call is answered (replayed at the next start if the process dies). */
+  journal?: CaptureJournal;
+  logger?: Logger;
+  /** Waits between retries of a write that failed for want of the database: 25 ms doubling to this. */
+  maxRetryDelayMs?: number;
+}
+
+/** What happened to the captures written so far (metrics). */
+export interface CaptureWriterStats {
+  /** Refused by the ledger or failed for good: logged with everything needed to replay them by hand. */
+  lost: number;
+  /** Written, but the ledger took less than the call was told (its lease was released meanwhile). */
+  discrepancies: number;
+}
+
+/**
+ * Writes settled captures to the ledger after their calls were answered, group-committed, one batch at a
+ * time in settlement order (credit leases' draws assume it). A capture is journaled first (when there is a
+ * journal), so from the moment its call is answered it is either in the database or in the journal.
+ *
+ * A write that fails because the database is unreachable (a restart, a terminated connection, a network
+ * cut) is retried with growing waits, for as long as the process lives: during an outage the captures queue
+ * here and in the journal, and go in as soon as the database is back. A ledger refusal or any other error is
+ * not retried; it is logged with the capture's content.
+ */
+export class CaptureWriter {
+  private readonly queue: GroupCommitQueue<Pending, CaptureOutcome>;
+  private readonly logger: Logger;
+  private readonly counters: CaptureWriterStats = { lost: 0, discrepancies: 0 };
+  private stopping = false;
+
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly options: CaptureWriterOptions,
+  ) {
+    this.logger = options.logger ?? silentLogger();
+    this.queue = new GroupCommitQueue((inputs) => this.writeBatch(inputs), {
+      maxBatch: MAX_CAPTURE_BATCH,
+      lingerMs: options.lingerMs,
+    });
+  }
+
+  get stats(): CaptureWriterStats {
+    return { ...this.counters };
+  }
+
+  /**
+   * Journals `capture` (synchronously, before this returns a promise) and queues its write. The promise
+   * resolves with the ledger's outcome; `durable` when the journal has it as its mode requires.
+   * @throws the journal's file system error, synchronously: the call must not be answered as billed
+   */
+  submit(
+    capture: CaptureInput,
+    options: { urgent?: boolean } = {},
+  ): { written: Promise<CaptureOutcome>; durable: Promise<void> } {
+    const mark = this.options.journal?.append(journalRecord(capture));
+    const written = this.queue.submit({ capture, mark }, options);
+    const durable = mark ? this.options.journal!.durable(mark) : Promise.resolve();
+    return { written, durable };
+  }
+
+  /** Resolves when everything submitted so far is written (or given up). */
+  idle(): Promise<void> {
+    return this.queue.idle();
+  }
+
+  /** Stops retrying: a capture still failing is left in the journal for the next start. */
+  stopRetrying(): void {
+    this.stopping = true;
+  }
+
+  private async writeBatch(pending: Pending[]): Promise<CaptureResult[]> {
+    const inputs = pending.map((entry) => entry.capture);
+    const results: CaptureResult[] = await captureBatch(this.db, inputs);
+    for (let attempt = 0; ; attempt += 1) {
+      const retry = results.flatMap((result, index) => ('error' in result && isTransient(result.error) ? [index] : []));
+      if (retry.length === 0 || this.stopping) break;
+      if (attempt === 0)
+        this.logger.warn(
+          { err: (results[retry[0]!] as { error: unknown }).error, captures: retry.length },
+          'captures could not be written yet; retrying until the database is back',
+        );
+      await new Promise((resolve) => setTimeout(resolve, Math.min(this.options.maxRetryDelayMs ?? 2_000, 25 * 2 ** attempt)));
+      const again = await captureBatch(
+        this.db,
+        retry.map((index) => inputs[index]!),
+      );
+      retry.forEach((index, position) => (results[index] = again[position]!));
+    }
+    results.forEach((result, index) => this.finish(pending[index]!, result));
+    return results;
+  }
+
+  private finish(entry: Pending, result: CaptureResult): void {
+    const { capture, mark } = entry;
+    if ('value' in result) {
+      if (mark) this.options.journal!.written(mark);
+      if (result.value.shortfall.isPositive() && capture.leaseId) {
+        // The call was told its lease paid in full; the lease was gone (released after a silence) and the
+        // account could not cover it. Counted and logged so the operator can see every such case.
+        this.counters.discrepancies += 1;
+        this.logger.error(
+          {
+            requestId: capture.requestId,
+            leaseId: capture.leaseId,
+            amount: capture.amount.toString(),
+            shortfall: result.value.shortfall.toString(),
+          },
+          'a capture settled after its credit lease was released: the ledger took less than the call reported',
+        );
+      }
+      return;
+    }
+    if (isTransient(result.error) && mark) {
+      // Only when stopping: the journal keeps it and the next start writes it.
+      this.logger.warn({ requestId: capture.requestId }, 'capture left in the journal for the next start');
+      return;
+    }
+    this.counters.lost += 1;
+    if (mark) this.options.journal!.written(mark);
+    this.logger.error(
+      {
+        err: result.error,
+        requestId: capture.requestId,
+        leaseId: capture.leaseId,
+        amount: capture.amount.toString(),
+        priceVersion: capture.priceVersion,
+        capture: journalRecord(capture),
+      },
+      'a capture could not be written to the ledger; the call was served and is not charged',
+    );
+  }
+}
+
+interface Pending {
+  capture: CaptureInput;
+  mark: JournalMark | undefined;
+}
+
+/** Worth retrying: the database was unreachable, or the transaction lost a race it may win next time. */
+function isTransient(error: unknown): boolean {
+  if (isDatabaseUnavailable(error)) return true;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === '40001' || code === '40P01'; // serialization_failure, deadlock_detected
+}
+
+export function journalRecord(capture: CaptureInput): JournalRecord {
+  return {
+    type: 'capture',
+    requestId: capture.requestId,
+    ...(capture.leaseId ? { leaseId: capture.leaseId } : {}),
+    amount: capture.amount.toString(),
+    ...(capture.priceVersion !== undefined ? { priceVersion: capture.priceVersion } : {}),
+    ...(capture.usage !== undefined ? { usage: capture.usage } : {}),
+    ...(capture.breakdown !== undefined ? { breakdown: capture.breakdown } : {}),
+  };
+}
