@@ -12,6 +12,7 @@ import { GatewayMetrics } from './gateway/metrics.js';
 import { CallPipeline, type GatewayServices } from './gateway/pipeline.js';
 import { UsageRecorder } from './gateway/usage-recorder.js';
 import { buildApp } from './http/app.js';
+import { startMetricsServer } from './http/metrics-server.js';
 import { Authenticator } from './http/auth.js';
 import { createApiKey } from './ledger/api-keys.js';
 import { CaptureJournal } from './ledger/capture-journal.js';
@@ -45,6 +46,8 @@ export interface Gateway {
   recorder: UsageRecorder;
   firstStart: FirstStartCredentials;
   seeded: { models: number } | undefined;
+  /** Where `/metrics` is served when it has an address of its own (TOLLGATE_METRICS_ADDRESS). */
+  metricsUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -159,13 +162,27 @@ export async function startGateway(config: Config, logger: Logger, options: { da
       },
       pipeline,
       authenticator,
-      idempotency: new IdempotentCalls(database.db, logger),
+      idempotency: new IdempotentCalls(database.db, logger, {
+        instanceId: instance.id,
+        expiry: { silenceMs: config.ledger.instanceSilenceMs, unownedSeconds: config.ledger.idempotencyClaimSeconds },
+      }),
       metrics,
       logger,
-      bodyLimitBytes: config.http.bodyLimitBytes,
+      http: config.http,
+      metricsAccess:
+        config.metrics.port !== undefined
+          ? { kind: 'elsewhere' }
+          : config.metrics.key
+            ? { kind: 'key', key: config.metrics.key }
+            : { kind: 'open' },
       adminPlugins: [sync.registerRoutes],
       version: VERSION,
     });
+    const metricsServer =
+      config.metrics.port !== undefined
+        ? await startMetricsServer(metrics, { host: config.metrics.host ?? '127.0.0.1', port: config.metrics.port })
+        : undefined;
+    if (metricsServer) cleanups.push(() => metricsServer.close());
     let closed = false;
     return {
       app,
@@ -177,6 +194,7 @@ export async function startGateway(config: Config, logger: Logger, options: { da
       recorder,
       firstStart,
       seeded,
+      metricsUrl: metricsServer?.url,
       async close() {
         if (closed) return;
         closed = true;

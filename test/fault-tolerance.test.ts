@@ -9,6 +9,7 @@ import { admin, capturedRequests, eventually, FAULT_ADMIN_KEY, ledgerHolds, open
 import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.js';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { openScratchPostgres, type ScratchDatabase } from './support/scratch-database.js';
+import { startTcpProxy } from './support/tcp-proxy.js';
 
 /**
  * The gateway under faults, as an operator runs it: `tollgate serve` processes under bounded concurrent load
@@ -150,6 +151,62 @@ describe.skipIf(!adminUrl)('fault tolerance on PostgreSQL (needs TEST_DATABASE_U
       expect(await openHoldsOf(database.db, account.id)).toBe(0);
     } finally {
       await Promise.all([first.stop(), second.stop()]);
+    }
+  });
+
+  it('the database goes away under load and comes back: 503 with Retry-After meanwhile, not ready, then every served call billed once', async () => {
+    const target = new URL(database.url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const proxied = new URL(database.url);
+    proxied.port = String(proxy.port);
+    const gateway = await startGatewayProcess(gatewayEnv({ DATABASE_URL: proxied.toString(), TOLLGATE_SEED_ON_START: 'false' }));
+    try {
+      const account = await createAccount(gateway.url, '100');
+      let outage: { ready: Response; health: Response; refused: Response | undefined } | undefined;
+      let during: LoadResult | undefined;
+      const results = await loadThrough([gateway], account.key, async () => {
+        await proxy.cut();
+        // Calls that need the database (a new credit lease, a key not yet cached) are refused, not failed.
+        const watch = progress();
+        const stopProbe = new AbortController();
+        const probe = runLoad({
+          url: gateway.url,
+          key: account.key,
+          concurrency: 2,
+          maxCalls: 2_000,
+          signal: stopProbe.signal,
+          onCall: watch.onCall,
+        });
+        await watch.until((result) => (result.statuses[503] ?? 0) > 0);
+        const ready = await fetch(`${gateway.url}/readyz`);
+        const health = await fetch(`${gateway.url}/healthz`);
+        const refused = await fetch(`${gateway.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer tg_not_a_cached_key_00000000000000', 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+        });
+        outage = { ready, health, refused };
+        await proxy.restore();
+        stopProbe.abort();
+        during = await probe;
+      });
+      results.push(during!);
+      expect(outage!.ready.status).toBe(503);
+      expect(await outage!.ready.json()).toMatchObject({ status: 'not_ready', checks: { database: { ok: false } } });
+      expect(outage!.health.status).toBe(200);
+      expect(outage!.refused!.status).toBe(503);
+      expect(outage!.refused!.headers.get('retry-after')).toBe('1');
+      expect(await outage!.refused!.json()).toMatchObject({ error: { code: 'service_unavailable', type: 'server_error' } });
+      await eventually('ready again', async () => (await fetch(`${gateway.url}/readyz`)).status === 200);
+      expect(gateway.child.exitCode).toBeNull();
+      for (const result of results) for (const status of Object.keys(result.statuses)) expect(['200', '503']).toContain(status);
+      await gateway.stop();
+      const captured = await capturedRequests(database.db, account.id);
+      expect(captured).toEqual(served(results));
+      expect(await ledgerHolds(database.db)).toEqual({ ok: true, negative: [] });
+    } finally {
+      await gateway.stop();
+      await proxy.close();
     }
   });
 

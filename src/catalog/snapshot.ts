@@ -9,6 +9,7 @@ import { llmPricingJsonImporter } from './importers/llm-pricing-json.js';
 import { modelPriceFromRow } from './price-row.js';
 import { detectProvider } from './provider-detection.js';
 import { CatalogSnapshot, priceAt, resolveIn, snapshotFromEntries, type SnapshotModel } from './resolver.js';
+import { clip } from '../util/input-checks.js';
 
 /** An active model with its current price, as GET /v1/models lists it. */
 export interface CatalogModel {
@@ -215,7 +216,8 @@ export class PricingCatalog {
     if (last !== undefined && now - last < WARNING_INTERVAL_MS) return;
     if (this.warnedAt.size >= WARNED_LIMIT) this.warnedAt.clear();
     this.warnedAt.set(modelName, now);
-    this.options.logger.warn({ model: modelName }, `default pricing used for ${modelName}`);
+    const shown = clip(modelName);
+    this.options.logger.warn({ model: shown }, `default pricing used for ${shown}`);
   }
 
   private report(source: PriceSourceKind, match: MatchKind): void {

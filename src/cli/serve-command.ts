@@ -71,7 +71,10 @@ function printBanner(gateway: Gateway, address: string): void {
       'admin key for /admin routes (shown once; set TOLLGATE_ADMIN_KEY to choose your own):',
       `  ${firstStart.adminKey}`,
     );
-  lines.push('', `API docs: ${address}/docs   metrics: ${address}/metrics`);
+  const metrics = gateway.metricsUrl
+    ? `${gateway.metricsUrl}/metrics`
+    : `${address}/metrics${config.metrics.key ? ' (with the metrics key)' : ''}`;
+  lines.push('', `API docs: ${address}/docs   readiness: ${address}/readyz   metrics: ${metrics}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

@@ -171,7 +171,8 @@ export interface IdempotencyKeysTable {
   /** The gateway instance running the claimed request: a dead owner's claim is taken over. */
   owner_id: ColumnType<string | null, string | null | undefined, string | null>;
   status_code: number | null;
-  response: Json<unknown> | null;
+  /** The first answer as JSON text, replayed as it was. */
+  response: string | null;
   created_at: CreatedAt;
   completed_at: Date | null;
 }

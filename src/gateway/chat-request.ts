@@ -17,8 +17,7 @@ const ROLES: ReadonlySet<unknown> = new Set(['system', 'developer', 'user', 'ass
  */
 export function parseChatRequest(body: unknown): ChatCompletionRequest {
   if (!isRecord(body)) throw new GatewayError('invalid_request', 'the request body must be a JSON object');
-  if (typeof body.model !== 'string') invalid('model', 'is required and must be a string');
-  if (body.model === '') invalid('model', 'must not be empty');
+  checkModelName(body.model);
   const messages = body.messages;
   if (!Array.isArray(messages)) invalid('messages', 'is required and must be an array of messages');
   if (messages.length === 0) invalid('messages', 'must contain at least one message');
@@ -37,6 +36,24 @@ export function parseChatRequest(body: unknown): ChatCompletionRequest {
   checkRange(body, 'temperature', 2);
   checkRange(body, 'top_p', 1);
   return body as ChatCompletionRequest;
+}
+
+/** The longest model name accepted (catalog ids and provider names are far shorter; Bedrock ARNs about 100). */
+export const MAX_MODEL_NAME_LENGTH = 256;
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
+/**
+ * A model name is a string of 1 to 256 characters without control characters: it is priced, logged and
+ * stored with every usage record (a NUL was served and charged, and its record lost; a number was billed as
+ * the model "123"; a 1 MB name filled the log twice per call).
+ * @throws GatewayError invalid_request with `param: "model"`.
+ */
+export function checkModelName(model: unknown): asserts model is string {
+  if (typeof model !== 'string') invalid('model', 'is required and must be a string');
+  if (model === '') invalid('model', 'must not be empty');
+  if (model.length > MAX_MODEL_NAME_LENGTH)
+    invalid('model', `must be at most ${MAX_MODEL_NAME_LENGTH} characters, got ${model.length}`);
+  if (CONTROL_CHARACTERS.test(model)) invalid('model', 'must not contain control characters (such as NUL or a newline)');
 }
 
 /** The output limit the caller asked for, if any (max_completion_tokens supersedes max_tokens). */

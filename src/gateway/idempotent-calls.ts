@@ -5,7 +5,9 @@ import {
   abandonIdempotentRequest,
   beginIdempotentRequest,
   completeIdempotentRequest,
+  DEFAULT_CLAIM_EXPIRY,
   hashRequest,
+  type ClaimExpiry,
 } from '../ledger/idempotency.js';
 import type { Logger } from '../logging/logger.js';
 import type { Caller } from './pipeline.js';
@@ -33,6 +35,8 @@ export class IdempotentCalls {
   constructor(
     private readonly db: Db,
     private readonly logger: Logger,
+    /** The gateway instance that claims keys (a claim of a dead instance is taken over), and when claims expire. */
+    private readonly owner: { instanceId?: string; expiry?: ClaimExpiry } = {},
   ) {}
 
   begin(caller: Caller, key: string | undefined, body: unknown): IdempotentRun {
@@ -44,7 +48,16 @@ export class IdempotentCalls {
     let begun = false;
     return {
       start: async () => {
-        const outcome = await beginIdempotentRequest(this.db, { ...scope, requestHash: hashRequest(body), requestId });
+        const outcome = await beginIdempotentRequest(
+          this.db,
+          {
+            ...scope,
+            requestHash: hashRequest(body),
+            requestId,
+            ...(this.owner.instanceId ? { ownerId: this.owner.instanceId } : {}),
+          },
+          this.owner.expiry ?? DEFAULT_CLAIM_EXPIRY,
+        );
         switch (outcome.kind) {
           case 'new':
             begun = true;

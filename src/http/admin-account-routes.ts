@@ -41,13 +41,11 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
   void app.register(async (scope) => {
     scope.setErrorHandler((error: FastifyError, _request, reply) => {
       if (error instanceof LedgerError) {
-        return reply.code(error.statusCode).send({ error: { message: error.message, type: error.type, code: error.code } });
+        return reply
+          .code(error.statusCode)
+          .send({ error: { message: error.message, type: error.type, code: error.code, param: error.param ?? null } });
       }
-      if (error.validation) {
-        return reply.code(400).send({
-          error: { message: `invalid request: ${error.message}`, type: 'invalid_request_error', code: 'invalid_request' },
-        });
-      }
+      // Schema validation and the rest: the app's handler (OpenAI's shape, the field named in `param`).
       throw error;
     });
 

@@ -1,6 +1,10 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Config } from '../config/config.js';
 import type { PricingCatalog } from '../catalog/snapshot.js';
 import type { Database } from '../db/database.js';
 import type { IdempotentCalls } from '../gateway/idempotent-calls.js';
@@ -15,6 +19,7 @@ import { registerChatRoutes } from './chat-routes.js';
 import { LazyRequestLogger } from './request-logger.js';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
 import { errorBody, GatewayError, serviceUnavailable } from '../gateway/errors.js';
+import { clip, findInputProblem } from '../util/input-checks.js';
 
 export interface AppServices {
   database: Database;
@@ -27,7 +32,9 @@ export interface AppServices {
   idempotency: IdempotentCalls;
   metrics: GatewayMetrics;
   logger: Logger;
-  bodyLimitBytes: number;
+  http: Config['http'];
+  /** `/metrics` on this app: open, behind a bearer key, or not at all (served on an address of its own). */
+  metricsAccess: { kind: 'open' } | { kind: 'key'; key: string } | { kind: 'elsewhere' };
   /** Extra admin routes (the price sync's), registered inside the admin scope. */
   adminPlugins?: Array<(app: FastifyInstance) => void>;
   version: string;
@@ -40,11 +47,42 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
     loggerInstance: services.logger.child({ component: 'http' }) as unknown as FastifyBaseLogger,
     // No per-request log lines: usage records and metrics describe every call; logs are for events.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: services.bodyLimitBytes,
+    bodyLimit: services.http.bodyLimitBytes,
+    // A client that sends its headers and then stalls is cut off instead of holding a connection forever
+    // (Fastify's default is no limit): 408 after this long without the whole request.
+    requestTimeout: services.http.requestTimeoutMs,
+    // Node checks those timeouts every 30 s by default: a 30 s limit could hold a stalled client 60 s.
+    http: {
+      connectionsCheckingInterval: Math.max(250, Math.min(5_000, Math.floor(services.http.requestTimeoutMs / 4))),
+      headersTimeout: services.http.headersTimeoutMs,
+    },
+    keepAliveTimeout: services.http.keepAliveTimeoutMs,
+    // Errors Node answers itself (431 headers too large, 408, malformed HTTP) in OpenAI's error shape too.
+    clientErrorHandler,
     // Request ids are the gateway's own (x-tollgate-request-id); Fastify's are for its logs.
     genReqId: () => crypto.randomUUID(),
     // Fastify makes a logger per request; it becomes pino's child (request id bound) only if the request logs.
     childLoggerFactory: (logger, bindings, options) => new LazyRequestLogger(logger, bindings, options),
+  });
+
+  app.server.maxConnections = services.http.maxConnections;
+
+  // No NUL in a URL: PostgreSQL text cannot hold one, and no id or name contains it.
+  app.addHook('onRequest', async (request) => {
+    if (NUL_IN_URL.test(request.url)) {
+      throw new GatewayError('invalid_request', 'invalid request: the URL contains a NUL character (%00)');
+    }
+  });
+  // Bodies nest at most 64 levels; admin bodies (stored as given) hold no NUL and no string past 10,000 characters.
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined || request.body === null || typeof request.body !== 'object') return;
+    const admin = request.url.startsWith('/admin');
+    const problem = findInputProblem(request.body, {
+      maxDepth: 64,
+      ...(admin ? { rejectNul: true, maxStringLength: 10_000 } : {}),
+    });
+    if (problem)
+      throw new GatewayError('invalid_request', `invalid request: ${clip(problem.path)} ${problem.message}`, problem.path);
   });
 
   await app.register(swagger, {
@@ -71,7 +109,16 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
     if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError) {
       return reply.code(400).send(errorBody('invalid_request', `the request body is not valid JSON: ${error.message}`));
     }
-    if (error.validation) return reply.code(400).send(errorBody('invalid_request', `invalid request: ${error.message}`));
+    if (error.validation) {
+      // Ajv names the field by its JSON pointer (`/name`): OpenAI's `param` names it by its path (`name`).
+      const first = error.validation[0];
+      const param = first?.instancePath
+        ? first.instancePath.slice(1).replaceAll('/', '.')
+        : first?.params && 'missingProperty' in first.params
+          ? String(first.params.missingProperty)
+          : undefined;
+      return reply.code(400).send(errorBody('invalid_request', `invalid request: ${clip(error.message, 300)}`, param));
+    }
     if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.code(error.statusCode).send(errorBody('invalid_request', error.message));
     }
@@ -108,10 +155,25 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
       return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
     },
   );
-  app.get('/metrics', { schema: { tags: ['operations'], summary: 'Prometheus metrics' } }, async (_request, reply) => {
-    const rendered = await services.metrics.render();
-    return reply.type(rendered.contentType).send(rendered.body);
-  });
+  const access = services.metricsAccess;
+  if (access.kind !== 'elsewhere') {
+    app.get(
+      '/metrics',
+      {
+        schema: {
+          tags: ['operations'],
+          summary: access.kind === 'key' ? 'Prometheus metrics (Authorization: Bearer <metrics key>)' : 'Prometheus metrics',
+        },
+      },
+      async (request, reply) => {
+        if (access.kind === 'key' && !bearerMatches(request.headers.authorization, access.key)) {
+          throw new GatewayError('invalid_api_key', 'metrics need the metrics key: send it as "Authorization: Bearer <key>"');
+        }
+        const rendered = await services.metrics.render();
+        return reply.type(rendered.contentType).send(rendered.body);
+      },
+    );
+  }
 
   registerChatRoutes(app, services);
 
@@ -134,4 +196,35 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
   });
 
   return app;
+}
+
+const NUL_IN_URL = /%00|\u0000/i;
+
+function bearerMatches(authorization: string | undefined, key: string): boolean {
+  const presented = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+  if (!presented) return false;
+  const [a, b] = [createHash('sha256').update(presented).digest(), createHash('sha256').update(key).digest()];
+  return timingSafeEqual(a, b);
+}
+
+/**
+ * What Node's HTTP parser refuses before any route runs (Fastify's default answers in its own shape): a 431
+ * for headers past the size limit, a 408 for a request not received in time, a 400 for malformed HTTP.
+ */
+function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'headers_too_large', 'the request headers are larger than this server accepts (16 KiB in all)']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'request_timeout', 'the request was not received in full in time; send the body without pausing']
+        : [400, 'invalid_request', 'malformed HTTP request'];
+  const body = JSON.stringify({ error: { message, type: 'invalid_request_error', code, param: null } });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

@@ -23,7 +23,12 @@ const chatSchema = {
     type: 'object',
     properties: { 'idempotency-key': { type: 'string', maxLength: 255 } },
   },
-  body: { type: 'object', additionalProperties: true, properties: { model: { type: 'string' }, messages: { type: 'array' } } },
+  // Documentation only: the body is checked by parseChatRequest (Ajv would coerce `"model": 123` to "123").
+  body: {
+    type: 'object',
+    additionalProperties: true,
+    properties: { model: { description: 'the model name (a string)' }, messages: { description: 'the messages (an array)' } },
+  },
   security: [{ bearer: [] }],
 } as const;
 

@@ -11,13 +11,21 @@ export const nullableDecimal = { type: ['string', 'null'], pattern: '^[0-9]+(\\.
 export const errorSchema = {
   type: 'object',
   properties: {
-    error: { type: 'object', properties: { message: { type: 'string' }, type: { type: 'string' }, code: { type: 'string' } } },
+    error: {
+      type: 'object',
+      properties: {
+        message: { type: 'string' },
+        type: { type: 'string' },
+        code: { type: 'string' },
+        param: { type: ['string', 'null'] },
+      },
+    },
   },
 } as const;
 export const accountParams = {
   type: 'object',
   required: ['account'],
-  properties: { account: { type: 'string', description: 'account id or name' } },
+  properties: { account: { type: 'string', maxLength: 200, description: 'account id or name' } },
 } as const;
 export const errorResponses = { 400: errorSchema, 404: errorSchema, 409: errorSchema } as const;
 export const operationBody = (amountSchema: object) =>
@@ -25,7 +33,11 @@ export const operationBody = (amountSchema: object) =>
     type: 'object',
     required: ['amount'],
     additionalProperties: false,
-    properties: { amount: amountSchema, note: { type: 'string' }, idempotency_key: { type: 'string', minLength: 1 } },
+    properties: {
+      amount: amountSchema,
+      note: { type: 'string', maxLength: 1_000 },
+      idempotency_key: { type: 'string', minLength: 1, maxLength: 255 },
+    },
   }) as const;
 export const operationResponse = {
   type: 'object',
@@ -43,7 +55,7 @@ export const createAccountBodySchema = {
   required: ['name', 'mode'],
   additionalProperties: false,
   properties: {
-    name: { type: 'string', minLength: 1 },
+    name: { type: 'string', minLength: 1, maxLength: 200 },
     mode: { type: 'string', enum: ['consumption_usd', 'consumption_tokens', 'job_based'] },
     credits: unsignedDecimal,
     job_price: unsignedDecimal,

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { authenticateKey, createApiKey, hashKey, KEY_PREFIX_LENGTH, listApiKeys, revokeApiKey } from './api-keys.js';
 import { Ledger } from './ledger.js';
@@ -12,6 +12,9 @@ describe.each(backends())('api keys on $name', (backend) => {
   });
   afterAll(async () => {
     await database.close();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
   });
 
   it('stores only the sha256 and a short prefix, never the key', async () => {
@@ -54,5 +57,38 @@ describe.each(backends())('api keys on $name', (backend) => {
     const listed = (await listApiKeys(database.db)).find((key) => key.id === created.id)!;
     expect(listed.revokedAt).toBeInstanceOf(Date);
     expect(listed.accountId).toBeNull();
+  });
+
+  it('an unknown key costs one query, not one per call, and a flood of random keys never evicts the keys in use', async () => {
+    // Counts the queries on api_keys through a plugin on the real database handle (its own cache, too).
+    let lookups = 0;
+    const counted = database.db.withPlugin({
+      transformQuery(args) {
+        if (JSON.stringify(args.node).includes('"api_keys"')) lookups += 1;
+        return args.node;
+      },
+      async transformResult(args) {
+        return args.result;
+      },
+    });
+    const created = await createApiKey(counted, { accountId, scope: 'user' });
+    // The caches expire by Date.now(): frozen, so a slow machine's flood cannot outlast them.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    lookups = 0;
+    const unknown = `tg_${'x'.repeat(32)}`;
+    for (let call = 0; call < 50; call += 1) expect(await authenticateKey(counted, unknown)).toBeUndefined();
+    expect(lookups).toBe(1);
+    expect(await authenticateKey(counted, created.key)).toMatchObject({ keyId: created.id });
+    const afterKnown = lookups;
+    // A flood of random keys goes to the unknown-key cache only (its bound is tested in expiring-cache.test.ts).
+    for (let call = 0; call < 300; call += 1) await authenticateKey(counted, `tg_${call.toString().padStart(32, '0')}`);
+    lookups = 0;
+    expect(await authenticateKey(counted, created.key)).toMatchObject({ keyId: created.id });
+    expect(lookups).toBe(0);
+    expect(afterKnown).toBeGreaterThanOrEqual(1);
+    // Once the unknown key's minute is up, it is looked up again (a key created meanwhile elsewhere works).
+    vi.setSystemTime(Date.now() + 61_000);
+    await authenticateKey(counted, unknown);
+    expect(lookups).toBe(1);
   });
 });

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
 import { randomBase62 } from './accounts.js';
+import { ExpiringCache } from '../util/expiring-cache.js';
 
 /**
  * API keys: `tg_` + 32 base62 characters (~190 bits from a CSPRNG), shown once at creation. The table keeps
@@ -60,21 +61,30 @@ export async function createApiKey(
     .insertInto('api_keys')
     .values({ id, account_id: input.accountId, prefix, hash: hashKey(key), scope: input.scope, name: input.name ?? null })
     .execute();
+  cacheFor(db).unknown.delete(hashKey(key));
   return { id, prefix, key };
 }
 
-interface CacheEntry {
-  value: AuthenticatedKey | undefined;
-  expiresAt: number;
+/**
+ * Known keys, and apart from them the hashes found unknown: a client hammering with a wrong or revoked key
+ * costs one query a minute, not one per call, and a flood of random keys only churns the unknown ones, never
+ * evicting the keys in use.
+ */
+interface KeyCaches {
+  known: ExpiringCache<AuthenticatedKey>;
+  unknown: ExpiringCache<true>;
 }
 
+/** How long an unknown key's hash is remembered as unknown. */
+export const UNKNOWN_KEY_CACHE_TTL_MS = 60_000;
+
 /** Per database handle, so two databases in one process (tests) never share answers. */
-const caches = new WeakMap<Kysely<Schema>, Map<string, CacheEntry>>();
+const caches = new WeakMap<Kysely<Schema>, KeyCaches>();
 const lastUsedWrites = new WeakMap<Kysely<Schema>, Map<string, number>>();
 
-function cacheFor(db: Kysely<Schema>): Map<string, CacheEntry> {
+function cacheFor(db: Kysely<Schema>): KeyCaches {
   let cache = caches.get(db);
-  if (!cache) caches.set(db, (cache = new Map()));
+  if (!cache) caches.set(db, (cache = { known: new ExpiringCache(10_000), unknown: new ExpiringCache(10_000) }));
   return cache;
 }
 
@@ -84,21 +94,25 @@ export async function authenticateKey(db: Kysely<Schema>, presented: string): Pr
   const hash = hashKey(presented);
   const cache = cacheFor(db);
   const now = Date.now();
-  const cached = cache.get(hash);
-  let value: AuthenticatedKey | undefined;
-  if (cached && cached.expiresAt > now) value = cached.value;
-  else {
-    const row = await db
-      .selectFrom('api_keys')
-      .select(['id', 'prefix', 'scope', 'account_id'])
-      .where('hash', '=', hash)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    value = row ? { keyId: row.id, prefix: row.prefix, scope: row.scope, accountId: row.account_id } : undefined;
-    if (cache.size > 10_000) cache.clear();
-    cache.set(hash, { value, expiresAt: now + AUTHENTICATION_CACHE_TTL_MS });
+  const known = cache.known.get(hash, now);
+  if (known) {
+    touchLastUsed(db, known.value.keyId, now);
+    return known.value;
   }
-  if (value) touchLastUsed(db, value.keyId, now);
+  if (cache.unknown.get(hash, now)) return undefined;
+  const row = await db
+    .selectFrom('api_keys')
+    .select(['id', 'prefix', 'scope', 'account_id'])
+    .where('hash', '=', hash)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  if (!row) {
+    cache.unknown.set(hash, true, now + UNKNOWN_KEY_CACHE_TTL_MS);
+    return undefined;
+  }
+  const value: AuthenticatedKey = { keyId: row.id, prefix: row.prefix, scope: row.scope, accountId: row.account_id };
+  cache.known.set(hash, value, now + AUTHENTICATION_CACHE_TTL_MS);
+  touchLastUsed(db, value.keyId, now);
   return value;
 }
 
@@ -125,7 +139,7 @@ export async function revokeApiKey(db: Kysely<Schema>, prefix: string): Promise<
     .where('prefix', '=', prefix)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
-  cacheFor(db).clear();
+  cacheFor(db).known.clear();
   return result.numUpdatedRows > 0n;
 }
 

@@ -208,7 +208,7 @@ export function claimLeftJournals(
   mkdirSync(directory, { recursive: true });
   const claimed: LeftJournal[] = [];
   for (const name of readdirSync(directory).sort()) {
-    const parsed = /^(inst_[0-9a-f]+)-(\d+)-\d+\.journal(?:\.replaying\.(inst_[0-9a-f]+)-(\d+))?$/.exec(name);
+    const parsed = /^(inst_[A-Za-z0-9]+)-(\d+)-\d+\.journal(?:\.replaying\.(inst_[A-Za-z0-9]+)-(\d+))?$/.exec(name);
     if (!parsed) continue;
     const [, ownerInstance, ownerPid, replayer, replayerPid] = parsed;
     if (ownerInstance === ownInstance) continue;

@@ -10,6 +10,15 @@ export abstract class LedgerError extends Error {
   abstract readonly statusCode: number;
   /** OpenAI's error `type` for the `{"error": {"message", "type", "code"}}` body. */
   readonly type: string = 'invalid_request_error';
+  /** The request field at fault, as the admin API names it (OpenAI's `param`), when there is one. */
+  get param(): string | undefined {
+    return undefined;
+  }
+}
+
+/** The admin API's name for a field the ledger names in words: `refund amount` -> `amount`, `job price` -> `job_price`. */
+function fieldParam(field: string): string {
+  return / amount$/.test(field) ? 'amount' : field.replaceAll(' ', '_');
 }
 
 /** Not enough available credit for a hold or a debit. The gateway answers HTTP 402. */
@@ -79,6 +88,10 @@ export class InvalidAmountError extends LedgerError {
     super(`invalid ${field}: ${reason}`);
     this.name = 'InvalidAmountError';
   }
+
+  override get param(): string {
+    return fieldParam(this.field);
+  }
 }
 
 export class HoldNotFoundError extends LedgerError {
@@ -99,6 +112,31 @@ export function checkAmount(field: string, amount: Decimal, options: { unit?: 'u
   }
 }
 
+/** Digits an amount entered by an operator may have: a quadrillion, to 18 decimal places. */
+export const ENTERED_AMOUNT_LIMITS = { integerDigits: 15, fractionDigits: 18 } as const;
+
+/**
+ * An amount an operator enters (a grant, a refund, a job price...) is checked as `checkAmount` does, and
+ * also for its size: a 2,000-digit grant was accepted, and a balance nobody can spend or read back is a typo,
+ * not a decision. (Amounts the gateway computes keep every digit their rates give them.)
+ * @throws InvalidAmountError
+ */
+export function checkEnteredAmount(
+  field: string,
+  amount: Decimal,
+  options: { unit?: 'usd' | 'tokens'; signed?: boolean } = {},
+): void {
+  checkAmount(field, amount, options);
+  const digits = amount.abs().coefficient.toString().length;
+  const integerDigits = Math.max(0, digits - amount.scale);
+  if (integerDigits > ENTERED_AMOUNT_LIMITS.integerDigits || amount.scale > ENTERED_AMOUNT_LIMITS.fractionDigits) {
+    throw new InvalidAmountError(
+      field,
+      `must have at most ${ENTERED_AMOUNT_LIMITS.integerDigits} digits before the decimal point and ${ENTERED_AMOUNT_LIMITS.fractionDigits} after, got ${integerDigits} and ${amount.scale}`,
+    );
+  }
+}
+
 /** A field of an account (name, mode, job price...) that cannot be used; names the field. */
 export class InvalidAccountFieldError extends LedgerError {
   readonly code = 'invalid_account_field';
@@ -109,6 +147,10 @@ export class InvalidAccountFieldError extends LedgerError {
   ) {
     super(`invalid ${field}: ${reason}`);
     this.name = 'InvalidAccountFieldError';
+  }
+
+  override get param(): string {
+    return fieldParam(this.field);
   }
 }
 

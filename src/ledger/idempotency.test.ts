@@ -4,9 +4,10 @@ import {
   abandonIdempotentRequest,
   beginIdempotentRequest,
   completeIdempotentRequest,
+  DEFAULT_CLAIM_EXPIRY,
   hashRequest,
-  STALE_CLAIM_SECONDS,
 } from './idempotency.js';
+import { GatewayInstance } from './gateway-instance.js';
 import { Ledger } from './ledger.js';
 
 describe('hashRequest', () => {
@@ -60,7 +61,7 @@ describe.each(backends())('idempotency keys on $name', (backend) => {
     expect((await beginIdempotentRequest(database.db, input)).kind).toBe('new');
     await abandonIdempotentRequest(database.db, { accountId, key: 'retry-2' });
     expect((await beginIdempotentRequest(database.db, { ...input, requestId: 'req-b' })).kind).toBe('new');
-    // A claim whose process died: still in progress, and older than the stale limit.
+    // A claim of no recorded owner whose process died: still in progress, and older than the configured expiry.
     await database.db.deleteFrom('idempotency_keys').where('key', '=', 'retry-2').execute();
     await database.db
       .insertInto('idempotency_keys')
@@ -70,15 +71,49 @@ describe.each(backends())('idempotency keys on $name', (backend) => {
         request_hash: input.requestHash,
         request_id: 'req-dead',
         status: 'in_progress',
-        created_at: new Date(Date.now() - (STALE_CLAIM_SECONDS + 5) * 1000),
+        created_at: new Date(Date.now() - 65 * 1000),
       })
       .execute();
-    expect((await beginIdempotentRequest(database.db, { ...input, requestId: 'req-c' })).kind).toBe('new');
+    // Younger than the default 15 minutes: still someone's; past a configured minute: orphaned.
+    expect((await beginIdempotentRequest(database.db, { ...input, requestId: 'req-c' })).kind).toBe('in_progress');
+    const oneMinute = { ...DEFAULT_CLAIM_EXPIRY, unownedSeconds: 60 };
+    expect((await beginIdempotentRequest(database.db, { ...input, requestId: 'req-c' }, oneMinute)).kind).toBe('new');
     const row = await database.db
       .selectFrom('idempotency_keys')
       .select('request_id')
       .where('key', '=', 'retry-2')
       .executeTakeFirstOrThrow();
     expect(row.request_id).toBe('req-c');
+  });
+
+  it("a claim follows its owner: kept while the owner's heartbeat is fresh, taken over once it stopped or went silent", async () => {
+    let clock = 0;
+    const owner = await GatewayInstance.register(database.db, { silenceMs: 30_000, now: () => clock });
+    const input = { accountId, key: 'retry-3', requestHash: hashRequest({ n: 3 }), requestId: 'req-owned', ownerId: owner.id };
+    expect((await beginIdempotentRequest(database.db, input)).kind).toBe('new');
+    const retry = { ...input, requestId: 'req-retry', ownerId: 'inst_other' };
+    expect((await beginIdempotentRequest(database.db, retry)).kind).toBe('in_progress');
+    // Silent by the database's clock: move its heartbeat back past the silence time.
+    await database.db
+      .updateTable('gateway_instances')
+      .set({ heartbeat_at: new Date(Date.now() - 31_000) })
+      .where('id', '=', owner.id)
+      .execute();
+    expect((await beginIdempotentRequest(database.db, retry)).kind).toBe('new');
+    const row = await database.db
+      .selectFrom('idempotency_keys')
+      .select(['request_id', 'owner_id'])
+      .where('key', '=', 'retry-3')
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ request_id: 'req-retry', owner_id: 'inst_other' });
+
+    // A stopped owner's claim is taken over at once.
+    const second = { ...input, key: 'retry-4', requestId: 'req-owned-4' };
+    clock += 1;
+    await owner.beat();
+    expect((await beginIdempotentRequest(database.db, second)).kind).toBe('new');
+    expect((await beginIdempotentRequest(database.db, { ...second, requestId: 'req-retry-4' })).kind).toBe('in_progress');
+    await owner.stop();
+    expect((await beginIdempotentRequest(database.db, { ...second, requestId: 'req-retry-4' })).kind).toBe('new');
   });
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
 
 /**
@@ -11,15 +11,20 @@ import type { Schema } from '../db/schema.js';
 export type IdempotencyBegin =
   { kind: 'new' } | { kind: 'replay'; statusCode: number; response: unknown } | { kind: 'conflict' } | { kind: 'in_progress' };
 
-/**
- * A claim older than this whose request never completed belongs to a process that died; a new request
- * with the same key and body takes it over (the sweeper has released that request's hold by then).
- */
-export const STALE_CLAIM_SECONDS = 900;
+/** When a claim whose request never completed is orphaned, and may be taken over by a retry. */
+export interface ClaimExpiry {
+  /** A claim's owner (a gateway instance) silent this long, stopped, or gone, died with the request. */
+  silenceMs: number;
+  /** A claim with no owner recorded (made before owners were) is orphaned after this age. */
+  unownedSeconds: number;
+}
+
+export const DEFAULT_CLAIM_EXPIRY: ClaimExpiry = { silenceMs: 30_000, unownedSeconds: 900 };
 
 export async function beginIdempotentRequest(
   db: Kysely<Schema>,
-  input: { accountId: string; key: string; requestHash: string; requestId: string },
+  input: { accountId: string; key: string; requestHash: string; requestId: string; ownerId?: string },
+  expiry: ClaimExpiry = DEFAULT_CLAIM_EXPIRY,
 ): Promise<IdempotencyBegin> {
   const claimed = await db
     .insertInto('idempotency_keys')
@@ -29,6 +34,7 @@ export async function beginIdempotentRequest(
       request_hash: input.requestHash,
       request_id: input.requestId,
       status: 'in_progress',
+      owner_id: input.ownerId ?? null,
     })
     .onConflict((conflict) => conflict.columns(['account_id', 'key']).doNothing())
     .returning('key')
@@ -36,23 +42,47 @@ export async function beginIdempotentRequest(
   if (claimed) return { kind: 'new' };
   const existing = await db
     .selectFrom('idempotency_keys')
-    .select(['request_hash', 'status', 'status_code', 'response', 'created_at'])
+    .select(['request_hash', 'status', 'status_code', 'response', 'created_at', 'owner_id', 'request_id'])
     .where('account_id', '=', input.accountId)
     .where('key', '=', input.key)
     .executeTakeFirst();
   // Abandoned between our insert and this read: claim again.
-  if (!existing) return beginIdempotentRequest(db, input);
+  if (!existing) return beginIdempotentRequest(db, input, expiry);
   if (existing.request_hash !== input.requestHash) return { kind: 'conflict' };
   if (existing.status === 'completed')
-    return { kind: 'replay', statusCode: existing.status_code ?? 200, response: existing.response };
-  const staleClaim = await db
+    return {
+      kind: 'replay',
+      statusCode: existing.status_code ?? 200,
+      response: existing.response === null ? null : JSON.parse(existing.response),
+    };
+  if (!(await isOrphaned(db, existing, expiry))) return { kind: 'in_progress' };
+  // The claim's process died with the request: take it over (only that claim, if nobody else did first).
+  const taken = await db
     .deleteFrom('idempotency_keys')
     .where('account_id', '=', input.accountId)
     .where('key', '=', input.key)
     .where('status', '<>', 'completed')
-    .where('created_at', '<', new Date(Date.now() - STALE_CLAIM_SECONDS * 1000))
+    .where('request_id', '=', existing.request_id)
     .executeTakeFirst();
-  return staleClaim.numDeletedRows > 0n ? beginIdempotentRequest(db, input) : { kind: 'in_progress' };
+  return taken.numDeletedRows > 0n ? beginIdempotentRequest(db, input, expiry) : { kind: 'in_progress' };
+}
+
+/** An in-progress claim whose owner is stopped, gone or silent (or, unowned, older than the expiry). */
+async function isOrphaned(
+  db: Kysely<Schema>,
+  claim: { owner_id: string | null; created_at: Date },
+  expiry: ClaimExpiry,
+): Promise<boolean> {
+  if (claim.owner_id === null) return new Date(claim.created_at).getTime() < Date.now() - expiry.unownedSeconds * 1000;
+  const owner = await db
+    .selectFrom('gateway_instances')
+    .select((eb) => [
+      'stopped_at',
+      sql<boolean>`heartbeat_at < now() - make_interval(secs => ${expiry.silenceMs / 1000})`.as('silent'),
+    ])
+    .where('id', '=', claim.owner_id)
+    .executeTakeFirst();
+  return !owner || owner.stopped_at !== null || owner.silent;
 }
 
 /** Stores the outcome a retry will replay. */

@@ -132,7 +132,18 @@ describe.each(backends())('ledger on $name', (backend) => {
     );
     expect((await ledger.adjust('admin-ops', d('-1.25'), { note: 'correction' })).account.balance.toString()).toBe('3.75');
     await expect(ledger.adjust('admin-ops', d('-4'))).rejects.toBeInstanceOf(InsufficientCreditsError);
-    expect((await ledger.refund('admin-ops', d('0.25'))).account.available.toString()).toBe('4');
+    // A refund gives back what was charged, and no more; a replayed refund is a replay, not a second refund.
+    await expect(ledger.refund('admin-ops', d('0.25'))).rejects.toThrow(
+      /more than the account was charged and not yet refunded \(0 usd\)/,
+    );
+    const account = await ledger.getAccount('admin-ops');
+    await ledger.hold({ accountId: account.id, requestId: 'req-refundable', amount: d('0.5') });
+    await ledger.capture({ requestId: 'req-refundable', amount: d('0.25') });
+    expect((await ledger.refund('admin-ops', d('0.25'), { idempotencyKey: 'refund-1' })).account.available.toString()).toBe(
+      '3.75',
+    );
+    expect((await ledger.refund('admin-ops', d('0.25'), { idempotencyKey: 'refund-1' })).replayed).toBe(true);
+    await expect(ledger.refund('admin-ops', d('0.01'))).rejects.toBeInstanceOf(InvalidAmountError);
     await expect(ledger.refund('admin-ops', d('-1'))).rejects.toBeInstanceOf(InvalidAmountError);
     await expect(ledger.grant('admin-ops', d('0'))).rejects.toBeInstanceOf(InvalidAmountError);
     expect((await ledger.verify()).ok).toBe(true);

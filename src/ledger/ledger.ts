@@ -15,7 +15,7 @@ import {
 } from './accounts.js';
 import { applyAdminOperation, type AdminOperationOptions, type AdminOperationResult } from './admin-operations.js';
 import { createApiKey, type CreatedApiKey } from './api-keys.js';
-import { AccountNameTakenError, checkAmount, InvalidAccountFieldError, isUniqueViolation } from './errors.js';
+import { AccountNameTakenError, checkEnteredAmount, InvalidAccountFieldError, isUniqueViolation } from './errors.js';
 import {
   captureHold,
   openHoldTotals,
@@ -81,14 +81,15 @@ export class Ledger {
     }
     const unit = unitOf(input.mode);
     const credits = input.credits ?? Decimal.ZERO;
-    checkAmount('credits', credits, { unit });
+    checkEnteredAmount('credits', credits, { unit });
     for (const [field, value] of [
       ['job price', input.jobPrice],
       ['markup fixed fee', input.markupFixedFee],
       ['overdraft limit', input.overdraftLimit],
     ] as const) {
-      if (value) checkAmount(field, value);
+      if (value) checkEnteredAmount(field, value);
     }
+    if (input.markupPercent) checkEnteredAmount('markup percent', input.markupPercent, { signed: true });
     const id = newAccountId();
     try {
       return await this.db.transaction().execute(async (transaction) => {
@@ -155,9 +156,10 @@ export class Ledger {
     if (changes.status !== undefined && changes.status !== 'active' && changes.status !== 'suspended') {
       throw new InvalidAccountFieldError('status', `must be "active" or "suspended", got ${JSON.stringify(changes.status)}`);
     }
-    if (changes.jobPrice) checkAmount('job price', changes.jobPrice);
-    if (changes.markupFixedFee) checkAmount('markup fixed fee', changes.markupFixedFee);
-    if (changes.overdraftLimit) checkAmount('overdraft limit', changes.overdraftLimit);
+    if (changes.jobPrice) checkEnteredAmount('job price', changes.jobPrice);
+    if (changes.markupFixedFee) checkEnteredAmount('markup fixed fee', changes.markupFixedFee);
+    if (changes.overdraftLimit) checkEnteredAmount('overdraft limit', changes.overdraftLimit);
+    if (changes.markupPercent) checkEnteredAmount('markup percent', changes.markupPercent, { signed: true });
     const mode = found.budget_mode;
     if (mode === 'job_based' && changes.jobPrice === null) {
       throw new InvalidAccountFieldError('job price', 'a job_based account needs a job price');

@@ -16,7 +16,8 @@ import { errorBody, loadRecordings, withoutUsage, type MockApi, type Recording }
  * - error-500: a 500 in the API's error shape; rate-limited: a 429 with `retry-after: 30` (too long to retry);
  * - rate-limited-once: odd hits answer 429 with `retry-after: 0`, even hits the text recording;
  * - hang: headers never sent (for timeouts); slow-stream: the text stream with `slowStreamDelayMs` between events;
- * - no-usage: the text stream with every usage field removed; malformed: a 200 whose body is not JSON.
+ * - no-usage: the text stream with every usage field removed; malformed: a 200 whose body is not JSON;
+ * - inflated-usage (OpenAI JSON): the text recording with its usage fields replaced by `inflatedUsage`.
  */
 export interface RecordedRequest {
   api: MockApi;
@@ -36,6 +37,8 @@ export interface MockUpstream {
   queue(...scenarios: string[]): void;
   setDefault(scenario: string | undefined): void;
   slowStreamDelayMs: number;
+  /** The usage fields the inflated-usage scenario reports (e.g. 10^12 completion tokens). */
+  inflatedUsage: Record<string, number>;
   /** Resolves once `aborted` reaches `count` (the client's disconnect reached the upstream). */
   waitForAborted(count: number, timeoutMs?: number): Promise<void>;
   reset(): void;
@@ -50,6 +53,7 @@ export const SCRIPTED_SCENARIOS = [
   'slow-stream',
   'no-usage',
   'malformed',
+  'inflated-usage',
 ];
 
 export async function startMockUpstream(): Promise<MockUpstream> {
@@ -65,6 +69,7 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     requests: [],
     counts: { completed: 0, aborted: 0 },
     slowStreamDelayMs: 50,
+    inflatedUsage: {},
     queue: (...scenarios) => void queued.push(...scenarios),
     setDefault: (scenario) => void (defaultScenario = scenario),
     async waitForAborted(count, timeoutMs = 5_000) {
@@ -158,6 +163,12 @@ export async function startMockUpstream(): Promise<MockUpstream> {
         return sendStream(response, withoutUsage(recorded('text').stream ?? []), 0);
       case 'slow-stream':
         return sendStream(response, recorded('text').stream ?? [], mock.slowStreamDelayMs);
+      case 'inflated-usage': {
+        const body = JSON.parse(recorded('text').json!.body) as { usage: Record<string, unknown> };
+        body.usage = { ...body.usage, ...mock.inflatedUsage };
+        sendJson(response, 200, JSON.stringify(body));
+        return;
+      }
     }
     const recording = recorded(scenario);
     if (stream && recording.stream) return sendStream(response, recording.stream, 0);

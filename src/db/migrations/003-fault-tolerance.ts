@@ -13,6 +13,7 @@ const TOKEN_COLUMNS = [
 
 /**
  * Fault tolerance:
+ * - `idempotency_keys.response` becomes JSON text (see below);
  * - `gateway_instances`: every gateway process registers and heartbeats (the database's clock), so the holds and
  *   credit leases it owns, and the idempotency keys it claimed, are released or taken over soon after it dies
  *   instead of after a fixed age;
@@ -39,6 +40,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .where(sql.ref('kind'), '=', 'hold')
     .execute();
   await db.schema.alterTable('idempotency_keys').addColumn('owner_id', 'text').execute();
+  // A stored answer is replayed byte for byte: JSON text, since jsonb refuses a string holding \u0000 (an
+  // upstream may answer with one) and would fail the call after it was charged.
+  await db.schema
+    .alterTable('idempotency_keys')
+    .alterColumn('response', (alter) => alter.setDataType(sql`text using response::text`))
+    .execute();
 
   for (const column of TOKEN_COLUMNS) {
     await db.schema
@@ -57,6 +64,10 @@ export async function down(db: Kysely<unknown>): Promise<void> {
       .alterColumn(column, (alter) => alter.setDataType('integer'))
       .execute();
   }
+  await db.schema
+    .alterTable('idempotency_keys')
+    .alterColumn('response', (alter) => alter.setDataType(sql`jsonb using response::jsonb`))
+    .execute();
   await db.schema.alterTable('idempotency_keys').dropColumn('owner_id').execute();
   await db.schema.dropIndex('ledger_entries_open_owner').ifExists().execute();
   await db.schema.alterTable('ledger_entries').dropColumn('owner_id').execute();
