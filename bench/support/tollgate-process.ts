@@ -2,12 +2,15 @@
  * tollgate for the benchmark, in its own process (as `tollgate serve` runs), billing every call: a scratch
  * PostgreSQL database created from BENCH_ADMIN_DATABASE_URL (dropped when done), or, when that is empty,
  * an in-memory PGlite. Catalog: the seed's per-token file (gpt-4o-mini among its models); one account with
- * ample credits. Logs silent, as the brief's TOLLGATE_LOG_LEVEL=silent. Messages over IPC:
+ * ample credits. Logs silent, as the brief's TOLLGATE_LOG_LEVEL=silent. The capture journal in a temporary
+ * directory (BENCH_JOURNAL selects its mode). Messages over IPC:
  *   → parent  { type: 'ready', url, key, storage }
  *   ← parent  { type: 'finish' }   → parent { type: 'finished', captures, usageRecords, verifyOk, openHolds }
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { parseSource } from '../../src/catalog/importers/index.js';
 import { seedCatalog } from '../../src/catalog/catalog-store.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -33,6 +36,8 @@ async function openStorage(): Promise<{ database: Database; label: string }> {
 }
 
 const storage = await openStorage();
+const journalDirectory = mkdtempSync(path.join(tmpdir(), 'tollgate-bench-journal-'));
+process.on('exit', () => rmSync(journalDirectory, { recursive: true, force: true }));
 try {
   await migrate(storage.database.db);
   const seedFile = new URL('../../fixtures/seed-formats/llm_pricing_current.json', import.meta.url);
@@ -45,6 +50,9 @@ try {
     TOLLGATE_DEMO: 'off',
     // BENCH_HOLDS=per_call measures the durable hold and capture per call instead of credit leases.
     TOLLGATE_HOLDS: process.env.BENCH_HOLDS ?? 'lease',
+    // BENCH_JOURNAL=fsync|off measures the capture journal's other modes (the default writes before answering).
+    TOLLGATE_JOURNAL: process.env.BENCH_JOURNAL ?? 'write',
+    TOLLGATE_JOURNAL_DIR: journalDirectory,
     TOLLGATE_ADMIN_KEY: `bench-admin-${randomBytes(8).toString('hex')}`,
     OPENAI_BASE_URL: `${upstreamUrl}/v1`,
     OPENAI_API_KEY: 'sk-bench-upstream',
