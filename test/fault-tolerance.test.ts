@@ -245,10 +245,36 @@ describe.skipIf(!adminUrl)('fault tolerance on PostgreSQL (needs TEST_DATABASE_U
     let restarted: GatewayProcess | undefined;
     try {
       const account = await createAccount(gateway.url, '50');
+      // An idempotent call in flight when the process dies: its key must not stay "in progress" for long.
+      const idempotent = () =>
+        fetch(`${(restarted ?? gateway).url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${account.key}`,
+            'content-type': 'application/json',
+            'idempotency-key': 'cut-by-a-crash',
+          },
+          body: JSON.stringify({ model: 'mock-hang-once', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 }),
+        });
+      const inFlight = idempotent().catch(() => undefined);
+      await eventually('the idempotent call reached the upstream', async () =>
+        upstream.requests.some((request) => request.scenario === 'hang-once'),
+      );
       const results = await loadThrough([gateway], account.key, () => gateway.crash(), { after: 0 });
+      await inFlight;
       restarted = await startGatewayProcess(gatewayEnv({ DATABASE_URL: database.url, TOLLGATE_SEED_ON_START: 'false' }));
       // The restart replayed the journal and released the dead instance's leases before listening.
       expect(await openHoldsOf(database.db, account.id)).toBe(0);
+      // The dead process's claim is taken over at once (it was declared dead at the restart), not refused 409.
+      const retried = await idempotent();
+      expect(retried.status).toBe(200);
+      results.push({
+        served: [String(retried.headers.get('x-tollgate-request-id'))],
+        statuses: { 200: 1 },
+        networkErrors: 0,
+        calls: 1,
+      });
+      await retried.text();
       const after = await runLoad({
         url: restarted.url,
         key: account.key,

@@ -15,6 +15,7 @@ import { errorBody, loadRecordings, withoutUsage, type MockApi, type Recording }
  * error-400, error-404 (Gemini), rate-limited (Gemini's recorded 429). Scripted ones:
  * - error-500: a 500 in the API's error shape; rate-limited: a 429 with `retry-after: 30` (too long to retry);
  * - rate-limited-once: odd hits answer 429 with `retry-after: 0`, even hits the text recording;
+ * - hang-once: odd hits never answer (as hang), even hits the text recording;
  * - hang: headers never sent (for timeouts); slow-stream: the text stream with `slowStreamDelayMs` between events;
  * - no-usage: the text stream with every usage field removed; malformed: a 200 whose body is not JSON;
  * - inflated-usage (OpenAI JSON): the text recording with its usage fields replaced by `inflatedUsage`.
@@ -49,6 +50,7 @@ export const SCRIPTED_SCENARIOS = [
   'error-500',
   'rate-limited',
   'rate-limited-once',
+  'hang-once',
   'hang',
   'slow-stream',
   'no-usage',
@@ -141,6 +143,9 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     switch (scenario) {
       case 'hang':
         return; // Headers never come; the client's timeout or abort closes the socket.
+      case 'hang-once':
+        if (hit % 2 === 1) return;
+        return respond(api, 'text', hit, stream, response);
       case 'malformed':
         response.writeHead(200, { 'content-type': 'application/json' }).end('{"id": "truncated');
         return;
