@@ -28,6 +28,7 @@ import {
   type OperationBody,
 } from '../ledger/admin-request-schemas.js';
 import { Decimal } from '../money/decimal.js';
+import { validationErrorBody } from './validation-errors.js';
 
 /**
  * Admin routes for accounts, credits, keys and ledger verification. The parent scope checks the admin key;
@@ -45,7 +46,7 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
           .code(error.statusCode)
           .send({ error: { message: error.message, type: error.type, code: error.code, param: error.param ?? null } });
       }
-      // Schema validation and the rest: the app's handler (OpenAI's shape, the field named in `param`).
+      if (error.validation) return reply.code(400).send(validationErrorBody(error));
       throw error;
     });
 

@@ -17,6 +17,7 @@ import { registerAdminPricingRoutes } from './admin-pricing-routes.js';
 import type { Authenticator } from './auth.js';
 import { registerChatRoutes } from './chat-routes.js';
 import { LazyRequestLogger } from './request-logger.js';
+import { validationErrorBody } from './validation-errors.js';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
 import { errorBody, GatewayError, serviceUnavailable } from '../gateway/errors.js';
 import { clip, findInputProblem } from '../util/input-checks.js';
@@ -109,16 +110,7 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
     if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError) {
       return reply.code(400).send(errorBody('invalid_request', `the request body is not valid JSON: ${error.message}`));
     }
-    if (error.validation) {
-      // Ajv names the field by its JSON pointer (`/name`): OpenAI's `param` names it by its path (`name`).
-      const first = error.validation[0];
-      const param = first?.instancePath
-        ? first.instancePath.slice(1).replaceAll('/', '.')
-        : first?.params && 'missingProperty' in first.params
-          ? String(first.params.missingProperty)
-          : undefined;
-      return reply.code(400).send(errorBody('invalid_request', `invalid request: ${clip(error.message, 300)}`, param));
-    }
+    if (error.validation) return reply.code(400).send(validationErrorBody(error));
     if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.code(error.statusCode).send(errorBody('invalid_request', error.message));
     }
