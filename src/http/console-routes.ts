@@ -1,8 +1,8 @@
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { GatewayError } from '../gateway/errors.js';
+import { errorBody, GatewayError } from '../gateway/errors.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { ConsoleAccess } from './console-access.js';
 import type { ConsoleSession } from './console-sessions.js';
@@ -43,8 +43,8 @@ const sessionSchema = {
 
 /**
  * The console: its session routes (`/console/api/session`) and its built files, served at `/console` as
- * static files by this same server (no second server to run). A path under /console that is not a file
- * is one of the console's own pages (it routes in the browser), so it gets index.html.
+ * static files by this same server (no second server to run). A GET of a path under /console that is no
+ * file is one of the console's own pages (it routes in the browser), so it gets index.html.
  */
 export async function registerConsoleRoutes(
   app: FastifyInstance,
@@ -122,28 +122,32 @@ export async function registerConsoleRoutes(
     return;
   }
 
-  await app.register(fastifyStatic, {
-    root: buildDirectory,
-    prefix: '/console/',
-    // Files are listed once at start; a path that is no file falls to the page route below.
-    wildcard: false,
-    index: 'index.html',
-    schemaHide: true,
-    setHeaders: (reply, path) => {
-      securityHeaders(reply);
-      // Vite names every asset by its content hash: a new build gets new names, so they never go stale.
-      void reply.header('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+  await app.register(
+    async (scope) => {
+      await scope.register(fastifyStatic, {
+        root: buildDirectory,
+        prefix: '/',
+        // Each request looks for its file, so a console rebuilt while the gateway runs is served at once.
+        wildcard: true,
+        index: 'index.html',
+        schemaHide: true,
+        setHeaders: (reply, path) => {
+          securityHeaders(reply);
+          // Vite names every asset by its content hash: a new build gets new names, so they never go stale.
+          void reply.header('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+        },
+      });
+      scope.setNotFoundHandler((request, reply) => {
+        const path = request.url.split('?')[0]!.slice('/console/'.length);
+        // An asset or an API path that does not exist is a 404, not the app (a stale tab asking for an old chunk).
+        if (request.method !== 'GET' || path.startsWith('assets/') || path.startsWith('api/') || /\.[a-z0-9]+$/i.test(path)) {
+          return reply.code(404).send(errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0]}`));
+        }
+        return reply.sendFile('index.html');
+      });
     },
-  });
-
-  app.get('/console/*', { schema: { hide: true } }, async (request: FastifyRequest, reply: FastifyReply) => {
-    const path = (request.params as { '*': string })['*'];
-    // An asset or an API path that does not exist is a 404, not the app (a stale tab asking for an old chunk).
-    if (path.startsWith('assets/') || path.startsWith('api/') || /\.[a-z0-9]+$/i.test(path)) {
-      throw new GatewayError('not_found', `no console file ${path}`);
-    }
-    return reply.sendFile('index.html');
-  });
+    { prefix: '/console' },
+  );
 }
 
 function securityHeaders(reply: FastifyReply): void {
