@@ -58,7 +58,12 @@ export async function api<T>(
   if (!response.ok) {
     const error = (body as { error?: { message?: string; code?: string; param?: string | null } } | undefined)?.error;
     if (response.status === 401 && !path.startsWith('/console/api/session')) onSignedOut?.();
-    throw new ApiError(response.status, error?.code ?? 'http_error', error?.message ?? `HTTP ${response.status}`, error?.param ?? null);
+    throw new ApiError(
+      response.status,
+      error?.code ?? 'http_error',
+      error?.message ?? `HTTP ${response.status}`,
+      error?.param ?? null,
+    );
   }
   return body as T;
 }

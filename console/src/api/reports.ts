@@ -1,6 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
 import { api, type QueryValue } from './http.ts';
-import type { UsageDimension, UsageRow, UsageSummary } from './types.ts';
+import type { Count, UsageDimension, UsageRow, UsageSummary } from './types.ts';
 import { compareAmounts, sumAmounts } from '../format/amounts.ts';
 
 export interface SummaryQuery {
@@ -29,7 +29,8 @@ export function useUsageSummary(scope: 'admin' | 'customer', query: SummaryQuery
   };
   return useQuery({
     queryKey: ['usage', scope, 'summary', parameters],
-    queryFn: () => api<UsageSummary>(scope === 'admin' ? '/admin/usage/summary' : '/account/usage/summary', { query: parameters }),
+    queryFn: () =>
+      api<UsageSummary>(scope === 'admin' ? '/admin/usage/summary' : '/account/usage/summary', { query: parameters }),
     enabled: options.enabled ?? true,
   });
 }
@@ -39,24 +40,33 @@ export function topByCharge(rows: UsageRow[], count: number): UsageRow[] {
   return [...rows].sort((a, b) => compareAmounts(b.charge, a.charge)).slice(0, count);
 }
 
-export function totalTokens(figures: {
-  input_uncached_tokens: number;
-  cache_read_tokens: number;
-  cache_write_tokens: number;
-  input_audio_tokens: number;
-  output_text_tokens: number;
-  reasoning_tokens: number;
-  output_audio_tokens: number;
-}): number {
-  return (
-    figures.input_uncached_tokens +
-    figures.cache_read_tokens +
-    figures.cache_write_tokens +
-    figures.input_audio_tokens +
-    figures.output_text_tokens +
-    figures.reasoning_tokens +
-    figures.output_audio_tokens
-  );
+const TOKEN_COUNTS = [
+  'input_uncached_tokens',
+  'cache_read_tokens',
+  'cache_write_tokens',
+  'input_audio_tokens',
+  'output_text_tokens',
+  'reasoning_tokens',
+  'output_audio_tokens',
+] as const;
+
+/** Every token of every kind, summed as integers (a count past 2^53 arrives as text). */
+export function totalTokens(figures: Record<(typeof TOKEN_COUNTS)[number], Count>): string {
+  return TOKEN_COUNTS.reduce((sum, name) => sum + BigInt(figures[name]), 0n).toString();
+}
+
+/** Input tokens of every kind (uncached, cache read and write, audio). */
+export function inputTokens(figures: Record<(typeof TOKEN_COUNTS)[number], Count>): string {
+  return TOKEN_COUNTS.slice(0, 4)
+    .reduce((sum, name) => sum + BigInt(figures[name]), 0n)
+    .toString();
+}
+
+/** Output tokens of every kind (text, reasoning, audio). */
+export function outputTokens(figures: Record<(typeof TOKEN_COUNTS)[number], Count>): string {
+  return TOKEN_COUNTS.slice(4)
+    .reduce((sum, name) => sum + BigInt(figures[name]), 0n)
+    .toString();
 }
 
 /**
@@ -68,7 +78,9 @@ export function stackRows(rows: UsageRow[], bucket: UsageDimension, seriesBy: Us
   const buckets = [...new Set(rows.map((row) => String(row[bucket] ?? '')))].sort();
   const totals = new Map<string, string[]>();
   for (const row of rows) totals.set(label(row), [...(totals.get(label(row)) ?? []), row.charge]);
-  const ranked = [...totals.entries()].map(([name, charges]) => [name, sumAmounts(charges)] as const).sort((a, b) => compareAmounts(b[1], a[1]));
+  const ranked = [...totals.entries()]
+    .map(([name, charges]) => [name, sumAmounts(charges)] as const)
+    .sort((a, b) => compareAmounts(b[1], a[1]));
   const kept = new Set(ranked.slice(0, keep).map(([name]) => name));
   const names = [...ranked.slice(0, keep).map(([name]) => name), ...(ranked.length > keep ? ['other'] : [])];
   const series = names.map((name) => ({
@@ -76,7 +88,9 @@ export function stackRows(rows: UsageRow[], bucket: UsageDimension, seriesBy: Us
     values: buckets.map((value) =>
       sumAmounts(
         rows
-          .filter((row) => String(row[bucket] ?? '') === value && (name === 'other' ? !kept.has(label(row)) : label(row) === name))
+          .filter(
+            (row) => String(row[bucket] ?? '') === value && (name === 'other' ? !kept.has(label(row)) : label(row) === name),
+          )
           .map((row) => row.charge),
       ),
     ),

@@ -79,14 +79,34 @@ export interface ListedModel {
   upstream_model: string;
   active: boolean;
   modality: string;
-  price: { version: number; source: string; effective_from: string; rates: Partial<Record<RateName, Amount>>; tiered: boolean } | null;
+  price: {
+    version: number;
+    source: string;
+    effective_from: string;
+    rates: Partial<Record<RateName, Amount>>;
+    tiered: boolean;
+  } | null;
 }
 
 /** A price version as GET /admin/pricing/models/<id> returns it: rates per unit, keyed by the domain's names. */
 export interface PriceVersion {
   version: number;
   modelId: string;
-  rates: Partial<Record<'input' | 'output' | 'cacheRead' | 'cacheWrite' | 'cacheWrite1h' | 'reasoning' | 'inputAudio' | 'outputAudio' | 'perRequest' | 'perImage', Amount>>;
+  rates: Partial<
+    Record<
+      | 'input'
+      | 'output'
+      | 'cacheRead'
+      | 'cacheWrite'
+      | 'cacheWrite1h'
+      | 'reasoning'
+      | 'inputAudio'
+      | 'outputAudio'
+      | 'perRequest'
+      | 'perImage',
+      Amount
+    >
+  >;
   tiers: Array<{ aboveInputTokens: number; rates: Record<string, Amount> }>;
   effectiveFrom: string;
   effectiveUntil?: string;
@@ -94,7 +114,15 @@ export interface PriceVersion {
 }
 
 export interface ModelDetail {
-  model: { id: string; provider_id: string; upstream_model: string; active: boolean; modality: string; context_window: number | null; max_output_tokens: number | null };
+  model: {
+    id: string;
+    provider_id: string;
+    upstream_model: string;
+    active: boolean;
+    modality: string;
+    context_window: number | null;
+    max_output_tokens: number | null;
+  };
   aliases: string[];
   current: PriceVersion | null;
   history: PriceVersion[];
@@ -202,27 +230,31 @@ export interface Alert {
 /** The dimensions GET /admin/usage/summary groups by. */
 export type UsageDimension = 'hour' | 'day' | 'month' | 'account' | 'key' | 'end_user' | 'model' | 'provider';
 
+/** A count: a JSON number while exact (below 2^53), decimal text past that. */
+export type Count = number | string;
+
 export interface UsageFigures {
-  calls: number;
-  errors: number;
-  input_uncached_tokens: number;
-  cache_read_tokens: number;
-  cache_write_tokens: number;
-  input_audio_tokens: number;
-  output_text_tokens: number;
-  reasoning_tokens: number;
-  output_audio_tokens: number;
+  calls: Count;
+  errors: Count;
+  input_uncached_tokens: Count;
+  cache_read_tokens: Count;
+  cache_write_tokens: Count;
+  input_audio_tokens: Count;
+  output_text_tokens: Count;
+  reasoning_tokens: Count;
+  output_audio_tokens: Count;
   provider_cost: Amount;
   markup: Amount;
   charge: Amount;
 }
 
-export type UsageRow = UsageFigures & Partial<Record<UsageDimension, string | null>> & Record<string, unknown>;
+/** A summary row: its group keys (day as YYYY-MM-DD, hour as an ISO instant; account_name and key_prefix beside account and key), then its figures. */
+export type UsageRow = UsageFigures & Partial<Record<UsageDimension | 'account_name' | 'key_prefix', string | null>>;
 
 export interface UsageSummary {
   group_by: UsageDimension[];
-  from: string | null;
-  to: string | null;
+  from: string;
+  to: string;
   rows: UsageRow[];
   totals: UsageFigures;
 }
@@ -247,32 +279,52 @@ export interface CostBreakdown {
 export interface UsageRecord {
   id: number;
   request_id: string;
-  account_id: string;
-  api_key_id: string | null;
+  created_at: string;
+  account: string;
+  account_name: string;
+  key: string | null;
+  key_prefix: string | null;
+  end_user: string | null;
   requested_model: string;
-  model_id: string | null;
-  provider_id: string | null;
+  model: string | null;
+  provider: string | null;
   upstream_model: string | null;
-  input_uncached_tokens: number;
-  cache_read_tokens: number;
-  cache_write_tokens: number;
-  input_audio_tokens: number;
-  output_text_tokens: number;
-  reasoning_tokens: number;
-  output_audio_tokens: number;
-  usage_estimated: boolean;
-  price_version: number | null;
-  breakdown: CostBreakdown | null;
-  provider_cost: Amount;
-  charge: Amount;
-  debit: Amount;
-  debit_unit: 'usd' | 'tokens';
-  pricing_source: string | null;
-  pricing_match: string | null;
-  latency_ms: number | null;
   status: 'success' | 'error' | 'aborted';
   error_code: string | null;
   stream: boolean;
-  created_at: string;
+  usage_estimated: boolean;
+  latency_ms: number | null;
+  input_uncached_tokens: Count;
+  cache_read_tokens: Count;
+  cache_write_tokens: Count;
+  input_audio_tokens: Count;
+  output_text_tokens: Count;
+  reasoning_tokens: Count;
+  output_audio_tokens: Count;
+  provider_cost: Amount;
+  markup: Amount;
+  charge: Amount;
+  debit: Amount;
+  debit_unit: 'usd' | 'tokens';
+  price_version: number | null;
+  pricing_source: string | null;
+  pricing_match: string | null;
+  breakdown: CostBreakdown | null;
   ledger_entry_id: number | null;
+}
+
+/** An account's month from the ledger (GET /admin/accounts/<account>/statement, GET /account/statement). */
+export interface Statement {
+  account: { id: string; name: string; unit: 'usd' | 'tokens' };
+  month: string;
+  from: string;
+  to: string;
+  unit: 'usd' | 'tokens';
+  opening_balance: Amount;
+  grants: Amount;
+  refunds: Amount;
+  adjustments: Amount;
+  entries: Array<{ id: number; kind: 'grant' | 'refund' | 'adjust'; amount: Amount; note: string | null; created_at: string }>;
+  charges: { total: Amount; calls: number; by_model: Array<{ model: string; calls: number; amount: Amount }> };
+  closing_balance: Amount;
 }

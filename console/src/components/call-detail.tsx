@@ -20,11 +20,16 @@ export function CallDetail({ record }: { record: UsageRecord }) {
         </dd>
         <dt>Time</dt>
         <dd>{formatTime(record.created_at)}</dd>
+        <dt>Account</dt>
+        <dd>
+          {record.account_name} {record.key_prefix ? <code>({record.key_prefix}…)</code> : null}
+          {record.end_user ? ` · end user ${record.end_user}` : ''}
+        </dd>
         <dt>Model</dt>
         <dd>
           {record.requested_model}
-          {record.model_id && record.model_id !== record.requested_model ? ` → ${record.model_id}` : ''}
-          {record.provider_id ? ` (${record.provider_id}${record.upstream_model ? `: ${record.upstream_model}` : ''})` : ''}
+          {record.model && record.model !== record.requested_model ? ` → ${record.model}` : ''}
+          {record.provider ? ` (${record.provider}${record.upstream_model ? `: ${record.upstream_model}` : ''})` : ''}
         </dd>
         <dt>Price version</dt>
         <dd data-testid="call-price-version">{record.price_version ?? '–'}</dd>
@@ -41,7 +46,9 @@ export function CallDetail({ record }: { record: UsageRecord }) {
           {record.latency_ms !== null ? ` · ${formatCount(record.latency_ms)} ms` : ''}
         </dd>
         <dt>Ledger entry</dt>
-        <dd data-testid="call-ledger-entry">{record.ledger_entry_id ?? (record.status === 'success' ? 'not yet written' : 'none: not charged')}</dd>
+        <dd data-testid="call-ledger-entry">
+          {record.ledger_entry_id ?? (record.status === 'success' ? 'not yet written' : 'none: not charged')}
+        </dd>
       </dl>
       {breakdown ? (
         <table className="data-table compact" aria-label="cost breakdown">
@@ -62,7 +69,9 @@ export function CallDetail({ record }: { record: UsageRecord }) {
                 </td>
                 <td className="numeric">{formatCount(line.units)}</td>
                 <td className="numeric" title={`${line.rate} USD per unit`}>
-                  {PER_UNIT_COMPONENTS.has(line.component) ? `${formatAmount(line.rate)} each` : `${formatPerMillion(line.rate)} / 1M`}
+                  {PER_UNIT_COMPONENTS.has(line.component)
+                    ? `${formatAmount(line.rate)} each`
+                    : `${formatPerMillion(line.rate)} / 1M`}
                 </td>
                 <td className="numeric">{formatAmount(line.amount)}</td>
               </tr>
@@ -76,7 +85,9 @@ export function CallDetail({ record }: { record: UsageRecord }) {
             <tr>
               <td colSpan={3}>
                 Markup
-                {breakdown.markup ? ` (${breakdown.markup.rule}: ${breakdown.markup.percent}% + ${formatAmount(breakdown.markup.fixedFee)} per call)` : ' (none)'}
+                {breakdown.markup
+                  ? ` (${breakdown.markup.rule}: ${breakdown.markup.percent}% + ${formatAmount(breakdown.markup.fixedFee)} per call)`
+                  : ' (none)'}
               </td>
               <td className="numeric" data-testid="call-markup">
                 {formatAmount(breakdown.markup?.amount ?? '0')}

@@ -16,9 +16,31 @@ import { formatAmount, formatPerMillion, plotValue } from '../format/amounts.ts'
 import { formatTime } from '../format/time.ts';
 import { Decimal } from '../../../src/money/decimal.ts';
 
-ChartJS.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, Tooltip, Legend);
+ChartJS.register(
+  BarController,
+  BarElement,
+  CategoryScale,
+  LinearScale,
+  LineController,
+  LineElement,
+  PointElement,
+  Tooltip,
+  Legend,
+);
 
-const PALETTE = ['#2563eb', '#16a34a', '#ea580c', '#9333ea', '#0891b2', '#ca8a04', '#db2777', '#4b5563', '#65a30d', '#dc2626', '#94a3b8'];
+const PALETTE = [
+  '#2563eb',
+  '#16a34a',
+  '#ea580c',
+  '#9333ea',
+  '#0891b2',
+  '#ca8a04',
+  '#db2777',
+  '#4b5563',
+  '#65a30d',
+  '#dc2626',
+  '#94a3b8',
+];
 
 export interface SpendSeries {
   label: string;
@@ -40,7 +62,8 @@ export function StackedSpendChart(props: { buckets: string[]; series: SpendSerie
     plugins: {
       tooltip: {
         callbacks: {
-          label: (item) => `${series[item.datasetIndex]?.label}: ${formatAmount(series[item.datasetIndex]?.values[item.dataIndex] ?? '0')}`,
+          label: (item) =>
+            `${series[item.datasetIndex]?.label}: ${formatAmount(series[item.datasetIndex]?.values[item.dataIndex] ?? '0')}`,
         },
       },
       legend: { position: 'bottom' },

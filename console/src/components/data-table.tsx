@@ -39,7 +39,9 @@ export function DataTable<T>(props: {
           rows.map((row) => (
             <tr
               key={rowKey(row)}
-              className={[onRowClick ? 'clickable' : '', props.selected === rowKey(row) ? 'selected' : ''].join(' ').trim() || undefined}
+              className={
+                [onRowClick ? 'clickable' : '', props.selected === rowKey(row) ? 'selected' : ''].join(' ').trim() || undefined
+              }
               onClick={onRowClick ? () => onRowClick(row) : undefined}
             >
               {columns.map((column) => (

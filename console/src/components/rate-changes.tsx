@@ -1,7 +1,16 @@
 import type { RateChange } from '../api/types.ts';
 import { formatPerMillion } from '../format/amounts.ts';
 
-const PER_TOKEN = new Set(['input', 'output', 'cache_read', 'cache_write', 'cache_write_1h', 'reasoning', 'input_audio', 'output_audio']);
+const PER_TOKEN = new Set([
+  'input',
+  'output',
+  'cache_read',
+  'cache_write',
+  'cache_write_1h',
+  'reasoning',
+  'input_audio',
+  'output_audio',
+]);
 
 /** Old → new per rate, per 1M tokens for token rates, with the exact ratio the sync computed. */
 export function RateChanges({ rates }: { rates: RateChange[] }) {

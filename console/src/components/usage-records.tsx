@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { api } from '../api/http.ts';
+import { inputTokens, outputTokens } from '../api/reports.ts';
 import type { Page, UsageRecord } from '../api/types.ts';
 import { formatAmount, formatCount } from '../format/amounts.ts';
 import { formatTime } from '../format/time.ts';
@@ -60,12 +61,16 @@ export function UsageRecords(props: { scope: 'admin' | 'customer'; filters: Reco
           empty="No calls match."
           columns={[
             { header: 'Time', cell: (record) => formatTime(record.created_at) },
-            ...(props.showAccount ? [{ header: 'Account', cell: (record: UsageRecord) => <code className="truncate">{record.account_id}</code> }] : []),
-            { header: 'Model', cell: (record) => record.model_id ?? record.requested_model },
-            { header: 'Tokens in', numeric: true, cell: (record) => formatCount(record.input_uncached_tokens + record.cache_read_tokens + record.cache_write_tokens + record.input_audio_tokens) },
-            { header: 'Tokens out', numeric: true, cell: (record) => formatCount(record.output_text_tokens + record.reasoning_tokens + record.output_audio_tokens) },
+            ...(props.showAccount ? [{ header: 'Account', cell: (record: UsageRecord) => record.account_name }] : []),
+            { header: 'Key', cell: (record) => (record.key_prefix ? <code>{record.key_prefix}…</code> : '–') },
+            { header: 'Model', cell: (record) => record.model ?? record.requested_model },
+            { header: 'Tokens in', numeric: true, cell: (record) => formatCount(inputTokens(record)) },
+            { header: 'Tokens out', numeric: true, cell: (record) => formatCount(outputTokens(record)) },
             { header: 'Charge', numeric: true, cell: (record) => formatAmount(record.charge) },
-            { header: 'Status', cell: (record) => <Badge tone={record.status === 'success' ? 'good' : 'bad'}>{record.status}</Badge> },
+            {
+              header: 'Status',
+              cell: (record) => <Badge tone={record.status === 'success' ? 'good' : 'bad'}>{record.status}</Badge>,
+            },
           ]}
         />
         {selected ? (

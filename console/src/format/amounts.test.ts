@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { amountProblem, compareAmounts, formatAmount, formatCount, formatPerMillion, formatShare, groupDigits, sumAmounts } from './amounts.ts';
+import {
+  amountProblem,
+  compareAmounts,
+  formatAmount,
+  formatCount,
+  formatPerMillion,
+  formatShare,
+  groupDigits,
+  sumAmounts,
+} from './amounts.ts';
 
 describe('console amount formatting', () => {
   it('keeps every digit of an amount and groups the whole part', () => {

@@ -35,8 +35,8 @@ export function formatCount(value: number | string): string {
 }
 
 /** part / whole as a percentage with two decimals, computed on integers (half-up): (1, 3) → "33.33%". */
-export function formatShare(part: number, whole: number): string {
-  if (whole === 0) return '–';
+export function formatShare(part: number | string, whole: number | string): string {
+  if (BigInt(whole) === 0n) return '–';
   const hundredths = (BigInt(part) * 100_000n) / BigInt(whole);
   const rounded = (hundredths + 5n) / 10n;
   const text = rounded.toString().padStart(3, '0');
@@ -51,8 +51,8 @@ export function sumAmounts(values: Iterable<string>): string {
   return Decimal.sum([...values].map((value) => Decimal.parse(value))).toString();
 }
 
-export function isZero(text: string): boolean {
-  return Decimal.parse(text).isZero();
+export function negate(text: string): string {
+  return Decimal.parse(text).neg().toString();
 }
 
 /** Checks a person's entry is an exact decimal the API will take ("10", "0.5"); the message says why not. */

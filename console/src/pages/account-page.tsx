@@ -10,6 +10,7 @@ import { DataTable } from '../components/data-table.tsx';
 import { amountProblem, formatAmount } from '../format/amounts.ts';
 import { formatTime } from '../format/time.ts';
 import { MODE_LABELS } from './accounts-page.tsx';
+import { AccountStatement } from '../components/account-statement.tsx';
 import { AccountUsage } from '../components/account-usage.tsx';
 
 export function AccountPage({ account }: { account: string }) {
@@ -26,9 +27,18 @@ export function AccountPage({ account }: { account: string }) {
       <Section title={found.name} id="account-title" actions={<StatusToggle account={found} path={path} />}>
         <div className="stats">
           <Stat label="Balance" value={formatAmount(found.balance, found.unit)} testId="account-balance" />
-          <Stat label="Available" value={formatAmount(found.available, found.unit)} detail={`${holds.count} open holds: ${formatAmount(holds.total, found.unit)}`} testId="account-available" />
+          <Stat
+            label="Available"
+            value={formatAmount(found.available, found.unit)}
+            detail={`${holds.count} open holds: ${formatAmount(holds.total, found.unit)}`}
+            testId="account-available"
+          />
           <Stat label="Mode" value={MODE_LABELS[found.mode]} detail={found.mode} />
-          <Stat label="Status" value={<Badge tone={found.status === 'active' ? 'good' : 'bad'}>{found.status}</Badge>} testId="account-status" />
+          <Stat
+            label="Status"
+            value={<Badge tone={found.status === 'active' ? 'good' : 'bad'}>{found.status}</Badge>}
+            testId="account-status"
+          />
         </div>
         <dl className="facts">
           <dt>Id</dt>
@@ -44,6 +54,7 @@ export function AccountPage({ account }: { account: string }) {
         <TermsForm account={found} path={path} />
       </div>
       <AccountUsage scope={{ kind: 'admin', account: found }} />
+      <AccountStatement path={`${path}/statement`} queryKey={['accounts', account]} />
       <KeysSection account={found} path={path} />
       <Section title="Ledger entries" id="entries-title">
         <LedgerEntries path={`${path}/entries`} queryKey={['accounts', account, 'entries']} unit={found.unit} />
@@ -66,7 +77,8 @@ function StatusToggle({ account, path }: { account: Account; path: string }) {
         className={next === 'suspended' ? 'danger' : undefined}
         disabled={change.isPending}
         onClick={() => {
-          if (next === 'active' || window.confirm(`Suspend ${account.name}? Its calls are refused until it is reactivated.`)) change.mutate();
+          if (next === 'active' || window.confirm(`Suspend ${account.name}? Its calls are refused until it is reactivated.`))
+            change.mutate();
         }}
       >
         {next === 'suspended' ? 'Suspend' : 'Reactivate'}
@@ -257,7 +269,8 @@ function KeysSection({ account, path }: { account: Account; path: string }) {
                   aria-label={`revoke ${key.prefix}`}
                   disabled={revoke.isPending}
                   onClick={() => {
-                    if (window.confirm(`Revoke ${key.prefix}…? Calls with it are refused within seconds on every instance.`)) revoke.mutate(key.prefix);
+                    if (window.confirm(`Revoke ${key.prefix}…? Calls with it are refused within seconds on every instance.`))
+                      revoke.mutate(key.prefix);
                   }}
                 >
                   Revoke

@@ -26,7 +26,13 @@ export function AccountsPage() {
     <>
       <Section title="Accounts" id="accounts-title">
         <div className="filters">
-          <input type="search" placeholder="Search by name or id" value={search} onChange={(event) => setSearch(event.target.value)} aria-label="search accounts" />
+          <input
+            type="search"
+            placeholder="Search by name or id"
+            value={search}
+            onChange={(event) => setSearch(event.target.value)}
+            aria-label="search accounts"
+          />
           <select value={status} onChange={(event) => setStatus(event.target.value)} aria-label="status">
             <option value="">any status</option>
             <option value="active">active</option>
@@ -40,11 +46,17 @@ export function AccountsPage() {
           rowKey={(account) => account.id}
           onRowClick={(account) => navigate(`/accounts/${encodeURIComponent(account.id)}`)}
           columns={[
-            { header: 'Name', cell: (account) => <Link href={`/accounts/${encodeURIComponent(account.id)}`}>{account.name}</Link> },
+            {
+              header: 'Name',
+              cell: (account) => <Link href={`/accounts/${encodeURIComponent(account.id)}`}>{account.name}</Link>,
+            },
             { header: 'Mode', cell: (account) => MODE_LABELS[account.mode] },
             { header: 'Balance', numeric: true, cell: (account) => formatAmount(account.balance, account.unit) },
             { header: 'Available', numeric: true, cell: (account) => formatAmount(account.available, account.unit) },
-            { header: 'Status', cell: (account) => <Badge tone={account.status === 'active' ? 'good' : 'bad'}>{account.status}</Badge> },
+            {
+              header: 'Status',
+              cell: (account) => <Badge tone={account.status === 'active' ? 'good' : 'bad'}>{account.status}</Badge>,
+            },
           ]}
         />
         <Pager

@@ -15,7 +15,9 @@ export function CallsPage() {
   const [filters, setFilters] = useState<RecordFilters>({});
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    const cleaned = Object.fromEntries(Object.entries(draft).filter(([, value]) => value !== undefined && value !== '')) as RecordFilters;
+    const cleaned = Object.fromEntries(
+      Object.entries(draft).filter(([, value]) => value !== undefined && value !== ''),
+    ) as RecordFilters;
     if (cleaned.from) cleaned.from = new Date(cleaned.from).toISOString();
     if (cleaned.to) cleaned.to = new Date(cleaned.to).toISOString();
     setFilters(cleaned);
@@ -25,7 +27,13 @@ export function CallsPage() {
     <Section title="Calls" id="calls-title">
       <form className="filters" onSubmit={submit} aria-label="call filters">
         {FIELDS.map(([name, label]) => (
-          <input key={name} placeholder={label} aria-label={label} value={draft[name] ?? ''} onChange={(event) => set(name, event.target.value.trim())} />
+          <input
+            key={name}
+            placeholder={label}
+            aria-label={label}
+            value={draft[name] ?? ''}
+            onChange={(event) => set(name, event.target.value.trim())}
+          />
         ))}
         <select value={draft.status ?? ''} onChange={(event) => set('status', event.target.value)} aria-label="status">
           <option value="">any status</option>

@@ -33,7 +33,10 @@ export function CatalogPage() {
             </div>
             {coverage.data.unpriced.length > 0 ? (
               <details>
-                <summary>Active models without a price ({coverage.data.unpriced.length}): calls to them use the default price or are refused</summary>
+                <summary>
+                  Active models without a price ({coverage.data.unpriced.length}): calls to them use the default price or are
+                  refused
+                </summary>
                 <ul className="model-list">
                   {coverage.data.unpriced.map((id) => (
                     <li key={id}>
@@ -48,8 +51,19 @@ export function CatalogPage() {
       </Section>
       <Section title="Models" id="models-title">
         <div className="filters">
-          <input type="search" placeholder="Search model ids" value={search} onChange={(event) => setSearch(event.target.value)} aria-label="search models" />
-          <input placeholder="provider" value={provider} onChange={(event) => setProvider(event.target.value.trim())} aria-label="provider" />
+          <input
+            type="search"
+            placeholder="Search model ids"
+            value={search}
+            onChange={(event) => setSearch(event.target.value)}
+            aria-label="search models"
+          />
+          <input
+            placeholder="provider"
+            value={provider}
+            onChange={(event) => setProvider(event.target.value.trim())}
+            aria-label="provider"
+          />
           <select value={priced} onChange={(event) => setPriced(event.target.value)} aria-label="priced">
             <option value="">priced or not</option>
             <option value="true">priced</option>

@@ -1,6 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { api } from '../api/http.ts';
 import type { AccountDetail, ApiKey } from '../api/types.ts';
+import { AccountStatement } from '../components/account-statement.tsx';
 import { AccountUsage } from '../components/account-usage.tsx';
 import { DataTable } from '../components/data-table.tsx';
 import { Badge, ErrorNotice, Loading, Section, Stat } from '../components/feedback.tsx';
@@ -21,11 +22,17 @@ export function CustomerPage() {
       <Section title={account.name} id="customer-account-title">
         <div className="stats">
           <Stat label="Balance" value={formatAmount(account.balance, account.unit)} testId="account-balance" />
-          <Stat label="Available" value={formatAmount(account.available, account.unit)} detail={`${holds.count} calls in flight`} testId="account-available" />
+          <Stat
+            label="Available"
+            value={formatAmount(account.available, account.unit)}
+            detail={`${holds.count} calls in flight`}
+            testId="account-available"
+          />
           <Stat label="Status" value={<Badge tone={account.status === 'active' ? 'good' : 'bad'}>{account.status}</Badge>} />
         </div>
       </Section>
       <AccountUsage scope={{ kind: 'customer' }} />
+      <AccountStatement path="/account/statement" queryKey={['customer']} />
       <Section title="Calls" id="customer-calls-title">
         <UsageRecords scope="customer" filters={{}} />
       </Section>
@@ -40,7 +47,10 @@ export function CustomerPage() {
             { header: 'Name', cell: (key) => key.name ?? '–' },
             { header: 'Created', cell: (key) => formatTime(key.created_at) },
             { header: 'Last used', cell: (key) => formatTime(key.last_used_at) },
-            { header: 'State', cell: (key) => (key.revoked_at ? <Badge tone="bad">revoked</Badge> : <Badge tone="good">live</Badge>) },
+            {
+              header: 'State',
+              cell: (key) => (key.revoked_at ? <Badge tone="bad">revoked</Badge> : <Badge tone="good">live</Badge>),
+            },
           ]}
         />
         <p className="hint">To create or revoke a key, ask your operator.</p>

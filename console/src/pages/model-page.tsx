@@ -63,7 +63,9 @@ export function ModelPage({ modelId }: { modelId: string }) {
               {RATE_LABELS.filter(([key]) => current.rates[key] !== undefined).map(([key, label, perToken]) => (
                 <tr key={key}>
                   <td>{label}</td>
-                  <td className="numeric">{perToken ? `${formatPerMillion(current.rates[key]!)} / 1M` : formatAmount(current.rates[key]!)}</td>
+                  <td className="numeric">
+                    {perToken ? `${formatPerMillion(current.rates[key]!)} / 1M` : formatAmount(current.rates[key]!)}
+                  </td>
                   <td className="numeric">
                     <code>{current.rates[key]}</code>
                   </td>
@@ -76,13 +78,17 @@ export function ModelPage({ modelId }: { modelId: string }) {
         )}
         {current && current.tiers.length > 0 ? (
           <p className="hint">
-            Context tiers: {current.tiers.map((tier) => `above ${tier.aboveInputTokens} prompt tokens`).join('; ')} (each its own rates).
+            Context tiers: {current.tiers.map((tier) => `above ${tier.aboveInputTokens} prompt tokens`).join('; ')} (each its own
+            rates).
           </p>
         ) : null}
       </Section>
       <Section title="Price history" id="history-title">
         {history.length > 0 ? (
-          <PriceHistoryChart now={now} points={history.map((version) => ({ from: version.effectiveFrom, version: version.version, rates: version.rates }))} />
+          <PriceHistoryChart
+            now={now}
+            points={history.map((version) => ({ from: version.effectiveFrom, version: version.version, rates: version.rates }))}
+          />
         ) : (
           <p className="hint">Never priced.</p>
         )}
@@ -93,9 +99,21 @@ export function ModelPage({ modelId }: { modelId: string }) {
           columns={[
             { header: 'Version', numeric: true, cell: (version) => version.version },
             { header: 'From', cell: (version) => formatTime(version.effectiveFrom) },
-            { header: 'Until', cell: (version) => (version.effectiveUntil ? formatTime(version.effectiveUntil) : <Badge tone="good">current</Badge>) },
-            { header: 'Input / 1M', numeric: true, cell: (version) => (version.rates.input ? formatPerMillion(version.rates.input) : '–') },
-            { header: 'Output / 1M', numeric: true, cell: (version) => (version.rates.output ? formatPerMillion(version.rates.output) : '–') },
+            {
+              header: 'Until',
+              cell: (version) =>
+                version.effectiveUntil ? formatTime(version.effectiveUntil) : <Badge tone="good">current</Badge>,
+            },
+            {
+              header: 'Input / 1M',
+              numeric: true,
+              cell: (version) => (version.rates.input ? formatPerMillion(version.rates.input) : '–'),
+            },
+            {
+              header: 'Output / 1M',
+              numeric: true,
+              cell: (version) => (version.rates.output ? formatPerMillion(version.rates.output) : '–'),
+            },
             { header: 'Source', cell: (version) => version.source },
           ]}
         />
@@ -156,11 +174,7 @@ function SetPriceForm({ modelId, current }: { modelId: string; current: PriceVer
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    const found = [
-      ['input', input],
-      ['output', output],
-      ...(cacheRead.trim() ? [['cache read', cacheRead]] : []),
-    ]
+    const found = [['input', input], ['output', output], ...(cacheRead.trim() ? [['cache read', cacheRead]] : [])]
       .map(([name, value]) => (amountProblem(value!) ? `${name}: ${amountProblem(value!)}` : null))
       .find(Boolean);
     setProblem(found ?? null);
@@ -169,7 +183,8 @@ function SetPriceForm({ modelId, current }: { modelId: string; current: PriceVer
   return (
     <Section title="Set a new price" id="set-price-title">
       <p className="hint">
-        Writes a new version effective now (USD per 1M tokens) and closes the current one; charges already made keep the version they used.
+        Writes a new version effective now (USD per 1M tokens) and closes the current one; charges already made keep the version
+        they used.
       </p>
       <form className="inline-form" onSubmit={submit} aria-label="set price">
         <label>

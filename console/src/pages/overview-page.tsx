@@ -37,7 +37,12 @@ export function OverviewPage() {
         <ErrorNotice error={error} />
         {todays.data && months.data ? (
           <div className="stats">
-            <Stat label="Spend today" value={formatAmount(todays.data.totals.charge)} detail={`${formatCount(todays.data.totals.calls)} calls`} testId="spend-today" />
+            <Stat
+              label="Spend today"
+              value={formatAmount(todays.data.totals.charge)}
+              detail={`${formatCount(todays.data.totals.calls)} calls`}
+              testId="spend-today"
+            />
             <Stat
               label="Spend this month"
               value={formatAmount(months.data.totals.charge)}
@@ -62,14 +67,22 @@ export function OverviewPage() {
         title="Spend over the last 30 days"
         id="spend-title"
         actions={
-          <select value={stackBy} onChange={(event) => setStackBy(event.target.value as 'model' | 'provider')} aria-label="stack by">
+          <select
+            value={stackBy}
+            onChange={(event) => setStackBy(event.target.value as 'model' | 'provider')}
+            aria-label="stack by"
+          >
             <option value="model">by model</option>
             <option value="provider">by provider</option>
           </select>
         }
       >
         {stacked ? (
-          <StackedSpendChart label={`spend per day by ${stackBy}`} buckets={stacked.buckets.map(formatDay)} series={stacked.series} />
+          <StackedSpendChart
+            label={`spend per day by ${stackBy}`}
+            buckets={stacked.buckets.map(formatDay)}
+            series={stacked.series}
+          />
         ) : (
           <Loading what="the chart" />
         )}
@@ -108,8 +121,8 @@ function DimensionLink({ dimension, row }: { dimension: UsageDimension; row: Usa
   const value = row[dimension];
   if (value === null || value === undefined) return <span className="hint">(none)</span>;
   const text = String(value);
-  const name = typeof row[`${dimension}_name`] === 'string' ? String(row[`${dimension}_name`]) : text;
+  const name = (dimension === 'account' ? row.account_name : dimension === 'key' ? row.key_prefix : null) ?? text;
   if (dimension === 'account') return <Link href={`/accounts/${encodeURIComponent(text)}`}>{name}</Link>;
   if (dimension === 'model') return <Link href={modelHref(text)}>{name}</Link>;
-  return <code>{name}</code>;
+  return <code>{dimension === 'key' ? `${name}…` : name}</code>;
 }

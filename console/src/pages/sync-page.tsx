@@ -23,13 +23,19 @@ export function SyncPage() {
 
 function HeldBackSection() {
   const client = useQueryClient();
-  const pending = useQuery({ queryKey: ['sync', 'held-back'], queryFn: () => api<{ data: PendingHeldBack[] }>('/admin/pricing/sync/held-back') });
+  const pending = useQuery({
+    queryKey: ['sync', 'held-back'],
+    queryFn: () => api<{ data: PendingHeldBack[] }>('/admin/pricing/sync/held-back'),
+  });
   const decide = useMutation({
     mutationFn: (input: { item: PendingHeldBack; action: 'approve' | 'reject' }) =>
-      api<{ decision: HeldBackDecision }>(`/admin/pricing/sync/runs/${input.item.runId}/held-back/${input.item.index}/${input.action}`, {
-        method: 'POST',
-        body: {},
-      }),
+      api<{ decision: HeldBackDecision }>(
+        `/admin/pricing/sync/runs/${input.item.runId}/held-back/${input.item.index}/${input.action}`,
+        {
+          method: 'POST',
+          body: {},
+        },
+      ),
     onSuccess: () => {
       void client.invalidateQueries({ queryKey: ['sync'] });
       void client.invalidateQueries({ queryKey: ['catalog'] });
@@ -39,8 +45,8 @@ function HeldBackSection() {
   return (
     <Section title={`Held-back changes${rows.length ? ` (${rows.length})` : ''}`} id="held-back-title">
       <p className="hint">
-        Price changes a sync would not apply by itself (a jump beyond the allowed ratio, a rate to or from zero, a per-token rate too large
-        to be one). Approving writes the feed's price as a new version now; rejecting keeps the current price.
+        Price changes a sync would not apply by itself (a jump beyond the allowed ratio, a rate to or from zero, a per-token rate
+        too large to be one). Approving writes the feed's price as a new version now; rejecting keeps the current price.
       </p>
       <ErrorNotice error={pending.error ?? decide.error} />
       <DataTable
@@ -71,7 +77,8 @@ function HeldBackSection() {
                   title={item.approvable ? undefined : 'the feed entry is invalid: nothing to apply'}
                   aria-label={`approve ${item.change.modelId}`}
                   onClick={() => {
-                    if (window.confirm(`Apply the feed's price to ${item.change.modelId} now?`)) decide.mutate({ item, action: 'approve' });
+                    if (window.confirm(`Apply the feed's price to ${item.change.modelId} now?`))
+                      decide.mutate({ item, action: 'approve' });
                   }}
                 >
                   Approve
@@ -92,7 +99,9 @@ function HeldBackSection() {
       />
       {decide.data ? (
         <p className="notice good" role="status">
-          {decide.data.decision.action === 'approved' ? `Approved: price version ${decide.data.decision.version} is in force.` : 'Rejected: the price is unchanged.'}
+          {decide.data.decision.action === 'approved'
+            ? `Approved: price version ${decide.data.decision.version} is in force.`
+            : 'Rejected: the price is unchanged.'}
         </p>
       ) : null}
     </Section>
@@ -106,7 +115,8 @@ function StatusSection() {
   const [execute, setExecute] = useState(false);
   const [, navigate] = useLocation();
   const run = useMutation({
-    mutationFn: () => api<SyncResult>('/admin/pricing/sync', { method: 'POST', body: { ...(source ? { source } : {}), execute } }),
+    mutationFn: () =>
+      api<SyncResult>('/admin/pricing/sync', { method: 'POST', body: { ...(source ? { source } : {}), execute } }),
     onSuccess: (result) => {
       void client.invalidateQueries({ queryKey: ['sync'] });
       navigate(`/sync/runs/${result.runId}`);
@@ -133,8 +143,20 @@ function StatusSection() {
             columns={[
               { header: 'Source', cell: (entry) => entry.source },
               { header: 'Scheduled', cell: (entry) => (entry.scheduled ? 'yes' : 'no') },
-              { header: 'Last run', cell: (entry) => (entry.lastResult ? <Link href={`/sync/runs/${entry.lastResult.runId}`}>{formatTime(entry.lastResult.startedAt)}</Link> : 'never') },
-              { header: 'Result', cell: (entry) => (entry.lastResult ? <RunStatus status={entry.lastResult.status} error={entry.lastResult.error} /> : '–') },
+              {
+                header: 'Last run',
+                cell: (entry) =>
+                  entry.lastResult ? (
+                    <Link href={`/sync/runs/${entry.lastResult.runId}`}>{formatTime(entry.lastResult.startedAt)}</Link>
+                  ) : (
+                    'never'
+                  ),
+              },
+              {
+                header: 'Result',
+                cell: (entry) =>
+                  entry.lastResult ? <RunStatus status={entry.lastResult.status} error={entry.lastResult.error} /> : '–',
+              },
             ]}
           />
           <form className="inline-form" onSubmit={submit} aria-label="run sync">
@@ -176,7 +198,9 @@ export function RunStatus({ status, error }: { status: string; error: string | n
 
 function RunsSection() {
   const [, navigate] = useLocation();
-  const pages = useCursorPages(['sync', 'runs'], (cursor) => api<Page<SyncRunListing>>('/admin/pricing/sync/runs', { query: { limit: 20, cursor } }));
+  const pages = useCursorPages(['sync', 'runs'], (cursor) =>
+    api<Page<SyncRunListing>>('/admin/pricing/sync/runs', { query: { limit: 20, cursor } }),
+  );
   return (
     <Section title="Runs" id="runs-title">
       <ErrorNotice error={pages.query.error} />
@@ -193,7 +217,11 @@ function RunsSection() {
           { header: 'Status', cell: (run) => <RunStatus status={run.status} error={run.error} /> },
           { header: 'Changed', numeric: true, cell: (run) => run.summary?.changed ?? '–' },
           { header: 'Applied', numeric: true, cell: (run) => run.summary?.applied ?? '–' },
-          { header: 'Held back', numeric: true, cell: (run) => (run.summary ? `${run.summary.heldBack}${run.undecided ? ` (${run.undecided} undecided)` : ''}` : '–') },
+          {
+            header: 'Held back',
+            numeric: true,
+            cell: (run) => (run.summary ? `${run.summary.heldBack}${run.undecided ? ` (${run.undecided} undecided)` : ''}` : '–'),
+          },
           { header: 'New models', numeric: true, cell: (run) => run.summary?.newModels ?? '–' },
           { header: 'Gone', numeric: true, cell: (run) => run.summary?.gone ?? '–' },
         ]}
@@ -239,7 +267,10 @@ function AlertsSection() {
           { header: 'Time', cell: (alert) => formatTime(alert.createdAt) },
           { header: 'Kind', cell: (alert) => <Badge tone={alert.kind === 'sync_failed' ? 'bad' : 'warn'}>{alert.kind}</Badge> },
           { header: 'Message', cell: (alert) => alert.message },
-          { header: 'Webhook', cell: (alert) => (alert.deliveredAt ? `delivered ${formatTime(alert.deliveredAt)}` : 'not delivered') },
+          {
+            header: 'Webhook',
+            cell: (alert) => (alert.deliveredAt ? `delivered ${formatTime(alert.deliveredAt)}` : 'not delivered'),
+          },
         ]}
       />
       <p className="hint">The newest 50.</p>

@@ -22,7 +22,8 @@ export function SyncRunPage({ runId }: { runId: number }) {
       </p>
       <Section title={`Run #${result.runId}: ${result.source} (${result.mode})`} id="run-title">
         <p>
-          <RunStatus status={result.status} error={result.error} /> · started {formatTime(result.startedAt)} · finished {formatTime(result.finishedAt)}
+          <RunStatus status={result.status} error={result.error} /> · started {formatTime(result.startedAt)} · finished{' '}
+          {formatTime(result.finishedAt)}
         </p>
         <p className="hint">{result.url}</p>
         {result.summary ? (
@@ -70,7 +71,10 @@ export function SyncRunPage({ runId }: { runId: number }) {
           columns={[
             { header: 'Model', cell: (change) => <Link href={modelHref(change.modelId)}>{change.modelId}</Link> },
             { header: 'Change', cell: (change) => <RateChanges rates={change.rates} /> },
-            { header: '', cell: (change) => (change.applied ? <Badge tone="good">applied</Badge> : <Badge tone="plain">dry run</Badge>) },
+            {
+              header: '',
+              cell: (change) => (change.applied ? <Badge tone="good">applied</Badge> : <Badge tone="plain">dry run</Badge>),
+            },
           ]}
         />
       </Section>
