@@ -143,12 +143,18 @@ export function PriceHistoryChart(props: { points: PricePoint[]; now: string }) 
   const summary = last
     ? plotted.map(([key, name]) => `${name} ${last.rates[key] ? formatPerMillion(last.rates[key]!) : '–'}`).join(', ')
     : 'no price';
+  // Dates for a history of days or more; minutes too when every version falls within a few days.
+  const short = end - Math.min(...times) < 3 * 86_400_000;
+  const tick = (value: number) => {
+    const iso = new Date(value).toISOString();
+    return short ? `${iso.slice(5, 10)} ${iso.slice(11, 16)}` : iso.slice(0, 10);
+  };
   const options: ChartOptions<'line'> = {
     responsive: true,
     maintainAspectRatio: false,
     animation: false,
     scales: {
-      x: { type: 'linear', ticks: { callback: (value) => new Date(Number(value)).toISOString().slice(0, 10), maxTicksLimit: 6 } },
+      x: { type: 'linear', ticks: { callback: (value) => tick(Number(value)), maxTicksLimit: 6 } },
       y: { beginAtZero: true, ticks: { callback: (value) => `$${value}` } },
     },
     plugins: {
