@@ -171,10 +171,10 @@ describe.each(backends())('admin account routes on $name', (backend) => {
     for (const amount of ['2', '3', '4']) {
       await app.inject({ method: 'POST', url: '/admin/accounts/entries/credits', payload: { amount } });
     }
-    await app.inject({ method: 'POST', url: '/admin/accounts/entries/refunds', payload: { amount: '0.5' } });
+    await app.inject({ method: 'POST', url: '/admin/accounts/entries/adjustments', payload: { amount: '-0.5' } });
     const first = (await app.inject({ method: 'GET', url: '/admin/accounts/entries/entries?limit=3' })).json();
     expect(first.data.map((entry: { kind: string; amount: string }) => `${entry.kind} ${entry.amount}`)).toEqual([
-      'refund 0.5',
+      'adjust -0.5',
       'grant 4',
       'grant 3',
     ]);
@@ -183,8 +183,8 @@ describe.each(backends())('admin account routes on $name', (backend) => {
     ).json();
     expect(second.data.map((entry: { amount: string }) => entry.amount)).toEqual(['2', '1']);
     expect(second.next_cursor).toBeNull();
-    const refunds = (await app.inject({ method: 'GET', url: '/admin/accounts/entries/entries?kind=refund' })).json();
-    expect(refunds.data).toHaveLength(1);
+    const adjustments = (await app.inject({ method: 'GET', url: '/admin/accounts/entries/entries?kind=adjust' })).json();
+    expect(adjustments.data).toHaveLength(1);
     expect((await app.inject({ method: 'GET', url: '/admin/accounts/entries/entries?kind=bogus' })).statusCode).toBe(400);
     expect((await app.inject({ method: 'GET', url: '/admin/accounts/nobody/entries' })).statusCode).toBe(404);
   });

@@ -48,7 +48,7 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
       if (error instanceof InvalidCursorError) {
         return reply
           .code(400)
-          .send({ error: { message: error.message, type: 'invalid_request_error', code: 'invalid_request' } });
+          .send({ error: { message: error.message, type: 'invalid_request_error', code: 'invalid_request', param: 'cursor' } });
       }
       if (error instanceof LedgerError) {
         return reply
