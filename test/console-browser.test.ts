@@ -18,6 +18,11 @@ import { openScratchPostgres, type ScratchDatabase } from './support/scratch-dat
 import { startServeProcess, type ServeProcess } from './support/serve-process.js';
 
 const ADMIN_KEY = 'console-test-admin-key-0123456789';
+/**
+ * Waits for what the page or the gateway does next (a render, a refetch, a capture written after its
+ * response) by asking again until it holds; the bound only ends a test that would otherwise never finish.
+ */
+const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 60_000, interval: 100 });
 /** The report API (usage summaries and the request log) the Overview and Calls pages read. */
 const REPORT_API = existsSync(new URL('../src/reports/usage-summary.ts', import.meta.url));
 const title = chromiumInstalled
@@ -31,7 +36,8 @@ const title = chromiumInstalled
  * every figure the console shows is checked against the ledger through the API. Screenshots of each page
  * are saved under test-artifacts/console/.
  */
-describe.skipIf(!chromiumInstalled)(title, () => {
+// Each step may wait on a busy machine for what it checks: more time than the suite-wide default.
+describe.skipIf(!chromiumInstalled)(title, { timeout: 180_000 }, () => {
   let upstream: MockUpstream;
   let feeds: FeedServer;
   let database: ScratchDatabase | undefined;
@@ -111,7 +117,7 @@ describe.skipIf(!chromiumInstalled)(title, () => {
     await browser.screenshot('01-sign-in');
     await page.getByLabel('API key').fill(ADMIN_KEY);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByTestId('signed-in-as').textContent()).toBe('operator');
+    await eventually(() => page.getByTestId('signed-in-as').textContent()).toBe('operator');
     const cookies = await browser.context.cookies();
     expect(cookies.map((cookie) => [cookie.name, cookie.httpOnly, cookie.sameSite])).toEqual([
       ['tollgate_console', true, 'Strict'],
@@ -134,17 +140,17 @@ describe.skipIf(!chromiumInstalled)(title, () => {
     expect(account.key).toMatch(/^tg_/);
     await browser.screenshot('02-accounts');
     await page.getByRole('status').getByRole('link', { name: account.name }).click();
-    await expect.poll(() => page.getByTestId('account-balance').textContent()).toContain('$5.00');
+    await eventually(() => page.getByTestId('account-balance').textContent()).toContain('$5.00');
     account.id = decodeURIComponent(page.url().split('/accounts/')[1]!);
 
     const credits = page.getByRole('form', { name: 'credits' });
     await credits.getByLabel(/Amount/).fill('1e3');
     await credits.getByRole('button', { name: 'Grant credits' }).click();
-    await expect.poll(() => page.getByText('a number such as 10 or 0.50').isVisible()).toBe(true);
+    await eventually(() => page.getByText('a number such as 10 or 0.50').isVisible()).toBe(true);
     await credits.getByLabel(/Amount/).fill('20.125');
     await credits.getByLabel('Note').fill('console test');
     await credits.getByRole('button', { name: 'Grant credits' }).click();
-    await expect.poll(() => page.getByTestId('account-balance').textContent()).toContain('$25.125');
+    await eventually(() => page.getByTestId('account-balance').textContent()).toContain('$25.125');
     const detail = await admin<{ account: { balance: string } }>(`/admin/accounts/${account.id}`);
     expect(detail.account.balance).toBe('25.125');
   });
@@ -157,7 +163,7 @@ describe.skipIf(!chromiumInstalled)(title, () => {
     const prefix = temporary.slice(0, 12);
     const row = page.getByRole('table', { name: 'api keys' }).getByRole('row').filter({ hasText: 'temporary' });
     await row.getByRole('button', { name: `revoke ${prefix}` }).click();
-    await expect.poll(() => row.textContent()).toContain('revoked');
+    await eventually(() => row.textContent()).toContain('revoked');
     await browser.screenshot('03-account');
     const refused = await fetch(`${serve.url}/v1/chat/completions`, {
       method: 'POST',
@@ -172,11 +178,11 @@ describe.skipIf(!chromiumInstalled)(title, () => {
     await page.getByLabel('search models').fill('gpt-4o-mini');
     await page.getByRole('table', { name: 'models' }).getByRole('link', { name: 'gpt-4o-mini', exact: true }).click();
     const chart = page.locator('figure[data-versions]');
-    await expect.poll(() => chart.getAttribute('data-versions')).toBe('1');
+    await eventually(() => chart.getAttribute('data-versions')).toBe('1');
     const form = page.getByRole('form', { name: 'set price' });
     await form.getByLabel('Input / 1M').fill('0.30');
     await form.getByRole('button', { name: 'Save price' }).click();
-    await expect.poll(() => chart.getAttribute('data-versions')).toBe('2');
+    await eventually(() => chart.getAttribute('data-versions')).toBe('2');
     expect(await chart.getAttribute('aria-label')).toContain('input $0.30');
     expect(await chart.getAttribute('data-current')).toContain('input=0.0000003;output=0.0000006');
     await browser.screenshot('04-model');
@@ -201,11 +207,11 @@ describe.skipIf(!chromiumInstalled)(title, () => {
     await open('/sync');
     const table = page.getByRole('table', { name: 'held-back changes' });
     const row = table.getByRole('row').filter({ hasText: 'openrouter/openai/gpt-4o-mini' });
-    await expect.poll(() => row.textContent()).toContain('1000.0000x');
+    await eventually(() => row.textContent()).toContain('1000.0000x');
     await browser.screenshot('05-sync');
     await row.getByRole('button', { name: 'approve openrouter/openai/gpt-4o-mini' }).click();
-    await expect.poll(() => page.getByRole('status').textContent()).toMatch(/Approved: price version \d+ is in force/);
-    await expect.poll(() => table.getByRole('row').filter({ hasText: 'openrouter/openai/gpt-4o-mini' }).count()).toBe(0);
+    await eventually(() => page.getByRole('status').textContent()).toMatch(/Approved: price version \d+ is in force/);
+    await eventually(() => table.getByRole('row').filter({ hasText: 'openrouter/openai/gpt-4o-mini' }).count()).toBe(0);
     const model = await admin<{ current: { rates: { input: string }; source: string } }>(
       '/admin/pricing/models/openrouter/openai/gpt-4o-mini',
     );
@@ -214,7 +220,7 @@ describe.skipIf(!chromiumInstalled)(title, () => {
       .getByRole('link', { name: `#${run.runId}` })
       .first()
       .click();
-    await expect.poll(() => page.getByRole('table', { name: 'run held-back changes' }).textContent()).toContain('approved');
+    await eventually(() => page.getByRole('table', { name: 'run held-back changes' }).textContent()).toContain('approved');
     await browser.screenshot('06-sync-run');
   });
 
@@ -234,16 +240,16 @@ describe.skipIf(!chromiumInstalled)(title, () => {
         timeout: 30_000,
       })
       .toBe(4);
-    await expect.poll(async () => (await capturedFromLedger(account.id)).entries.length, { timeout: 30_000 }).toBe(3);
+    await eventually(async () => (await capturedFromLedger(account.id)).entries.length).toBe(3);
     const { total } = await capturedFromLedger(account.id);
     expect(total.isPositive()).toBe(true);
     await open('/');
     const spent = `$${total.toString().replace(/^(\d+)\.?(\d*)$/, (_all, whole: string, fraction: string) => `${whole}.${fraction.padEnd(2, '0')}`)}`;
-    await expect.poll(() => page.getByTestId('spend-month').locator('.stat-value').textContent()).toBe(spent);
+    await eventually(() => page.getByTestId('spend-month').locator('.stat-value').textContent()).toBe(spent);
     expect(await page.getByTestId('spend-today').locator('.stat-value').textContent()).toBe(spent);
     expect(await page.getByTestId('calls-month').locator('.stat-value').textContent()).toBe('4');
     expect(await page.getByTestId('error-rate').locator('.stat-value').textContent()).toBe('25.00%');
-    await expect.poll(() => page.getByRole('table', { name: 'top accounts' }).textContent()).toContain(account.name);
+    await eventually(() => page.getByRole('table', { name: 'top accounts' }).textContent()).toContain(account.name);
     expect(await page.locator('figure[data-buckets]').getAttribute('data-series')).toBe('1');
     await browser.screenshot('07-overview');
   });
@@ -252,7 +258,7 @@ describe.skipIf(!chromiumInstalled)(title, () => {
     const { entries } = await capturedFromLedger(account.id);
     await open('/calls');
     const calls = page.getByRole('table', { name: 'calls' });
-    await expect.poll(() => calls.getByRole('row').count()).toBe(5);
+    await eventually(() => calls.getByRole('row').count()).toBe(5);
     // The newest successful call: the third text call made above.
     await calls.getByRole('row').filter({ hasText: 'success' }).first().click();
     const detail = page.getByTestId('call-detail');
@@ -275,7 +281,7 @@ describe.skipIf(!chromiumInstalled)(title, () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API key').fill(account.key);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByTestId('signed-in-as').textContent()).toContain(account.name);
+    await eventually(() => page.getByTestId('signed-in-as').textContent()).toContain(account.name);
     const detail = await admin<{ account: { balance: string } }>(`/admin/accounts/${account.id}`);
     const balance = detail.account.balance;
     await expect
@@ -285,7 +291,7 @@ describe.skipIf(!chromiumInstalled)(title, () => {
     expect(text).not.toContain('demo');
     // The operator's pages are not there, and the admin API refuses this session.
     await open('/accounts');
-    await expect.poll(() => new URL(page.url()).pathname).toBe('/console/');
+    await eventually(() => new URL(page.url()).pathname).toBe('/console/');
     const status = await page.evaluate(async () => (await fetch('/admin/accounts')).status);
     expect(status).toBe(403);
     await browser.screenshot('09-customer');
