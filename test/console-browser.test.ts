@@ -229,7 +229,7 @@ describe.skipIf(!chromiumInstalled)(title, { timeout: 180_000 }, () => {
     upstream.queue('text', 'cache-hit', 'text', 'error-500');
     for (let call = 0; call < 4; call++) {
       await client.chat.completions
-        .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `call ${call}` }], max_tokens: 50 })
+        .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `call ${call}` }], max_tokens: 1000 })
         .catch((error: unknown) => {
           if (!(error instanceof OpenAI.APIError) || error.status !== 502) throw error;
         });
@@ -269,9 +269,19 @@ describe.skipIf(!chromiumInstalled)(title, { timeout: 180_000 }, () => {
     expect((await detail.getByTestId('call-charge').textContent())?.replace(/[$,]/g, '')).toBe(
       charge.includes('.') ? charge.padEnd(charge.indexOf('.') + 3, '0') : `${charge}.00`,
     );
-    const breakdown = await detail.getByRole('table', { name: 'cost breakdown' }).textContent();
-    expect(breakdown).toContain('input');
-    expect(breakdown).toContain('output');
+    // The components add up to the charge, exactly (no markup is configured, and nothing was capped).
+    const lines = detail.getByRole('table', { name: 'cost breakdown' }).locator('tbody tr');
+    const components: string[] = [];
+    let sum = Decimal.ZERO;
+    for (const row of await lines.all()) {
+      const cells = await row.locator('td').allTextContents();
+      if (cells.length !== 4) break;
+      components.push(cells[0]!);
+      sum = sum.add(Decimal.parse(cells[3]!.replace(/[$,]/g, '')));
+    }
+    expect(components).toEqual(['input', 'output']);
+    expect(sum.toString()).toBe(charge);
+    expect(await detail.getByTestId('call-capped').count()).toBe(0);
     expect(await detail.getByTestId('call-pricing').textContent()).toContain('match exact');
     expect(Number(await detail.getByTestId('call-price-version').textContent())).toBeGreaterThan(0);
     await browser.screenshot('08-calls');

@@ -311,6 +311,8 @@ export interface UsageRecord {
   pricing_match: string | null;
   breakdown: CostBreakdown | null;
   ledger_entry_id: number | null;
+  /** Usage the upstream reported beyond what the call could produce, and how it was charged (when the log carries it). */
+  usage_anomaly?: { reasons?: string[]; policy?: 'cap' | 'charge' } | null;
 }
 
 /** An account's month from the ledger (GET /admin/accounts/<account>/statement, GET /account/statement). */

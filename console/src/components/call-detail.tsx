@@ -1,5 +1,5 @@
 import type { UsageRecord } from '../api/types.ts';
-import { formatAmount, formatCount, formatPerMillion } from '../format/amounts.ts';
+import { compareAmounts, formatAmount, formatCount, formatPerMillion, sumAmounts } from '../format/amounts.ts';
 import { formatTime } from '../format/time.ts';
 import { Badge } from './feedback.tsx';
 
@@ -11,6 +11,10 @@ const PER_UNIT_COMPONENTS = new Set(['request', 'image']);
  */
 export function CallDetail({ record }: { record: UsageRecord }) {
   const breakdown = record.breakdown;
+  // The gateway charges an anomalous call (usage past what it could produce) at most the worst case it held:
+  // then the charge is less than provider cost plus markup, and the page says why.
+  const asReported = breakdown ? sumAmounts([breakdown.providerCost, breakdown.markup?.amount ?? '0']) : '0';
+  const capped = breakdown !== null && compareAmounts(breakdown.charge, asReported) !== 0;
   return (
     <div className="call-detail" data-testid="call-detail">
       <dl className="facts">
@@ -93,6 +97,16 @@ export function CallDetail({ record }: { record: UsageRecord }) {
                 {formatAmount(breakdown.markup?.amount ?? '0')}
               </td>
             </tr>
+            {capped ? (
+              <tr>
+                <td colSpan={3} data-testid="call-capped">
+                  Capped: the upstream reported more than this call could produce
+                  {record.usage_anomaly?.reasons?.length ? ` (${record.usage_anomaly.reasons.join('; ')})` : ''}, so it was
+                  charged the worst case held for it; as reported it would have cost {formatAmount(asReported)}
+                </td>
+                <td />
+              </tr>
+            ) : null}
             <tr className="total">
               <td colSpan={3}>Charge</td>
               <td className="numeric" data-testid="call-charge">

@@ -5,6 +5,8 @@ export interface Column<T> {
   cell: (row: T) => ReactNode;
   /** Numbers line up on the right. */
   numeric?: boolean;
+  /** Kept on one line (times, prefixes). */
+  nowrap?: boolean;
 }
 
 export function DataTable<T>(props: {
@@ -45,7 +47,10 @@ export function DataTable<T>(props: {
               onClick={onRowClick ? () => onRowClick(row) : undefined}
             >
               {columns.map((column) => (
-                <td key={column.header} className={column.numeric ? 'numeric' : undefined}>
+                <td
+                  key={column.header}
+                  className={[column.numeric ? 'numeric' : '', column.nowrap ? 'nowrap' : ''].join(' ').trim() || undefined}
+                >
                   {column.cell(row)}
                 </td>
               ))}

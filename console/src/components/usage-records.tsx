@@ -60,9 +60,9 @@ export function UsageRecords(props: { scope: 'admin' | 'customer'; filters: Reco
           onRowClick={(record) => setSelected(record)}
           empty="No calls match."
           columns={[
-            { header: 'Time', cell: (record) => formatTime(record.created_at) },
+            { header: 'Time', nowrap: true, cell: (record) => formatTime(record.created_at) },
             ...(props.showAccount ? [{ header: 'Account', cell: (record: UsageRecord) => record.account_name }] : []),
-            { header: 'Key', cell: (record) => (record.key_prefix ? <code>{record.key_prefix}…</code> : '–') },
+            { header: 'Key', nowrap: true, cell: (record) => (record.key_prefix ? <code>{record.key_prefix}…</code> : '–') },
             { header: 'Model', cell: (record) => record.model ?? record.requested_model },
             { header: 'Tokens in', numeric: true, cell: (record) => formatCount(inputTokens(record)) },
             { header: 'Tokens out', numeric: true, cell: (record) => formatCount(outputTokens(record)) },
