@@ -79,7 +79,7 @@ describe.skipIf(!chromiumInstalled)(title, { timeout: 180_000 }, () => {
   };
 
   beforeAll(async () => {
-    ensureConsoleBuilt();
+    await ensureConsoleBuilt();
     upstream = await startMockUpstream();
     feeds = await startFeedServer();
     const storage: Record<string, string> = {};

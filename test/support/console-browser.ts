@@ -1,8 +1,9 @@
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -78,7 +79,7 @@ export async function launchConsoleBrowser(suite: string): Promise<ConsoleBrowse
  * Builds the console when its build is missing or older than its sources (`npm ci` builds it; a developer
  * who edited console/src has not always rebuilt), so the browser tests see the console beside them.
  */
-export function ensureConsoleBuilt(): void {
+export async function ensureConsoleBuilt(): Promise<void> {
   const built = path.join(CONSOLE, 'dist', 'index.html');
   const newestSource = Math.max(
     ...[
@@ -88,7 +89,8 @@ export function ensureConsoleBuilt(): void {
     ].map((file) => statSync(file).mtimeMs),
   );
   if (existsSync(built) && statSync(built).mtimeMs >= newestSource) return;
-  execFileSync('npm', ['run', 'build', '--workspace', 'console'], { cwd: ROOT, stdio: 'pipe' });
+  // Asynchronously: a test worker blocked for the build's seconds misses its own runner's messages.
+  await promisify(execFile)('npm', ['run', 'build', '--workspace', 'console'], { cwd: ROOT });
 }
 
 function filesUnder(folder: string): string[] {
