@@ -175,6 +175,7 @@ export async function startGateway(config: Config, logger: Logger, options: { da
           : config.metrics.key
             ? { kind: 'key', key: config.metrics.key }
             : { kind: 'open' },
+      console: config.console,
       adminPlugins: [sync.registerRoutes],
       version: VERSION,
     });

@@ -65,6 +65,8 @@ export interface Config {
     timeoutMs: number;
     alertWebhookUrl: string | undefined;
   };
+  /** The console's sessions (served at /console): ended after this long idle, or this long after sign-in. */
+  console: { sessionIdleMs: number; sessionMaxAgeMs: number };
   /** Seed the catalog from the files shipped in data/ when it is empty (the no-configuration start). */
   seedOnStart: boolean;
   /**
@@ -186,6 +188,8 @@ const environmentSchema = z.object({
   TOLLGATE_SYNC_MAX_CHANGE_RATIO: decimalText('TOLLGATE_SYNC_MAX_CHANGE_RATIO').default(Decimal.parse('10')),
   TOLLGATE_SYNC_TIMEOUT_MS: integer('TOLLGATE_SYNC_TIMEOUT_MS', 1).default(60_000),
   TOLLGATE_ALERT_WEBHOOK_URL: z.string().url('TOLLGATE_ALERT_WEBHOOK_URL must be an http(s) URL').optional(),
+  TOLLGATE_CONSOLE_SESSION_IDLE_MINUTES: integer('TOLLGATE_CONSOLE_SESSION_IDLE_MINUTES', 1).default(30),
+  TOLLGATE_CONSOLE_SESSION_MAX_HOURS: integer('TOLLGATE_CONSOLE_SESSION_MAX_HOURS', 1).default(12),
   TOLLGATE_SEED_ON_START: z.enum(['true', 'false']).default('true'),
   TOLLGATE_DEMO: z.enum(['auto', 'on', 'off'], 'TOLLGATE_DEMO must be "auto", "on" or "off"').default('auto'),
   TOLLGATE_DEFAULT_PROVIDER: z.string().default('openai'),
@@ -288,6 +292,10 @@ export function loadConfig(environment: Record<string, string | undefined>, over
       maxChangeRatio: env.TOLLGATE_SYNC_MAX_CHANGE_RATIO,
       timeoutMs: env.TOLLGATE_SYNC_TIMEOUT_MS,
       alertWebhookUrl: env.TOLLGATE_ALERT_WEBHOOK_URL,
+    },
+    console: {
+      sessionIdleMs: env.TOLLGATE_CONSOLE_SESSION_IDLE_MINUTES * 60_000,
+      sessionMaxAgeMs: env.TOLLGATE_CONSOLE_SESSION_MAX_HOURS * 3_600_000,
     },
     seedOnStart: env.TOLLGATE_SEED_ON_START === 'true',
     demo: env.TOLLGATE_DEMO,

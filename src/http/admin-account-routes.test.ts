@@ -136,6 +136,59 @@ describe.each(backends())('admin account routes on $name', (backend) => {
     });
   });
 
+  it('pages through accounts by name with a cursor, filtered by search and status', async () => {
+    for (const name of ['page-c', 'page-a', 'page-e', 'page-b', 'page-d']) {
+      await app.inject({ method: 'POST', url: '/admin/accounts', payload: { name, mode: 'consumption_usd', credits: '1' } });
+    }
+    await app.inject({ method: 'PATCH', url: '/admin/accounts/page-d', payload: { status: 'suspended' } });
+    const names: string[][] = [];
+    let cursor: string | null = null;
+    do {
+      const query: string = `/admin/accounts?search=PAGE-&limit=2${cursor ? `&cursor=${cursor}` : ''}`;
+      const body = (await app.inject({ method: 'GET', url: query })).json() as {
+        data: Array<{ name: string }>;
+        next_cursor: string | null;
+      };
+      names.push(body.data.map((account) => account.name));
+      cursor = body.next_cursor;
+    } while (cursor);
+    expect(names).toEqual([['page-a', 'page-b'], ['page-c', 'page-d'], ['page-e']]);
+    const suspended = (await app.inject({ method: 'GET', url: '/admin/accounts?search=page&status=suspended' })).json();
+    expect(suspended.data.map((account: { name: string }) => account.name)).toEqual(['page-d']);
+    // `_` is a character, not LIKE's any-one-character wildcard.
+    expect((await app.inject({ method: 'GET', url: '/admin/accounts?search=page_' })).json().data).toEqual([]);
+    const bad = await app.inject({ method: 'GET', url: '/admin/accounts?cursor=not%20a%20cursor' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.message).toContain('cursor');
+  });
+
+  it("pages through an account's ledger entries, newest first, of the kinds asked for", async () => {
+    await app.inject({
+      method: 'POST',
+      url: '/admin/accounts',
+      payload: { name: 'entries', mode: 'consumption_usd', credits: '1' },
+    });
+    for (const amount of ['2', '3', '4']) {
+      await app.inject({ method: 'POST', url: '/admin/accounts/entries/credits', payload: { amount } });
+    }
+    await app.inject({ method: 'POST', url: '/admin/accounts/entries/adjustments', payload: { amount: '-0.5' } });
+    const first = (await app.inject({ method: 'GET', url: '/admin/accounts/entries/entries?limit=3' })).json();
+    expect(first.data.map((entry: { kind: string; amount: string }) => `${entry.kind} ${entry.amount}`)).toEqual([
+      'adjust -0.5',
+      'grant 4',
+      'grant 3',
+    ]);
+    const second = (
+      await app.inject({ method: 'GET', url: `/admin/accounts/entries/entries?limit=3&cursor=${first.next_cursor}` })
+    ).json();
+    expect(second.data.map((entry: { amount: string }) => entry.amount)).toEqual(['2', '1']);
+    expect(second.next_cursor).toBeNull();
+    const adjustments = (await app.inject({ method: 'GET', url: '/admin/accounts/entries/entries?kind=adjust' })).json();
+    expect(adjustments.data).toHaveLength(1);
+    expect((await app.inject({ method: 'GET', url: '/admin/accounts/entries/entries?kind=bogus' })).statusCode).toBe(400);
+    expect((await app.inject({ method: 'GET', url: '/admin/accounts/nobody/entries' })).statusCode).toBe(404);
+  });
+
   it('documents every route with its schemas in OpenAPI', () => {
     const document = app.swagger() as {
       paths: Record<string, Record<string, { requestBody?: unknown; parameters?: unknown[] }>>;
@@ -145,6 +198,7 @@ describe.each(backends())('admin account routes on $name', (backend) => {
       '/admin/accounts/{account}',
       '/admin/accounts/{account}/adjustments',
       '/admin/accounts/{account}/credits',
+      '/admin/accounts/{account}/entries',
       '/admin/accounts/{account}/keys',
       '/admin/accounts/{account}/refunds',
       '/admin/keys/{prefix}',

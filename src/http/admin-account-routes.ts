@@ -1,6 +1,8 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { BudgetMode, Schema } from '../db/schema.js';
+import { InvalidCursorError, MAX_PAGE_SIZE } from '../db/keyset-pages.js';
+import { pageAccounts, pageEntries } from '../ledger/account-pages.js';
 import { createApiKey, listApiKeys, revokeApiKey, type KeyScope } from '../ledger/api-keys.js';
 import { LedgerError } from '../ledger/errors.js';
 import type { AccountChanges, Ledger } from '../ledger/ledger.js';
@@ -20,10 +22,13 @@ import {
   accountParams,
   createAccountBodySchema,
   decimal,
+  entriesPageOptions,
+  entriesQuerySchema,
   errorResponses,
   errorSchema,
   operationBody,
   operationResponse,
+  pageSchema,
   unsignedDecimal,
   type OperationBody,
 } from '../ledger/admin-request-schemas.js';
@@ -41,6 +46,11 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
   // An encapsulated scope, so the error handler below applies to these routes only.
   void app.register(async (scope) => {
     scope.setErrorHandler((error: FastifyError, _request, reply) => {
+      if (error instanceof InvalidCursorError) {
+        return reply
+          .code(400)
+          .send({ error: { message: error.message, type: 'invalid_request_error', code: 'invalid_request', param: 'cursor' } });
+      }
       if (error instanceof LedgerError) {
         return reply
           .code(error.statusCode)
@@ -88,16 +98,52 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
       },
     );
 
-    scope.get(
+    scope.get<{ Querystring: { limit?: number; cursor?: string; search?: string; status?: 'active' | 'suspended' } }>(
       '/admin/accounts',
       {
         schema: {
           tags,
-          summary: 'Every account with its balance and available credits',
-          response: { 200: { type: 'object', properties: { data: { type: 'array', items: accountJsonSchema } } } },
+          summary: 'Accounts by name with their balance and available credits, a page at a time',
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: 100 },
+              cursor: { type: 'string', description: 'the next_cursor of the previous page' },
+              search: { type: 'string', description: 'part of the name (any case), or the whole id' },
+              status: { type: 'string', enum: ['active', 'suspended'] },
+            },
+          },
+          response: { 200: pageSchema(accountJsonSchema), 400: errorSchema },
         },
       },
-      async () => ({ data: (await ledger.listAccounts()).map(accountJson) }),
+      async (request) => {
+        const { limit = 100, cursor, search, status } = request.query;
+        const page = await pageAccounts(db, {
+          limit,
+          ...(cursor !== undefined ? { cursor } : {}),
+          ...(search ? { search } : {}),
+          ...(status ? { status } : {}),
+        });
+        return { data: page.data.map(accountJson), next_cursor: page.nextCursor };
+      },
+    );
+
+    scope.get<{ Params: { account: string }; Querystring: { limit?: number; cursor?: string; kind?: string } }>(
+      '/admin/accounts/:account/entries',
+      {
+        schema: {
+          tags,
+          summary: "The account's ledger entries, newest first, a page at a time",
+          params: accountParams,
+          querystring: entriesQuerySchema,
+          response: { 200: pageSchema(entryJsonSchema), 400: errorSchema, 404: errorSchema },
+        },
+      },
+      async (request) => {
+        const page = await pageEntries(db, request.params.account, entriesPageOptions(request.query));
+        return { data: page.data.map(entryJson), next_cursor: page.nextCursor };
+      },
     );
 
     scope.get<{ Params: { account: string }; Querystring: { limit?: number } }>(

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
 import { coverage, priceAt, priceHistory, writePriceVersion } from '../catalog/catalog-store.js';
+import { listModels } from '../catalog/model-listing.js';
 import type { PricingCatalog } from '../catalog/snapshot.js';
+import { InvalidCursorError, MAX_PAGE_SIZE } from '../db/keyset-pages.js';
 import { PRICES_CHANGED_CHANNEL } from '../db/channels.js';
 import type { Database } from '../db/database.js';
 import { Decimal } from '../money/decimal.js';
@@ -36,6 +38,63 @@ export function registerAdminPricingRoutes(app: FastifyInstance, services: Admin
     '/admin/pricing/coverage',
     { schema: { tags, summary: 'Active models, priced models, percent, and the active models without a price' } },
     async () => coverage(database.db),
+  );
+
+  app.get<{
+    Querystring: { limit?: number; cursor?: string; search?: string; provider?: string; priced?: boolean; active?: boolean };
+  }>(
+    '/admin/pricing/models',
+    {
+      schema: {
+        tags,
+        summary: 'Catalog models by id with their current price (USD per unit), a page at a time',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: 100 },
+            cursor: { type: 'string', description: 'the next_cursor of the previous page' },
+            search: { type: 'string', description: 'part of the model id, any case' },
+            provider: { type: 'string' },
+            priced: { type: 'boolean', description: 'true: only priced models; false: only unpriced ones' },
+            active: { type: 'boolean' },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { limit = 100, cursor, search, provider, priced, active } = request.query;
+      try {
+        const page = await listModels(database.db, {
+          limit,
+          ...(cursor !== undefined ? { cursor } : {}),
+          ...(search ? { search } : {}),
+          ...(provider ? { provider } : {}),
+          ...(priced !== undefined ? { priced } : {}),
+          ...(active !== undefined ? { active } : {}),
+        });
+        return {
+          data: page.data.map((model) => ({
+            id: model.id,
+            provider: model.provider,
+            upstream_model: model.upstreamModel,
+            active: model.active,
+            modality: model.modality,
+            price: model.price && {
+              version: model.price.version,
+              source: model.price.source,
+              effective_from: model.price.effectiveFrom,
+              rates: model.price.rates,
+              tiered: model.price.tiered,
+            },
+          })),
+          next_cursor: page.nextCursor,
+        };
+      } catch (error) {
+        if (error instanceof InvalidCursorError) throw new GatewayError('invalid_request', error.message, 'cursor');
+        throw error;
+      }
+    },
   );
 
   app.get(

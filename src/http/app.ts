@@ -16,6 +16,10 @@ import { registerAccountAdminRoutes } from './admin-account-routes.js';
 import { registerAdminPricingRoutes } from './admin-pricing-routes.js';
 import type { Authenticator } from './auth.js';
 import { registerChatRoutes } from './chat-routes.js';
+import { ConsoleAccess } from './console-access.js';
+import { registerCustomerRoutes } from './console-customer-routes.js';
+import { registerConsoleRoutes } from './console-routes.js';
+import { ConsoleSessions, DEFAULT_SESSION_IDLE_MS, DEFAULT_SESSION_MAX_AGE_MS } from './console-sessions.js';
 import { LazyRequestLogger } from './request-logger.js';
 import { validationErrorBody } from './validation-errors.js';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
@@ -36,6 +40,8 @@ export interface AppServices {
   http: Config['http'];
   /** `/metrics` on this app: open, behind a bearer key, or not at all (served on an address of its own). */
   metricsAccess: { kind: 'open' } | { kind: 'key'; key: string } | { kind: 'elsewhere' };
+  /** The console's session lifetimes (config.console); where its build is, when not console/dist (tests). */
+  console?: { sessionIdleMs: number; sessionMaxAgeMs: number; buildDirectory?: string };
   /** Extra admin routes (the price sync's), registered inside the admin scope. */
   adminPlugins?: Array<(app: FastifyInstance) => void>;
   version: string;
@@ -169,8 +175,24 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
 
   registerChatRoutes(app, services);
 
+  const consoleAccess = new ConsoleAccess({
+    db: services.database.db,
+    authenticator: services.authenticator,
+    sessions: new ConsoleSessions({
+      idleMs: services.console?.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS,
+      maxAgeMs: services.console?.sessionMaxAgeMs ?? DEFAULT_SESSION_MAX_AGE_MS,
+    }),
+  });
+  await registerConsoleRoutes(app, {
+    access: consoleAccess,
+    ledger: services.ledger,
+    buildDirectory: services.console?.buildDirectory,
+  });
+  registerCustomerRoutes(app, { access: consoleAccess, ledger: services.ledger, db: services.database.db });
+
   await app.register(async (admin) => {
     admin.addHook('onRequest', async (request) => {
+      if (await consoleAccess.admitsAdmin(request)) return;
       await services.authenticator.requireAdmin(request.headers.authorization);
     });
     registerAdminPricingRoutes(admin, services);

@@ -7,6 +7,10 @@ import { GatewayError } from '../gateway/errors.js';
 
 const ACCOUNT_CACHE_MS = 5_000;
 
+export type KeyIdentity =
+  | { role: 'admin'; keyId: string | null; keyPrefix: string | null }
+  | { role: 'customer'; keyId: string; keyPrefix: string; accountId: string };
+
 /**
  * Turns an `Authorization: Bearer <key>` header into the caller. Keys are looked up by hash (the table
  * never holds a key); the account's billing settings are cached for a few seconds, while the status that
@@ -58,12 +62,24 @@ export class Authenticator {
 
   /** The configured admin key, or an admin-scope key from the database. @throws GatewayError when neither. */
   async requireAdmin(authorization: string | undefined): Promise<void> {
-    const presented = bearer(authorization);
-    if (this.adminKeyHash && timingSafeEqual(sha256(presented), this.adminKeyHash)) return;
-    const key = await authenticateKey(this.db, presented);
-    if (key?.scope === 'admin') return;
-    if (key) throw new GatewayError('forbidden', 'this route needs an admin key; the key given is a user key');
+    const identity = await this.identify(bearer(authorization));
+    if (identity?.role === 'admin') return;
+    if (identity) throw new GatewayError('forbidden', 'this route needs an admin key; the key given is a user key');
     throw new GatewayError('invalid_api_key', 'invalid admin key');
+  }
+
+  /**
+   * What a key is: the configured admin key (no id), an admin-scope key, or a user key of an account;
+   * undefined for an unknown or revoked key (or a user key with no account, which nothing accepts).
+   */
+  async identify(presented: string): Promise<KeyIdentity | undefined> {
+    if (this.adminKeyHash && timingSafeEqual(sha256(presented), this.adminKeyHash)) {
+      return { role: 'admin', keyId: null, keyPrefix: null };
+    }
+    const key = await authenticateKey(this.db, presented);
+    if (key?.scope === 'admin') return { role: 'admin', keyId: key.keyId, keyPrefix: key.prefix };
+    if (key?.accountId) return { role: 'customer', keyId: key.keyId, keyPrefix: key.prefix, accountId: key.accountId };
+    return undefined;
   }
 }
 

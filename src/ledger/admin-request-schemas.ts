@@ -1,3 +1,5 @@
+import type { LedgerKind } from '../db/schema.js';
+import { MAX_PAGE_SIZE } from '../db/keyset-pages.js';
 import { accountJsonSchema, entryJsonSchema } from './ledger-json.js';
 
 /**
@@ -77,3 +79,42 @@ export const accountChangesBodySchema = {
     overdraft_limit: unsignedDecimal,
   },
 } as const;
+
+/** A page of a listing: its rows and the cursor of the next page (null on the last). */
+export const pageSchema = (itemSchema: object) =>
+  ({
+    type: 'object',
+    properties: {
+      data: { type: 'array', items: itemSchema },
+      next_cursor: { type: ['string', 'null'], description: 'pass it as cursor for the next page; null on the last page' },
+    },
+  }) as const;
+
+const LEDGER_KINDS = ['grant', 'hold', 'capture', 'release', 'refund', 'adjust'] as const;
+
+export const entriesQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: 50 },
+    cursor: { type: 'string', description: 'the next_cursor of the previous page' },
+    kind: {
+      type: 'string',
+      pattern: `^(${LEDGER_KINDS.join('|')})(,(${LEDGER_KINDS.join('|')}))*$`,
+      description: 'only these kinds, comma separated (grant,capture)',
+    },
+  },
+} as const;
+
+/** The options of `pageEntries` from a request's `entriesQuerySchema` query. */
+export function entriesPageOptions(query: { limit?: number; cursor?: string; kind?: string }): {
+  limit: number;
+  cursor?: string;
+  kinds?: LedgerKind[];
+} {
+  return {
+    limit: query.limit ?? 50,
+    ...(query.cursor !== undefined ? { cursor: query.cursor } : {}),
+    ...(query.kind ? { kinds: query.kind.split(',') as LedgerKind[] } : {}),
+  };
+}

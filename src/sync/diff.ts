@@ -31,6 +31,8 @@ export interface PriceChange {
 export interface PlannedChange {
   change: PriceChange;
   price: PriceInput;
+  /** The current price version the change was computed against; null when the model had none. */
+  currentVersion: number | null;
 }
 
 export interface CatalogDiff {
@@ -99,6 +101,7 @@ export async function diffCatalog(db: Kysely<Schema>, parsed: ParsedSource, sour
         tiersChanged: tiersToStored(before?.tiers ?? []) !== tiersToStored(price.tiers),
       },
       price,
+      currentVersion: row?.id ?? null,
     };
     if (row && !pricedBySource(row.source)) diff.otherSource.push({ ...planned, currentSource: row.source });
     else diff.changes.push(planned);

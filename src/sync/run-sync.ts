@@ -8,6 +8,7 @@ import { applyChanges } from './apply.js';
 import { diffCatalog, syncLabel, type PlannedChange, type PriceChange, type RateChange } from './diff.js';
 import { fetchFeed } from './fetch-feed.js';
 import { guardChange, validatePrice } from './guards.js';
+import { proposedPrice, type HeldBackDecision, type ProposedPrice } from './held-back-changes.js';
 
 /** The feeds a sync reads; each name is also the importer format that parses it. */
 export const SYNC_SOURCES = ['openrouter', 'litellm', 'genai-prices', 'portkey'] as const;
@@ -63,6 +64,13 @@ export interface HeldBackChange {
   feedId: string;
   reasons: string[];
   rates: RateChange[];
+  /**
+   * The whole price the feed proposes and the version it would replace, so an operator can approve the
+   * change later (POST .../held-back/<index>/approve). Absent for an entry the feed got wrong (no price to apply).
+   */
+  proposed?: ProposedPrice;
+  /** Set once an operator approved or rejected the change. */
+  decision?: HeldBackDecision;
 }
 
 export interface SyncSummary {
@@ -154,7 +162,7 @@ export async function runSync(request: SyncRequest, dependencies: SyncDependenci
     const candidates = request.adoptOtherSources ? [...diff.changes, ...diff.otherSource] : diff.changes;
     for (const planned of candidates) {
       const reasons = guardChange(planned.change, planned.price, dependencies.maxChangeRatio);
-      if (reasons.length > 0) result.heldBack.push({ ...planned.change, reasons });
+      if (reasons.length > 0) result.heldBack.push({ ...planned.change, reasons, proposed: proposedPrice(planned) });
       else accepted.push(planned);
     }
     const register = request.registerNewModels ? diff.newModels.filter((entry) => isValidNew(entry, result)) : [];

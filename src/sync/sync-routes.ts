@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { InvalidCursorError, MAX_PAGE_SIZE } from '../db/keyset-pages.js';
 import { GatewayError } from '../gateway/errors.js';
+import { HeldBackDecisionError } from './held-back-changes.js';
 import { SyncBusyError, SyncRequestError, SYNC_SOURCES } from './run-sync.js';
 import type { PriceSync } from './sync-service.js';
 
@@ -41,6 +43,12 @@ const errorSchema = {
       },
     },
   },
+} as const;
+
+const runParams = {
+  type: 'object',
+  required: ['run'],
+  properties: { run: { type: 'integer', minimum: 1 } },
 } as const;
 
 const alertSchema = {
@@ -134,6 +142,119 @@ export function registerSyncRoutes(admin: FastifyInstance, sync: PriceSync): voi
       }
     },
   );
+
+  admin.get<{ Querystring: { limit?: number; cursor?: string; source?: string } }>(
+    '/admin/pricing/sync/runs',
+    {
+      schema: {
+        tags,
+        summary: 'Sync runs, newest first, a page at a time: each with its summary and its undecided held-back changes',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: 50 },
+            cursor: { type: 'string', description: 'the next_cursor of the previous page' },
+            source: { type: 'string', enum: [...SYNC_SOURCES] },
+          },
+        },
+        response: { 200: { type: 'object', additionalProperties: true }, 400: errorSchema },
+      },
+    },
+    async (request) => {
+      const { limit = 50, cursor, source } = request.query;
+      try {
+        const page = await sync.runs({ limit, ...(cursor !== undefined ? { cursor } : {}), ...(source ? { source } : {}) });
+        return { data: page.data, next_cursor: page.nextCursor };
+      } catch (error) {
+        if (error instanceof InvalidCursorError) throw new GatewayError('invalid_request', error.message, 'cursor');
+        throw error;
+      }
+    },
+  );
+
+  admin.get<{ Params: { run: number } }>(
+    '/admin/pricing/sync/runs/:run',
+    {
+      schema: {
+        tags,
+        summary: "One sync run's whole result: applied changes, held-back changes with their decisions, new and gone models",
+        params: runParams,
+        // A run still going (or interrupted) has no result yet, only its row: both shapes pass as they are.
+        response: { 200: { type: 'object', additionalProperties: true }, 404: errorSchema },
+      },
+    },
+    async (request) => {
+      const run = await sync.run(request.params.run);
+      if (!run) throw new GatewayError('not_found', `no sync run ${request.params.run}`);
+      return run;
+    },
+  );
+
+  admin.get(
+    '/admin/pricing/sync/held-back',
+    {
+      schema: {
+        tags,
+        summary: 'Held-back price changes waiting for an operator (newest proposal per model), to approve or reject',
+        response: {
+          200: { type: 'object', properties: { data: { type: 'array', items: { type: 'object', additionalProperties: true } } } },
+        },
+      },
+    },
+    async () => ({ data: await sync.pendingHeldBack() }),
+  );
+
+  for (const action of ['approve', 'reject'] as const) {
+    admin.post<{ Params: { run: number; index: number }; Body: { note?: string } | undefined }>(
+      `/admin/pricing/sync/runs/:run/held-back/:index/${action}`,
+      {
+        schema: {
+          tags,
+          summary:
+            action === 'approve'
+              ? "Approve a held-back change: its proposed price becomes a new version effective now (refused if the model's price changed since the run)"
+              : 'Reject a held-back change: nothing is written but the decision',
+          params: {
+            type: 'object',
+            required: ['run', 'index'],
+            properties: { run: { type: 'integer', minimum: 1 }, index: { type: 'integer', minimum: 0 } },
+          },
+          body: {
+            type: ['object', 'null'],
+            additionalProperties: false,
+            properties: { note: { type: 'string', maxLength: 1000 } },
+          },
+          response: {
+            200: { type: 'object', additionalProperties: true },
+            404: errorSchema,
+            409: errorSchema,
+          },
+        },
+      },
+      async (request) => {
+        try {
+          const note = request.body?.note;
+          return await sync.decideHeldBack({
+            runId: request.params.run,
+            index: request.params.index,
+            action,
+            ...(note ? { note } : {}),
+          });
+        } catch (error) {
+          if (error instanceof HeldBackDecisionError) {
+            throw new GatewayError(
+              error.status === 404 ? 'not_found' : 'invalid_request',
+              error.message,
+              undefined,
+              error.status,
+            );
+          }
+          throw error;
+        }
+      },
+    );
+  }
 
   admin.get(
     '/admin/alerts',

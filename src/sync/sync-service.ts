@@ -19,6 +19,10 @@ import {
 } from './run-sync.js';
 
 export { SyncBusyError, SyncRequestError } from './run-sync.js';
+import type { Page } from '../db/keyset-pages.js';
+import { decideHeldBack, pendingHeldBack, type HeldBackDecision, type PendingHeldBack } from './held-back-changes.js';
+import type { HeldBackChange } from './run-sync.js';
+import { getSyncRun, listSyncRuns, type SyncRunListing } from './sync-history.js';
 import { registerSyncRoutes } from './sync-routes.js';
 
 /** The advisory lock key every instance takes to run a sync ("tollgate sync" as a number; any fixed value works). */
@@ -81,6 +85,19 @@ export interface PriceSync {
    * across all instances; undefined when another instance ran it or runs a sync now.
    */
   tick(scheduledFor?: Date): Promise<SyncResult[] | undefined>;
+  /** Runs, newest first, a page at a time. @throws InvalidCursorError */
+  runs(options: { limit: number; cursor?: string; source?: string }): Promise<Page<SyncRunListing>>;
+  run(runId: number): Promise<SyncResult | SyncRunListing | undefined>;
+  /** Held-back changes waiting for an operator, newest first, one per model. */
+  pendingHeldBack(): Promise<PendingHeldBack[]>;
+  /**
+   * Approves or rejects a held-back change; an approved price reaches every instance (reload and NOTIFY).
+   * @throws HeldBackDecisionError
+   */
+  decideHeldBack(input: { runId: number; index: number; action: 'approve' | 'reject'; note?: string }): Promise<{
+    change: HeldBackChange;
+    decision: HeldBackDecision;
+  }>;
   readonly alerts: AlertService;
 }
 
@@ -261,6 +278,23 @@ export function startPriceSync(options: PriceSyncOptions): PriceSync {
         running: running !== undefined,
         sources,
       };
+    },
+    runs: (options) => listSyncRuns(database.db, options),
+    run: (runId) => getSyncRun(database.db, runId),
+    pendingHeldBack: () => pendingHeldBack(database),
+    async decideHeldBack(input) {
+      const { change, decision, pricesChanged } = await decideHeldBack(database, input);
+      log.info(
+        { run: input.runId, model: change.modelId, action: decision.action, version: decision.version },
+        `held-back price change ${decision.action}`,
+      );
+      if (pricesChanged) {
+        // The price is committed; a failed reload or notify leaves the TTL reload to pick it up.
+        await dependencies
+          .onPricesChanged()
+          .catch((error: unknown) => log.error({ err: error }, 'reloading or notifying after an approved change failed'));
+      }
+      return { change, decision };
     },
     registerRoutes: (admin) => registerSyncRoutes(admin, sync),
     async stop() {
