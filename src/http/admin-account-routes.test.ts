@@ -4,16 +4,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { authenticateKey } from '../ledger/api-keys.js';
 import { Ledger } from '../ledger/ledger.js';
+import { Decimal } from '../money/decimal.js';
 import { registerAccountAdminRoutes } from './admin-account-routes.js';
 
 describe.each(backends())('admin account routes on $name', (backend) => {
   let database: TestDatabase;
   let app: FastifyInstance;
+  let ledger: Ledger;
   beforeAll(async () => {
     database = await backend.open();
+    ledger = new Ledger(database.db);
     app = Fastify();
     await app.register(swagger, { openapi: { info: { title: 'tollgate', version: 'test' } } });
-    registerAccountAdminRoutes(app, { ledger: new Ledger(database.db), db: database.db });
+    registerAccountAdminRoutes(app, { ledger, db: database.db });
     await app.ready();
   });
   afterAll(async () => {
@@ -90,17 +93,24 @@ describe.each(backends())('admin account routes on $name', (backend) => {
     expect(adjust.json().account.balance).toBe('14');
     const overdraw = await app.inject({ method: 'POST', url: '/admin/accounts/acme/adjustments', payload: { amount: '-100' } });
     expect(overdraw.statusCode).toBe(402);
+    // A refund gives back what a call was charged: charge one first (balance 14 - 1 = 13).
+    const { id: accountId } = await ledger.getAccount('acme');
+    await ledger.hold({ accountId, requestId: 'req_refunded', amount: Decimal.parse('1') });
+    await ledger.capture({ requestId: 'req_refunded', amount: Decimal.parse('1') });
+    const tooMuch = await app.inject({ method: 'POST', url: '/admin/accounts/acme/refunds', payload: { amount: '1.01' } });
+    expect(tooMuch.statusCode).toBe(400);
+    expect(tooMuch.json().error).toMatchObject({ code: 'invalid_amount', param: 'amount' });
     const refund = await app.inject({
       method: 'POST',
       url: '/admin/accounts/acme/refunds',
       payload: { amount: '1', note: 'bad answer' },
     });
-    expect(refund.json().account.available).toBe('15');
+    expect(refund.json().account.available).toBe('14');
     const show = await app.inject({ method: 'GET', url: '/admin/accounts/acme?limit=2' });
     expect(show.json().open_holds).toEqual({ count: 0, total: '0' });
     expect(show.json().entries.map((entry: { kind: string; amount: string }) => [entry.kind, entry.amount])).toEqual([
       ['refund', '1'],
-      ['adjust', '-0.75'],
+      ['capture', '-1'],
     ]);
   });
 
@@ -132,7 +142,7 @@ describe.each(backends())('admin account routes on $name', (backend) => {
     const response = await app.inject({ method: 'GET', url: '/admin/ledger/verify' });
     expect(response.json()).toMatchObject({
       ok: true,
-      accounts: [{ name: 'acme', balance: '15', expected_balance: '15', ok: true }],
+      accounts: [{ name: 'acme', balance: '14', expected_balance: '14', ok: true }],
     });
   });
 
