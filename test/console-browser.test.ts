@@ -15,7 +15,7 @@ import {
 import { startFeedServer, type FeedServer } from './support/feed-server.js';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { openScratchPostgres, type ScratchDatabase } from './support/scratch-database.js';
-import { startServeProcess, type ServeProcess } from './support/serve-process.js';
+import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.js';
 
 const ADMIN_KEY = 'console-test-admin-key-0123456789';
 /**
@@ -42,7 +42,7 @@ describe.skipIf(!chromiumInstalled)(title, { timeout: 180_000 }, () => {
   let feeds: FeedServer;
   let database: ScratchDatabase | undefined;
   let dataDirectory: string | undefined;
-  let serve: ServeProcess;
+  let serve: GatewayProcess;
   let browser: ConsoleBrowser;
   let page: Page;
   const account = { name: `acme-${Date.now()}`, id: '', key: '' };
@@ -90,7 +90,7 @@ describe.skipIf(!chromiumInstalled)(title, { timeout: 180_000 }, () => {
       dataDirectory = mkdtempSync(path.join(tmpdir(), 'tollgate-console-'));
       storage.TOLLGATE_DATA_DIR = dataDirectory;
     }
-    serve = await startServeProcess({
+    serve = await startGatewayProcess({
       ...storage,
       TOLLGATE_ADMIN_KEY: ADMIN_KEY,
       TOLLGATE_LOG_LEVEL: 'warn',
@@ -105,7 +105,7 @@ describe.skipIf(!chromiumInstalled)(title, { timeout: 180_000 }, () => {
   });
   afterAll(async () => {
     await browser?.close();
-    await serve?.close();
+    await serve?.stop();
     await database?.close();
     if (dataDirectory) rmSync(dataDirectory, { recursive: true, force: true });
     await feeds?.close();

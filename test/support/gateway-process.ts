@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { testJournalDirectory } from './journal-directory.js';
 
 /** `tollgate serve` in a process of its own, as an operator runs it (the CLI from source, under tsx). */
 export interface GatewayProcess {
