@@ -1,11 +1,21 @@
 import type { Kysely } from 'kysely';
 import type { ModelPriceRow, Schema } from '../db/schema.js';
-import type { ModelPrice, PriceRates, PriceTier } from '../pricing/types.js';
-import { modelPriceFromRow, rateColumns, samePrice, tiersFromStored, tiersToStored } from './price-row.js';
+import type { ImageRate, ModelPrice, PriceRates, PriceTier } from '../pricing/types.js';
+import {
+  imageRatesFromStored,
+  imageRatesToStored,
+  modelPriceFromRow,
+  rateColumns,
+  samePrice,
+  tiersFromStored,
+  tiersToStored,
+} from './price-row.js';
 
 export interface PriceInput {
   rates: Partial<PriceRates>;
   tiers: PriceTier[];
+  /** Per-image rates by size and quality (image models); absent is none. */
+  imageRates?: ImageRate[];
 }
 
 /**
@@ -47,6 +57,7 @@ export async function writePriceVersion(
         effective_from: effectiveFrom,
         ...rateColumns(price.rates),
         tiers: tiersToStored(price.tiers),
+        image_rates: imageRatesToStored(price.imageRates),
         source,
       })
       .returning('id')
@@ -72,7 +83,7 @@ export function storedPrice(row: ModelPriceRow): PriceInput {
   const rates: Partial<PriceRates> = { ...price.rates };
   if (row.input === null) delete rates.input;
   if (row.output === null) delete rates.output;
-  return { rates, tiers: tiersFromStored(row.tiers) };
+  return { rates, tiers: tiersFromStored(row.tiers), imageRates: imageRatesFromStored(row.image_rates) };
 }
 
 /** The price in force at `at` (default: the current, open version), in one query. */

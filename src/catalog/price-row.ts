@@ -1,7 +1,7 @@
 import type { Insertable } from 'kysely';
-import type { ModelPriceRow, ModelPricesTable, RateName, StoredPriceTier } from '../db/schema.js';
+import type { ModelPriceRow, ModelPricesTable, RateName, StoredImageRate, StoredPriceTier } from '../db/schema.js';
 import { Decimal } from '../money/decimal.js';
-import type { ModelPrice, PriceRates, PriceTier, RateKey } from '../pricing/types.js';
+import type { ImageRate, ModelPrice, PriceRates, PriceTier, RateKey } from '../pricing/types.js';
 
 /** The column of model_prices each rate is stored in. */
 export const RATE_COLUMNS: Record<RateKey, RateName> = {
@@ -15,6 +15,7 @@ export const RATE_COLUMNS: Record<RateKey, RateName> = {
   outputAudio: 'output_audio',
   perRequest: 'per_request',
   perImage: 'per_image',
+  audioSecond: 'audio_second',
 };
 export const RATE_KEYS = Object.keys(RATE_COLUMNS) as RateKey[];
 
@@ -30,6 +31,7 @@ export function modelPriceFromRow(row: ModelPriceRow): ModelPrice {
     modelId: row.model_id,
     rates,
     tiers: tiersFromStored(row.tiers),
+    imageRates: imageRatesFromStored(row.image_rates),
     effectiveFrom: row.effective_from,
     effectiveUntil: row.effective_until ?? undefined,
     source: row.source,
@@ -69,12 +71,37 @@ export function tiersFromStored(stored: StoredPriceTier[] | null | undefined): P
   });
 }
 
-/** True when two prices state exactly the same rates and tiers (a re-import of it changes nothing). */
+/** Per-image rates by size and quality as stored: sorted, so equal lists store (and compare) equal. */
+export function imageRatesToStored(rates: ImageRate[] | undefined): string {
+  const stored: StoredImageRate[] = [...(rates ?? [])]
+    .map((entry) => ({
+      size: entry.size,
+      ...(entry.quality !== undefined ? { quality: entry.quality } : {}),
+      rate: entry.rate.toString(),
+    }))
+    .sort((a, b) => `${a.size} ${a.quality ?? ''}`.localeCompare(`${b.size} ${b.quality ?? ''}`));
+  return JSON.stringify(stored);
+}
+
+export function imageRatesFromStored(stored: StoredImageRate[] | null | undefined): ImageRate[] {
+  if (!Array.isArray(stored)) return [];
+  return stored.map((entry) => ({
+    size: entry.size,
+    ...(entry.quality !== undefined ? { quality: entry.quality } : {}),
+    rate: Decimal.parse(entry.rate),
+  }));
+}
+
+/** True when two prices state exactly the same rates, tiers and image rates (a re-import of it changes nothing). */
 export function samePrice(
-  a: { rates: Partial<PriceRates>; tiers: PriceTier[] },
-  b: { rates: Partial<PriceRates>; tiers: PriceTier[] },
+  a: { rates: Partial<PriceRates>; tiers: PriceTier[]; imageRates?: ImageRate[] },
+  b: { rates: Partial<PriceRates>; tiers: PriceTier[]; imageRates?: ImageRate[] },
 ): boolean {
-  return sameRates(a.rates, b.rates) && tiersToStored(a.tiers) === tiersToStored(b.tiers);
+  return (
+    sameRates(a.rates, b.rates) &&
+    tiersToStored(a.tiers) === tiersToStored(b.tiers) &&
+    imageRatesToStored(a.imageRates) === imageRatesToStored(b.imageRates)
+  );
 }
 
 function sameRates(a: Partial<PriceRates>, b: Partial<PriceRates>): boolean {

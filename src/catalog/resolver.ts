@@ -195,6 +195,7 @@ export function modelPriceFromEntry(entry: ImportedEntry, source: string): Model
     modelId: entry.modelId,
     rates,
     tiers: entry.tiers,
+    ...(entry.imageRates?.length ? { imageRates: entry.imageRates } : {}),
     effectiveFrom: undefined,
     effectiveUntil: undefined,
     source,

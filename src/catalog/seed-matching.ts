@@ -45,9 +45,16 @@ export class CatalogMatcher {
 /**
  * True when an entry states no non-zero rate at all. The seed skipped these ("zero pricing": the
  * stable-diffusion image model): a file's zero is more often a missing price than a free model, and a stored
- * zero would make every call to it free.
+ * zero would make every call to it free. Except an entry that states a per-image price: no file writes a
+ * per-image field to mean "unknown", so a zero there is a free image model on purpose (the shipped catalog
+ * states nosana's stable-diffusion so), served and charged zero, visibly.
  */
-export function isZeroPrice(entry: { rates: Partial<PriceRates>; tiers: { rates: Partial<PriceRates> }[] }): boolean {
+export function isZeroPrice(entry: {
+  rates: Partial<PriceRates>;
+  tiers: { rates: Partial<PriceRates> }[];
+  imageRates?: unknown[];
+}): boolean {
+  if (entry.rates.perImage !== undefined || (entry.imageRates?.length ?? 0) > 0) return false;
   const allZero = (rates: Partial<PriceRates>) =>
     (Object.keys(rates) as RateKey[]).every((key) => rates[key] === undefined || rates[key]!.isZero());
   return allZero(entry.rates) && entry.tiers.every((tier) => allZero(tier.rates));

@@ -5,7 +5,7 @@ import { computeCoverage, coverage, type Coverage } from './coverage.js';
 import type { ImportedEntry, ImportIssue, ParsedSource } from './importers/types.js';
 import { INSERT_BATCH, insertModels, registrationOf, type RegisterModel } from './model-registry.js';
 import { assertAfter, currentPriceRows, storedPrice } from './price-history.js';
-import { rateColumns, samePrice, tiersToStored } from './price-row.js';
+import { imageRatesToStored, rateColumns, samePrice, tiersToStored } from './price-row.js';
 import { CatalogMatcher, isZeroPrice } from './seed-matching.js';
 
 export interface SeedOptions {
@@ -145,6 +145,7 @@ export async function seedCatalog(db: Kysely<Schema>, sources: ParsedSource[], o
               effective_from: now,
               ...rateColumns(claim.entry.rates),
               tiers: tiersToStored(claim.entry.tiers),
+              image_rates: imageRatesToStored(claim.entry.imageRates),
               source: sourceLabel(sources[claim.sourceIndex]!),
             })),
           )

@@ -70,8 +70,12 @@ export interface ModelPricesTable {
   output_audio: NullableNumeric;
   per_request: NullableNumeric;
   per_image: NullableNumeric;
+  /** USD per second of input audio (transcription models priced by duration). */
+  audio_second: ColumnType<string | null, string | null | undefined, string | null>;
   /** JSON list of `{ above_input_tokens: number, rates: { input?: "text", output?: "text", ... } }`. */
   tiers: Json<StoredPriceTier[]>;
+  /** JSON list of `{ size: "1024x1024", quality?: "hd", rate: "0.08" }`: USD per image by size and quality. */
+  image_rates: ColumnType<StoredImageRate[], string | undefined, string>;
   source: string;
   created_at: CreatedAt;
 }
@@ -79,6 +83,12 @@ export interface ModelPricesTable {
 export interface StoredPriceTier {
   above_input_tokens: number;
   rates: Partial<Record<RateName, string>>;
+}
+
+export interface StoredImageRate {
+  size: string;
+  quality?: string;
+  rate: string;
 }
 
 export const RATE_NAMES = [
@@ -92,6 +102,7 @@ export const RATE_NAMES = [
   'output_audio',
   'per_request',
   'per_image',
+  'audio_second',
 ] as const;
 export type RateName = (typeof RATE_NAMES)[number];
 

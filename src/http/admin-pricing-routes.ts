@@ -8,7 +8,7 @@ import { PRICES_CHANGED_CHANNEL } from '../db/channels.js';
 import type { Database } from '../db/database.js';
 import { Decimal } from '../money/decimal.js';
 import { InvalidPriceError, parsePrice, toPerUnit, type PriceUnit } from '../money/units.js';
-import type { PriceRates, PriceTier, RateKey } from '../pricing/types.js';
+import type { ImageRate, PriceRates, PriceTier, RateKey } from '../pricing/types.js';
 import { RATE_COLUMNS, RATE_KEYS } from '../catalog/price-row.js';
 import { GatewayError } from '../gateway/errors.js';
 
@@ -123,6 +123,9 @@ export function registerAdminPricingRoutes(app: FastifyInstance, services: Admin
         description:
           'PUT /admin/pricing/models/<model id>/price with rates as decimal strings, e.g. {"unit": "1m", "input": "2.50", "output": "10"}; ' +
           'unit is token (default), 1k or 1m; other rates: cache_read, cache_write, cache_write_1h, reasoning, input_audio, output_audio, per_request, per_image; ' +
+          'per_request, per_image (USD per image) and audio_second (USD per second of audio) are per unit whatever `unit` says; ' +
+          'an image or audio model may give those instead of input and output; ' +
+          'image_rates: [{"size": "1024x1024", "quality": "hd", "rate": "0.08"}] (USD per image by size and quality); ' +
           'tiers: [{"above_input_tokens": 200000, "input": "5", "output": "15"}].',
         body: { type: 'object', additionalProperties: true },
       },
@@ -211,7 +214,13 @@ const usageQuerySchema = {
 } as const;
 
 /** @throws GatewayError invalid_request naming the bad field. */
-function parsePriceBody(body: unknown, modelId: string): { rates: Partial<PriceRates>; tiers: PriceTier[] } {
+/** Rates priced per thing rather than per token: never scaled by `unit`. */
+const PER_THING_RATES: ReadonlySet<RateKey> = new Set(['perRequest', 'perImage', 'audioSecond']);
+
+function parsePriceBody(
+  body: unknown,
+  modelId: string,
+): { rates: Partial<PriceRates>; tiers: PriceTier[]; imageRates: ImageRate[] } {
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     throw new GatewayError('invalid_request', 'the body must be a JSON object of rates');
   const input = body as Record<string, unknown>;
@@ -224,10 +233,8 @@ function parsePriceBody(body: unknown, modelId: string): { rates: Partial<PriceR
       const field = RATE_COLUMNS[key];
       if (source[field] === undefined || source[field] === null) continue;
       try {
-        rates[key as RateKey] = toPerUnit(
-          parsePrice(source[field], { file: 'request body', model: modelId, field: prefix + field }),
-          unit,
-        );
+        const price = parsePrice(source[field], { file: 'request body', model: modelId, field: prefix + field });
+        rates[key as RateKey] = PER_THING_RATES.has(key) ? price : toPerUnit(price, unit);
       } catch (error) {
         if (error instanceof InvalidPriceError) throw new GatewayError('invalid_request', error.message, prefix + field);
         throw error;
@@ -236,8 +243,14 @@ function parsePriceBody(body: unknown, modelId: string): { rates: Partial<PriceR
     return rates;
   };
   const rates = readRates(input, '');
-  if (rates.input === undefined || rates.output === undefined)
-    throw new GatewayError('invalid_request', 'input and output rates are required', rates.input ? 'output' : 'input');
+  const imageRates = readImageRates(input.image_rates, modelId);
+  const perThing = rates.perImage !== undefined || rates.audioSecond !== undefined || imageRates.length > 0;
+  if (!perThing && (rates.input === undefined || rates.output === undefined))
+    throw new GatewayError(
+      'invalid_request',
+      'input and output rates are required (or per_image, image_rates or audio_second for an image or audio model)',
+      rates.input ? 'output' : 'input',
+    );
   const tiers: PriceTier[] = [];
   if (input.tiers !== undefined) {
     if (!Array.isArray(input.tiers)) throw new GatewayError('invalid_request', 'tiers must be an array', 'tiers');
@@ -254,7 +267,30 @@ function parsePriceBody(body: unknown, modelId: string): { rates: Partial<PriceR
       tiers.push({ aboveInputTokens: above, rates: readRates(record, `tiers[${index}].`) });
     });
   }
-  return { rates, tiers };
+  return { rates, tiers, imageRates };
+}
+
+/** `image_rates: [{size: "1024x1024", quality?: "hd", rate: "0.08"}]`, USD per image. @throws GatewayError naming the field. */
+function readImageRates(value: unknown, modelId: string): ImageRate[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw new GatewayError('invalid_request', 'image_rates must be an array', 'image_rates');
+  return value.map((entry: unknown, index) => {
+    const field = `image_rates[${index}]`;
+    const record = (entry ?? {}) as Record<string, unknown>;
+    if (typeof record.size !== 'string' || !/^\d+x\d+$/.test(record.size)) {
+      throw new GatewayError('invalid_request', 'size must be WIDTHxHEIGHT, e.g. 1024x1024', `${field}.size`);
+    }
+    if (record.quality !== undefined && typeof record.quality !== 'string') {
+      throw new GatewayError('invalid_request', 'quality must be a string such as "standard" or "hd"', `${field}.quality`);
+    }
+    try {
+      const rate = parsePrice(record.rate, { file: 'request body', model: modelId, field: `${field}.rate` });
+      return { size: record.size, ...(record.quality !== undefined ? { quality: record.quality } : {}), rate };
+    } catch (error) {
+      if (error instanceof InvalidPriceError) throw new GatewayError('invalid_request', error.message, `${field}.rate`);
+      throw error;
+    }
+  });
 }
 
 function parseTime(text: string, field: string): Date {

@@ -60,7 +60,8 @@ export function priceUsage(usage: NormalizedUsage, price: ModelPrice): CostBreak
   addLine(lines, 'reasoning', output.reasoning, reasoning ?? rates.output, reasoning ? undefined : 'output');
   addLine(lines, 'output_audio', output.audio, outputAudio ?? rates.output, outputAudio ? undefined : 'output');
   if (rates.perRequest) addLine(lines, 'request', usage.requests, rates.perRequest, undefined);
-  if (rates.perImage) addLine(lines, 'image', usage.images, rates.perImage, undefined);
+  addImageLine(lines, usage, price, rates);
+  if (rates.audioSecond) addLine(lines, 'audio_second', usage.audioSeconds ?? 0, rates.audioSecond, undefined);
   const total = sumAmounts(lines);
   return { lines, tier, providerCost: total, markup: undefined, charge: total };
 }
@@ -75,6 +76,35 @@ function addLine(
   if (units === 0) return;
   const amount = rate.times(units);
   lines.push(fellBackTo ? { component, units, rate, amount, fellBackTo } : { component, units, rate, amount });
+}
+
+/**
+ * Generated images at the rate of their size and quality when the model has rates by size (dall-e-3 hd
+ * 1024x1792 is $0.12, standard 1024x1024 $0.04), else at the flat per-image rate.
+ */
+function addImageLine(lines: BreakdownLine[], usage: NormalizedUsage, price: ModelPrice, rates: PriceRates): void {
+  if (usage.images === 0) return;
+  const chosen = imageRateFor(price, usage.image ?? {});
+  if (chosen) {
+    const amount = chosen.rate.times(usage.images);
+    lines.push({ component: 'image', units: usage.images, rate: chosen.rate, amount, variant: chosen.variant });
+  } else if (rates.perImage) addLine(lines, 'image', usage.images, rates.perImage, undefined);
+}
+
+/**
+ * The per-image rate for a size and quality: the rate of that size and quality, else that size's rate for
+ * every quality. Undefined when the model has no rates by size or none for this one (the flat per-image
+ * rate applies, if any; the gateway refuses a size the model has no price for before calling).
+ */
+export function imageRateFor(
+  price: Pick<ModelPrice, 'imageRates'>,
+  image: { size?: string; quality?: string },
+): { rate: Decimal; variant: string } | undefined {
+  if (!price.imageRates?.length || image.size === undefined) return undefined;
+  const sized = price.imageRates.filter((entry) => entry.size === image.size);
+  const exact = image.quality === undefined ? undefined : sized.find((entry) => entry.quality === image.quality);
+  const chosen = exact ?? sized.find((entry) => entry.quality === undefined);
+  return chosen ? { rate: chosen.rate, variant: `${chosen.size} ${chosen.quality ?? 'any'}` } : undefined;
 }
 
 const POWERS_OF_TEN: bigint[] = Array.from({ length: 64 }, (_, exponent) => 10n ** BigInt(exponent));

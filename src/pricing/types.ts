@@ -15,7 +15,10 @@ export interface PriceRates {
   inputAudio?: Decimal;
   outputAudio?: Decimal;
   perRequest?: Decimal;
+  /** A generated image, whatever its size and quality (a model's `imageRates` say more when it has them). */
   perImage?: Decimal;
+  /** A second of input audio (transcription models priced by duration: whisper-1 $0.006/min = 0.0001/s). */
+  audioSecond?: Decimal;
 }
 
 export type RateKey = keyof PriceRates;
@@ -26,6 +29,16 @@ export interface PriceTier {
   rates: Partial<PriceRates>;
 }
 
+/**
+ * The price of one generated image of a size and quality (OpenAI's `size` "1024x1024", `quality` "hd"). A rate
+ * without a quality prices every quality of its size. dall-e-3 costs $0.04 standard and $0.08 hd at 1024x1024.
+ */
+export interface ImageRate {
+  size: string;
+  quality?: string;
+  rate: Decimal;
+}
+
 /** A price version as the catalog holds it. */
 export interface ModelPrice {
   /** The price version (model_prices.id); undefined for prices from the JSON file or the default. */
@@ -33,6 +46,8 @@ export interface ModelPrice {
   modelId: string;
   rates: PriceRates;
   tiers: PriceTier[];
+  /** Per-image rates by size and quality; absent or empty when images cost `rates.perImage` whatever their size. */
+  imageRates?: ImageRate[];
   effectiveFrom: Date | undefined;
   effectiveUntil: Date | undefined;
   source: string;
@@ -47,6 +62,10 @@ export interface NormalizedUsage {
   output: { text: number; reasoning: number; audio: number };
   requests: number;
   images: number;
+  /** The size and quality of the generated images, which pick the per-image rate (`ModelPrice.imageRates`). */
+  image?: { size?: string; quality?: string };
+  /** Seconds of input audio, whole (OpenAI reports a 1.7 s file as 2): transcriptions priced by duration. */
+  audioSeconds?: number;
   /** True when counted locally because the provider sent no usage; an estimate never lowers a charge. */
   estimated: boolean;
   /** The provider's usage object as received, for the record. */
@@ -81,12 +100,15 @@ export interface BreakdownLine {
     | 'reasoning'
     | 'output_audio'
     | 'request'
-    | 'image';
+    | 'image'
+    | 'audio_second';
   units: number;
   rate: Decimal;
   amount: Decimal;
   /** The rate actually used when the component's own rate was missing (e.g. reasoning priced at 'output'). */
   fellBackTo?: RateKey;
+  /** For an image line: the size and quality whose rate was used (`any` quality when the rate covers all). */
+  variant?: string;
 }
 
 export interface CostBreakdown {

@@ -30,7 +30,10 @@ export async function applyChanges(
     let versions = 0;
     const prices = [
       ...changes.map((planned) => ({ modelId: planned.change.modelId, price: planned.price })),
-      ...register.map((entry) => ({ modelId: entry.modelId, price: { rates: entry.rates, tiers: entry.tiers } })),
+      ...register.map((entry) => ({
+        modelId: entry.modelId,
+        price: { rates: entry.rates, tiers: entry.tiers, ...(entry.imageRates ? { imageRates: entry.imageRates } : {}) },
+      })),
     ];
     for (const { modelId, price } of prices) {
       const written = await writePriceVersion(transaction, modelId, price, label, now);

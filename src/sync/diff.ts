@@ -85,7 +85,11 @@ export async function diffCatalog(db: Kysely<Schema>, parsed: ParsedSource, sour
       diff.zeroPriced.push(match.modelId);
       continue;
     }
-    const price: PriceInput = { rates: entry.rates, tiers: entry.tiers };
+    const price: PriceInput = {
+      rates: entry.rates,
+      tiers: entry.tiers,
+      ...(entry.imageRates ? { imageRates: entry.imageRates } : {}),
+    };
     const row = current.get(match.modelId);
     const before = row ? storedPrice(row) : undefined;
     if (before && samePrice(before, price)) {

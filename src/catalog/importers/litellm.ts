@@ -1,4 +1,5 @@
-import type { PriceTier, RateKey } from '../../pricing/types.js';
+import type { Decimal } from '../../money/decimal.js';
+import type { ImageRate, PriceTier, RateKey } from '../../pricing/types.js';
 import { isRecord, readInteger } from './exact-json.js';
 import { SourceBuilder, withoutPrefix } from './importer-support.js';
 import type { Importer } from './types.js';
@@ -30,6 +31,19 @@ const TIER_FIELDS: Record<string, RateKey> = {
   input_cost_per_audio_token: 'inputAudio',
 };
 const TIER_PATTERN = /^(.+)_above_(\d+)k_tokens$/;
+
+/**
+ * Image generation prices by size and quality are entries of their own in LiteLLM's map, keyed
+ * `[<provider>/][<quality>/]<width>-x-<height>/<model>` (`hd/1024-x-1792/dall-e-3`, `1024-x-1024/dall-e-2`,
+ * `azure/low/1024-x-1536/gpt-image-1`). They are folded into the model's `imageRates`.
+ */
+const IMAGE_VARIANT = /^(?:(.+?)\/)??(?:(standard|hd|low|medium|high|auto)\/)?(\d+)-x-(\d+)\/([^/]+)$/;
+
+/**
+ * LiteLLM prices a generated image with no size of its own at 1024x1024 (its image cost calculator's
+ * default size), so a per-pixel price on the bare model (`gpt-image-1`) is the price of that many pixels.
+ */
+const DEFAULT_IMAGE_PIXELS = 1024 * 1024;
 
 /** LiteLLM `mode` to the catalog's modality. */
 const MODALITIES: Record<string, string> = {
@@ -64,20 +78,50 @@ export const litellmImporter: Importer = {
       source.error('-', 'the document is not an object keyed by model');
       return source.result();
     }
+    const imageVariants = new Map<string, { providerId: string; rates: ImageRate[] }>();
     for (const [key, value] of Object.entries(document)) {
       if (key === 'sample_spec') continue;
       if (!isRecord(value)) {
         source.error(key, 'entry is not an object');
         continue;
       }
+      const variant = IMAGE_VARIANT.exec(key);
+      if (variant && value.mode === 'image_generation') {
+        source.entry(key, () => {
+          const [, prefix, quality, width, height, model] = variant;
+          const size = `${width}x${height}`;
+          const rate = imagePrice(source, value, key, Number(width) * Number(height));
+          if (rate === undefined) {
+            source.notice(key, 'no per-image or per-pixel price');
+            return undefined;
+          }
+          const base = prefix ? `${prefix}/${model}` : model!;
+          const providerId = providerOf(value);
+          const variants = imageVariants.get(base) ?? { providerId, rates: [] };
+          variants.rates.push({ size, ...(quality ? { quality } : {}), rate });
+          imageVariants.set(base, variants);
+          return undefined;
+        });
+        continue;
+      }
       const ranges = tokenRanges(value.tiered_pricing);
-      if (value.input_cost_per_token === undefined && value.output_cost_per_token === undefined && !ranges) {
+      const perSecond = value.mode === 'audio_transcription' ? audioSecondPrice(source, value, key) : undefined;
+      const perImage = value.mode === 'image_generation' ? imagePrice(source, value, key, DEFAULT_IMAGE_PIXELS) : undefined;
+      if (
+        value.input_cost_per_token === undefined &&
+        value.output_cost_per_token === undefined &&
+        !ranges &&
+        perSecond === undefined &&
+        perImage === undefined
+      ) {
         const priced = Object.keys(value).filter((field) => field.includes('cost_per'));
         source.notice(key, priced.length ? `no per-token price (only ${priced.join(', ')})` : 'no price');
         continue;
       }
       source.entry(key, () => {
         const rates = source.rates(value, BASE_FIELDS, 'usd-per-unit', key);
+        if (perSecond !== undefined) rates.audioSecond = perSecond;
+        if (perImage !== undefined && rates.perImage === undefined) rates.perImage = perImage;
         const tiers = new Map<number, PriceTier>();
         for (const field of Object.keys(value)) {
           const match = TIER_PATTERN.exec(field);
@@ -97,8 +141,7 @@ export const litellmImporter: Importer = {
           if (range.from === 0) Object.assign(rates, rangeRates);
           else tiers.set(range.from, { aboveInputTokens: range.from, rates: rangeRates });
         }
-        const provider =
-          typeof value.litellm_provider === 'string' && value.litellm_provider ? value.litellm_provider : 'unknown';
+        const provider = providerOf(value);
         const mode = typeof value.mode === 'string' ? value.mode : 'chat';
         return {
           modelId: key,
@@ -113,9 +156,67 @@ export const litellmImporter: Importer = {
         };
       });
     }
+    foldImageVariants(source, imageVariants);
     return source.result();
   },
 };
+
+function providerOf(value: Record<string, unknown>): string {
+  return typeof value.litellm_provider === 'string' && value.litellm_provider ? value.litellm_provider : 'unknown';
+}
+
+/**
+ * The price of one generated image of `pixels` pixels: a per-image field (`input_cost_per_image` is what
+ * LiteLLM calls the image an image model makes, `output_cost_per_image` likewise), else the per-pixel price
+ * times the pixels, exactly (`hd/1024-x-1792/dall-e-3`: 6.539e-8 x 1,835,008 = 0.11999...; LiteLLM's per-pixel
+ * figures are rounded, so its per-image amounts are too, and these are LiteLLM's amounts).
+ */
+function imagePrice(source: SourceBuilder, value: Record<string, unknown>, key: string, pixels: number): Decimal | undefined {
+  const perImage =
+    source.price(value, 'input_cost_per_image', 'usd-per-unit', key) ??
+    source.price(value, 'output_cost_per_image', 'usd-per-unit', key);
+  if (perImage !== undefined) return perImage;
+  const inputPixel = source.price(value, 'input_cost_per_pixel', 'usd-per-unit', key);
+  const perPixel =
+    inputPixel !== undefined && !inputPixel.isZero()
+      ? inputPixel
+      : (source.price(value, 'output_cost_per_pixel', 'usd-per-unit', key) ?? inputPixel);
+  return perPixel?.times(pixels);
+}
+
+/**
+ * A transcription model's price per second of audio. LiteLLM bills a transcription's duration once, at
+ * `output_cost_per_second` when the model has it and else `input_cost_per_second` (its test: 10 s of whisper-1
+ * cost 0.001); both are the same 0.0001 for whisper-1 and the output one is 0 for the others, so the input
+ * price is read first and the output one only when the input one is missing or zero.
+ */
+function audioSecondPrice(source: SourceBuilder, value: Record<string, unknown>, key: string): Decimal | undefined {
+  const input = source.price(value, 'input_cost_per_second', 'usd-per-unit', key);
+  if (input !== undefined && !input.isZero()) return input;
+  return source.price(value, 'output_cost_per_second', 'usd-per-unit', key) ?? input;
+}
+
+/** Image rates by size and quality go on their model's entry, made when the map prices it only by size. */
+function foldImageVariants(source: SourceBuilder, variants: Map<string, { providerId: string; rates: ImageRate[] }>): void {
+  for (const [modelId, { providerId, rates }] of variants) {
+    const sorted = [...rates].sort((a, b) => `${a.size} ${a.quality ?? ''}`.localeCompare(`${b.size} ${b.quality ?? ''}`));
+    const existing = source.entries.find((entry) => entry.modelId === modelId);
+    if (existing) {
+      existing.imageRates = sorted;
+      continue;
+    }
+    source.entries.push({
+      modelId,
+      variants: [],
+      providerId,
+      upstreamModel: withoutPrefix(modelId, providerId) ?? modelId,
+      modality: 'image',
+      rates: {},
+      tiers: [],
+      imageRates: sorted,
+    });
+  }
+}
 
 /**
  * LiteLLM's `tiered_pricing` list (dashscope's Qwen models): `[{input_cost_per_token, output_cost_per_token,

@@ -4,7 +4,8 @@ import type { Importer } from './types.js';
 
 /**
  * The seed's `manual_pricing.json`: `{"<gateway>": {"<model>": {"prompt", "completion", "cached_prompt"?}}}`,
- * USD per 1M tokens as decimal strings. The catalog id is `<gateway>/<model>` and the gateway is the
+ * USD per 1M tokens as decimal strings; an image model may also state `per_image`, in USD per image (not per
+ * 1M: an image is one unit), which makes it an image model. The catalog id is `<gateway>/<model>` and the gateway is the
  * provider, as the seed's script prepended it (`nosana/meta-llama/Llama-3.3-70B-Instruct`). The seed's
  * `nosana/whisper-large-v3` is registered as `nosana/openai/whisper-large-v3`: the seeding finds it through
  * the gateway/organisation variant, not here.
@@ -45,13 +46,14 @@ export const manualPricingImporter: Importer = {
           const rates = source.rates(value, { cached_prompt: 'cacheRead' }, 'usd-per-1m', modelId);
           const input = source.required(value, 'prompt', 'usd-per-1m', modelId);
           const output = source.required(value, 'completion', 'usd-per-1m', modelId);
+          const perImage = source.price(value, 'per_image', 'usd-per-unit', modelId);
           return {
             modelId,
             variants: [],
             providerId: gateway,
             upstreamModel: model,
-            modality: 'text',
-            rates: { input, output, ...rates },
+            modality: perImage === undefined ? 'text' : 'image',
+            rates: { input, output, ...rates, ...(perImage !== undefined ? { perImage } : {}) },
             tiers: [],
           };
         });

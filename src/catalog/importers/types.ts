@@ -1,4 +1,4 @@
-import type { PriceRates, PriceTier } from '../../pricing/types.js';
+import type { ImageRate, PriceRates, PriceTier } from '../../pricing/types.js';
 
 /** The source formats tollgate imports; `tollgate catalog seed --format` takes these names. */
 export const FORMAT_NAMES = [
@@ -26,6 +26,8 @@ export interface ImportedEntry {
   /** Rates the source gives; input and output may be absent for models priced per image or per request. */
   rates: Partial<PriceRates>;
   tiers: PriceTier[];
+  /** Per-image rates by size and quality (image generation models); absent when the source has none. */
+  imageRates?: ImageRate[];
 }
 
 /** A problem with one entry, naming the file, the model and the field. */
