@@ -22,6 +22,8 @@ export interface UpstreamPost {
   signal: AbortSignal;
   /** Removed from any upstream message we keep (OpenAI echoes part of a wrong key in its 401 message). */
   apiKey: string | undefined;
+  /** A body that is not JSON (a multipart form), sent as these bytes with this content type instead of `body`. */
+  encoded?: { bytes: Buffer; contentType: string };
 }
 
 const DEFAULT_MAX_RETRY_AFTER_MS = 2_000;
@@ -78,14 +80,25 @@ export class UpstreamHttpClient {
       (payload) => this.exchange(post, payload),
       async (whole) => whole.text,
     );
-    try {
-      return JSON.parse(answer.text) as unknown;
-    } catch (error) {
-      throw new UpstreamError('invalid_response', `${post.providerId} answered with a body that is not JSON`, {
-        upstreamStatus: answer.statusCode,
-        cause: error,
-      });
-    }
+    return parseJsonAnswer(answer, post);
+  }
+
+  /**
+   * POSTs and returns the answer as JSON when the upstream says it is JSON, else as text (a transcription
+   * asked for `response_format: text` or `srt` answers plain text).
+   * @throws UpstreamError (any kind but not_configured); the signal's reason when it aborts.
+   */
+  async postForAnswer(
+    post: UpstreamPost,
+  ): Promise<{ kind: 'json'; json: unknown } | { kind: 'text'; text: string; contentType: string }> {
+    const answer = await this.send(
+      post,
+      (payload) => this.exchange(post, payload),
+      async (whole) => whole.text,
+    );
+    const contentType = String(answer.headers['content-type'] ?? '');
+    if (contentType.includes('json') || contentType === '') return { kind: 'json', json: parseJsonAnswer(answer, post) };
+    return { kind: 'text', text: answer.text, contentType };
   }
 
   /**
@@ -128,10 +141,10 @@ export class UpstreamHttpClient {
    */
   private async send<Answer extends { statusCode: number; headers: Headers }>(
     post: UpstreamPost,
-    attempt: (payload: string) => Promise<Answer>,
+    attempt: (payload: string | Buffer) => Promise<Answer>,
     text: (answer: Answer) => Promise<string>,
   ): Promise<Answer> {
-    const payload = JSON.stringify(post.body);
+    const payload = post.encoded?.bytes ?? JSON.stringify(post.body);
     for (let tries = 0; ; tries += 1) {
       let answer: Answer;
       try {
@@ -160,13 +173,13 @@ export class UpstreamHttpClient {
    * undici's own time per call.
    * @throws the transport's error (a body cut off included); the signal's reason when it aborts.
    */
-  private exchange(post: UpstreamPost, payload: string): Promise<WholeAnswer> {
+  private exchange(post: UpstreamPost, payload: string | Buffer): Promise<WholeAnswer> {
     const { signal } = post;
     if (signal.aborted) return Promise.reject(signal.reason as Error);
     const options: Dispatcher.DispatchOptions = {
       ...this.parseUrl(post.url),
       method: 'POST',
-      headers: { ...post.headers, 'content-type': 'application/json', accept: 'application/json' },
+      headers: { ...post.headers, 'content-type': post.encoded?.contentType ?? 'application/json', accept: 'application/json' },
       body: payload,
     };
     return new Promise((resolve, reject) => {
@@ -219,6 +232,18 @@ export class UpstreamHttpClient {
       this.parsedUrls.set(url, parsed);
     }
     return parsed;
+  }
+}
+
+/** The JSON of a whole answer. @throws UpstreamError invalid_response when it is not JSON. */
+function parseJsonAnswer(answer: WholeAnswer, post: UpstreamPost): unknown {
+  try {
+    return JSON.parse(answer.text) as unknown;
+  } catch (error) {
+    throw new UpstreamError('invalid_response', `${post.providerId} answered with a body that is not JSON`, {
+      upstreamStatus: answer.statusCode,
+      cause: error,
+    });
   }
 }
 

@@ -96,17 +96,71 @@ export interface CompletionResult {
 /** Chunks in OpenAI's chunk shape without usage; one usage event when the provider reported usage. */
 export type StreamEvent = { type: 'chunk'; chunk: ChatCompletionChunk } | { type: 'usage'; usage: NormalizedUsage };
 
+/**
+ * API shapes besides chat completions that an upstream may serve as they are: OpenAI's Responses, legacy
+ * Completions, Embeddings, audio Transcriptions and image Generations, and Anthropic's Messages. A call in a
+ * shape its upstream speaks passes through (only the model is renamed); Responses and Messages calls to any
+ * other upstream go through the chat form (src/gateway/*-translation.ts).
+ */
+export type NativeShape = 'responses' | 'messages' | 'completions' | 'embeddings' | 'transcriptions' | 'images';
+
+/** An uploaded file (the audio of a transcription), as the client sent it. */
+export interface UploadedFile {
+  filename: string;
+  contentType: string;
+  bytes: Buffer;
+}
+
+/** A request body in a native shape: JSON, or a multipart form of fields and one file (transcriptions). */
+export type NativeBody =
+  | { kind: 'json'; json: Record<string, unknown>; forwardHeaders?: Record<string, string> }
+  | { kind: 'form'; fields: Record<string, string | string[]>; file: UploadedFile };
+
+/** One event of a native stream: its SSE event name (Anthropic names them) and its JSON payload. */
+export interface NativeStreamEvent {
+  event: string;
+  payload: unknown;
+}
+
+/** A native answer: a JSON body, or plain text (a transcription asked for `response_format: text`). */
+export type NativeAnswer = { kind: 'json'; json: unknown } | { kind: 'text'; text: string; contentType: string };
+
 export interface ProviderAdapter {
   readonly id: string;
   /** The provider's public API URL, version path included; undefined when every deployment has its own. */
   readonly defaultBaseUrl: string | undefined;
   /** False for adapters that need no key (demo). */
   readonly requiresApiKey: boolean;
+  /** The shapes `sendNative` and `streamNative` take for this upstream (empty when it speaks only chat). */
+  readonly nativeShapes: ReadonlySet<NativeShape>;
   /**
    * @throws UpstreamError for every upstream failure; the signal's abort reason when the client went away.
    */
   complete(request: ChatCompletionRequest, target: UpstreamTarget, signal: AbortSignal): Promise<CompletionResult>;
   stream(request: ChatCompletionRequest, target: UpstreamTarget, signal: AbortSignal): AsyncIterable<StreamEvent>;
+  /**
+   * A call in a shape of `nativeShapes`, its body passed as is but for the model (`target.upstreamModel`).
+   * @throws UpstreamError as `complete`; not_found for a shape the upstream does not serve.
+   */
+  sendNative?(shape: NativeShape, body: NativeBody, target: UpstreamTarget, signal: AbortSignal): Promise<NativeAnswer>;
+  /** The streaming form of `sendNative` (responses, messages, completions): the upstream's events as they come. */
+  streamNative?(
+    shape: NativeShape,
+    body: Extract<NativeBody, { kind: 'json' }>,
+    target: UpstreamTarget,
+    signal: AbortSignal,
+  ): AsyncIterable<NativeStreamEvent>;
+  /**
+   * Embeddings from an upstream with an embeddings API of its own shape (Gemini's batchEmbedContents): OpenAI's
+   * embeddings request in, OpenAI's embeddings response out, with the usage it reported.
+   */
+  embed?(request: Record<string, unknown>, target: UpstreamTarget, signal: AbortSignal): Promise<EmbeddingsResult>;
+}
+
+/** An embeddings answer in OpenAI's shape (`{object: "list", data: [{embedding, index}], model, usage}`). */
+export interface EmbeddingsResult {
+  body: Record<string, unknown>;
+  usage: NormalizedUsage | undefined;
 }
 
 export type UpstreamErrorKind =

@@ -1,7 +1,10 @@
 import type { UpstreamHttpClient, UpstreamPost } from '../http-client.js';
 import { parseJsonEvents } from '../sse.js';
+import { fromGeminiEmbedResponse, toGeminiEmbedRequest } from './gemini-embeddings.js';
 import {
   UpstreamError,
+  type EmbeddingsResult,
+  type NativeShape,
   type ChatCompletionRequest,
   type CompletionResult,
   type ProviderAdapter,
@@ -16,8 +19,15 @@ export class GeminiAdapter implements ProviderAdapter {
   readonly id = 'gemini';
   readonly defaultBaseUrl = 'https://generativelanguage.googleapis.com/v1beta';
   readonly requiresApiKey = true;
+  readonly nativeShapes: ReadonlySet<NativeShape> = new Set<NativeShape>();
 
   constructor(private readonly http: UpstreamHttpClient) {}
+
+  async embed(request: Record<string, unknown>, target: UpstreamTarget, signal: AbortSignal): Promise<EmbeddingsResult> {
+    const post = this.post(target, 'batchEmbedContents', toGeminiEmbedRequest(request, target.upstreamModel), signal);
+    const answer = await this.http.postJson(post);
+    return fromGeminiEmbedResponse(answer, target.upstreamModel, request.encoding_format === 'base64');
+  }
 
   async complete(request: ChatCompletionRequest, target: UpstreamTarget, signal: AbortSignal): Promise<CompletionResult> {
     const post = this.post(target, 'generateContent', toGeminiRequest(request), signal);

@@ -8,4 +8,6 @@ export const createGroqAdapter = openAICompatible({
   id: 'groq',
   defaultBaseUrl: 'https://api.groq.com/openai/v1',
   chunkUsage: (chunk) => chunk.usage ?? (isRecord(chunk.x_groq) ? chunk.x_groq.usage : undefined),
+  // Groq serves the Responses API (console.groq.com/docs/responses-api).
+  responses: true,
 });

@@ -1,10 +1,15 @@
 import { usageFromOpenAI } from '../../pricing/usage.js';
 import { isRecord } from '../../util/is-record.js';
 import type { NormalizedUsage } from '../../pricing/types.js';
-import type { UpstreamHttpClient } from '../http-client.js';
+import type { UpstreamHttpClient, UpstreamPost } from '../http-client.js';
+import { encodeMultipart } from '../multipart.js';
 import { parseJsonEvents } from '../sse.js';
 import {
   UpstreamError,
+  type NativeAnswer,
+  type NativeBody,
+  type NativeShape,
+  type NativeStreamEvent,
   type ChatCompletion,
   type ChatCompletionChunk,
   type ChatCompletionRequest,
@@ -25,7 +30,24 @@ export interface OpenAICompatibleOptions {
   chunkUsage?: (chunk: Record<string, unknown>) => unknown;
   /** Normalises the upstream's usage object; OpenAI's builder unless the gateway reports cache hits elsewhere. */
   readUsage?: (raw: unknown) => NormalizedUsage | undefined;
+  /** True for upstreams that serve OpenAI's Responses API (`/responses`); the others get Responses calls as chat. */
+  responses?: boolean;
 }
+
+/**
+ * The OpenAI endpoints every OpenAI-compatible server is expected to have besides chat (vLLM, the inference
+ * gateways): a model of a kind the server does not serve gets the server's own 404, mapped to model_not_found.
+ */
+const COMMON_SHAPES: NativeShape[] = ['completions', 'embeddings', 'transcriptions', 'images'];
+
+/** Where each native shape is posted, under the base URL (platform.openai.com/docs/api-reference). */
+const PATHS: Partial<Record<NativeShape, string>> = {
+  responses: '/responses',
+  completions: '/completions',
+  embeddings: '/embeddings',
+  transcriptions: '/audio/transcriptions',
+  images: '/images/generations',
+};
 
 /**
  * The shared base for OpenAI chat completions and every gateway speaking its wire format: the request
@@ -37,6 +59,7 @@ export class OpenAICompatibleAdapter implements ProviderAdapter {
   readonly id: string;
   readonly defaultBaseUrl: string | undefined;
   readonly requiresApiKey = true;
+  readonly nativeShapes: ReadonlySet<NativeShape>;
   private readonly readUsage: (raw: unknown) => NormalizedUsage | undefined;
 
   constructor(
@@ -46,6 +69,44 @@ export class OpenAICompatibleAdapter implements ProviderAdapter {
     this.id = options.id;
     this.defaultBaseUrl = options.defaultBaseUrl;
     this.readUsage = options.readUsage ?? usageFromOpenAI;
+    this.nativeShapes = new Set(options.responses ? [...COMMON_SHAPES, 'responses'] : COMMON_SHAPES);
+  }
+
+  async sendNative(shape: NativeShape, body: NativeBody, target: UpstreamTarget, signal: AbortSignal): Promise<NativeAnswer> {
+    const path = this.pathOf(shape);
+    if (body.kind === 'form') {
+      const encoded = await encodeMultipart({ ...body.fields, model: target.upstreamModel }, body.file);
+      return this.http.postForAnswer({ ...this.post(target, undefined, signal, path), encoded });
+    }
+    const json: Record<string, unknown> = { ...body.json, model: target.upstreamModel };
+    if (shape === 'responses' || shape === 'completions') json.stream = false;
+    delete json.stream_options;
+    return { kind: 'json', json: await this.http.postJson(this.post(target, json, signal, path)) };
+  }
+
+  async *streamNative(
+    shape: NativeShape,
+    body: Extract<NativeBody, { kind: 'json' }>,
+    target: UpstreamTarget,
+    signal: AbortSignal,
+  ): AsyncGenerator<NativeStreamEvent> {
+    const json: Record<string, unknown> = { ...body.json, model: target.upstreamModel, stream: true };
+    // Legacy completions report usage in a last chunk only when asked, as chat does; Responses always do.
+    if (shape === 'completions') json.stream_options = { ...(body.json.stream_options as object), include_usage: true };
+    const bytes = await this.http.postStream(this.post(target, json, signal, this.pathOf(shape)));
+    for await (const { event, payload } of parseJsonEvents(bytes, (data) => this.invalid(data))) {
+      if (isRecord(payload) && isRecord(payload.error) && payload.type === undefined) {
+        const message = typeof payload.error.message === 'string' ? payload.error.message : 'stream failed';
+        throw new UpstreamError('server_error', `${this.id} failed mid-stream: ${message}`);
+      }
+      yield { event, payload };
+    }
+  }
+
+  private pathOf(shape: NativeShape): string {
+    const path = PATHS[shape];
+    if (!path || !this.nativeShapes.has(shape)) throw new UpstreamError('not_found', `${this.id} does not serve ${shape}`);
+    return path;
   }
 
   async complete(request: ChatCompletionRequest, target: UpstreamTarget, signal: AbortSignal): Promise<CompletionResult> {
@@ -85,12 +146,12 @@ export class OpenAICompatibleAdapter implements ProviderAdapter {
     if (usage !== undefined) yield { type: 'usage', usage };
   }
 
-  private post(target: UpstreamTarget, body: unknown, signal: AbortSignal) {
+  private post(target: UpstreamTarget, body: unknown, signal: AbortSignal, path = '/chat/completions'): UpstreamPost {
     const headers: Record<string, string> = { ...this.options.extraHeaders };
     if (target.apiKey !== undefined) headers.authorization = `Bearer ${target.apiKey}`;
     return {
       providerId: this.id,
-      url: `${target.baseUrl.replace(/\/+$/, '')}/chat/completions`,
+      url: `${target.baseUrl.replace(/\/+$/, '')}${path}`,
       headers,
       body,
       signal,

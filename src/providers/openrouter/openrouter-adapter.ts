@@ -8,4 +8,6 @@ export const createOpenRouterAdapter = openAICompatible({
   id: 'openrouter',
   defaultBaseUrl: 'https://openrouter.ai/api/v1',
   extraHeaders: { 'x-title': 'tollgate' },
+  // OpenRouter serves the Responses API (openrouter.ai/docs/api-reference/responses-api/overview).
+  responses: true,
 });
