@@ -218,7 +218,7 @@ const ANOMALY_ALERT_INTERVAL_MS = 10 * 60_000;
 function anomalyAlerts(alerts: AlertService, logger: Logger): NonNullable<GatewayServices['onAnomaly']> {
   const lastAlert = new Map<string, number>();
   return (call, anomaly) => {
-    const key = `${call.route.providerId}\u0000${call.resolution.modelId ?? call.request.model}`;
+    const key = `${call.route.providerId}\u0000${call.resolution.modelId ?? call.intent.model}`;
     const now = Date.now();
     if (now - (lastAlert.get(key) ?? -Infinity) < ANOMALY_ALERT_INTERVAL_MS) return;
     if (lastAlert.size > 10_000) lastAlert.clear();

@@ -203,8 +203,10 @@ describe.each(backends())('gateway against recorded upstreams on $name', (backen
     expect(error).toBeInstanceOf(OpenAI.APIError);
     expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(402);
     expect((error as InstanceType<typeof OpenAI.APIError>).code).toBe('insufficient_credits');
-    expect((error as InstanceType<typeof OpenAI.APIError>).message).toMatch(
-      /needs up to 0\.\d+ usd held and 0\.0001 usd are available/,
+    // This call's own worst case (8 prompt tokens + 1,000 output tokens at gpt-4o-mini's rates), not the size of
+    // the credit lease the gateway tried to open for it (32 calls' worth), and a hint to top up.
+    expect((error as InstanceType<typeof OpenAI.APIError>).message).toContain(
+      'this call needs up to 0.0006012 USD (its worst case for gpt-4o-mini) and 0.0001 USD are available; top up',
     );
     expect(mock.requests).toHaveLength(0);
     expect(await entriesOf(harness.database.db, account.id)).toHaveLength(1); // the grant only

@@ -1,174 +1,131 @@
-import { GatewayError } from './errors.js';
-import { emptyUsage } from '../pricing/usage.js';
 import type { NormalizedUsage } from '../pricing/types.js';
-import { countTextTokens } from '../providers/token-estimate.js';
-import type { ChatCompletionRequest, StreamEvent } from '../providers/types.js';
-import type { CallPipeline, Caller, PreparedCall } from './pipeline.js';
-import { chargeHeaders, pricingHeaders, serializeWithExactCost, usagePayload } from './usage-payload.js';
+import { estimatePromptTokens } from '../providers/token-estimate.js';
+import type { ChatCompletion, ChatCompletionRequest, StreamEvent } from '../providers/types.js';
 import { isRecord } from '../util/is-record.js';
+import {
+  estimateTextUsage,
+  openStreamCall,
+  runJsonCall,
+  sseFrame,
+  type CallOptions,
+  type JsonReply,
+  type StreamCodec,
+  type StreamReply,
+} from './call-runner.js';
+import { requestedMaxOutputTokens } from './chat-request.js';
+import type { CallIntent, CallPipeline, Caller, PreparedCall } from './pipeline.js';
+import { tokenWorstCase } from './output-limit.js';
+import { serializeWithExactCost, usagePayload } from './usage-payload.js';
 
-export interface CallOptions {
-  signal: AbortSignal;
-  requestId?: string;
-}
+export type { CallOptions, JsonReply, StreamReply } from './call-runner.js';
 
-/** A finished non-streaming call: status, headers and the exact JSON text of the body. */
-export interface JsonReply {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/** An opened streaming call: headers to send now, then SSE frames; the last data frame carries usage and cost. */
-export interface StreamReply {
-  headers: Record<string, string>;
-  frames: AsyncGenerator<string, void, undefined>;
+/** The chat completions codec: OpenAI's chat shape is the adapters' own, so requests and answers pass as they are. */
+export function chatIntent(request: ChatCompletionRequest, operation: CallIntent['operation'] = 'chat'): CallIntent {
+  const promptTokens = estimatePromptTokens(request.messages);
+  const param = request.max_completion_tokens !== undefined ? 'max_completion_tokens' : 'max_tokens';
+  const requestedMaxOutput = requestedMaxOutputTokens(request);
+  return {
+    model: request.model,
+    operation,
+    promptTokens,
+    ...(requestedMaxOutput !== undefined ? { requestedMaxOutput } : {}),
+    worstCase: tokenWorstCase(promptTokens, { value: requestedMaxOutput, param }),
+  };
 }
 
 /**
- * A non-streaming chat completion, billed exactly: the upstream's usage is priced and captured before the
- * response leaves, so `usage.cost` and the credits header are final.
+ * A non-streaming chat completion, billed exactly: `usage.cost` and the credits header are final.
  * @throws GatewayError for anything that stops the call (the hold is released first).
  */
-export async function completeChat(
+export function completeChat(
   pipeline: CallPipeline,
   request: ChatCompletionRequest,
   caller: Caller,
   options: CallOptions,
 ): Promise<JsonReply> {
-  const call = await pipeline.prepare(request, caller, {
-    stream: false,
-    ...(options.requestId ? { requestId: options.requestId } : {}),
+  return runJsonCall<ChatCompletion>(pipeline, chatIntent(request), caller, options, {
+    async exchange(call, signal) {
+      const result = await call.route.adapter.complete(upstreamChatRequest(call, request, false), call.route.target, signal);
+      return { answer: result.body, usage: result.usage ?? estimateTextUsage(call, completionText(result.body)) };
+    },
+    render(answer, report) {
+      const upstreamUsage = isRecord(answer.usage) ? answer.usage : undefined;
+      return { body: serializeWithExactCost({ ...answer, usage: usagePayload(report, upstreamUsage) }, report.breakdown.charge) };
+    },
   });
-  let result;
-  try {
-    result = await call.route.adapter.complete(upstreamRequest(call, false), call.route.target, options.signal);
-  } catch (error) {
-    throw await pipeline.fail(call, error);
-  }
-  const usage = result.usage ?? estimateUsage(call, completionText(result.body));
-  const report = await pipeline.settle(call, usage);
-  const upstreamUsage = asRecord((result.body as { usage?: unknown }).usage);
-  const body = { ...result.body, usage: usagePayload(report, upstreamUsage) };
-  return {
-    statusCode: 200,
-    headers: { 'x-tollgate-request-id': call.requestId, ...pricingHeaders(call.resolution), ...chargeHeaders(report) },
-    body: serializeWithExactCost(body, report.breakdown.charge),
-  };
 }
 
 /**
- * A streaming chat completion. The upstream is called (and its first event awaited) before any header is
- * sent, so a refusal still gets a proper status. Usage comes from the provider's final event; only when it
- * sent none is the output counted locally and marked estimated. A client that goes away is billed once for
- * what was generated up to then.
+ * A streaming chat completion: OpenAI chunks, then a last chunk carrying usage with its cost (as with
+ * `stream_options.include_usage`), then `[DONE]`.
  * @throws GatewayError when the call cannot start (the hold is released first).
  */
-export async function openChatStream(
+export function openChatStream(
   pipeline: CallPipeline,
   request: ChatCompletionRequest,
   caller: Caller,
   options: CallOptions,
 ): Promise<StreamReply> {
-  const call = await pipeline.prepare(request, caller, {
-    stream: true,
-    ...(options.requestId ? { requestId: options.requestId } : {}),
-  });
-  const iterator = call.route.adapter
-    .stream(upstreamRequest(call, true), call.route.target, options.signal)
-    [Symbol.asyncIterator]();
-  let first: IteratorResult<StreamEvent>;
-  try {
-    first = await iterator.next();
-  } catch (error) {
-    throw await pipeline.fail(call, error);
-  }
-  return {
-    headers: { 'x-tollgate-request-id': call.requestId, ...pricingHeaders(call.resolution) },
-    frames: relay(pipeline, call, iterator, first, options.signal),
-  };
+  return openStreamCall<StreamEvent>(
+    pipeline,
+    chatIntent(request),
+    caller,
+    options,
+    (call, signal) => call.route.adapter.stream(upstreamChatRequest(call, request, true), call.route.target, signal),
+    (call) => new ChatStreamCodec(call),
+  );
 }
 
-async function* relay(
-  pipeline: CallPipeline,
-  call: PreparedCall,
-  iterator: AsyncIterator<StreamEvent>,
-  first: IteratorResult<StreamEvent>,
-  signal: AbortSignal,
-): AsyncGenerator<string, void, undefined> {
-  let usage: NormalizedUsage | undefined;
-  let generated = '';
-  let meta = { id: call.requestId, created: Math.floor(Date.now() / 1000), model: call.request.model };
-  let settled = false;
-  try {
-    try {
-      for (let step = first; !step.done; step = await iterator.next()) {
-        const event = step.value;
-        if (event.type === 'usage') {
-          usage = event.usage;
-          continue;
-        }
-        const chunk = event.chunk as unknown as { id?: string; created?: number; model?: string };
-        meta = { id: chunk.id ?? meta.id, created: chunk.created ?? meta.created, model: chunk.model ?? meta.model };
-        generated += chunkText(event.chunk);
-        yield `data: ${JSON.stringify(event.chunk)}\n\n`;
-      }
-    } catch (error) {
-      settled = true;
-      if (signal.aborted) {
-        await pipeline.settle(call, usage ?? estimateUsage(call, generated), 'aborted');
-        return;
-      }
-      // The upstream failed mid-stream: nothing generated is not charged; what was generated is.
-      const mapped =
-        generated === '' && !usage
-          ? await pipeline.fail(call, error)
-          : await settleAfterError(pipeline, call, usage, generated, error);
-      yield `data: ${JSON.stringify(mapped.toBody())}\n\n`;
-      return;
+/** The chat form of a request as the upstream gets it: its own model name. */
+export function upstreamChatRequest(call: PreparedCall, request: ChatCompletionRequest, stream: boolean): ChatCompletionRequest {
+  return { ...request, model: call.route.target.upstreamModel, stream };
+}
+
+/** Chat chunks pass through; the provider's usage event becomes the last chunk, with the charge. */
+export class ChatStreamCodec implements StreamCodec<StreamEvent> {
+  private usage: NormalizedUsage | undefined;
+  private generated = '';
+  private meta: { id: string; created: number; model: string };
+
+  constructor(private readonly call: PreparedCall) {
+    this.meta = { id: call.requestId, created: Math.floor(Date.now() / 1000), model: call.intent.model };
+  }
+
+  push(event: StreamEvent): string[] {
+    if (event.type === 'usage') {
+      this.usage = event.usage;
+      return [];
     }
-    settled = true;
-    const report = await pipeline.settle(call, usage ?? estimateUsage(call, generated));
-    const final = { ...meta, object: 'chat.completion.chunk', choices: [], usage: usagePayload(report) };
-    yield `data: ${serializeWithExactCost(final, report.breakdown.charge)}\n\n`;
-    yield 'data: [DONE]\n\n';
-  } finally {
-    if (!settled) {
-      // The consumer stopped reading (the client went away between frames): stop the upstream and bill once.
-      settled = true;
-      await iterator.return?.().catch(() => undefined);
-      await pipeline.settle(call, usage ?? estimateUsage(call, generated), 'aborted');
-    }
+    const chunk = event.chunk;
+    this.meta = { id: chunk.id ?? this.meta.id, created: chunk.created ?? this.meta.created, model: chunk.model ?? this.meta.model };
+    this.generated += chunkText(chunk);
+    return [sseFrame(JSON.stringify(chunk))];
+  }
+
+  reportedUsage(): NormalizedUsage | undefined {
+    return this.usage;
+  }
+
+  estimatedUsage(): NormalizedUsage {
+    return estimateTextUsage(this.call, this.generated);
+  }
+
+  generatedAnything(): boolean {
+    return this.generated !== '';
+  }
+
+  finish(report: Parameters<StreamCodec<StreamEvent>['finish']>[0]): string[] {
+    const final = { ...this.meta, object: 'chat.completion.chunk', choices: [], usage: usagePayload(report) };
+    return [sseFrame(serializeWithExactCost(final, report.breakdown.charge)), 'data: [DONE]\n\n'];
+  }
+
+  failure(error: Parameters<StreamCodec<StreamEvent>['failure']>[0]): string[] {
+    return [sseFrame(JSON.stringify(error.toBody()))];
   }
 }
 
-async function settleAfterError(
-  pipeline: CallPipeline,
-  call: PreparedCall,
-  usage: NormalizedUsage | undefined,
-  generated: string,
-  error: unknown,
-) {
-  await pipeline.settle(call, usage ?? estimateUsage(call, generated), 'aborted');
-  return error instanceof GatewayError
-    ? error
-    : new GatewayError('upstream_error', `the upstream stream failed: ${error instanceof Error ? error.message : String(error)}`);
-}
-
-/** Local counts when the provider reported none: the prompt estimate and the text actually received. */
-function estimateUsage(call: PreparedCall, generatedText: string): NormalizedUsage {
-  const usage = emptyUsage();
-  usage.input.uncached = call.promptTokens;
-  usage.output.text = generatedText === '' ? 0 : countTextTokens(generatedText);
-  usage.estimated = true;
-  return usage;
-}
-
-function upstreamRequest(call: PreparedCall, stream: boolean): ChatCompletionRequest {
-  return { ...call.request, model: call.route.target.upstreamModel, stream };
-}
-
-function chunkText(chunk: unknown): string {
+/** The text of a chunk's deltas: content, reasoning and tool-call arguments (what a local count bills). */
+export function chunkText(chunk: unknown): string {
   let text = '';
   for (const choice of asArray(asRecord(chunk)?.choices)) {
     const delta = asRecord(asRecord(choice)?.delta);
@@ -183,7 +140,8 @@ function chunkText(chunk: unknown): string {
   return text;
 }
 
-function completionText(body: unknown): string {
+/** The text of a chat completion's messages: content and tool-call arguments. */
+export function completionText(body: unknown): string {
   let text = '';
   for (const choice of asArray(asRecord(body)?.choices)) {
     const message = asRecord(asRecord(choice)?.message);

@@ -14,7 +14,7 @@ import type { Caller } from './pipeline.js';
 
 /** What a first call answered, kept to replay it for a retry with the same Idempotency-Key. */
 export type StoredReply =
-  | { kind: 'json'; statusCode: number; headers: Record<string, string>; body: string }
+  | { kind: 'json'; statusCode: number; headers: Record<string, string>; body: string; contentType?: string }
   | { kind: 'sse'; statusCode: number; headers: Record<string, string>; frames: string[] };
 
 export type StartedCall = { kind: 'run'; requestId: string } | { kind: 'replay'; reply: StoredReply };

@@ -1,6 +1,6 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { GatewayError } from './errors.js';
-import type { PreparedCall } from './pipeline.js';
+import { answeredBy, type PreparedCall } from './pipeline.js';
 import type { ChargeReport } from './usage-payload.js';
 
 /**
@@ -125,7 +125,7 @@ export class GatewayMetrics {
   observeCall(call: PreparedCall, report: ChargeReport, status: string): void {
     // Unpriced names come from callers: one label for all of them keeps the series count bounded.
     const model = report.resolution.modelId ?? UNPRICED;
-    const provider = call.route.providerId;
+    const provider = answeredBy(call);
     const stream = call.stream ? 'true' : 'false';
     const unit = report.debit.unit;
     const key = `${model}\u0000${provider}\u0000${stream}\u0000${status}\u0000${unit}`;
@@ -164,9 +164,10 @@ export class GatewayMetrics {
 
   observeFailure(call: PreparedCall, error: GatewayError): void {
     const model = call.resolution.modelId ?? UNPRICED;
-    this.requests.inc({ model, provider: call.route.providerId, status: error.code, stream: String(call.stream) });
+    const provider = answeredBy(call);
+    this.requests.inc({ model, provider, status: error.code, stream: String(call.stream) });
     this.latency.observe(
-      { provider: call.route.providerId, stream: String(call.stream) },
+      { provider, stream: String(call.stream) },
       (performance.now() - call.startedAt) / 1000,
     );
   }

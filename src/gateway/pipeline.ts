@@ -3,7 +3,7 @@ import type { PricingCatalog } from '../catalog/snapshot.js';
 import type { Config } from '../config/config.js';
 import type { BudgetMode } from '../db/schema.js';
 import { GatewayError } from './errors.js';
-import { LedgerError } from '../ledger/errors.js';
+import { InsufficientCreditsError, LedgerError } from '../ledger/errors.js';
 import type { CallHold, CallReservations } from '../ledger/reservations.js';
 import type { Logger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
@@ -11,13 +11,10 @@ import { debitFor } from '../pricing/budget.js';
 import { priceUsage } from '../pricing/cost.js';
 import type { MarkupRules } from '../catalog/markup-rules.js';
 import { applyMarkup, type MarkupRule } from '../pricing/markup.js';
-import { quoteWorstCase } from '../pricing/quote.js';
+import { quoteUsage, type Quote } from '../pricing/quote.js';
 import type { NormalizedUsage, Resolution } from '../pricing/types.js';
 import { applyAnomalyPolicy, findUsageAnomaly, type UsageLimits } from '../pricing/usage-anomaly.js';
 import type { ProviderRegistry } from '../providers/registry.js';
-import { estimatePromptTokens } from '../providers/token-estimate.js';
-import type { ChatCompletionRequest } from '../providers/types.js';
-import { requestedMaxOutputTokens } from './chat-request.js';
 import { toGatewayError } from './error-mapping.js';
 import type { GatewayMetrics } from './metrics.js';
 import { routeCall, type Route } from './routing.js';
@@ -46,11 +43,34 @@ export interface GatewayServices {
   onAnomaly?(call: PreparedCall, anomaly: ReportedAnomaly): void;
 }
 
+/** The kinds of call, one per API shape at the edge; each is recorded and labelled in metrics. */
+export type CallOperation = 'chat' | 'responses' | 'messages' | 'completions' | 'embeddings' | 'transcriptions' | 'images';
+
+/**
+ * What a route's codec asks of the pipeline: which model, and how to bound the call's cost before it runs.
+ * The same prepare, settle and fail serve every shape; only this differs.
+ */
+export interface CallIntent {
+  /** The model the caller named. */
+  model: string;
+  operation: CallOperation;
+  /** The prompt's tokens counted locally: the estimate used when a provider reports no usage. */
+  promptTokens: number;
+  /** The output limit the caller set (max_tokens, max_output_tokens), if any: reported usage far past it is an anomaly. */
+  requestedMaxOutput?: number;
+  /**
+   * The call's usage at its worst for the resolved model (tokens, seconds of audio, images of a size): what is
+   * held. See `tokenWorstCase` for calls bounded by an output limit.
+   * @throws GatewayError invalid_request for a request the model cannot take (max_tokens above its limit).
+   */
+  worstCase(resolution: Resolution, defaults: { maxOutputTokens: number }): NormalizedUsage;
+}
+
 /** A call that passed auth, resolution and the hold: what is needed to finish it either way. */
 export interface PreparedCall {
   requestId: string;
   caller: Caller;
-  request: ChatCompletionRequest;
+  intent: CallIntent;
   resolution: Resolution;
   route: Route;
   markup: MarkupRule | undefined;
@@ -74,21 +94,17 @@ export class CallPipeline {
 
   /**
    * @throws GatewayError model_not_found (unpriced model, reject mode), upstream_not_configured,
-   *   insufficient_credits (402), account_suspended.
+   *   invalid_request (a limit the model cannot meet), insufficient_credits (402), account_suspended.
    */
-  async prepare(
-    request: ChatCompletionRequest,
-    caller: Caller,
-    options: { requestId?: string; stream: boolean },
-  ): Promise<PreparedCall> {
+  async prepare(intent: CallIntent, caller: Caller, options: { requestId?: string; stream: boolean }): Promise<PreparedCall> {
     const { catalog, config, markups, registry, reservations } = this.services;
     const startedAt = performance.now();
     const requestId = options.requestId ?? `req_${randomUUID().replaceAll('-', '')}`;
-    const resolution = catalog.resolve(request.model);
+    const resolution = catalog.resolve(intent.model);
     if (!resolution) {
       throw new GatewayError(
         'model_not_found',
-        `model ${JSON.stringify(request.model)} has no price in the catalog and unpriced models are rejected on this gateway`,
+        `model ${JSON.stringify(intent.model)} has no price in the catalog and unpriced models are rejected on this gateway`,
         'model',
       );
     }
@@ -99,32 +115,31 @@ export class CallPipeline {
       modelId: resolution.modelId,
       providerId: route.providerId,
     });
-    const promptTokens = estimatePromptTokens(request.messages);
-    const requestedMaxOutput = requestedMaxOutputTokens(request);
-    const maxOutputTokens = requestedMaxOutput ?? resolution.maxOutputTokens ?? config.defaultMaxOutputTokens;
-    const quote = quoteWorstCase({
-      resolution,
-      promptTokens,
-      maxOutputTokens,
-      markup,
-      mode: caller.mode,
-      jobPrice: caller.jobPrice,
+    const worstCase = intent.worstCase(resolution, {
+      maxOutputTokens: resolution.maxOutputTokens ?? config.defaultMaxOutputTokens,
     });
+    const quote = quoteUsage({ resolution, usage: worstCase, markup, mode: caller.mode, jobPrice: caller.jobPrice });
     const hold = await reservations
       .hold({ accountId: caller.accountId, requestId, amount: quote.debit.amount })
       .catch((error: unknown) => {
-        // The ledger's refusals (402 insufficient credits, 403 suspended) in the gateway's error catalog.
+        // The ledger's refusals (402 insufficient credits, 403 suspended) in the gateway's error catalog. A
+        // refusal of a credit lease names the lease's size (32 calls' worth); the caller is told this call's.
+        if (error instanceof InsufficientCreditsError) throw insufficientCredits(intent, quote, error);
         throw error instanceof LedgerError ? toGatewayError(error) : error;
       });
     return {
       requestId,
       caller,
-      request,
+      intent,
       resolution,
       route,
       markup,
-      promptTokens,
-      limits: { requestedMaxOutput, contextWindow: resolution.contextWindow, maxOutputTokens: resolution.maxOutputTokens },
+      promptTokens: intent.promptTokens,
+      limits: {
+        requestedMaxOutput: intent.requestedMaxOutput,
+        contextWindow: resolution.contextWindow,
+        maxOutputTokens: resolution.maxOutputTokens,
+      },
       worstCase: { charge: quote.breakdown.charge, debit: quote.debit.amount },
       hold,
       startedAt,
@@ -188,4 +203,30 @@ export class CallPipeline {
     recorder.record(call, { status: 'error', errorCode: mapped.code, latencyMs: performance.now() - call.startedAt });
     return mapped;
   }
+}
+
+/** The provider that answered a call, for records, metrics and headers: `demo` when the demo stood in. */
+export function answeredBy(call: Pick<PreparedCall, 'route'>): string {
+  return call.route.demo ? 'demo' : call.route.providerId;
+}
+
+/**
+ * The 402 for a call the account cannot cover: what this call needs at most (its worst case), what the
+ * account has available, and what to do about it.
+ */
+function insufficientCredits(intent: CallIntent, quote: Quote, refusal: InsufficientCreditsError): GatewayError {
+  const unit = quote.debit.unit === 'usd' ? 'USD' : 'tokens';
+  const available = Decimal.max(Decimal.ZERO, refusal.available);
+  const limit =
+    intent.operation === 'chat' ||
+    intent.operation === 'responses' ||
+    intent.operation === 'messages' ||
+    intent.operation === 'completions'
+      ? ' or lower the output limit (max_tokens)'
+      : '';
+  return new GatewayError(
+    'insufficient_credits',
+    `insufficient credits: this call needs up to ${quote.debit.amount.toString()} ${unit} (its worst case for ${intent.model}) ` +
+      `and ${available.toString()} ${unit} are available; top up the account's credits${limit}`,
+  );
 }

@@ -17,7 +17,7 @@ function failedCall(requestId: string, accountId: string): PreparedCall {
   return {
     requestId,
     caller: { accountId, mode: 'consumption_usd', jobPrice: undefined, markup: undefined, keyId: 'key_test' },
-    request: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }] },
+    intent: { model: 'gpt-4o-mini', operation: 'chat', promptTokens: 8, worstCase: () => emptyUsage() },
     resolution: {
       requested: 'gpt-4o-mini',
       modelId: 'gpt-4o-mini',
@@ -41,7 +41,7 @@ function failedCall(requestId: string, accountId: string): PreparedCall {
 /** A settled call with every column set: a priced breakdown with markup, cache and reasoning tokens, a stream. */
 function settledCall(requestId: string, accountId: string, requestedModel: string): [PreparedCall, CallOutcome] {
   const call = { ...failedCall(requestId, accountId), stream: true };
-  call.request = { ...call.request, model: requestedModel };
+  call.intent = { ...call.intent, model: requestedModel };
   const usage = emptyUsage();
   Object.assign(usage.input, { uncached: 1200, cacheRead: 300, cacheWrite: 20, cacheWrite1h: 5, audio: 7 });
   Object.assign(usage.output, { text: 450, reasoning: 128, audio: 3 });

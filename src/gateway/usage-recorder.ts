@@ -6,7 +6,7 @@ import type { CaptureJournal, JournalMark } from '../ledger/capture-journal.js';
 import type { UsageRecordsTable } from '../db/schema.js';
 import type { Logger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
-import type { PreparedCall } from './pipeline.js';
+import { answeredBy, type PreparedCall } from './pipeline.js';
 import type { ChargeReport } from './usage-payload.js';
 
 export interface CallOutcome {
@@ -221,9 +221,10 @@ function usageRow(call: PreparedCall, outcome: CallOutcome): RecordRow {
     request_id: call.requestId,
     account_id: call.caller.accountId,
     api_key_id: call.caller.keyId,
-    requested_model: call.request.model,
+    requested_model: call.intent.model,
     model_id: call.resolution.modelId ?? null,
-    provider_id: call.route.providerId,
+    // `demo` when the demo provider stood in for the model's provider: the record says who really answered.
+    provider_id: answeredBy(call),
     upstream_model: call.route.target.upstreamModel,
     input_uncached_tokens: usage?.input.uncached ?? 0,
     cache_read_tokens: usage?.input.cacheRead ?? 0,

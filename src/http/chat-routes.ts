@@ -1,11 +1,11 @@
-import { once } from 'node:events';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { PricingCatalog } from '../catalog/snapshot.js';
-import { completeChat, openChatStream, type JsonReply } from '../gateway/chat-calls.js';
+import { completeChat, openChatStream } from '../gateway/chat-calls.js';
 import { parseChatRequest } from '../gateway/chat-request.js';
-import type { IdempotentCalls, StoredReply } from '../gateway/idempotent-calls.js';
+import type { IdempotentCalls } from '../gateway/idempotent-calls.js';
 import type { CallPipeline } from '../gateway/pipeline.js';
 import type { Authenticator } from './auth.js';
+import { replyToCall } from './call-replies.js';
 
 export interface ChatRouteServices {
   pipeline: CallPipeline;
@@ -78,71 +78,11 @@ export function registerChatRoutes(app: FastifyInstance, services: ChatRouteServ
 async function handleChat(services: ChatRouteServices, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const caller = await services.authenticator.caller(request.headers.authorization);
   const body = parseChatRequest(request.body);
-  const controller = new AbortController();
-  // The client going away mid-call aborts the upstream call; settlement then bills what was generated.
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  const idempotencyKey = headerValue(request.headers['idempotency-key']);
-  const run = services.idempotency.begin(caller, idempotencyKey, request.body);
-  const started = await run.start();
-  if (started.kind === 'replay') return sendReplay(reply, started.reply);
-  const options = { signal: controller.signal, requestId: started.requestId };
-  try {
-    if (!body.stream) {
-      const result = await completeChat(services.pipeline, body, caller, options);
-      await run.complete({ kind: 'json', ...result });
-      return sendJson(reply, result);
-    }
-    const stream = await openChatStream(services.pipeline, body, caller, options);
-    reply.hijack();
-    reply.raw.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      ...stream.headers,
-    });
-    const frames: string[] = [];
-    let completed = false;
-    for await (const frame of stream.frames) {
-      frames.push(frame);
-      if (frame === 'data: [DONE]\n\n') completed = true;
-      if (!(await write(reply, frame))) break; // the client left; the relay's finally settles the call
-    }
-    if (!reply.raw.destroyed) reply.raw.end();
-    if (completed) await run.complete({ kind: 'sse', statusCode: 200, headers: stream.headers, frames });
-    else await run.abandon();
-  } catch (error) {
-    await run.abandon();
-    throw error;
-  }
-}
-
-function sendJson(reply: FastifyReply, result: JsonReply): void {
-  void reply.code(result.statusCode).headers(result.headers).type('application/json; charset=utf-8').send(result.body);
-}
-
-function sendReplay(reply: FastifyReply, stored: StoredReply): void {
-  const headers = { ...stored.headers, 'x-tollgate-idempotent-replay': 'true' };
-  if (stored.kind === 'json') {
-    void reply.code(stored.statusCode).headers(headers).type('application/json; charset=utf-8').send(stored.body);
-    return;
-  }
-  void reply.code(200).headers(headers).type('text/event-stream; charset=utf-8').send(stored.frames.join(''));
-}
-
-async function write(reply: FastifyReply, frame: string): Promise<boolean> {
-  const raw = reply.raw;
-  if (raw.destroyed || raw.writableEnded) return false;
-  if (raw.write(frame)) return true;
-  await Promise.race([once(raw, 'drain'), once(raw, 'close')]);
-  return !raw.destroyed;
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  const text = Array.isArray(value) ? value[0] : value;
-  return text && text.trim() !== '' ? text.trim() : undefined;
+  await replyToCall(services.idempotency, caller, request, reply, request.body, (options) =>
+    body.stream
+      ? openChatStream(services.pipeline, body, caller, options)
+      : completeChat(services.pipeline, body, caller, options),
+  );
 }
 
 function snakeCase(key: string): string {
