@@ -31,7 +31,7 @@ export interface ChargeReport {
  * (see `serializeWithExactCost`), never through a float.
  */
 export function usagePayload(report: ChargeReport, upstreamUsage?: Record<string, unknown>): Record<string, unknown> {
-  const { usage, breakdown, resolution } = report;
+  const { usage } = report;
   const prompt = totalInputTokens(usage);
   const completion = totalOutputTokens(usage);
   return {
@@ -53,37 +53,102 @@ export function usagePayload(report: ChargeReport, upstreamUsage?: Record<string
       ...(usage.output.audio > 0 ? { audio_tokens: usage.output.audio } : {}),
     },
     cost: COST_PLACEHOLDER,
-    tollgate: {
-      charge: breakdown.charge.toString(),
-      provider_cost: breakdown.providerCost.toString(),
-      markup: breakdown.markup?.amount.toString() ?? '0',
-      currency: 'USD',
-      debit: report.debit.amount.toString(),
-      debit_unit: report.debit.unit,
-      ...(report.shortfall.isPositive() ? { shortfall: report.shortfall.toString() } : {}),
-      ...(report.anomaly
-        ? {
-            usage_anomaly: {
-              reasons: report.anomaly.reasons,
-              policy: report.anomaly.policy,
-              ...(report.anomaly.reported
-                ? {
-                    reported_charge: report.anomaly.reported.charge.toString(),
-                    reported_debit: report.anomaly.reported.debit.toString(),
-                  }
-                : {}),
-            },
-          }
-        : {}),
-      credits_remaining: report.creditsRemaining?.toString() ?? null,
-      estimated: usage.estimated,
-      pricing: {
-        model: resolution.modelId ?? null,
-        source: resolution.source,
-        match: resolution.match,
-        price_version: resolution.price.version ?? null,
-        tier: breakdown.tier ?? null,
-      },
+    tollgate: chargeDetails(report),
+  };
+}
+
+/**
+ * The Responses API's `usage` (input_tokens with `input_tokens_details.cached_tokens`, output_tokens with
+ * `output_tokens_details.reasoning_tokens`), with `cost` and the `tollgate` block as chat's.
+ */
+export function responsesUsagePayload(report: ChargeReport, upstreamUsage?: Record<string, unknown>): Record<string, unknown> {
+  const { usage } = report;
+  const input = totalInputTokens(usage);
+  const output = totalOutputTokens(usage);
+  const cacheWrite = usage.input.cacheWrite + usage.input.cacheWrite1h;
+  return {
+    ...(upstreamUsage ?? {}),
+    input_tokens: input,
+    input_tokens_details: {
+      ...(asObject(upstreamUsage?.input_tokens_details) ?? {}),
+      cached_tokens: usage.input.cacheRead,
+      ...(cacheWrite > 0 ? { cache_write_tokens: cacheWrite } : {}),
+    },
+    output_tokens: output,
+    output_tokens_details: {
+      ...(asObject(upstreamUsage?.output_tokens_details) ?? {}),
+      reasoning_tokens: usage.output.reasoning,
+    },
+    total_tokens: input + output,
+    cost: COST_PLACEHOLDER,
+    tollgate: chargeDetails(report),
+  };
+}
+
+/**
+ * Anthropic's Messages `usage`: `input_tokens` excludes cache reads and writes, which have fields of their
+ * own (and the 5-minute / 1-hour split in `cache_creation`); with `cost` and the `tollgate` block.
+ */
+export function messagesUsagePayload(report: ChargeReport, upstreamUsage?: Record<string, unknown>): Record<string, unknown> {
+  const { usage } = report;
+  return {
+    ...(upstreamUsage ?? {}),
+    input_tokens: usage.input.uncached + usage.input.audio,
+    cache_creation_input_tokens: usage.input.cacheWrite + usage.input.cacheWrite1h,
+    cache_read_input_tokens: usage.input.cacheRead,
+    cache_creation: {
+      ephemeral_5m_input_tokens: usage.input.cacheWrite,
+      ephemeral_1h_input_tokens: usage.input.cacheWrite1h,
+    },
+    output_tokens: totalOutputTokens(usage),
+    cost: COST_PLACEHOLDER,
+    tollgate: chargeDetails(report),
+  };
+}
+
+/**
+ * The charge of a call that has no token usage to show (embeddings show `prompt_tokens` only; audio and images
+ * none): `cost` and the `tollgate` block, to merge into the shape's own usage object.
+ */
+export function chargePayload(report: ChargeReport): Record<string, unknown> {
+  return { cost: COST_PLACEHOLDER, tollgate: chargeDetails(report) };
+}
+
+/** What the charge was made of: provider cost, markup, the debit and its unit, credits left, how it was priced. */
+function chargeDetails(report: ChargeReport): Record<string, unknown> {
+  const { usage, breakdown, resolution } = report;
+  return {
+    charge: breakdown.charge.toString(),
+    provider_cost: breakdown.providerCost.toString(),
+    markup: breakdown.markup?.amount.toString() ?? '0',
+    currency: 'USD',
+    debit: report.debit.amount.toString(),
+    debit_unit: report.debit.unit,
+    ...(report.shortfall.isPositive() ? { shortfall: report.shortfall.toString() } : {}),
+    ...(report.anomaly
+      ? {
+          usage_anomaly: {
+            reasons: report.anomaly.reasons,
+            policy: report.anomaly.policy,
+            ...(report.anomaly.reported
+              ? {
+                  reported_charge: report.anomaly.reported.charge.toString(),
+                  reported_debit: report.anomaly.reported.debit.toString(),
+                }
+              : {}),
+          },
+        }
+      : {}),
+    credits_remaining: report.creditsRemaining?.toString() ?? null,
+    estimated: usage.estimated,
+    ...(usage.audioSeconds ? { audio_seconds: usage.audioSeconds } : {}),
+    ...(usage.images ? { images: usage.images } : {}),
+    pricing: {
+      model: resolution.modelId ?? null,
+      source: resolution.source,
+      match: resolution.match,
+      price_version: resolution.price.version ?? null,
+      tier: breakdown.tier ?? null,
     },
   };
 }

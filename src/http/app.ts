@@ -20,6 +20,7 @@ import { ConsoleAccess } from './console-access.js';
 import { registerCustomerRoutes } from './console-customer-routes.js';
 import { registerConsoleRoutes } from './console-routes.js';
 import { ConsoleSessions, DEFAULT_SESSION_IDLE_MS, DEFAULT_SESSION_MAX_AGE_MS } from './console-sessions.js';
+import { registerResponsesRoutes } from './responses-routes.js';
 import { LazyRequestLogger } from './request-logger.js';
 import { validationErrorBody } from './validation-errors.js';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
@@ -174,6 +175,7 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
   }
 
   registerChatRoutes(app, services);
+  registerResponsesRoutes(app, services);
 
   const consoleAccess = new ConsoleAccess({
     db: services.database.db,

@@ -1,0 +1,34 @@
+import type { FastifyInstance } from 'fastify';
+import { completeResponse, openResponseStream } from '../gateway/responses/responses-calls.js';
+import { parseResponsesRequest } from '../gateway/responses/responses-request.js';
+import { replyToCall } from './call-replies.js';
+import type { ChatRouteServices } from './chat-routes.js';
+
+/** `POST /v1/responses`: OpenAI's Responses API, JSON and streamed, billed like every call. */
+export function registerResponsesRoutes(app: FastifyInstance, services: ChatRouteServices): void {
+  app.post(
+    '/v1/responses',
+    {
+      schema: {
+        tags: ['calls'],
+        summary: "Create a model response (OpenAI's Responses API), billed from the caller's credits",
+        description:
+          'Passed through to upstreams that serve the Responses API (OpenAI, OpenRouter, Groq, xAI); translated through chat ' +
+          'completions for the others (Anthropic, Gemini, chat-only gateways: text, function tools, streaming). `usage` carries ' +
+          '`cost`; streamed, the `response.completed` event does. `Idempotency-Key` makes a retry replay the first answer.',
+        headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', maxLength: 255 } } },
+        body: { type: 'object', additionalProperties: true, properties: { model: { type: 'string' } } },
+        security: [{ bearer: [] }],
+      },
+    },
+    async (request, reply) => {
+      const caller = await services.authenticator.caller(request.headers.authorization);
+      const body = parseResponsesRequest(request.body);
+      await replyToCall(services.idempotency, caller, request, reply, request.body, (options) =>
+        body.stream
+          ? openResponseStream(services.pipeline, body, caller, options)
+          : completeResponse(services.pipeline, body, caller, options),
+      );
+    },
+  );
+}
