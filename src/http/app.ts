@@ -20,6 +20,8 @@ import { ConsoleAccess } from './console-access.js';
 import { registerCustomerRoutes } from './console-customer-routes.js';
 import { registerConsoleRoutes } from './console-routes.js';
 import { ConsoleSessions, DEFAULT_SESSION_IDLE_MS, DEFAULT_SESSION_MAX_AGE_MS } from './console-sessions.js';
+import { registerMessagesRoutes } from './messages-routes.js';
+import { requestError } from './request-errors.js';
 import { registerResponsesRoutes } from './responses-routes.js';
 import { LazyRequestLogger } from './request-logger.js';
 import { validationErrorBody } from './validation-errors.js';
@@ -105,22 +107,20 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  /** A database that cannot be reached is a 503 the client may retry, whichever route saw it. */
+  const unavailable = (error: unknown): GatewayError | undefined => {
+    if (error instanceof GatewayError || !isDatabaseUnavailable(error)) return undefined;
+    services.database.health.observe(error);
+    return serviceUnavailable();
+  };
   app.setErrorHandler((error: FastifyError | GatewayError, request, reply) => {
-    if (!(error instanceof GatewayError) && isDatabaseUnavailable(error)) {
-      services.database.health.observe(error);
-      error = serviceUnavailable();
-    }
+    error = unavailable(error) ?? error;
     if (error instanceof GatewayError) {
       services.metrics.observeRejection(error);
       return reply.code(error.status).headers(error.headers()).send(error.toBody());
     }
-    if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError) {
-      return reply.code(400).send(errorBody('invalid_request', `the request body is not valid JSON: ${error.message}`));
-    }
-    if (error.validation) return reply.code(400).send(validationErrorBody(error));
-    if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
-      return reply.code(error.statusCode).send(errorBody('invalid_request', error.message));
-    }
+    const refused = requestError(error);
+    if (refused) return reply.code(refused.status).send(refused.toBody());
     request.log.error({ err: error }, 'unhandled error');
     return reply.code(500).send(errorBody('internal_error', 'internal error in the gateway; the call was not charged'));
   });
@@ -176,6 +176,7 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
 
   registerChatRoutes(app, services);
   registerResponsesRoutes(app, services);
+  await registerMessagesRoutes(app, { ...services, unavailable });
 
   const consoleAccess = new ConsoleAccess({
     db: services.database.db,
