@@ -154,7 +154,10 @@ async function* relay<Event>(
         mapped =
           error instanceof GatewayError
             ? error
-            : new GatewayError('upstream_error', `the upstream stream failed: ${error instanceof Error ? error.message : String(error)}`);
+            : new GatewayError(
+                'upstream_error',
+                `the upstream stream failed: ${error instanceof Error ? error.message : String(error)}`,
+              );
       }
       for (const frame of codec.failure(mapped)) yield frame;
       return;

@@ -97,7 +97,11 @@ export class ChatStreamCodec implements StreamCodec<StreamEvent> {
       return [];
     }
     const chunk = event.chunk;
-    this.meta = { id: chunk.id ?? this.meta.id, created: chunk.created ?? this.meta.created, model: chunk.model ?? this.meta.model };
+    this.meta = {
+      id: chunk.id ?? this.meta.id,
+      created: chunk.created ?? this.meta.created,
+      model: chunk.model ?? this.meta.model,
+    };
     this.generated += chunkText(chunk);
     return [sseFrame(JSON.stringify(chunk))];
   }

@@ -166,10 +166,7 @@ export class GatewayMetrics {
     const model = call.resolution.modelId ?? UNPRICED;
     const provider = answeredBy(call);
     this.requests.inc({ model, provider, status: error.code, stream: String(call.stream) });
-    this.latency.observe(
-      { provider, stream: String(call.stream) },
-      (performance.now() - call.startedAt) / 1000,
-    );
+    this.latency.observe({ provider, stream: String(call.stream) }, (performance.now() - call.startedAt) / 1000);
   }
 
   /** Calls refused before reaching a provider (auth, validation, credits). */

@@ -20,6 +20,7 @@ import { ConsoleAccess } from './console-access.js';
 import { registerCustomerRoutes } from './console-customer-routes.js';
 import { registerConsoleRoutes } from './console-routes.js';
 import { ConsoleSessions, DEFAULT_SESSION_IDLE_MS, DEFAULT_SESSION_MAX_AGE_MS } from './console-sessions.js';
+import { registerMediaRoutes } from './media-routes.js';
 import { registerMessagesRoutes } from './messages-routes.js';
 import { requestError } from './request-errors.js';
 import { registerResponsesRoutes } from './responses-routes.js';
@@ -177,6 +178,7 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
   registerChatRoutes(app, services);
   registerResponsesRoutes(app, services);
   await registerMessagesRoutes(app, { ...services, unavailable });
+  await registerMediaRoutes(app, services);
 
   const consoleAccess = new ConsoleAccess({
     db: services.database.db,

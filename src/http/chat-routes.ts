@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { PricingCatalog } from '../catalog/snapshot.js';
+import type { CatalogModel, PricingCatalog } from '../catalog/snapshot.js';
+import { GatewayError } from '../gateway/errors.js';
 import { completeChat, openChatStream } from '../gateway/chat-calls.js';
 import { parseChatRequest } from '../gateway/chat-request.js';
 import type { IdempotentCalls } from '../gateway/idempotent-calls.js';
@@ -54,25 +55,62 @@ export function registerChatRoutes(app: FastifyInstance, services: ChatRouteServ
     },
     async (request) => {
       await services.authenticator.caller(request.headers.authorization);
-      return {
-        object: 'list',
-        data: services.catalog.listModels().map((model) => ({
-          id: model.id,
-          object: 'model',
-          created: Math.floor((model.price.effectiveFrom?.getTime() ?? 0) / 1000),
-          owned_by: model.providerId,
-          context_window: model.contextWindow ?? null,
-          max_output_tokens: model.maxOutputTokens ?? null,
-          pricing: {
-            currency: 'USD',
-            unit: 'per token',
-            price_version: model.price.version ?? null,
-            ...Object.fromEntries(Object.entries(model.price.rates).map(([key, value]) => [snakeCase(key), value.toString()])),
-          },
-        })),
-      };
+      return { object: 'list', data: services.catalog.listModels().map(modelJson) };
     },
   );
+
+  app.get(
+    '/v1/models/*',
+    {
+      schema: {
+        tags: ['calls'],
+        summary: "One model with its current price (the name is resolved as a call's would be: alias, prefix, snapshot)",
+        security: [{ bearer: [] }],
+      },
+    },
+    async (request) => {
+      await services.authenticator.caller(request.headers.authorization);
+      const name = decodeURIComponent((request.params as { '*': string })['*']);
+      const resolution = services.catalog.resolve(name);
+      const model =
+        resolution?.modelId !== undefined
+          ? services.catalog.listModels().find((candidate) => candidate.id === resolution.modelId)
+          : undefined;
+      if (!resolution || resolution.source === 'default' || !model) {
+        throw new GatewayError('model_not_found', `The model '${name}' does not exist in this gateway's catalog`, 'model');
+      }
+      return { ...modelJson(model), requested: name, match: resolution.match };
+    },
+  );
+}
+
+/** A catalog model in OpenAI's model shape, with its current price as exact decimal strings. */
+function modelJson(model: CatalogModel): Record<string, unknown> {
+  const imageRates = model.price.imageRates ?? [];
+  return {
+    id: model.id,
+    object: 'model',
+    created: Math.floor((model.price.effectiveFrom?.getTime() ?? 0) / 1000),
+    owned_by: model.providerId,
+    modality: model.modality,
+    context_window: model.contextWindow ?? null,
+    max_output_tokens: model.maxOutputTokens ?? null,
+    pricing: {
+      currency: 'USD',
+      unit: 'per token',
+      price_version: model.price.version ?? null,
+      ...Object.fromEntries(Object.entries(model.price.rates).map(([key, value]) => [snakeCase(key), value.toString()])),
+      ...(imageRates.length > 0
+        ? {
+            image_rates: imageRates.map((entry) => ({
+              size: entry.size,
+              ...(entry.quality !== undefined ? { quality: entry.quality } : {}),
+              rate: entry.rate.toString(),
+            })),
+          }
+        : {}),
+    },
+  };
 }
 
 async function handleChat(services: ChatRouteServices, request: FastifyRequest, reply: FastifyReply): Promise<void> {

@@ -32,7 +32,7 @@ export async function registerMessagesRoutes(
           description:
             'Passed through to Anthropic (cache writes and reads priced at their own rates); translated through chat completions ' +
             'for other providers. Send the key as `x-api-key` or `Authorization: Bearer`. `usage` carries `cost`; streamed, the ' +
-            '`message_delta` event does. Errors have Anthropic\'s shape. `Idempotency-Key` makes a retry replay the first answer.',
+            "`message_delta` event does. Errors have Anthropic's shape. `Idempotency-Key` makes a retry replay the first answer.",
           headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', maxLength: 255 } } },
           body: { type: 'object', additionalProperties: true, properties: { model: { type: 'string' } } },
           security: [{ bearer: [] }],

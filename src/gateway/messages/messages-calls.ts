@@ -60,7 +60,10 @@ export function completeMessage(
         }
         const result = await adapter.complete(upstreamChatRequest(call, messagesToChat(request, true), false), target, signal);
         const body = messageFromChat(result.body, request.model, messageId(call));
-        return { answer: { body, upstreamUsage: undefined }, usage: result.usage ?? estimateTextUsage(call, completionText(result.body)) };
+        return {
+          answer: { body, upstreamUsage: undefined },
+          usage: result.usage ?? estimateTextUsage(call, completionText(result.body)),
+        };
       },
       render({ body, upstreamUsage }, report) {
         const usage = messagesUsagePayload(report, upstreamUsage);
@@ -85,7 +88,12 @@ export function openMessageStream(
     (call, signal) => {
       const { adapter, target } = call.route;
       if (servedNatively(call)) {
-        return adapter.streamNative!('messages', { kind: 'json', json: request, forwardHeaders: options.forwardHeaders }, target, signal);
+        return adapter.streamNative!(
+          'messages',
+          { kind: 'json', json: request, forwardHeaders: options.forwardHeaders },
+          target,
+          signal,
+        );
       }
       return adapter.stream(upstreamChatRequest(call, messagesToChat(request, true), true), target, signal);
     },
@@ -114,5 +122,8 @@ function contentText(body: Record<string, unknown>): string {
 }
 
 function invalidAnswer(call: PreparedCall): GatewayError {
-  return new GatewayError('upstream_error', `${call.route.providerId} answered the Messages call with something that is not a message`);
+  return new GatewayError(
+    'upstream_error',
+    `${call.route.providerId} answered the Messages call with something that is not a message`,
+  );
 }

@@ -19,16 +19,19 @@ export interface MessagesRequest {
 export function parseMessagesRequest(body: unknown): MessagesRequest {
   if (!isRecord(body)) throw new GatewayError('invalid_request', 'the request body must be a JSON object');
   if (typeof body.model !== 'string' || body.model === '') invalid('model', 'is required and must be a non-empty string');
-  if (!Array.isArray(body.messages) || body.messages.length === 0) invalid('messages', 'is required and must be a non-empty array');
+  if (!Array.isArray(body.messages) || body.messages.length === 0)
+    invalid('messages', 'is required and must be a non-empty array');
   body.messages.forEach((message: unknown, index) => {
     if (!isRecord(message)) invalid(`messages.${index}`, 'must be an object with a role and content');
-    if (message.role !== 'user' && message.role !== 'assistant') invalid(`messages.${index}.role`, 'must be "user" or "assistant"');
+    if (message.role !== 'user' && message.role !== 'assistant')
+      invalid(`messages.${index}.role`, 'must be "user" or "assistant"');
     if (typeof message.content !== 'string' && !Array.isArray(message.content)) {
       invalid(`messages.${index}.content`, 'must be a string or an array of content blocks');
     }
   });
   const max = body.max_tokens;
-  if (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1) invalid('max_tokens', 'is required and must be a whole number of at least 1');
+  if (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1)
+    invalid('max_tokens', 'is required and must be a whole number of at least 1');
   if (body.system !== undefined && typeof body.system !== 'string' && !Array.isArray(body.system)) {
     invalid('system', 'must be a string or an array of text blocks');
   }
@@ -48,7 +51,11 @@ export function parseMessagesRequest(body: unknown): MessagesRequest {
 export function messagesToChat(request: MessagesRequest, strict: boolean): ChatCompletionRequest {
   const refuse = (param: string, what: string): void => {
     if (strict) {
-      throw new GatewayError('invalid_request', `invalid request: ${what} cannot be sent to this model's provider, which is reached through chat completions`, param);
+      throw new GatewayError(
+        'invalid_request',
+        `invalid request: ${what} cannot be sent to this model's provider, which is reached through chat completions`,
+        param,
+      );
     }
   };
   const messages: ChatMessage[] = [];
@@ -68,9 +75,14 @@ export function messagesToChat(request: MessagesRequest, strict: boolean): ChatC
       if (block.type === 'text' && typeof block.text === 'string') parts.push({ type: 'text', text: block.text });
       else if (block.type === 'image' && isRecord(block.source)) parts.push(imagePart(block.source, path, refuse));
       else if (block.type === 'tool_use') {
-        toolCalls.push({ id: String(block.id ?? ''), type: 'function', function: { name: String(block.name ?? ''), arguments: JSON.stringify(block.input ?? {}) } });
+        toolCalls.push({
+          id: String(block.id ?? ''),
+          type: 'function',
+          function: { name: String(block.name ?? ''), arguments: JSON.stringify(block.input ?? {}) },
+        });
       } else if (block.type === 'tool_result') {
-        const content = typeof block.content === 'string' ? block.content : blocksText(Array.isArray(block.content) ? block.content : []);
+        const content =
+          typeof block.content === 'string' ? block.content : blocksText(Array.isArray(block.content) ? block.content : []);
         toolResults.push({ role: 'tool', tool_call_id: String(block.tool_use_id ?? ''), content });
       } else if (block.type !== 'thinking' && block.type !== 'redacted_thinking') {
         refuse(`${path}.type`, `a content block of type ${JSON.stringify(block.type)}`);
@@ -78,9 +90,18 @@ export function messagesToChat(request: MessagesRequest, strict: boolean): ChatC
     });
     // Tool results answer the previous assistant turn's calls, so they come first (chat's order).
     messages.push(...toolResults);
-    const content = parts.length === 0 ? null : parts.every((part) => part.type === 'text') ? parts.map((part) => (part as { text: string }).text).join('') : parts;
+    const content =
+      parts.length === 0
+        ? null
+        : parts.every((part) => part.type === 'text')
+          ? parts.map((part) => (part as { text: string }).text).join('')
+          : parts;
     if (content !== null || toolCalls.length > 0) {
-      messages.push({ role: message.role, content: content ?? (message.role === 'assistant' ? null : ''), ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) });
+      messages.push({
+        role: message.role,
+        content: content ?? (message.role === 'assistant' ? null : ''),
+        ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+      });
     }
   });
   const chat: ChatCompletionRequest = { model: request.model, messages, max_tokens: request.max_tokens };
@@ -88,7 +109,8 @@ export function messagesToChat(request: MessagesRequest, strict: boolean): ChatC
   if (typeof request.top_p === 'number') chat.top_p = request.top_p;
   if (Array.isArray(request.stop_sequences)) chat.stop = request.stop_sequences as string[];
   if (isRecord(request.metadata) && typeof request.metadata.user_id === 'string') chat.user = request.metadata.user_id;
-  if (Array.isArray(request.tools) && request.tools.length > 0) chat.tools = request.tools.map((tool, index) => chatTool(tool, index, refuse)).filter(Boolean);
+  if (Array.isArray(request.tools) && request.tools.length > 0)
+    chat.tools = request.tools.map((tool, index) => chatTool(tool, index, refuse)).filter(Boolean);
   if (isRecord(request.tool_choice)) chat.tool_choice = chatToolChoice(request.tool_choice);
   return chat;
 }
@@ -111,7 +133,10 @@ function imagePart(source: Record<string, unknown>, path: string, refuse: (param
 
 function chatTool(tool: unknown, index: number, refuse: (param: string, what: string) => void): unknown {
   if (isRecord(tool) && typeof tool.name === 'string' && (tool.type === undefined || tool.type === 'custom')) {
-    const definition: Record<string, unknown> = { name: tool.name, parameters: tool.input_schema ?? { type: 'object', properties: {} } };
+    const definition: Record<string, unknown> = {
+      name: tool.name,
+      parameters: tool.input_schema ?? { type: 'object', properties: {} },
+    };
     if (typeof tool.description === 'string') definition.description = tool.description;
     return { type: 'function', function: definition };
   }

@@ -39,7 +39,8 @@ export class NativeMessagesStream implements StreamCodec<NativeStreamEvent> {
     }
     if (type === 'content_block_delta' && isRecord(payload.delta)) {
       const delta = payload.delta;
-      for (const field of ['text', 'thinking', 'partial_json']) if (typeof delta[field] === 'string') this.generated += delta[field];
+      for (const field of ['text', 'thinking', 'partial_json'])
+        if (typeof delta[field] === 'string') this.generated += delta[field];
     }
     return [sseFrame(JSON.stringify(payload), type || undefined)];
   }
@@ -114,7 +115,13 @@ export class MessagesFromChatStream implements StreamCodec<StreamEvent> {
       }
       for (const tool of delta.tool_calls ?? []) {
         if (this.open?.kind !== 'tool' || this.open.toolIndex !== tool.index) {
-          frames.push(...this.openBlock('tool', { type: 'tool_use', id: tool.id ?? '', name: tool.function?.name ?? '', input: {} }, tool.index));
+          frames.push(
+            ...this.openBlock(
+              'tool',
+              { type: 'tool_use', id: tool.id ?? '', name: tool.function?.name ?? '', input: {} },
+              tool.index,
+            ),
+          );
         }
         const partial = tool.function?.arguments ?? '';
         if (partial !== '') frames.push(this.blockDelta({ type: 'input_json_delta', partial_json: partial }, partial));
@@ -164,7 +171,12 @@ export class MessagesFromChatStream implements StreamCodec<StreamEvent> {
       stop_reason: null,
       stop_sequence: null,
       // The prompt as counted locally; message_delta carries the provider's counts at the end.
-      usage: { input_tokens: this.call.promptTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 0 },
+      usage: {
+        input_tokens: this.call.promptTokens,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        output_tokens: 0,
+      },
     };
     return [sseFrame(JSON.stringify({ type: 'message_start', message }), 'message_start')];
   }
@@ -173,7 +185,12 @@ export class MessagesFromChatStream implements StreamCodec<StreamEvent> {
     if (this.open?.kind === kind && kind !== 'tool') return [];
     const frames = this.closeBlock();
     this.open = { kind, index: this.blockCount++, ...(toolIndex !== undefined ? { toolIndex } : {}) };
-    frames.push(sseFrame(JSON.stringify({ type: 'content_block_start', index: this.open.index, content_block: block }), 'content_block_start'));
+    frames.push(
+      sseFrame(
+        JSON.stringify({ type: 'content_block_start', index: this.open.index, content_block: block }),
+        'content_block_start',
+      ),
+    );
     return frames;
   }
 

@@ -37,7 +37,12 @@ export function responsesIntent(request: ResponsesRequest): CallIntent {
 }
 
 /** @throws GatewayError for anything that stops the call (the hold is released first). */
-export function completeResponse(pipeline: CallPipeline, request: ResponsesRequest, caller: Caller, options: CallOptions): Promise<JsonReply> {
+export function completeResponse(
+  pipeline: CallPipeline,
+  request: ResponsesRequest,
+  caller: Caller,
+  options: CallOptions,
+): Promise<JsonReply> {
   return runJsonCall<{ body: Record<string, unknown>; upstreamUsage: Record<string, unknown> | undefined }>(
     pipeline,
     responsesIntent(request),
@@ -56,7 +61,10 @@ export function completeResponse(pipeline: CallPipeline, request: ResponsesReque
         const chat = responsesToChat(request, true);
         const result = await adapter.complete(upstreamChatRequest(call, chat, false), target, signal);
         const body = responseFromChat(result.body, request, responseId(call));
-        return { answer: { body, upstreamUsage: undefined }, usage: result.usage ?? estimateTextUsage(call, completionText(result.body)) };
+        return {
+          answer: { body, upstreamUsage: undefined },
+          usage: result.usage ?? estimateTextUsage(call, completionText(result.body)),
+        };
       },
       render({ body, upstreamUsage }, report) {
         const usage = responsesUsagePayload(report, upstreamUsage);
@@ -104,7 +112,10 @@ function outputText(body: Record<string, unknown>): string {
   for (const item of Array.isArray(body.output) ? body.output : []) {
     if (!isRecord(item)) continue;
     if (typeof item.arguments === 'string') text += item.arguments;
-    for (const part of [...(Array.isArray(item.content) ? item.content : []), ...(Array.isArray(item.summary) ? item.summary : [])]) {
+    for (const part of [
+      ...(Array.isArray(item.content) ? item.content : []),
+      ...(Array.isArray(item.summary) ? item.summary : []),
+    ]) {
       if (isRecord(part) && typeof part.text === 'string') text += part.text;
     }
   }
@@ -112,5 +123,8 @@ function outputText(body: Record<string, unknown>): string {
 }
 
 function invalidAnswer(call: PreparedCall): GatewayError {
-  return new GatewayError('upstream_error', `${call.route.providerId} answered the Responses call with something that is not a response`);
+  return new GatewayError(
+    'upstream_error',
+    `${call.route.providerId} answered the Responses call with something that is not a response`,
+  );
 }

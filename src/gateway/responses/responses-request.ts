@@ -34,7 +34,8 @@ export function parseResponsesRequest(body: unknown): ResponsesRequest {
   if (max !== undefined && max !== null && (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1)) {
     invalid('max_output_tokens', 'must be a whole number of at least 1');
   }
-  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') invalid('stream', 'must be true or false');
+  if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean')
+    invalid('stream', 'must be true or false');
   if (body.tools !== undefined && body.tools !== null && !Array.isArray(body.tools)) invalid('tools', 'must be an array');
   return body as ResponsesRequest;
 }
@@ -63,7 +64,9 @@ export function responsesToChat(request: ResponsesRequest, strict: boolean): Cha
     messages.push({ role: 'system', content: request.instructions });
   }
   if (typeof request.input === 'string') messages.push({ role: 'user', content: request.input });
-  else for (const [index, item] of (request.input ?? []).entries()) addItem(messages, item as Record<string, unknown>, `input[${index}]`, refuse);
+  else
+    for (const [index, item] of (request.input ?? []).entries())
+      addItem(messages, item as Record<string, unknown>, `input[${index}]`, refuse);
   const chat: ChatCompletionRequest = { model: request.model, messages };
   if (typeof request.max_output_tokens === 'number') chat.max_tokens = request.max_output_tokens;
   for (const field of ['temperature', 'top_p', 'user', 'parallel_tool_calls']) {
@@ -81,7 +84,12 @@ export function responsesToChat(request: ResponsesRequest, strict: boolean): Cha
   return chat;
 }
 
-function addItem(messages: ChatMessage[], item: Record<string, unknown>, path: string, refuse: (param: string, what: string) => void): void {
+function addItem(
+  messages: ChatMessage[],
+  item: Record<string, unknown>,
+  path: string,
+  refuse: (param: string, what: string) => void,
+): void {
   const type = item.type ?? 'message';
   if (type === 'message') {
     const role = item.role === 'assistant' || item.role === 'system' || item.role === 'developer' ? item.role : 'user';
@@ -113,7 +121,10 @@ function contentOf(content: unknown, path: string, refuse: (param: string, what:
     if ((part.type === 'input_text' || part.type === 'output_text' || part.type === 'text') && typeof part.text === 'string') {
       parts.push({ type: 'text', text: part.text });
     } else if (part.type === 'input_image' && typeof part.image_url === 'string') {
-      parts.push({ type: 'image_url', image_url: { url: part.image_url, ...(typeof part.detail === 'string' ? { detail: part.detail } : {}) } });
+      parts.push({
+        type: 'image_url',
+        image_url: { url: part.image_url, ...(typeof part.detail === 'string' ? { detail: part.detail } : {}) },
+      });
     } else {
       refuse(`${path}[${index}].type`, `a content part of type ${JSON.stringify(part.type)}`);
     }
@@ -126,12 +137,18 @@ function functionTools(tools: unknown, refuse: (param: string, what: string) => 
   const result: unknown[] = [];
   tools.forEach((tool: unknown, index) => {
     if (isRecord(tool) && tool.type === 'function' && typeof tool.name === 'string') {
-      const definition: Record<string, unknown> = { name: tool.name, parameters: tool.parameters ?? { type: 'object', properties: {} } };
+      const definition: Record<string, unknown> = {
+        name: tool.name,
+        parameters: tool.parameters ?? { type: 'object', properties: {} },
+      };
       if (typeof tool.description === 'string') definition.description = tool.description;
       if (typeof tool.strict === 'boolean') definition.strict = tool.strict;
       result.push({ type: 'function', function: definition });
     } else {
-      refuse(`tools[${index}]`, `a tool of type ${JSON.stringify(isRecord(tool) ? tool.type : tool)} (only function tools translate)`);
+      refuse(
+        `tools[${index}]`,
+        `a tool of type ${JSON.stringify(isRecord(tool) ? tool.type : tool)} (only function tools translate)`,
+      );
     }
   });
   return result;

@@ -15,7 +15,8 @@ export function responseFromChat(completion: ChatCompletion, request: ResponsesR
   const reasoning = typeof message?.reasoning_content === 'string' ? message.reasoning_content : '';
   if (reasoning !== '') output.push(reasoningItem(reasoning, 'completed'));
   if (typeof message?.content === 'string' && message.content !== '') output.push(messageItem(message.content, 'completed'));
-  for (const call of message?.tool_calls ?? []) output.push(functionCallItem(call.id, call.function.name, call.function.arguments, 'completed'));
+  for (const call of message?.tool_calls ?? [])
+    output.push(functionCallItem(call.id, call.function.name, call.function.arguments, 'completed'));
   const incomplete = choice?.finish_reason === 'length';
   return {
     ...responseShell(request, id, completion.created || Math.floor(Date.now() / 1000), completion.model || request.model),

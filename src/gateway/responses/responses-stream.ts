@@ -88,7 +88,12 @@ export class ResponsesFromChatStream implements StreamCodec<StreamEvent> {
     private readonly call: PreparedCall,
     request: ResponsesRequest,
   ) {
-    this.shell = responseShell(request, `resp_${call.requestId.replace(/^req_/, '')}`, Math.floor(Date.now() / 1000), request.model);
+    this.shell = responseShell(
+      request,
+      `resp_${call.requestId.replace(/^req_/, '')}`,
+      Math.floor(Date.now() / 1000),
+      request.model,
+    );
   }
 
   push(event: StreamEvent): string[] {
@@ -134,7 +139,9 @@ export class ResponsesFromChatStream implements StreamCodec<StreamEvent> {
       usage: responsesUsagePayload(report),
     };
     const type = incomplete ? 'response.incomplete' : 'response.completed';
-    frames.push(sseFrame(serializeWithExactCost({ type, sequence_number: this.sequence++, response }, report.breakdown.charge), type));
+    frames.push(
+      sseFrame(serializeWithExactCost({ type, sequence_number: this.sequence++, response }, report.breakdown.charge), type),
+    );
     return frames;
   }
 
@@ -145,7 +152,10 @@ export class ResponsesFromChatStream implements StreamCodec<StreamEvent> {
   private start(): string[] {
     if (this.started) return [];
     this.started = true;
-    return [this.event('response.created', { response: this.shell }), this.event('response.in_progress', { response: this.shell })];
+    return [
+      this.event('response.created', { response: this.shell }),
+      this.event('response.in_progress', { response: this.shell }),
+    ];
   }
 
   private open(kind: 'reasoning' | 'message'): string[] {
@@ -159,7 +169,9 @@ export class ResponsesFromChatStream implements StreamCodec<StreamEvent> {
     if (kind === 'message') {
       frames.push(this.event('response.content_part.added', { ...this.at(item), content_index: 0, part: outputText('') }));
     } else {
-      frames.push(this.event('response.reasoning_summary_part.added', { ...this.at(item), summary_index: 0, part: summaryText('') }));
+      frames.push(
+        this.event('response.reasoning_summary_part.added', { ...this.at(item), summary_index: 0, part: summaryText('') }),
+      );
     }
     return frames;
   }
@@ -179,11 +191,23 @@ export class ResponsesFromChatStream implements StreamCodec<StreamEvent> {
     let item = this.toolItems.get(delta.index);
     if (!item) {
       frames.push(...this.close());
-      item = { kind: 'function_call', id: newItemId('fc'), index: this.items.length, callId: delta.id ?? newItemId('call'), name: delta.function?.name ?? '', text: '' };
+      item = {
+        kind: 'function_call',
+        id: newItemId('fc'),
+        index: this.items.length,
+        callId: delta.id ?? newItemId('call'),
+        name: delta.function?.name ?? '',
+        text: '',
+      };
       this.items.push(item);
       this.toolItems.set(delta.index, item);
       this.current = item;
-      frames.push(this.event('response.output_item.added', { output_index: item.index, item: functionCallItem(item.callId, item.name, '', 'in_progress', item.id) }));
+      frames.push(
+        this.event('response.output_item.added', {
+          output_index: item.index,
+          item: functionCallItem(item.callId, item.name, '', 'in_progress', item.id),
+        }),
+      );
     }
     const argumentsText = delta.function?.arguments ?? '';
     if (argumentsText !== '') {
@@ -205,7 +229,9 @@ export class ResponsesFromChatStream implements StreamCodec<StreamEvent> {
       frames.push(this.event('response.content_part.done', { ...this.at(item), content_index: 0, part: outputText(item.text) }));
     } else if (item.kind === 'reasoning') {
       frames.push(this.event('response.reasoning_summary_text.done', { ...this.at(item), summary_index: 0, text: item.text }));
-      frames.push(this.event('response.reasoning_summary_part.done', { ...this.at(item), summary_index: 0, part: summaryText(item.text) }));
+      frames.push(
+        this.event('response.reasoning_summary_part.done', { ...this.at(item), summary_index: 0, part: summaryText(item.text) }),
+      );
     } else {
       frames.push(this.event('response.function_call_arguments.done', { ...this.at(item), arguments: item.text }));
     }
@@ -238,6 +264,12 @@ function summaryText(text: string): Record<string, unknown> {
 
 /** OpenAI's stream error event (`{"type": "error", "code", "message", "param"}`). */
 function responsesError(error: GatewayError, sequence: number): string {
-  const event = { type: 'error', sequence_number: sequence, code: error.code, message: error.message, param: error.param ?? null };
+  const event = {
+    type: 'error',
+    sequence_number: sequence,
+    code: error.code,
+    message: error.message,
+    param: error.param ?? null,
+  };
   return sseFrame(JSON.stringify(event), 'error');
 }
