@@ -25,7 +25,7 @@ import { startHoldSweeper } from './ledger/sweeper.js';
 import type { Logger } from './logging/logger.js';
 import { Decimal } from './money/decimal.js';
 import { MarkupRules } from './catalog/markup-rules.js';
-import { createProviderRegistry } from './providers/registry.js';
+import { createProviderRegistry, type ProviderRegistry } from './providers/registry.js';
 import type { AlertService } from './sync/alerts.js';
 import { startPriceSync } from './sync/sync-service.js';
 
@@ -44,6 +44,8 @@ export interface Gateway {
   /** How calls reserve and settle credits; `flush()` makes every settled call's capture durable. */
   reservations: CallReservations;
   recorder: UsageRecorder;
+  /** Which upstreams calls can reach: the startup banner names them. */
+  providers: { live: string[]; demo: 'always' | 'standing-in' | 'off' };
   firstStart: FirstStartCredentials;
   seeded: { models: number } | undefined;
   /** Where `/metrics` is served when it has an address of its own (TOLLGATE_METRICS_ADDRESS). */
@@ -193,6 +195,7 @@ export async function startGateway(config: Config, logger: Logger, options: { da
       ledger,
       reservations,
       recorder,
+      providers: liveProviders(registry, config),
       firstStart,
       seeded,
       metricsUrl: metricsServer?.url,
@@ -271,6 +274,17 @@ async function ensureFirstStartCredentials(database: Database, ledger: Ledger, c
       firstStart.adminKey = (await createApiKey(database.db, { accountId: null, scope: 'admin', name: 'first admin key' })).key;
   }
   return firstStart;
+}
+
+/**
+ * The upstreams with credentials, and whether the demo answers: always (`TOLLGATE_DEMO=on`), standing in for
+ * every provider because none has a key (`auto`, the routing rule of gateway/routing.ts), or not at all.
+ */
+export function liveProviders(registry: ProviderRegistry, config: Config): Gateway['providers'] {
+  const aliases = new Set(registry.ids().filter((id) => registry.adapterFor(id)?.id !== id));
+  const live = registry.ids().filter((id) => id !== 'demo' && !aliases.has(id) && registry.hasCredentials(id));
+  const demo = config.demo === 'on' ? 'always' : config.demo === 'auto' && live.length === 0 ? 'standing-in' : 'off';
+  return { live, demo };
 }
 
 function readVersion(): string {

@@ -40,7 +40,8 @@ let accountCounter = 0;
  */
 export async function startTestGateway(
   backend: Backend,
-  options: { upstreamUrl?: string; env?: Record<string, string> } = {},
+  /** `seedFiles`: more price files (fixture paths) seeded after the seed's own, the last one winning. */
+  options: { upstreamUrl?: string; env?: Record<string, string>; seedFiles?: string[] } = {},
 ): Promise<TestGateway> {
   const database = await backend.open();
   const upstream = options.upstreamUrl;
@@ -62,13 +63,19 @@ export async function startTestGateway(
           GEMINI_API_KEY: 'test-gemini',
           XAI_BASE_URL: `${upstream}/v1`,
           XAI_API_KEY: 'test-xai',
+          GROQ_BASE_URL: `${upstream}/v1`,
+          GROQ_API_KEY: 'test-groq',
         }
       : {}),
     ...options.env,
   });
   const seedFile = new URL('../../fixtures/seed-formats/llm_pricing_current.json', import.meta.url);
   const source = parseSource(readFileSync(seedFile, 'utf8'), 'llm_pricing_current.json');
-  await seedCatalog(database.db, [source], { execute: true, registerModels: true });
+  const more = (options.seedFiles ?? []).map((file) => {
+    const url = new URL(`../../${file}`, import.meta.url);
+    return parseSource(readFileSync(url, 'utf8'), file);
+  });
+  await seedCatalog(database.db, [source, ...more], { execute: true, registerModels: true });
   const gateway = await startGateway(config, silentLogger(), { database });
   const address = await gateway.app.listen({ host: '127.0.0.1', port: 0 });
   return {

@@ -4,7 +4,16 @@ import { readFileSync } from 'node:fs';
  * The recorded real responses the mock upstream replays (fixtures/provider-responses, see SOURCES.md there),
  * per API and scenario. A stream is a list of SSE event blocks, each ending in a blank line.
  */
-export type MockApi = 'openai' | 'anthropic' | 'gemini';
+export type MockApi =
+  | 'openai'
+  | 'anthropic'
+  | 'gemini'
+  | 'responses'
+  | 'embeddings'
+  | 'completions'
+  | 'transcriptions'
+  | 'images'
+  | 'gemini-embeddings';
 
 export interface Recording {
   /** The non-streaming body and its HTTP status. */
@@ -27,7 +36,7 @@ function sseFile(path: string): string[] {
 }
 
 /** `.chunks.txt` files hold one data payload per line (SOURCES.md, "File formats"). */
-function chunksFile(path: string, api: MockApi): string[] {
+function chunksFile(path: string, api: 'openai' | 'anthropic' | 'gemini'): string[] {
   const lines = read(path)
     .split('\n')
     .filter((line) => line.trim() !== '');
@@ -73,7 +82,42 @@ export function loadRecordings(): Record<MockApi, Record<string, Recording>> {
         json: ok('anthropic/anthropic-tool-no-args.json'),
         stream: chunksFile('anthropic/anthropic-tool-call.chunks.txt', 'anthropic'),
       },
+      'cache-write': { json: ok('anthropic/anthropic-cache-write-legacy.json') },
+      'cache-read': { stream: sseFile('anthropic/anthropic-stream-cache-read.sse') },
       'error-400': { json: { status: 400, body: read('anthropic/anthropic-error-400.json') } },
+      overloaded: { json: { status: 529, body: read('anthropic/anthropic-error-529-overloaded.json') } },
+    },
+    responses: {
+      text: { json: ok('openai/openai-responses-basic.json'), stream: sseFile('openai/openai-responses-stream.sse') },
+      reasoning: {
+        json: ok('openai/openai-responses-reasoning-cached.json'),
+        stream: sseFile('openai/openai-responses-tool-call.sse'),
+      },
+      'cache-hit': { json: ok('openai/openai-responses-cache-hit.json') },
+      'tool-call': {
+        json: ok('openai/openai-responses-function-call.json'),
+        stream: sseFile('openai/openai-responses-tool-call.sse'),
+      },
+    },
+    embeddings: {
+      text: { json: ok('openai/openai-embeddings.json') },
+      base64: { json: ok('openai/openai-embeddings-base64.json') },
+    },
+    completions: {
+      text: { json: ok('openai/openai-completions.json'), stream: chunksFile('openai/openai-completions.chunks.txt', 'openai') },
+    },
+    transcriptions: {
+      text: { json: ok('openai/openai-transcription-json.json') },
+      verbose: { json: ok('openai/openai-transcription-verbose.json') },
+      tokens: { json: ok('openai/openai-transcription-tokens.json') },
+      'error-400': { json: { status: 400, body: read('openai/openai-transcription-error-400.json') } },
+    },
+    images: {
+      text: { json: ok('openai/openai-images-dall-e-3.json') },
+      'gpt-image-1': { json: ok('openai/openai-images-gpt-image-1.json') },
+    },
+    'gemini-embeddings': {
+      text: { json: ok('google/gemini-batch-embed-contents.json') },
     },
     gemini: {
       text: { json: ok('google/google-text.json'), stream: sseFile('google/gemini-text.sse') },
@@ -99,7 +143,7 @@ export function errorBody(api: MockApi, status: number, message: string): string
     const type = status === 429 ? 'rate_limit_error' : status >= 500 ? 'api_error' : 'invalid_request_error';
     return JSON.stringify({ type: 'error', error: { type, message } });
   }
-  if (api === 'gemini') {
+  if (api === 'gemini' || api === 'gemini-embeddings') {
     const state = status === 429 ? 'RESOURCE_EXHAUSTED' : status >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT';
     return JSON.stringify({ error: { code: status, message, status: state } });
   }

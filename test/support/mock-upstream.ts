@@ -110,12 +110,12 @@ export async function startMockUpstream(): Promise<MockUpstream> {
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const route = routeOf(request);
-    const text = await readText(request);
+    const text = await readBytes(request);
     if (!route) {
       response.writeHead(404, { 'content-type': 'application/json' }).end(errorBody('openai', 404, `no route ${request.url}`));
       return;
     }
-    const body = (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>;
+    const body = await parseBody(request, text);
     const model = route.model ?? String(body.model ?? '');
     const stream = route.api === 'gemini' ? route.stream : body.stream === true;
     const scenario = chooseScenario(request.headers['x-mock-scenario'], model);
@@ -192,6 +192,13 @@ function routeOf(request: IncomingMessage): { api: MockApi; model?: string; stre
   const path = request.url.split('?')[0] ?? '';
   if (path === '/v1/chat/completions') return { api: 'openai', stream: false };
   if (path === '/v1/messages') return { api: 'anthropic', stream: false };
+  if (path === '/v1/responses') return { api: 'responses', stream: false };
+  if (path === '/v1/embeddings') return { api: 'embeddings', stream: false };
+  if (path === '/v1/completions') return { api: 'completions', stream: false };
+  if (path === '/v1/audio/transcriptions') return { api: 'transcriptions', stream: false };
+  if (path === '/v1/images/generations') return { api: 'images', stream: false };
+  const embed = /^\/v1beta\/models\/([^:]+):batchEmbedContents$/.exec(path);
+  if (embed) return { api: 'gemini-embeddings', model: decodeURIComponent(embed[1] ?? ''), stream: false };
   const gemini = /^\/v1beta\/models\/([^:]+):(generateContent|streamGenerateContent)$/.exec(path);
   if (gemini) return { api: 'gemini', model: decodeURIComponent(gemini[1] ?? ''), stream: gemini[2] === 'streamGenerateContent' };
   return undefined;
@@ -211,8 +218,26 @@ async function sendStream(response: ServerResponse, blocks: string[], delayMs: n
   response.end();
 }
 
-async function readText(request: IncomingMessage): Promise<string> {
+async function readBytes(request: IncomingMessage): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const part of request) parts.push(part as Buffer);
-  return Buffer.concat(parts).toString('utf8');
+  return Buffer.concat(parts);
+}
+
+/**
+ * A JSON body, or a multipart form (transcriptions) read by the platform's own parser: its text fields, and
+ * the file as `{ name, type, size }` so tests can check what reached the upstream.
+ */
+async function parseBody(request: IncomingMessage, bytes: Buffer): Promise<Record<string, unknown>> {
+  const contentType = String(request.headers['content-type'] ?? '');
+  if (contentType.startsWith('multipart/form-data')) {
+    const form = await new Response(bytes, { headers: { 'content-type': contentType } }).formData();
+    const body: Record<string, unknown> = {};
+    for (const [name, value] of form.entries()) {
+      body[name] = typeof value === 'string' ? value : { name: value.name, type: value.type, size: value.size };
+    }
+    return body;
+  }
+  const text = bytes.toString('utf8');
+  return (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>;
 }
