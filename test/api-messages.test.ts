@@ -151,7 +151,7 @@ describe.each(backends())('POST /v1/messages on $name', (backend) => {
 
   it('an idempotent retry replays the first message without a second charge', async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });
-    const body = { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] };
+    const body = { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user' as const, content: 'Hi' }] };
     mock.queue('text');
     const first = await client(account.key).messages.create(body, { headers: { 'idempotency-key': 'messages-1' } }).withResponse();
     const second = await client(account.key).messages.create(body, { headers: { 'idempotency-key': 'messages-1' } }).withResponse();

@@ -26,6 +26,7 @@ interface Vector {
   completion_tokens: unknown;
   expected_total?: unknown;
   computed_prompt?: unknown;
+  duration_seconds?: unknown;
   computed_completion?: unknown;
   expected_prompt_rounded?: unknown;
   expected_completion_rounded?: unknown;
@@ -37,13 +38,13 @@ const decimal = (value: unknown) => Decimal.parse(String(value));
 /** Cases whose price our catalog does not model, with the reason; every other case must match exactly. */
 const NOT_MODELLED: Record<number, string> = {
   7: 'OpenAI flex service tier: the catalog holds one rate per component, not per service tier',
-  10: 'whisper-1 is priced per second of audio; the catalog has no per-second rate',
 };
 
 /** The usage each case describes (its notes say how the tokens split). */
 function usageOf(vector: Vector): NormalizedUsage {
   const id = number(vector.id);
   if (id === 9) return withInput({ audio: 14 }, 45); // every prompt token is audio (transcription)
+  if (id === 10) return withSeconds(number(vector.duration_seconds)); // a transcription priced per second of audio
   if (id === 11) return withInput({ uncached: 10, audio: 90 }, 100);
   if (id === 12) return withInput({ cacheWrite: 56, cacheWrite1h: 13_999 }, 0); // 5-minute and 1-hour writes
   return usageFromTotals({
@@ -55,6 +56,12 @@ function usageOf(vector: Vector): NormalizedUsage {
   });
 }
 
+function withSeconds(seconds: number): NormalizedUsage {
+  const usage = emptyUsage();
+  usage.audioSeconds = seconds;
+  return usage;
+}
+
 function withInput(input: Partial<NormalizedUsage['input']>, output: number): NormalizedUsage {
   const usage = emptyUsage();
   Object.assign(usage.input, input);
@@ -62,7 +69,7 @@ function withInput(input: Partial<NormalizedUsage['input']>, output: number): No
   return usage;
 }
 
-const PROMPT = new Set<BreakdownLine['component']>(['input', 'cache_read', 'cache_write', 'cache_write_1h', 'input_audio']);
+const PROMPT = new Set<BreakdownLine['component']>(['input', 'cache_read', 'cache_write', 'cache_write_1h', 'input_audio', 'audio_second']);
 
 describe('peer check: LiteLLM cost test vectors', () => {
   it('has all twelve cases and prices every model from the imported map', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '../money/decimal.js';
 import { priceUsage, ratesFor } from './cost.js';
-import type { CostBreakdown, ModelPrice, PriceRates } from './types.js';
+import type { CostBreakdown, ModelPrice, NormalizedUsage, PriceRates } from './types.js';
 import { emptyUsage, usageFromAnthropic, usageFromOpenAI, usageFromTotals } from './usage.js';
 
 const d = (text: string) => Decimal.parse(text);
@@ -119,6 +119,33 @@ describe('priceUsage', () => {
     usage.images = 2;
     expect(rows(priceUsage(usage, price))).toEqual(['request 3 x 0.005 = 0.015', 'image 2 x 0.04 = 0.08']);
     expect(priceUsage(usage, price).providerCost.toString()).toBe('0.095');
+  });
+
+  it('prices images at the rate of their size and quality, a size without quality for any, else the flat rate', () => {
+    const price: ModelPrice = {
+      ...testPrice({ perImage: d('0.05') }),
+      imageRates: [
+        { size: '1024x1024', quality: 'hd', rate: Decimal.parse('0.08') },
+        { size: '1024x1024', quality: 'standard', rate: Decimal.parse('0.04') },
+        { size: '256x256', rate: Decimal.parse('0.016') },
+      ],
+    };
+    const images = (count: number, image: NormalizedUsage['image']) => ({ ...emptyUsage(), images: count, ...(image ? { image } : {}) });
+    expect(priceUsage(images(2, { size: '1024x1024', quality: 'hd' }), price).lines).toEqual([
+      { component: 'image', units: 2, rate: Decimal.parse('0.08'), amount: Decimal.parse('0.16'), variant: '1024x1024 hd' },
+    ]);
+    expect(priceUsage(images(1, { size: '256x256', quality: 'hd' }), price).providerCost.toString()).toBe('0.016');
+    expect(priceUsage(images(3, { size: '512x512' }), price).providerCost.toString()).toBe('0.15');
+    expect(priceUsage(images(1, undefined), price).lines[0]).toMatchObject({ component: 'image', rate: Decimal.parse('0.05') });
+  });
+
+  it('prices transcriptions per second of audio', () => {
+    const price = testPrice({ audioSecond: d('0.0001') });
+    const breakdown = priceUsage({ ...emptyUsage(), audioSeconds: 125 }, price);
+    expect(breakdown.lines).toEqual([
+      { component: 'audio_second', units: 125, rate: Decimal.parse('0.0001'), amount: Decimal.parse('0.0125') },
+    ]);
+    expect(breakdown.providerCost.toString()).toBe('0.0125'); // whisper-1: $0.006 a minute
   });
 
   it('never drifts like a float: a million tokens at $0.90 per 1M cost exactly $0.90', () => {

@@ -77,6 +77,23 @@ describe('quoteWorstCase', () => {
     expect(quote.debit.amount.toString()).toBe('0.04');
   });
 
+  it('holds the prompt at the cache-write rate when writing the cache costs more than reading input', () => {
+    // Anthropic: a 5-minute write is 1.25x input, a 1-hour write 2x; a prompt with cache_control may be written whole.
+    const sonnet: ModelPrice = {
+      ...tiered,
+      modelId: 'claude-sonnet-4-5',
+      tiers: [],
+      rates: { input: Decimal.parse('3e-6'), output: Decimal.parse('1.5e-5'), cacheWrite: Decimal.parse('3.75e-6') },
+    };
+    const fiveMinutes = quoteWorstCase({ resolution: resolution(sonnet), promptTokens: 1000, maxOutputTokens: 100, markup: undefined, mode: 'consumption_usd', jobPrice: undefined });
+    expect(fiveMinutes.usage.input).toMatchObject({ uncached: 0, cacheWrite: 1000 });
+    expect(fiveMinutes.debit.amount.toString()).toBe('0.00525'); // 1000 x 3.75e-6 + 100 x 1.5e-5
+    const oneHour = { ...sonnet, rates: { ...sonnet.rates, cacheWrite1h: Decimal.parse('6e-6') } };
+    const held = quoteWorstCase({ resolution: resolution(oneHour), promptTokens: 1000, maxOutputTokens: 100, markup: undefined, mode: 'consumption_usd', jobPrice: undefined });
+    expect(held.usage.input.cacheWrite1h).toBe(1000);
+    expect(held.debit.amount.toString()).toBe('0.0075');
+  });
+
   it('holds tokens or the job price in the other budget modes', () => {
     const input = { resolution: resolution(tiered), promptTokens: 1000, maxOutputTokens: 2000, markup };
     expect(quoteWorstCase({ ...input, mode: 'consumption_tokens', jobPrice: undefined }).debit).toEqual({

@@ -60,17 +60,48 @@ describe('LiteLLM model map importer', () => {
     expect(entry('gemini-2.5-flash').providerId).toBe('vertex_ai-language-models');
   });
 
-  it('skips sample_spec and reports entries without a per-token price as notices', () => {
+  it('skips sample_spec and reports nothing for a slice whose every entry has a price', () => {
     expect(source.entries.some((candidate) => candidate.modelId === 'sample_spec')).toBe(false);
-    expect(source.notices).toEqual([
-      {
-        file: 'litellm.json',
-        model: '1024-x-1024/dall-e-2',
-        message: 'no per-token price (only input_cost_per_pixel, output_cost_per_pixel)',
-      },
-    ]);
+    expect(source.notices).toEqual([]);
     expect(source.errors).toEqual([]);
     expect(source.zeroIsFree).toBe(true);
+  });
+
+  it('folds per-pixel prices by size into per-image rates of the model, exactly (1024-x-1024/dall-e-2 -> dall-e-2)', () => {
+    const dallE2 = entry('dall-e-2');
+    expect(dallE2).toMatchObject({ providerId: 'openai', upstreamModel: 'dall-e-2', modality: 'image', rates: {} });
+    // 1.9e-8 per pixel x 1,048,576 pixels.
+    expect(text(dallE2.imageRates!)).toEqual([{ size: '1024x1024', rate: '0.019922944' }]);
+  });
+
+  describe('the rate kinds of other models (the API-surface slice)', () => {
+    const api = litellmImporter.parse(
+      parseExactJson(readFileSync(new URL('../../../fixtures/litellm/api-surface-slice.json', import.meta.url), 'utf8')),
+      'api.json',
+    );
+    const find = (id: string) => api.entries.find((candidate) => candidate.modelId === id)!;
+
+    it('prices a transcription model per second of audio: whisper-1 at input_cost_per_second 0.0001', () => {
+      expect(text(find('whisper-1').rates)).toEqual({ audioSecond: '0.0001' });
+      expect(find('whisper-1').modality).toBe('audio');
+      // Priced per token where the source says so.
+      expect(text(find('gpt-4o-transcribe').rates)).toMatchObject({ input: '0.0000025', inputAudio: '0.000006', output: '0.00001' });
+    });
+
+    it('gives dall-e-3 its six prices by size and quality, and gpt-image-1 its bare price at 1024x1024 as well', () => {
+      expect(text(find('dall-e-3').imageRates!)).toEqual([
+        { size: '1024x1024', quality: 'hd', rate: '0.07999586304' },
+        { size: '1024x1024', quality: 'standard', rate: '0.0399999238144' },
+        { size: '1024x1792', quality: 'hd', rate: '0.11999117312' },
+        { size: '1024x1792', quality: 'standard', rate: '0.07998799872' },
+        { size: '1792x1024', quality: 'hd', rate: '0.11999117312' },
+        { size: '1792x1024', quality: 'standard', rate: '0.07998799872' },
+      ]);
+      const gptImage = find('gpt-image-1');
+      expect(gptImage.rates.perImage!.toString()).toBe('0.041999999696896'); // 4.0054321e-8 x 1024 x 1024
+      expect(gptImage.imageRates).toHaveLength(9);
+      expect(api.entries.some((candidate) => candidate.modelId.includes('-x-'))).toBe(false);
+    });
   });
 
   it.each([

@@ -5,6 +5,7 @@ import { parseExactJson } from './exact-json.js';
 import { googleConfigImporter } from './google-config.js';
 import { llmPricingJsonImporter } from './llm-pricing-json.js';
 import { manualPricingImporter } from './manual-pricing.js';
+import { isZeroPrice } from '../seed-matching.js';
 
 const fixture = (name: string) =>
   parseExactJson(readFileSync(new URL(`../../../fixtures/seed-formats/${name}`, import.meta.url), 'utf8'));
@@ -35,6 +36,20 @@ describe('manual_pricing.json (USD per 1M, keyed by gateway)', () => {
     expect(bad.entries.map((entry) => entry.modelId)).toEqual(['nosana/b']);
     expect(bad.errors).toHaveLength(1);
     expect(bad.errors[0]!.message).toBe('bad.json: model nosana/a, field prompt: negative price (got "-1")');
+  });
+
+  it('reads per_image in USD per image: an image model, and a stated zero is a free model, not a missing price', () => {
+    const parsed = manualPricingImporter.parse(
+      parseExactJson('{"nosana": {"sdxl": {"prompt": "0", "completion": "0", "per_image": "0"}, "paid": {"prompt": "0", "completion": "0", "per_image": "0.002"}}}'),
+      'images.json',
+    );
+    const [free, paid] = parsed.entries;
+    expect(free).toMatchObject({ modelId: 'nosana/sdxl', modality: 'image' });
+    expect(free!.rates.perImage!.toString()).toBe('0');
+    expect(paid!.rates.perImage!.toString()).toBe('0.002'); // per image, not per 1M
+    expect(isZeroPrice(free!)).toBe(false);
+    // The seed's own file has no per_image: its zero-priced stable-diffusion stays "zero pricing", as the seed said.
+    expect(isZeroPrice(source.entries.find((entry) => entry.modelId === 'nosana/stabilityai/stable-diffusion-xl-base-1.0')!)).toBe(true);
   });
 });
 
