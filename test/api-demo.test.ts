@@ -36,10 +36,18 @@ describe.each(backends())('every route answered by the demo provider on $name', 
     const response = await client.responses.create({ model: 'gpt-4o-mini', input: 'Say hello', max_output_tokens: 100 });
     expect(response.output_text).toContain('tollgate demo model');
     charges.push((response.usage as unknown as Charged).tollgate.charge);
-    const message = await anthropic.messages.create({ model: 'claude-sonnet-4-5-20250929', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] });
+    const message = await anthropic.messages.create({
+      model: 'claude-sonnet-4-5-20250929',
+      max_tokens: 100,
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
     expect(message.content[0]).toMatchObject({ type: 'text' });
     charges.push((message.usage as unknown as Charged).tollgate.charge);
-    const embeddings = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['same text', 'same text'], encoding_format: 'float' });
+    const embeddings = await client.embeddings.create({
+      model: 'text-embedding-3-small',
+      input: ['same text', 'same text'],
+      encoding_format: 'float',
+    });
     // Deterministic: the same text, the same unit-length vector.
     expect(embeddings.data[0]?.embedding).toEqual(embeddings.data[1]?.embedding);
     expect(Math.hypot(...embeddings.data[0]!.embedding)).toBeCloseTo(1, 6);
@@ -53,11 +61,20 @@ describe.each(backends())('every route answered by the demo provider on $name', 
     // 3.2 s read from the file, billed as 4 whole seconds at $0.0001.
     expect((transcription.usage as unknown as Charged).tollgate.charge).toBe(cost([4, '0.0001']).toString());
     charges.push((transcription.usage as unknown as Charged).tollgate.charge);
-    const image = await client.images.generate({ model: 'dall-e-3', prompt: 'a lighthouse', size: '1024x1024', quality: 'standard' });
+    const image = await client.images.generate({
+      model: 'dall-e-3',
+      prompt: 'a lighthouse',
+      size: '1024x1024',
+      quality: 'standard',
+    });
     expect(Buffer.from(image.data![0]!.b64_json!, 'base64').subarray(1, 4).toString()).toBe('PNG');
     charges.push((image.usage as unknown as Charged).tollgate.charge);
     await harness.flush();
-    const records = await harness.database.db.selectFrom('usage_records').selectAll().where('account_id', '=', account.id).execute();
+    const records = await harness.database.db
+      .selectFrom('usage_records')
+      .selectAll()
+      .where('account_id', '=', account.id)
+      .execute();
     expect(records.map((record) => record.provider_id)).toEqual(Array(6).fill('demo'));
     expect(records.map((record) => record.status)).toEqual(Array(6).fill('success'));
     const total = charges.reduce((sum, charge) => sum.add(cost([1, charge])), cost());
@@ -84,7 +101,11 @@ describe.each(backends())('every route answered by the demo provider on $name', 
     expect(body.usage.cost).toBe(0);
     expect(body.usage.tollgate.images).toBe(2);
     await expectBilledOnce(harness, account, '1', body.usage.tollgate.charge, cost());
-    const record = await harness.database.db.selectFrom('usage_records').select(['breakdown', 'charge']).where('account_id', '=', account.id).executeTakeFirstOrThrow();
+    const record = await harness.database.db
+      .selectFrom('usage_records')
+      .select(['breakdown', 'charge'])
+      .where('account_id', '=', account.id)
+      .executeTakeFirstOrThrow();
     // The breakdown shows the two images at a rate of zero: a free model, not a missing price.
     expect(record.breakdown).toMatchObject({ lines: [{ component: 'image', units: 2, rate: '0', amount: '0' }] });
   });
@@ -106,7 +127,7 @@ describe.each(backends())('every route answered by the demo provider on $name', 
     expect((responses as InstanceType<typeof OpenAI.APIError>).param).toBe('max_output_tokens');
   });
 
-  it('schema-validation errors keep OpenAI\'s shape and name the field in param', async () => {
+  it("schema-validation errors keep OpenAI's shape and name the field in param", async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });
     const response = await fetch(`${harness.url}/v1/chat/completions`, {
       method: 'POST',
@@ -116,7 +137,12 @@ describe.each(backends())('every route answered by the demo provider on $name', 
     });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({
-      error: { type: 'invalid_request_error', code: 'invalid_request', param: 'model', message: 'invalid request: body/model must be string' },
+      error: {
+        type: 'invalid_request_error',
+        code: 'invalid_request',
+        param: 'model',
+        message: 'invalid request: body/model must be string',
+      },
     });
   });
 

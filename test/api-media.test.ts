@@ -45,9 +45,16 @@ describe.each(backends())('embeddings, completions, audio and images on $name', 
   it('embeddings from OpenAI: 12 input tokens as reported, the SDK reading float vectors', async () => {
     const { account, client } = await caller();
     mock.queue('text');
-    const response = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['first text', 'second text'], encoding_format: 'float' });
+    const response = await client.embeddings.create({
+      model: 'text-embedding-3-small',
+      input: ['first text', 'second text'],
+      encoding_format: 'float',
+    });
     expect(response.data).toHaveLength(2);
-    expect(mock.requests[0]).toMatchObject({ api: 'embeddings', body: { model: 'text-embedding-3-small', input: ['first text', 'second text'] } });
+    expect(mock.requests[0]).toMatchObject({
+      api: 'embeddings',
+      body: { model: 'text-embedding-3-small', input: ['first text', 'second text'] },
+    });
     const usage = response.usage as unknown as Charged & { prompt_tokens: number };
     expect(usage.prompt_tokens).toBe(12);
     await expectBilledOnce(harness, account, '1', usage.tollgate.charge, cost([12, EMBEDDING_3_SMALL]));
@@ -58,27 +65,55 @@ describe.each(backends())('embeddings, completions, audio and images on $name', 
     mock.queue('base64');
     const response = await client.embeddings.create({ model: 'text-embedding-3-small', input: 'hello', dimensions: 128 });
     expect(response.data[0]?.embedding).toHaveLength(128);
-    await expectBilledOnce(harness, account, '1', (response.usage as unknown as Charged).tollgate.charge, cost([4, EMBEDDING_3_SMALL]));
+    await expectBilledOnce(
+      harness,
+      account,
+      '1',
+      (response.usage as unknown as Charged).tollgate.charge,
+      cost([4, EMBEDDING_3_SMALL]),
+    );
   });
 
   it("embeddings from Gemini through batchEmbedContents: OpenAI's shape back, Gemini's 14 tokens billed", async () => {
     const { account, client } = await caller();
-    const response = await client.embeddings.create({ model: 'gemini/gemini-embedding-001', input: ['one', 'two'], encoding_format: 'float' });
-    expect(mock.requests[0]).toMatchObject({ api: 'gemini-embeddings', path: '/v1beta/models/gemini-embedding-001:batchEmbedContents' });
+    const response = await client.embeddings.create({
+      model: 'gemini/gemini-embedding-001',
+      input: ['one', 'two'],
+      encoding_format: 'float',
+    });
+    expect(mock.requests[0]).toMatchObject({
+      api: 'gemini-embeddings',
+      path: '/v1beta/models/gemini-embedding-001:batchEmbedContents',
+    });
     expect(mock.requests[0]?.body.requests).toEqual([
       { model: 'models/gemini-embedding-001', content: { parts: [{ text: 'one' }] } },
       { model: 'models/gemini-embedding-001', content: { parts: [{ text: 'two' }] } },
     ]);
     expect(response.data.map((item) => item.embedding.length)).toEqual([5, 5]);
-    await expectBilledOnce(harness, account, '1', (response.usage as unknown as Charged).tollgate.charge, cost([14, GEMINI_EMBEDDING]));
+    await expectBilledOnce(
+      harness,
+      account,
+      '1',
+      (response.usage as unknown as Charged).tollgate.charge,
+      cost([14, GEMINI_EMBEDDING]),
+    );
   });
 
   it('legacy completions, JSON and streamed: 14 prompt and 16 completion tokens each', async () => {
     const { account, client } = await caller();
     mock.queue('text', 'text');
-    const completion = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'Invent a holiday', max_tokens: 16 });
+    const completion = await client.completions.create({
+      model: 'gpt-3.5-turbo-instruct',
+      prompt: 'Invent a holiday',
+      max_tokens: 16,
+    });
     expect(completion.choices[0]?.text.length).toBeGreaterThan(0);
-    const stream = await client.completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'Invent a holiday', max_tokens: 16, stream: true });
+    const stream = await client.completions.create({
+      model: 'gpt-3.5-turbo-instruct',
+      prompt: 'Invent a holiday',
+      max_tokens: 16,
+      stream: true,
+    });
     let text = '';
     let streamedUsage: Charged | undefined;
     for await (const chunk of stream) {
@@ -97,7 +132,9 @@ describe.each(backends())('embeddings, completions, audio and images on $name', 
 
   it('legacy completions for a model of a chat-only provider: a 400 pointing to chat completions, nothing charged', async () => {
     const { account, client } = await caller();
-    const error = await client.completions.create({ model: 'claude-sonnet-4-5', prompt: 'Hi' }).catch((caught: unknown) => caught);
+    const error = await client.completions
+      .create({ model: 'claude-sonnet-4-5', prompt: 'Hi' })
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as InstanceType<typeof OpenAI.APIError>).message).toContain('use /v1/chat/completions');
     expect(mock.requests).toHaveLength(0);
@@ -111,7 +148,11 @@ describe.each(backends())('embeddings, completions, audio and images on $name', 
     const file = await toFile(toneWav(1.7), 'tone.wav', { type: 'audio/wav' });
     const transcription = await client.audio.transcriptions.create({ model: 'whisper-1', file, language: 'en' });
     expect(transcription.text).toBe('Hello, world! This is a test.');
-    expect(mock.requests[0]?.body).toMatchObject({ model: 'whisper-1', language: 'en', file: { name: 'tone.wav', size: toneWav(1.7).length } });
+    expect(mock.requests[0]?.body).toMatchObject({
+      model: 'whisper-1',
+      language: 'en',
+      file: { name: 'tone.wav', size: toneWav(1.7).length },
+    });
     const usage = transcription.usage as unknown as Charged;
     expect(usage.tollgate.audio_seconds).toBe(2);
     await expectBilledOnce(harness, account, '1', usage.tollgate.charge, cost([2, WHISPER_PER_SECOND]));
@@ -123,7 +164,13 @@ describe.each(backends())('embeddings, completions, audio and images on $name', 
     const file = await toFile(toneWav(1.7), 'tone.wav', { type: 'audio/wav' });
     const transcription = await client.audio.transcriptions.create({ model: 'whisper-1', file, response_format: 'verbose_json' });
     expect(transcription.duration).toBeCloseTo(1.7);
-    await expectBilledOnce(harness, account, '1', (transcription.usage as unknown as Charged).tollgate.charge, cost([2, WHISPER_PER_SECOND]));
+    await expectBilledOnce(
+      harness,
+      account,
+      '1',
+      (transcription.usage as unknown as Charged).tollgate.charge,
+      cost([2, WHISPER_PER_SECOND]),
+    );
   });
 
   it('gpt-4o-transcribe, priced per token: 17 audio tokens, 11 output tokens as the upstream reports them', async () => {
@@ -139,7 +186,9 @@ describe.each(backends())('embeddings, completions, audio and images on $name', 
     const { account, client } = await caller();
     mock.queue('error-400');
     const file = await toFile(toneWav(1), 'tone.wav', { type: 'audio/wav' });
-    const error = await client.audio.transcriptions.create({ model: 'whisper-1', file, language: 'nope' }).catch((caught: unknown) => caught);
+    const error = await client.audio.transcriptions
+      .create({ model: 'whisper-1', file, language: 'nope' })
+      .catch((caught: unknown) => caught);
     expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(400);
     expect((error as InstanceType<typeof OpenAI.APIError>).message).toContain('Invalid language');
     await harness.flush();
@@ -176,7 +225,9 @@ describe.each(backends())('embeddings, completions, audio and images on $name', 
 
   it('a size the model has no price for is a 400 naming the priced sizes, before any upstream call', async () => {
     const { client } = await caller();
-    const error = await client.images.generate({ model: 'dall-e-3', prompt: 'x', size: '256x256' }).catch((caught: unknown) => caught);
+    const error = await client.images
+      .generate({ model: 'dall-e-3', prompt: 'x', size: '256x256' })
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect((error as InstanceType<typeof OpenAI.APIError>).message).toContain('priced: 1024x1024 hd, 1024x1024 standard');
     expect(mock.requests).toHaveLength(0);

@@ -59,7 +59,9 @@ describe.each(backends())('POST /v1/messages on $name', (backend) => {
     expect(mock.requests[0]?.headers['anthropic-beta']).toBe('extended-cache-ttl-2025-04-11');
     expect(mock.requests[0]?.headers['x-api-key']).toBe('sk-test-anthropic');
     const usage = message.usage as unknown as BilledUsage;
-    expect([usage.input_tokens, usage.cache_creation_input_tokens, usage.cache_read_input_tokens, usage.output_tokens]).toEqual([3, 418, 1111, 33]);
+    expect([usage.input_tokens, usage.cache_creation_input_tokens, usage.cache_read_input_tokens, usage.output_tokens]).toEqual([
+      3, 418, 1111, 33,
+    ]);
     const expected = cost([3, SONNET.input], [418, SONNET.cacheWrite], [1111, SONNET.cacheRead], [33, SONNET.output]);
     await expectBilledOnce(harness, account, '5', usage.tollgate.charge, expected);
   });
@@ -67,11 +69,17 @@ describe.each(backends())('POST /v1/messages on $name', (backend) => {
   it('Anthropic, streamed: message_delta carries the final usage (cache writes 3,337, reads 6,289) and its cost', async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '5' });
     mock.queue('cache-hit');
-    const stream = client(account.key).messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 1000, messages: [{ role: 'user', content: 'Run code' }] });
+    const stream = client(account.key).messages.stream({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 1000,
+      messages: [{ role: 'user', content: 'Run code' }],
+    });
     let charged: BilledUsage | undefined;
     for await (const event of stream) if (event.type === 'message_delta') charged = event.usage as unknown as BilledUsage;
     const final = await stream.finalMessage();
-    expect([final.usage.cache_creation_input_tokens, final.usage.cache_read_input_tokens, final.usage.output_tokens]).toEqual([3337, 6289, 198]);
+    expect([final.usage.cache_creation_input_tokens, final.usage.cache_read_input_tokens, final.usage.output_tokens]).toEqual([
+      3337, 6289, 198,
+    ]);
     const expected = cost([6, SONNET.input], [3337, SONNET.cacheWrite], [6289, SONNET.cacheRead], [198, SONNET.output]);
     await expectBilledOnce(harness, account, '5', charged!.tollgate.charge, expected);
   });
@@ -79,11 +87,21 @@ describe.each(backends())('POST /v1/messages on $name', (backend) => {
   it('Anthropic, streamed in the older shape: cache reads from message_start, output from message_delta', async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '5' });
     mock.queue('cache-read');
-    const stream = client(account.key).messages.stream({ model: 'claude-sonnet-4-5', max_tokens: 1000, messages: [{ role: 'user', content: 'Hello' }] });
+    const stream = client(account.key).messages.stream({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 1000,
+      messages: [{ role: 'user', content: 'Hello' }],
+    });
     let charged: BilledUsage | undefined;
     for await (const event of stream) if (event.type === 'message_delta') charged = event.usage as unknown as BilledUsage;
     expect((await stream.finalMessage()).usage.cache_read_input_tokens).toBe(1165);
-    await expectBilledOnce(harness, account, '5', charged!.tollgate.charge, cost([4, SONNET.input], [1165, SONNET.cacheRead], [221, SONNET.output]));
+    await expectBilledOnce(
+      harness,
+      account,
+      '5',
+      charged!.tollgate.charge,
+      cost([4, SONNET.input], [1165, SONNET.cacheRead], [221, SONNET.output]),
+    );
   });
 
   it('OpenAI, translated through chat: the answer as a Message, usage in Anthropic fields', async () => {
@@ -97,43 +115,73 @@ describe.each(backends())('POST /v1/messages on $name', (backend) => {
     });
     expect(mock.requests[0]).toMatchObject({
       api: 'openai',
-      body: { model: 'gpt-4o-mini', max_tokens: 500, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello' }] },
+      body: {
+        model: 'gpt-4o-mini',
+        max_tokens: 500,
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'Hello' },
+        ],
+      },
     });
     expect(message.content[0]?.type).toBe('text');
     expect(message.stop_reason).toBe('end_turn');
     const usage = message.usage as unknown as BilledUsage;
     expect([usage.input_tokens, usage.output_tokens]).toEqual([16, 363]);
-    await expectBilledOnce(harness, account, '1', usage.tollgate.charge, cost([16, GPT_4O_MINI.input], [363, GPT_4O_MINI.output]));
+    await expectBilledOnce(
+      harness,
+      account,
+      '1',
+      usage.tollgate.charge,
+      cost([16, GPT_4O_MINI.input], [363, GPT_4O_MINI.output]),
+    );
   });
 
   it('OpenAI, translated and streamed: Anthropic events, the text, and the cost in message_delta', async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });
     mock.queue('text');
-    const stream = client(account.key).messages.stream({ model: 'gpt-4o-mini', max_tokens: 500, messages: [{ role: 'user', content: 'Hello' }] });
+    const stream = client(account.key).messages.stream({
+      model: 'gpt-4o-mini',
+      max_tokens: 500,
+      messages: [{ role: 'user', content: 'Hello' }],
+    });
     let charged: BilledUsage | undefined;
     for await (const event of stream) if (event.type === 'message_delta') charged = event.usage as unknown as BilledUsage;
     expect((await stream.finalText()).length).toBeGreaterThan(0);
     expect(mock.requests[0]?.body.stream_options).toEqual({ include_usage: true });
-    await expectBilledOnce(harness, account, '1', charged!.tollgate.charge, cost([16, GPT_4O_MINI.input], [300, GPT_4O_MINI.output]));
+    await expectBilledOnce(
+      harness,
+      account,
+      '1',
+      charged!.tollgate.charge,
+      cost([16, GPT_4O_MINI.input], [300, GPT_4O_MINI.output]),
+    );
   });
 
   it("errors in Anthropic's shape: a missing max_tokens names the field, a bad key is an AuthenticationError, no credits a billing_error", async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '0.00001' });
     const missing = await client(account.key)
-      .messages.create({ model: 'claude-sonnet-4-5', messages: [{ role: 'user', content: 'Hi' }] } as unknown as Anthropic.MessageCreateParamsNonStreaming)
+      .messages.create({
+        model: 'claude-sonnet-4-5',
+        messages: [{ role: 'user', content: 'Hi' }],
+      } as unknown as Anthropic.MessageCreateParamsNonStreaming)
       .catch((error: unknown) => error);
     expect(missing).toBeInstanceOf(Anthropic.BadRequestError);
     expect((missing as InstanceType<typeof Anthropic.BadRequestError>).error).toMatchObject({
       type: 'error',
       error: { type: 'invalid_request_error', param: 'max_tokens' },
     });
-    const badKey = await client('tg_not_a_key').messages.create({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }] }).catch((error: unknown) => error);
+    const badKey = await client('tg_not_a_key')
+      .messages.create({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }] })
+      .catch((error: unknown) => error);
     expect(badKey).toBeInstanceOf(Anthropic.AuthenticationError);
     const broke = await client(account.key)
       .messages.create({ model: 'claude-sonnet-4-5', max_tokens: 1000, messages: [{ role: 'user', content: 'Hi' }] })
       .catch((error: unknown) => error);
     expect((broke as InstanceType<typeof Anthropic.APIError>).status).toBe(402);
-    expect((broke as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ error: { type: 'billing_error', code: 'insufficient_credits' } });
+    expect((broke as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({
+      error: { type: 'billing_error', code: 'insufficient_credits' },
+    });
     expect(mock.requests).toHaveLength(0);
   });
 
@@ -153,8 +201,12 @@ describe.each(backends())('POST /v1/messages on $name', (backend) => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });
     const body = { model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user' as const, content: 'Hi' }] };
     mock.queue('text');
-    const first = await client(account.key).messages.create(body, { headers: { 'idempotency-key': 'messages-1' } }).withResponse();
-    const second = await client(account.key).messages.create(body, { headers: { 'idempotency-key': 'messages-1' } }).withResponse();
+    const first = await client(account.key)
+      .messages.create(body, { headers: { 'idempotency-key': 'messages-1' } })
+      .withResponse();
+    const second = await client(account.key)
+      .messages.create(body, { headers: { 'idempotency-key': 'messages-1' } })
+      .withResponse();
     expect(second.response.headers.get('x-tollgate-idempotent-replay')).toBe('true');
     expect(second.data).toEqual(first.data);
     expect(mock.requests).toHaveLength(1);
@@ -170,7 +222,12 @@ describe.each(backends())('POST /v1/messages on $name', (backend) => {
     const response = await fetch(`${harness.url}/v1/messages`, {
       method: 'POST',
       headers: { 'x-api-key': account.key, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
-      body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 1000, messages: [{ role: 'user', content: 'Hi' }], stream: true }),
+      body: JSON.stringify({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 1000,
+        messages: [{ role: 'user', content: 'Hi' }],
+        stream: true,
+      }),
       signal: controller.signal,
     });
     const reader = response.body!.getReader();
@@ -182,7 +239,11 @@ describe.each(backends())('POST /v1/messages on $name', (backend) => {
       expect((await kindsOf(harness.database.db, account.id)).filter((kind) => kind === 'capture')).toHaveLength(1);
     });
     await harness.flush();
-    const record = await harness.database.db.selectFrom('usage_records').selectAll().where('account_id', '=', account.id).executeTakeFirstOrThrow();
+    const record = await harness.database.db
+      .selectFrom('usage_records')
+      .selectAll()
+      .where('account_id', '=', account.id)
+      .executeTakeFirstOrThrow();
     expect(record.status).toBe('aborted');
     // message_start reported the prompt (20 tokens): billed as reported, with the output generated so far.
     expect(record.input_uncached_tokens).toBe(20);

@@ -43,13 +43,21 @@ describe.each(backends())('POST /v1/responses on $name', (backend) => {
   it('OpenAI, passed through: reasoning tokens of the recorded answer billed at the output rate', async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });
     mock.queue('text');
-    const response = await harness.client(account.key).responses.create({ model: 'gpt-5', input: 'Say hello', max_output_tokens: 2000 });
+    const response = await harness
+      .client(account.key)
+      .responses.create({ model: 'gpt-5', input: 'Say hello', max_output_tokens: 2000 });
     expect(mock.requests[0]).toMatchObject({ api: 'responses', body: { model: 'gpt-5', input: 'Say hello', stream: false } });
     expect(response.output_text.length).toBeGreaterThan(0);
     const usage = response.usage as unknown as BilledUsage;
     // Recorded: input 23, output 89 of which reasoning 64.
     expect([usage.input_tokens, usage.output_tokens, usage.output_tokens_details.reasoning_tokens]).toEqual([23, 89, 64]);
-    await expectBilledOnce(harness, account, '1', usage.tollgate.charge, cost([23, GPT_5.input], [25, GPT_5.output], [64, GPT_5.output]));
+    await expectBilledOnce(
+      harness,
+      account,
+      '1',
+      usage.tollgate.charge,
+      cost([23, GPT_5.input], [25, GPT_5.output], [64, GPT_5.output]),
+    );
   });
 
   it('OpenAI, passed through: cached input at the cache-read rate and reasoning, never counted twice', async () => {
@@ -79,7 +87,13 @@ describe.each(backends())('POST /v1/responses on $name', (backend) => {
     expect(types.at(-1)).toBe('response.completed');
     expect(text.length).toBeGreaterThan(0);
     expect(mock.requests[0]?.body.stream).toBe(true);
-    await expectBilledOnce(harness, account, '1', usage!.tollgate.charge, cost([11, GPT_4O_MINI.input], [10, GPT_4O_MINI.output]));
+    await expectBilledOnce(
+      harness,
+      account,
+      '1',
+      usage!.tollgate.charge,
+      cost([11, GPT_4O_MINI.input], [10, GPT_4O_MINI.output]),
+    );
   });
 
   it('OpenAI, streamed tool call with reasoning: 448 reasoning tokens from the completed event', async () => {
@@ -100,7 +114,13 @@ describe.each(backends())('POST /v1/responses on $name', (backend) => {
     expect(argumentsText.length).toBeGreaterThan(0);
     expect(usage!.output_tokens_details.reasoning_tokens).toBe(448);
     const { input_tokens: input, output_tokens: output } = usage!;
-    await expectBilledOnce(harness, account, '5', usage!.tollgate.charge, cost([input, GPT_5.input], [output - 448, GPT_5.output], [448, GPT_5.output]));
+    await expectBilledOnce(
+      harness,
+      account,
+      '5',
+      usage!.tollgate.charge,
+      cost([input, GPT_5.input], [output - 448, GPT_5.output], [448, GPT_5.output]),
+    );
   });
 
   it('Anthropic, translated through chat: instructions as system, the answer as a message item', async () => {
@@ -116,7 +136,13 @@ describe.each(backends())('POST /v1/responses on $name', (backend) => {
     expect(response.output_text.length).toBeGreaterThan(0);
     expect(response.status).toBe('completed');
     const usage = response.usage as unknown as BilledUsage;
-    await expectBilledOnce(harness, account, '1', usage.tollgate.charge, cost([12, CLAUDE_SONNET_4_5.input], [29, CLAUDE_SONNET_4_5.output]));
+    await expectBilledOnce(
+      harness,
+      account,
+      '1',
+      usage.tollgate.charge,
+      cost([12, CLAUDE_SONNET_4_5.input], [29, CLAUDE_SONNET_4_5.output]),
+    );
   });
 
   it('Anthropic, translated and streamed: a tool call becomes function_call events whose arguments join to the JSON', async () => {
@@ -125,7 +151,14 @@ describe.each(backends())('POST /v1/responses on $name', (backend) => {
     const stream = await harness.client(account.key).responses.create({
       model: 'claude-sonnet-4-5',
       input: [{ role: 'user', content: 'Weather in San Francisco?' }],
-      tools: [{ type: 'function', name: 'weather', parameters: { type: 'object', properties: { location: { type: 'string' } } }, strict: false }],
+      tools: [
+        {
+          type: 'function',
+          name: 'weather',
+          parameters: { type: 'object', properties: { location: { type: 'string' } } },
+          strict: false,
+        },
+      ],
       stream: true,
     });
     let argumentsText = '';
@@ -143,7 +176,13 @@ describe.each(backends())('POST /v1/responses on $name', (backend) => {
     expect(JSON.parse(argumentsText)).toEqual({ location: 'San Francisco' });
     expect(usage!.tollgate.estimated).toBe(false);
     const { input_tokens: input, output_tokens: output } = usage!;
-    await expectBilledOnce(harness, account, '1', usage!.tollgate.charge, cost([input, CLAUDE_SONNET_4_5.input], [output, CLAUDE_SONNET_4_5.output]));
+    await expectBilledOnce(
+      harness,
+      account,
+      '1',
+      usage!.tollgate.charge,
+      cost([input, CLAUDE_SONNET_4_5.input], [output, CLAUDE_SONNET_4_5.output]),
+    );
   });
 
   it("the Vercel AI SDK's default OpenAI provider: generateText and streamText, billed once each", async () => {
@@ -176,7 +215,12 @@ describe.each(backends())('POST /v1/responses on $name', (backend) => {
     const result = await generateText({
       model: openai('claude-sonnet-4-5'),
       prompt: 'Weather?',
-      tools: { updateIssueList: tool({ description: 'Update the issue list', inputSchema: jsonSchema({ type: 'object', properties: {} }) }) },
+      tools: {
+        updateIssueList: tool({
+          description: 'Update the issue list',
+          inputSchema: jsonSchema({ type: 'object', properties: {} }),
+        }),
+      },
       maxRetries: 0,
     });
     // The recorded Anthropic answer (anthropic-tool-no-args.json) calls its own test's tool.
@@ -217,14 +261,19 @@ describe.each(backends())('POST /v1/responses on $name', (backend) => {
     });
     const reader = response.body!.getReader();
     let received = '';
-    while ((received.match(/output_text\.delta/g) ?? []).length < 6) received += new TextDecoder().decode((await reader.read()).value);
+    while ((received.match(/output_text\.delta/g) ?? []).length < 6)
+      received += new TextDecoder().decode((await reader.read()).value);
     controller.abort();
     await mock.waitForAborted(1);
     await eventually(async () => {
       expect((await kindsOf(harness.database.db, account.id)).filter((kind) => kind === 'capture')).toHaveLength(1);
     });
     await harness.flush();
-    const record = await harness.database.db.selectFrom('usage_records').selectAll().where('account_id', '=', account.id).executeTakeFirstOrThrow();
+    const record = await harness.database.db
+      .selectFrom('usage_records')
+      .selectAll()
+      .where('account_id', '=', account.id)
+      .executeTakeFirstOrThrow();
     expect(record).toMatchObject({ status: 'aborted', usage_estimated: true });
     // What was generated before the disconnect (the recording's deltas are one or two tokens each), not the 10 of the whole answer.
     expect(record.output_text_tokens).toBeGreaterThan(0);

@@ -28,7 +28,9 @@ describe.each(backends())('bulk catalog imports on $name', (backend) => {
     // The new rate kinds, stored and read back exactly.
     expect((await priceAt(database.db, 'whisper-1'))!.rates.audioSecond!.toString()).toBe('0.0001');
     const dallE3 = await priceAt(database.db, 'dall-e-3');
-    expect(dallE3!.imageRates!.map((entry) => `${entry.size} ${entry.quality} ${entry.rate.toString()}`)).toContain('1024x1792 hd 0.11999117312');
+    expect(dallE3!.imageRates!.map((entry) => `${entry.size} ${entry.quality} ${entry.rate.toString()}`)).toContain(
+      '1024x1792 hd 0.11999117312',
+    );
 
     const gpt4o = await priceAt(database.db, 'gpt-4o');
     expect(gpt4o!.rates.input.toString()).toBe('0.0000025');

@@ -69,7 +69,14 @@ function withInput(input: Partial<NormalizedUsage['input']>, output: number): No
   return usage;
 }
 
-const PROMPT = new Set<BreakdownLine['component']>(['input', 'cache_read', 'cache_write', 'cache_write_1h', 'input_audio', 'audio_second']);
+const PROMPT = new Set<BreakdownLine['component']>([
+  'input',
+  'cache_read',
+  'cache_write',
+  'cache_write_1h',
+  'input_audio',
+  'audio_second',
+]);
 
 describe('peer check: LiteLLM cost test vectors', () => {
   it('has all twelve cases and prices every model from the imported map', () => {

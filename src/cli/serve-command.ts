@@ -48,13 +48,15 @@ function printBanner(gateway: Gateway, address: string): void {
       (gateway.seeded ? ` (seeded ${gateway.seeded.models} from the shipped files)` : ''),
   );
   const { live, demo } = gateway.providers;
-  if (demo === 'always') lines.push('providers: the demo provider answers every call (TOLLGATE_DEMO=on), priced as the real model');
+  if (demo === 'always')
+    lines.push('providers: the demo provider answers every call (TOLLGATE_DEMO=on), priced as the real model');
   else if (demo === 'standing-in') {
     lines.push(
       'providers: none configured, so the demo provider answers every call, priced as the real model',
       '  (set OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY, ... to call real providers)',
     );
-  } else lines.push(`providers live: ${live.length > 0 ? live.join(', ') : 'none (every call will fail: set a provider API key)'}`);
+  } else
+    lines.push(`providers live: ${live.length > 0 ? live.join(', ') : 'none (every call will fail: set a provider API key)'}`);
   if (firstStart.demoAccount) {
     const { name, key, credits } = firstStart.demoAccount;
     lines.push(

@@ -62,6 +62,7 @@ export function completionsIntent(request: CompletionsRequest): CallIntent {
     model: request.model,
     operation: 'completions',
     promptTokens,
+    requestedMaxOutput: request.max_tokens ?? LEGACY_DEFAULT_MAX_TOKENS,
     worstCase: tokenWorstCase(promptTokens, { value: request.max_tokens ?? LEGACY_DEFAULT_MAX_TOKENS, param: 'max_tokens' }),
   };
 }

@@ -130,7 +130,11 @@ describe('priceUsage', () => {
         { size: '256x256', rate: Decimal.parse('0.016') },
       ],
     };
-    const images = (count: number, image: NormalizedUsage['image']) => ({ ...emptyUsage(), images: count, ...(image ? { image } : {}) });
+    const images = (count: number, image: NormalizedUsage['image']) => ({
+      ...emptyUsage(),
+      images: count,
+      ...(image ? { image } : {}),
+    });
     expect(priceUsage(images(2, { size: '1024x1024', quality: 'hd' }), price).lines).toEqual([
       { component: 'image', units: 2, rate: Decimal.parse('0.08'), amount: Decimal.parse('0.16'), variant: '1024x1024 hd' },
     ]);

@@ -85,11 +85,25 @@ describe('quoteWorstCase', () => {
       tiers: [],
       rates: { input: Decimal.parse('3e-6'), output: Decimal.parse('1.5e-5'), cacheWrite: Decimal.parse('3.75e-6') },
     };
-    const fiveMinutes = quoteWorstCase({ resolution: resolution(sonnet), promptTokens: 1000, maxOutputTokens: 100, markup: undefined, mode: 'consumption_usd', jobPrice: undefined });
+    const fiveMinutes = quoteWorstCase({
+      resolution: resolution(sonnet),
+      promptTokens: 1000,
+      maxOutputTokens: 100,
+      markup: undefined,
+      mode: 'consumption_usd',
+      jobPrice: undefined,
+    });
     expect(fiveMinutes.usage.input).toMatchObject({ uncached: 0, cacheWrite: 1000 });
     expect(fiveMinutes.debit.amount.toString()).toBe('0.00525'); // 1000 x 3.75e-6 + 100 x 1.5e-5
     const oneHour = { ...sonnet, rates: { ...sonnet.rates, cacheWrite1h: Decimal.parse('6e-6') } };
-    const held = quoteWorstCase({ resolution: resolution(oneHour), promptTokens: 1000, maxOutputTokens: 100, markup: undefined, mode: 'consumption_usd', jobPrice: undefined });
+    const held = quoteWorstCase({
+      resolution: resolution(oneHour),
+      promptTokens: 1000,
+      maxOutputTokens: 100,
+      markup: undefined,
+      mode: 'consumption_usd',
+      jobPrice: undefined,
+    });
     expect(held.usage.input.cacheWrite1h).toBe(1000);
     expect(held.debit.amount.toString()).toBe('0.0075');
   });

@@ -85,7 +85,11 @@ describe('LiteLLM model map importer', () => {
       expect(text(find('whisper-1').rates)).toEqual({ audioSecond: '0.0001' });
       expect(find('whisper-1').modality).toBe('audio');
       // Priced per token where the source says so.
-      expect(text(find('gpt-4o-transcribe').rates)).toMatchObject({ input: '0.0000025', inputAudio: '0.000006', output: '0.00001' });
+      expect(text(find('gpt-4o-transcribe').rates)).toMatchObject({
+        input: '0.0000025',
+        inputAudio: '0.000006',
+        output: '0.00001',
+      });
     });
 
     it('gives dall-e-3 its six prices by size and quality, and gpt-image-1 its bare price at 1024x1024 as well', () => {

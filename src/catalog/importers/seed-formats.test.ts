@@ -40,7 +40,9 @@ describe('manual_pricing.json (USD per 1M, keyed by gateway)', () => {
 
   it('reads per_image in USD per image: an image model, and a stated zero is a free model, not a missing price', () => {
     const parsed = manualPricingImporter.parse(
-      parseExactJson('{"nosana": {"sdxl": {"prompt": "0", "completion": "0", "per_image": "0"}, "paid": {"prompt": "0", "completion": "0", "per_image": "0.002"}}}'),
+      parseExactJson(
+        '{"nosana": {"sdxl": {"prompt": "0", "completion": "0", "per_image": "0"}, "paid": {"prompt": "0", "completion": "0", "per_image": "0.002"}}}',
+      ),
       'images.json',
     );
     const [free, paid] = parsed.entries;
@@ -49,7 +51,9 @@ describe('manual_pricing.json (USD per 1M, keyed by gateway)', () => {
     expect(paid!.rates.perImage!.toString()).toBe('0.002'); // per image, not per 1M
     expect(isZeroPrice(free!)).toBe(false);
     // The seed's own file has no per_image: its zero-priced stable-diffusion stays "zero pricing", as the seed said.
-    expect(isZeroPrice(source.entries.find((entry) => entry.modelId === 'nosana/stabilityai/stable-diffusion-xl-base-1.0')!)).toBe(true);
+    expect(
+      isZeroPrice(source.entries.find((entry) => entry.modelId === 'nosana/stabilityai/stable-diffusion-xl-base-1.0')!),
+    ).toBe(true);
   });
 });
 

@@ -31,6 +31,7 @@ export function messagesIntent(request: MessagesRequest): CallIntent {
     model: request.model,
     operation: 'messages',
     promptTokens,
+    requestedMaxOutput: request.max_tokens,
     worstCase: tokenWorstCase(promptTokens, { value: request.max_tokens, param: 'max_tokens' }),
   };
 }

@@ -11,9 +11,27 @@ describe('Messages requests in the chat form', () => {
         max_tokens: 200,
         system: [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }],
         messages: [
-          { role: 'user', content: [{ type: 'text', text: 'Look' }, { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AA' } }] },
-          { role: 'assistant', content: [{ type: 'thinking', thinking: 'hmm', signature: 's' }, { type: 'tool_use', id: 'tu_1', name: 'weather', input: { city: 'Paris' } }] },
-          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu_1', content: [{ type: 'text', text: 'Sunny' }] }, { type: 'text', text: 'And now?' }] },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'Look' },
+              { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AA' } },
+            ],
+          },
+          {
+            role: 'assistant',
+            content: [
+              { type: 'thinking', thinking: 'hmm', signature: 's' },
+              { type: 'tool_use', id: 'tu_1', name: 'weather', input: { city: 'Paris' } },
+            ],
+          },
+          {
+            role: 'user',
+            content: [
+              { type: 'tool_result', tool_use_id: 'tu_1', content: [{ type: 'text', text: 'Sunny' }] },
+              { type: 'text', text: 'And now?' },
+            ],
+          },
         ],
         tools: [{ name: 'weather', description: 'Weather', input_schema: { type: 'object' } }],
         tool_choice: { type: 'any' },
@@ -34,7 +52,11 @@ describe('Messages requests in the chat form', () => {
             { type: 'image_url', image_url: { url: 'data:image/png;base64,AA' } },
           ],
         },
-        { role: 'assistant', content: null, tool_calls: [{ id: 'tu_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }] },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'tu_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }],
+        },
         { role: 'tool', tool_call_id: 'tu_1', content: 'Sunny' },
         { role: 'user', content: 'And now?' },
       ],
@@ -45,8 +67,13 @@ describe('Messages requests in the chat form', () => {
     });
   });
 
-  it("refuses server tools with a 400 naming them; requires max_tokens as Anthropic does", () => {
-    const request = parseMessagesRequest({ model: 'm', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }], tools: [{ type: 'web_search_20250305', name: 'web_search' }] });
+  it('refuses server tools with a 400 naming them; requires max_tokens as Anthropic does', () => {
+    const request = parseMessagesRequest({
+      model: 'm',
+      max_tokens: 10,
+      messages: [{ role: 'user', content: 'Hi' }],
+      tools: [{ type: 'web_search_20250305', name: 'web_search' }],
+    });
     expect(() => messagesToChat(request, true)).toThrow(/tools\.0|web_search/);
     expect(() => parseMessagesRequest({ model: 'm', messages: [{ role: 'user', content: 'Hi' }] })).toThrow(GatewayError);
   });
@@ -62,7 +89,12 @@ describe('Messages requests in the chat form', () => {
           {
             index: 0,
             finish_reason: 'tool_calls',
-            message: { role: 'assistant', content: 'Checking.', reasoning_content: 'think', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }] },
+            message: {
+              role: 'assistant',
+              content: 'Checking.',
+              reasoning_content: 'think',
+              tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } }],
+            },
           },
         ],
       },

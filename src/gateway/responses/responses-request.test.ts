@@ -9,7 +9,13 @@ describe('Responses requests in the chat form', () => {
         model: 'claude-sonnet-4-5',
         instructions: 'Be brief.',
         input: [
-          { role: 'user', content: [{ type: 'input_text', text: 'Weather in Paris?' }, { type: 'input_image', image_url: 'data:image/png;base64,AA' }] },
+          {
+            role: 'user',
+            content: [
+              { type: 'input_text', text: 'Weather in Paris?' },
+              { type: 'input_image', image_url: 'data:image/png;base64,AA' },
+            ],
+          },
           { type: 'function_call', call_id: 'call_1', name: 'weather', arguments: '{"city":"Paris"}' },
           { type: 'function_call', call_id: 'call_2', name: 'time', arguments: '{}' },
           { type: 'function_call_output', call_id: 'call_1', output: 'Sunny' },
@@ -46,14 +52,21 @@ describe('Responses requests in the chat form', () => {
       ],
       max_tokens: 300,
       temperature: 0.2,
-      tools: [{ type: 'function', function: { name: 'weather', description: 'Weather', parameters: { type: 'object' }, strict: true } }],
+      tools: [
+        { type: 'function', function: { name: 'weather', description: 'Weather', parameters: { type: 'object' }, strict: true } },
+      ],
       tool_choice: { type: 'function', function: { name: 'weather' } },
       response_format: { type: 'json_schema', json_schema: { name: 'answer', schema: { type: 'object' }, strict: true } },
     });
   });
 
   it('refuses what chat cannot carry with a 400 naming it, or leaves it out for an estimate', () => {
-    const request = parseResponsesRequest({ model: 'm', input: 'Hi', tools: [{ type: 'web_search' }], previous_response_id: 'resp_1' });
+    const request = parseResponsesRequest({
+      model: 'm',
+      input: 'Hi',
+      tools: [{ type: 'web_search' }],
+      previous_response_id: 'resp_1',
+    });
     expect(() => responsesToChat(request, true)).toThrow(GatewayError);
     expect(() => responsesToChat(request, true)).toThrow(/previous_response_id/);
     expect(responsesToChat(request, false).messages).toEqual([{ role: 'user', content: 'Hi' }]);

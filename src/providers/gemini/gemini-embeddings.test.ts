@@ -21,9 +21,15 @@ describe('Gemini embeddings behind OpenAI shapes', () => {
   it("answers OpenAI's list with Gemini's recorded 14 prompt tokens; base64 is the float32 bytes of each vector", () => {
     const floats = fromGeminiEmbedResponse(recording, 'gemini-embedding-001', false);
     expect(floats.usage?.input.uncached).toBe(14);
-    expect(floats.body).toMatchObject({ object: 'list', model: 'gemini-embedding-001', usage: { prompt_tokens: 14, total_tokens: 14 } });
+    expect(floats.body).toMatchObject({
+      object: 'list',
+      model: 'gemini-embedding-001',
+      usage: { prompt_tokens: 14, total_tokens: 14 },
+    });
     const first = (floats.body.data as Array<{ embedding: number[] }>)[0]!.embedding;
-    const encoded = (fromGeminiEmbedResponse(recording, 'gemini-embedding-001', true).body.data as Array<{ embedding: string }>)[0]!.embedding;
+    const encoded = (
+      fromGeminiEmbedResponse(recording, 'gemini-embedding-001', true).body.data as Array<{ embedding: string }>
+    )[0]!.embedding;
     const bytes = Buffer.from(encoded, 'base64');
     const decoded = Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4));
     expect(decoded).toHaveLength(first.length);
