@@ -129,11 +129,11 @@ describe.each(backends())('every route answered by the demo provider on $name', 
 
   it("schema-validation errors keep OpenAI's shape and name the field in param", async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });
-    const response = await fetch(`${harness.url}/v1/chat/completions`, {
+    const response = await fetch(`${harness.url}/v1/responses`, {
       method: 'POST',
       headers: { authorization: `Bearer ${account.key}`, 'content-type': 'application/json' },
       // The route's schema refuses an object where the model's name goes, before the gateway's own check.
-      body: JSON.stringify({ model: { name: 'gpt-4o-mini' }, messages: [{ role: 'user', content: 'Hi' }] }),
+      body: JSON.stringify({ model: { name: 'gpt-4o-mini' }, input: 'Hi' }),
     });
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({
