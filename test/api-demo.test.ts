@@ -127,22 +127,25 @@ describe.each(backends())('every route answered by the demo provider on $name', 
     expect((responses as InstanceType<typeof OpenAI.APIError>).param).toBe('max_output_tokens');
   });
 
-  it("schema-validation errors keep OpenAI's shape and name the field in param", async () => {
+  it("validation errors keep OpenAI's shape and name the field in param, the route schema's and the parsers' alike", async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });
-    const response = await fetch(`${harness.url}/v1/responses`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${account.key}`, 'content-type': 'application/json' },
-      // The route's schema refuses an object where the model's name goes, before the gateway's own check.
-      body: JSON.stringify({ model: { name: 'gpt-4o-mini' }, input: 'Hi' }),
+    const send = (body: unknown, headers: Record<string, string> = {}) =>
+      fetch(`${harness.url}/v1/responses`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${account.key}`, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+    // The route's schema: an Idempotency-Key longer than 255 characters.
+    const tooLong = await send({ model: 'gpt-4o-mini', input: 'Hi' }, { 'idempotency-key': 'k'.repeat(300) });
+    expect(tooLong.status).toBe(400);
+    expect(await tooLong.json()).toMatchObject({
+      error: { type: 'invalid_request_error', code: 'invalid_request', param: 'idempotency-key' },
     });
-    expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({
-      error: {
-        type: 'invalid_request_error',
-        code: 'invalid_request',
-        param: 'model',
-        message: 'invalid request: body/model must be string',
-      },
+    // The parser: an object where the model's name goes (never coerced to a string).
+    const wrongType = await send({ model: { name: 'gpt-4o-mini' }, input: 'Hi' });
+    expect(wrongType.status).toBe(400);
+    expect(await wrongType.json()).toMatchObject({
+      error: { type: 'invalid_request_error', code: 'invalid_request', param: 'model' },
     });
   });
 

@@ -13,6 +13,7 @@ import {
   type StreamCodec,
   type StreamReply,
 } from './call-runner.js';
+import { checkModelName } from './chat-request.js';
 import { GatewayError } from './errors.js';
 import { tokenWorstCase } from './output-limit.js';
 import type { CallIntent, CallPipeline, Caller, PreparedCall } from './pipeline.js';
@@ -37,7 +38,7 @@ const LEGACY_DEFAULT_MAX_TOKENS = 16;
 /** @throws GatewayError invalid_request naming the bad field. */
 export function parseCompletionsRequest(body: unknown): CompletionsRequest {
   if (!isRecord(body)) throw new GatewayError('invalid_request', 'the request body must be a JSON object');
-  if (typeof body.model !== 'string' || body.model === '') invalid('model', 'is required and must be a non-empty string');
+  checkModelName(body.model);
   const prompt = body.prompt;
   const tokens = (value: unknown) => Array.isArray(value) && value.every((item) => Number.isSafeInteger(item));
   const valid =

@@ -3,6 +3,7 @@ import type { NormalizedUsage } from '../pricing/types.js';
 import { countTextTokens } from '../providers/token-estimate.js';
 import { isRecord } from '../util/is-record.js';
 import { runJsonCall, type CallOptions, type JsonReply } from './call-runner.js';
+import { checkModelName } from './chat-request.js';
 import { GatewayError } from './errors.js';
 import type { CallIntent, CallPipeline, Caller, PreparedCall } from './pipeline.js';
 import { chargePayload, serializeWithExactCost } from './usage-payload.js';
@@ -25,7 +26,7 @@ const MAX_INPUTS = 2048;
 /** @throws GatewayError invalid_request naming the bad field. */
 export function parseEmbeddingsRequest(body: unknown): EmbeddingsRequest {
   if (!isRecord(body)) throw new GatewayError('invalid_request', 'the request body must be a JSON object');
-  if (typeof body.model !== 'string' || body.model === '') invalid('model', 'is required and must be a non-empty string');
+  checkModelName(body.model);
   const input = body.input;
   const tokens = (value: unknown) =>
     Array.isArray(value) && value.length > 0 && value.every((item) => Number.isSafeInteger(item) && (item as number) >= 0);

@@ -4,6 +4,7 @@ import { emptyUsage } from '../pricing/usage.js';
 import { countTextTokens } from '../providers/token-estimate.js';
 import { isRecord } from '../util/is-record.js';
 import { runJsonCall, type CallOptions, type JsonReply } from './call-runner.js';
+import { checkModelName } from './chat-request.js';
 import { GatewayError } from './errors.js';
 import type { CallIntent, CallPipeline, Caller } from './pipeline.js';
 import { chargePayload, serializeWithExactCost } from './usage-payload.js';
@@ -34,8 +35,7 @@ const MAX_IMAGES = 10;
 export function parseImagesRequest(body: unknown): ImagesRequest {
   if (!isRecord(body)) throw new GatewayError('invalid_request', 'the request body must be a JSON object');
   if (typeof body.prompt !== 'string' || body.prompt === '') invalid('prompt', 'is required and must be a non-empty string');
-  if (body.model !== undefined && (typeof body.model !== 'string' || body.model === ''))
-    invalid('model', 'must be a non-empty string');
+  if (body.model !== undefined) checkModelName(body.model);
   const n = body.n;
   if (n !== undefined && n !== null && (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || n > MAX_IMAGES)) {
     invalid('n', `must be a whole number from 1 to ${MAX_IMAGES}`);

@@ -5,6 +5,7 @@ import type { UploadedFile } from '../providers/types.js';
 import { audioDurationSeconds, billedSeconds } from '../util/audio-duration.js';
 import { isRecord } from '../util/is-record.js';
 import { runJsonCall, type CallOptions, type JsonReply } from './call-runner.js';
+import { checkModelName } from './chat-request.js';
 import { GatewayError } from './errors.js';
 import type { CallIntent, CallPipeline, Caller, PreparedCall } from './pipeline.js';
 import { chargePayload, serializeWithExactCost } from './usage-payload.js';
@@ -36,7 +37,7 @@ export async function transcriptionRequest(
   file: UploadedFile | undefined,
 ): Promise<TranscriptionRequest> {
   const model = fields.model;
-  if (typeof model !== 'string' || model === '') invalid('model', 'is required (a form field)');
+  checkModelName(model);
   if (!file || file.bytes.length === 0) invalid('file', 'is required: the audio to transcribe, as a file part');
   if (fields.stream === 'true') invalid('stream', 'streamed transcriptions are not supported; leave stream unset');
   const { model: _model, ...rest } = fields;

@@ -8,7 +8,7 @@ import type { CallPipeline } from '../gateway/pipeline.js';
 import type { Authenticator } from './auth.js';
 import { replyToCall } from './call-replies.js';
 
-export interface ChatRouteServices {
+export interface CallRouteServices {
   pipeline: CallPipeline;
   authenticator: Authenticator;
   idempotency: IdempotentCalls;
@@ -34,7 +34,7 @@ const chatSchema = {
 } as const;
 
 /** The call routes: thin handlers over the gateway services. */
-export function registerChatRoutes(app: FastifyInstance, services: ChatRouteServices): void {
+export function registerChatRoutes(app: FastifyInstance, services: CallRouteServices): void {
   const handler = (request: FastifyRequest, reply: FastifyReply) => handleChat(services, request, reply);
   app.post('/v1/chat/completions', { schema: { ...chatSchema, tags: ['calls'] } }, handler);
   // The seed's route: same request, same behaviour.
@@ -113,7 +113,7 @@ function modelJson(model: CatalogModel): Record<string, unknown> {
   };
 }
 
-async function handleChat(services: ChatRouteServices, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+async function handleChat(services: CallRouteServices, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const caller = await services.authenticator.caller(request.headers.authorization);
   const body = parseChatRequest(request.body);
   await replyToCall(services.idempotency, caller, request, reply, request.body, (options) =>

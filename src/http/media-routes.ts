@@ -7,7 +7,7 @@ import { generateImages, parseImagesRequest } from '../gateway/image-calls.js';
 import { createTranscription, MAX_AUDIO_BYTES, transcriptionRequest } from '../gateway/transcription-calls.js';
 import type { UploadedFile } from '../providers/types.js';
 import { replyToCall } from './call-replies.js';
-import type { ChatRouteServices } from './chat-routes.js';
+import type { CallRouteServices } from './chat-routes.js';
 
 const idempotencyHeader = { type: 'object', properties: { 'idempotency-key': { type: 'string', maxLength: 255 } } } as const;
 const jsonBody = { type: 'object', additionalProperties: true } as const;
@@ -17,7 +17,7 @@ const jsonBody = { type: 'object', additionalProperties: true } as const;
  * token), legacy completions, audio transcriptions (per second of audio or per token) and image generations
  * (per image, by size and quality).
  */
-export async function registerMediaRoutes(app: FastifyInstance, services: ChatRouteServices): Promise<void> {
+export async function registerMediaRoutes(app: FastifyInstance, services: CallRouteServices): Promise<void> {
   const { pipeline, authenticator, idempotency } = services;
 
   app.post(

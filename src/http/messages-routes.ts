@@ -5,7 +5,7 @@ import { completeMessage, openMessageStream } from '../gateway/messages/messages
 import { parseMessagesRequest } from '../gateway/messages/messages-request.js';
 import { ANTHROPIC_FORWARDED_HEADERS } from '../providers/anthropic/anthropic-adapter.js';
 import { replyToCall, headerValue } from './call-replies.js';
-import type { ChatRouteServices } from './chat-routes.js';
+import type { CallRouteServices } from './chat-routes.js';
 import { requestError } from './request-errors.js';
 
 /**
@@ -15,7 +15,7 @@ import { requestError } from './request-errors.js';
  */
 export async function registerMessagesRoutes(
   app: FastifyInstance,
-  services: ChatRouteServices & { unavailable(error: unknown): GatewayError | undefined },
+  services: CallRouteServices & { unavailable(error: unknown): GatewayError | undefined },
 ): Promise<void> {
   await app.register(async (scope) => {
     scope.setErrorHandler((error: FastifyError | GatewayError, _request, reply) => {
@@ -34,7 +34,12 @@ export async function registerMessagesRoutes(
             'for other providers. Send the key as `x-api-key` or `Authorization: Bearer`. `usage` carries `cost`; streamed, the ' +
             "`message_delta` event does. Errors have Anthropic's shape. `Idempotency-Key` makes a retry replay the first answer.",
           headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', maxLength: 255 } } },
-          body: { type: 'object', additionalProperties: true, properties: { model: { type: 'string' } } },
+          // Documentation only: the body is checked by its parser (Ajv would coerce `"model": 123` to "123").
+          body: {
+            type: 'object',
+            additionalProperties: true,
+            properties: { model: { description: 'the model name (a string)' } },
+          },
           security: [{ bearer: [] }],
         },
       },

@@ -2,10 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import { completeResponse, openResponseStream } from '../gateway/responses/responses-calls.js';
 import { parseResponsesRequest } from '../gateway/responses/responses-request.js';
 import { replyToCall } from './call-replies.js';
-import type { ChatRouteServices } from './chat-routes.js';
+import type { CallRouteServices } from './chat-routes.js';
 
 /** `POST /v1/responses`: OpenAI's Responses API, JSON and streamed, billed like every call. */
-export function registerResponsesRoutes(app: FastifyInstance, services: ChatRouteServices): void {
+export function registerResponsesRoutes(app: FastifyInstance, services: CallRouteServices): void {
   app.post(
     '/v1/responses',
     {
@@ -17,7 +17,8 @@ export function registerResponsesRoutes(app: FastifyInstance, services: ChatRout
           'completions for the others (Anthropic, Gemini, chat-only gateways: text, function tools, streaming). `usage` carries ' +
           '`cost`; streamed, the `response.completed` event does. `Idempotency-Key` makes a retry replay the first answer.',
         headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', maxLength: 255 } } },
-        body: { type: 'object', additionalProperties: true, properties: { model: { type: 'string' } } },
+        // Documentation only: the body is checked by its parser (Ajv would coerce `"model": 123` to "123").
+        body: { type: 'object', additionalProperties: true, properties: { model: { description: 'the model name (a string)' } } },
         security: [{ bearer: [] }],
       },
     },

@@ -1,5 +1,6 @@
 import type { ChatCompletionRequest, ChatMessage, ContentPart, ToolCall } from '../../providers/types.js';
 import { isRecord } from '../../util/is-record.js';
+import { checkModelName } from '../chat-request.js';
 import { GatewayError } from '../errors.js';
 
 /**
@@ -18,7 +19,7 @@ export interface ResponsesRequest {
 /** @throws GatewayError invalid_request naming the first bad field. */
 export function parseResponsesRequest(body: unknown): ResponsesRequest {
   if (!isRecord(body)) throw new GatewayError('invalid_request', 'the request body must be a JSON object');
-  if (typeof body.model !== 'string' || body.model === '') invalid('model', 'is required and must be a non-empty string');
+  checkModelName(body.model);
   if (body.input !== undefined && typeof body.input !== 'string' && !Array.isArray(body.input)) {
     invalid('input', 'must be a string or an array of input items');
   }
