@@ -10,6 +10,7 @@ import * as initial from './migrations/001-initial.js';
 import * as creditLeases from './migrations/002-credit-leases.js';
 import * as faultTolerance from './migrations/003-fault-tolerance.js';
 import { NotificationListener } from './notification-listener.js';
+import * as usageReports from './migrations/006-usage-reports.js';
 import { openPGlite, PGliteDialect } from './pglite-dialect.js';
 import type { Schema } from './schema.js';
 
@@ -48,6 +49,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '001-initial': initial,
   '002-credit-leases': creditLeases,
   '003-fault-tolerance': faultTolerance,
+  '006-usage-reports': usageReports,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
