@@ -141,7 +141,7 @@ export function registerCatalogCommands(program: Command): void {
         if (!price) {
           const when = at ? ` at ${at.toISOString()}` : '';
           if (options.json) printJson({ modelId: model, price: null });
-          process.stderr.write(`no price for ${model}${when}\n`);
+          process.stderr.write(`error: no price for ${model}${when}\n`);
           return EXIT_PROBLEM;
         }
         if (options.json) printJson(priceJson(price));

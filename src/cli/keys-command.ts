@@ -38,7 +38,8 @@ export function registerKeysCommand(program: Command): void {
       await withContext(command, async ({ database }) => {
         const revoked = await revokeApiKey(database.db, prefix);
         if (options.json) printJson({ prefix, revoked });
-        else process.stdout.write(revoked ? `key ${prefix} revoked\n` : `no live key with prefix ${prefix}\n`);
+        else if (revoked) process.stdout.write(`key ${prefix} revoked\n`);
+        else process.stderr.write(`error: no live key with prefix ${prefix}\n`);
         return revoked ? undefined : EXIT_PROBLEM;
       });
     });
