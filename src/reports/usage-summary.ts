@@ -26,9 +26,13 @@ export interface Summary {
  * summed together; NUMERIC sums keep money exact.
  *
  * Rows are ordered by their time keys (oldest first), then by charge (largest first), then by their other keys.
+ *
+ * `source: 'records'` answers the same question from a scan of the records alone (never the rollups): what
+ * the rollups spare, for the benchmark (bench/reports.bench.ts) and for checking them against the records.
  */
-export async function summarizeUsage(db: Db, query: SummaryQuery): Promise<Summary> {
-  const segments = planSegments(query);
+export async function summarizeUsage(db: Db, query: SummaryQuery, options: { source?: 'rollups' | 'records' } = {}): Promise<Summary> {
+  const segments: Segment[] =
+    options.source === 'records' ? [{ source: 'records', from: query.from, to: query.to }] : planSegments(query);
   const parts = segments.map((segment) => segmentQuery(segment, query));
   const keyColumns = query.groupBy.map((key) => sql.id(groupColumn(key)));
   const counters = COUNTERS.map((column) => sql`sum(${sql.id(column)}) as ${sql.id(column)}`);
