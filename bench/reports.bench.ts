@@ -17,6 +17,7 @@ import { writeUsageRecords, type UsageRecordRow } from '../src/gateway/usage-wri
 import { createApiKey } from '../src/ledger/api-keys.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import { Decimal } from '../src/money/decimal.js';
+import { ROLLUP_TABLES } from '../src/reports/rollup-tables.js';
 import type { GroupKey, SummaryFilters } from '../src/reports/summary-plan.js';
 import { listUsageRecords } from '../src/reports/usage-records.js';
 import { summarizeUsage, type Summary } from '../src/reports/usage-summary.js';
@@ -214,13 +215,7 @@ async function main(): Promise<void> {
     const rate = await fill(database, fixture);
     if (!onPGlite) await sql`analyze`.execute(database.db);
     const sizes: Record<string, number> = {};
-    for (const table of [
-      'usage_records',
-      'usage_rollups_hourly',
-      'usage_rollups_daily',
-      'usage_rollups_hourly_end_user',
-      'usage_rollups_daily_end_user',
-    ]) {
+    for (const table of ['usage_records', ...ROLLUP_TABLES.map((rollup) => rollup.table)]) {
       sizes[table] = Number(
         (await sql<{ rows: number }>`select count(*) as rows from ${sql.table(table)}`.execute(database.db)).rows[0]!.rows,
       );
@@ -229,7 +224,7 @@ async function main(): Promise<void> {
       `\nbench:reports on ${onPGlite ? 'PGlite (in memory)' : 'PostgreSQL'}: ${RECORDS.toLocaleString('en')} calls over one month`,
     );
     console.log(
-      `fill through the gateway's writer (records + 4 rollups, one statement per ${BATCH}): ${Math.round(rate).toLocaleString('en')} calls/s`,
+      `fill through the gateway's writer (records + ${ROLLUP_TABLES.length} rollups, one statement per ${BATCH}): ${Math.round(rate).toLocaleString('en')} calls/s`,
     );
     console.log(
       `rows: ${Object.entries(sizes)

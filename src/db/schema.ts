@@ -15,6 +15,8 @@ export interface Schema {
   ledger_entries: LedgerEntriesTable;
   idempotency_keys: IdempotencyKeysTable;
   usage_records: UsageRecordsTable;
+  usage_rollups_hourly_models: UsageModelRollupsTable;
+  usage_rollups_daily_models: UsageModelRollupsTable;
   usage_rollups_hourly: UsageRollupsTable;
   usage_rollups_daily: UsageRollupsTable;
   usage_rollups_hourly_end_user: UsageEndUserRollupsTable;
@@ -222,13 +224,12 @@ export interface UsageRecordsTable {
 
 /**
  * Calls counted per hour or per day (UTC), written in the same statement as the usage records they count
- * (src/gateway/usage-writer.ts). A dimension the record lacks is '' (no key, no provider), never null, so it
- * can be part of the primary key. `model` is the catalog model, or the requested name when none resolved.
+ * (src/gateway/usage-writer.ts; src/reports/rollup-tables.ts lists the tables and their dimensions). A
+ * dimension the record lacks is '' (no key, no provider), never null, so it can be part of the primary key.
+ * `model` is the catalog model, or the requested name when none resolved.
  */
-export interface UsageRollupsTable {
+export interface UsageModelRollupsTable {
   bucket: Date;
-  account_id: string;
-  api_key_id: string;
   model: string;
   provider_id: string;
   calls: number;
@@ -243,6 +244,11 @@ export interface UsageRollupsTable {
   provider_cost: Numeric;
   markup: Numeric;
   charge: Numeric;
+}
+
+export interface UsageRollupsTable extends UsageModelRollupsTable {
+  account_id: string;
+  api_key_id: string;
 }
 
 export interface UsageEndUserRollupsTable extends UsageRollupsTable {

@@ -2,7 +2,13 @@ import { sql, type Insertable, type RawBuilder } from 'kysely';
 import type { Db } from '../db/database.js';
 import type { UsageRecordsTable } from '../db/schema.js';
 import { ensureUsagePartitions, monthOf, nextMonth } from '../db/usage-partitions.js';
-import { ROLLUP_TABLES, ROLLUP_TOKEN_COLUMNS, ROLLUP_MONEY_COLUMNS, type RollupTable } from '../reports/rollup-tables.js';
+import {
+  DIMENSION_COLUMNS,
+  ROLLUP_MONEY_COLUMNS,
+  ROLLUP_TABLES,
+  ROLLUP_TOKEN_COLUMNS,
+  type RollupTable,
+} from '../reports/rollup-tables.js';
 
 type UsageRow = Insertable<UsageRecordsTable>;
 
@@ -98,16 +104,19 @@ function insertQuery(db: Db, rows: UsageRecordRow[]) {
               : (`queued.${column}` as const),
           ),
         )
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom('usage_records as recorded')
-                .select(sql.lit(1).as('found'))
-                .whereRef('recorded.request_id', '=', 'queued.request_id')
-                .where(sql<boolean>`recorded.created_at > queued.created_at - ${RECORDED_WINDOW}::interval`)
-                .where(sql<boolean>`recorded.created_at < queued.created_at + ${RECORDED_WINDOW}::interval`),
-            ),
-          ),
+        // A scalar subquery, probed per record through the (request id, created_at) index: as NOT EXISTS the
+        // planner chose an anti-join over a scan of the whole month, which made each batch slower than the last.
+        .where(
+          (select) =>
+            select
+              .selectFrom('usage_records as recorded')
+              .select(sql.lit(1).as('found'))
+              .whereRef('recorded.request_id', '=', 'queued.request_id')
+              .where(sql<boolean>`recorded.created_at > queued.created_at - ${RECORDED_WINDOW}::interval`)
+              .where(sql<boolean>`recorded.created_at < queued.created_at + ${RECORDED_WINDOW}::interval`)
+              .limit(1),
+          'is',
+          null,
         ),
     )
     .onConflict((conflict) => conflict.columns(['request_id', 'created_at']).doNothing())
@@ -135,15 +144,11 @@ async function recordedAlready(db: Db, row: UsageRecordRow): Promise<boolean> {
 
 /** `insert into <rollup> select <the inserted records, grouped> on conflict add the counts`. */
 function rollupUpsert(rollup: RollupTable): RawBuilder<unknown> {
-  const keys = rollup.endUser ? KEYS_WITH_END_USER : KEYS;
+  const keys = ['bucket', ...rollup.dimensions.map((dimension) => DIMENSION_COLUMNS[dimension].column)];
   const counters = ['calls', 'errors', ...ROLLUP_TOKEN_COLUMNS, ...ROLLUP_MONEY_COLUMNS];
   const keyValues = [
     sql`date_trunc(${sql.lit(rollup.bucket)}, created_at, 'UTC')`,
-    sql`account_id`,
-    sql`coalesce(api_key_id, '')`,
-    sql`coalesce(model_id, requested_model)`,
-    sql`coalesce(provider_id, '')`,
-    ...(rollup.endUser ? [sql`coalesce(end_user, '')`] : []),
+    ...rollup.dimensions.map((dimension) => DIMENSION_COLUMNS[dimension].fromRecord),
   ];
   const positions = sql.join(keyValues.map((_value, index) => sql.lit(index + 1)));
   return sql`insert into ${sql.table(rollup.table)} (${sql.join([...keys, ...counters].map((column) => sql.ref(column)))})
@@ -153,6 +158,3 @@ function rollupUpsert(rollup: RollupTable): RawBuilder<unknown> {
     on conflict (${sql.join(keys.map((column) => sql.ref(column)))}) do update set
       ${sql.join(counters.map((column) => sql`${sql.ref(column)} = ${sql.table(rollup.table)}.${sql.ref(column)} + excluded.${sql.ref(column)}`))}`;
 }
-
-const KEYS = ['bucket', 'account_id', 'api_key_id', 'model', 'provider_id'] as const;
-const KEYS_WITH_END_USER = [...KEYS, 'end_user'] as const;

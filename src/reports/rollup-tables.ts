@@ -1,22 +1,57 @@
 /**
  * The rollups of usage (migration 006): what each table counts and by what. The writer
- * (src/gateway/usage-writer.ts) adds every batch of records to all four; a summary reads the smallest one
- * that can answer it (src/reports/summary-plan.ts).
+ * (src/gateway/usage-writer.ts) adds every batch of records to all of them; a summary reads the smallest one
+ * that has every dimension it groups or filters by (src/reports/summary-plan.ts).
+ *
+ * Three widths, each per UTC hour and per UTC day. Reading a rollup costs about a microsecond a row (the
+ * exact NUMERIC sums), so what matters is how many rows a question reads, and each dimension multiplies them:
+ * the model totals (a row per model and provider) answer the dashboard's questions over all accounts; the
+ * account rows (account, key, model, provider) the questions about accounts and keys; and the end-user rows,
+ * as many as the end users times their models, only the questions about end users.
  */
+import { sql, type RawBuilder } from 'kysely';
+
+export type Dimension = 'account' | 'key' | 'end_user' | 'model' | 'provider';
+
 export interface RollupTable {
-  table: 'usage_rollups_hourly' | 'usage_rollups_daily' | 'usage_rollups_hourly_end_user' | 'usage_rollups_daily_end_user';
+  table:
+    | 'usage_rollups_hourly_models'
+    | 'usage_rollups_daily_models'
+    | 'usage_rollups_hourly'
+    | 'usage_rollups_daily'
+    | 'usage_rollups_hourly_end_user'
+    | 'usage_rollups_daily_end_user';
   /** The bucket's length: a UTC hour or a UTC day. */
   bucket: 'hour' | 'day';
-  /** Whether the end user is one of its dimensions (the others: account, key, model, provider). */
-  endUser: boolean;
+  dimensions: readonly Dimension[];
 }
 
+const MODELS: readonly Dimension[] = ['model', 'provider'];
+const ACCOUNTS: readonly Dimension[] = ['account', 'key', 'model', 'provider'];
+const END_USERS: readonly Dimension[] = ['account', 'key', 'end_user', 'model', 'provider'];
+
+/** Smallest first: the planner takes the first that has what a question needs. */
 export const ROLLUP_TABLES: readonly RollupTable[] = [
-  { table: 'usage_rollups_hourly', bucket: 'hour', endUser: false },
-  { table: 'usage_rollups_daily', bucket: 'day', endUser: false },
-  { table: 'usage_rollups_hourly_end_user', bucket: 'hour', endUser: true },
-  { table: 'usage_rollups_daily_end_user', bucket: 'day', endUser: true },
+  { table: 'usage_rollups_hourly_models', bucket: 'hour', dimensions: MODELS },
+  { table: 'usage_rollups_daily_models', bucket: 'day', dimensions: MODELS },
+  { table: 'usage_rollups_hourly', bucket: 'hour', dimensions: ACCOUNTS },
+  { table: 'usage_rollups_daily', bucket: 'day', dimensions: ACCOUNTS },
+  { table: 'usage_rollups_hourly_end_user', bucket: 'hour', dimensions: END_USERS },
+  { table: 'usage_rollups_daily_end_user', bucket: 'day', dimensions: END_USERS },
 ];
+
+/**
+ * Each dimension's column in a rollup, and its value computed from a usage record. A dimension the record
+ * lacks is '' (no key, no provider, no end user), never null, so it can be part of the primary key; the model
+ * is the catalog model or, when none resolved, the requested name.
+ */
+export const DIMENSION_COLUMNS: Record<Dimension, { column: string; fromRecord: RawBuilder<string> }> = {
+  account: { column: 'account_id', fromRecord: sql`account_id` },
+  key: { column: 'api_key_id', fromRecord: sql`coalesce(api_key_id, '')` },
+  end_user: { column: 'end_user', fromRecord: sql`coalesce(end_user, '')` },
+  model: { column: 'model', fromRecord: sql`coalesce(model_id, requested_model)` },
+  provider: { column: 'provider_id', fromRecord: sql`coalesce(provider_id, '')` },
+};
 
 /** Token counters, by kind, in the order reports list them. */
 export const ROLLUP_TOKEN_COLUMNS = [

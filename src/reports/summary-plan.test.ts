@@ -11,7 +11,7 @@ function plan(from: string, to: string, groupBy: GroupKey[] = [], filters: Summa
 
 describe('planSegments', () => {
   it('reads whole days from the daily rollup, the hours around them hourly, and only the edges of an hour from records', () => {
-    expect(plan('2026-11-02T10:30:00Z', '2026-11-05T03:15:00Z')).toEqual([
+    expect(plan('2026-11-02T10:30:00Z', '2026-11-05T03:15:00Z', ['account'])).toEqual([
       ['usage_records', '2026-11-02T10:30:00.000Z', '2026-11-02T11:00:00.000Z'],
       ['usage_rollups_hourly', '2026-11-02T11:00:00.000Z', '2026-11-03T00:00:00.000Z'],
       ['usage_rollups_daily', '2026-11-03T00:00:00.000Z', '2026-11-05T00:00:00.000Z'],
@@ -21,13 +21,23 @@ describe('planSegments', () => {
   });
 
   it('a range of whole days is one read of the daily rollup', () => {
-    expect(plan('2026-11-01T00:00:00Z', '2026-12-01T00:00:00Z', ['model', 'day'])).toEqual([
+    expect(plan('2026-11-01T00:00:00Z', '2026-12-01T00:00:00Z', ['account', 'day'])).toEqual([
       ['usage_rollups_daily', '2026-11-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z'],
     ]);
   });
 
+  it('reads the smallest rollup that has every dimension grouped or filtered by', () => {
+    const whole = ['2026-11-01T00:00:00Z', '2026-11-02T00:00:00Z'] as const;
+    expect(plan(...whole, ['model', 'day'])[0]![0]).toBe('usage_rollups_daily_models');
+    expect(plan(...whole, ['provider'])[0]![0]).toBe('usage_rollups_daily_models');
+    expect(plan(...whole, [])[0]![0]).toBe('usage_rollups_daily_models');
+    expect(plan(...whole, ['model'], { accountId: 'acct_1' })[0]![0]).toBe('usage_rollups_daily');
+    expect(plan(...whole, ['key'])[0]![0]).toBe('usage_rollups_daily');
+    expect(plan(...whole, ['model'], { endUser: 'u' })[0]![0]).toBe('usage_rollups_daily_end_user');
+  });
+
   it('grouped by hour, every whole hour comes from the hourly rollup', () => {
-    expect(plan('2026-11-01T00:00:00Z', '2026-11-03T00:00:00Z', ['hour'])).toEqual([
+    expect(plan('2026-11-01T00:00:00Z', '2026-11-03T00:00:00Z', ['hour', 'key'])).toEqual([
       ['usage_rollups_hourly', '2026-11-01T00:00:00.000Z', '2026-11-03T00:00:00.000Z'],
     ]);
   });
@@ -43,7 +53,7 @@ describe('planSegments', () => {
 
   it('hours that do not reach a whole day stay hourly', () => {
     expect(plan('2026-11-01T05:00:00Z', '2026-11-02T04:00:00Z')).toEqual([
-      ['usage_rollups_hourly', '2026-11-01T05:00:00.000Z', '2026-11-02T04:00:00.000Z'],
+      ['usage_rollups_hourly_models', '2026-11-01T05:00:00.000Z', '2026-11-02T04:00:00.000Z'],
     ]);
   });
 

@@ -1,4 +1,4 @@
-import { ROLLUP_TABLES, type RollupTable } from './rollup-tables.js';
+import { ROLLUP_TABLES, type Dimension, type RollupTable } from './rollup-tables.js';
 
 /** What a summary can group by. Times are UTC hours, days and months. */
 export const GROUP_KEYS = ['hour', 'day', 'month', 'account', 'key', 'end_user', 'model', 'provider'] as const;
@@ -33,16 +33,17 @@ const DAY_MS = 24 * HOUR_MS;
  * Splits [from, to) into the pieces each answered by the smallest source that can: whole UTC days from the
  * daily rollup, the whole hours around them from the hourly one (all of it when the summary groups by hour),
  * and only the pieces of an hour at either edge from the records themselves (at most two hours of them,
- * through the time index). With the end user asked for (grouped or filtered), the rollups that keep it.
+ * through the time index). Of the rollups, the smallest that has every dimension the summary groups or
+ * filters by (src/reports/rollup-tables.ts).
  *
  * @example
  *   // from 2026-11-02T10:30 to 2026-11-05T00:00, not by hour:
  *   // records [10:30, 11:00), hourly [11:00, 2026-11-03T00:00), daily [2026-11-03, 2026-11-05)
  */
 export function planSegments(query: SummaryQuery): Segment[] {
-  const endUser = query.groupBy.includes('end_user') || query.filters.endUser !== undefined;
-  const hourly = rollupFor('hour', endUser);
-  const daily = rollupFor('day', endUser);
+  const needed = dimensionsOf(query);
+  const hourly = rollupFor('hour', needed);
+  const daily = rollupFor('day', needed);
   const from = query.from.getTime();
   const to = query.to.getTime();
   const hourStart = ceilTo(from, HOUR_MS);
@@ -63,8 +64,24 @@ export function planSegments(query: SummaryQuery): Segment[] {
   return segments;
 }
 
-function rollupFor(bucket: 'hour' | 'day', endUser: boolean): RollupTable {
-  return ROLLUP_TABLES.find((table) => table.bucket === bucket && table.endUser === endUser)!;
+/** The dimensions a summary groups or filters by. */
+export function dimensionsOf(query: SummaryQuery): Dimension[] {
+  const needed = new Set<Dimension>();
+  for (const key of query.groupBy) if (!TIME_KEYS.includes(key)) needed.add(key as Dimension);
+  const { accountId, keyId, model, provider, endUser } = query.filters;
+  if (accountId !== undefined) needed.add('account');
+  if (keyId !== undefined) needed.add('key');
+  if (model !== undefined) needed.add('model');
+  if (provider !== undefined) needed.add('provider');
+  if (endUser !== undefined) needed.add('end_user');
+  return [...needed];
+}
+
+function rollupFor(bucket: 'hour' | 'day', needed: Dimension[]): RollupTable {
+  // The last of each bucket has every dimension, so there is always one.
+  return ROLLUP_TABLES.find(
+    (table) => table.bucket === bucket && needed.every((dimension) => table.dimensions.includes(dimension)),
+  )!;
 }
 
 function records(from: number, to: number): Segment {

@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db/database.js';
-import { ROLLUP_MONEY_COLUMNS, ROLLUP_TOKEN_COLUMNS } from './rollup-tables.js';
+import { DIMENSION_COLUMNS, ROLLUP_MONEY_COLUMNS, ROLLUP_TOKEN_COLUMNS, type Dimension } from './rollup-tables.js';
 import { filterConditions } from './report-filters.js';
 import { planSegments, TIME_KEYS, type GroupKey, type Segment, type SummaryQuery } from './summary-plan.js';
 import { addCounters, countersFromRow, zeroCounters, type UsageCounters } from './usage-counters.js';
@@ -30,7 +30,11 @@ export interface Summary {
  * `source: 'records'` answers the same question from a scan of the records alone (never the rollups): what
  * the rollups spare, for the benchmark (bench/reports.bench.ts) and for checking them against the records.
  */
-export async function summarizeUsage(db: Db, query: SummaryQuery, options: { source?: 'rollups' | 'records' } = {}): Promise<Summary> {
+export async function summarizeUsage(
+  db: Db,
+  query: SummaryQuery,
+  options: { source?: 'rollups' | 'records' } = {},
+): Promise<Summary> {
   const segments: Segment[] =
     options.source === 'records' ? [{ source: 'records', from: query.from, to: query.to }] : planSegments(query);
   const parts = segments.map((segment) => segmentQuery(segment, query));
@@ -67,17 +71,17 @@ function groupColumn(key: GroupKey): string {
 function segmentQuery(segment: Segment, query: SummaryQuery): RawBuilder<unknown> {
   const rollup = segment.source === 'rollup';
   const time = rollup ? sql.ref('bucket') : sql.ref('created_at');
-  const keyValues: Record<GroupKey, RawBuilder<unknown>> = {
+  const timeValues: Partial<Record<GroupKey, RawBuilder<unknown>>> = {
     hour: sql`date_trunc('hour', ${time}, 'UTC')`,
     day: sql`date_trunc('day', ${time}, 'UTC')`,
     month: sql`date_trunc('month', ${time}, 'UTC')`,
-    account: sql`account_id`,
-    key: rollup ? sql`api_key_id` : sql`coalesce(api_key_id, '')`,
-    end_user: rollup ? sql`end_user` : sql`coalesce(end_user, '')`,
-    model: rollup ? sql`model` : sql`coalesce(model_id, requested_model)`,
-    provider: rollup ? sql`provider_id` : sql`coalesce(provider_id, '')`,
   };
-  const keys = query.groupBy.map((key) => sql`${keyValues[key]} as ${sql.id(groupColumn(key))}`);
+  // A rollup holds each dimension in its own column; from the records, it is computed as the writer does.
+  const dimensionValue = (dimension: Dimension) =>
+    rollup ? sql.ref(DIMENSION_COLUMNS[dimension].column) : DIMENSION_COLUMNS[dimension].fromRecord;
+  const keys = query.groupBy.map(
+    (key) => sql`${timeValues[key] ?? dimensionValue(key as Dimension)} as ${sql.id(groupColumn(key))}`,
+  );
   const counts = rollup
     ? [sql`sum(calls)::numeric as calls`, sql`sum(errors)::numeric as errors`]
     : [sql`count(*)::numeric as calls`, sql`(count(*) filter (where status = 'error'))::numeric as errors`];

@@ -10,9 +10,9 @@ import { sql, type Kysely } from 'kysely';
  *   columns earlier migrations added are kept whatever they are; token counts become `bigint`. A partitioned
  *   table's unique keys must contain the partition key: the id and request id are unique together with
  *   `created_at`, which the recorder sets itself, so a retried write of a record still conflicts with the first.
- * - Four rollup tables, written in the same statement as the records they count (src/gateway/usage-writer.ts):
- *   hourly and daily, each without and with the end user (the end-user dimension has the most values; the
- *   tables without it stay small for the questions that do not ask for it).
+ * - Six rollup tables, written in the same statement as the records they count (src/gateway/usage-writer.ts):
+ *   hourly and daily, each in three widths: by model and provider; by account, key, model and provider; and
+ *   with the end user too (src/reports/rollup-tables.ts says why).
  *
  * Existing records are copied into their month's partition and counted into the rollups here.
  */
@@ -63,32 +63,30 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex('ledger_entries_account_time').on('ledger_entries').columns(['account_id', 'created_at']).execute();
 
   for (const rollup of ROLLUPS) {
-    let table = db.schema
-      .createTable(rollup.table)
-      .addColumn('bucket', 'timestamptz', (column) => column.notNull())
-      .addColumn('account_id', 'text', (column) => column.notNull())
-      .addColumn('api_key_id', 'text', (column) => column.notNull())
-      .addColumn('model', 'text', (column) => column.notNull())
-      .addColumn('provider_id', 'text', (column) => column.notNull());
-    if (rollup.endUser) table = table.addColumn('end_user', 'text', (column) => column.notNull());
+    const keys = ['bucket', ...rollup.dimensions.map((dimension) => DIMENSIONS[dimension].column)];
+    let table = db.schema.createTable(rollup.table).addColumn('bucket', 'timestamptz', (column) => column.notNull());
+    for (const dimension of rollup.dimensions) {
+      table = table.addColumn(DIMENSIONS[dimension].column, 'text', (column) => column.notNull());
+    }
     table = table
       .addColumn('calls', 'bigint', (column) => column.notNull())
       .addColumn('errors', 'bigint', (column) => column.notNull());
     for (const column of TOKEN_COLUMNS) table = table.addColumn(column, 'bigint', (definition) => definition.notNull());
     for (const column of MONEY_COLUMNS) table = table.addColumn(column, 'numeric', (definition) => definition.notNull());
-    const keys = ['bucket', 'account_id', 'api_key_id', 'model', 'provider_id', ...(rollup.endUser ? ['end_user'] : [])];
     await table.addPrimaryKeyConstraint(`${rollup.table}_pkey`, keys as never).execute();
-    await db.schema.createIndex(`${rollup.table}_account`).on(rollup.table).columns(['account_id', 'bucket']).execute();
+    if (rollup.dimensions.includes('account')) {
+      await db.schema.createIndex(`${rollup.table}_account`).on(rollup.table).columns(['account_id', 'bucket']).execute();
+    }
 
-    const unit = sql.lit(rollup.bucket);
+    const values = rollup.dimensions.map((dimension) => DIMENSIONS[dimension].fromRecord);
+    const positions = sql.join([sql.lit(1), ...values.map((_value, index) => sql.lit(index + 2))]);
     await sql`insert into ${sql.table(rollup.table)}
-      select date_trunc(${unit}, created_at, 'UTC'), account_id, coalesce(api_key_id, ''), coalesce(model_id, requested_model),
-        coalesce(provider_id, ''), ${rollup.endUser ? sql`coalesce(end_user, ''),` : sql``}
+      select date_trunc(${sql.lit(rollup.bucket)}, created_at, 'UTC'), ${sql.join(values)},
         count(*), count(*) filter (where status = 'error'),
         ${sql.join(TOKEN_COLUMNS.map((column) => sql`coalesce(sum(${sql.ref(column)}), 0)`))},
         ${sql.join(MONEY_COLUMNS.map((column) => sql`coalesce(sum(${sql.ref(column)}), 0)`))}
       from usage_records
-      group by 1, 2, 3, 4, 5${rollup.endUser ? sql`, 6` : sql``}`.execute(db);
+      group by ${positions}`.execute(db);
   }
 }
 
@@ -108,12 +106,27 @@ const TOKEN_COLUMNS = [
   'output_audio_tokens',
 ] as const;
 const MONEY_COLUMNS = ['provider_cost', 'markup', 'charge'] as const;
-const ROLLUPS = [
-  { table: 'usage_rollups_hourly', bucket: 'hour', endUser: false },
-  { table: 'usage_rollups_daily', bucket: 'day', endUser: false },
-  { table: 'usage_rollups_hourly_end_user', bucket: 'hour', endUser: true },
-  { table: 'usage_rollups_daily_end_user', bucket: 'day', endUser: true },
-] as const;
+// The rollups as this migration made them (src/reports/rollup-tables.ts describes them to the code that
+// reads and writes them; a migration keeps its own copy, so it never changes once landed).
+type Dimension = 'account' | 'key' | 'end_user' | 'model' | 'provider';
+const DIMENSIONS: Record<Dimension, { column: string; fromRecord: ReturnType<typeof sql> }> = {
+  account: { column: 'account_id', fromRecord: sql`account_id` },
+  key: { column: 'api_key_id', fromRecord: sql`coalesce(api_key_id, '')` },
+  end_user: { column: 'end_user', fromRecord: sql`coalesce(end_user, '')` },
+  model: { column: 'model', fromRecord: sql`coalesce(model_id, requested_model)` },
+  provider: { column: 'provider_id', fromRecord: sql`coalesce(provider_id, '')` },
+};
+const MODELS: Dimension[] = ['model', 'provider'];
+const ACCOUNTS: Dimension[] = ['account', 'key', 'model', 'provider'];
+const END_USERS: Dimension[] = ['account', 'key', 'end_user', 'model', 'provider'];
+const ROLLUPS: Array<{ table: string; bucket: 'hour' | 'day'; dimensions: Dimension[] }> = [
+  { table: 'usage_rollups_hourly_models', bucket: 'hour', dimensions: MODELS },
+  { table: 'usage_rollups_daily_models', bucket: 'day', dimensions: MODELS },
+  { table: 'usage_rollups_hourly', bucket: 'hour', dimensions: ACCOUNTS },
+  { table: 'usage_rollups_daily', bucket: 'day', dimensions: ACCOUNTS },
+  { table: 'usage_rollups_hourly_end_user', bucket: 'hour', dimensions: END_USERS },
+  { table: 'usage_rollups_daily_end_user', bucket: 'day', dimensions: END_USERS },
+];
 
 /** The partition of one UTC month; the same name and bounds as src/db/usage-partitions.ts gives at run time. */
 async function createMonthPartition(db: Kysely<unknown>, month: Date): Promise<void> {
