@@ -17,10 +17,12 @@ export interface Schema {
   usage_records: UsageRecordsTable;
   usage_rollups_hourly_models: UsageModelRollupsTable;
   usage_rollups_daily_models: UsageModelRollupsTable;
+  usage_rollups_monthly_models: UsageModelRollupsTable;
   usage_rollups_hourly: UsageRollupsTable;
   usage_rollups_daily: UsageRollupsTable;
-  usage_rollups_hourly_end_user: UsageEndUserRollupsTable;
+  usage_rollups_monthly: UsageRollupsTable;
   usage_rollups_daily_end_user: UsageEndUserRollupsTable;
+  usage_rollups_monthly_end_user: UsageEndUserRollupsTable;
   sync_runs: SyncRunsTable;
   alerts: AlertsTable;
   gateway_instances: GatewayInstancesTable;

@@ -20,6 +20,19 @@ describe('planSegments', () => {
     ]);
   });
 
+  it('reads whole months from a monthly rollup, unless the summary groups by day or hour', () => {
+    expect(plan('2026-10-30T10:30:00Z', '2026-12-02T00:00:00Z', ['model'])).toEqual([
+      ['usage_records', '2026-10-30T10:30:00.000Z', '2026-10-30T11:00:00.000Z'],
+      ['usage_rollups_hourly_models', '2026-10-30T11:00:00.000Z', '2026-10-31T00:00:00.000Z'],
+      ['usage_rollups_daily_models', '2026-10-31T00:00:00.000Z', '2026-11-01T00:00:00.000Z'],
+      ['usage_rollups_monthly_models', '2026-11-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z'],
+      ['usage_rollups_daily_models', '2026-12-01T00:00:00.000Z', '2026-12-02T00:00:00.000Z'],
+    ]);
+    expect(plan('2026-11-01T00:00:00Z', '2027-01-01T00:00:00Z', ['end_user', 'month'])).toEqual([
+      ['usage_rollups_monthly_end_user', '2026-11-01T00:00:00.000Z', '2027-01-01T00:00:00.000Z'],
+    ]);
+  });
+
   it('a range of whole days is one read of the daily rollup', () => {
     expect(plan('2026-11-01T00:00:00Z', '2026-12-01T00:00:00Z', ['account', 'day'])).toEqual([
       ['usage_rollups_daily', '2026-11-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z'],
@@ -58,9 +71,10 @@ describe('planSegments', () => {
   });
 
   it('grouping or filtering by end user reads the rollups that keep it', () => {
+    // No hourly rollup keeps the end user (it would hold a row per call): whole hours come from the records.
     expect(plan('2026-11-01T00:00:00Z', '2026-11-02T01:00:00Z', ['end_user'])).toEqual([
       ['usage_rollups_daily_end_user', '2026-11-01T00:00:00.000Z', '2026-11-02T00:00:00.000Z'],
-      ['usage_rollups_hourly_end_user', '2026-11-02T00:00:00.000Z', '2026-11-02T01:00:00.000Z'],
+      ['usage_records', '2026-11-02T00:00:00.000Z', '2026-11-02T01:00:00.000Z'],
     ]);
     expect(plan('2026-11-01T00:00:00Z', '2026-11-02T00:00:00Z', ['model'], { endUser: 'u-1' })).toEqual([
       ['usage_rollups_daily_end_user', '2026-11-01T00:00:00.000Z', '2026-11-02T00:00:00.000Z'],

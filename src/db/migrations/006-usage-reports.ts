@@ -10,9 +10,9 @@ import { sql, type Kysely } from 'kysely';
  *   columns earlier migrations added are kept whatever they are; token counts become `bigint`. A partitioned
  *   table's unique keys must contain the partition key: the id and request id are unique together with
  *   `created_at`, which the recorder sets itself, so a retried write of a record still conflicts with the first.
- * - Six rollup tables, written in the same statement as the records they count (src/gateway/usage-writer.ts):
- *   hourly and daily, each in three widths: by model and provider; by account, key, model and provider; and
- *   with the end user too (src/reports/rollup-tables.ts says why).
+ * - Eight rollup tables, written in the same statement as the records they count (src/gateway/usage-writer.ts):
+ *   hourly, daily and monthly by model and provider, and by account, key, model and provider; daily and
+ *   monthly with the end user too (src/reports/rollup-tables.ts says why these).
  *
  * Existing records are copied into their month's partition and counted into the rollups here.
  */
@@ -119,13 +119,15 @@ const DIMENSIONS: Record<Dimension, { column: string; fromRecord: ReturnType<typ
 const MODELS: Dimension[] = ['model', 'provider'];
 const ACCOUNTS: Dimension[] = ['account', 'key', 'model', 'provider'];
 const END_USERS: Dimension[] = ['account', 'key', 'end_user', 'model', 'provider'];
-const ROLLUPS: Array<{ table: string; bucket: 'hour' | 'day'; dimensions: Dimension[] }> = [
+const ROLLUPS: Array<{ table: string; bucket: 'hour' | 'day' | 'month'; dimensions: Dimension[] }> = [
   { table: 'usage_rollups_hourly_models', bucket: 'hour', dimensions: MODELS },
   { table: 'usage_rollups_daily_models', bucket: 'day', dimensions: MODELS },
+  { table: 'usage_rollups_monthly_models', bucket: 'month', dimensions: MODELS },
   { table: 'usage_rollups_hourly', bucket: 'hour', dimensions: ACCOUNTS },
   { table: 'usage_rollups_daily', bucket: 'day', dimensions: ACCOUNTS },
-  { table: 'usage_rollups_hourly_end_user', bucket: 'hour', dimensions: END_USERS },
+  { table: 'usage_rollups_monthly', bucket: 'month', dimensions: ACCOUNTS },
   { table: 'usage_rollups_daily_end_user', bucket: 'day', dimensions: END_USERS },
+  { table: 'usage_rollups_monthly_end_user', bucket: 'month', dimensions: END_USERS },
 ];
 
 /** The partition of one UTC month; the same name and bounds as src/db/usage-partitions.ts gives at run time. */
