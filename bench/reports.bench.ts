@@ -116,6 +116,7 @@ function makeRecord(index: number, fixture: Fixture, next: () => number): UsageR
     reasoning_tokens: reasoning,
     output_audio_tokens: 0,
     usage_estimated: false,
+    usage_anomaly: null,
     price_version: null,
     breakdown: null,
     provider_cost: providerCost.toString(),
