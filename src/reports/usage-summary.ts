@@ -40,10 +40,14 @@ export async function summarizeUsage(
   const parts = segments.map((segment) => segmentQuery(segment, query));
   const keyColumns = query.groupBy.map((key) => sql.id(groupColumn(key)));
   const counters = COUNTERS.map((column) => sql`sum(${sql.id(column)}) as ${sql.id(column)}`);
-  const result = await sql<Record<string, unknown>>`
-    select ${sql.join([...keyColumns, ...counters])}
-    from (${sql.join(parts, sql` union all `)}) as parts
-    ${query.groupBy.length > 0 ? sql`group by ${sql.join(keyColumns)}` : sql``}`.execute(db);
+  // One part (the usual case: a range of whole days or months) is already grouped and summed as asked.
+  const result = await sql<Record<string, unknown>>`${
+    parts.length === 1
+      ? parts[0]!
+      : sql`select ${sql.join([...keyColumns, ...counters])}
+          from (${sql.join(parts, sql` union all `)}) as parts
+          ${query.groupBy.length > 0 ? sql`group by ${sql.join(keyColumns)}` : sql``}`
+  }`.execute(db);
   const rows: SummaryRow[] = [];
   for (const row of result.rows) {
     const counted = countersFromRow(row);
