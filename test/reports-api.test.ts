@@ -42,7 +42,7 @@ describe.each(backends())('report API on $name', (backend) => {
       });
     }
     await harness.gateway.ledger.grant(accounts[0]!.id, Decimal.parse('2.5'), { note: 'top-up' });
-    await harness.gateway.ledger.refund(accounts[0]!.id, Decimal.parse('0.001'));
+    await harness.gateway.ledger.refund(accounts[0]!.id, Decimal.parse('0.0001'));
     await harness.gateway.ledger.adjust(accounts[0]!.id, Decimal.parse('-0.0005'), { note: 'correction' });
     await harness.flush();
   });
@@ -157,7 +157,7 @@ describe.each(backends())('report API on $name', (backend) => {
     const d = Decimal.parse;
     expect(statement.opening_balance).toBe('0');
     expect(statement.grants).toBe('7.5'); // the initial 5 and the top-up
-    expect(statement.refunds).toBe('0.001');
+    expect(statement.refunds).toBe('0.0001');
     expect(statement.adjustments).toBe('-0.0005');
     expect(statement.charges.calls).toBe(4);
     expect(statement.charges.by_model.map((row: { model: string }) => row.model).sort()).toEqual([
