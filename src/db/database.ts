@@ -191,7 +191,13 @@ async function openEmbedded(dataDirectory: string | undefined, logger: Logger, o
   let socketServer: PGliteSocketServer | undefined;
   if (options.share && dataDirectory) {
     const { startPGliteSocketServer } = await import('./pglite-socket-server.js');
-    socketServer = await startPGliteSocketServer(pglite, session, dataDirectory);
+    try {
+      socketServer = await startPGliteSocketServer(pglite, session, dataDirectory);
+    } catch (error) {
+      // A Unix socket's path is limited to about 107 bytes (a deep data directory), or the platform has none:
+      // the server runs all the same, and commands on the directory say it is in use, as before.
+      logger.warn({ err: error, dataDirectory }, 'cannot share the embedded database with tollgate commands through a socket');
+    }
   }
   const unsubscribers: Array<() => Promise<void>> = [];
   let lockHeld = false;
