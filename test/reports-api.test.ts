@@ -143,6 +143,7 @@ describe.each(backends())('report API on $name', (backend) => {
       expect(Decimal.parse(capture.amount).neg().toString()).toBe(record.charge);
       expect(record).toMatchObject({ account_name: accounts[0]!.name, status: 'success', pricing_match: 'exact', markup: '0' });
       expect(typeof record.price_version).toBe('number');
+      expect(record.usage_anomaly).toBeNull();
       expect((record.breakdown as { lines: unknown[] }).lines.length).toBeGreaterThan(0);
     }
     const alice = (await admin(`/admin/usage/records?end_user=alice&model=gpt-4o-mini`)).json();

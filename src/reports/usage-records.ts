@@ -98,6 +98,7 @@ interface RecordRow {
   pricing_source: string | null;
   pricing_match: string | null;
   breakdown: unknown;
+  usage_anomaly: unknown;
   ledger_entry_id: number | null;
 }
 
@@ -138,6 +139,8 @@ function recordJson(row: RecordRow) {
     pricing_source: row.pricing_source,
     pricing_match: row.pricing_match,
     breakdown: row.breakdown ?? null,
+    /** Usage the upstream reported beyond what the call could produce, and how it was charged; null when none. */
+    usage_anomaly: row.usage_anomaly ?? null,
     ledger_entry_id: row.ledger_entry_id,
   };
 }
