@@ -61,7 +61,8 @@ export const VERSION = readVersion();
  * start the gateway through here.
  */
 export async function startGateway(config: Config, logger: Logger, options: { database?: Database } = {}): Promise<Gateway> {
-  const database = options.database ?? (await openDatabase(config.database, { logger }));
+  // A CLI command run beside this server reaches an embedded database through a socket it shares (src/db/pglite-socket-server.ts).
+  const database = options.database ?? (await openDatabase(config.database, { logger, share: true }));
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
     await migrate(database.db);

@@ -69,7 +69,7 @@ describe('tollgate accounts, keys and ledger commands', () => {
     expect((await run('keys', 'revoke', created.prefix)).code).toBe(0);
     const again = await run('keys', 'revoke', created.prefix);
     expect(again.code).toBe(1);
-    expect(again.stdout).toContain('no live key');
+    expect(again.stderr).toContain('error: no live key');
     const database = await openDatabase({ kind: 'pglite', dataDirectory });
     try {
       expect(await authenticateKey(database.db, created.key)).toBeUndefined();

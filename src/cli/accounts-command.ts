@@ -1,10 +1,17 @@
 import type { Command } from 'commander';
+import type { Db } from '../db/database.js';
 import type { BudgetMode } from '../db/schema.js';
 import { BUDGET_MODES } from '../ledger/accounts.js';
-import { Ledger } from '../ledger/ledger.js';
 import { accountJson, entryJson } from '../ledger/ledger-json.js';
 import { Decimal } from '../money/decimal.js';
-import { EXIT_USAGE, formatTable, printJson, withContext } from './context.js';
+import { formatTable, printJson, usageError, withContext } from './context.js';
+import { registerStatementCommand } from './statement-command.js';
+
+/** The ledger, loaded when a command runs (it brings the query builder and the settlement code). */
+async function openLedger(db: Db) {
+  const { Ledger } = await import('../ledger/ledger.js');
+  return new Ledger(db);
+}
 
 /**
  * `tollgate accounts create|grant|adjust|refund|show|list`: the same ledger calls as the admin routes.
@@ -33,7 +40,9 @@ export function registerAccountsCommand(program: Command): void {
       const overdraftLimit = parseAmountOption('--overdraft-limit', options.overdraftLimit);
       if ([credits, jobPrice, markupPercent, overdraftLimit].includes(null)) return;
       await withContext(command, async ({ database }) => {
-        const { account, apiKey } = await new Ledger(database.db).createAccount({
+        const { account, apiKey } = await (
+          await openLedger(database.db)
+        ).createAccount({
           name: options.name,
           mode: options.mode as BudgetMode,
           ...(credits ? { credits } : {}),
@@ -66,7 +75,9 @@ export function registerAccountsCommand(program: Command): void {
         const amount = parseAmountOption('--credits', options.credits, { signed: kind === 'adjust' });
         if (!amount) return;
         await withContext(command, async ({ database }) => {
-          const result = await new Ledger(database.db)[kind](account, amount, {
+          const result = await (
+            await openLedger(database.db)
+          )[kind](account, amount, {
             ...(options.note !== undefined ? { note: options.note } : {}),
             ...(options.idempotencyKey !== undefined ? { idempotencyKey: options.idempotencyKey } : {}),
           });
@@ -92,7 +103,7 @@ export function registerAccountsCommand(program: Command): void {
       if (!Number.isSafeInteger(limit) || limit < 1)
         return usageError(`--limit must be a positive whole number, got ${options.limit}`);
       await withContext(command, async ({ database }) => {
-        const ledger = new Ledger(database.db);
+        const ledger = await openLedger(database.db);
         const found = await ledger.getAccount(account);
         const holds = await ledger.openHolds(found.id);
         const entries = await ledger.entries(found.id, { limit });
@@ -126,7 +137,7 @@ export function registerAccountsCommand(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       await withContext(command, async ({ database }) => {
-        const list = await new Ledger(database.db).listAccounts();
+        const list = await (await openLedger(database.db)).listAccounts();
         if (options.json) return printJson(list.map(accountJson));
         const rows = list.map((account) => [
           account.id,
@@ -139,6 +150,8 @@ export function registerAccountsCommand(program: Command): void {
         process.stdout.write(`${formatTable([['id', 'name', 'mode', 'status', 'balance', 'available'], ...rows])}\n`);
       });
     });
+
+  registerStatementCommand(accounts);
 }
 
 interface CreateOptions {
@@ -180,9 +193,4 @@ export function parseAmountOption(
     return null;
   }
   return amount;
-}
-
-function usageError(message: string): void {
-  process.stderr.write(`error: ${message}\n`);
-  process.exitCode = EXIT_USAGE;
 }

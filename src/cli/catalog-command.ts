@@ -1,13 +1,19 @@
 import { readFileSync } from 'node:fs';
-import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { parseExactJson } from '../catalog/importers/exact-json.js';
-import { isFormatName, parseSource } from '../catalog/importers/index.js';
 import { FORMAT_NAMES, type FormatName } from '../catalog/importers/types.js';
-import { coverage, priceAt, readRegisterModels, registerModels, seedCatalog } from '../catalog/catalog-store.js';
-import { DEFAULT_CRITICAL_MODELS, formatProblem, validateSources } from '../catalog/validate.js';
 import { EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, printJson, withContext } from './context.js';
 import { formatCoverage, formatPrice, formatSeedReport, priceJson } from './catalog-output.js';
+
+/** The catalog's code (importers, store, validation), loaded when a catalog command runs, not to print help. */
+async function catalogModules() {
+  const [exactJson, importers, store, validate] = await Promise.all([
+    import('../catalog/importers/exact-json.js'),
+    import('../catalog/importers/index.js'),
+    import('../catalog/catalog-store.js'),
+    import('../catalog/validate.js'),
+  ]);
+  return { ...exactJson, ...importers, ...store, ...validate };
+}
 
 /** A problem with the command line or its files, reported on one line with exit code 2. */
 class UsageError extends Error {}
@@ -33,6 +39,7 @@ export function registerCatalogCommands(program: Command): void {
     )
     .option('--json', 'print the result as JSON')
     .action(async (file: string, options: { json?: boolean }, command: Command) => {
+      const { readRegisterModels, parseExactJson, registerModels } = await catalogModules();
       const models = guard(() => readRegisterModels(parseExactJson(readText(file)), file));
       if (!models) return;
       await withContext(command, async ({ database }) => {
@@ -51,6 +58,7 @@ export function registerCatalogCommands(program: Command): void {
     .option('--register-models', 'create the models that are not yet in the catalog')
     .option('--json', 'print the report as JSON (no progress bar)')
     .action(async (files: string[], options: SeedFlags, command: Command) => {
+      const { parseSource, seedCatalog } = await catalogModules();
       const sources = guard(() => {
         if (options.dryRun && options.execute) throw new UsageError('--dry-run and --execute exclude each other');
         const format = readFormat(options.format);
@@ -58,7 +66,7 @@ export function registerCatalogCommands(program: Command): void {
       });
       if (!sources) return;
       await withContext(command, async ({ database }) => {
-        const bar = progressBar(Boolean(options.json));
+        const bar = await progressBar(Boolean(options.json));
         try {
           const report = await seedCatalog(database.db, sources, {
             execute: Boolean(options.execute),
@@ -78,16 +86,17 @@ export function registerCatalogCommands(program: Command): void {
   catalog
     .command('validate <files...>')
     .description('check price files without writing: valid prices, critical models present, suspicious values')
-    .option('--critical <models>', 'comma-separated models that must be priced', DEFAULT_CRITICAL_MODELS.join(','))
+    .option('--critical <models>', 'comma-separated models that must be priced (default: the widely used ones, e.g. gpt-4o)')
     .option('--format <format>', `the files' format (default: detected): ${FORMAT_NAMES.join(', ')}`)
     .option('--json', 'print the result as JSON')
-    .action((files: string[], options: { critical: string; format?: string; json?: boolean }) => {
+    .action(async (files: string[], options: { critical?: string; format?: string; json?: boolean }) => {
+      const { DEFAULT_CRITICAL_MODELS, formatProblem, validateSources } = await catalogModules();
       const inputs = guard(() => {
         readFormat(options.format);
         return files.map((file) => ({ file, text: readText(file) }));
       });
       if (!inputs) return;
-      const critical = options.critical
+      const critical = (options.critical ?? DEFAULT_CRITICAL_MODELS.join(','))
         .split(',')
         .map((model) => model.trim())
         .filter(Boolean);
@@ -110,6 +119,7 @@ export function registerCatalogCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       await withContext(command, async ({ database }) => {
+        const { coverage } = await catalogModules();
         const result = await coverage(database.db);
         if (options.json) printJson(result);
         else process.stdout.write(`${formatCoverage(result)}\n`);
@@ -126,11 +136,12 @@ export function registerCatalogCommands(program: Command): void {
       const at = guard(() => readTime(options.at));
       if (at === null) return;
       await withContext(command, async ({ database }) => {
+        const { priceAt } = await catalogModules();
         const price = await priceAt(database.db, model, at);
         if (!price) {
           const when = at ? ` at ${at.toISOString()}` : '';
           if (options.json) printJson({ modelId: model, price: null });
-          process.stderr.write(`no price for ${model}${when}\n`);
+          process.stderr.write(`error: no price for ${model}${when}\n`);
           return EXIT_PROBLEM;
         }
         if (options.json) printJson(priceJson(price));
@@ -161,8 +172,9 @@ function readText(file: string): string {
 
 function readFormat(format: string | undefined): FormatName | undefined {
   if (format === undefined) return undefined;
-  if (!isFormatName(format)) throw new UsageError(`unknown format "${format}"; known formats: ${FORMAT_NAMES.join(', ')}`);
-  return format;
+  if (!(FORMAT_NAMES as readonly string[]).includes(format))
+    throw new UsageError(`unknown format "${format}"; known formats: ${FORMAT_NAMES.join(', ')}`);
+  return format as FormatName;
 }
 
 function readTime(text: string | undefined): Date | undefined {
@@ -175,8 +187,11 @@ function readTime(text: string | undefined): Date | undefined {
 }
 
 /** A progress bar on a terminal only: none when piped or with --json, so output stays parseable. */
-function progressBar(json: boolean): { update: (done: number, total: number) => void; stop: () => void } | undefined {
+async function progressBar(
+  json: boolean,
+): Promise<{ update: (done: number, total: number) => void; stop: () => void } | undefined> {
   if (json || !process.stdout.isTTY) return undefined;
+  const { SingleBar } = await import('cli-progress');
   const bar = new SingleBar({ format: 'seeding [{bar}] {value}/{total}', clearOnComplete: true, hideCursor: true });
   let started = false;
   let stopped = false;

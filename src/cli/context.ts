@@ -1,10 +1,19 @@
 import type { Command } from 'commander';
-import { ConfigError, loadConfig, type Config, type ConfigOverrides } from '../config/config.js';
-import { DataDirectoryLockedError } from '../db/data-directory-lock.js';
-import { migrate, openDatabase, type Database } from '../db/database.js';
-import { createLogger, type Logger } from '../logging/logger.js';
+import type { Config, ConfigOverrides } from '../config/config.js';
+import type { Database } from '../db/database.js';
+import type { Logger } from '../logging/logger.js';
 
-/** Exit codes every command uses: 0 success, 1 the command ran and found a problem, 2 bad usage or setup. */
+/**
+ * Exit codes, one rule for every command (the README states it):
+ *   0  done;
+ *   1  refused or not found: the command ran and the answer is no (no such account, model or key, the ledger
+ *      refused, a check found a problem, the database could not be reached);
+ *   2  usage error: the command line or the configuration is wrong (unknown command or option, a malformed
+ *      value, a missing argument); fix the invocation.
+ *
+ * This module loads nothing heavy: the services a command needs are imported when it runs, so `--help` and
+ * the commands that never open the database start in a fraction of the time.
+ */
 export const EXIT_OK = 0;
 export const EXIT_PROBLEM = 1;
 export const EXIT_USAGE = 2;
@@ -28,7 +37,8 @@ export function globalOptions(command: Command): GlobalOptions {
   return root.opts<GlobalOptions>();
 }
 
-export function configFromCommand(command: Command, extra: ConfigOverrides = {}): Config {
+export async function configFromCommand(command: Command, extra: ConfigOverrides = {}): Promise<Config> {
+  const { loadConfig } = await import('../config/config.js');
   const options = globalOptions(command);
   return loadConfig(process.env, {
     ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
@@ -39,8 +49,12 @@ export function configFromCommand(command: Command, extra: ConfigOverrides = {})
 
 /**
  * Runs a command body with configuration loaded, the database open and migrated, and everything closed
- * afterwards. Setup failures (bad configuration, a data directory in use by `serve`) print one clear line
- * and exit 2.
+ * afterwards. On the embedded database while `tollgate serve` runs on the same data directory, the command
+ * reaches it through the socket the server shares there (src/db/pglite-socket-server.ts).
+ *
+ * Exits 2 for bad configuration; 1 when the database cannot be opened (another command holds the data
+ * directory, PostgreSQL is down) and for the errors the body throws, after the one line that says why: a
+ * GatewayError invalid_request (a malformed report parameter) is a usage error and exits 2.
  */
 export async function withContext(
   command: Command,
@@ -49,37 +63,49 @@ export async function withContext(
 ): Promise<void> {
   let config: Config;
   try {
-    config = configFromCommand(command);
+    config = await configFromCommand(command);
   } catch (error) {
-    return fail(error);
+    return fail(error, EXIT_USAGE);
   }
-  const logger = createLogger(process.env.TOLLGATE_LOG_LEVEL ?? 'warn');
+  const { migrate, openDatabase } = await import('../db/database.js');
+  const { createTerminalLogger } = await import('./terminal-log.js');
+  const logger = createTerminalLogger(process.env.TOLLGATE_LOG_LEVEL ?? 'warn');
   let database: Database;
   try {
     database = await openDatabase(
       config.database.kind === 'postgres' ? config.database : { kind: 'pglite', dataDirectory: config.database.dataDirectory },
+      { join: true, logger },
     );
     if (options.migrate !== false) await migrate(database.db);
   } catch (error) {
-    return fail(error);
+    return fail(error, EXIT_PROBLEM, 'could not open the database: ');
   }
   try {
     const code = await body({ config, database, logger });
     process.exitCode = code ?? EXIT_OK;
   } catch (error) {
+    const { GatewayError } = await import('../gateway/errors.js');
     process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = EXIT_PROBLEM;
+    process.exitCode = error instanceof GatewayError && error.code === 'invalid_request' ? EXIT_USAGE : EXIT_PROBLEM;
   } finally {
     await database.close();
   }
 }
 
-function fail(error: unknown): void {
-  if (error instanceof ConfigError || error instanceof DataDirectoryLockedError) {
-    process.stderr.write(`error: ${error.message}\n`);
-  } else {
-    process.stderr.write(`error: could not open the database: ${error instanceof Error ? error.message : String(error)}\n`);
-  }
+/** Prints why, on one line, and sets the exit code. Known errors (configuration, a locked directory) say it all. */
+async function fail(error: unknown, code: number, context = ''): Promise<void> {
+  const [{ ConfigError }, { DataDirectoryLockedError }] = await Promise.all([
+    import('../config/config.js'),
+    import('../db/data-directory-lock.js'),
+  ]);
+  const known = error instanceof ConfigError || error instanceof DataDirectoryLockedError;
+  process.stderr.write(`error: ${known ? '' : context}${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = code;
+}
+
+/** Prints a usage problem found before any work (a malformed flag) and sets exit code 2. */
+export function usageError(message: string): void {
+  process.stderr.write(`error: ${message}\n`);
   process.exitCode = EXIT_USAGE;
 }
 

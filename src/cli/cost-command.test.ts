@@ -137,9 +137,9 @@ describe('tollgate cost', () => {
     expect(stderr).toContain(message);
   });
 
-  it('refuses an unknown account with exit 2', async () => {
+  it('answers an unknown account with exit 1 (not found), as `accounts grant nobody` does', async () => {
     const { stderr, code } = await run('gpt-4o', '--input', '1', '--output', '1', '--account', 'nobody');
-    expect(code).toBe(2);
+    expect(code).toBe(1);
     expect(stderr).toContain('no account with id or name "nobody"');
   });
 });

@@ -1,12 +1,8 @@
 import type { Command } from 'commander';
-import { PricingCatalog } from '../catalog/snapshot.js';
 import type { Database } from '../db/database.js';
 import type { AccountRow } from '../db/schema.js';
 import { Decimal } from '../money/decimal.js';
-import { debitFor, type Debit } from '../pricing/budget.js';
-import { priceUsage } from '../pricing/cost.js';
-import { MarkupRules } from '../catalog/markup-rules.js';
-import { applyMarkup } from '../pricing/markup.js';
+import type { Debit } from '../pricing/budget.js';
 import type { CostBreakdown, NormalizedUsage, Resolution } from '../pricing/types.js';
 import { usageFromTotals } from '../pricing/usage.js';
 import { EXIT_PROBLEM, EXIT_USAGE, formatTable, printJson, withContext } from './context.js';
@@ -43,10 +39,18 @@ export function registerCostCommand(program: Command): void {
         return;
       }
       await withContext(command, async ({ database, config, logger }) => {
+        const [{ PricingCatalog }, { MarkupRules }, { debitFor }, { priceUsage }, { applyMarkup }] = await Promise.all([
+          import('../catalog/snapshot.js'),
+          import('../catalog/markup-rules.js'),
+          import('../pricing/budget.js'),
+          import('../pricing/cost.js'),
+          import('../pricing/markup.js'),
+        ]);
         const account = options.account ? await findAccount(database, options.account) : undefined;
         if (options.account && !account) {
+          // Not found, as `accounts grant nosuch` is: exit 1 (the command line itself was fine).
           process.stderr.write(`error: no account with id or name ${JSON.stringify(options.account)}\n`);
-          return EXIT_USAGE;
+          return EXIT_PROBLEM;
         }
         const catalog = await PricingCatalog.create({ database, config, logger });
         const resolution = catalog.resolve(model);
@@ -76,6 +80,15 @@ export function registerCostCommand(program: Command): void {
           : undefined;
         if (options.json) printJson(report(resolution, usage, breakdown, account, debit));
         else process.stdout.write(`${humanReport(resolution, breakdown, account, debit)}\n`);
+        if (resolution.source === 'default') {
+          // No price anywhere (catalog or fallback file): the figures are the default price's stand-in, so the
+          // answer is "not found", however useful the estimate.
+          process.stderr.write(
+            `warning: ${model} has no price in the catalog or the fallback file; shown at the default price\n`,
+          );
+          return EXIT_PROBLEM;
+        }
+        return undefined;
       });
     });
 }

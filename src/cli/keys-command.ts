@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { createApiKey, listApiKeys, revokeApiKey } from '../ledger/api-keys.js';
-import { Ledger } from '../ledger/ledger.js';
 import { keyJson } from '../ledger/ledger-json.js';
 import { EXIT_PROBLEM, formatTable, printJson, withContext } from './context.js';
 
@@ -16,6 +15,7 @@ export function registerKeysCommand(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (account: string, options: { admin?: boolean; name?: string; json?: boolean }, command: Command) => {
       await withContext(command, async ({ database }) => {
+        const { Ledger } = await import('../ledger/ledger.js');
         const found = await new Ledger(database.db).getAccount(account);
         const created = await createApiKey(database.db, {
           accountId: found.id,
@@ -38,7 +38,8 @@ export function registerKeysCommand(program: Command): void {
       await withContext(command, async ({ database }) => {
         const revoked = await revokeApiKey(database.db, prefix);
         if (options.json) printJson({ prefix, revoked });
-        else process.stdout.write(revoked ? `key ${prefix} revoked\n` : `no live key with prefix ${prefix}\n`);
+        else if (revoked) process.stdout.write(`key ${prefix} revoked\n`);
+        else process.stderr.write(`error: no live key with prefix ${prefix}\n`);
         return revoked ? undefined : EXIT_PROBLEM;
       });
     });
@@ -49,6 +50,7 @@ export function registerKeysCommand(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (account: string | undefined, options: { json?: boolean }, command: Command) => {
       await withContext(command, async ({ database }) => {
+        const { Ledger } = await import('../ledger/ledger.js');
         const accountId = account === undefined ? undefined : (await new Ledger(database.db).getAccount(account)).id;
         const list = (await listApiKeys(database.db, accountId)).map(keyJson);
         if (options.json) return printJson(list);

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { Ledger } from '../ledger/ledger.js';
-import { registerAccountsCommand } from './accounts-command.js';
-import { registerKeysCommand } from './keys-command.js';
 import { verificationJson } from '../ledger/ledger-json.js';
+import { registerAccountsCommand } from './accounts-command.js';
 import { EXIT_PROBLEM, formatTable, printJson, withContext } from './context.js';
+import { registerKeysCommand } from './keys-command.js';
 
 /** Registers every ledger command: `accounts ...`, `keys ...` and `ledger verify`. */
 export function registerLedgerCommands(program: Command): void {
@@ -22,6 +21,7 @@ function registerLedgerCommand(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(async (options: { json?: boolean }, command: Command) => {
       await withContext(command, async ({ database }) => {
+        const { Ledger } = await import('../ledger/ledger.js');
         const result = await new Ledger(database.db).verify();
         const differing = result.accounts.filter((account) => !account.ok);
         if (options.json) printJson({ ok: result.ok, accounts: result.accounts.map(verificationJson) });

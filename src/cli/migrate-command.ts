@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { migrate } from '../db/database.js';
 import { printJson, withContext } from './context.js';
 
 export function registerMigrateCommand(program: Command): void {
@@ -11,6 +10,7 @@ export function registerMigrateCommand(program: Command): void {
       await withContext(
         command,
         async ({ database, config }) => {
+          const { migrate } = await import('../db/database.js');
           const applied = await migrate(database.db);
           const target = config.database.kind === 'postgres' ? 'PostgreSQL' : `PGlite in ${config.database.dataDirectory}`;
           if (options.json) printJson({ database: config.database.kind, applied, status: 'up-to-date' });

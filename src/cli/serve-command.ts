@@ -1,9 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { ConfigError } from '../config/config.js';
-import { DataDirectoryLockedError } from '../db/data-directory-lock.js';
-import { createLogger } from '../logging/logger.js';
-import { startGateway, type Gateway } from '../main.js';
-import { configFromCommand, EXIT_USAGE } from './context.js';
+import type { Gateway } from '../main.js';
+import { configFromCommand, EXIT_PROBLEM, EXIT_USAGE } from './context.js';
 
 export function registerServeCommand(program: Command): void {
   program
@@ -13,12 +10,22 @@ export function registerServeCommand(program: Command): void {
     .option('--port <port>', 'port to listen on (default: $TOLLGATE_PORT or 8080)', parsePort)
     .action(async (options: { host?: string; port?: number }, command: Command) => {
       let gateway: Gateway;
+      // The whole gateway (HTTP server, providers, tokenizer) loads only for this command.
+      const [{ startGateway }, { ConfigError }, { DataDirectoryLockedError }, { createLogger }, { createTerminalLogger }] =
+        await Promise.all([
+          import('../main.js'),
+          import('../config/config.js'),
+          import('../db/data-directory-lock.js'),
+          import('../logging/logger.js'),
+          import('./terminal-log.js'),
+        ]);
       try {
-        const config = configFromCommand(command, {
+        const config = await configFromCommand(command, {
           ...(options.host ? { host: options.host } : {}),
           ...(options.port !== undefined ? { port: options.port } : {}),
         });
-        const logger = createLogger(config.logLevel);
+        // JSON lines for a log collector; readable lines for a person watching the terminal.
+        const logger = process.stderr.isTTY ? createTerminalLogger(config.logLevel) : createLogger(config.logLevel);
         gateway = await startGateway(config, logger);
         const address = await gateway.app.listen({ host: config.http.host, port: config.http.port });
         printBanner(gateway, address);
@@ -27,7 +34,7 @@ export function registerServeCommand(program: Command): void {
         process.stderr.write(
           `error: ${known ? '' : 'could not start: '}${error instanceof Error ? error.message : String(error)}\n`,
         );
-        process.exitCode = EXIT_USAGE;
+        process.exitCode = error instanceof ConfigError ? EXIT_USAGE : EXIT_PROBLEM;
         return;
       }
       const stop = async (signal: string) => {
@@ -81,6 +88,9 @@ function printBanner(gateway: Gateway, address: string): void {
     ? `${gateway.metricsUrl}/metrics`
     : `${address}/metrics${config.metrics.key ? ' (with the metrics key)' : ''}`;
   lines.push('', `API docs: ${address}/docs   readiness: ${address}/readyz   metrics: ${metrics}`);
+  if (gateway.database.kind === 'pglite' && config.database.kind === 'pglite') {
+    lines.push(`tollgate commands on ${config.database.dataDirectory} reach this server's database while it runs`);
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

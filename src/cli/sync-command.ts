@@ -1,10 +1,11 @@
 import { Option, type Command } from 'commander';
 import { PRICES_CHANGED_CHANNEL } from '../db/channels.js';
-import { AlertService } from '../sync/alerts.js';
 import type { RateChange } from '../sync/diff.js';
-import { runSync, SYNC_SOURCES, type SyncResult, type SyncSource } from '../sync/run-sync.js';
-import { SYNC_LOCK_KEY } from '../sync/sync-service.js';
+import type { SyncResult, SyncSource } from '../sync/run-sync.js';
 import { EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, formatTable, printJson, withContext } from './context.js';
+
+/** The feeds `--source` takes; the sync checks the name again against its own list (src/sync/run-sync.ts). */
+export const SOURCES: readonly SyncSource[] = ['openrouter', 'litellm', 'genai-prices', 'portkey'];
 
 interface SyncOptions {
   source: SyncSource;
@@ -30,7 +31,7 @@ export function registerSyncCommand(program: Command): void {
   catalog
     .command('sync')
     .description('fetch a provider price feed, diff it with the catalog and (with --execute) write the changes as new versions')
-    .addOption(new Option('--source <source>', 'the feed').choices([...SYNC_SOURCES]).makeOptionMandatory())
+    .addOption(new Option('--source <source>', 'the feed').choices([...SOURCES]).makeOptionMandatory())
     .option('--url <url>', "the feed's URL (default: TOLLGATE_SYNC_URL_<SOURCE>)")
     .option('--dry-run', 'report the diff and write nothing (the default)')
     .option('--execute', 'write the changes that pass the guards as new price versions effective now')
@@ -44,6 +45,11 @@ export function registerSyncCommand(program: Command): void {
         return;
       }
       await withContext(command, async ({ config, database, logger }) => {
+        const [{ AlertService }, { runSync }, { SYNC_LOCK_KEY }] = await Promise.all([
+          import('../sync/alerts.js'),
+          import('../sync/run-sync.js'),
+          import('../sync/sync-service.js'),
+        ]);
         const url = options.url ?? config.sync.urls[options.source];
         if (!url) {
           process.stderr.write(

@@ -18,8 +18,9 @@ export class DataDirectoryLockedError extends Error {
   ) {
     super(
       `the embedded database in ${dataDirectory} is in use by another tollgate process (pid ${ownerPid}: ${ownerCommand}). ` +
-        'PGlite allows one process per data directory: stop that process, use its admin API (/admin/...) instead, ' +
-        'or run tollgate on PostgreSQL (DATABASE_URL) so several processes can share the database.',
+        'PGlite allows one process per data directory: a running `tollgate serve` lends it to commands through a ' +
+        'socket in the directory, but this holder does not (another command, or a second serve); wait for it to ' +
+        'finish, or run tollgate on PostgreSQL (DATABASE_URL) so several processes can share the database.',
     );
     this.name = 'DataDirectoryLockedError';
   }

@@ -1,17 +1,19 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { PGlite } from '@electric-sql/pglite';
 import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import { silentLogger, type Logger } from '../logging/logger.js';
-import { acquireDataDirectoryLock, type DataDirectoryLock } from './data-directory-lock.js';
+import { acquireDataDirectoryLock, DataDirectoryLockedError, type DataDirectoryLock } from './data-directory-lock.js';
 import { DatabaseHealth } from './database-health.js';
 import * as initial from './migrations/001-initial.js';
 import * as creditLeases from './migrations/002-credit-leases.js';
 import * as faultTolerance from './migrations/003-fault-tolerance.js';
 import { NotificationListener } from './notification-listener.js';
 import * as audioAndImageRates from './migrations/005-audio-and-image-rates.js';
-import { openPGlite, PGliteDialect } from './pglite-dialect.js';
+import * as usageReports from './migrations/006-usage-reports.js';
+import type { PGliteSocketServer } from './pglite-socket-server.js';
 import type { Schema } from './schema.js';
 
 export type Db = Kysely<Schema>;
@@ -25,6 +27,8 @@ export type DatabaseTarget = { kind: 'postgres'; url: string } | { kind: 'pglite
  */
 export interface Database {
   readonly kind: DatabaseTarget['kind'];
+  /** For PGlite: how this process reaches it (its own, or the running server's over the data directory's socket). */
+  readonly access?: 'own' | 'shared by serve';
   readonly db: Db;
   /**
    * A name for this database that is safe in a file name (`postgres-<host>-<port>-<database>`, `pglite`), so
@@ -50,6 +54,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '002-credit-leases': creditLeases,
   '003-fault-tolerance': faultTolerance,
   '005-audio-and-image-rates': audioAndImageRates,
+  '006-usage-reports': usageReports,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
@@ -66,19 +71,28 @@ export async function migrate(db: Db): Promise<string[]> {
   return (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName);
 }
 
-/**
- * Opens the database the target names.
- * @throws DataDirectoryLockedError when another process holds the PGlite data directory.
- */
-export async function openDatabase(target: DatabaseTarget, options: { logger?: Logger } = {}): Promise<Database> {
-  const logger = options.logger ?? silentLogger();
-  return target.kind === 'postgres' ? openPostgres(target.url, logger) : openEmbedded(target.dataDirectory, logger);
+export interface OpenOptions {
+  logger?: Logger;
+  /** PGlite: let CLI commands in through a socket in the data directory while this process runs (`serve`). */
+  share?: boolean;
+  /** PGlite: when a running `serve` holds the data directory, connect to it through its socket. */
+  join?: boolean;
 }
 
-function openPostgres(url: string, logger: Logger): Database {
+/**
+ * Opens the database the target names.
+ * @throws DataDirectoryLockedError when another process holds the PGlite data directory (and, with `join`,
+ *   does not share it: another command, not a `serve`).
+ */
+export async function openDatabase(target: DatabaseTarget, options: OpenOptions = {}): Promise<Database> {
+  const logger = options.logger ?? silentLogger();
+  return target.kind === 'postgres' ? openPostgres(target.url, logger) : openEmbedded(target.dataDirectory, logger, options);
+}
+
+function openPostgres(url: string, logger: Logger, options: { max?: number; access?: Database['access'] } = {}): Database {
   const pool = new pg.Pool({
     connectionString: url,
-    max: 20,
+    max: options.max ?? 20,
     // A call must not wait forever on a database that does not answer: past this, it gets a 503.
     connectionTimeoutMillis: 5_000,
     keepAlive: true,
@@ -118,7 +132,8 @@ function openPostgres(url: string, logger: Logger): Database {
       health.setNotifications(connected ? { ok: true } : { ok: false, detail: `reconnecting: ${detail ?? 'lost'}` }),
   });
   return {
-    kind: 'postgres',
+    kind: options.access ? 'pglite' : 'postgres',
+    ...(options.access ? { access: options.access } : {}),
     db,
     identity: postgresIdentity(url),
     health,
@@ -152,12 +167,20 @@ function openPostgres(url: string, logger: Logger): Database {
   };
 }
 
-async function openEmbedded(dataDirectory: string | undefined, logger: Logger): Promise<Database> {
+async function openEmbedded(dataDirectory: string | undefined, logger: Logger, options: OpenOptions): Promise<Database> {
   let lock: DataDirectoryLock | undefined;
   if (dataDirectory) {
     mkdirSync(dataDirectory, { recursive: true });
-    lock = acquireDataDirectoryLock(dataDirectory);
+    try {
+      lock = acquireDataDirectoryLock(dataDirectory);
+    } catch (error) {
+      if (options.join && error instanceof DataDirectoryLockedError) return joinRunningServer(dataDirectory, error, logger);
+      throw error;
+    }
   }
+  // Loaded here, not at the top: the WebAssembly build is the heaviest module of the CLI, and a command that
+  // reaches the database through a running server's socket never needs it.
+  const { openPGlite, PGliteDialect, SessionLock } = await import('./pglite-dialect.js');
   let pglite: PGlite;
   try {
     pglite = await openPGlite(dataDirectory ? path.join(dataDirectory, 'pgdata') : undefined);
@@ -165,7 +188,19 @@ async function openEmbedded(dataDirectory: string | undefined, logger: Logger): 
     lock?.release();
     throw error;
   }
-  const db = new Kysely<Schema>({ dialect: new PGliteDialect(pglite) });
+  const session = new SessionLock();
+  const db = new Kysely<Schema>({ dialect: new PGliteDialect(pglite, session) });
+  let socketServer: PGliteSocketServer | undefined;
+  if (options.share && dataDirectory) {
+    const { startPGliteSocketServer } = await import('./pglite-socket-server.js');
+    try {
+      socketServer = await startPGliteSocketServer(pglite, session, dataDirectory);
+    } catch (error) {
+      // A Unix socket's path is limited to about 107 bytes (a deep data directory), or the platform has none:
+      // the server runs all the same, and commands on the directory say it is in use, as before.
+      logger.warn({ err: error, dataDirectory }, 'cannot share the embedded database with tollgate commands through a socket');
+    }
+  }
   const unsubscribers: Array<() => Promise<void>> = [];
   let lockHeld = false;
   // In-process: reachable for as long as this process is; the health object keeps one shape for both.
@@ -177,14 +212,17 @@ async function openEmbedded(dataDirectory: string | undefined, logger: Logger): 
   );
   return {
     kind: 'pglite',
+    access: 'own',
     db,
     identity: dataDirectory ? 'pglite' : undefined,
     health,
     // In-process notifications are never lost, so there is no gap to report.
     async listen(channel, onMessage) {
-      const unsubscribe = await pglite.listen(channel, onMessage);
-      unsubscribers.push(unsubscribe);
-      return unsubscribe;
+      // Under the session lock: a CLI's transaction over the socket must not swallow the LISTEN.
+      const unsubscribe = await session.run(() => pglite.listen(channel, onMessage));
+      const unlisten = () => session.run(() => unsubscribe());
+      unsubscribers.push(unlisten);
+      return unlisten;
     },
     async notify(channel, payload) {
       await sql`select pg_notify(${channel}, ${payload})`.execute(db);
@@ -202,6 +240,7 @@ async function openEmbedded(dataDirectory: string | undefined, logger: Logger): 
     },
     async close() {
       health.close();
+      await socketServer?.close();
       for (const unsubscribe of unsubscribers.splice(0)) await unsubscribe().catch(() => undefined);
       await db.destroy();
       await pglite.close();
@@ -214,4 +253,33 @@ function postgresIdentity(url: string): string {
   const parsed = new URL(url);
   const name = `postgres-${parsed.hostname || 'localhost'}-${parsed.port || '5432'}-${decodeURIComponent(parsed.pathname.slice(1)) || 'postgres'}`;
   return name.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+/** How long a command waits for a `serve` that holds the data directory to open its socket (it may be starting). */
+const JOIN_WAIT_MS = 30_000;
+
+/**
+ * The running server's database, through the socket it shares in the data directory: the same PostgreSQL
+ * driver as for a server, one connection (PGlite has one session; the server lends it to a connection
+ * between its idle moments).
+ * @throws the lock error when the holder shares no socket (another command, or a server that stopped).
+ */
+async function joinRunningServer(dataDirectory: string, locked: DataDirectoryLockedError, logger: Logger): Promise<Database> {
+  const { socketPath } = await import('./pglite-socket-server.js');
+  const file = socketPath(dataDirectory);
+  const isServer = /\bserve\b/.test(locked.ownerCommand);
+  for (let waited = 0; !existsSync(file) && isServer && waited < JOIN_WAIT_MS; waited += 100) await sleep(100);
+  if (!existsSync(file)) throw locked;
+  // pg reads a host that is a directory as the directory of a Unix socket named .s.PGSQL.<port>.
+  const url = `postgres://postgres@${encodeURIComponent(path.dirname(file))}:5432/postgres`;
+  const database = openPostgres(url, logger, { max: 1, access: 'shared by serve' });
+  try {
+    await sql`select 1`.execute(database.db);
+  } catch (error) {
+    await database.close();
+    throw new Error(
+      `could not reach the running tollgate server (pid ${locked.ownerPid}) through ${file}: ${(error as Error).message}`,
+    );
+  }
+  return database;
 }

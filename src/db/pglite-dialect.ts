@@ -13,18 +13,49 @@ import {
 } from 'kysely';
 
 /**
+ * PGlite's one session, handed to one user at a time: this process's queries (a transaction from BEGIN to
+ * COMMIT) and, when `serve` shares the database, a CLI's connection over the socket (src/db/pglite-socket-server.ts)
+ * from its first message until it is idle again. Whoever holds it has the session to itself, so two
+ * transactions never interleave on it.
+ */
+export class SessionLock {
+  private tail: Promise<void> = Promise.resolve();
+
+  /** Waits for the session; call the returned function to hand it on. */
+  async acquire(): Promise<() => void> {
+    let release!: () => void;
+    const previous = this.tail;
+    this.tail = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    return release;
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    const release = await this.acquire();
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+}
+
+/**
  * A Kysely dialect over embedded PGlite. PGlite is one connection in one process, so the driver hands
- * that connection to one user at a time: a transaction holds it from BEGIN to COMMIT and every other
- * query waits its turn, which keeps transactions from interleaving.
+ * that connection to one user at a time (the session lock): a transaction holds it from BEGIN to COMMIT and
+ * every other query waits its turn, which keeps transactions from interleaving.
  */
 export class PGliteDialect implements Dialect {
-  constructor(private readonly pglite: PGlite) {}
+  constructor(
+    private readonly pglite: PGlite,
+    private readonly lock: SessionLock = new SessionLock(),
+  ) {}
 
   createAdapter() {
     return new PostgresAdapter();
   }
   createDriver(): Driver {
-    return new PGliteDriver(this.pglite);
+    return new PGliteDriver(this.pglite, this.lock);
   }
   createIntrospector(db: Kysely<unknown>) {
     return new PostgresIntrospector(db);
@@ -45,10 +76,12 @@ export async function openPGlite(dataDirectory: string | undefined): Promise<PGl
 }
 
 class PGliteDriver implements Driver {
-  private queue: Promise<void> = Promise.resolve();
   private readonly connection: PGliteConnection;
 
-  constructor(private readonly pglite: PGlite) {
+  constructor(
+    private readonly pglite: PGlite,
+    private readonly lock: SessionLock,
+  ) {
     this.connection = new PGliteConnection(pglite);
   }
 
@@ -57,11 +90,7 @@ class PGliteDriver implements Driver {
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    let release!: () => void;
-    const previous = this.queue;
-    this.queue = new Promise<void>((resolve) => (release = resolve));
-    await previous;
-    this.connection.release = release;
+    this.connection.release = await this.lock.acquire();
     return this.connection;
   }
 

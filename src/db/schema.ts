@@ -15,6 +15,14 @@ export interface Schema {
   ledger_entries: LedgerEntriesTable;
   idempotency_keys: IdempotencyKeysTable;
   usage_records: UsageRecordsTable;
+  usage_rollups_hourly_models: UsageModelRollupsTable;
+  usage_rollups_daily_models: UsageModelRollupsTable;
+  usage_rollups_monthly_models: UsageModelRollupsTable;
+  usage_rollups_hourly: UsageRollupsTable;
+  usage_rollups_daily: UsageRollupsTable;
+  usage_rollups_monthly: UsageRollupsTable;
+  usage_rollups_daily_end_user: UsageEndUserRollupsTable;
+  usage_rollups_monthly_end_user: UsageEndUserRollupsTable;
   sync_runs: SyncRunsTable;
   alerts: AlertsTable;
   gateway_instances: GatewayInstancesTable;
@@ -210,6 +218,8 @@ export interface UsageRecordsTable {
   price_version: number | null;
   breakdown: Json<unknown> | null;
   provider_cost: Numeric;
+  /** charge − provider_cost, kept apart for reports. */
+  markup: ColumnType<Numeric, Numeric | undefined, Numeric>;
   charge: Numeric;
   debit: Numeric;
   debit_unit: 'usd' | 'tokens';
@@ -219,7 +229,43 @@ export interface UsageRecordsTable {
   status: 'success' | 'error' | 'aborted';
   error_code: string | null;
   stream: boolean;
+  /** The caller's end user: the OpenAI `user` field of the request, when it sent one. */
+  end_user: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Set by the recorder (the partition key, and part of the keys that make a retried write a no-op). */
   created_at: CreatedAt;
+}
+
+/**
+ * Calls counted per hour or per day (UTC), written in the same statement as the usage records they count
+ * (src/gateway/usage-writer.ts; src/reports/rollup-tables.ts lists the tables and their dimensions). A
+ * dimension the record lacks is '' (no key, no provider), never null, so it can be part of the primary key.
+ * `model` is the catalog model, or the requested name when none resolved.
+ */
+export interface UsageModelRollupsTable {
+  bucket: Date;
+  model: string;
+  provider_id: string;
+  calls: number;
+  errors: number;
+  input_uncached_tokens: number;
+  cache_read_tokens: number;
+  cache_write_tokens: number;
+  input_audio_tokens: number;
+  output_text_tokens: number;
+  reasoning_tokens: number;
+  output_audio_tokens: number;
+  provider_cost: Numeric;
+  markup: Numeric;
+  charge: Numeric;
+}
+
+export interface UsageRollupsTable extends UsageModelRollupsTable {
+  account_id: string;
+  api_key_id: string;
+}
+
+export interface UsageEndUserRollupsTable extends UsageRollupsTable {
+  end_user: string;
 }
 
 export interface SyncRunsTable {

@@ -28,6 +28,7 @@ export function chatIntent(request: ChatCompletionRequest, operation: CallIntent
     model: request.model,
     operation,
     promptTokens,
+    endUser: request.user,
     ...(requestedMaxOutput !== undefined ? { requestedMaxOutput } : {}),
     worstCase: tokenWorstCase(promptTokens, { value: requestedMaxOutput, param }),
   };

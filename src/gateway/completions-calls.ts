@@ -63,6 +63,7 @@ export function completionsIntent(request: CompletionsRequest): CallIntent {
     model: request.model,
     operation: 'completions',
     promptTokens,
+    endUser: (request as { user?: unknown }).user,
     requestedMaxOutput: request.max_tokens ?? LEGACY_DEFAULT_MAX_TOKENS,
     worstCase: tokenWorstCase(promptTokens, { value: request.max_tokens ?? LEGACY_DEFAULT_MAX_TOKENS, param: 'max_tokens' }),
   };

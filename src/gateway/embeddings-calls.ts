@@ -54,6 +54,7 @@ export function embeddingsIntent(request: EmbeddingsRequest): CallIntent {
     model: request.model,
     operation: 'embeddings',
     promptTokens,
+    endUser: (request as { user?: unknown }).user,
     worstCase() {
       const usage = emptyUsage();
       usage.estimated = true;

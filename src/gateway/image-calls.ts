@@ -54,6 +54,7 @@ export function imagesIntent(request: ImagesRequest): CallIntent {
     model: request.model,
     operation: 'images',
     promptTokens,
+    endUser: (request as { user?: unknown }).user,
     worstCase(resolution, defaults) {
       const usage = emptyUsage();
       usage.estimated = true;

@@ -59,6 +59,11 @@ export interface CallIntent {
   /** The output limit the caller set (max_tokens, max_output_tokens), if any: reported usage far past it is an anomaly. */
   requestedMaxOutput?: number;
   /**
+   * The caller's own end user, as the request names it (OpenAI's `user`, Anthropic's `metadata.user_id`), raw:
+   * recorded with the call (reports and rollups by end user) when it is a usable string.
+   */
+  endUser?: unknown;
+  /**
    * The call's usage at its worst for the resolved model (tokens, seconds of audio, images of a size): what is
    * held. See `tokenWorstCase` for calls bounded by an output limit.
    * @throws GatewayError invalid_request for a request the model cannot take (max_tokens above its limit).

@@ -51,6 +51,7 @@ export function transcriptionIntent(request: TranscriptionRequest): CallIntent {
     model: request.model,
     operation: 'transcriptions',
     promptTokens: prompt,
+    endUser: request.fields.user,
     worstCase(resolution, defaults) {
       const usage = emptyUsage();
       usage.estimated = true;

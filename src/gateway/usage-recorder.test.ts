@@ -41,7 +41,7 @@ function failedCall(requestId: string, accountId: string): PreparedCall {
 /** A settled call with every column set: a priced breakdown with markup, cache and reasoning tokens, a stream. */
 function settledCall(requestId: string, accountId: string, requestedModel: string): [PreparedCall, CallOutcome] {
   const call = { ...failedCall(requestId, accountId), stream: true };
-  call.intent = { ...call.intent, model: requestedModel };
+  call.intent = { ...call.intent, model: requestedModel, endUser: 'end-user-42' };
   const usage = emptyUsage();
   Object.assign(usage.input, { uncached: 1200, cacheRead: 300, cacheWrite: 20, cacheWrite1h: 5, audio: 7 });
   Object.assign(usage.output, { text: 450, reasoning: 128, audio: 3 });
@@ -220,6 +220,8 @@ describe.each(backends())('usage recorder on $name', (backend) => {
       charge: '0.001138888887638888888',
       debit: '0.001138888887638888888',
       debit_unit: 'usd',
+      end_user: 'end-user-42',
+      markup: '0.00101543209862654321',
       pricing_source: 'database',
       pricing_match: 'exact',
       latency_ms: 1235,

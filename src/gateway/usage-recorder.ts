@@ -1,13 +1,18 @@
-import { sql, type Insertable } from 'kysely';
 import type { Db } from '../db/database.js';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
 import { GroupCommitQueue, type Settled } from '../db/group-commit.js';
 import type { CaptureJournal, JournalMark } from '../ledger/capture-journal.js';
-import type { UsageRecordsTable } from '../db/schema.js';
 import type { Logger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
 import { answeredBy, type PreparedCall } from './pipeline.js';
 import type { ChargeReport } from './usage-payload.js';
+import { writeUsageRecords, type UsageRecordRow } from './usage-writer.js';
+
+/** A record as queued and journaled: every column the writer sets. */
+export type RecordRow = UsageRecordRow;
+
+/** The longest end user (the request's OpenAI `user` field) kept; rollups are keyed by it. */
+const MAX_END_USER_LENGTH = 256;
 
 export interface CallOutcome {
   status: 'success' | 'error' | 'aborted';
@@ -15,43 +20,6 @@ export interface CallOutcome {
   errorCode?: string;
   latencyMs: number;
 }
-
-type UsageRow = Insertable<UsageRecordsTable>;
-
-/** Every column a record sets (the id and created_at are the database's). */
-const COLUMNS = [
-  'request_id',
-  'account_id',
-  'api_key_id',
-  'requested_model',
-  'model_id',
-  'provider_id',
-  'upstream_model',
-  'input_uncached_tokens',
-  'cache_read_tokens',
-  'cache_write_tokens',
-  'input_audio_tokens',
-  'output_text_tokens',
-  'reasoning_tokens',
-  'output_audio_tokens',
-  'usage_estimated',
-  'usage_anomaly',
-  'price_version',
-  'breakdown',
-  'provider_cost',
-  'charge',
-  'debit',
-  'debit_unit',
-  'pricing_source',
-  'pricing_match',
-  'latency_ms',
-  'status',
-  'error_code',
-  'stream',
-] as const satisfies ReadonlyArray<keyof UsageRow>;
-
-/** A record as queued: exactly the columns above, so the JSON batch carries every one of them. */
-export type RecordRow = { [Column in (typeof COLUMNS)[number]]: UsageRow[Column] };
 
 /** At most this many records go in one insert; the rest wait for the next one. */
 const MAX_BATCH = 500;
@@ -184,32 +152,8 @@ export class UsageRecorder {
   }
 
   private async insert(rows: RecordRow[]): Promise<void> {
-    if (rows.length === 1) {
-      await this.db
-        .insertInto('usage_records')
-        .values(rows)
-        .onConflict((conflict) => conflict.column('request_id').doNothing())
-        .execute();
-      return;
-    }
-    // Many rows travel as one JSON parameter, unpacked by PostgreSQL: a bound parameter per column and row
-    // cost more to build and to send than the rows themselves (about a third of the insert, measured).
-    await this.db
-      .insertInto('usage_records')
-      .columns(COLUMNS)
-      .expression((select) =>
-        select
-          .selectFrom(sql<RecordRow>`json_populate_recordset(null::usage_records, ${JSON.stringify(rows)})`.as('queued'))
-          .select(
-            COLUMNS.map((column) =>
-              column === 'breakdown' || column === 'usage_anomaly'
-                ? sql<string>`(queued.${sql.ref(column)} #>> '{}')::jsonb`.as(column)
-                : (`queued.${column}` as const),
-            ),
-          ),
-      )
-      .onConflict((conflict) => conflict.column('request_id').doNothing())
-      .execute();
+    // The records and their hourly and daily rollups, in one statement (see usage-writer.ts).
+    await writeUsageRecords(this.db, rows);
   }
 }
 
@@ -221,6 +165,7 @@ function usageRow(call: PreparedCall, outcome: CallOutcome): RecordRow {
     request_id: call.requestId,
     account_id: call.caller.accountId,
     api_key_id: call.caller.keyId,
+    end_user: endUserOf(call.intent.endUser),
     requested_model: call.intent.model,
     model_id: call.resolution.modelId ?? null,
     // `demo` when the demo provider stood in for the model's provider: the record says who really answered.
@@ -238,6 +183,7 @@ function usageRow(call: PreparedCall, outcome: CallOutcome): RecordRow {
     price_version: call.resolution.price.version ?? null,
     breakdown: report ? JSON.stringify(report.breakdown) : null,
     provider_cost: (report?.breakdown.providerCost ?? Decimal.ZERO).toString(),
+    markup: (report?.breakdown.markup?.amount ?? Decimal.ZERO).toString(),
     charge: (report?.breakdown.charge ?? Decimal.ZERO).toString(),
     debit: (report?.debit.amount ?? Decimal.ZERO).toString(),
     debit_unit: unit,
@@ -247,5 +193,13 @@ function usageRow(call: PreparedCall, outcome: CallOutcome): RecordRow {
     status: outcome.status,
     error_code: outcome.errorCode ?? null,
     stream: call.stream,
+    // Set here, not by the database: the partition key, and what makes a retried write of this record a no-op.
+    created_at: new Date().toISOString(),
   };
+}
+
+/** OpenAI's `user` field: a string naming the caller's end user; anything else is not one. */
+function endUserOf(user: unknown): string | null {
+  if (typeof user !== 'string' || user === '') return null;
+  return user.length > MAX_END_USER_LENGTH ? user.slice(0, MAX_END_USER_LENGTH) : user;
 }

@@ -14,6 +14,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
 import { registerAccountAdminRoutes } from './admin-account-routes.js';
 import { registerAdminPricingRoutes } from './admin-pricing-routes.js';
+import { registerAdminUsageRoutes } from './admin-usage-routes.js';
 import type { Authenticator } from './auth.js';
 import { registerChatRoutes } from './chat-routes.js';
 import { ConsoleAccess } from './console-access.js';
@@ -202,6 +203,7 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
     });
     registerAdminPricingRoutes(admin, services);
     registerAccountAdminRoutes(admin, { ledger: services.ledger, db: services.database.db });
+    registerAdminUsageRoutes(admin, { db: services.database.db });
     admin.addHook('onResponse', async (request) => {
       // An admin may have changed an account's billing settings or status: every instance drops the cached
       // ones, and the account's next calls reserve from a fresh lease, under the account as it is now.

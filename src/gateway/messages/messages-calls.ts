@@ -31,6 +31,8 @@ export function messagesIntent(request: MessagesRequest): CallIntent {
     model: request.model,
     operation: 'messages',
     promptTokens,
+    // Anthropic's end-user id lives in metadata.user_id (Messages API reference).
+    endUser: (request as { metadata?: { user_id?: unknown } }).metadata?.user_id,
     requestedMaxOutput: request.max_tokens,
     worstCase: tokenWorstCase(promptTokens, { value: request.max_tokens, param: 'max_tokens' }),
   };

@@ -32,6 +32,7 @@ export function responsesIntent(request: ResponsesRequest): CallIntent {
     model: request.model,
     operation: 'responses',
     promptTokens,
+    endUser: (request as { user?: unknown }).user,
     ...(typeof request.max_output_tokens === 'number' ? { requestedMaxOutput: request.max_output_tokens } : {}),
     worstCase: tokenWorstCase(promptTokens, { value: request.max_output_tokens ?? undefined, param: 'max_output_tokens' }),
   };
