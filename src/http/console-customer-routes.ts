@@ -8,6 +8,7 @@ import { listApiKeys } from '../ledger/api-keys.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { accountJson, accountJsonSchema, entryJson, entryJsonSchema, keyJson, keyJsonSchema } from '../ledger/ledger-json.js';
 import type { ConsoleAccess } from './console-access.js';
+import { registerCustomerUsageRoutes } from './console-customer-usage-routes.js';
 
 const tags = ['customer: account'];
 const security = [{ bearer: [] }];
@@ -78,6 +79,8 @@ export function registerCustomerRoutes(app: FastifyInstance, services: { access:
         }
       },
     );
+
+    registerCustomerUsageRoutes(scope, { db, account });
 
     scope.get(
       '/account/keys',
