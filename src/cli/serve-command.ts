@@ -87,7 +87,7 @@ function printBanner(gateway: Gateway, address: string): void {
   const metrics = gateway.metricsUrl
     ? `${gateway.metricsUrl}/metrics`
     : `${address}/metrics${config.metrics.key ? ' (with the metrics key)' : ''}`;
-  lines.push('', `API docs: ${address}/docs   readiness: ${address}/readyz   metrics: ${metrics}`);
+  lines.push('', `console: ${address}/console   API docs: ${address}/docs   readiness: ${address}/readyz   metrics: ${metrics}`);
   if (gateway.database.kind === 'pglite' && config.database.kind === 'pglite') {
     lines.push(`tollgate commands on ${config.database.dataDirectory} reach this server's database while it runs`);
   }
