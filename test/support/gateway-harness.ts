@@ -19,7 +19,7 @@ export interface TestGateway {
   url: string;
   createAccount(
     mode: BudgetMode,
-    options?: { credits?: string; jobPrice?: string; name?: string },
+    options?: { credits?: string; jobPrice?: string; name?: string; markupPercent?: string; markupFixedFee?: string },
   ): Promise<{ id: string; key: string }>;
   /** The official OpenAI client pointed at the gateway, with SDK retries off so each test controls its calls. */
   client(key: string, options?: { timeoutMs?: number }): OpenAI;
@@ -82,6 +82,8 @@ export async function startTestGateway(
         mode,
         credits: Decimal.parse(accountOptions.credits ?? (mode === 'consumption_tokens' ? '100000' : '10')),
         ...(accountOptions.jobPrice ? { jobPrice: Decimal.parse(accountOptions.jobPrice) } : {}),
+        ...(accountOptions.markupPercent ? { markupPercent: Decimal.parse(accountOptions.markupPercent) } : {}),
+        ...(accountOptions.markupFixedFee ? { markupFixedFee: Decimal.parse(accountOptions.markupFixedFee) } : {}),
       });
       return { id: created.account.id, key: created.apiKey.key };
     },
