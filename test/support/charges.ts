@@ -47,11 +47,18 @@ export async function entriesOfRequest(db: Db, requestId: string) {
 }
 
 /** POSTs a chat request as a client would, without the SDK (to read raw frames and headers). */
-export function postChat(url: string, key: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+export function postChat(
+  url: string,
+  key: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+  signal?: AbortSignal,
+): Promise<Response> {
   return fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
+    ...(signal ? { signal } : {}),
   });
 }
 
@@ -60,15 +67,19 @@ export async function readEvents(
   response: Response,
 ): Promise<{ events: Array<Record<string, unknown>>; done: boolean; raw: string }> {
   const raw = await response.text();
+  return { events: eventsIn(raw), done: raw.includes('data: [DONE]\n\n'), raw };
+}
+
+/** The JSON data payloads of the complete events in `text` (`[DONE]` and a trailing partial event left out). */
+export function eventsIn(text: string): Array<Record<string, unknown>> {
   const events: Array<Record<string, unknown>> = [];
-  let done = false;
-  for (const block of raw.split('\n\n')) {
-    const data = /^data: (.*)$/m.exec(block)?.[1];
-    if (data === undefined) continue;
-    if (data === '[DONE]') done = true;
-    else events.push(JSON.parse(data) as Record<string, unknown>);
+  const complete = text.slice(0, text.lastIndexOf('\n\n') + 2);
+  for (const block of complete.split(/\r?\n\r?\n/)) {
+    const data = /^data: ?(.*)$/m.exec(block)?.[1];
+    if (data === undefined || data.trim() === '[DONE]') continue;
+    events.push(JSON.parse(data) as Record<string, unknown>);
   }
-  return { events, done, raw };
+  return events;
 }
 
 /** The text of the content deltas of chat.completion.chunk events. */

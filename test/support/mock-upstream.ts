@@ -21,8 +21,9 @@ import { errorBody, loadRecordings, withoutUsage, type MockApi, type Recording }
  * - no-usage: the text recording (JSON or stream) with every usage field removed; malformed: a 200 whose body is
  *   not JSON;
  * - stalled-stream: the first half of the text stream's events, then nothing until the client goes away;
- * - cut-stream: the first half of the text stream's events, then the connection drops (an upstream that fails
- *   after the 200, having generated part of an answer);
+ * - error-mid-stream: the first half of the text stream's events, then an error event in the API's shape
+ *   (OpenAI sends a data event carrying `error`, Anthropic an `error` event) and the end: an upstream that fails
+ *   after the 200, having generated part of an answer;
  * - flood-stream: the text stream's first content event, its text made 2 KiB long, repeated until the client
  *   stops reading or goes away (at most FLOOD_EVENTS of them), then the rest of the recording: a client that
  *   stops reading holds the gateway's response on backpressure.
@@ -66,7 +67,7 @@ export const SCRIPTED_SCENARIOS = [
   'no-usage',
   'malformed',
   'stalled-stream',
-  'cut-stream',
+  'error-mid-stream',
   'flood-stream',
 ];
 
@@ -218,10 +219,11 @@ export async function startMockUpstream(): Promise<MockUpstream> {
         const blocks = recorded('text').stream ?? [];
         return sendStream(response, blocks.slice(0, Math.floor(blocks.length / 2)), 0, { end: false });
       }
-      case 'cut-stream': {
+      case 'error-mid-stream': {
         const blocks = recorded('text').stream ?? [];
         await sendStream(response, blocks.slice(0, Math.floor(blocks.length / 2)), 0, { end: false });
-        response.destroy();
+        const failure = errorBody(api, 500, 'The server had an error while processing your request.');
+        response.end(api === 'anthropic' ? `event: error\ndata: ${failure}\n\n` : `data: ${failure}\n\n`);
         return;
       }
       case 'flood-stream':
