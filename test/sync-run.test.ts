@@ -10,6 +10,7 @@ import { startFeedServer, type FeedServer } from './support/feed-server.js';
 const GPT_4O = 'openrouter/openai/gpt-4o';
 const GPT_4O_MINI = 'openrouter/openai/gpt-4o-mini';
 const DEEPSEEK = 'openrouter/deepseek/deepseek-v4-flash-0731';
+const CLAUDE_ON_BEDROCK = 'anthropic.claude-sonnet-4-20250514-v1:0';
 
 describe.each(backends())('price sync runs on $name', (backend) => {
   let feeds: FeedServer;
@@ -198,6 +199,26 @@ describe.each(backends())('price sync runs on $name', (backend) => {
     expect(closed.error).toBe('interrupted: the process running it stopped before it finished');
     expect([closed.finished_at, closed.result]).toEqual([null, null]);
     expect(rows[0]!.error).toBeNull();
+  });
+
+  it('holds back a 100x change of a long-context tier rate alone, leaving the tier as it was', async () => {
+    const litellm = (file: string) =>
+      runSync({ source: 'litellm', url: feeds.url(file), execute: true, registerNewModels: true }, dependencies);
+    expect((await litellm('litellm-models.json')).status).toBe('succeeded');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const result = await litellm('litellm-tier-unit-mistake.json');
+    expect(result.status).toBe('succeeded');
+    const held = result.heldBack.find((change) => change.modelId === CLAUDE_ON_BEDROCK);
+    expect(held?.tierRates).toEqual([
+      { aboveInputTokens: 200_000, rates: [{ rate: 'input', old: '0.000006', new: '0.0006', ratio: '100.0000' }] },
+    ]);
+    expect(held?.reasons).toEqual([
+      'tier above 200000 tokens: input changes 100.0000x (0.000006 to 0.0006 USD), beyond the 10x limit',
+    ]);
+    expect(result.summary.applied).toBe(0);
+    expect((await priceAt(database.db, CLAUDE_ON_BEDROCK))?.tiers[0]?.rates.input?.toString()).toBe('0.000006');
+    const alerts = await dependencies.alerts.list({ kind: 'held_back_change' });
+    expect(alerts[0]?.message).toContain(CLAUDE_ON_BEDROCK);
   });
 
   it('holds back a LiteLLM entry with per-1M prices in its per-token fields (litellm#38167)', async () => {
