@@ -11,6 +11,7 @@ import {
   usageRecordOf,
   usageRecordsOfAccount,
 } from './support/charges.js';
+import { refuseCapturesOf } from './support/database-faults.js';
 import { ADMIN_KEY, startTestGateway, type TestGateway } from './support/gateway-harness.js';
 import { capturedTotal, expectSettled, kindsOf } from './support/ledger-checks.js';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
@@ -251,16 +252,16 @@ describe.each(backends())('the worst-case hold, on $name', (backend) => {
   it('a gateway fault after the upstream answered (the capture cannot be written) is a 500 that charges nothing and frees the hold', async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });
     const db = harness.database.db;
-    // A real database refusal, on this account's captures only, so other suites' writes are untouched.
-    await failCapturesOf(db, account.id);
+    const fault = await refuseCapturesOf(db, account.id);
     try {
       mock.queue('text');
       const response = await postChat(harness.url, account.key, { model: 'gpt-4o-mini', messages: HELLO, max_tokens: 100 });
       expect(response.status).toBe(500);
       expect(((await response.json()) as ErrorBody).error).toMatchObject({ code: 'internal_error', type: 'server_error' });
       expect(mock.requests).toHaveLength(1);
+      expect(await fault.attempts()).toBe(1);
     } finally {
-      await stopFailingCaptures(db);
+      await fault.stop();
     }
     await harness.flush();
     expect(await kindsOf(db, account.id)).toEqual(['grant', 'hold', 'release']);
@@ -278,26 +279,6 @@ describe.each(backends())('the worst-case hold, on $name', (backend) => {
     expect(response.status).toBe(200);
   }
 });
-
-/** Makes the database refuse every capture entry of `accountId` (a trigger raising an error) until stopped. */
-async function failCapturesOf(db: TestGateway['database']['db'], accountId: string): Promise<void> {
-  const { sql } = await import('kysely');
-  await sql`
-    create or replace function tollgate_test_fail_capture() returns trigger language plpgsql as $$
-    begin
-      if new.kind = 'capture' and new.account_id = ${sql.lit(accountId)} then
-        raise exception 'the test refuses this capture';
-      end if;
-      return new;
-    end $$`.execute(db);
-  await sql`create trigger tollgate_test_fail_capture before insert on ledger_entries
-    for each row execute function tollgate_test_fail_capture()`.execute(db);
-}
-
-async function stopFailingCaptures(db: TestGateway['database']['db']): Promise<void> {
-  const { sql } = await import('kysely');
-  await sql`drop trigger if exists tollgate_test_fail_capture on ledger_entries`.execute(db);
-}
 
 interface ChargedUsage {
   prompt_tokens: number;

@@ -64,13 +64,14 @@ export async function capturedTotal(db: Db, accountId: string): Promise<Decimal>
  * hang (see support/wait.ts), it is no claim about how soon.
  */
 export async function eventually(check: () => Promise<void>, timeoutMs = WAIT_LIMIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  // performance.now(), not Date.now(): a test may fake Date (vitest fake timers) while it waits.
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
     try {
       await check();
       return;
     } catch (error) {
-      if (Date.now() > deadline) throw error;
+      if (performance.now() > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }

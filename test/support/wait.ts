@@ -11,9 +11,10 @@ export async function until(
   what: string,
   limitMs: number = WAIT_LIMIT_MS,
 ): Promise<void> {
-  const deadline = Date.now() + limitMs;
+  // performance.now(), not Date.now(): a test may fake Date (vitest fake timers) while it waits.
+  const deadline = performance.now() + limitMs;
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`waited ${limitMs} ms for ${what}, in vain`);
+    if (performance.now() > deadline) throw new Error(`waited ${limitMs} ms for ${what}, in vain`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
