@@ -95,10 +95,11 @@ describe.each(backends())('credit lease lifecycle on $name', (backend) => {
     }
   });
 
-  it('a capture the database refuses for a while is retried until it is written, in full and once', async () => {
+  it('a capture whose write fails transiently for a while is retried until it is written, in full and once', async () => {
     const leases = new CreditLeases(database.db, { callsPerLease: 4 });
     const accountId = await newAccount('1');
-    const fault = await refuseCapturesOf(database.db, accountId);
+    // A transient failure (serialization_failure, which the database asks to retry), not a refusal.
+    const fault = await refuseCapturesOf(database.db, accountId, { sqlstate: '40001' });
     try {
       await call(leases, accountId, '0.0042');
       // The first write and at least one retry were refused (or the capture was given up on: then this fails).

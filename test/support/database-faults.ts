@@ -14,7 +14,15 @@ export interface CaptureFault {
   stop(): Promise<void>;
 }
 
-export async function refuseCapturesOf(db: Db, accountId: string): Promise<CaptureFault> {
+/**
+ * @param options.sqlstate the error's SQLSTATE: `P0001` (raise_exception, the default) is a refusal nothing
+ *   retries; `40001` (serialization_failure) is a transient failure the database asks the client to retry.
+ */
+export async function refuseCapturesOf(
+  db: Db,
+  accountId: string,
+  options: { sqlstate?: 'P0001' | '40001' } = {},
+): Promise<CaptureFault> {
   await sql`create sequence if not exists tollgate_test_capture_attempts`.execute(db);
   const start = await currentCount(db);
   await sql`
@@ -22,7 +30,7 @@ export async function refuseCapturesOf(db: Db, accountId: string): Promise<Captu
     begin
       if new.kind = 'capture' and new.account_id = ${sql.lit(accountId)} then
         perform nextval('tollgate_test_capture_attempts');
-        raise exception 'the test refuses this capture';
+        raise exception 'the test refuses this capture' using errcode = ${sql.lit(options.sqlstate ?? 'P0001')};
       end if;
       return new;
     end $$`.execute(db);
