@@ -18,18 +18,15 @@ import {
 import { startTestGateway, type TestGateway } from './support/gateway-harness.js';
 import { capturedTotal, eventually, expectSettled, kindsOf } from './support/ledger-checks.js';
 import { loadRecordings } from './support/mock-recordings.js';
-import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
+import { firstPart, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { until } from './support/wait.js';
 
 const MINI = RATES['gpt-4o-mini'];
 const HELLO = [{ role: 'user', content: 'Hello' }];
 const HELLO_TOKENS = promptTokens(HELLO);
 const STREAM = { model: 'gpt-4o-mini', messages: HELLO, max_tokens: 1000, stream: true };
-/** What the stalled-stream and error-mid-stream scenarios generate: the text of the first half of the recorded stream. */
-const HALF_TEXT = (() => {
-  const blocks = loadRecordings().openai.text!.stream!;
-  return streamedText(eventsIn(blocks.slice(0, Math.floor(blocks.length / 2)).join('')));
-})();
+/** What the stalled-stream and error-mid-stream scenarios generate: the text of the first part of the recording. */
+const HALF_TEXT = streamedText(eventsIn(firstPart(loadRecordings().openai.text!.stream!).join('')));
 
 /**
  * Streams that end some other way than a clean last event, and Idempotency-Key around them: each is billed

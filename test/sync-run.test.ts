@@ -19,7 +19,7 @@ describe.each(backends())('price sync runs on $name', (backend) => {
   let pricesChanged: number;
 
   beforeAll(async () => {
-    feeds = await startFeedServer({ hangMs: 3_000 });
+    feeds = await startFeedServer();
   });
   afterAll(async () => {
     await feeds.close();
@@ -32,7 +32,8 @@ describe.each(backends())('price sync runs on $name', (backend) => {
       logger: silentLogger(),
       alerts: new AlertService({ database, logger: silentLogger(), webhookUrl: undefined }),
       maxChangeRatio: Decimal.parse('10'),
-      timeoutMs: 2_000,
+      // A guard only; the one test of the timeout sets its own.
+      timeoutMs: 600_000,
       onPricesChanged: async () => {
         pricesChanged += 1;
       },
@@ -159,14 +160,13 @@ describe.each(backends())('price sync runs on $name', (backend) => {
 
   it.each([
     ['malformed JSON', 'openrouter-malformed.json', 'malformed JSON'],
+    // The hanging feed never finishes by itself (before the test's own timeout): only the fetch timeout ends it.
     ['a hanging response', 'hang', 'no complete response within 300 ms'],
     ['an HTTP error', 'status/503', 'HTTP 503'],
   ])('%s changes nothing and records a failed run', async (_name, file, message) => {
     await registerBase();
-    dependencies.timeoutMs = 300;
-    const started = Date.now();
+    if (file === 'hang') dependencies.timeoutMs = 300;
     const result = await openrouter(file, true);
-    expect(Date.now() - started).toBeLessThan(2_000);
     expect(result.status).toBe('failed');
     expect(result.error).toContain(message);
     expect(result.summary.applied).toBe(0);

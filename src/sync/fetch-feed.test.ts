@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchFeed, FeedFetchError } from './fetch-feed.js';
 
+/** The timeout of fetches that are not about the timeout: a guard against a hang, never reached. */
+const GUARD_MS = 60_000;
 let server: Server;
 let base: string;
 
@@ -16,9 +18,9 @@ beforeAll(async () => {
       for (let index = 0; index < 8; index++) response.write('y'.repeat(512));
       response.end();
     } else if (request.url === '/slow-body') {
+      // Never finished (the connection is closed when the suite ends): only the fetch's timeout can end it.
       response.writeHead(200, { 'content-type': 'application/json' });
       response.write('{"data": [');
-      setTimeout(() => response.end(']}'), 1_000).unref();
     } else {
       response.writeHead(200, { 'content-type': 'application/json' }).end('{"data": []}');
     }
@@ -34,26 +36,26 @@ afterAll(async () => {
 
 describe('fetchFeed', () => {
   it('returns the body text', async () => {
-    expect(await fetchFeed(`${base}/ok`, { timeoutMs: 1_000 })).toBe('{"data": []}');
+    expect(await fetchFeed(`${base}/ok`, { timeoutMs: GUARD_MS })).toBe('{"data": []}');
   });
 
   it('refuses a body over the size bound, declared or streamed', async () => {
-    await expect(fetchFeed(`${base}/big-declared`, { timeoutMs: 1_000, maxBytes: 1024 })).rejects.toThrow(
+    await expect(fetchFeed(`${base}/big-declared`, { timeoutMs: GUARD_MS, maxBytes: 1024 })).rejects.toThrow(
       'the feed is 2048 bytes, over the 1024-byte limit',
     );
-    await expect(fetchFeed(`${base}/big-chunked`, { timeoutMs: 1_000, maxBytes: 1024 })).rejects.toThrow(
+    await expect(fetchFeed(`${base}/big-chunked`, { timeoutMs: GUARD_MS, maxBytes: 1024 })).rejects.toThrow(
       'the feed is over the 1024-byte limit',
     );
   });
 
   it('times out a body that stalls after the headers', async () => {
-    const started = Date.now();
     await expect(fetchFeed(`${base}/slow-body`, { timeoutMs: 150 })).rejects.toThrow('no complete response within 150 ms');
-    expect(Date.now() - started).toBeLessThan(900);
   });
 
   it('names a refused connection and a non-http URL', async () => {
-    await expect(fetchFeed('http://127.0.0.1:1/feed.json', { timeoutMs: 1_000 })).rejects.toBeInstanceOf(FeedFetchError);
-    await expect(fetchFeed('file:///etc/passwd', { timeoutMs: 1_000 })).rejects.toThrow('only http and https feeds are fetched');
+    await expect(fetchFeed('http://127.0.0.1:1/feed.json', { timeoutMs: GUARD_MS })).rejects.toBeInstanceOf(FeedFetchError);
+    await expect(fetchFeed('file:///etc/passwd', { timeoutMs: GUARD_MS })).rejects.toThrow(
+      'only http and https feeds are fetched',
+    );
   });
 });

@@ -52,6 +52,12 @@ export async function startTestGateway(
     TOLLGATE_ADMIN_KEY: ADMIN_KEY,
     TOLLGATE_DEMO: upstream ? 'off' : 'on',
     TOLLGATE_UPSTREAM_MAX_RETRIES: '0',
+    // Leases end when a test flushes (or retires them), never because the machine was slow between two calls:
+    // what a test asserts about an account's entries must not depend on how busy the machine is. The ages
+    // themselves are tested on a controlled clock (src/ledger/credit-lease-lifecycle.test.ts).
+    TOLLGATE_LEASE_IDLE_MS: '3600000',
+    TOLLGATE_LEASE_MAX_AGE_MS: '3600000',
+    TOLLGATE_HOLD_MAX_AGE_SECONDS: '7500',
     ...(upstream
       ? {
           OPENAI_BASE_URL: `${upstream}/v1`,

@@ -1,7 +1,6 @@
 import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { errorBody, loadRecordings, withoutUsage, type MockApi, type Recording } from './mock-recordings.js';
 
 /**
@@ -17,11 +16,11 @@ import { errorBody, loadRecordings, withoutUsage, type MockApi, type Recording }
  * - rate-limited-once: odd hits answer 429 with `retry-after: 0`, even hits the text recording;
  * - hang-once: odd hits never answer (as hang), even hits the text recording;
  * - inflated-usage (OpenAI JSON): the text recording with its usage fields replaced by `inflatedUsage`;
- * - hang: headers never sent (for timeouts); slow-stream: the text stream with `slowStreamDelayMs` between events;
+ * - hang: headers never sent (for timeouts);
  * - no-usage: the text recording (JSON or stream) with every usage field removed; malformed: a 200 whose body is
  *   not JSON;
- * - stalled-stream: the first half of the text stream's events, then nothing until the client goes away;
- * - error-mid-stream: the first half of the text stream's events, then an error event in the API's shape
+ * - stalled-stream: the first part of the text stream (see `firstPart`), then nothing until the client goes away;
+ * - error-mid-stream: the first part of the text stream (see `firstPart`), then an error event in the API's shape
  *   (OpenAI sends a data event carrying `error`, Anthropic an `error` event) and the end: an upstream that fails
  *   after the 200, having generated part of an answer;
  * - flood-stream: the text stream's first content event, its text made 2 KiB long, repeated until the client
@@ -47,7 +46,6 @@ export interface MockUpstream {
   setDefault(scenario: string | undefined): void;
   /** The usage fields the inflated-usage scenario reports (e.g. 10^12 completion tokens). */
   inflatedUsage: Record<string, number>;
-  slowStreamDelayMs: number;
   /** Resolves once `aborted` reaches `count` (the client's disconnect reached the upstream). */
   waitForAborted(count: number, timeoutMs?: number): Promise<void>;
   /** Resolves once `requests` holds `count` requests. */
@@ -63,7 +61,6 @@ export const SCRIPTED_SCENARIOS = [
   'hang-once',
   'inflated-usage',
   'hang',
-  'slow-stream',
   'no-usage',
   'malformed',
   'stalled-stream',
@@ -105,7 +102,6 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     url: '',
     requests: [],
     counts: { completed: 0, aborted: 0 },
-    slowStreamDelayMs: 50,
     inflatedUsage: {},
     queue: (...scenarios) => void queued.push(...scenarios),
     setDefault: (scenario) => void (defaultScenario = scenario),
@@ -212,27 +208,22 @@ export async function startMockUpstream(): Promise<MockUpstream> {
         return;
       }
       case 'no-usage':
-        if (stream) return sendStream(response, withoutUsage(recorded('text').stream ?? []), 0);
+        if (stream) return sendStream(response, withoutUsage(recorded('text').stream ?? []));
         sendJson(response, 200, withoutUsageJson(recorded('text').json!.body));
         return;
-      case 'stalled-stream': {
-        const blocks = recorded('text').stream ?? [];
-        return sendStream(response, blocks.slice(0, Math.floor(blocks.length / 2)), 0, { end: false });
-      }
+      case 'stalled-stream':
+        return sendStream(response, firstPart(recorded('text').stream ?? []), { end: false });
       case 'error-mid-stream': {
-        const blocks = recorded('text').stream ?? [];
-        await sendStream(response, blocks.slice(0, Math.floor(blocks.length / 2)), 0, { end: false });
+        sendStream(response, firstPart(recorded('text').stream ?? []), { end: false });
         const failure = errorBody(api, 500, 'The server had an error while processing your request.');
         response.end(api === 'anthropic' ? `event: error\ndata: ${failure}\n\n` : `data: ${failure}\n\n`);
         return;
       }
       case 'flood-stream':
         return sendFlood(response, recorded('text').stream ?? []);
-      case 'slow-stream':
-        return sendStream(response, recorded('text').stream ?? [], mock.slowStreamDelayMs);
     }
     const recording = recorded(scenario);
-    if (stream && recording.stream) return sendStream(response, recording.stream, 0);
+    if (stream && recording.stream) return sendStream(response, recording.stream);
     const json = recording.json ?? (recorded('text').json as { status: number; body: string });
     sendJson(response, json.status, json.body);
   }
@@ -257,19 +248,21 @@ function sendJson(response: ServerResponse, status: number, body: string, header
   response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body);
 }
 
-async function sendStream(
-  response: ServerResponse,
-  blocks: string[],
-  delayMs: number,
-  options: { end: boolean } = { end: true },
-): Promise<void> {
+function sendStream(response: ServerResponse, blocks: string[], options: { end: boolean } = { end: true }): void {
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-  for (const block of blocks) {
-    if (response.destroyed) return;
-    response.write(block);
-    if (delayMs > 0) await sleep(delayMs);
-  }
+  for (const block of blocks) response.write(block);
   if (options.end) response.end();
+}
+
+/**
+ * What the stalled and failing streams send before they stall or fail: the first half of the recording's
+ * events, and at least its first two events with text (Anthropic's recorded stream opens with three events
+ * that carry none), so a client always has content before the stream stops.
+ */
+export function firstPart(blocks: string[]): string[] {
+  const withText = blocks.flatMap((block, index) => (/"(?:content|text)": ?"[^"]/.test(block) ? [index] : []));
+  const end = Math.max(Math.floor(blocks.length / 2), (withText[1] ?? withText[0] ?? 0) + 1);
+  return blocks.slice(0, end);
 }
 
 /** See `flood-stream`: one recorded content event, its text made long, written as fast as the reader takes it. */
