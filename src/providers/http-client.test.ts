@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusError, UpstreamHttpClient } from './http-client.js';
 import { UpstreamError } from './types.js';
 import { until } from '../../test/support/wait.js';
+import { keepConnectionsOpen } from '../../test/support/loopback.js';
 
 describe('statusError', () => {
   const post = { providerId: 'openai', apiKey: 'sk-secret-0123456789' };
@@ -196,12 +197,13 @@ describe('UpstreamHttpClient answer size limit', () => {
 function onLoopback(server: Server, client: UpstreamHttpClient): () => string {
   let base = '';
   beforeAll(async () => {
-    server.listen(0, '127.0.0.1');
+    keepConnectionsOpen(server).listen(0, '127.0.0.1');
     await once(server, 'listening');
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
     await client.close();
+    server.closeAllConnections();
     server.close();
   });
   return () => base;

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchFeed, FeedFetchError } from './fetch-feed.js';
+import { keepConnectionsOpen } from '../../test/support/loopback.js';
 
 /** The timeout of fetches that are not about the timeout: a guard against a hang, never reached. */
 const GUARD_MS = 60_000;
@@ -25,7 +26,7 @@ beforeAll(async () => {
       response.writeHead(200, { 'content-type': 'application/json' }).end('{"data": []}');
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => keepConnectionsOpen(server).listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { until, WAIT_LIMIT_MS } from './wait.js';
+import { keepConnectionsOpen } from './loopback.js';
 
 const FIXTURES = new URL('../../fixtures/sync/', import.meta.url);
 
@@ -60,7 +61,7 @@ export async function startFeedServer(options: { hangMs?: number } = {}): Promis
       response.writeHead(404).end();
     }
   });
-  const base = await listen(server);
+  const base = await listen(keepConnectionsOpen(server));
   return {
     url: (path) => `${base}/${path.replace(/^\//, '')}`,
     requests,
@@ -72,6 +73,7 @@ export async function startFeedServer(options: { hangMs?: number } = {}): Promis
     },
     async close() {
       for (const response of hanging) response.destroy();
+      server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
@@ -116,7 +118,7 @@ export async function startWebhookReceiver(
       else reply();
     });
   });
-  const base = await listen(server);
+  const base = await listen(keepConnectionsOpen(server));
   return {
     url: `${base}/alerts`,
     received,

@@ -2,6 +2,7 @@ import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { errorBody, loadRecordings, withoutUsage, type MockApi, type Recording } from './mock-recordings.js';
+import { keepConnectionsOpen } from './loopback.js';
 
 /**
  * A loopback upstream speaking OpenAI (`POST /v1/chat/completions`), Anthropic (`POST /v1/messages`) and
@@ -228,7 +229,7 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     sendJson(response, json.status, json.body);
   }
 
-  server.listen(0, '127.0.0.1');
+  keepConnectionsOpen(server).listen(0, '127.0.0.1');
   await once(server, 'listening');
   mock.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return mock;
