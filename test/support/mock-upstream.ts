@@ -73,7 +73,7 @@ export const SCRIPTED_SCENARIOS = [
 export const FLOOD_EVENTS = 32_768;
 
 /** How long a wait on the mock gives up after: only a hang, never a slow machine, gets that far. */
-const WAIT_LIMIT_MS = 60_000;
+const WAIT_LIMIT_MS = 120_000;
 
 export async function startMockUpstream(): Promise<MockUpstream> {
   const recordings = loadRecordings();

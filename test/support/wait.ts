@@ -3,7 +3,7 @@
  * fails, naming what never happened), set far beyond what a busy machine needs: how soon the thing happens is
  * never what a test asserts (benchmarks measure speed). Conditions are checked again every few milliseconds.
  */
-export const WAIT_LIMIT_MS = 60_000;
+export const WAIT_LIMIT_MS = 120_000;
 
 /** Resolves once `condition` returns true. @throws Error naming `what` after `limitMs` */
 export async function until(
