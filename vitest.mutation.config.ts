@@ -7,7 +7,7 @@ import base from './vitest.config.js';
  */
 const SUITES: Record<string, string[]> = {
   money: ['src/money/**/*.test.ts', 'src/pricing/**/*.test.ts', 'test/peer-*.test.ts'],
-  pricing: ['src/pricing/**/*.test.ts', 'test/peer-*.test.ts', 'test/gateway-charges.test.ts', 'test/gateway-upstream.test.ts'],
+  pricing: ['src/pricing/**/*.test.ts', 'test/peer-*.test.ts', 'test/gateway-charges.test.ts'],
   ledger: [
     'src/ledger/**/*.test.ts',
     'test/ledger-*.test.ts',
