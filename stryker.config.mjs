@@ -49,6 +49,8 @@ export default {
   concurrency: 2,
   // A mutant that makes a test wait (a lease never closing, a capture never written) is killed by timeout.
   timeoutMS: 20_000,
+  // The first run of every suite of a scope (gateways started, databases migrated) on a busy machine.
+  dryRunTimeoutMinutes: 60,
   timeoutFactor: 2,
   thresholds: { high: 90, low: 85, break: null },
 };

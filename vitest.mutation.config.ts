@@ -8,15 +8,8 @@ import base from './vitest.config.js';
 const SUITES: Record<string, string[]> = {
   money: ['src/money/**/*.test.ts', 'src/pricing/**/*.test.ts', 'test/peer-*.test.ts'],
   pricing: ['src/pricing/**/*.test.ts', 'test/peer-*.test.ts', 'test/gateway-charges.test.ts'],
-  ledger: [
-    'src/ledger/**/*.test.ts',
-    'test/ledger-*.test.ts',
-    'test/gateway-charges.test.ts',
-    'test/gateway-streams.test.ts',
-    'test/gateway-upstream.test.ts',
-    'src/http/admin-account-routes.test.ts',
-  ],
-  gateway: ['src/gateway/**/*.test.ts', 'test/gateway-*.test.ts', 'test/providers-*.test.ts', 'src/http/**/*.test.ts'],
+  ledger: ['src/ledger/**/*.test.ts', 'test/ledger-*.test.ts'],
+  gateway: ['src/gateway/**/*.test.ts', 'test/gateway-*.test.ts'],
 };
 
 const scope = process.env.TOLLGATE_MUTATION_SCOPE ?? 'money';
