@@ -7,7 +7,7 @@ import base from './vitest.config.js';
  */
 const SUITES: Record<string, string[]> = {
   money: ['src/money/**/*.test.ts', 'src/pricing/**/*.test.ts', 'test/peer-*.test.ts'],
-  pricing: ['src/pricing/**/*.test.ts', 'test/peer-*.test.ts', 'test/gateway-charges.test.ts'],
+  pricing: ['src/pricing/**/*.test.ts', 'test/peer-*.test.ts'],
   ledger: ['src/ledger/**/*.test.ts', 'test/ledger-*.test.ts'],
   gateway: ['src/gateway/**/*.test.ts', 'test/gateway-*.test.ts'],
 };
