@@ -40,7 +40,15 @@ describe('tiers and sums', () => {
     expect(ratesFor(tiered, 250_000).rates).toBe(ratesFor(tiered, 300_000).rates);
     expect(ratesFor(tiered, 250_000).rates.output.toString()).toBe('1');
     const other = { ...tiered, rates: { input: d('5'), output: d('7') } };
+    const first = ratesFor(tiered, 250_000).rates;
     expect(ratesFor(other, 250_000).rates.output.toString()).toBe('7');
+    // Each base keeps its own merge: the first base's is still the one remembered.
+    expect(ratesFor(tiered, 250_000).rates).toBe(first);
+    const ascending = price({ input: '1', output: '1' }, [
+      { above: 100_000, rates: { input: '2' } },
+      { above: 200_000, rates: { input: '3' } },
+    ]);
+    expect(ratesFor(ascending, 250_000).rates.input.toString()).toBe('3');
   });
 
   it('a tier rate left undefined keeps the base rate', () => {
@@ -93,7 +101,9 @@ describe('findMarkup', () => {
       percent: Decimal.ZERO,
       fixedFee: d('0.01'),
     });
-    expect(nameFor({ ...query, accountMarkup: { percent: undefined, fixedFee: undefined } })).toBe('account:acct');
+    expect(nameFor({ ...query, accountId: 'other', accountMarkup: { percent: undefined, fixedFee: undefined } })).toBe(
+      'model:gpt-4o',
+    );
     expect(nameFor({ ...query, accountId: 'other' })).toBe('model:gpt-4o');
     expect(nameFor({ accountId: 'other', modelId: 'o3', providerId: 'openai' })).toBe('provider:openai');
     expect(nameFor({ accountId: 'other', modelId: undefined, providerId: 'openai' })).toBe('provider:openai');

@@ -45,7 +45,7 @@ describe('findUsageAnomaly', () => {
   });
 
   it('names counts no model produces, whatever the limits', () => {
-    expect(findUsageAnomaly(usage({ uncached: ABSOLUTE_TOKEN_LIMIT }), NO_LIMITS)).toBeUndefined();
+    expect(findUsageAnomaly(usage({ uncached: ABSOLUTE_TOKEN_LIMIT, text: ABSOLUTE_TOKEN_LIMIT }), NO_LIMITS)).toBeUndefined();
     expect(findUsageAnomaly(usage({ uncached: ABSOLUTE_TOKEN_LIMIT + 1, text: ABSOLUTE_TOKEN_LIMIT + 1 }), NO_LIMITS)).toEqual({
       reasons: [
         `${ABSOLUTE_TOKEN_LIMIT + 1} input tokens: more than any model takes (${ABSOLUTE_TOKEN_LIMIT})`,
