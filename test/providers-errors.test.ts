@@ -88,13 +88,16 @@ describe.each(PROVIDERS)('%s failures', (providerId) => {
     const { adapter, target } = call(registry, providerId, 'mock-hang');
     const controller = new AbortController();
     const pending = adapter.complete(chatRequest('x'), target, controller.signal);
-    setTimeout(() => controller.abort(new Error('client went away')), 50);
+    // Once the request is at the upstream (which never answers), the client goes away.
+    await mock.waitForRequests(1);
+    controller.abort(new Error('client went away'));
     await expect(pending).rejects.toThrow('client went away');
     await mock.waitForAborted(1);
   });
 
   it('stops the upstream stream when the client aborts mid-stream', async () => {
-    const { adapter, target } = call(registry, providerId, 'mock-slow-stream');
+    // Half the recorded stream, then nothing until the client goes away.
+    const { adapter, target } = call(registry, providerId, 'mock-stalled-stream');
     const controller = new AbortController();
     let chunks = 0;
     const reading = (async () => {

@@ -7,6 +7,7 @@ import { startGateway, type Gateway } from '../src/main.js';
 import { postgresBackend, type TestDatabase } from './support/backends.js';
 import { startFeedServer, type FeedServer } from './support/feed-server.js';
 import { testJournalDirectory } from './support/journal-directory.js';
+import { until } from './support/wait.js';
 
 const ADMIN_KEY = 'instances-test-admin-key';
 const authorization = { authorization: `Bearer ${ADMIN_KEY}` };
@@ -15,8 +16,9 @@ const postgres = postgresBackend();
 
 /**
  * Two gateway processes' worth of instances on one PostgreSQL: a price change on one reaches the other's
- * in-memory catalog through LISTEN/NOTIFY within a second (the 15-minute TTL is only the backstop).
- * PGlite belongs to one process, so this needs TEST_DATABASE_URL.
+ * in-memory catalog through LISTEN/NOTIFY (the 15-minute TTL is only the backstop: a change seen before the
+ * test's own timeout came by notification). How soon is not asserted here: a busy machine would fail a
+ * latency bound, and latency is for benchmarks. PGlite belongs to one process, so this needs TEST_DATABASE_URL.
  */
 (postgres ? describe : describe.skip)('every instance in step on PostgreSQL (needs TEST_DATABASE_URL)', () => {
   let database: TestDatabase;
@@ -54,7 +56,15 @@ const postgres = postgresBackend();
     await database.close();
   });
 
-  it('an admin PUT on instance A reaches instance B within a second', async () => {
+  /** Waits until instance B's catalog prices GPT_4O's input at `input`. */
+  function seenByB(input: string): Promise<void> {
+    return until(
+      () => instanceB.catalog.resolve(GPT_4O)?.price.rates.input.toString() === input,
+      `instance B to price input at ${input}`,
+    );
+  }
+
+  it('an admin PUT on instance A reaches instance B by notification', async () => {
     const response = await instanceA.app.inject({
       method: 'PUT',
       url: `/admin/pricing/models/${GPT_4O}/price`,
@@ -62,12 +72,11 @@ const postgres = postgresBackend();
       payload: { unit: '1m', input: '5', output: '20' },
     });
     expect(response.statusCode).toBe(200);
-    const elapsed = await pollUntil(() => instanceB.catalog.resolve(GPT_4O)?.price.rates.input.toString() === '0.000005');
-    expect(elapsed).toBeLessThan(1_000);
+    await seenByB('0.000005');
     expect(instanceB.catalog.resolve(GPT_4O)?.price.rates.output.toString()).toBe('0.00002');
   });
 
-  it('an executed sync on instance A reaches instance B within a second', async () => {
+  it('an executed sync on instance A reaches instance B by notification', async () => {
     const response = await instanceA.app.inject({
       method: 'POST',
       url: '/admin/pricing/sync',
@@ -75,18 +84,7 @@ const postgres = postgresBackend();
       payload: { execute: true },
     });
     expect(response.json()).toMatchObject({ status: 'succeeded', summary: { applied: 1 } });
-    const elapsed = await pollUntil(() => instanceB.catalog.resolve(GPT_4O)?.price.rates.input.toString() === '0.000005');
-    expect(elapsed).toBeLessThan(1_000);
+    await seenByB('0.000005');
     expect(instanceB.catalog.resolve(GPT_4O)?.price.source).toBe('sync:openrouter');
   });
 });
-
-/** Polls every 20 ms; returns the milliseconds it took, or throws after one second. */
-async function pollUntil(condition: () => boolean): Promise<number> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > 1_000) throw new Error('instance B did not see the new price within 1 s');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return Date.now() - started;
-}

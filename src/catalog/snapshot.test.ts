@@ -1,9 +1,10 @@
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { loadConfig } from '../config/config.js';
 import { createLogger } from '../logging/logger.js';
 import { PricingCatalog } from './snapshot.js';
+import { until } from '../../test/support/wait.js';
 
 const FALLBACK_FILE = fileURLToPath(new URL('../../fixtures/seed-formats/llm_pricing_current.json', import.meta.url));
 
@@ -97,18 +98,25 @@ describe.each(backends())('PricingCatalog on $name', (backend) => {
   it('reloads on its own every TTL', async () => {
     database = await backend.open();
     await addModel(database, 'gpt-4o', '0.0000025');
-    catalog = await PricingCatalog.create({
+    const reloading = await PricingCatalog.create({
       database,
-      config: config({ TOLLGATE_PRICING_TTL_SECONDS: '1' }),
+      config: config({ TOLLGATE_PRICING_TTL_SECONDS: '60' }),
       logger: capturedLogger().logger,
     });
-    catalog.startAutoReload();
-    await addPrice(database, 'gpt-4o', '0.000003', new Date(Date.now() - 1000).toISOString());
-    const deadline = Date.now() + 10_000;
-    while (catalog.resolve('gpt-4o')!.price.rates.input.toString() !== '0.000003' && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    catalog = reloading;
+    // The TTL's timer on the test's clock; the database's own timers stay real.
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      reloading.startAutoReload();
+      await addPrice(database, 'gpt-4o', '0.000003', new Date(Date.now() - 1000).toISOString());
+      vi.advanceTimersByTime(59_999);
+      // Nothing else reloads this catalog: a millisecond short of the TTL it still has the old price.
+      expect(reloading.resolve('gpt-4o')!.price.rates.input.toString()).toBe('0.0000025');
+      vi.advanceTimersByTime(1);
+      await until(() => reloading.resolve('gpt-4o')!.price.rates.input.toString() === '0.000003', 'the TTL reload');
+    } finally {
+      vi.useRealTimers();
     }
-    expect(catalog.resolve('gpt-4o')!.price.rates.input.toString()).toBe('0.000003');
   });
 
   it('keeps serving the last snapshot when the database is unreachable', async () => {

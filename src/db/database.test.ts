@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { DataDirectoryLockedError } from './data-directory-lock.js';
 import { migrate, openDatabase } from './database.js';
+import { until } from '../../test/support/wait.js';
 
 describe.each(backends())('database on $name', (backend) => {
   let database: TestDatabase;
@@ -55,8 +56,7 @@ describe.each(backends())('database on $name', (backend) => {
     const received: string[] = [];
     const unsubscribe = await database.listen('tollgate_test_channel', (payload) => received.push(payload));
     await database.notify('tollgate_test_channel', 'hello');
-    for (let attempt = 0; attempt < 50 && received.length === 0; attempt += 1)
-      await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => received.length > 0, 'the notification');
     await unsubscribe();
     expect(received).toEqual(['hello']);
   });

@@ -156,6 +156,7 @@ export class CallPipeline {
    * Prices the actual usage, captures it (releasing the rest of the hold) and records the call. Usage beyond
    * what the call could produce is charged under the anomaly policy (default: at most the worst case held).
    * The report's debit is what the ledger captured; what it could not collect is the shortfall.
+   * @throws GatewayError when the capture cannot be written (the hold is released first, nothing is charged)
    */
   async settle(call: PreparedCall, usage: NormalizedUsage, status: 'success' | 'aborted' = 'success'): Promise<ChargeReport> {
     const { reservations, metrics, recorder, config } = this.services;
@@ -173,12 +174,19 @@ export class CallPipeline {
       metrics.observeAnomaly(call.route.providerId, policy);
       this.services.onAnomaly?.(call, anomaly);
     }
-    const charged = await reservations.settle(call.hold, {
-      amount: debit.amount,
-      priceVersion: call.resolution.price.version,
-      usage: { ...usage, raw: usage.raw ?? null },
-      breakdown,
-    });
+    let charged;
+    try {
+      charged = await reservations.settle(call.hold, {
+        amount: debit.amount,
+        priceVersion: call.resolution.price.version,
+        usage: { ...usage, raw: usage.raw ?? null },
+        breakdown,
+      });
+    } catch (error) {
+      // Nothing was captured (the capture could not be written): the call answers 500 "not charged", so its
+      // hold goes back now rather than staying reserved until the sweeper, and it is recorded as failed.
+      throw await this.fail(call, error);
+    }
     const report: ChargeReport = {
       usage,
       breakdown,

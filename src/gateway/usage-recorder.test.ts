@@ -1,5 +1,4 @@
 import { Writable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
@@ -11,6 +10,7 @@ import type { CostBreakdown } from '../pricing/types.js';
 import type { PreparedCall } from './pipeline.js';
 import type { ChargeReport } from './usage-payload.js';
 import { UsageRecorder, type CallOutcome } from './usage-recorder.js';
+import { until } from '../../test/support/wait.js';
 
 /** A failed call as the pipeline prepares it: only what a usage record reads is meaningful here. */
 function failedCall(requestId: string, accountId: string): PreparedCall {
@@ -159,7 +159,7 @@ describe.each(backends())('usage recorder on $name', (backend) => {
   it('writes a lingering record on its own, without flush', async () => {
     const lingering = new UsageRecorder(database.db, createLogger('error'), { lingerMs: 20 });
     lingering.record(failedCall('timed', accountId), { status: 'error', latencyMs: 1 });
-    for (let waited = 0; waited < 5_000 && !(await recordedIds()).includes('timed'); waited += 25) await sleep(25);
+    await until(async () => (await recordedIds()).includes('timed'), 'the lingering record to be written');
     expect(await recordedIds()).toContain('timed');
   });
 
@@ -168,7 +168,7 @@ describe.each(backends())('usage recorder on $name', (backend) => {
     const ids = Array.from({ length: 501 }, (_, index) => `full-${String(index).padStart(3, '0')}`);
     for (const id of ids) lingering.record(failedCall(id, accountId), { status: 'error', latencyMs: 1 });
     const written = async () => (await recordedIds()).filter((id) => id.startsWith('full-')).length;
-    for (let waited = 0; waited < 5_000 && (await written()) < ids.length; waited += 25) await sleep(25);
+    await until(async () => (await written()) >= ids.length, 'the full batch and the one after it to be written');
     expect(await written()).toBe(ids.length);
     expect(await transactions(ids)).toBe(2);
   });

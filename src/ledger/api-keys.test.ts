@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { authenticateKey, createApiKey, hashKey, KEY_PREFIX_LENGTH, listApiKeys, revokeApiKey } from './api-keys.js';
 import { Ledger } from './ledger.js';
+import { until } from '../../test/support/wait.js';
 
 describe.each(backends())('api keys on $name', (backend) => {
   let database: TestDatabase;
@@ -40,12 +41,10 @@ describe.each(backends())('api keys on $name', (backend) => {
     const wrong = `${created.key.slice(0, -1)}${created.key.endsWith('a') ? 'b' : 'a'}`;
     expect(await authenticateKey(database.db, wrong)).toBeUndefined();
     expect(await authenticateKey(database.db, 'sk-not-ours')).toBeUndefined();
-    let lastUsed: Date | null = null;
-    for (let attempt = 0; attempt < 50 && !lastUsed; attempt += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      lastUsed = (await listApiKeys(database.db, accountId)).find((key) => key.id === created.id)!.lastUsedAt;
-    }
-    expect(lastUsed).toBeInstanceOf(Date);
+    // Written after authentication returned, in the background: wait for it (a hang guard, not a deadline).
+    const lastUsed = async () => (await listApiKeys(database.db, accountId)).find((key) => key.id === created.id)!.lastUsedAt;
+    await until(async () => (await lastUsed()) !== null, 'last use to be recorded');
+    expect(await lastUsed()).toBeInstanceOf(Date);
   });
 
   it('revokes by prefix, at once in this process', async () => {

@@ -148,6 +148,12 @@ export class CreditLeases implements CallReservations {
       });
       try {
         await state.opening;
+      } catch (error) {
+        // The refusal names this call's need, not the lease block asked for on its behalf (32 calls' worth).
+        if (error instanceof InsufficientCreditsError) {
+          throw new InsufficientCreditsError(input.accountId, input.amount, error.available, error.unit);
+        }
+        throw error;
       } finally {
         state.opening = undefined;
       }

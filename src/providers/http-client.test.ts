@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statusError, UpstreamHttpClient } from './http-client.js';
 import { UpstreamError } from './types.js';
+import { until } from '../../test/support/wait.js';
+import { keepConnectionsOpen } from '../../test/support/loopback.js';
 
 describe('statusError', () => {
   const post = { providerId: 'openai', apiKey: 'sk-secret-0123456789' };
@@ -58,13 +60,15 @@ describe('UpstreamHttpClient.postJson', () => {
         response.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
         response.write('{"partial": ');
         response.on('close', () => stalledClosed.push(request.url));
+        stallStarted();
       } else {
         response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ echoed: request.url }));
       }
     });
   });
   const stalledClosed: Array<string | undefined> = [];
-  const client = new UpstreamHttpClient({ timeoutMs: 5_000, connectTimeoutMs: 1_000, maxRetries: 0 });
+  let stallStarted: () => void = () => undefined;
+  const client = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 0 });
   const base = onLoopback(server, client);
 
   const post = (url: string, signal = new AbortController().signal) => ({
@@ -103,7 +107,7 @@ describe('UpstreamHttpClient.postJson', () => {
   });
 
   it('maps a body cut off mid-way to a network error, without retrying the call', async () => {
-    const retrying = new UpstreamHttpClient({ timeoutMs: 5_000, connectTimeoutMs: 1_000, maxRetries: 2 });
+    const retrying = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 2 });
     try {
       const before = seen.length;
       const error = await retrying.postJson(post(`${base()}/cut`)).catch((caught: unknown) => caught);
@@ -117,10 +121,13 @@ describe('UpstreamHttpClient.postJson', () => {
 
   it('gives the abort reason and closes the upstream request when the caller aborts mid-body, or before it starts', async () => {
     const controller = new AbortController();
+    const started = new Promise<void>((resolve) => (stallStarted = resolve));
     const pending = client.postJson(post(`${base()}/stall`, controller.signal));
-    setTimeout(() => controller.abort(new Error('client went away')), 50);
+    // Mid-body: the answer's headers and first bytes have been sent.
+    await started;
+    controller.abort(new Error('client went away'));
     await expect(pending).rejects.toThrow('client went away');
-    for (let waited = 0; waited < 2_000 && stalledClosed.length === 0; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    await until(() => stalledClosed.length > 0, 'the stalled answer to be closed');
     expect(stalledClosed).toEqual(['/stall']);
 
     const before = seen.length;
@@ -149,7 +156,7 @@ describe('UpstreamHttpClient answer size limit', () => {
       setTimeout(() => response.end(line), 10);
     });
   });
-  const client = new UpstreamHttpClient({ timeoutMs: 5_000, connectTimeoutMs: 1_000, maxRetries: 0, maxBodyBytes: 1_024 });
+  const client = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 0, maxBodyBytes: 1_024 });
   const base = onLoopback(server, client);
   const post = (path: string) => ({
     providerId: 'mock',
@@ -190,12 +197,13 @@ describe('UpstreamHttpClient answer size limit', () => {
 function onLoopback(server: Server, client: UpstreamHttpClient): () => string {
   let base = '';
   beforeAll(async () => {
-    server.listen(0, '127.0.0.1');
+    keepConnectionsOpen(server).listen(0, '127.0.0.1');
     await once(server, 'listening');
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
     await client.close();
+    server.closeAllConnections();
     server.close();
   });
   return () => base;

@@ -5,7 +5,7 @@ import { CatalogMatcher, isZeroPrice } from '../catalog/seed-matching.js';
 import type { ImportedEntry, ParsedSource } from '../catalog/importers/types.js';
 import type { RateName, Schema } from '../db/schema.js';
 import type { Decimal } from '../money/decimal.js';
-import type { PriceRates } from '../pricing/types.js';
+import type { PriceRates, RateKey } from '../pricing/types.js';
 
 /** One rate that differs between the catalog's current version and the feed, as exact decimal text. */
 export interface RateChange {
@@ -25,6 +25,14 @@ export interface PriceChange {
   firstPrice: boolean;
   rates: RateChange[];
   tiersChanged: boolean;
+  /** Tier rates that differ, per threshold (what a request above it paid before and would pay now). */
+  tierRates: TierRateChange[];
+}
+
+/** The rates a tier sets (on either side) that differ between the current price and the feed's. */
+export interface TierRateChange {
+  aboveInputTokens: number;
+  rates: RateChange[];
 }
 
 /** A change with the price it would write (kept out of the JSON result, where `rates` says the same). */
@@ -103,6 +111,7 @@ export async function diffCatalog(db: Kysely<Schema>, parsed: ParsedSource, sour
         firstPrice: before === undefined,
         rates: rateChanges(before?.rates ?? {}, price.rates),
         tiersChanged: tiersToStored(before?.tiers ?? []) !== tiersToStored(price.tiers),
+        tierRates: before ? tierRateChanges(before, price) : [],
       },
       price,
       currentVersion: row?.id ?? null,
@@ -139,6 +148,45 @@ export function rateChanges(before: Partial<PriceRates>, after: Partial<PriceRat
     });
   }
   return changes;
+}
+
+/**
+ * The tier rates that differ, threshold by threshold. A request above a threshold pays the base rates
+ * overlaid with the highest tier at or below it (see ratesFor in pricing/cost.ts), so each rate a tier sets on
+ * either side is compared as such a request paid it before and would pay it now: a changed tier rate with its
+ * old one, a new tier's rate with the rate those requests paid until now (a lower tier's or the base), a
+ * removed tier's with what they pay without it. Rates no tier at that threshold sets are the base's, which
+ * `rateChanges` already compares.
+ */
+export function tierRateChanges(before: PriceInput, after: PriceInput): TierRateChange[] {
+  const thresholds = [...new Set([...before.tiers, ...after.tiers].map((tier) => tier.aboveInputTokens))].sort((a, b) => a - b);
+  const changes: TierRateChange[] = [];
+  for (const threshold of thresholds) {
+    const stated = (price: PriceInput) => price.tiers.find((tier) => tier.aboveInputTokens === threshold)?.rates ?? {};
+    const keys = new Set([...Object.keys(stated(before)), ...Object.keys(stated(after))] as RateKey[]);
+    const pick = (rates: Partial<PriceRates>) => {
+      const picked: Partial<PriceRates> = {};
+      for (const key of keys) if (rates[key] !== undefined) picked[key] = rates[key];
+      return picked;
+    };
+    const rates = rateChanges(pick(ratesAbove(before, threshold)), pick(ratesAbove(after, threshold)));
+    if (rates.length > 0) changes.push({ aboveInputTokens: threshold, rates });
+  }
+  return changes;
+}
+
+/** The rates a request with more than `threshold` input tokens pays: the base overlaid with the highest tier at or below it. */
+function ratesAbove(price: PriceInput, threshold: number): Partial<PriceRates> {
+  const tiers = price.tiers.filter((tier) => tier.aboveInputTokens <= threshold);
+  const tier = tiers.reduce<PriceInput['tiers'][number] | undefined>(
+    (highest, candidate) => (!highest || candidate.aboveInputTokens > highest.aboveInputTokens ? candidate : highest),
+    undefined,
+  );
+  const rates: Partial<PriceRates> = { ...price.rates };
+  for (const [key, value] of Object.entries(tier?.rates ?? {}) as Array<[RateKey, Decimal | undefined]>) {
+    if (value !== undefined) rates[key] = value;
+  }
+  return rates;
 }
 
 /** `numerator / denominator` to four decimals, rounded half-up, computed on the exact coefficients. */

@@ -1,23 +1,34 @@
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '../money/decimal.js';
 import type { PriceRates } from '../pricing/types.js';
-import { rateChanges, ratioText, type PriceChange } from './diff.js';
+import type { PriceTier } from '../pricing/types.js';
+import { rateChanges, ratioText, tierRateChanges, type PriceChange } from './diff.js';
 import { guardChange, validatePrice } from './guards.js';
 
 const TEN = Decimal.parse('10');
 const decimal = Decimal.parse;
 
 /** A change from `before` to `after` as the diff states it, with the price it would write. */
-function change(before: Partial<PriceRates>, after: Partial<PriceRates>) {
+function change(
+  before: Partial<PriceRates>,
+  after: Partial<PriceRates>,
+  tiers: { before?: PriceTier[]; after?: PriceTier[] } = {},
+) {
+  const old = { rates: before, tiers: tiers.before ?? [] };
+  const next = { rates: after, tiers: tiers.after ?? [] };
   const stated: PriceChange = {
     modelId: 'm',
     feedId: 'm',
     firstPrice: false,
     rates: rateChanges(before, after),
-    tiersChanged: false,
+    tiersChanged: JSON.stringify(old.tiers) !== JSON.stringify(next.tiers),
+    tierRates: tierRateChanges(old, next),
   };
-  return guardChange(stated, { rates: after, tiers: [] }, TEN);
+  return guardChange(stated, next, TEN);
 }
+
+const tier = (aboveInputTokens: number, rates: Partial<PriceRates>): PriceTier => ({ aboveInputTokens, rates });
+const BASE = { input: decimal('0.000003'), output: decimal('0.000015') };
 
 describe('ratioText', () => {
   it.each([
@@ -66,6 +77,51 @@ describe('guardChange', () => {
       'a change to or from zero is confirmed by hand',
     );
     expect(change({ input: decimal('0') }, { input: decimal('0.000001') })[0]).toContain('from 0 to 0.000001');
+  });
+});
+
+describe('guardChange on tier rates', () => {
+  it('holds back a tier rate moving beyond the limit, naming the tier', () => {
+    expect(
+      change(BASE, BASE, {
+        before: [tier(200_000, { input: decimal('0.000006') })],
+        after: [tier(200_000, { input: decimal('0.0006') })],
+      }),
+    ).toEqual(['tier above 200000 tokens: input changes 100.0000x (0.000006 to 0.0006 USD), beyond the 10x limit']);
+  });
+
+  it('lets a tier rate change within the limit through, and a tier to or from zero is confirmed by hand', () => {
+    const before = [tier(200_000, { input: decimal('0.000006'), output: decimal('0.0000225') })];
+    expect(
+      change(BASE, BASE, { before, after: [tier(200_000, { input: decimal('0.00006'), output: decimal('0.0000225') })] }),
+    ).toEqual([]);
+    expect(change(BASE, BASE, { before, after: [tier(200_000, { input: decimal('0'), output: decimal('0.0000225') })] })).toEqual(
+      ['tier above 200000 tokens: input changes from 0.000006 to 0: a change to or from zero is confirmed by hand'],
+    );
+  });
+
+  it('compares a new tier with what those requests paid until now, and a removed one with what they pay without it', () => {
+    const dear = [tier(128_000, { output: decimal('0.0006') })];
+    expect(change(BASE, BASE, { after: dear })).toEqual([
+      'tier above 128000 tokens: output changes 40.0000x (0.000015 to 0.0006 USD), beyond the 10x limit',
+    ]);
+    expect(change(BASE, BASE, { before: dear })).toEqual([
+      'tier above 128000 tokens: output changes 0.0250x (0.0006 to 0.000015 USD), beyond the 10x limit',
+    ]);
+    // A new tier above an existing one starts from that tier's rate, not the base's.
+    expect(
+      change(BASE, BASE, {
+        before: [tier(100_000, { input: decimal('0.00003') })],
+        after: [tier(100_000, { input: decimal('0.00003') }), tier(200_000, { input: decimal('0.00006') })],
+      }),
+    ).toEqual([]);
+  });
+
+  it('a base rate change is reported once, not again for each tier that does not set that rate', () => {
+    const tiers = [tier(200_000, { input: decimal('0.000006') })];
+    expect(change(BASE, { ...BASE, output: decimal('0.0003') }, { before: tiers, after: tiers })).toEqual([
+      'output changes 20.0000x (0.000015 to 0.0003 USD), beyond the 10x limit',
+    ]);
   });
 });
 

@@ -5,7 +5,7 @@ import type { Logger } from '../logging/logger.js';
 import type { Decimal } from '../money/decimal.js';
 import type { AlertService } from './alerts.js';
 import { applyChanges } from './apply.js';
-import { diffCatalog, syncLabel, type PlannedChange, type PriceChange, type RateChange } from './diff.js';
+import { diffCatalog, syncLabel, type PlannedChange, type PriceChange, type RateChange, type TierRateChange } from './diff.js';
 import { fetchFeed } from './fetch-feed.js';
 import { guardChange, validatePrice } from './guards.js';
 import { proposedPrice, type HeldBackDecision, type ProposedPrice } from './held-back-changes.js';
@@ -71,6 +71,8 @@ export interface HeldBackChange {
   proposed?: ProposedPrice;
   /** Set once an operator approved or rejected the change. */
   decision?: HeldBackDecision;
+  /** The tier rates that differ (a price change held back by the guards; absent for an invalid entry). */
+  tierRates?: TierRateChange[];
 }
 
 export interface SyncSummary {

@@ -19,7 +19,7 @@ export interface TestGateway {
   url: string;
   createAccount(
     mode: BudgetMode,
-    options?: { credits?: string; jobPrice?: string; name?: string },
+    options?: { credits?: string; jobPrice?: string; name?: string; markupPercent?: string; markupFixedFee?: string },
   ): Promise<{ id: string; key: string }>;
   /** The official OpenAI client pointed at the gateway, with SDK retries off so each test controls its calls. */
   client(key: string, options?: { timeoutMs?: number }): OpenAI;
@@ -53,6 +53,12 @@ export async function startTestGateway(
     TOLLGATE_ADMIN_KEY: ADMIN_KEY,
     TOLLGATE_DEMO: upstream ? 'off' : 'on',
     TOLLGATE_UPSTREAM_MAX_RETRIES: '0',
+    // Leases end when a test flushes (or retires them), never because the machine was slow between two calls:
+    // what a test asserts about an account's entries must not depend on how busy the machine is. The ages
+    // themselves are tested on a controlled clock (src/ledger/credit-lease-lifecycle.test.ts).
+    TOLLGATE_LEASE_IDLE_MS: '3600000',
+    TOLLGATE_LEASE_MAX_AGE_MS: '3600000',
+    TOLLGATE_HOLD_MAX_AGE_SECONDS: '7500',
     ...(upstream
       ? {
           OPENAI_BASE_URL: `${upstream}/v1`,
@@ -89,6 +95,8 @@ export async function startTestGateway(
         mode,
         credits: Decimal.parse(accountOptions.credits ?? (mode === 'consumption_tokens' ? '100000' : '10')),
         ...(accountOptions.jobPrice ? { jobPrice: Decimal.parse(accountOptions.jobPrice) } : {}),
+        ...(accountOptions.markupPercent ? { markupPercent: Decimal.parse(accountOptions.markupPercent) } : {}),
+        ...(accountOptions.markupFixedFee ? { markupFixedFee: Decimal.parse(accountOptions.markupFixedFee) } : {}),
       });
       return { id: created.account.id, key: created.apiKey.key };
     },

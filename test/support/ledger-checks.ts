@@ -3,6 +3,7 @@ import type { Db } from '../../src/db/database.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import type { Backend, TestDatabase } from './backends.js';
 import { Decimal } from '../../src/money/decimal.js';
+import { WAIT_LIMIT_MS } from './wait.js';
 
 /** The ledger entries of one account, oldest first. */
 export async function entriesOf(db: Db, accountId: string) {
@@ -58,15 +59,19 @@ export async function capturedTotal(db: Db, accountId: string): Promise<Decimal>
   return Decimal.sum(entries.filter((entry) => entry.kind === 'capture').map((entry) => Decimal.parse(entry.amount).abs()));
 }
 
-/** Polls until `check` passes or the time runs out (for work that settles after the response). */
-export async function eventually(check: () => Promise<void>, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/**
+ * Polls until `check` passes (for work that settles after the response); `timeoutMs` only guards against a
+ * hang (see support/wait.ts), it is no claim about how soon.
+ */
+export async function eventually(check: () => Promise<void>, timeoutMs = WAIT_LIMIT_MS): Promise<void> {
+  // performance.now(), not Date.now(): a test may fake Date (vitest fake timers) while it waits.
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
     try {
       await check();
       return;
     } catch (error) {
-      if (Date.now() > deadline) throw error;
+      if (performance.now() > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }

@@ -1,8 +1,8 @@
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { errorBody, loadRecordings, withoutUsage, type MockApi, type Recording } from './mock-recordings.js';
+import { keepConnectionsOpen } from './loopback.js';
 
 /**
  * A loopback upstream speaking OpenAI (`POST /v1/chat/completions`), Anthropic (`POST /v1/messages`) and
@@ -16,9 +16,17 @@ import { errorBody, loadRecordings, withoutUsage, type MockApi, type Recording }
  * - error-500: a 500 in the API's error shape; rate-limited: a 429 with `retry-after: 30` (too long to retry);
  * - rate-limited-once: odd hits answer 429 with `retry-after: 0`, even hits the text recording;
  * - hang-once: odd hits never answer (as hang), even hits the text recording;
- * - hang: headers never sent (for timeouts); slow-stream: the text stream with `slowStreamDelayMs` between events;
- * - no-usage: the text stream with every usage field removed; malformed: a 200 whose body is not JSON;
- * - inflated-usage (OpenAI JSON): the text recording with its usage fields replaced by `inflatedUsage`.
+ * - inflated-usage (OpenAI JSON): the text recording with its usage fields replaced by `inflatedUsage`;
+ * - hang: headers never sent (for timeouts);
+ * - no-usage: the text recording (JSON or stream) with every usage field removed; malformed: a 200 whose body is
+ *   not JSON;
+ * - stalled-stream: the first part of the text stream (see `firstPart`), then nothing until the client goes away;
+ * - error-mid-stream: the first part of the text stream (see `firstPart`), then an error event in the API's shape
+ *   (OpenAI sends a data event carrying `error`, Anthropic an `error` event) and the end: an upstream that fails
+ *   after the 200, having generated part of an answer;
+ * - flood-stream: the text stream's first content event, its text made 2 KiB long, repeated until the client
+ *   stops reading or goes away (at most FLOOD_EVENTS of them), then the rest of the recording: a client that
+ *   stops reading holds the gateway's response on backpressure.
  */
 export interface RecordedRequest {
   api: MockApi;
@@ -37,11 +45,12 @@ export interface MockUpstream {
   counts: { completed: number; aborted: number };
   queue(...scenarios: string[]): void;
   setDefault(scenario: string | undefined): void;
-  slowStreamDelayMs: number;
   /** The usage fields the inflated-usage scenario reports (e.g. 10^12 completion tokens). */
   inflatedUsage: Record<string, number>;
   /** Resolves once `aborted` reaches `count` (the client's disconnect reached the upstream). */
   waitForAborted(count: number, timeoutMs?: number): Promise<void>;
+  /** Resolves once `requests` holds `count` requests. */
+  waitForRequests(count: number, timeoutMs?: number): Promise<void>;
   reset(): void;
   close(): Promise<void>;
 }
@@ -51,12 +60,20 @@ export const SCRIPTED_SCENARIOS = [
   'rate-limited',
   'rate-limited-once',
   'hang-once',
+  'inflated-usage',
   'hang',
-  'slow-stream',
   'no-usage',
   'malformed',
-  'inflated-usage',
+  'stalled-stream',
+  'error-mid-stream',
+  'flood-stream',
 ];
+
+/** The most events a flood-stream sends: 2 KiB each, 64 MiB in all, far past any socket buffer. */
+export const FLOOD_EVENTS = 32_768;
+
+/** How long a wait on the mock gives up after: only a hang, never a slow machine, gets that far. */
+const WAIT_LIMIT_MS = 120_000;
 
 export async function startMockUpstream(): Promise<MockUpstream> {
   const recordings = loadRecordings();
@@ -65,23 +82,42 @@ export async function startMockUpstream(): Promise<MockUpstream> {
   const hits = new Map<string, number>();
   const sockets = new Set<import('node:net').Socket>();
   let defaultScenario: string | undefined;
+  // Emits 'change' whenever a request arrives or a response ends, for the waits below.
+  const changes = new EventEmitter();
+
+  const waitUntil = async (reached: () => boolean, describe: () => string, timeoutMs: number) => {
+    if (reached()) return;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    try {
+      for (;;) {
+        await once(changes, 'change', { signal: timeout });
+        if (reached()) return;
+      }
+    } catch (error) {
+      if (timeout.aborted) throw new Error(describe());
+      throw error;
+    }
+  };
 
   const mock: MockUpstream = {
     url: '',
     requests: [],
     counts: { completed: 0, aborted: 0 },
-    slowStreamDelayMs: 50,
     inflatedUsage: {},
     queue: (...scenarios) => void queued.push(...scenarios),
     setDefault: (scenario) => void (defaultScenario = scenario),
-    async waitForAborted(count, timeoutMs = 5_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (mock.counts.aborted < count) {
-        if (Date.now() > deadline)
-          throw new Error(`mock upstream saw ${mock.counts.aborted} aborted responses, expected ${count}`);
-        await sleep(10);
-      }
-    },
+    waitForAborted: (count, timeoutMs = WAIT_LIMIT_MS) =>
+      waitUntil(
+        () => mock.counts.aborted >= count,
+        () => `mock upstream saw ${mock.counts.aborted} aborted responses, expected ${count}`,
+        timeoutMs,
+      ),
+    waitForRequests: (count, timeoutMs = WAIT_LIMIT_MS) =>
+      waitUntil(
+        () => mock.requests.length >= count,
+        () => `mock upstream saw ${mock.requests.length} requests, expected ${count}`,
+        timeoutMs,
+      ),
     reset() {
       mock.requests.length = 0;
       mock.counts.completed = 0;
@@ -120,11 +156,13 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     const stream = route.api === 'gemini' ? route.stream : body.stream === true;
     const scenario = chooseScenario(request.headers['x-mock-scenario'], model);
     mock.requests.push({ api: route.api, path: request.url ?? '', headers: request.headers, body, scenario, stream });
+    changes.emit('change');
     const hit = (hits.get(scenario) ?? 0) + 1;
     hits.set(scenario, hit);
     response.on('close', () => {
       if (response.writableFinished) mock.counts.completed += 1;
       else mock.counts.aborted += 1;
+      changes.emit('change');
     });
     await respond(route.api, scenario, hit, stream, response);
   }
@@ -146,6 +184,12 @@ export async function startMockUpstream(): Promise<MockUpstream> {
       case 'hang-once':
         if (hit % 2 === 1) return;
         return respond(api, 'text', hit, stream, response);
+      case 'inflated-usage': {
+        const body = JSON.parse(recorded('text').json!.body) as { usage: Record<string, unknown> };
+        body.usage = { ...body.usage, ...mock.inflatedUsage };
+        sendJson(response, 200, JSON.stringify(body));
+        return;
+      }
       case 'malformed':
         response.writeHead(200, { 'content-type': 'application/json' }).end('{"id": "truncated');
         return;
@@ -165,23 +209,27 @@ export async function startMockUpstream(): Promise<MockUpstream> {
         return;
       }
       case 'no-usage':
-        return sendStream(response, withoutUsage(recorded('text').stream ?? []), 0);
-      case 'slow-stream':
-        return sendStream(response, recorded('text').stream ?? [], mock.slowStreamDelayMs);
-      case 'inflated-usage': {
-        const body = JSON.parse(recorded('text').json!.body) as { usage: Record<string, unknown> };
-        body.usage = { ...body.usage, ...mock.inflatedUsage };
-        sendJson(response, 200, JSON.stringify(body));
+        if (stream) return sendStream(response, withoutUsage(recorded('text').stream ?? []));
+        sendJson(response, 200, withoutUsageJson(recorded('text').json!.body));
+        return;
+      case 'stalled-stream':
+        return sendStream(response, firstPart(recorded('text').stream ?? []), { end: false });
+      case 'error-mid-stream': {
+        sendStream(response, firstPart(recorded('text').stream ?? []), { end: false });
+        const failure = errorBody(api, 500, 'The server had an error while processing your request.');
+        response.end(api === 'anthropic' ? `event: error\ndata: ${failure}\n\n` : `data: ${failure}\n\n`);
         return;
       }
+      case 'flood-stream':
+        return sendFlood(response, recorded('text').stream ?? []);
     }
     const recording = recorded(scenario);
-    if (stream && recording.stream) return sendStream(response, recording.stream, 0);
+    if (stream && recording.stream) return sendStream(response, recording.stream);
     const json = recording.json ?? (recorded('text').json as { status: number; body: string });
     sendJson(response, json.status, json.body);
   }
 
-  server.listen(0, '127.0.0.1');
+  keepConnectionsOpen(server).listen(0, '127.0.0.1');
   await once(server, 'listening');
   mock.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return mock;
@@ -208,14 +256,46 @@ function sendJson(response: ServerResponse, status: number, body: string, header
   response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body);
 }
 
-async function sendStream(response: ServerResponse, blocks: string[], delayMs: number): Promise<void> {
+function sendStream(response: ServerResponse, blocks: string[], options: { end: boolean } = { end: true }): void {
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-  for (const block of blocks) {
+  for (const block of blocks) response.write(block);
+  if (options.end) response.end();
+}
+
+/**
+ * What the stalled and failing streams send before they stall or fail: the first half of the recording's
+ * events, and at least its first two events with text (Anthropic's recorded stream opens with three events
+ * that carry none), so a client always has content before the stream stops.
+ */
+export function firstPart(blocks: string[]): string[] {
+  const withText = blocks.flatMap((block, index) => (/"(?:content|text)": ?"[^"]/.test(block) ? [index] : []));
+  const end = Math.max(Math.floor(blocks.length / 2), (withText[1] ?? withText[0] ?? 0) + 1);
+  return blocks.slice(0, end);
+}
+
+/** See `flood-stream`: one recorded content event, its text made long, written as fast as the reader takes it. */
+async function sendFlood(response: ServerResponse, blocks: string[]): Promise<void> {
+  const contentAt = blocks.findIndex((block) => /"content":"[^"]+"/.test(block));
+  if (contentAt < 0) throw new Error('flood-stream needs a recording with a content event');
+  const filler = 'All work and no play makes a dull stream. '.repeat(48).slice(0, 2048);
+  const event = blocks[contentAt]!.replace(/"content":"[^"]+"/, () => `"content":${JSON.stringify(filler)}`);
+  response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  for (const block of blocks.slice(0, contentAt)) response.write(block);
+  for (let sent = 0; sent < FLOOD_EVENTS; sent += 1) {
     if (response.destroyed) return;
-    response.write(block);
-    if (delayMs > 0) await sleep(delayMs);
+    if (!response.write(event)) await Promise.race([once(response, 'drain'), once(response, 'close')]);
   }
+  if (response.destroyed) return;
+  for (const block of blocks.slice(contentAt + 1)) response.write(block);
   response.end();
+}
+
+/** A JSON recording with its usage removed (OpenAI `usage`, Anthropic `usage`, Gemini `usageMetadata`). */
+function withoutUsageJson(body: string): string {
+  const payload = JSON.parse(body) as Record<string, unknown>;
+  delete payload.usage;
+  delete payload.usageMetadata;
+  return JSON.stringify(payload);
 }
 
 async function readBytes(request: IncomingMessage): Promise<Buffer> {

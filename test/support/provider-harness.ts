@@ -3,11 +3,15 @@ import type { NormalizedUsage } from '../../src/pricing/types.js';
 import { createProviderRegistry, type ProviderRegistry } from '../../src/providers/registry.js';
 import type { ChatCompletionChunk, ChatCompletionRequest, StreamEvent } from '../../src/providers/types.js';
 
-/** A registry whose every upstream points at the mock (`/v1` for OpenAI-format and Anthropic, `/v1beta` for Gemini). */
+/**
+ * A registry whose every upstream points at the mock (`/v1` for OpenAI-format and Anthropic, `/v1beta` for
+ * Gemini). Its timeouts are guards against a hang unless a test sets `timeoutMs` to test them: a busy machine
+ * must not turn a slow answer into a timeout.
+ */
 export function registryFor(upstreamUrl: string, upstream: { timeoutMs?: number; maxRetries?: number } = {}): ProviderRegistry {
   const environment: Record<string, string> = {
-    TOLLGATE_UPSTREAM_TIMEOUT_MS: String(upstream.timeoutMs ?? 2_000),
-    TOLLGATE_UPSTREAM_CONNECT_TIMEOUT_MS: '1000',
+    TOLLGATE_UPSTREAM_TIMEOUT_MS: String(upstream.timeoutMs ?? 60_000),
+    TOLLGATE_UPSTREAM_CONNECT_TIMEOUT_MS: '60000',
     TOLLGATE_UPSTREAM_MAX_RETRIES: String(upstream.maxRetries ?? 2),
   };
   for (const [id, prefix] of Object.entries(PROVIDER_ENVIRONMENT_PREFIXES)) {

@@ -1,0 +1,215 @@
+import { once } from 'node:events';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { backends } from './support/backends.js';
+import {
+  cost,
+  d,
+  postChat,
+  promptTokens,
+  RATES,
+  eventsIn,
+  readEvents,
+  streamedText,
+  textTokens,
+  usageRecordOf,
+  usageRecordsOfAccount,
+} from './support/charges.js';
+import { startTestGateway, type TestGateway } from './support/gateway-harness.js';
+import { capturedTotal, eventually, expectSettled, kindsOf } from './support/ledger-checks.js';
+import { loadRecordings } from './support/mock-recordings.js';
+import { firstPart, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
+import { until } from './support/wait.js';
+
+const MINI = RATES['gpt-4o-mini'];
+const HELLO = [{ role: 'user', content: 'Hello' }];
+const HELLO_TOKENS = promptTokens(HELLO);
+const STREAM = { model: 'gpt-4o-mini', messages: HELLO, max_tokens: 1000, stream: true };
+/** What the stalled-stream and error-mid-stream scenarios generate: the text of the first part of the recording. */
+const HALF_TEXT = streamedText(eventsIn(firstPart(loadRecordings().openai.text!.stream!).join('')));
+
+/**
+ * Streams that end some other way than a clean last event, and Idempotency-Key around them: each is billed
+ * exactly once for what was generated (the prompt estimate plus the text counted), or not at all when nothing
+ * was, and the key is kept only for an answer that completed.
+ */
+describe.each(backends())('streams billed however they end, on $name', (backend) => {
+  let mock: MockUpstream;
+  let harness: TestGateway;
+  beforeAll(async () => {
+    mock = await startMockUpstream();
+    harness = await startTestGateway(backend, { upstreamUrl: mock.url });
+  });
+  afterAll(async () => {
+    await harness?.close();
+    await mock?.close();
+  });
+  beforeEach(() => mock.reset());
+
+  /** Checks the one billed call of `accountId`: its record, its capture and the account, all at `charge`. */
+  async function expectBilledOnce(accountId: string, status: 'success' | 'aborted', generated: string) {
+    const charge = cost([HELLO_TOKENS, MINI.input], [textTokens(generated), MINI.output]);
+    await harness.flush();
+    const [record, ...others] = await usageRecordsOfAccount(harness.database.db, accountId);
+    expect(others).toHaveLength(0);
+    expect(record).toMatchObject({
+      status,
+      stream: true,
+      usage_estimated: true,
+      input_uncached_tokens: HELLO_TOKENS,
+      output_text_tokens: textTokens(generated),
+    });
+    expect(d(record!.charge).toString()).toBe(charge.toString());
+    expect((await capturedTotal(harness.database.db, accountId)).toString()).toBe(charge.toString());
+    expect((await harness.gateway.ledger.getAccount(accountId)).balance.toString()).toBe(d('1').sub(charge).toString());
+    await expectSettled(harness.database.db, harness.gateway.ledger, accountId);
+    return charge;
+  }
+
+  it('a stream without usage is billed on the prompt estimate and the text streamed, exactly', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('no-usage');
+    const { events, done } = await readEvents(await postChat(harness.url, account.key, STREAM));
+    expect(done).toBe(true);
+    const generated = streamedText(events);
+    expect(textTokens(generated)).toBeGreaterThan(100);
+    const usage = events.at(-1)!.usage as { prompt_tokens: number; completion_tokens: number; tollgate: { charge: string } };
+    expect([usage.prompt_tokens, usage.completion_tokens]).toEqual([HELLO_TOKENS, textTokens(generated)]);
+    const charge = await expectBilledOnce(account.id, 'success', generated);
+    expect(usage.tollgate.charge).toBe(charge.toString());
+  });
+
+  it('an upstream that fails mid-stream: the client gets the error as the last event, and is billed for what was generated', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('error-mid-stream');
+    const response = await postChat(harness.url, account.key, STREAM);
+    expect(response.status).toBe(200);
+    const { events, done } = await readEvents(response);
+    expect(done).toBe(false);
+    expect(events.at(-1)).toMatchObject({ error: { code: 'upstream_error', type: 'upstream_error' } });
+    expect(streamedText(events)).toBe(HALF_TEXT);
+    await expectBilledOnce(account.id, 'aborted', HALF_TEXT);
+  });
+
+  it('a client that disconnects while the upstream is between events is billed once, for what was generated', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('stalled-stream');
+    const controller = new AbortController();
+    const response = await postChat(harness.url, account.key, STREAM, {}, controller.signal);
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    let received = '';
+    // The stalled stream sends the first half of the recording, then nothing: read all of that half.
+    while (streamedText(eventsIn(received)) !== HALF_TEXT) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('the stalled stream ended');
+      received += decoder.decode(value, { stream: true });
+    }
+    controller.abort();
+    await mock.waitForAborted(1);
+    await eventually(async () => expect(await kindsOf(harness.database.db, account.id)).toContain('capture'));
+    await expectBilledOnce(account.id, 'aborted', HALF_TEXT);
+  });
+
+  it('a client that stops reading and then goes away (the response held on backpressure) is billed once, for what was generated', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('flood-stream');
+    const served = new Promise<ServerResponse>((resolve) => {
+      harness.gateway.app.server.once('request', (_request: IncomingMessage, response: ServerResponse) => resolve(response));
+    });
+    const client = httpRequest(`${harness.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${account.key}`, 'content-type': 'application/json' },
+    });
+    client.on('error', () => undefined); // destroyed below on purpose
+    client.end(JSON.stringify(STREAM));
+    const [response] = (await once(client, 'response')) as [IncomingMessage];
+    expect(response.statusCode).toBe(200);
+    await once(response, 'data');
+    response.pause();
+    // The gateway's writes to this client now fill the socket until its response waits for 'drain'.
+    const gatewaySide = await served;
+    await until(() => gatewaySide.writableNeedDrain, "the gateway's response to wait for drain");
+    client.destroy();
+    await eventually(async () => expect(await kindsOf(harness.database.db, account.id)).toContain('capture'));
+    await harness.flush();
+    const [record] = await usageRecordsOfAccount(harness.database.db, account.id);
+    expect(record).toMatchObject({
+      status: 'aborted',
+      stream: true,
+      usage_estimated: true,
+      input_uncached_tokens: HELLO_TOKENS,
+    });
+    // Far more was generated than the client read, and far more than the 1,000 tokens it asked for: the
+    // usage is recorded as counted, and charged at the worst case held for the call (the anomaly cap).
+    expect(record!.output_text_tokens).toBeGreaterThan(1_000 * 1.5 + 64);
+    const worstCase = cost([HELLO_TOKENS, MINI.input], [1_000, MINI.output]);
+    expect(d(record!.charge).toString()).toBe(worstCase.toString());
+    expect((await capturedTotal(harness.database.db, account.id)).toString()).toBe(worstCase.toString());
+    await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
+  });
+
+  it('Idempotency-Key: a failed call frees the key, so its retry runs and is charged once', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    const body = { model: 'gpt-4o-mini', messages: HELLO, max_tokens: 1000 };
+    const key = { 'idempotency-key': 'fails-first' };
+    mock.queue('error-500', 'text');
+    expect((await postChat(harness.url, account.key, body, key)).status).toBe(502);
+    const retry = await postChat(harness.url, account.key, body, key);
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get('x-tollgate-idempotent-replay')).toBeNull();
+    const charge = cost([16, MINI.input], [363, MINI.output]);
+    expect(retry.headers.get('x-tollgate-cost')).toBe(charge.toString());
+    // The success is now what the key replays.
+    const replay = await postChat(harness.url, account.key, body, key);
+    expect(replay.headers.get('x-tollgate-idempotent-replay')).toBe('true');
+    expect(mock.requests).toHaveLength(2);
+    await harness.flush();
+    expect((await capturedTotal(harness.database.db, account.id)).toString()).toBe(charge.toString());
+    expect((await usageRecordsOfAccount(harness.database.db, account.id)).map((record) => record.status)).toEqual([
+      'error',
+      'success',
+    ]);
+    await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
+  });
+
+  it('Idempotency-Key: a streamed answer is stored whole and replayed frame for frame, charged once', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    const key = { 'idempotency-key': 'streamed' };
+    mock.queue('text');
+    const first = await postChat(harness.url, account.key, STREAM, key);
+    const firstText = await first.text();
+    expect(firstText.endsWith('data: [DONE]\n\n')).toBe(true);
+    const second = await postChat(harness.url, account.key, STREAM, key);
+    expect(second.status).toBe(200);
+    expect(second.headers.get('x-tollgate-idempotent-replay')).toBe('true');
+    expect(second.headers.get('content-type')).toContain('text/event-stream');
+    expect(second.headers.get('x-tollgate-request-id')).toBe(first.headers.get('x-tollgate-request-id'));
+    expect(await second.text()).toBe(firstText);
+    expect(mock.requests).toHaveLength(1);
+    await harness.flush();
+    const charge = cost([16, MINI.input], [300, MINI.output]);
+    expect((await capturedTotal(harness.database.db, account.id)).toString()).toBe(charge.toString());
+    const record = await usageRecordOf(harness.database.db, first.headers.get('x-tollgate-request-id')!);
+    expect(d(record.charge).toString()).toBe(charge.toString());
+    await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
+  });
+
+  it('Idempotency-Key: a stream cut short is not stored, so its retry runs again', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    const key = { 'idempotency-key': 'cut-short' };
+    mock.queue('error-mid-stream', 'text');
+    const first = await readEvents(await postChat(harness.url, account.key, STREAM, key));
+    expect(first.done).toBe(false);
+    const second = await postChat(harness.url, account.key, STREAM, key);
+    expect(second.headers.get('x-tollgate-idempotent-replay')).toBeNull();
+    expect((await readEvents(second)).done).toBe(true);
+    expect(mock.requests).toHaveLength(2);
+    await harness.flush();
+    // The part generated before the cut, and the whole second answer.
+    const cutCharge = cost([HELLO_TOKENS, MINI.input], [textTokens(streamedText(first.events)), MINI.output]);
+    const fullCharge = cost([16, MINI.input], [300, MINI.output]);
+    expect((await capturedTotal(harness.database.db, account.id)).toString()).toBe(cutCharge.add(fullCharge).toString());
+    await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
+  });
+});
