@@ -89,7 +89,8 @@ describe.each(backends())('what a call is charged, on $name', (backend) => {
     const response = await postChat(harness.url, account.key, { model: 'gpt-4o-mini', messages: HELLO, max_tokens: 1000 });
     expect(response.status).toBe(402);
     expect(((await response.json()) as ErrorBody).error.message).toBe(
-      `insufficient credits: this call needs up to ${worst.toString()} usd held and 0.0001 usd are available`,
+      `insufficient credits: this call needs up to ${worst.toString()} USD (its worst case for gpt-4o-mini) and 0.0001 USD are available; ` +
+        `top up the account's credits or lower the output limit (max_tokens)`,
     );
     expect(mock.requests).toHaveLength(0);
     expect(await kindsOf(harness.database.db, account.id)).toEqual(['grant']);
