@@ -41,7 +41,7 @@ export class DatabaseHealth {
     private readonly probe: () => Promise<void>,
     options: HealthOptions = {},
   ) {
-    this.options = { probeMinMs: options.probeMinMs ?? 100, probeMaxMs: options.probeMaxMs ?? 5_000 };
+    this.options = { probeMinMs: options.probeMinMs ?? 100, probeMaxMs: options.probeMaxMs ?? 1_000 };
     this.logger = options.logger ?? silentLogger();
   }
 

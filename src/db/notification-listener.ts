@@ -23,7 +23,7 @@ export interface ListenerOptions {
 /**
  * PostgreSQL LISTEN on one dedicated connection for every channel, that survives the connection: a
  * restarted server, `pg_terminate_backend`, a network cut. A lost connection is reopened with growing waits
- * (100 ms doubling to 5 s, with jitter so a fleet does not reconnect in step), every channel is listened to
+ * (100 ms doubling to 1 s, with jitter so a fleet does not reconnect in step), every channel is listened to
  * again, and each subscriber is told of the gap, since NOTIFY is not queued for a session that was not there.
  * Without this an instance kept its old prices until the TTL and served an account another instance had
  * suspended.
@@ -44,7 +44,7 @@ export class NotificationListener {
   ) {
     this.options = {
       reconnectMinMs: listenerOptions.reconnectMinMs ?? 100,
-      reconnectMaxMs: listenerOptions.reconnectMaxMs ?? 5_000,
+      reconnectMaxMs: listenerOptions.reconnectMaxMs ?? 1_000,
     };
     this.logger = listenerOptions.logger ?? silentLogger();
   }
