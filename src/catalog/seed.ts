@@ -5,7 +5,7 @@ import { computeCoverage, coverage, type Coverage } from './coverage.js';
 import type { ImportedEntry, ImportIssue, ParsedSource } from './importers/types.js';
 import { INSERT_BATCH, insertModels, registrationOf, type RegisterModel } from './model-registry.js';
 import { assertAfter, currentPriceRows, storedPrice } from './price-history.js';
-import { imageRatesToStored, rateColumns, samePrice, tiersToStored } from './price-row.js';
+import { priceColumns, samePrice } from './price-row.js';
 import { CatalogMatcher, isZeroPrice } from './seed-matching.js';
 
 export interface SeedOptions {
@@ -143,9 +143,7 @@ export async function seedCatalog(db: Kysely<Schema>, sources: ParsedSource[], o
             batch.map(({ modelId, claim }) => ({
               model_id: modelId,
               effective_from: now,
-              ...rateColumns(claim.entry.rates),
-              tiers: tiersToStored(claim.entry.tiers),
-              image_rates: imageRatesToStored(claim.entry.imageRates),
+              ...priceColumns(claim.entry),
               source: sourceLabel(sources[claim.sourceIndex]!),
             })),
           )

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logging/logger.js';
-import type { MatchKind, ModelPrice, PriceSourceKind, Resolution } from '../pricing/types.js';
+import type { MatchKind, ModelPrice, PriceSourceKind, ResolveContext, Resolution } from '../pricing/types.js';
 import { parseExactJson } from './importers/exact-json.js';
 import { llmPricingJsonImporter } from './importers/llm-pricing-json.js';
 import { modelPriceFromRow } from './price-row.js';
@@ -85,12 +85,14 @@ export class PricingCatalog {
    * The price for a model name at a time (default now). Undefined only when the model is unpriced and the
    * operator chose `reject`. No I/O; never throws.
    */
-  resolve(modelName: string, at?: Date): Resolution | undefined {
+  resolve(modelName: string, at?: Date, context: ResolveContext = {}): Resolution | undefined {
     const time = at?.getTime() ?? Date.now();
     const { database, json } = this.state;
     // A malformed request may carry a non-string model; it is simply unknown, never an exception here.
     const name = typeof modelName === 'string' ? modelName : String(modelName);
-    const found = (database && resolveIn(database, name, time)) || (json && resolveIn(json, name, time));
+    // With no routed provider given, a bare name goes where the gateway sends one: to its maker (gpt-* -> openai).
+    const routed: ResolveContext = context.provider ? context : { provider: detectProvider(bareName(name), () => false) };
+    const found = (database && resolveIn(database, name, time, routed)) || (json && resolveIn(json, name, time, routed));
     if (found) {
       this.report(found.source, found.match);
       return found;
@@ -145,7 +147,7 @@ export class PricingCatalog {
     let error: string | undefined;
     if (this.options.database) {
       try {
-        database = await loadDatabaseSnapshot(this.options.database);
+        database = await loadDatabaseSnapshot(this.options.database, this.options.config.pricing.providerPreference);
       } catch (cause) {
         error = cause instanceof Error ? cause.message : String(cause);
         this.options.logger.error(
@@ -200,7 +202,7 @@ export class PricingCatalog {
     try {
       const parsed = llmPricingJsonImporter.parse(parseExactJson(readFileSync(file, 'utf8')), file);
       for (const issue of parsed.errors) this.options.logger.warn({ file, issue }, 'fallback pricing entry skipped');
-      return snapshotFromEntries(parsed.entries, 'json', `file:${file}`);
+      return snapshotFromEntries(parsed.entries, 'json', `file:${file}`, this.options.config.pricing.providerPreference);
     } catch (cause) {
       this.options.logger.warn(
         { file, error: cause instanceof Error ? cause.message : String(cause) },
@@ -230,7 +232,7 @@ export class PricingCatalog {
 }
 
 /** Reads models, aliases and every price version into a snapshot. @throws the database error. */
-export async function loadDatabaseSnapshot(database: Database): Promise<CatalogSnapshot> {
+export async function loadDatabaseSnapshot(database: Database, preference: readonly string[] = []): Promise<CatalogSnapshot> {
   const [modelRows, aliasRows, priceRows] = await Promise.all([
     database.db.selectFrom('models').selectAll().execute(),
     database.db.selectFrom('model_aliases').select(['alias', 'model_id']).execute(),
@@ -253,5 +255,10 @@ export async function loadDatabaseSnapshot(database: Database): Promise<CatalogS
     prices: pricesByModel.get(row.id) ?? [],
   }));
   const aliases = aliasRows.map((row) => ({ alias: row.alias, modelId: row.model_id }));
-  return CatalogSnapshot.build({ source: 'database', models, aliases });
+  return CatalogSnapshot.build({ source: 'database', models, aliases, preference });
+}
+
+/** A name without its gateway or organisation prefixes (`openrouter/openai/gpt-4o` -> `gpt-4o`). */
+function bareName(name: string): string {
+  return name.slice(name.lastIndexOf('/') + 1);
 }

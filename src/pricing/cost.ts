@@ -63,7 +63,9 @@ export function priceUsage(usage: NormalizedUsage, price: ModelPrice): CostBreak
   addImageLine(lines, usage, price, rates);
   if (rates.audioSecond) addLine(lines, 'audio_second', usage.audioSeconds ?? 0, rates.audioSecond, undefined);
   const total = sumAmounts(lines);
-  return { lines, tier, providerCost: total, markup: undefined, charge: total };
+  const breakdown: CostBreakdown = { lines, tier, providerCost: total, markup: undefined, charge: total };
+  if (price.window !== undefined) breakdown.window = price.window;
+  return breakdown;
 }
 
 function addLine(

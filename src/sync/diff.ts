@@ -97,6 +97,8 @@ export async function diffCatalog(db: Kysely<Schema>, parsed: ParsedSource, sour
       rates: entry.rates,
       tiers: entry.tiers,
       ...(entry.imageRates ? { imageRates: entry.imageRates } : {}),
+      ...(entry.match ? { match: entry.match } : {}),
+      ...(entry.windows?.length ? { windows: entry.windows } : {}),
     };
     const row = current.get(match.modelId);
     const before = row ? storedPrice(row) : undefined;
