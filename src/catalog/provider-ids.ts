@@ -42,3 +42,23 @@ export function familyIds(id: string): string[] {
   const family = FAMILIES.find((ids) => ids.includes(id.toLowerCase()));
   return family ? [id, ...family.filter((member) => member !== id.toLowerCase())] : [id];
 }
+
+/** Makers the gateway has no upstream for, by the names of their models (pricing only; routing never reads these). */
+const MAKER_PATTERNS: Array<[RegExp, string]> = [
+  [/^command(-|$)/i, 'cohere'],
+  [/^minimax/i, 'minimax'],
+  [/^glm-/i, 'zhipuai'],
+  [/^voyage-/i, 'voyageai'],
+];
+
+/**
+ * The family of the company that makes a model, from its bare name (`gpt-*` -> openai, `gemini-*` -> google,
+ * `kimi-*` -> moonshot, `command-*` -> cohere); undefined when the name does not say.
+ */
+export function makerOf(name: string, detect: (name: string) => string | undefined): string | undefined {
+  const bare = name.slice(name.lastIndexOf('/') + 1);
+  const detected = detect(bare);
+  if (detected) return providerFamily(detected);
+  for (const [pattern, maker] of MAKER_PATTERNS) if (pattern.test(bare)) return maker;
+  return undefined;
+}

@@ -12,7 +12,7 @@ import type {
 import { priceInForce } from '../pricing/windows.js';
 import type { ImportedEntry, ImportedWindow } from './importers/types.js';
 import { matchesRule, ruleBranches, ruleText, specificity } from './match-rules.js';
-import { providerFamily } from './provider-ids.js';
+import { makerOf, providerFamily } from './provider-ids.js';
 import { detectProvider } from './provider-detection.js';
 
 /** One catalog model with every price version it has had, newest first. */
@@ -156,8 +156,9 @@ export class CatalogSnapshot {
       const exact = this.findNamed(name);
       if (exact) return exact;
     }
-    const provider = prefix ?? routed;
     const bare = prefix ? name.slice(slash + 1) : name;
+    // With no routed provider given, a bare name goes where the gateway sends one: to its maker.
+    const provider = prefix ?? routed ?? makerOf(bare, detectMaker);
     if (provider) {
       const listed = this.findUnderProvider(bare, provider, name);
       if (listed) return listed;
@@ -206,9 +207,9 @@ export class CatalogSnapshot {
   }
 
   private findGeneral(name: string): Found | undefined {
-    const direct = this.findDirect(name);
+    const direct = this.findNamed(name) ?? this.findDeclared(name, undefined, false) ?? this.findDirect(name);
     if (direct) return direct;
-    const declared = this.findDeclared(name, undefined);
+    const declared = this.findDeclared(name, undefined, true);
     if (declared) return declared;
     // Dated snapshots: strip one real date or version suffix at a time, never an arbitrary tail. A catalog
     // that names only the family's `-latest` (genai-prices: `claude-3-5-haiku-latest`) prices its dated
@@ -229,14 +230,17 @@ export class CatalogSnapshot {
    * provider family when given; the most specific rule of the preferred provider wins. A dated name
    * (`-20250514`) is also tried as genai-prices writes dates in its rules (`-2025-05-14`).
    */
-  private findDeclared(name: string, provider: string | undefined): Found | undefined {
+  private findDeclared(name: string, provider: string | undefined, patterns = true): Found | undefined {
     const family = provider && providerFamily(provider);
     const fits = (rule: DeclaredRule) => !family || providerFamily(rule.model.providerId) === family;
     for (const candidate of [name, isoDated(name)]) {
       if (candidate === undefined) continue;
       const lower = candidate.toLowerCase();
       const named = (this.declaredNames.get(lower) ?? []).filter(fits);
-      const matched = named.length > 0 ? named : this.declaredPatterns.filter((rule) => fits(rule) && matchesRule(rule.branch, candidate, lower));
+      const matched =
+        named.length > 0 || !patterns
+          ? named
+          : this.declaredPatterns.filter((rule) => fits(rule) && matchesRule(rule.branch, candidate, lower));
       if (matched.length === 0) continue;
       // The most specific rule of each provider, then the preferred provider among them.
       const best = new Map<SnapshotModel, DeclaredRule>();
@@ -281,7 +285,7 @@ export class CatalogSnapshot {
    */
   private choose(candidates: SnapshotModel[], name: string, routed: string | undefined): SnapshotModel | undefined {
     if (candidates.length <= 1) return candidates[0];
-    const maker = detectProvider(name.slice(name.lastIndexOf('/') + 1), () => false);
+    const maker = makerOf(name, detectMaker);
     const wanted = [routed, maker].filter((id): id is string => id !== undefined);
     for (const id of wanted) {
       const exact = candidates.filter((model) => model.providerId.toLowerCase() === id.toLowerCase());
@@ -322,6 +326,8 @@ export class CatalogSnapshot {
     }
   }
 }
+
+const detectMaker = (name: string) => detectProvider(name, () => false);
 
 function addTo<V>(map: Map<string, V[]>, key: string, value: V): void {
   const list = map.get(key);

@@ -90,9 +90,7 @@ export class PricingCatalog {
     const { database, json } = this.state;
     // A malformed request may carry a non-string model; it is simply unknown, never an exception here.
     const name = typeof modelName === 'string' ? modelName : String(modelName);
-    // With no routed provider given, a bare name goes where the gateway sends one: to its maker (gpt-* -> openai).
-    const routed: ResolveContext = context.provider ? context : { provider: detectProvider(bareName(name), () => false) };
-    const found = (database && resolveIn(database, name, time, routed)) || (json && resolveIn(json, name, time, routed));
+    const found = (database && resolveIn(database, name, time, context)) || (json && resolveIn(json, name, time, context));
     if (found) {
       this.report(found.source, found.match);
       return found;
@@ -256,9 +254,4 @@ export async function loadDatabaseSnapshot(database: Database, preference: reado
   }));
   const aliases = aliasRows.map((row) => ({ alias: row.alias, modelId: row.model_id }));
   return CatalogSnapshot.build({ source: 'database', models, aliases, preference });
-}
-
-/** A name without its gateway or organisation prefixes (`openrouter/openai/gpt-4o` -> `gpt-4o`). */
-function bareName(name: string): string {
-  return name.slice(name.lastIndexOf('/') + 1);
 }

@@ -12,6 +12,8 @@ const FIELDS: Record<string, { rate: RateKey; unit: PriceUnit }> = {
   output_mtok: { rate: 'output', unit: 'usd-per-1m' },
   cache_read_mtok: { rate: 'cacheRead', unit: 'usd-per-1m' },
   cache_write_mtok: { rate: 'cacheWrite', unit: 'usd-per-1m' },
+  cache_write_1h_mtok: { rate: 'cacheWrite1h', unit: 'usd-per-1m' },
+  output_reasoning_mtok: { rate: 'reasoning', unit: 'usd-per-1m' },
   input_audio_mtok: { rate: 'inputAudio', unit: 'usd-per-1m' },
   output_audio_mtok: { rate: 'outputAudio', unit: 'usd-per-1m' },
   requests_kcount: { rate: 'perRequest', unit: 'usd-per-1k' },
