@@ -52,13 +52,14 @@ const MAKER_PATTERNS: Array<[RegExp, string]> = [
 ];
 
 /**
- * The family of the company that makes a model, from its bare name (`gpt-*` -> openai, `gemini-*` -> google,
- * `kimi-*` -> moonshot, `command-*` -> cohere); undefined when the name does not say.
+ * The provider of the company that makes a model, as the gateway's registry names it, from its bare name
+ * (`gpt-*` -> openai, `gemini-*` -> gemini, `kimi-*` -> moonshot, `command-*` -> cohere); undefined when the
+ * name does not say. Compare it by family (`providerFamily`): genai-prices calls them google and moonshotai.
  */
 export function makerOf(name: string, detect: (name: string) => string | undefined): string | undefined {
   const bare = name.slice(name.lastIndexOf('/') + 1);
   const detected = detect(bare);
-  if (detected) return providerFamily(detected);
+  if (detected) return detected;
   for (const [pattern, maker] of MAKER_PATTERNS) if (pattern.test(bare)) return maker;
   return undefined;
 }

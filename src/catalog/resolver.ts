@@ -50,6 +50,9 @@ interface DeclaredRule {
   text: string;
 }
 
+/** A Bedrock model id: the maker, a dot, the model and a version (`anthropic.claude-sonnet-4-5-20250929-v1:0`). */
+const BEDROCK_MODEL = /^(?:anthropic|meta|amazon|mistral|cohere|ai21|deepseek|qwen|openai|writer)\.(.+?)(?:-v\d+(?::\d+)?)?$/i;
+
 /** Names remembered per snapshot; past this the memo starts over, so random names cannot grow memory without bound. */
 const MEMO_LIMIT = 50_000;
 
@@ -165,10 +168,14 @@ export class CatalogSnapshot {
     }
     const found = this.findGeneral(name);
     if (found) return found;
+    // Bedrock: the regional profile's base model (`us.anthropic.claude-x-v1:0` -> `anthropic.claude-x-v1:0`),
+    // then the maker's own model (`claude-x`) when no source lists the Bedrock id.
     const region = BEDROCK_REGION.exec(bare);
-    if (region) {
-      const base = this.findUncached(`${prefix ? `${prefix}/` : ''}${bare.slice(region[0].length)}`, routed);
-      if (base) return { ...base, match: base.match === 'alias' ? 'alias' : 'prefix' };
+    const vendor = BEDROCK_MODEL.exec(region ? bare.slice(region[0].length) : bare);
+    for (const base of [region && bare.slice(region[0].length), vendor?.[1]]) {
+      if (!base) continue;
+      const found = this.findUncached(`${prefix ? `${prefix}/` : ''}${base}`, routed);
+      if (found) return { ...found, match: found.match === 'alias' ? 'alias' : 'prefix' };
     }
     return undefined;
   }

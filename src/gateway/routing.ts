@@ -1,4 +1,5 @@
 import { detectProvider, upstreamNameFor } from '../catalog/provider-detection.js';
+import { familyIds } from '../catalog/provider-ids.js';
 import { GatewayError } from './errors.js';
 import type { Resolution } from '../pricing/types.js';
 import type { ProviderRegistry } from '../providers/registry.js';
@@ -24,7 +25,7 @@ export function routeCall(
 ): Route {
   const demoMode = options.demo;
   const providerId =
-    resolution.providerId ??
+    (resolution.providerId && servingProvider(resolution.providerId, registry)) ??
     detectProvider(resolution.requested, (id) => registry.adapterFor(id) !== undefined) ??
     options.defaultProvider ??
     'unknown';
@@ -49,6 +50,14 @@ export function routeCall(
     );
   }
   return { adapter, target: registry.targetFor(providerId, upstreamModel), providerId, demo: false };
+}
+
+/**
+ * The registry's id for a catalog provider: itself, else the first of its family the registry serves (a model
+ * the catalog lists under `vertex_ai` or `google` is called on the Gemini API, `gemini`).
+ */
+function servingProvider(providerId: string, registry: ProviderRegistry): string {
+  return familyIds(providerId).find((id) => registry.adapterFor(id) !== undefined) ?? providerId;
 }
 
 function anyUpstreamConfigured(registry: ProviderRegistry): boolean {
