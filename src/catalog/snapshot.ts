@@ -8,8 +8,9 @@ import { parseExactJson } from './importers/exact-json.js';
 import { llmPricingJsonImporter } from './importers/llm-pricing-json.js';
 import { modelPriceFromRow } from './price-row.js';
 import { detectProvider } from './provider-detection.js';
-import { CatalogSnapshot, priceAt, resolveIn, snapshotFromEntries, type SnapshotModel } from './resolver.js';
+import { CatalogSnapshot, priceAt, resolveIn, snapshotFromEntries, type Found, type SnapshotModel } from './resolver.js';
 import { clip } from '../util/input-checks.js';
+import { validatePrice } from './validate.js';
 
 /** An active model with its current price, as GET /v1/models lists it. */
 export interface CatalogModel {
@@ -113,6 +114,18 @@ export class PricingCatalog {
   }
 
   /**
+   * The catalog model a name denotes, resolved as `resolve` does (the database snapshot, then the JSON file),
+   * without choosing a price: `catalog price` shows the model's version in force at a time, windows and all.
+   */
+  lookup(modelName: string, context: ResolveContext = {}): (Found & { source: 'database' | 'json' }) | undefined {
+    const { database, json } = this.state;
+    const fromDatabase = database?.find(modelName, context);
+    if (fromDatabase) return { ...fromDatabase, source: 'database' };
+    const fromFile = json?.find(modelName, context);
+    return fromFile && { ...fromFile, source: 'json' };
+  }
+
+  /**
    * Active models with the price a call would pay now, sorted by id (database models, else the JSON file's).
    * A model with no price of its own lists the fallback price; in reject mode it is left out (it cannot be called).
    */
@@ -200,7 +213,13 @@ export class PricingCatalog {
     try {
       const parsed = llmPricingJsonImporter.parse(parseExactJson(readFileSync(file, 'utf8')), file);
       for (const issue of parsed.errors) this.options.logger.warn({ file, issue }, 'fallback pricing entry skipped');
-      return snapshotFromEntries(parsed.entries, 'json', `file:${file}`, this.options.config.pricing.providerPreference);
+      // Held back as `catalog seed` holds them: a rate past the believable limit is a unit slip, not a price.
+      const entries = parsed.entries.filter((entry) => {
+        const reasons = validatePrice(entry);
+        if (reasons.length > 0) this.options.logger.warn({ file, model: entry.modelId, reasons }, 'fallback pricing entry held back');
+        return reasons.length === 0;
+      });
+      return snapshotFromEntries(entries, 'json', `file:${file}`, this.options.config.pricing.providerPreference);
     } catch (cause) {
       this.options.logger.warn(
         { file, error: cause instanceof Error ? cause.message : String(cause) },
