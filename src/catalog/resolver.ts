@@ -78,6 +78,7 @@ export class CatalogSnapshot {
   private readonly latest = new Map<string, SnapshotModel>();
   /** Provider family -> the lower-case name a model has under its provider (`gemini/x` -> `x`) -> those models. */
   private readonly byFamily = new Map<string, Map<string, SnapshotModel[]>>();
+  private readonly byFamilyShort = new Map<string, Map<string, SnapshotModel[]>>();
   /** Declared `equals` names, lower-case, and the other declared branches (scanned, most specific first). */
   private readonly declaredNames = new Map<string, DeclaredRule[]>();
   private readonly declaredPatterns: DeclaredRule[] = [];
@@ -202,6 +203,8 @@ export class CatalogSnapshot {
     }
     const declared = this.findDeclared(bare, provider);
     if (declared) return declared;
+    const short = this.choose(this.byFamilyShort.get(providerFamily(provider))?.get(lower) ?? [], bare, provider);
+    if (short) return { model: short, match: 'prefix' };
     let current = bare;
     for (let step = 0; step < 3; step += 1) {
       const stripped = stripSnapshotSuffix(current);
@@ -321,6 +324,14 @@ export class CatalogSnapshot {
     if (slash < 0) names.add(id);
     else if (providerFamily(id.slice(0, slash)) === family) names.add(id.slice(slash + 1));
     for (const name of names) addTo(listing, name, model);
+    // A gateway's `openrouter/google/gemini-2.5-pro` is also `gemini-2.5-pro` there (the organisation dropped),
+    // after its own names and the names it declares.
+    const short = id.slice(id.lastIndexOf('/') + 1);
+    if (!names.has(short)) {
+      let loose = this.byFamilyShort.get(family);
+      if (!loose) this.byFamilyShort.set(family, (loose = new Map()));
+      addTo(loose, short, model);
+    }
   }
 
   private indexDeclared(model: SnapshotModel): void {
