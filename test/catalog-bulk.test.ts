@@ -87,7 +87,8 @@ describe.each(backends())('bulk catalog imports on $name', (backend) => {
       .execute();
     expect(providers).toEqual([
       { id: 'claude-sonnet-4-5', provider_id: 'anthropic' },
-      { id: 'gemini-2.5-flash', provider_id: 'gemini' },
+      // LiteLLM's bare Gemini ids are Vertex AI's listings (its prices); the Gemini API's are `gemini/...`.
+      { id: 'gemini-2.5-flash', provider_id: 'vertex_ai' },
       { id: 'gpt-4o', provider_id: 'openai' },
       { id: 'gpt-4o-mini', provider_id: 'openai' },
       { id: 'nosana/meta-llama/Llama-3.3-70B-Instruct', provider_id: 'nosana' },
