@@ -7,7 +7,7 @@
  * names, names that exist only as declared rules, tiered prompts and calls at every time of day (DeepSeek's
  * windows). Ours is exact (bigint decimals); the peer uses floats.
  *
- * Options: PAIRS (10000), ROUNDS (20).
+ * Options: PAIRS (10000), ROUNDS (20): rounds of each side, alternating; the best round of each is reported.
  */
 import { readFileSync } from 'node:fs';
 import { calcPrice, updatePrices, type Provider } from '@pydantic/genai-prices';
@@ -124,14 +124,26 @@ function runPeer(): number {
   return priced;
 }
 
-function measure(name: string, run: () => number): { rate: number; priced: number } {
-  let priced = run(); // warm up: JIT, memo, the peer's lazy data load
-  const started = process.hrtime.bigint();
-  for (let round = 0; round < rounds; round += 1) priced = run();
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const rate = (pairs * rounds) / seconds;
+/**
+ * Runs both sides in alternating rounds (so a busy machine slows both alike) and keeps each side's best round:
+ * the rate it reaches when not interrupted.
+ */
+function measureBoth(): { ours: number; peer: number; priced: { ours: number; peer: number } } {
+  const priced = { ours: runOurs(), peer: runPeer() }; // warm up: JIT, memo, the peer's lazy data load
+  let best = { ours: 0, peer: 0 };
+  for (let round = 0; round < rounds; round += 1) {
+    for (const side of ['ours', 'peer'] as const) {
+      const started = process.hrtime.bigint();
+      priced[side] = side === 'ours' ? runOurs() : runPeer();
+      const rate = pairs / (Number(process.hrtime.bigint() - started) / 1e9);
+      if (rate > best[side]) best = { ...best, [side]: rate };
+    }
+  }
+  return { ...best, priced };
+}
+
+function line(name: string, rate: number, priced: number): void {
   console.log(`${name.padEnd(34)} ${Math.round(rate).toLocaleString('en-US').padStart(12)} pairs/s  (${priced}/${pairs} priced)`);
-  return { rate, priced };
 }
 
 /** How often the two agree on the total, ours exact and theirs a float (to 12 significant digits). */
@@ -159,9 +171,10 @@ console.log(`catalog: ${catalog.modelCount} models from genai-prices' bundled da
 console.log(
   `cost benchmark: ${pairs.toLocaleString('en-US')} (model, usage, time) triples over ${models.size} models of ${providerCount} providers x ${rounds} rounds, Node ${process.version}`,
 );
-const ours = measure('tollgate resolve + priceUsage', runOurs);
-const peer = measure('@pydantic/genai-prices calcPrice', runPeer);
-console.log(`ratio: ${(ours.rate / peer.rate).toFixed(1)}x the peer's rate`);
+const measured = measureBoth();
+line('tollgate resolve + priceUsage', measured.ours, measured.priced.ours);
+line('@pydantic/genai-prices calcPrice', measured.peer, measured.priced.peer);
+console.log(`ratio: ${(measured.ours / measured.peer).toFixed(1)}x the peer's rate (best round of ${rounds} each, alternating)`);
 const agreed = agreement();
 console.log(
   `totals equal to 12 significant digits: ${agreed.same}/${pairs} (of them ${agreed.bare} bare names, ${agreed.declared} through declared rules, ${agreed.windows} in a time-of-day window)`,

@@ -41,6 +41,8 @@ export interface Found {
   match: Exclude<MatchKind, 'default'>;
   /** The declared rule that matched (match `alias` through a source's rule). */
   rule?: string;
+  /** The last resolution made from this lookup, reused while the name and the price in force stay the same. */
+  resolved?: Resolution;
 }
 
 interface DeclaredRule {
@@ -137,11 +139,12 @@ export class CatalogSnapshot {
    * The model a name denotes and how it was found; undefined when none. `context.provider` is the provider the
    * call is routed to: its own listing of a bare name wins. Pure map reads, memoised.
    */
-  find(name: string, context: ResolveContext = {}): Found | undefined {
-    const key = context.provider ? `${context.provider}\u0000${name}` : name;
+  find(name: string, context?: ResolveContext): Found | undefined {
+    const provider = context?.provider;
+    const key = provider ? `${provider}\u0000${name}` : name;
     const remembered = this.memo.get(key);
     if (remembered !== undefined) return remembered ?? undefined;
-    const found = this.findUncached(name.trim(), context.provider);
+    const found = this.findUncached(name.trim(), provider);
     if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
     this.memo.set(key, found ?? null);
     return found;
@@ -363,10 +366,15 @@ function isoDated(name: string): string | undefined {
 
 /** The price version in force at `at` (epoch milliseconds), if any. */
 export function priceAt(model: SnapshotModel, at: number): ModelPrice | undefined {
-  for (const price of model.prices) {
-    const from = price.effectiveFrom?.getTime() ?? Number.NEGATIVE_INFINITY;
-    const until = price.effectiveUntil?.getTime() ?? Number.POSITIVE_INFINITY;
-    if (from <= at && at < until) return price;
+  const prices = model.prices;
+  for (let index = 0; index < prices.length; index += 1) {
+    const price = prices[index]!;
+    if (
+      (price.effectiveFrom === undefined || price.effectiveFrom.getTime() <= at) &&
+      (price.effectiveUntil === undefined || at < price.effectiveUntil.getTime())
+    ) {
+      return price;
+    }
   }
   return undefined;
 }
@@ -375,16 +383,15 @@ export function priceAt(model: SnapshotModel, at: number): ModelPrice | undefine
  * Resolves a name in one snapshot at a time; undefined when the name is unknown or had no price then. The price
  * is the one in force at that instant: the version, then its time-of-day window (DeepSeek's off-peak rates).
  */
-export function resolveIn(
-  snapshot: CatalogSnapshot,
-  name: string,
-  at: number,
-  context: ResolveContext = {},
-): Resolution | undefined {
+export function resolveIn(snapshot: CatalogSnapshot, name: string, at: number, context?: ResolveContext): Resolution | undefined {
   const found = snapshot.find(name, context);
   if (!found) return undefined;
   const version = priceAt(found.model, at);
   if (!version) return undefined;
+  const price = priceInForce(version, at);
+  // The same name at the same price resolves to the same (read-only) object: no allocation on the hot path.
+  const last = found.resolved;
+  if (last && last.price === price && last.requested === name) return last;
   const resolution: Resolution = {
     requested: name,
     modelId: found.model.id,
@@ -392,11 +399,12 @@ export function resolveIn(
     upstreamModel: found.model.upstreamModel,
     source: snapshot.source,
     match: found.match,
-    price: priceInForce(version, at),
+    price,
     maxOutputTokens: found.model.maxOutputTokens,
     contextWindow: found.model.contextWindow,
   };
   if (found.rule !== undefined) resolution.rule = found.rule;
+  found.resolved = resolution;
   return resolution;
 }
 

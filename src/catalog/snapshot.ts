@@ -86,7 +86,7 @@ export class PricingCatalog {
    * The price for a model name at a time (default now). Undefined only when the model is unpriced and the
    * operator chose `reject`. No I/O; never throws.
    */
-  resolve(modelName: string, at?: Date, context: ResolveContext = {}): Resolution | undefined {
+  resolve(modelName: string, at?: Date, context?: ResolveContext): Resolution | undefined {
     const time = at?.getTime() ?? Date.now();
     const { database, json } = this.state;
     // A malformed request may carry a non-string model; it is simply unknown, never an exception here.
@@ -117,7 +117,7 @@ export class PricingCatalog {
    * The catalog model a name denotes, resolved as `resolve` does (the database snapshot, then the JSON file),
    * without choosing a price: `catalog price` shows the model's version in force at a time, windows and all.
    */
-  lookup(modelName: string, context: ResolveContext = {}): (Found & { source: 'database' | 'json' }) | undefined {
+  lookup(modelName: string, context?: ResolveContext): (Found & { source: 'database' | 'json' }) | undefined {
     const { database, json } = this.state;
     const fromDatabase = database?.find(modelName, context);
     if (fromDatabase) return { ...fromDatabase, source: 'database' };
