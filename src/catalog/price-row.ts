@@ -45,8 +45,9 @@ export function modelPriceFromRow(row: ModelPriceRow): ModelPrice {
     effectiveFrom: row.effective_from,
     effectiveUntil: row.effective_until ?? undefined,
     source: row.source,
-    ...(row.match_rule ? { match: row.match_rule } : {}),
-    ...(row.windows?.length ? { windows: windowsFromStored(row.windows) } : {}),
+    // Always both keys (undefined when absent): every price has one shape, which the hot path reads fastest.
+    match: row.match_rule ?? undefined,
+    windows: row.windows?.length ? windowsFromStored(row.windows) : undefined,
   };
 }
 

@@ -402,8 +402,8 @@ export function resolveIn(snapshot: CatalogSnapshot, name: string, at: number, c
     price,
     maxOutputTokens: found.model.maxOutputTokens,
     contextWindow: found.model.contextWindow,
+    rule: found.rule,
   };
-  if (found.rule !== undefined) resolution.rule = found.rule;
   found.resolved = resolution;
   return resolution;
 }
@@ -424,8 +424,8 @@ export function modelPriceFromEntry(entry: ImportedEntry, source: string): Model
     effectiveFrom: undefined,
     effectiveUntil: undefined,
     source,
-    ...(entry.match ? { match: entry.match } : {}),
-    ...(entry.windows?.length ? { windows: entry.windows.map(fullWindow) } : {}),
+    match: entry.match,
+    windows: entry.windows?.length ? entry.windows.map(fullWindow) : undefined,
   };
 }
 

@@ -111,6 +111,10 @@ function suspicious(file: string, entry: ImportedEntry): ValidationProblem[] {
   };
   check(entry.rates, '');
   for (const tier of entry.tiers) check(tier.rates, ` (above ${tier.aboveInputTokens} tokens)`);
+  for (const window of entry.windows ?? []) {
+    check(window.rates, ` (${windowLabel(window)})`);
+    for (const tier of window.tiers) check(tier.rates, ` (${windowLabel(window)}, above ${tier.aboveInputTokens} tokens)`);
+  }
   return found;
 }
 

@@ -63,9 +63,7 @@ export function priceUsage(usage: NormalizedUsage, price: ModelPrice): CostBreak
   addImageLine(lines, usage, price, rates);
   if (rates.audioSecond) addLine(lines, 'audio_second', usage.audioSeconds ?? 0, rates.audioSecond, undefined);
   const total = sumAmounts(lines);
-  const breakdown: CostBreakdown = { lines, tier, providerCost: total, markup: undefined, charge: total };
-  if (price.window !== undefined) breakdown.window = price.window;
-  return breakdown;
+  return { lines, tier, window: price.window, providerCost: total, markup: undefined, charge: total };
 }
 
 function addLine(
