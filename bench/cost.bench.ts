@@ -118,7 +118,10 @@ function runOurs(): number {
 function runPeer(): number {
   let priced = 0;
   for (const pair of workload) {
-    const result = calcPrice(pair.peerUsage, pair.name, { ...(pair.provider ? { providerId: pair.provider } : {}), timestamp: pair.at });
+    const result = calcPrice(pair.peerUsage, pair.name, {
+      ...(pair.provider ? { providerId: pair.provider } : {}),
+      timestamp: pair.at,
+    });
     if (result && result.total_price >= 0) priced += 1;
   }
   return priced;
@@ -154,7 +157,10 @@ function agreement(): { same: number; windows: number; declared: number; bare: n
   let bare = 0;
   for (const pair of workload) {
     const ours = catalog.resolve(pair.ours, pair.at);
-    const theirs = calcPrice(pair.peerUsage, pair.name, { ...(pair.provider ? { providerId: pair.provider } : {}), timestamp: pair.at });
+    const theirs = calcPrice(pair.peerUsage, pair.name, {
+      ...(pair.provider ? { providerId: pair.provider } : {}),
+      timestamp: pair.at,
+    });
     if (!ours || !theirs) continue;
     if (ours.price.window) windows += 1;
     if (ours.match === 'alias') declared += 1;

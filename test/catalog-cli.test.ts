@@ -120,19 +120,24 @@ describe('tollgate catalog commands', () => {
       rule: '{"equals":"gemini-2.5-flash-preview-tts"}',
     });
 
-    const standard = JSON.parse(tollgate('catalog', 'price', 'deepseek-reasoner', '--at', '2030-01-02T10:00:00Z', '--json').stdout);
+    const standard = JSON.parse(
+      tollgate('catalog', 'price', 'deepseek-reasoner', '--at', '2030-01-02T10:00:00Z', '--json').stdout,
+    );
     expect(standard).toMatchObject({ modelId: 'deepseek/deepseek-reasoner', windowInForce: '00:30:00-16:30:00 UTC' });
     expect(standard.windows).toEqual([
-      { from: '00:30:00', until: '16:30:00', rates: { input: '0.00000055', output: '0.00000219', cacheRead: '0.00000014' }, tiers: [] },
+      {
+        from: '00:30:00',
+        until: '16:30:00',
+        rates: { input: '0.00000055', output: '0.00000219', cacheRead: '0.00000014' },
+        tiers: [],
+      },
     ]);
     const human = tollgate('catalog', 'price', 'deepseek-reasoner', '--at', '2030-01-02T20:00:00Z');
     expect(human.stdout).toContain('base rates (no window)');
     expect(human.stdout).toContain('from 00:30:00-16:30:00 UTC:');
 
     const costAt = (time: string) =>
-      JSON.parse(
-        tollgate('cost', 'deepseek-reasoner', '--input', '100000', '--output', '10000', '--at', time, '--json').stdout,
-      );
+      JSON.parse(tollgate('cost', 'deepseek-reasoner', '--input', '100000', '--output', '10000', '--at', time, '--json').stdout);
     expect(costAt('2030-01-02T10:00:00Z').breakdown).toMatchObject({ providerCost: '0.0769', window: '00:30:00-16:30:00 UTC' });
     expect(costAt('2030-01-02T20:00:00Z').breakdown.providerCost).toBe('0.019');
     expect(tollgate('cost', 'deepseek-reasoner', '--input', '1', '--output', '1', '--at', 'noon').code).toBe(2);
@@ -143,7 +148,12 @@ describe('tollgate catalog commands', () => {
     writeFileSync(
       file,
       JSON.stringify({
-        'wandb/zai-org/GLM-4.5': { input_cost_per_token: 0.055, output_cost_per_token: 0.2, litellm_provider: 'wandb', mode: 'chat' },
+        'wandb/zai-org/GLM-4.5': {
+          input_cost_per_token: 0.055,
+          output_cost_per_token: 0.2,
+          litellm_provider: 'wandb',
+          mode: 'chat',
+        },
       }),
     );
     const held = tollgate('catalog', 'seed', file, '--register-models', '--execute');

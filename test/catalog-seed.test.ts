@@ -128,9 +128,9 @@ describe.each(backends())('catalog seeding on $name', (backend) => {
       rates: { input: Decimal.parse('0.000005'), output: Decimal.parse('0.000005') },
     });
     const source: ParsedSource = { format: 'llm-pricing-json', file: 'crash.json', entries, errors: [], notices: [] };
-    await expect(seedCatalog(database.db, [source], { execute: true, registerModels: true, acceptSuspicious: true })).rejects.toThrow(
-      /model_prices_rates_not_negative/,
-    );
+    await expect(
+      seedCatalog(database.db, [source], { execute: true, registerModels: true, acceptSuspicious: true }),
+    ).rejects.toThrow(/model_prices_rates_not_negative/);
     expect(await countRows(database)).toEqual(before);
     expect((await priceAt(database.db, 'nosana/meta-llama/Llama-3.3-70B-Instruct'))!.rates.input.toString()).toBe('0.0000009');
     expect((await coverage(database.db)).priced).toBe(9);

@@ -25,12 +25,7 @@ describe('first start with no configuration', () => {
     try {
       expect(gateway.seeded?.models).toBeGreaterThan(1500);
       expect(gateway.catalog.modelCount).toBeGreaterThan(1500);
-      for (const model of [
-        'gpt-4o',
-        'gpt-4o-mini',
-        'claude-sonnet-4-5',
-        'nosana/meta-llama/Llama-3.3-70B-Instruct',
-      ]) {
+      for (const model of ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4-5', 'nosana/meta-llama/Llama-3.3-70B-Instruct']) {
         expect(gateway.catalog.resolve(model)?.match, model).toBe('exact');
       }
       // A bare Gemini name is called on the Gemini API, and priced by its listing there, not Vertex AI's.

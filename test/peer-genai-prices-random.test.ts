@@ -84,10 +84,18 @@ function makeCases(): Case[] {
         const edges = [...prices.matchAll(/"(?:start|end)_time":"(\d\d):(\d\d):(\d\d)Z"/g)].map(
           (match) => (Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3])) * 1000,
         );
-        const times = [...Array.from({ length: 48 }, (_, half) => half * 1_800_000), ...edges.flatMap((edge) => [edge - 1, edge, edge + 1])];
+        const times = [
+          ...Array.from({ length: 48 }, (_, half) => half * 1_800_000),
+          ...edges.flatMap((edge) => [edge - 1, edge, edge + 1]),
+        ];
         for (const time of times) {
           const bare = random() < 0.5;
-          cases.push({ name, provider: bare ? undefined : provider.id, ...usage(), at: DAY + ((time + 86_400_000) % 86_400_000) });
+          cases.push({
+            name,
+            provider: bare ? undefined : provider.id,
+            ...usage(),
+            at: DAY + ((time + 86_400_000) % 86_400_000),
+          });
         }
       }
     }
@@ -116,7 +124,10 @@ describe('peer check: random cases against @pydantic/genai-prices calcPrice', ()
         cache_write_tokens: testCase.cacheWrite,
         output_tokens: testCase.output,
       };
-      const theirs = calcPrice(peerUsage, testCase.name, { ...(testCase.provider ? { providerId: testCase.provider } : {}), timestamp });
+      const theirs = calcPrice(peerUsage, testCase.name, {
+        ...(testCase.provider ? { providerId: testCase.provider } : {}),
+        timestamp,
+      });
       if (!theirs) {
         count('not priced by genai-prices (no provider matches the bare name)');
         continue;
@@ -131,7 +142,12 @@ describe('peer check: random cases against @pydantic/genai-prices calcPrice', ()
         differences.push(`${name}: unresolved, genai-prices ${theirId}`);
         continue;
       }
-      const usage = usageFromTotals({ input: testCase.input, output: testCase.output, cached: testCase.cached, cacheWrite: testCase.cacheWrite });
+      const usage = usageFromTotals({
+        input: testCase.input,
+        output: testCase.output,
+        cached: testCase.cached,
+        cacheWrite: testCase.cacheWrite,
+      });
       const total = priceUsage(usage, ours.price).providerCost;
       if (ours.price.window) count('of the compared: priced in a time-of-day window');
       if (priceUsage(usage, ours.price).tier !== undefined) count('of the compared: above a tier threshold');
@@ -144,10 +160,18 @@ describe('peer check: random cases against @pydantic/genai-prices calcPrice', ()
       }
       const reason = ours.modelId === theirId ? 'same model, different total' : 'another model chosen';
       count(reason);
-      differences.push(`${name} @${timestamp.toISOString()}: ${ours.modelId} (${ours.match}) ${total} vs ${theirId} ${theirs.total_price}`);
+      differences.push(
+        `${name} @${timestamp.toISOString()}: ${ours.modelId} (${ours.match}) ${total} vs ${theirId} ${theirs.total_price}`,
+      );
     }
     const share = equal / compared;
-    console.log(JSON.stringify({ cases: cases.length, compared, equal, share, models: models.size, counts, differences: differences.slice(0, 30) }, null, 2));
+    console.log(
+      JSON.stringify(
+        { cases: cases.length, compared, equal, share, models: models.size, counts, differences: differences.slice(0, 30) },
+        null,
+        2,
+      ),
+    );
     expect(share).toBeGreaterThanOrEqual(0.999);
     // The figures the README quotes (the cases are deterministic).
     expect({ cases: cases.length, compared, models: models.size }).toEqual({ cases: 16_152, compared: 10_683, models: 1_693 });

@@ -61,20 +61,31 @@ describe.each(backends())('pricing fidelity, catalog seeded from genai-prices on
   });
 
   it('stores the rules and windows with the price version: seeding the same data again changes nothing', async () => {
-    const again = await seedCatalog(database.db, [genai()], { execute: true, registerModels: true, now: new Date('2026-11-01T01:00:00Z') });
+    const again = await seedCatalog(database.db, [genai()], {
+      execute: true,
+      registerModels: true,
+      now: new Date('2026-11-01T01:00:00Z'),
+    });
     expect(again.sources[0]!.inserted + again.sources[0]!.updated).toBe(0);
     const row = await database.db
       .selectFrom('model_prices')
       .select(['match_rule', 'windows'])
       .where('model_id', '=', 'deepseek/deepseek-reasoner')
       .executeTakeFirstOrThrow();
-    expect(row.match_rule).toEqual({ or: [{ equals: 'deepseek-reasoner' }, { starts_with: 'deepseek-r1' }, { equals: 'deepseek-r1-0528' }] });
+    expect(row.match_rule).toEqual({
+      or: [{ equals: 'deepseek-reasoner' }, { starts_with: 'deepseek-r1' }, { equals: 'deepseek-r1-0528' }],
+    });
     expect(row.windows).toEqual([
-      { start_time: '00:30:00', end_time: '16:30:00', rates: { input: '0.00000055', output: '0.00000219', cache_read: '0.00000014' }, tiers: [] },
+      {
+        start_time: '00:30:00',
+        end_time: '16:30:00',
+        rates: { input: '0.00000055', output: '0.00000219', cache_read: '0.00000014' },
+        tiers: [],
+      },
     ]);
   });
 
-  it("prices DeepSeek at the rates of the time of day the call started (standard 00:30-16:30 UTC, else off-peak)", () => {
+  it('prices DeepSeek at the rates of the time of day the call started (standard 00:30-16:30 UTC, else off-peak)', () => {
     // 100,000 in, 10,000 out. Standard: 0.55 and 2.19 per 1M; off-peak: 0.135 and 0.55.
     const standard = catalog.resolve('deepseek/deepseek-reasoner', at('10:00:00'))!;
     expect(standard.price.window).toBe('00:30:00-16:30:00 UTC');
@@ -152,7 +163,11 @@ describe('pricing fidelity with the shipped catalog', () => {
       expect(report.sources.reduce((sum, source) => sum + source.heldBack, 0)).toBe(17);
       const glm = suspicious.find((entry) => entry.model === 'wandb/zai-org/GLM-4.5')!;
       expect(glm.reasons[0]).toContain('input is 0.055 USD per token ($55000 per 1M)');
-      const accepted = await seedCatalog(database.db, shippedSources(), { execute: false, registerModels: true, acceptSuspicious: true });
+      const accepted = await seedCatalog(database.db, shippedSources(), {
+        execute: false,
+        registerModels: true,
+        acceptSuspicious: true,
+      });
       expect(accepted.sources.reduce((sum, source) => sum + source.heldBack, 0)).toBe(0);
       expect(accepted.sources.flatMap((source) => source.suspicious)).toHaveLength(17);
     } finally {

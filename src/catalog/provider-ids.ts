@@ -5,7 +5,16 @@
  * is its name.
  */
 const FAMILIES: readonly string[][] = [
-  ['google', 'gemini', 'vertex_ai', 'vertex_ai-language-models', 'vertex', 'google-vertex', 'google-ai-studio', 'google_ai_studio'],
+  [
+    'google',
+    'gemini',
+    'vertex_ai',
+    'vertex_ai-language-models',
+    'vertex',
+    'google-vertex',
+    'google-ai-studio',
+    'google_ai_studio',
+  ],
   ['moonshot', 'moonshotai', 'moonshot_ai'],
   ['bedrock', 'amazon', 'aws', 'bedrock_converse', 'amazon-bedrock', 'amazon_bedrock'],
   ['together', 'together_ai', 'together-ai', 'togetherai'],

@@ -216,7 +216,8 @@ export class PricingCatalog {
       // Held back as `catalog seed` holds them: a rate past the believable limit is a unit slip, not a price.
       const entries = parsed.entries.filter((entry) => {
         const reasons = validatePrice(entry);
-        if (reasons.length > 0) this.options.logger.warn({ file, model: entry.modelId, reasons }, 'fallback pricing entry held back');
+        if (reasons.length > 0)
+          this.options.logger.warn({ file, model: entry.modelId, reasons }, 'fallback pricing entry held back');
         return reasons.length === 0;
       });
       return snapshotFromEntries(entries, 'json', `file:${file}`, this.options.config.pricing.providerPreference);

@@ -57,7 +57,10 @@ export function registerCatalogCommands(program: Command): void {
     .option('--dry-run', 'compare and report, write nothing (the default)')
     .option('--execute', 'write every valid change in one transaction')
     .option('--register-models', 'create the models that are not yet in the catalog')
-    .option('--accept-suspicious', 'write prices that fail validation (a token rate above the believable limit) instead of holding them back')
+    .option(
+      '--accept-suspicious',
+      'write prices that fail validation (a token rate above the believable limit) instead of holding them back',
+    )
     .option('--json', 'print the report as JSON (no progress bar)')
     .action(async (files: string[], options: SeedFlags, command: Command) => {
       const { parseSource, seedCatalog } = await catalogModules();
@@ -199,7 +202,6 @@ function readFormat(format: string | undefined): FormatName | undefined {
     throw new UsageError(`unknown format "${format}"; known formats: ${FORMAT_NAMES.join(', ')}`);
   return format as FormatName;
 }
-
 
 /** A progress bar on a terminal only: none when piped or with --json, so output stays parseable. */
 async function progressBar(

@@ -24,7 +24,10 @@ export function formatSeedReport(report: SeedReport): string {
           ['skipped (zero price)', String(source.skippedZeroPrice)],
           ['superseded by a later file', String(source.superseded)],
           ['matched through a variant', String(source.variantMatches.length)],
-          [source.heldBack > 0 || source.suspicious.length === 0 ? 'held back (suspicious)' : 'accepted (suspicious)', String(source.heldBack || source.suspicious.length)],
+          [
+            source.heldBack > 0 || source.suspicious.length === 0 ? 'held back (suspicious)' : 'accepted (suspicious)',
+            String(source.heldBack || source.suspicious.length),
+          ],
           ['errors', String(source.errors.length)],
           ['not imported (notices)', String(source.notices.length)],
         ]),
@@ -100,7 +103,8 @@ export function formatPrice(price: ModelPrice, at: Date = new Date(), resolution
   }
   for (const window of price.windows ?? []) {
     lines.push(`from ${windowLabel(window)}:`, indent(rateTable(window.rates)));
-    for (const tier of window.tiers) lines.push(`  above ${tier.aboveInputTokens} prompt tokens:`, indent(indent(rateTable(tier.rates))));
+    for (const tier of window.tiers)
+      lines.push(`  above ${tier.aboveInputTokens} prompt tokens:`, indent(indent(rateTable(tier.rates))));
   }
   return `${lines.join('\n')}\n`;
 }

@@ -29,7 +29,10 @@ export function registerCostCommand(program: Command): void {
     .option('--cache-write <tokens>', 'of the input, tokens written to the cache', '0')
     .option('--reasoning <tokens>', 'of the output, reasoning tokens', '0')
     .option('--account <account>', "apply this account's markup and budget mode (id or name)")
-    .option('--at <time>', 'price a call that started at this ISO 8601 time (default: now): the price version and time-of-day window in force then')
+    .option(
+      '--at <time>',
+      'price a call that started at this ISO 8601 time (default: now): the price version and time-of-day window in force then',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (model: string, options: CostOptions, command: Command) => {
       let usage: NormalizedUsage;

@@ -165,7 +165,12 @@ const environmentSchema = z.object({
   TOLLGATE_PROVIDER_PREFERENCE: z
     .string()
     .default('')
-    .transform((text) => text.split(',').map((id) => id.trim().toLowerCase()).filter((id) => id !== ''))
+    .transform((text) =>
+      text
+        .split(',')
+        .map((id) => id.trim().toLowerCase())
+        .filter((id) => id !== ''),
+    )
     .pipe(z.array(z.string().regex(/^[a-z0-9._-]+$/, 'TOLLGATE_PROVIDER_PREFERENCE must list provider ids separated by commas'))),
   TOLLGATE_MARKUP_PERCENT: decimalText('TOLLGATE_MARKUP_PERCENT').optional(),
   TOLLGATE_MARKUP_FIXED_FEE: decimalText('TOLLGATE_MARKUP_FIXED_FEE').optional(),

@@ -68,7 +68,11 @@ export function parseGenaiPrices(document: unknown, file: string, now: Date): Pa
         const { rates, tiers } = readPrices(source, chosen.prices, modelId);
         const windows: ImportedWindow[] = chosen.windows.map(({ start, end, prices }, index) => {
           const where = `${modelId} window ${index + 1}`;
-          return { startSecond: timeOfDay(start, 'start_time'), endSecond: timeOfDay(end, 'end_time'), ...readPrices(source, prices, where) };
+          return {
+            startSecond: timeOfDay(start, 'start_time'),
+            endSecond: timeOfDay(end, 'end_time'),
+            ...readPrices(source, prices, where),
+          };
         });
         let match: MatchRule | undefined;
         if (model.match !== undefined) {
@@ -97,7 +101,11 @@ export function parseGenaiPrices(document: unknown, file: string, now: Date): Pa
 }
 
 /** One `prices` object: flat or tiered rates in USD per 1M (`requests_kcount` per 1,000 requests). */
-function readPrices(source: SourceBuilder, prices: Record<string, unknown>, modelId: string): { rates: Partial<PriceRates>; tiers: PriceTier[] } {
+function readPrices(
+  source: SourceBuilder,
+  prices: Record<string, unknown>,
+  modelId: string,
+): { rates: Partial<PriceRates>; tiers: PriceTier[] } {
   const rates: Partial<PriceRates> = {};
   const tiers = new Map<number, PriceTier>();
   for (const [field, { rate, unit }] of Object.entries(FIELDS)) {
