@@ -1,5 +1,4 @@
 import { detectProvider, upstreamNameFor } from '../catalog/provider-detection.js';
-import { familyIds } from '../catalog/provider-ids.js';
 import { GatewayError } from './errors.js';
 import type { Resolution } from '../pricing/types.js';
 import type { ProviderRegistry } from '../providers/registry.js';
@@ -25,10 +24,7 @@ export function routeCall(
 ): Route {
   const demoMode = options.demo;
   const providerId =
-    (resolution.providerId && servingProvider(resolution.providerId, registry)) ??
-    detectProvider(resolution.requested, (id) => registry.adapterFor(id) !== undefined) ??
-    options.defaultProvider ??
-    'unknown';
+    resolution.providerId ?? intendedProvider(resolution.requested, registry, options.defaultProvider) ?? 'unknown';
   const upstreamModel = resolution.upstreamModel ?? upstreamNameFor(resolution.requested, providerId);
   if (demoMode === 'on' || (demoMode === 'auto' && !anyUpstreamConfigured(registry))) {
     const adapter = registry.adapterFor('demo');
@@ -53,11 +49,16 @@ export function routeCall(
 }
 
 /**
- * The registry's id for a catalog provider: itself, else the first of its family the registry serves (a model
- * the catalog lists under `vertex_ai` or `google` is called on the Gemini API, `gemini`).
+ * The provider a call to `model` is sent to when the catalog does not say: the name's prefix when the registry
+ * serves it, else its maker, else the configured default. The resolver takes it (ResolveContext.provider), so a
+ * bare name several providers list is priced by the listing of the one that will serve it.
  */
-function servingProvider(providerId: string, registry: ProviderRegistry): string {
-  return familyIds(providerId).find((id) => registry.adapterFor(id) !== undefined) ?? providerId;
+export function intendedProvider(
+  model: string,
+  registry: ProviderRegistry,
+  defaultProvider: string | undefined,
+): string | undefined {
+  return detectProvider(model, (id) => registry.adapterFor(id) !== undefined) ?? defaultProvider;
 }
 
 function anyUpstreamConfigured(registry: ProviderRegistry): boolean {
