@@ -75,7 +75,9 @@ export class CatalogSnapshot {
   private readonly aliases = new Map<string, SnapshotModel>();
   private readonly lowerCase = new Map<string, SnapshotModel>();
   private readonly variants = new Map<string, SnapshotModel[]>();
-  private readonly memo = new Map<string, Found | null>();
+  /** By routed provider ('' for none), then by name. */
+  private readonly memo = new Map<string, Map<string, Found | null>>();
+  private remembered = 0;
   /** Models whose id ends in `-latest`, by the family name before it (`claude-3-5-haiku-latest` -> `claude-3-5-haiku`). */
   private readonly latest = new Map<string, SnapshotModel>();
   /** Provider family -> the lower-case name a model has under its provider (`gemini/x` -> `x`) -> those models. */
@@ -140,13 +142,19 @@ export class CatalogSnapshot {
    * call is routed to: its own listing of a bare name wins. Pure map reads, memoised.
    */
   find(name: string, context?: ResolveContext): Found | undefined {
-    const provider = context?.provider;
-    const key = provider ? `${provider}\u0000${name}` : name;
-    const remembered = this.memo.get(key);
+    const provider = context?.provider ?? '';
+    let memo = this.memo.get(provider);
+    if (!memo) this.memo.set(provider, (memo = new Map()));
+    const remembered = memo.get(name);
     if (remembered !== undefined) return remembered ?? undefined;
-    const found = this.findUncached(name.trim(), provider);
-    if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
-    this.memo.set(key, found ?? null);
+    const found = this.findUncached(name.trim(), provider || undefined);
+    if (this.remembered >= MEMO_LIMIT) {
+      this.memo.clear();
+      this.memo.set(provider, (memo = new Map()));
+      this.remembered = 0;
+    }
+    memo.set(name, found ?? null);
+    this.remembered += 1;
     return found;
   }
 

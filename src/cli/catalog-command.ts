@@ -149,7 +149,9 @@ export function registerCatalogCommands(program: Command): void {
         ]);
         // The name resolves as a call's would (alias, declared rule, prefix, snapshot), through the same resolver.
         const catalog = await PricingCatalog.create({ database, config, logger });
-        const found = catalog.lookup(model);
+        // Routed as the gateway routes a name: its prefix, its maker, else the default provider.
+        const { detectProvider } = await import('../catalog/provider-detection.js');
+        const found = catalog.lookup(model, { provider: detectProvider(model, () => true) ?? config.defaultProvider });
         const price = !found
           ? undefined
           : found.source === 'database'

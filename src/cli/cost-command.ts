@@ -60,7 +60,9 @@ export function registerCostCommand(program: Command): void {
           return EXIT_PROBLEM;
         }
         const catalog = await PricingCatalog.create({ database, config, logger });
-        const resolution = catalog.resolve(model, at);
+        // Routed as the gateway routes a name: its prefix, its maker, else the default provider.
+        const { detectProvider } = await import('../catalog/provider-detection.js');
+        const resolution = catalog.resolve(model, at, { provider: detectProvider(model, () => true) ?? config.defaultProvider });
         if (!resolution) {
           process.stderr.write(
             `error: no price for ${model}, and unpriced models are rejected (TOLLGATE_UNPRICED_MODELS=reject)\n`,
