@@ -10,7 +10,7 @@ import type {
 import { Decimal } from '../money/decimal.js';
 import type { ImageRate, MatchRule, ModelPrice, PriceRates, PriceTier, PriceWindow, RateKey } from '../pricing/types.js';
 import { formatTimeOfDay, parseTimeOfDay } from '../pricing/windows.js';
-import type { ImportedWindow } from './importers/types.js';
+import type { ImportedEntry, ImportedWindow } from './importers/types.js';
 import { ruleText } from './match-rules.js';
 
 /** The column of model_prices each rate is stored in. */
@@ -58,6 +58,17 @@ export interface PriceStatement {
   imageRates?: ImageRate[];
   match?: MatchRule;
   windows?: ImportedWindow[];
+}
+
+/** What an imported entry states as a price version (the sync diffs and writes this). */
+export function priceStatementOf(entry: ImportedEntry): PriceStatement {
+  return {
+    rates: entry.rates,
+    tiers: entry.tiers,
+    ...(entry.imageRates ? { imageRates: entry.imageRates } : {}),
+    ...(entry.match ? { match: entry.match } : {}),
+    ...(entry.windows?.length ? { windows: entry.windows } : {}),
+  };
 }
 
 /** Every stated column of a new price version (seed, sync and the admin API write the same shape). */
