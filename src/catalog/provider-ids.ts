@@ -41,17 +41,6 @@ export function providerFamily(id: string): string {
   return FAMILY_OF.get(lower) ?? lower;
 }
 
-/** True when two provider ids name the same family. */
-export function sameProvider(a: string, b: string): boolean {
-  return providerFamily(a) === providerFamily(b);
-}
-
-/** Every id of a family, the given one first (for the gateway: the first its registry knows serves the call). */
-export function familyIds(id: string): string[] {
-  const family = FAMILIES.find((ids) => ids.includes(id.toLowerCase()));
-  return family ? [id, ...family.filter((member) => member !== id.toLowerCase())] : [id];
-}
-
 /** Makers the gateway has no upstream for, by the names of their models (pricing only; routing never reads these). */
 const MAKER_PATTERNS: Array<[RegExp, string]> = [
   [/^command(-|$)/i, 'cohere'],
