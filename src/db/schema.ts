@@ -27,6 +27,7 @@ export interface Schema {
   sync_runs: SyncRunsTable;
   alerts: AlertsTable;
   gateway_instances: GatewayInstancesTable;
+  console_sessions: ConsoleSessionsTable;
 }
 
 type Numeric = string;
@@ -310,6 +311,19 @@ export interface GatewayInstancesTable {
   started_at: CreatedAt;
   heartbeat_at: ColumnType<Date, Date | string | undefined, Date | string>;
   stopped_at: Date | null;
+}
+
+/** A console sign-in (src/http/console-sessions.ts), keyed by the SHA-256 of its cookie's token. */
+export interface ConsoleSessionsTable {
+  token_hash: string;
+  role: 'admin' | 'customer';
+  key_id: string | null;
+  key_prefix: string | null;
+  account_id: string | null;
+  csrf_token: string;
+  created_at: ColumnType<Date, Date, never>;
+  idle_expires_at: ColumnType<Date, Date, Date>;
+  expires_at: ColumnType<Date, Date, never>;
 }
 
 export type ModelRow = Selectable<ModelsTable>;

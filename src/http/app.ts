@@ -184,7 +184,7 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
   const consoleAccess = new ConsoleAccess({
     db: services.database.db,
     authenticator: services.authenticator,
-    sessions: new ConsoleSessions({
+    sessions: new ConsoleSessions(services.database.db, {
       idleMs: services.console?.sessionIdleMs ?? DEFAULT_SESSION_IDLE_MS,
       maxAgeMs: services.console?.sessionMaxAgeMs ?? DEFAULT_SESSION_MAX_AGE_MS,
     }),

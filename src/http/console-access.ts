@@ -29,7 +29,7 @@ export class ConsoleAccess {
     const identity = await this.dependencies.authenticator.identify(key.trim());
     if (!identity)
       throw new GatewayError('invalid_api_key', "invalid API key: sign in with an admin key or an account's API key");
-    const { token, session } = this.dependencies.sessions.create(identity);
+    const { token, session } = await this.dependencies.sessions.create(identity);
     void reply.header(
       'set-cookie',
       stringifySetCookie(cookieName(request), token, {
@@ -44,9 +44,9 @@ export class ConsoleAccess {
   }
 
   /** Ends the request's session (if any) and clears its cookie. */
-  signOut(request: FastifyRequest, reply: FastifyReply): void {
+  async signOut(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const token = sessionToken(request);
-    if (token) this.dependencies.sessions.end(token);
+    if (token) await this.dependencies.sessions.end(token);
     void reply.header(
       'set-cookie',
       stringifySetCookie(cookieName(request), '', {
@@ -68,10 +68,10 @@ export class ConsoleAccess {
     if (request.headers.authorization !== undefined) return undefined;
     const token = sessionToken(request);
     if (!token) return undefined;
-    const session = this.dependencies.sessions.touch(token);
+    const session = await this.dependencies.sessions.touch(token);
     if (!session) throw new GatewayError('invalid_api_key', 'the console session has ended; sign in again');
     if (!(await this.keyStillLive(session))) {
-      this.dependencies.sessions.end(token);
+      await this.dependencies.sessions.end(token);
       throw new GatewayError('invalid_api_key', 'the key this session was signed in with has been revoked; sign in again');
     }
     if (!SAFE_METHODS.has(request.method)) {

@@ -105,7 +105,7 @@ export async function registerConsoleRoutes(
         if (error instanceof GatewayError && error.code === 'invalid_api_key') return undefined;
         throw error;
       });
-      access.signOut(request, reply);
+      await access.signOut(request, reply);
       return { signed_out: true };
     },
   );

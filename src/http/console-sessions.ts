@@ -1,4 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Selectable } from 'kysely';
+import type { Db } from '../db/database.js';
+import type { ConsoleSessionsTable } from '../db/schema.js';
 import type { KeyIdentity } from './auth.js';
 
 /** Who a console session speaks for: an operator (admin key) or one customer account (its user key). */
@@ -18,7 +21,7 @@ export interface ConsoleSessionOptions {
   idleMs: number;
   /** A session ends this long after sign-in, however active. */
   maxAgeMs: number;
-  /** The most sessions kept; past it the one closest to expiring is dropped. */
+  /** The most live sessions kept; past it the one closest to expiring is dropped. */
   maxSessions?: number;
   now?: () => number;
 }
@@ -29,74 +32,115 @@ export const DEFAULT_SESSION_IDLE_MS = 30 * 60_000;
 export const DEFAULT_SESSION_MAX_AGE_MS = 12 * 3_600_000;
 
 /**
- * The console's server-side sessions. The browser holds only a random token (in an HttpOnly cookie); this
- * store keeps what it stands for, keyed by the token's SHA-256 so a memory dump yields no usable cookie.
- * The API key a person signed in with is never kept, here or in the browser: only its id, which the
- * console routes re-check on every request (a revoked key ends its sessions at once).
- *
- * Sessions live in this process's memory: a restart signs everyone out, and with several instances behind
- * one address the console needs sticky routing (README, Console). Bounded: at most `maxSessions`.
+ * The console's server-side sessions, in the database (`console_sessions`): every gateway process behind one
+ * address knows a session whichever of them signed it in (`serve --workers N`, several instances), and a
+ * restart signs nobody out. The browser holds only a random token (in an HttpOnly cookie); the table keeps
+ * what it stands for, keyed by the token's SHA-256 so a dump of it yields no usable cookie. The API key a
+ * person signed in with is never kept, here or in the browser: only its id, which the console routes re-check
+ * on every request (a revoked key ends its sessions at once). Bounded: at most `maxSessions` live ones.
  */
 export class ConsoleSessions {
-  private readonly sessions = new Map<string, ConsoleSession>();
   private readonly now: () => number;
   private readonly maxSessions: number;
 
-  constructor(private readonly options: ConsoleSessionOptions) {
+  constructor(
+    private readonly db: Db,
+    private readonly options: ConsoleSessionOptions,
+  ) {
     this.now = options.now ?? Date.now;
     this.maxSessions = options.maxSessions ?? DEFAULT_MAX_SESSIONS;
   }
 
   /** Starts a session; returns the token for the cookie (shown nowhere else) and the session. */
-  create(identity: ConsoleIdentity): { token: string; session: ConsoleSession } {
-    this.sweep();
-    if (this.sessions.size >= this.maxSessions) this.dropSoonestExpiring();
-    const token = randomBytes(32).toString('base64url');
+  async create(identity: ConsoleIdentity): Promise<{ token: string; session: ConsoleSession }> {
     const now = this.now();
+    await this.sweep(now);
+    const token = randomBytes(32).toString('base64url');
     const session: ConsoleSession = {
       ...identity,
       csrfToken: randomBytes(32).toString('base64url'),
       createdAt: now,
-      idleExpiresAt: now + this.options.idleMs,
+      idleExpiresAt: Math.min(now + this.options.idleMs, now + this.options.maxAgeMs),
       expiresAt: now + this.options.maxAgeMs,
     };
-    this.sessions.set(digest(token), session);
+    await this.db
+      .insertInto('console_sessions')
+      .values({
+        token_hash: digest(token),
+        role: identity.role,
+        key_id: identity.keyId,
+        key_prefix: identity.keyPrefix,
+        account_id: identity.role === 'customer' ? identity.accountId : null,
+        csrf_token: session.csrfToken,
+        created_at: new Date(session.createdAt),
+        idle_expires_at: new Date(session.idleExpiresAt),
+        expires_at: new Date(session.expiresAt),
+      })
+      .execute();
     return { token, session };
   }
 
-  /** The live session of `token`, its idle deadline moved on; undefined when unknown or expired. */
-  touch(token: string): ConsoleSession | undefined {
-    const key = digest(token);
-    const session = this.sessions.get(key);
-    if (!session) return undefined;
-    const now = this.now();
-    if (now >= session.idleExpiresAt || now >= session.expiresAt) {
-      this.sessions.delete(key);
+  /** The live session of `token`, its idle deadline moved on; undefined when unknown or expired (and then gone). */
+  async touch(token: string): Promise<ConsoleSession | undefined> {
+    const hash = digest(token);
+    const now = new Date(this.now());
+    const row = await this.db
+      .updateTable('console_sessions')
+      .set((eb) => ({
+        idle_expires_at: eb.fn<Date>('least', [eb.val(new Date(now.getTime() + this.options.idleMs)), eb.ref('expires_at')]),
+      }))
+      .where('token_hash', '=', hash)
+      .where('idle_expires_at', '>', now)
+      .where('expires_at', '>', now)
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) {
+      await this.db.deleteFrom('console_sessions').where('token_hash', '=', hash).execute();
       return undefined;
     }
-    session.idleExpiresAt = Math.min(now + this.options.idleMs, session.expiresAt);
-    return session;
+    return fromRow(row);
   }
 
-  end(token: string): boolean {
-    return this.sessions.delete(digest(token));
+  /** Ends the session of `token`; false when there was none. */
+  async end(token: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('console_sessions').where('token_hash', '=', digest(token)).executeTakeFirst();
+    return result.numDeletedRows > 0n;
   }
 
-  private sweep(): void {
-    const now = this.now();
-    for (const [key, session] of this.sessions) {
-      if (now >= session.idleExpiresAt || now >= session.expiresAt) this.sessions.delete(key);
-    }
+  /** Forgets ended sessions, and makes room for one more by dropping those closest to their end. */
+  private async sweep(now: number): Promise<void> {
+    const at = new Date(now);
+    await this.db
+      .deleteFrom('console_sessions')
+      .where((eb) => eb.or([eb('idle_expires_at', '<=', at), eb('expires_at', '<=', at)]))
+      .execute();
+    const { live } = await this.db
+      .selectFrom('console_sessions')
+      .select((eb) => eb.fn.countAll<string>().as('live'))
+      .executeTakeFirstOrThrow();
+    const excess = Number(live) - this.maxSessions + 1;
+    if (excess <= 0) return;
+    const soonest = this.db
+      .selectFrom('console_sessions')
+      .select('token_hash')
+      .orderBy('idle_expires_at')
+      .orderBy('token_hash')
+      .limit(excess);
+    await this.db.deleteFrom('console_sessions').where('token_hash', 'in', soonest).execute();
   }
+}
 
-  private dropSoonestExpiring(): void {
-    let soonest: [string, number] | undefined;
-    for (const [key, session] of this.sessions) {
-      const ends = Math.min(session.idleExpiresAt, session.expiresAt);
-      if (!soonest || ends < soonest[1]) soonest = [key, ends];
-    }
-    if (soonest) this.sessions.delete(soonest[0]);
+function fromRow(row: Selectable<ConsoleSessionsTable>): ConsoleSession {
+  const times = {
+    csrfToken: row.csrf_token,
+    createdAt: row.created_at.getTime(),
+    idleExpiresAt: row.idle_expires_at.getTime(),
+    expiresAt: row.expires_at.getTime(),
+  };
+  if (row.role === 'customer' && row.account_id !== null && row.key_id !== null && row.key_prefix !== null) {
+    return { role: 'customer', keyId: row.key_id, keyPrefix: row.key_prefix, accountId: row.account_id, ...times };
   }
+  return { role: 'admin', keyId: row.key_id, keyPrefix: row.key_prefix, ...times };
 }
 
 /** Compares a presented CSRF token with the session's in constant time. */
