@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,5 +105,64 @@ describe('tollgate catalog commands', () => {
       `error ${fixture('manual_pricing.json')}: model gpt-4o: critical model gpt-4o is not priced`,
       'invalid: 1 file(s), 175 priced models, 1 problem(s)',
     ]);
+  });
+
+  it('resolves names in catalog price and cost as a call would, with the time-of-day window in force at --at', () => {
+    const data = path.join(root, 'fixtures/genai-prices/package-data.json');
+    const seeded = tollgate('catalog', 'seed', data, '--format', 'genai-prices', '--register-models', '--execute', '--json');
+    expect(seeded.code).toBe(0);
+    const byName = (name: string) => JSON.parse(tollgate('catalog', 'price', name, '--json').stdout);
+    expect(byName('openai/gpt-4o')).toMatchObject({ modelId: 'openai/gpt-4o', match: 'exact', catalog: 'database' });
+    expect(byName('GPT-4o')).toMatchObject({ modelId: 'openai/gpt-4o', providerId: 'openai' });
+    expect(byName('gemini-2.5-flash-preview-tts')).toMatchObject({
+      modelId: 'google/gemini-2.5-flash-tts',
+      match: 'alias',
+      rule: '{"equals":"gemini-2.5-flash-preview-tts"}',
+    });
+
+    const standard = JSON.parse(
+      tollgate('catalog', 'price', 'deepseek-reasoner', '--at', '2030-01-02T10:00:00Z', '--json').stdout,
+    );
+    expect(standard).toMatchObject({ modelId: 'deepseek/deepseek-reasoner', windowInForce: '00:30:00-16:30:00 UTC' });
+    expect(standard.windows).toEqual([
+      {
+        from: '00:30:00',
+        until: '16:30:00',
+        rates: { input: '0.00000055', output: '0.00000219', cacheRead: '0.00000014' },
+        tiers: [],
+      },
+    ]);
+    const human = tollgate('catalog', 'price', 'deepseek-reasoner', '--at', '2030-01-02T20:00:00Z');
+    expect(human.stdout).toContain('base rates (no window)');
+    expect(human.stdout).toContain('from 00:30:00-16:30:00 UTC:');
+
+    const costAt = (time: string) =>
+      JSON.parse(tollgate('cost', 'deepseek-reasoner', '--input', '100000', '--output', '10000', '--at', time, '--json').stdout);
+    expect(costAt('2030-01-02T10:00:00Z').breakdown).toMatchObject({ providerCost: '0.0769', window: '00:30:00-16:30:00 UTC' });
+    expect(costAt('2030-01-02T20:00:00Z').breakdown.providerCost).toBe('0.019');
+    expect(tollgate('cost', 'deepseek-reasoner', '--input', '1', '--output', '1', '--at', 'noon').code).toBe(2);
+  });
+
+  it('holds back a suspicious price in catalog seed unless --accept-suspicious', () => {
+    const file = path.join(dataDirectory, 'wandb.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        'wandb/zai-org/GLM-4.5': {
+          input_cost_per_token: 0.055,
+          output_cost_per_token: 0.2,
+          litellm_provider: 'wandb',
+          mode: 'chat',
+        },
+      }),
+    );
+    const held = tollgate('catalog', 'seed', file, '--register-models', '--execute');
+    expect(held.code).toBe(1);
+    expect(held.stdout).toContain('held back: wandb/zai-org/GLM-4.5: input is 0.055 USD per token ($55000 per 1M)');
+    const json = JSON.parse(tollgate('catalog', 'seed', file, '--register-models', '--json').stdout);
+    expect(json.sources[0]).toMatchObject({ heldBack: 1, suspicious: [{ model: 'wandb/zai-org/GLM-4.5' }] });
+    const accepted = tollgate('catalog', 'seed', file, '--register-models', '--execute', '--accept-suspicious');
+    expect(accepted.code).toBe(0);
+    expect(accepted.stdout).toContain('accepted: wandb/zai-org/GLM-4.5');
   });
 });

@@ -111,7 +111,8 @@ describe.each(backends())('catalog seeding on $name', (backend) => {
     });
     const before = await countRows(database);
     // 600 new models, so the failing row lands in the second batch of 500 after the first one was written;
-    // the negative rate bypasses the importers' checks and is refused by the table's CHECK constraint.
+    // the negative rate bypasses the importers' checks and, accepted as suspicious, the seed's guard: the table's
+    // CHECK constraint refuses it.
     const entries: ImportedEntry[] = Array.from({ length: 600 }, (_, index) => ({
       modelId: `crash/model-${index}`,
       variants: [],
@@ -127,9 +128,9 @@ describe.each(backends())('catalog seeding on $name', (backend) => {
       rates: { input: Decimal.parse('0.000005'), output: Decimal.parse('0.000005') },
     });
     const source: ParsedSource = { format: 'llm-pricing-json', file: 'crash.json', entries, errors: [], notices: [] };
-    await expect(seedCatalog(database.db, [source], { execute: true, registerModels: true })).rejects.toThrow(
-      /model_prices_rates_not_negative/,
-    );
+    await expect(
+      seedCatalog(database.db, [source], { execute: true, registerModels: true, acceptSuspicious: true }),
+    ).rejects.toThrow(/model_prices_rates_not_negative/);
     expect(await countRows(database)).toEqual(before);
     expect((await priceAt(database.db, 'nosana/meta-llama/Llama-3.3-70B-Instruct'))!.rates.input.toString()).toBe('0.0000009');
     expect((await coverage(database.db)).priced).toBe(9);
@@ -193,5 +194,39 @@ describe.each(backends())('catalog seeding on $name', (backend) => {
     expect(report.coverage).toMatchObject({ active: 174, priced: 174, percent: '100.00' });
     expect(report.written).toEqual({ models: 0, versions: 0, closed: 0 });
     expect(await countRows(database)).toEqual({ prices: 0, models: 0 });
+  });
+
+  it('holds back a price past the believable limit, reports it, and writes it only with acceptSuspicious', async () => {
+    const entry = (modelId: string, input: string): ImportedEntry => ({
+      modelId,
+      variants: [],
+      providerId: 'wandb',
+      upstreamModel: modelId,
+      modality: 'text',
+      rates: { input: Decimal.parse(input), output: Decimal.parse('0.0000012') },
+      tiers: [],
+    });
+    // LiteLLM's wandb/zai-org/GLM-4.5 at 0.055 USD "per token" ($55,000 per 1M): a 107k-token call would cost $8,307.59.
+    const source = (): ParsedSource => ({
+      format: 'litellm',
+      file: 'wandb.json',
+      entries: [entry('wandb/zai-org/GLM-4.5', '0.055'), entry('wandb/fine', '0.0000006')],
+      errors: [],
+      notices: [],
+    });
+    const held = await seedCatalog(database.db, [source()], { execute: true, registerModels: true });
+    expect(held.sources[0]).toMatchObject({ inserted: 1, registered: 1, heldBack: 1 });
+    expect(held.sources[0]!.suspicious).toEqual([
+      {
+        model: 'wandb/zai-org/GLM-4.5',
+        reasons: [
+          'input is 0.055 USD per token ($55000 per 1M), above the 0.001 limit: most likely a per-1M or per-1K price in a per-token field',
+        ],
+      },
+    ]);
+    expect(await priceAt(database.db, 'wandb/zai-org/GLM-4.5')).toBeUndefined();
+    const accepted = await seedCatalog(database.db, [source()], { execute: true, registerModels: true, acceptSuspicious: true });
+    expect(accepted.sources[0]).toMatchObject({ inserted: 1, heldBack: 0, unchanged: 1 });
+    expect((await priceAt(database.db, 'wandb/zai-org/GLM-4.5'))!.rates.input.toString()).toBe('0.055');
   });
 });

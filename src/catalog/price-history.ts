@@ -1,22 +1,18 @@
 import type { Kysely } from 'kysely';
 import type { ModelPriceRow, Schema } from '../db/schema.js';
-import type { ImageRate, ModelPrice, PriceRates, PriceTier } from '../pricing/types.js';
+import type { ModelPrice, PriceRates } from '../pricing/types.js';
 import {
   imageRatesFromStored,
-  imageRatesToStored,
   modelPriceFromRow,
-  rateColumns,
+  priceColumns,
   samePrice,
   tiersFromStored,
-  tiersToStored,
+  windowsFromStored,
+  type PriceStatement,
 } from './price-row.js';
 
-export interface PriceInput {
-  rates: Partial<PriceRates>;
-  tiers: PriceTier[];
-  /** Per-image rates by size and quality (image models); absent is none. */
-  imageRates?: ImageRate[];
-}
+/** A price to write: rates, tiers, image rates (absent is none), declared names and time-of-day windows. */
+export type PriceInput = PriceStatement;
 
 /**
  * Writes a new price version for `modelId` unless it equals the current one. A change closes the current
@@ -55,9 +51,7 @@ export async function writePriceVersion(
       .values({
         model_id: modelId,
         effective_from: effectiveFrom,
-        ...rateColumns(price.rates),
-        tiers: tiersToStored(price.tiers),
-        image_rates: imageRatesToStored(price.imageRates),
+        ...priceColumns(price),
         source,
       })
       .returning('id')
@@ -83,7 +77,13 @@ export function storedPrice(row: ModelPriceRow): PriceInput {
   const rates: Partial<PriceRates> = { ...price.rates };
   if (row.input === null) delete rates.input;
   if (row.output === null) delete rates.output;
-  return { rates, tiers: tiersFromStored(row.tiers), imageRates: imageRatesFromStored(row.image_rates) };
+  return {
+    rates,
+    tiers: tiersFromStored(row.tiers),
+    imageRates: imageRatesFromStored(row.image_rates),
+    ...(row.match_rule ? { match: row.match_rule } : {}),
+    ...(row.windows?.length ? { windows: windowsFromStored(row.windows) } : {}),
+  };
 }
 
 /** The price in force at `at` (default: the current, open version), in one query. */

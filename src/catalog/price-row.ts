@@ -1,7 +1,17 @@
 import type { Insertable } from 'kysely';
-import type { ModelPriceRow, ModelPricesTable, RateName, StoredImageRate, StoredPriceTier } from '../db/schema.js';
+import type {
+  ModelPriceRow,
+  ModelPricesTable,
+  RateName,
+  StoredImageRate,
+  StoredPriceTier,
+  StoredPriceWindow,
+} from '../db/schema.js';
 import { Decimal } from '../money/decimal.js';
-import type { ImageRate, ModelPrice, PriceRates, PriceTier, RateKey } from '../pricing/types.js';
+import type { ImageRate, MatchRule, ModelPrice, PriceRates, PriceTier, PriceWindow, RateKey } from '../pricing/types.js';
+import { formatTimeOfDay, parseTimeOfDay } from '../pricing/windows.js';
+import type { ImportedEntry, ImportedWindow } from './importers/types.js';
+import { ruleText } from './match-rules.js';
 
 /** The column of model_prices each rate is stored in. */
 export const RATE_COLUMNS: Record<RateKey, RateName> = {
@@ -35,7 +45,80 @@ export function modelPriceFromRow(row: ModelPriceRow): ModelPrice {
     effectiveFrom: row.effective_from,
     effectiveUntil: row.effective_until ?? undefined,
     source: row.source,
+    // Always both keys (undefined when absent): every price has one shape, which the hot path reads fastest.
+    match: row.match_rule ?? undefined,
+    windows: row.windows?.length ? windowsFromStored(row.windows) : undefined,
   };
+}
+
+/** What a price version states besides its validity: rates, tiers, image rates, declared names, windows. */
+export interface PriceStatement {
+  rates: Partial<PriceRates>;
+  tiers: PriceTier[];
+  imageRates?: ImageRate[];
+  match?: MatchRule;
+  windows?: ImportedWindow[];
+}
+
+/** What an imported entry states as a price version (the sync diffs and writes this). */
+export function priceStatementOf(entry: ImportedEntry): PriceStatement {
+  return {
+    rates: entry.rates,
+    tiers: entry.tiers,
+    ...(entry.imageRates ? { imageRates: entry.imageRates } : {}),
+    ...(entry.match ? { match: entry.match } : {}),
+    ...(entry.windows?.length ? { windows: entry.windows } : {}),
+  };
+}
+
+/** Every stated column of a new price version (seed, sync and the admin API write the same shape). */
+export function priceColumns(
+  price: PriceStatement,
+): Pick<Insertable<ModelPricesTable>, RateName | 'tiers' | 'image_rates' | 'match_rule' | 'windows'> {
+  return {
+    ...rateColumns(price.rates),
+    tiers: tiersToStored(price.tiers),
+    image_rates: imageRatesToStored(price.imageRates),
+    match_rule: price.match ? ruleText(price.match) : null,
+    windows: windowsToStored(price.windows),
+  };
+}
+
+/** Windows as stored: start and end as `HH:MM:SS`, rates as exact text, in the source's order. */
+export function windowsToStored(windows: ImportedWindow[] | undefined): string {
+  const stored: StoredPriceWindow[] = (windows ?? []).map((window) => ({
+    start_time: formatTimeOfDay(window.startSecond),
+    end_time: formatTimeOfDay(window.endSecond),
+    rates: storedRates(window.rates),
+    tiers: JSON.parse(tiersToStored(window.tiers)) as StoredPriceTier[],
+  }));
+  return JSON.stringify(stored);
+}
+
+export function windowsFromStored(stored: StoredPriceWindow[] | null | undefined): PriceWindow[] {
+  if (!Array.isArray(stored)) return [];
+  return stored.map((window) => {
+    const rates: PriceRates = { input: Decimal.ZERO, output: Decimal.ZERO };
+    for (const key of RATE_KEYS) {
+      const text = window.rates[RATE_COLUMNS[key]];
+      if (text !== undefined) rates[key] = Decimal.parse(text);
+    }
+    return {
+      startSecond: parseTimeOfDay(window.start_time),
+      endSecond: parseTimeOfDay(window.end_time),
+      rates,
+      tiers: tiersFromStored(window.tiers),
+    };
+  });
+}
+
+function storedRates(rates: Partial<PriceRates>): Partial<Record<RateName, string>> {
+  const stored: Partial<Record<RateName, string>> = {};
+  for (const key of RATE_KEYS) {
+    const value = rates[key];
+    if (value !== undefined) stored[RATE_COLUMNS[key]] = value.toString();
+  }
+  return stored;
 }
 
 /** The rate columns of a new price version (exact decimal text, null where the source gives none). */
@@ -48,14 +131,7 @@ export function rateColumns(rates: Partial<PriceRates>): Pick<Insertable<ModelPr
 export function tiersToStored(tiers: PriceTier[]): string {
   const stored: StoredPriceTier[] = [...tiers]
     .sort((a, b) => a.aboveInputTokens - b.aboveInputTokens)
-    .map((tier) => {
-      const rates: StoredPriceTier['rates'] = {};
-      for (const key of RATE_KEYS) {
-        const value = tier.rates[key];
-        if (value !== undefined) rates[RATE_COLUMNS[key]] = value.toString();
-      }
-      return { above_input_tokens: tier.aboveInputTokens, rates };
-    });
+    .map((tier) => ({ above_input_tokens: tier.aboveInputTokens, rates: storedRates(tier.rates) }));
   return JSON.stringify(stored);
 }
 
@@ -92,15 +168,34 @@ export function imageRatesFromStored(stored: StoredImageRate[] | null | undefine
   }));
 }
 
-/** True when two prices state exactly the same rates, tiers and image rates (a re-import of it changes nothing). */
-export function samePrice(
-  a: { rates: Partial<PriceRates>; tiers: PriceTier[]; imageRates?: ImageRate[] },
-  b: { rates: Partial<PriceRates>; tiers: PriceTier[]; imageRates?: ImageRate[] },
-): boolean {
+/**
+ * True when two prices state exactly the same rates, tiers, image rates, declared names and windows (a
+ * re-import of it changes nothing).
+ */
+export function samePrice(a: PriceStatement, b: PriceStatement): boolean {
   return (
     sameRates(a.rates, b.rates) &&
     tiersToStored(a.tiers) === tiersToStored(b.tiers) &&
-    imageRatesToStored(a.imageRates) === imageRatesToStored(b.imageRates)
+    imageRatesToStored(a.imageRates) === imageRatesToStored(b.imageRates) &&
+    (a.match ? ruleText(a.match) : null) === (b.match ? ruleText(b.match) : null) &&
+    sameWindows(a.windows, b.windows)
+  );
+}
+
+function sameWindows(a: ImportedWindow[] | undefined, b: ImportedWindow[] | undefined): boolean {
+  const left = a ?? [];
+  const right = b ?? [];
+  return (
+    left.length === right.length &&
+    left.every((window, index) => {
+      const other = right[index]!;
+      return (
+        window.startSecond === other.startSecond &&
+        window.endSecond === other.endSecond &&
+        sameRates(window.rates, other.rates) &&
+        tiersToStored(window.tiers) === tiersToStored(other.tiers)
+      );
+    })
   );
 }
 

@@ -5,14 +5,20 @@ import { computeCoverage, coverage, type Coverage } from './coverage.js';
 import type { ImportedEntry, ImportIssue, ParsedSource } from './importers/types.js';
 import { INSERT_BATCH, insertModels, registrationOf, type RegisterModel } from './model-registry.js';
 import { assertAfter, currentPriceRows, storedPrice } from './price-history.js';
-import { imageRatesToStored, rateColumns, samePrice, tiersToStored } from './price-row.js';
+import { priceColumns, samePrice } from './price-row.js';
 import { CatalogMatcher, isZeroPrice } from './seed-matching.js';
+import { validatePrice } from './validate.js';
 
 export interface SeedOptions {
   /** False: a dry run that reads and compares but writes nothing. */
   execute: boolean;
   /** Create the models an entry prices that are not yet in the catalog. */
   registerModels: boolean;
+  /**
+   * Write prices that fail validation (a negative rate, a token rate above the believable limit) instead of
+   * holding them back. Default false: they are held back and reported, as the price sync does.
+   */
+  acceptSuspicious?: boolean;
   /** The start of new versions and the end of the versions they replace (default: now). */
   now?: Date;
   onProgress?: (done: number, total: number) => void;
@@ -34,6 +40,10 @@ export interface SourceStats {
   /** Entries whose model a later entry of the run prices (the last source given wins). */
   superseded: number;
   variantMatches: { from: string; to: string }[];
+  /** Entries whose price fails validation: held back (not written) unless accepted, with the reasons. */
+  suspicious: { model: string; reasons: string[] }[];
+  /** How many of `suspicious` were held back (0 with acceptSuspicious). */
+  heldBack: number;
   errors: ImportIssue[];
   /** Entries the source deliberately does not import, with the reason. */
   notices: ImportIssue[];
@@ -75,6 +85,7 @@ export async function seedCatalog(db: Kysely<Schema>, sources: ParsedSource[], o
     sources.forEach((source, sourceIndex) => {
       for (const entry of source.entries) {
         if (skipsZero(source, entry)) continue;
+        if (!options.acceptSuspicious && validatePrice(entry).length > 0) continue;
         if (matcherBefore.match(entry).kind === 'none') registrations.set(entry.modelId, registrationFor(entry, sourceIndex));
       }
     });
@@ -91,6 +102,14 @@ export async function seedCatalog(db: Kysely<Schema>, sources: ParsedSource[], o
     const stat = stats[sourceIndex]!;
     for (const entry of source.entries) {
       options.onProgress?.(++done, totalEntries);
+      const reasons = validatePrice(entry);
+      if (reasons.length > 0) {
+        stat.suspicious.push({ model: entry.modelId, reasons });
+        if (!options.acceptSuspicious) {
+          stat.heldBack++;
+          continue;
+        }
+      }
       const match = matcher.match(entry);
       if (match.kind === 'none') {
         // With registerModels only a zero price keeps an entry out of the catalog: say so.
@@ -143,9 +162,7 @@ export async function seedCatalog(db: Kysely<Schema>, sources: ParsedSource[], o
             batch.map(({ modelId, claim }) => ({
               model_id: modelId,
               effective_from: now,
-              ...rateColumns(claim.entry.rates),
-              tiers: tiersToStored(claim.entry.tiers),
-              image_rates: imageRatesToStored(claim.entry.imageRates),
+              ...priceColumns(claim.entry),
               source: sourceLabel(sources[claim.sourceIndex]!),
             })),
           )
@@ -186,6 +203,8 @@ function emptyStats(source: ParsedSource): SourceStats {
     skippedZeroPrice: 0,
     superseded: 0,
     variantMatches: [],
+    suspicious: [],
+    heldBack: 0,
     errors: source.errors,
     notices: source.notices,
   };

@@ -25,11 +25,14 @@ export const SHIPPED_FILES: { file: string; format: FormatName }[] = [
 
 /**
  * The upstream a model is served by, as the gateway's provider registry names it. LiteLLM files Google's
- * Gemini models under `vertex_ai-language-models` (bare ids such as `gemini-2.5-flash`) and `gemini`
- * (`gemini/...`); the seed's files say `google` and `google-vertex`. All of them are Google Gemini.
+ * Gemini models under `gemini` (`gemini/...`, the Gemini API's prices) and `vertex_ai-language-models` (bare
+ * ids such as `gemini-2.0-flash-001`, Vertex AI's prices, which differ: 0.15/0.60 per 1M there, 0.10/0.40 on
+ * the Gemini API). The Vertex listings keep their own provider, `vertex_ai`, so a bare name resolves to the
+ * Gemini API's listing the gateway calls (resolver: the routed provider's listing first); the seed's files
+ * say `google` and `google-vertex` for the Gemini API.
  */
 const UPSTREAM_PROVIDERS: Record<string, string> = {
-  'vertex_ai-language-models': 'gemini',
+  'vertex_ai-language-models': 'vertex_ai',
   gemini: 'gemini',
   google: 'gemini',
   'google-vertex': 'gemini',

@@ -3,13 +3,14 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logging/logger.js';
-import type { MatchKind, ModelPrice, PriceSourceKind, Resolution } from '../pricing/types.js';
+import type { MatchKind, ModelPrice, PriceSourceKind, ResolveContext, Resolution } from '../pricing/types.js';
 import { parseExactJson } from './importers/exact-json.js';
 import { llmPricingJsonImporter } from './importers/llm-pricing-json.js';
 import { modelPriceFromRow } from './price-row.js';
 import { detectProvider } from './provider-detection.js';
-import { CatalogSnapshot, priceAt, resolveIn, snapshotFromEntries, type SnapshotModel } from './resolver.js';
+import { CatalogSnapshot, priceAt, resolveIn, snapshotFromEntries, type Found, type SnapshotModel } from './resolver.js';
 import { clip } from '../util/input-checks.js';
+import { validatePrice } from './validate.js';
 
 /** An active model with its current price, as GET /v1/models lists it. */
 export interface CatalogModel {
@@ -85,12 +86,12 @@ export class PricingCatalog {
    * The price for a model name at a time (default now). Undefined only when the model is unpriced and the
    * operator chose `reject`. No I/O; never throws.
    */
-  resolve(modelName: string, at?: Date): Resolution | undefined {
+  resolve(modelName: string, at?: Date, context?: ResolveContext): Resolution | undefined {
     const time = at?.getTime() ?? Date.now();
     const { database, json } = this.state;
     // A malformed request may carry a non-string model; it is simply unknown, never an exception here.
     const name = typeof modelName === 'string' ? modelName : String(modelName);
-    const found = (database && resolveIn(database, name, time)) || (json && resolveIn(json, name, time));
+    const found = (database && resolveIn(database, name, time, context)) || (json && resolveIn(json, name, time, context));
     if (found) {
       this.report(found.source, found.match);
       return found;
@@ -110,6 +111,18 @@ export class PricingCatalog {
       maxOutputTokens: undefined,
       contextWindow: undefined,
     };
+  }
+
+  /**
+   * The catalog model a name denotes, resolved as `resolve` does (the database snapshot, then the JSON file),
+   * without choosing a price: `catalog price` shows the model's version in force at a time, windows and all.
+   */
+  lookup(modelName: string, context?: ResolveContext): (Found & { source: 'database' | 'json' }) | undefined {
+    const { database, json } = this.state;
+    const fromDatabase = database?.find(modelName, context);
+    if (fromDatabase) return { ...fromDatabase, source: 'database' };
+    const fromFile = json?.find(modelName, context);
+    return fromFile && { ...fromFile, source: 'json' };
   }
 
   /**
@@ -145,7 +158,7 @@ export class PricingCatalog {
     let error: string | undefined;
     if (this.options.database) {
       try {
-        database = await loadDatabaseSnapshot(this.options.database);
+        database = await loadDatabaseSnapshot(this.options.database, this.options.config.pricing.providerPreference);
       } catch (cause) {
         error = cause instanceof Error ? cause.message : String(cause);
         this.options.logger.error(
@@ -200,7 +213,14 @@ export class PricingCatalog {
     try {
       const parsed = llmPricingJsonImporter.parse(parseExactJson(readFileSync(file, 'utf8')), file);
       for (const issue of parsed.errors) this.options.logger.warn({ file, issue }, 'fallback pricing entry skipped');
-      return snapshotFromEntries(parsed.entries, 'json', `file:${file}`);
+      // Held back as `catalog seed` holds them: a rate past the believable limit is a unit slip, not a price.
+      const entries = parsed.entries.filter((entry) => {
+        const reasons = validatePrice(entry);
+        if (reasons.length > 0)
+          this.options.logger.warn({ file, model: entry.modelId, reasons }, 'fallback pricing entry held back');
+        return reasons.length === 0;
+      });
+      return snapshotFromEntries(entries, 'json', `file:${file}`, this.options.config.pricing.providerPreference);
     } catch (cause) {
       this.options.logger.warn(
         { file, error: cause instanceof Error ? cause.message : String(cause) },
@@ -230,7 +250,7 @@ export class PricingCatalog {
 }
 
 /** Reads models, aliases and every price version into a snapshot. @throws the database error. */
-export async function loadDatabaseSnapshot(database: Database): Promise<CatalogSnapshot> {
+export async function loadDatabaseSnapshot(database: Database, preference: readonly string[] = []): Promise<CatalogSnapshot> {
   const [modelRows, aliasRows, priceRows] = await Promise.all([
     database.db.selectFrom('models').selectAll().execute(),
     database.db.selectFrom('model_aliases').select(['alias', 'model_id']).execute(),
@@ -253,5 +273,5 @@ export async function loadDatabaseSnapshot(database: Database): Promise<CatalogS
     prices: pricesByModel.get(row.id) ?? [],
   }));
   const aliases = aliasRows.map((row) => ({ alias: row.alias, modelId: row.model_id }));
-  return CatalogSnapshot.build({ source: 'database', models, aliases });
+  return CatalogSnapshot.build({ source: 'database', models, aliases, preference });
 }

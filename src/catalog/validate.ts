@@ -1,8 +1,10 @@
 import { Decimal } from '../money/decimal.js';
 import { MAX_BELIEVABLE_TOKEN_RATE, PER_TOKEN_RATES } from '../money/units.js';
 import type { PriceRates, RateKey } from '../pricing/types.js';
+import { windowLabel } from '../pricing/windows.js';
 import { parseSource } from './importers/index.js';
 import type { FormatName, ImportedEntry, ParsedSource } from './importers/types.js';
+import { RATE_COLUMNS, type PriceStatement } from './price-row.js';
 
 /** The models every catalog must price (`tollgate catalog validate --critical` default). */
 export const DEFAULT_CRITICAL_MODELS = ['gpt-4o', 'gpt-4o-mini', 'claude-sonnet-4-5'];
@@ -109,6 +111,10 @@ function suspicious(file: string, entry: ImportedEntry): ValidationProblem[] {
   };
   check(entry.rates, '');
   for (const tier of entry.tiers) check(tier.rates, ` (above ${tier.aboveInputTokens} tokens)`);
+  for (const window of entry.windows ?? []) {
+    check(window.rates, ` (${windowLabel(window)})`);
+    for (const tier of window.tiers) check(tier.rates, ` (${windowLabel(window)}, above ${tier.aboveInputTokens} tokens)`);
+  }
   return found;
 }
 
@@ -136,4 +142,37 @@ function crossFileUnitSlips(entries: { file: string; entry: ImportedEntry }[]): 
     }
   }
   return found;
+}
+
+/**
+ * Why a price fails validation (empty when it passes): negative rates, or token rates past the believable
+ * limit (MAX_BELIEVABLE_TOKEN_RATE), in its base rates, tiers and time-of-day windows. The price sync holds
+ * such a price back, and so does `catalog seed` (unless `--accept-suspicious`).
+ */
+export function validatePrice(price: PriceStatement): string[] {
+  const reasons: string[] = [];
+  const check = (rates: Partial<PriceRates>, where: string) => {
+    for (const [key, value] of Object.entries(rates) as Array<[RateKey, Decimal | undefined]>) {
+      if (value === undefined) continue;
+      const name = `${where}${RATE_COLUMNS[key]}`;
+      if (value.isNegative()) reasons.push(`${name} is negative (${value.toString()})`);
+      else if (TOKEN_RATES.includes(key) && value.gt(SUSPICIOUS_PER_TOKEN)) {
+        reasons.push(
+          `${name} is ${value.toString()} USD per token ($${value.shift(6).toString()} per 1M), above the ` +
+            `${SUSPICIOUS_PER_TOKEN.toString()} limit: most likely a per-1M or per-1K price in a per-token field`,
+        );
+      }
+    }
+  };
+  const checkTiers = (tiers: PriceStatement['tiers'], where: string) => {
+    for (const tier of tiers) check(tier.rates, `${where}tier above ${tier.aboveInputTokens} tokens: `);
+  };
+  check(price.rates, '');
+  checkTiers(price.tiers, '');
+  for (const window of price.windows ?? []) {
+    const where = `window ${windowLabel(window)}: `;
+    check(window.rates, where);
+    checkTiers(window.tiers, where);
+  }
+  return reasons;
 }

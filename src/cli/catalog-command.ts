@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FORMAT_NAMES, type FormatName } from '../catalog/importers/types.js';
-import { EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, printJson, withContext } from './context.js';
+import { EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, printJson, readTime, withContext } from './context.js';
 import { formatCoverage, formatPrice, formatSeedReport, priceJson } from './catalog-output.js';
 
 /** The catalog's code (importers, store, validation), loaded when a catalog command runs, not to print help. */
@@ -23,6 +23,7 @@ interface SeedFlags {
   dryRun?: boolean;
   execute?: boolean;
   registerModels?: boolean;
+  acceptSuspicious?: boolean;
   json?: boolean;
 }
 
@@ -56,6 +57,10 @@ export function registerCatalogCommands(program: Command): void {
     .option('--dry-run', 'compare and report, write nothing (the default)')
     .option('--execute', 'write every valid change in one transaction')
     .option('--register-models', 'create the models that are not yet in the catalog')
+    .option(
+      '--accept-suspicious',
+      'write prices that fail validation (a token rate above the believable limit) instead of holding them back',
+    )
     .option('--json', 'print the report as JSON (no progress bar)')
     .action(async (files: string[], options: SeedFlags, command: Command) => {
       const { parseSource, seedCatalog } = await catalogModules();
@@ -71,12 +76,13 @@ export function registerCatalogCommands(program: Command): void {
           const report = await seedCatalog(database.db, sources, {
             execute: Boolean(options.execute),
             registerModels: Boolean(options.registerModels),
+            acceptSuspicious: Boolean(options.acceptSuspicious),
             ...(bar ? { onProgress: bar.update } : {}),
           });
           bar?.stop();
           if (options.json) printJson(report);
           else process.stdout.write(formatSeedReport(report));
-          return report.sources.some((source) => source.errors.length > 0) ? EXIT_PROBLEM : EXIT_OK;
+          return report.sources.some((source) => source.errors.length > 0 || source.heldBack > 0) ? EXIT_PROBLEM : EXIT_OK;
         } finally {
           bar?.stop();
         }
@@ -135,17 +141,39 @@ export function registerCatalogCommands(program: Command): void {
     .action(async (model: string, options: { at?: string; json?: boolean }, command: Command) => {
       const at = guard(() => readTime(options.at));
       if (at === null) return;
-      await withContext(command, async ({ database }) => {
-        const { priceAt } = await catalogModules();
-        const price = await priceAt(database.db, model, at);
-        if (!price) {
+      await withContext(command, async ({ database, config, logger }) => {
+        const [{ priceAt }, { PricingCatalog }, resolver] = await Promise.all([
+          catalogModules(),
+          import('../catalog/snapshot.js'),
+          import('../catalog/resolver.js'),
+        ]);
+        // The name resolves as a call's would (alias, declared rule, prefix, snapshot), through the same resolver.
+        const catalog = await PricingCatalog.create({ database, config, logger });
+        // Routed as the gateway routes a name: its prefix, its maker, else the default provider.
+        const { detectProvider } = await import('../catalog/provider-detection.js');
+        const found = catalog.lookup(model, { provider: detectProvider(model, () => true) ?? config.defaultProvider });
+        const price = !found
+          ? undefined
+          : found.source === 'database'
+            ? await priceAt(database.db, found.model.id, at)
+            : resolver.priceAt(found.model, (at ?? new Date()).getTime());
+        if (!found || !price) {
           const when = at ? ` at ${at.toISOString()}` : '';
-          if (options.json) printJson({ modelId: model, price: null });
+          if (options.json) printJson({ requested: model, modelId: found?.model.id ?? null, price: null });
           process.stderr.write(`error: no price for ${model}${when}\n`);
           return EXIT_PROBLEM;
         }
-        if (options.json) printJson(priceJson(price));
-        else process.stdout.write(formatPrice(price));
+        const resolution = {
+          requested: model,
+          modelId: found.model.id,
+          providerId: found.model.providerId,
+          match: found.match,
+          rule: found.rule ?? null,
+          catalog: found.source,
+        };
+        const time = at ?? new Date();
+        if (options.json) printJson({ ...resolution, ...(priceJson(price, time) as object) });
+        else process.stdout.write(formatPrice(price, time, resolution));
         return EXIT_OK;
       });
     });
@@ -175,15 +203,6 @@ function readFormat(format: string | undefined): FormatName | undefined {
   if (!(FORMAT_NAMES as readonly string[]).includes(format))
     throw new UsageError(`unknown format "${format}"; known formats: ${FORMAT_NAMES.join(', ')}`);
   return format as FormatName;
-}
-
-function readTime(text: string | undefined): Date | undefined {
-  if (text === undefined) return undefined;
-  const time = new Date(text);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(time.getTime())) {
-    throw new UsageError(`--at needs an ISO 8601 time such as 2026-01-26T12:00:00Z, got "${text}"`);
-  }
-  return time;
 }
 
 /** A progress bar on a terminal only: none when piped or with --json, so output stays parseable. */

@@ -122,3 +122,16 @@ export function formatTable(rows: string[][]): string {
     .map((row) => row.map((cell, index) => (index === row.length - 1 ? cell : cell.padEnd(widths[index]!))).join('  '))
     .join('\n');
 }
+
+/**
+ * An `--at` option: an ISO 8601 time (`2026-01-26T12:00:00Z`); undefined when absent.
+ * @throws RangeError naming the option when the text is not such a time.
+ */
+export function readTime(text: string | undefined): Date | undefined {
+  if (text === undefined) return undefined;
+  const time = new Date(text);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(time.getTime())) {
+    throw new RangeError(`--at needs an ISO 8601 time such as 2026-01-26T12:00:00Z, got "${text}"`);
+  }
+  return time;
+}

@@ -112,6 +112,7 @@ describe('tollgate cost', () => {
       providerId: 'openai',
       source: 'database',
       match: 'exact',
+      rule: null,
       priceVersion: 1,
       priceSource: 'test',
     });

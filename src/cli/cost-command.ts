@@ -5,7 +5,7 @@ import { Decimal } from '../money/decimal.js';
 import type { Debit } from '../pricing/budget.js';
 import type { CostBreakdown, NormalizedUsage, Resolution } from '../pricing/types.js';
 import { usageFromTotals } from '../pricing/usage.js';
-import { EXIT_PROBLEM, EXIT_USAGE, formatTable, printJson, withContext } from './context.js';
+import { EXIT_PROBLEM, EXIT_USAGE, formatTable, printJson, readTime, withContext } from './context.js';
 
 interface CostOptions {
   input?: string;
@@ -14,6 +14,7 @@ interface CostOptions {
   cacheWrite?: string;
   reasoning?: string;
   account?: string;
+  at?: string;
   json?: boolean;
 }
 
@@ -28,11 +29,17 @@ export function registerCostCommand(program: Command): void {
     .option('--cache-write <tokens>', 'of the input, tokens written to the cache', '0')
     .option('--reasoning <tokens>', 'of the output, reasoning tokens', '0')
     .option('--account <account>', "apply this account's markup and budget mode (id or name)")
+    .option(
+      '--at <time>',
+      'price a call that started at this ISO 8601 time (default: now): the price version and time-of-day window in force then',
+    )
     .option('--json', 'print the result as JSON')
     .action(async (model: string, options: CostOptions, command: Command) => {
       let usage: NormalizedUsage;
+      let at: Date | undefined;
       try {
         usage = usageFromOptions(options);
+        at = readTime(options.at);
       } catch (error) {
         process.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
         process.exitCode = EXIT_USAGE;
@@ -53,7 +60,9 @@ export function registerCostCommand(program: Command): void {
           return EXIT_PROBLEM;
         }
         const catalog = await PricingCatalog.create({ database, config, logger });
-        const resolution = catalog.resolve(model);
+        // Routed as the gateway routes a name: its prefix, its maker, else the default provider.
+        const { detectProvider } = await import('../catalog/provider-detection.js');
+        const resolution = catalog.resolve(model, at, { provider: detectProvider(model, () => true) ?? config.defaultProvider });
         if (!resolution) {
           process.stderr.write(
             `error: no price for ${model}, and unpriced models are rejected (TOLLGATE_UNPRICED_MODELS=reject)\n`,
@@ -78,7 +87,7 @@ export function registerCostCommand(program: Command): void {
               jobPrice: account.job_price === null ? undefined : Decimal.parse(account.job_price),
             })
           : undefined;
-        if (options.json) printJson(report(resolution, usage, breakdown, account, debit));
+        if (options.json) printJson(report(resolution, usage, breakdown, account, debit, at ?? new Date()));
         else process.stdout.write(`${humanReport(resolution, breakdown, account, debit)}\n`);
         if (resolution.source === 'default') {
           // No price anywhere (catalog or fallback file): the figures are the default price's stand-in, so the
@@ -136,15 +145,18 @@ function report(
   breakdown: CostBreakdown,
   account: AccountRow | undefined,
   debit: Debit | undefined,
+  at: Date,
 ) {
   const { raw: _raw, ...counts } = usage;
   return {
     requested: resolution.requested,
+    at: at.toISOString(),
     resolution: {
       modelId: resolution.modelId ?? null,
       providerId: resolution.providerId ?? null,
       source: resolution.source,
       match: resolution.match,
+      rule: resolution.rule ?? null,
       priceVersion: resolution.price.version ?? null,
       priceSource: resolution.price.source,
     },
@@ -163,9 +175,10 @@ function humanReport(
 ) {
   const version = resolution.price.version === undefined ? resolution.price.source : `price version ${resolution.price.version}`;
   const lines = [
-    `model     ${resolution.requested} -> ${resolution.modelId ?? '(default price)'} (match ${resolution.match}, source ${resolution.source}, ${version})`,
+    `model     ${resolution.requested} -> ${resolution.modelId ?? '(default price)'} (match ${resolution.match}${resolution.rule ? ` by rule ${resolution.rule}` : ''}, source ${resolution.source}, ${version})`,
     `provider  ${resolution.providerId ?? 'unknown'}`,
     `tier      ${breakdown.tier === undefined ? 'base rates' : `above ${breakdown.tier} prompt tokens`}`,
+    ...(breakdown.window ? [`window    ${breakdown.window}`] : []),
     '',
     formatTable([
       ['component', 'units', 'USD per unit', 'USD', 'note'],

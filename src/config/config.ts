@@ -35,6 +35,11 @@ export interface Config {
     defaultOutputRate: Decimal;
     /** The JSON fallback file (the seed's `llm_pricing_current.json` format), used when the catalog has no price. */
     fallbackFile: string | undefined;
+    /**
+     * Providers in the operator's order, for a bare name several providers list when neither the routed
+     * provider nor the model's maker lists it (e.g. `groq,together`).
+     */
+    providerPreference: string[];
   };
   markup: { percent: Decimal | undefined; fixedFee: Decimal | undefined };
   /** Upstream providers by id: base URL and key. Ids are the registry's (openai, anthropic, gemini, nosana, ...). */
@@ -157,6 +162,16 @@ const environmentSchema = z.object({
   TOLLGATE_DEFAULT_INPUT_PER_1M: decimalText('TOLLGATE_DEFAULT_INPUT_PER_1M').default(Decimal.parse('1')),
   TOLLGATE_DEFAULT_OUTPUT_PER_1M: decimalText('TOLLGATE_DEFAULT_OUTPUT_PER_1M').default(Decimal.parse('2')),
   TOLLGATE_FALLBACK_PRICING_FILE: z.string().optional(),
+  TOLLGATE_PROVIDER_PREFERENCE: z
+    .string()
+    .default('')
+    .transform((text) =>
+      text
+        .split(',')
+        .map((id) => id.trim().toLowerCase())
+        .filter((id) => id !== ''),
+    )
+    .pipe(z.array(z.string().regex(/^[a-z0-9._-]+$/, 'TOLLGATE_PROVIDER_PREFERENCE must list provider ids separated by commas'))),
   TOLLGATE_MARKUP_PERCENT: decimalText('TOLLGATE_MARKUP_PERCENT').optional(),
   TOLLGATE_MARKUP_FIXED_FEE: decimalText('TOLLGATE_MARKUP_FIXED_FEE').optional(),
   TOLLGATE_UPSTREAM_TIMEOUT_MS: integer('TOLLGATE_UPSTREAM_TIMEOUT_MS', 1).default(300_000),
@@ -253,6 +268,7 @@ export function loadConfig(environment: Record<string, string | undefined>, over
       defaultInputRate: env.TOLLGATE_DEFAULT_INPUT_PER_1M.shift(-6),
       defaultOutputRate: env.TOLLGATE_DEFAULT_OUTPUT_PER_1M.shift(-6),
       fallbackFile: env.TOLLGATE_FALLBACK_PRICING_FILE,
+      providerPreference: env.TOLLGATE_PROVIDER_PREFERENCE,
     },
     markup: { percent: env.TOLLGATE_MARKUP_PERCENT, fixedFee: env.TOLLGATE_MARKUP_FIXED_FEE },
     providers,

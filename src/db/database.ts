@@ -13,6 +13,7 @@ import * as faultTolerance from './migrations/003-fault-tolerance.js';
 import { NotificationListener } from './notification-listener.js';
 import * as audioAndImageRates from './migrations/005-audio-and-image-rates.js';
 import * as usageReports from './migrations/006-usage-reports.js';
+import * as declaredNamesAndWindows from './migrations/007-declared-names-and-windows.js';
 import * as consoleSessions from './migrations/010-console-sessions.js';
 import type { PGliteSocketServer } from './pglite-socket-server.js';
 import type { Schema } from './schema.js';
@@ -56,6 +57,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '003-fault-tolerance': faultTolerance,
   '005-audio-and-image-rates': audioAndImageRates,
   '006-usage-reports': usageReports,
+  '007-declared-names-and-windows': declaredNamesAndWindows,
   '010-console-sessions': consoleSessions,
 };
 

@@ -1,3 +1,4 @@
+import type { MatchRule } from '../pricing/types.js';
 import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 /**
@@ -85,6 +86,10 @@ export interface ModelPricesTable {
   tiers: Json<StoredPriceTier[]>;
   /** JSON list of `{ size: "1024x1024", quality?: "hd", rate: "0.08" }`: USD per image by size and quality. */
   image_rates: ColumnType<StoredImageRate[], string | undefined, string>;
+  /** The name rule the source declares (`{"or": [{"equals": "o1-preview"}, ...]}`), or null. */
+  match_rule: ColumnType<MatchRule | null, string | null | undefined, string | null>;
+  /** JSON list of UTC time-of-day windows with their own rates and tiers (see migration 007). */
+  windows: ColumnType<StoredPriceWindow[], string | undefined, string>;
   source: string;
   created_at: CreatedAt;
 }
@@ -92,6 +97,14 @@ export interface ModelPricesTable {
 export interface StoredPriceTier {
   above_input_tokens: number;
   rates: Partial<Record<RateName, string>>;
+}
+
+export interface StoredPriceWindow {
+  /** `HH:MM:SS` UTC, from (inclusive) and until (exclusive); an end before the start runs past midnight. */
+  start_time: string;
+  end_time: string;
+  rates: Partial<Record<RateName, string>>;
+  tiers: StoredPriceTier[];
 }
 
 export interface StoredImageRate {

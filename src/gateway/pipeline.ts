@@ -17,7 +17,7 @@ import { applyAnomalyPolicy, findUsageAnomaly, type UsageLimits } from '../prici
 import type { ProviderRegistry } from '../providers/registry.js';
 import { toGatewayError } from './error-mapping.js';
 import type { GatewayMetrics } from './metrics.js';
-import { routeCall, type Route } from './routing.js';
+import { intendedProvider, routeCall, type Route } from './routing.js';
 import type { ChargeReport, ReportedAnomaly } from './usage-payload.js';
 import type { UsageRecorder } from './usage-recorder.js';
 
@@ -98,14 +98,23 @@ export class CallPipeline {
   constructor(private readonly services: GatewayServices) {}
 
   /**
+   * A model name resolved as a call to it is priced: with the provider the call would be sent to, so a bare name
+   * several providers list takes that provider's listing (GET /v1/models/<name> answers the same).
+   */
+  resolveModel(model: string): Resolution | undefined {
+    const { catalog, config, registry } = this.services;
+    return catalog.resolve(model, undefined, { provider: intendedProvider(model, registry, config.defaultProvider) });
+  }
+
+  /**
    * @throws GatewayError model_not_found (unpriced model, reject mode), upstream_not_configured,
    *   invalid_request (a limit the model cannot meet), insufficient_credits (402), account_suspended.
    */
   async prepare(intent: CallIntent, caller: Caller, options: { requestId?: string; stream: boolean }): Promise<PreparedCall> {
-    const { catalog, config, markups, registry, reservations } = this.services;
+    const { config, markups, registry, reservations } = this.services;
     const startedAt = performance.now();
     const requestId = options.requestId ?? `req_${randomUUID().replaceAll('-', '')}`;
-    const resolution = catalog.resolve(intent.model);
+    const resolution = this.resolveModel(intent.model);
     if (!resolution) {
       throw new GatewayError(
         'model_not_found',

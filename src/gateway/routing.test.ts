@@ -4,7 +4,7 @@ import { Decimal } from '../money/decimal.js';
 import type { Resolution } from '../pricing/types.js';
 import { createProviderRegistry } from '../providers/registry.js';
 import { GatewayError } from './errors.js';
-import { routeCall } from './routing.js';
+import { intendedProvider, routeCall } from './routing.js';
 
 /** A resolution as the catalog gives it; only the routing fields matter here. */
 function resolution(requested: string, fromCatalog: { providerId?: string; upstreamModel?: string } = {}): Resolution {
@@ -50,6 +50,33 @@ describe('routeCall', () => {
       'claude-x-20250101',
       false,
     ]);
+  });
+
+  it('sends a model the catalog lists under vertex_ai or google to the Gemini API (the registry aliases them)', () => {
+    const gemini = createProviderRegistry(loadConfig({ GEMINI_API_KEY: 'g-test', TOLLGATE_DEMO: 'off' }));
+    try {
+      for (const providerId of ['vertex_ai', 'google']) {
+        const route = routeCall(
+          resolution('gemini-2.0-flash-001', { providerId, upstreamModel: 'gemini-2.0-flash-001' }),
+          gemini,
+          off,
+        );
+        expect([route.adapter.id, route.target.providerId, route.target.upstreamModel]).toEqual([
+          'gemini',
+          'gemini',
+          'gemini-2.0-flash-001',
+        ]);
+      }
+    } finally {
+      void gemini.close();
+    }
+  });
+
+  it('names the provider a call is intended for before resolution: a served prefix, the maker, then the default', () => {
+    expect(intendedProvider('groq/llama-3.3-70b', keyed, 'openai')).toBe('groq');
+    expect(intendedProvider('gemini-2.0-flash-001', keyed, 'openai')).toBe('gemini');
+    expect(intendedProvider('llama-3.3-70b', keyed, 'together')).toBe('together');
+    expect(intendedProvider('llama-3.3-70b', keyed, undefined)).toBeUndefined();
   });
 
   it('without a catalog provider, detects it from the name and strips the provider prefix for the upstream', () => {

@@ -24,10 +24,7 @@ export function routeCall(
 ): Route {
   const demoMode = options.demo;
   const providerId =
-    resolution.providerId ??
-    detectProvider(resolution.requested, (id) => registry.adapterFor(id) !== undefined) ??
-    options.defaultProvider ??
-    'unknown';
+    resolution.providerId ?? intendedProvider(resolution.requested, registry, options.defaultProvider) ?? 'unknown';
   const upstreamModel = resolution.upstreamModel ?? upstreamNameFor(resolution.requested, providerId);
   if (demoMode === 'on' || (demoMode === 'auto' && !anyUpstreamConfigured(registry))) {
     const adapter = registry.adapterFor('demo');
@@ -49,6 +46,19 @@ export function routeCall(
     );
   }
   return { adapter, target: registry.targetFor(providerId, upstreamModel), providerId, demo: false };
+}
+
+/**
+ * The provider a call to `model` is sent to when the catalog does not say: the name's prefix when the registry
+ * serves it, else its maker, else the configured default. The resolver takes it (ResolveContext.provider), so a
+ * bare name several providers list is priced by the listing of the one that will serve it.
+ */
+export function intendedProvider(
+  model: string,
+  registry: ProviderRegistry,
+  defaultProvider: string | undefined,
+): string | undefined {
+  return detectProvider(model, (id) => registry.adapterFor(id) !== undefined) ?? defaultProvider;
 }
 
 function anyUpstreamConfigured(registry: ProviderRegistry): boolean {

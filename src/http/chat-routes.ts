@@ -71,7 +71,7 @@ export function registerChatRoutes(app: FastifyInstance, services: CallRouteServ
     async (request) => {
       await services.authenticator.caller(request.headers.authorization);
       const name = decodeURIComponent((request.params as { '*': string })['*']);
-      const resolution = services.catalog.resolve(name);
+      const resolution = services.pipeline.resolveModel(name);
       const model =
         resolution?.modelId !== undefined
           ? services.catalog.listModels().find((candidate) => candidate.id === resolution.modelId)

@@ -63,7 +63,7 @@ export function priceUsage(usage: NormalizedUsage, price: ModelPrice): CostBreak
   addImageLine(lines, usage, price, rates);
   if (rates.audioSecond) addLine(lines, 'audio_second', usage.audioSeconds ?? 0, rates.audioSecond, undefined);
   const total = sumAmounts(lines);
-  return { lines, tier, providerCost: total, markup: undefined, charge: total };
+  return { lines, tier, window: price.window, providerCost: total, markup: undefined, charge: total };
 }
 
 function addLine(

@@ -39,6 +39,31 @@ export interface ImageRate {
   rate: Decimal;
 }
 
+/**
+ * What a source declares about the names of a model (genai-prices `match` clauses; LiteLLM and OpenRouter
+ * canonical slugs as `equals`). Matched as genai-prices matches: case-insensitive, except `regex`.
+ */
+export type MatchRule =
+  | { equals: string }
+  | { starts_with: string }
+  | { ends_with: string }
+  | { contains: string }
+  | { regex: string }
+  | { or: MatchRule[] }
+  | { and: MatchRule[] };
+
+/**
+ * A UTC time-of-day window with its own rates (DeepSeek's standard price from 00:30 to 16:30 UTC, its off-peak
+ * price the rest of the day). Seconds of the day; `start > end` wraps past midnight. The window's rates and
+ * tiers replace the version's base ones while it is in force.
+ */
+export interface PriceWindow {
+  startSecond: number;
+  endSecond: number;
+  rates: PriceRates;
+  tiers: PriceTier[];
+}
+
 /** A price version as the catalog holds it. */
 export interface ModelPrice {
   /** The price version (model_prices.id); undefined for prices from the JSON file or the default. */
@@ -51,6 +76,12 @@ export interface ModelPrice {
   effectiveFrom: Date | undefined;
   effectiveUntil: Date | undefined;
   source: string;
+  /** The names the source declares for the model (alias rules), stored with the version. */
+  match?: MatchRule;
+  /** Time-of-day windows whose rates replace the base ones while in force (see PriceWindow). */
+  windows?: PriceWindow[];
+  /** Set on the price a resolution returns when a window's rates are in force: the window, `HH:MM:SS-HH:MM:SS` UTC. */
+  window?: string;
 }
 
 /**
@@ -74,6 +105,12 @@ export interface NormalizedUsage {
 
 /** How a model name was found. */
 export type MatchKind = 'exact' | 'alias' | 'case' | 'prefix' | 'snapshot' | 'default';
+
+/** What the caller knows about the call beyond its model name. */
+export interface ResolveContext {
+  /** The provider the call is routed to: a bare name listed by several providers takes this one's listing. */
+  provider?: string;
+}
 export type PriceSourceKind = 'database' | 'json' | 'default';
 
 export interface Resolution {
@@ -87,6 +124,8 @@ export interface Resolution {
   price: ModelPrice;
   maxOutputTokens: number | undefined;
   contextWindow: number | undefined;
+  /** For match `alias`: the declared rule that matched (e.g. `{"equals":"o1-preview"}`). */
+  rule?: string;
 }
 
 export interface BreakdownLine {
@@ -115,6 +154,8 @@ export interface CostBreakdown {
   lines: BreakdownLine[];
   /** The tier applied, if any (its threshold in prompt tokens). */
   tier: number | undefined;
+  /** The time-of-day window whose rates applied (`00:30:00-16:30:00 UTC`), if any. */
+  window?: string;
   /** Σ lines: what the provider charges us. */
   providerCost: Decimal;
   markup: { percent: Decimal; fixedFee: Decimal; amount: Decimal; rule: string } | undefined;

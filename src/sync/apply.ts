@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { registerModels, registrationOf, writePriceVersion } from '../catalog/catalog-store.js';
+import { priceStatementOf } from '../catalog/price-row.js';
 import type { ImportedEntry } from '../catalog/importers/types.js';
 import type { Schema } from '../db/schema.js';
 import type { PlannedChange } from './diff.js';
@@ -32,7 +33,7 @@ export async function applyChanges(
       ...changes.map((planned) => ({ modelId: planned.change.modelId, price: planned.price })),
       ...register.map((entry) => ({
         modelId: entry.modelId,
-        price: { rates: entry.rates, tiers: entry.tiers, ...(entry.imageRates ? { imageRates: entry.imageRates } : {}) },
+        price: priceStatementOf(entry),
       })),
     ];
     for (const { modelId, price } of prices) {

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { currentPriceRows, storedPrice, type PriceInput } from '../catalog/price-history.js';
-import { RATE_COLUMNS, RATE_KEYS, samePrice, tiersToStored } from '../catalog/price-row.js';
+import { priceStatementOf, RATE_COLUMNS, RATE_KEYS, samePrice, tiersToStored } from '../catalog/price-row.js';
 import { CatalogMatcher, isZeroPrice } from '../catalog/seed-matching.js';
 import type { ImportedEntry, ParsedSource } from '../catalog/importers/types.js';
 import type { RateName, Schema } from '../db/schema.js';
@@ -93,11 +93,7 @@ export async function diffCatalog(db: Kysely<Schema>, parsed: ParsedSource, sour
       diff.zeroPriced.push(match.modelId);
       continue;
     }
-    const price: PriceInput = {
-      rates: entry.rates,
-      tiers: entry.tiers,
-      ...(entry.imageRates ? { imageRates: entry.imageRates } : {}),
-    };
+    const price: PriceInput = priceStatementOf(entry);
     const row = current.get(match.modelId);
     const before = row ? storedPrice(row) : undefined;
     if (before && samePrice(before, price)) {

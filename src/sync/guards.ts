@@ -1,34 +1,13 @@
 import type { PriceInput } from '../catalog/price-history.js';
-import { RATE_COLUMNS } from '../catalog/price-row.js';
 import { Decimal } from '../money/decimal.js';
-import { MAX_BELIEVABLE_TOKEN_RATE, PER_TOKEN_RATES } from '../money/units.js';
-import type { PriceRates, RateKey } from '../pricing/types.js';
+import { MAX_BELIEVABLE_TOKEN_RATE } from '../money/units.js';
+import { validatePrice } from '../catalog/validate.js';
 import type { PriceChange, RateChange } from './diff.js';
 
 /** See MAX_BELIEVABLE_TOKEN_RATE: a ratio check cannot catch a unit mistake on a model priced for the first time. */
 export const MAX_TOKEN_RATE = MAX_BELIEVABLE_TOKEN_RATE;
-const TOKEN_RATES: readonly RateKey[] = PER_TOKEN_RATES;
 
-/** Why a price fails validation (empty when it passes): negative rates, or token rates past MAX_TOKEN_RATE. */
-export function validatePrice(price: PriceInput): string[] {
-  const reasons: string[] = [];
-  const check = (rates: Partial<PriceRates>, where: string) => {
-    for (const [key, value] of Object.entries(rates) as Array<[RateKey, Decimal | undefined]>) {
-      if (value === undefined) continue;
-      const name = `${where}${RATE_COLUMNS[key]}`;
-      if (value.isNegative()) reasons.push(`${name} is negative (${value.toString()})`);
-      else if (TOKEN_RATES.includes(key) && value.gt(MAX_TOKEN_RATE)) {
-        reasons.push(
-          `${name} is ${value.toString()} USD per token ($${value.shift(6).toString()} per 1M), above the ` +
-            `${MAX_TOKEN_RATE.toString()} limit: most likely a per-1M or per-1K price in a per-token field`,
-        );
-      }
-    }
-  };
-  check(price.rates, '');
-  for (const tier of price.tiers) check(tier.rates, `tier above ${tier.aboveInputTokens} tokens: `);
-  return reasons;
-}
+export { validatePrice } from '../catalog/validate.js';
 
 /**
  * Why a change must be held back (empty when it may be applied): a rate moving by more than `maxRatio`

@@ -1,10 +1,17 @@
 import { sql } from 'kysely';
 import { writePriceVersion, type PriceInput } from '../catalog/price-history.js';
-import { RATE_COLUMNS, RATE_KEYS, tiersFromStored, tiersToStored } from '../catalog/price-row.js';
+import {
+  RATE_COLUMNS,
+  RATE_KEYS,
+  tiersFromStored,
+  tiersToStored,
+  windowsFromStored,
+  windowsToStored,
+} from '../catalog/price-row.js';
 import type { Database } from '../db/database.js';
-import type { RateName, StoredPriceTier } from '../db/schema.js';
+import type { RateName, StoredPriceTier, StoredPriceWindow } from '../db/schema.js';
 import { Decimal } from '../money/decimal.js';
-import type { PriceRates } from '../pricing/types.js';
+import type { MatchRule, PriceRates } from '../pricing/types.js';
 import { syncLabel, type PlannedChange } from './diff.js';
 import type { HeldBackChange, SyncResult } from './run-sync.js';
 
@@ -12,6 +19,9 @@ import type { HeldBackChange, SyncResult } from './run-sync.js';
 export interface ProposedPrice {
   rates: Partial<Record<RateName, string>>;
   tiers: StoredPriceTier[];
+  /** The feed's declared names and time-of-day windows, as stored (absent in proposals recorded before issue 11). */
+  matchRule?: MatchRule | null;
+  windows?: StoredPriceWindow[];
   /** The price version the change was computed against (null: the model had none); approval needs it still current. */
   replacesVersion: number | null;
 }
@@ -58,6 +68,8 @@ export function proposedPrice(planned: PlannedChange): ProposedPrice {
   return {
     rates,
     tiers: JSON.parse(tiersToStored(planned.price.tiers)) as StoredPriceTier[],
+    matchRule: planned.price.match ?? null,
+    windows: JSON.parse(windowsToStored(planned.price.windows)) as StoredPriceWindow[],
     replacesVersion: planned.currentVersion,
   };
 }
@@ -68,7 +80,12 @@ function priceInput(proposed: ProposedPrice): PriceInput {
     const text = proposed.rates[RATE_COLUMNS[key]];
     if (text !== undefined) rates[key] = Decimal.parse(text);
   }
-  return { rates, tiers: tiersFromStored(proposed.tiers) };
+  return {
+    rates,
+    tiers: tiersFromStored(proposed.tiers),
+    ...(proposed.matchRule ? { match: proposed.matchRule } : {}),
+    ...(proposed.windows?.length ? { windows: windowsFromStored(proposed.windows) } : {}),
+  };
 }
 
 /**

@@ -8,6 +8,9 @@ import type { Importer } from './types.js';
 const BASE_FIELDS: Record<string, RateKey> = {
   input_cost_per_token: 'input',
   output_cost_per_token: 'output',
+  // DeepSeek-style cache price (`deepseek/deepseek-chat`: 7e-8 for a cache hit, 2.7e-7 for a miss). Listed
+  // before `cache_read_input_token_cost`, which wins when an entry states both.
+  input_cost_per_token_cache_hit: 'cacheRead',
   cache_read_input_token_cost: 'cacheRead',
   cache_creation_input_token_cost: 'cacheWrite',
   cache_creation_input_token_cost_above_1hr: 'cacheWrite1h',

@@ -2,6 +2,7 @@ import type { PriceTier, RateKey } from '../../pricing/types.js';
 import { isRecord, readInteger } from './exact-json.js';
 import { InvalidEntryError, SourceBuilder } from './importer-support.js';
 import type { Importer } from './types.js';
+import { equalsRule } from '../match-rules.js';
 
 /**
  * OpenRouter's pricing fields (https://openrouter.ai/docs/api-reference/list-available-models): USD per
@@ -75,6 +76,10 @@ export const openrouterImporter: Importer = {
         const architecture = isRecord(model.architecture) ? model.architecture : {};
         const topProvider = isRecord(model.top_provider) ? model.top_provider : {};
         const outputs = Array.isArray(architecture.output_modalities) ? architecture.output_modalities : [];
+        // The dated `canonical_slug` (`deepseek/deepseek-v4-flash-20260731` for `deepseek/deepseek-v4-flash-0731`)
+        // is a declared name of the same model.
+        const slug = typeof model.canonical_slug === 'string' && model.canonical_slug !== id ? model.canonical_slug : undefined;
+        const match = slug ? equalsRule([slug]) : undefined;
         return {
           modelId: `openrouter/${id}`,
           variants: [],
@@ -85,6 +90,7 @@ export const openrouterImporter: Importer = {
           maxOutputTokens: readInteger(topProvider.max_completion_tokens),
           rates,
           tiers: tiers.sort((a, b) => a.aboveInputTokens - b.aboveInputTokens),
+          ...(match ? { match } : {}),
         };
       });
     });

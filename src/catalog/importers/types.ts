@@ -1,4 +1,4 @@
-import type { ImageRate, PriceRates, PriceTier } from '../../pricing/types.js';
+import type { ImageRate, MatchRule, PriceRates, PriceTier, PriceWindow } from '../../pricing/types.js';
 
 /** The source formats tollgate imports; `tollgate catalog seed --format` takes these names. */
 export const FORMAT_NAMES = [
@@ -28,7 +28,14 @@ export interface ImportedEntry {
   tiers: PriceTier[];
   /** Per-image rates by size and quality (image generation models); absent when the source has none. */
   imageRates?: ImageRate[];
+  /** The names the source declares for this model (genai-prices `match`, canonical slugs): alias rules. */
+  match?: MatchRule;
+  /** Time-of-day windows with their own rates (genai-prices `start_time`/`end_time` constraints). */
+  windows?: ImportedWindow[];
 }
+
+/** A window as imported: rates may omit input/output like an entry's. */
+export type ImportedWindow = Omit<PriceWindow, 'rates'> & { rates: Partial<PriceRates> };
 
 /** A problem with one entry, naming the file, the model and the field. */
 export interface ImportIssue {

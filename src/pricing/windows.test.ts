@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { Decimal } from '../money/decimal.js';
+import type { ModelPrice } from './types.js';
+import { formatTimeOfDay, inWindow, parseTimeOfDay, priceInForce, windowLabel } from './windows.js';
+
+const at = (time: string) => Date.parse(`2026-11-02T${time}Z`);
+
+describe('time-of-day windows', () => {
+  it('reads and writes UTC times of day', () => {
+    expect(parseTimeOfDay('00:30:00Z')).toBe(1_800);
+    expect(parseTimeOfDay('16:30')).toBe(59_400);
+    expect(formatTimeOfDay(59_400)).toBe('16:30:00');
+    expect(windowLabel({ startSecond: 1_800, endSecond: 59_400 })).toBe('00:30:00-16:30:00 UTC');
+    expect(() => parseTimeOfDay('25:00:00')).toThrow('"25:00:00" is not a UTC time of day (HH:MM:SS)');
+  });
+
+  it('holds from the start, inclusive, to the end, exclusive, and wraps past midnight', () => {
+    const day = { startSecond: 1_800, endSecond: 59_400 };
+    expect([at('00:29:59.999'), at('00:30:00'), at('16:29:59.999'), at('16:30:00')].map((time) => inWindow(day, time))).toEqual([
+      false,
+      true,
+      true,
+      false,
+    ]);
+    const night = { startSecond: 79_200, endSecond: 7_200 }; // 22:00 to 02:00
+    expect([at('23:00:00'), at('01:59:59'), at('02:00:00'), at('12:00:00')].map((time) => inWindow(night, time))).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
+  });
+
+  it("gives the window's rates while it holds, the same object every time, and the base rates otherwise", () => {
+    const price: ModelPrice = {
+      version: 1,
+      modelId: 'deepseek/deepseek-chat',
+      rates: { input: Decimal.parse('0.000000135'), output: Decimal.parse('0.00000055') },
+      tiers: [],
+      effectiveFrom: undefined,
+      effectiveUntil: undefined,
+      source: 'test',
+      windows: [
+        {
+          startSecond: 1_800,
+          endSecond: 59_400,
+          rates: { input: Decimal.parse('0.00000027'), output: Decimal.parse('0.0000011') },
+          tiers: [],
+        },
+      ],
+    };
+    const standard = priceInForce(price, at('10:00:00'));
+    expect(standard.rates.input.toString()).toBe('0.00000027');
+    expect(standard.window).toBe('00:30:00-16:30:00 UTC');
+    expect(priceInForce(price, at('11:00:00'))).toBe(standard);
+    expect(priceInForce(price, at('20:00:00'))).toBe(price);
+  });
+});
