@@ -237,6 +237,9 @@ export async function startGateway(config: Config, logger: Logger, options: Star
       async close() {
         if (closed) return;
         closed = true;
+        // A call in flight keeps its connection: closed right after its answer (Node reads the keep-alive
+        // timeout when a response finishes), not held open until the idle timeout while shutdown waits.
+        app.server.keepAliveTimeout = 1;
         await app.close();
         for (const cleanup of cleanups.reverse()) await cleanup();
         if (!options.database) await database.close();
