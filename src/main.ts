@@ -98,7 +98,10 @@ export async function startGateway(config: Config, logger: Logger, options: Star
   try {
     const { seeded, firstStart } = options.prepared ?? (await prepareDatabase(database, config, logger));
     const background = options.background ?? true;
-    const metrics = new GatewayMetrics({ collectDefaults: true, ...(options.renderMetrics ? { render: options.renderMetrics } : {}) });
+    const metrics = new GatewayMetrics({
+      collectDefaults: true,
+      ...(options.renderMetrics ? { render: options.renderMetrics } : {}),
+    });
     const catalog = await PricingCatalog.create({ database, config, logger, onLookup: metrics.onLookup });
     catalog.startAutoReload();
     cleanups.push(() => catalog.stop());

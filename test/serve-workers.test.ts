@@ -184,16 +184,12 @@ describe.skipIf(!adminUrl)('tollgate serve --workers on PostgreSQL (needs TEST_D
       const response = await inFlight;
       expect(response.status).toBe(200);
       const requestId = response.headers.get('x-tollgate-request-id');
-      expect((await response.json()).usage.completion_tokens).toBe(363);
+      expect(((await response.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens).toBe(363);
       expect((await gateway.exited).code).toBe(0);
       expect(gateway.output()).toContain('SIGTERM: 2 workers finishing in-flight calls and closing');
       expect([...(await capturedRequests(database.db, account.id))]).toEqual([requestId]);
       expect(await ledgerHolds(database.db)).toEqual({ ok: true, negative: [] });
-      const stopped = await database.db
-        .selectFrom('gateway_instances')
-        .select('id')
-        .where('stopped_at', 'is', null)
-        .execute();
+      const stopped = await database.db.selectFrom('gateway_instances').select('id').where('stopped_at', 'is', null).execute();
       expect(stopped).toEqual([]);
     } finally {
       held.release();

@@ -95,7 +95,14 @@ export function registerServeCommand(program: Command): void {
               return startMetricsServer({ render }, { host: config.metrics.host ?? '127.0.0.1', port: config.metrics.port });
             },
             printBanner(prepared, facts, extra) {
-              printBanner({ config, ...prepared, ...facts, metricsUrl: extra.metricsUrl, sharesEmbedded: false, workerPids: extra.pids });
+              printBanner({
+                config,
+                ...prepared,
+                ...facts,
+                metricsUrl: extra.metricsUrl,
+                sharesEmbedded: false,
+                workerPids: extra.pids,
+              });
             },
           });
         } catch (error) {
@@ -153,7 +160,9 @@ function printBanner(banner: Banner): void {
       (banner.seeded ? ` (seeded ${banner.seeded.models} from the shipped files)` : ''),
   );
   if (banner.workerPids.length > 0)
-    lines.push(`workers: ${banner.workerPids.length} processes share the port (pids ${banner.workerPids.join(', ')}; primary ${process.pid})`);
+    lines.push(
+      `workers: ${banner.workerPids.length} processes share the port (pids ${banner.workerPids.join(', ')}; primary ${process.pid})`,
+    );
   const { live, demo } = banner.providers;
   if (demo === 'always')
     lines.push('providers: the demo provider answers every call (TOLLGATE_DEMO=on), priced as the real model');

@@ -25,9 +25,7 @@ import type { Gateway, Prepared } from '../main.js';
  */
 
 /** Worker → primary. */
-type FromWorker =
-  | { type: 'tollgate:ready'; banner: BannerFacts }
-  | { type: 'tollgate:metrics'; id: number };
+type FromWorker = { type: 'tollgate:ready'; banner: BannerFacts } | { type: 'tollgate:metrics'; id: number };
 /** Primary → worker. */
 type FromPrimary = { type: 'tollgate:metrics'; id: number; contentType?: string; body?: string; error?: string };
 
@@ -62,7 +60,9 @@ export interface PrimaryOptions {
   logger: Logger;
   prepare(): Promise<Prepared>;
   /** Serves TOLLGATE_METRICS_ADDRESS with every worker's metrics; returns its URL. */
-  startMetricsServer(render: () => Promise<{ contentType: string; body: string }>): Promise<{ url: string; close(): Promise<void> } | undefined>;
+  startMetricsServer(
+    render: () => Promise<{ contentType: string; body: string }>,
+  ): Promise<{ url: string; close(): Promise<void> } | undefined>;
   printBanner(prepared: Prepared, facts: BannerFacts, extra: { metricsUrl: string | undefined; pids: number[] }): void;
 }
 
@@ -170,10 +170,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
 export interface WorkerOptions {
   config: Config;
   logger: Logger;
-  start(options: {
-    background: boolean;
-    renderMetrics: () => Promise<{ contentType: string; body: string }>;
-  }): Promise<Gateway>;
+  start(options: { background: boolean; renderMetrics: () => Promise<{ contentType: string; body: string }> }): Promise<Gateway>;
 }
 
 /**
@@ -192,7 +189,8 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     const request = pending.get(message.id);
     if (!request) return;
     pending.delete(message.id);
-    if (message.error !== undefined || message.body === undefined) request.reject(new Error(`metrics of the workers: ${message.error}`));
+    if (message.error !== undefined || message.body === undefined)
+      request.reject(new Error(`metrics of the workers: ${message.error}`));
     else request.resolve({ contentType: message.contentType ?? 'text/plain', body: message.body });
   });
   const renderMetrics = () =>
