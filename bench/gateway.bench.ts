@@ -56,6 +56,8 @@ interface StreamFigures {
   failed: number;
 }
 
+const NO_STREAM: StreamFigures = { firstByteP50: Number.NaN, lastByteP50: Number.NaN, ok: 0, failed: 0 };
+
 interface PathFigures {
   target: Target;
   single: LoadResult;
@@ -183,6 +185,10 @@ async function main(): Promise<void> {
       `load average before ${loadBefore.map((value) => value.toFixed(2)).join(' ')}, after ${loadAfter.map((value) => value.toFixed(2)).join(' ')}`,
   );
   printTable(figures);
+  if (figures.some((path) => path.stream.ok === 0))
+    console.log(
+      'n/a: no streamed figures (Portkey answers 500 to a stream from this upstream under Node 20; see its log line above)',
+    );
   for (const path of figures) if (path.billing) console.log(`billing check, ${path.billing}`);
   const failures = figures.reduce((total, path) => total + path.single.failed + path.concurrent.failed + path.stream.failed, 0);
   if (failures > 0) {
@@ -233,8 +239,12 @@ async function measure(
   await answersWithUsage(target);
   const singleRuns = await runTimedByCount(target, 1, seconds, 200);
   const concurrentRuns = await runTimedByCount(target, 50, seconds, 1000);
-  const warmup = await streamCalls(target, 50);
-  const stream = await streamCalls(target, STREAM_CALLS);
+  // Portkey's stream of an OpenAI-compatible upstream fails under Node 20 (its header update throws
+  // "TypeError: immutable" and it answers 500): a path whose first streamed call fails is not streamed.
+  const probe = target.label === 'portkey' ? await streamCalls(target, 1) : undefined;
+  const streams = probe === undefined || probe.ok === 1;
+  const warmup = streams ? await streamCalls(target, 50) : NO_STREAM;
+  const stream = streams ? await streamCalls(target, STREAM_CALLS) : NO_STREAM;
   const calibrationFailures = singleRuns[0]!.failed + concurrentRuns[0]!.failed + warmup.failed;
   const sum = (runs: LoadResult[]) => ({ ok: runs.reduce((total, run) => total + run.ok, 0) });
   return {
@@ -357,8 +367,8 @@ function printTable(figures: PathFigures[]): void {
     path === direct ? '-' : (path.single.p50 - direct.single.p50).toFixed(3),
     path === direct ? '-' : (path.single.p99 - direct.single.p99).toFixed(3),
     path.concurrent.requestsPerSecond.toFixed(0),
-    path.stream.firstByteP50.toFixed(3),
-    path.stream.lastByteP50.toFixed(3),
+    milliseconds(path.stream.firstByteP50),
+    milliseconds(path.stream.lastByteP50),
     String(path.single.failed + path.concurrent.failed + path.stream.failed),
   ]);
   const widths = columns.map((column, index) => Math.max(column.length, ...rows.map((row) => row[index]!.length)));
@@ -395,7 +405,11 @@ function summary(figures: PathFigures[]): string {
 }
 
 function ratio(numerator: number, denominator: number): string {
-  return `${(numerator / denominator).toFixed(2)}x`;
+  return Number.isNaN(numerator / denominator) ? 'n/a' : `${(numerator / denominator).toFixed(2)}x`;
+}
+
+function milliseconds(value: number): string {
+  return Number.isNaN(value) ? 'n/a' : value.toFixed(3);
 }
 
 function freePort(): Promise<number> {

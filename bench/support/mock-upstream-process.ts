@@ -24,7 +24,7 @@ const events = readFileSync(
   .filter((line) => line.trim() !== '')
   .map((line) => Buffer.from(`data: ${line}\n\n`));
 events.push(Buffer.from('data: [DONE]\n\n'));
-const streamHeaders = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };
+const streamHeaders = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
 const STREAM_FLAG = Buffer.from('"stream":true');
 
 const server = createServer((request, response) => {
