@@ -311,7 +311,7 @@ async function createAccount(url: string): Promise<{ id: string; key: string }> 
   const response = await fetch(`${url}/admin/accounts`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'bench', mode: 'consumption_usd', credits: '1000000' }),
+    body: JSON.stringify({ name: `bench-${randomBytes(4).toString('hex')}`, mode: 'consumption_usd', credits: '1000000' }),
   });
   const created = (await response.json()) as { account: { id: string }; api_key: { key: string } };
   if (!response.ok) throw new Error(`creating the benchmark account: ${response.status} ${JSON.stringify(created)}`);
