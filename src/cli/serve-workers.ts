@@ -175,8 +175,7 @@ export interface WorkerOptions {
 
 /**
  * Runs one worker: a gateway on the shared port, with the primary's preparation already done. Exits the
- * process when it cannot start (the primary reports it) and after draining on SIGTERM/SIGINT or when the
- * primary is gone.
+ * process when it cannot start (the primary reports it) and after draining on SIGTERM/SIGINT.
  */
 export async function runWorker(options: WorkerOptions): Promise<void> {
   const slot = Number(process.env[WORKER_SLOT_VARIABLE]);
@@ -223,7 +222,8 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   // Ctrl-C reaches every process of the group, then the primary's SIGTERM follows: one drain.
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
-  process.on('disconnect', stop);
+  // A primary that dies closes the channel, and Node's cluster module then exits the worker at once (no drain):
+  // as after a kill, the next start replays the worker's journal.
 }
 
 function sendIfConnected(worker: Worker, message: FromPrimary): void {
