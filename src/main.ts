@@ -44,6 +44,7 @@ export interface Gateway {
   /** How calls reserve and settle credits; `flush()` makes every settled call's capture durable. */
   reservations: CallReservations;
   recorder: UsageRecorder;
+  metrics: GatewayMetrics;
   /** Which upstreams calls can reach: the startup banner names them. */
   providers: { live: string[]; demo: 'always' | 'standing-in' | 'off' };
   firstStart: FirstStartCredentials;
@@ -55,25 +56,57 @@ export interface Gateway {
 
 export const VERSION = readVersion();
 
+/** What `prepareDatabase` did: the seed and the credentials of a first start, for the startup banner. */
+export interface Prepared {
+  seeded: { models: number } | undefined;
+  firstStart: FirstStartCredentials;
+}
+
+export interface StartOptions {
+  /** A database opened by the caller (it stays open after `close()`). */
+  database?: Database;
+  /** The database was already migrated, seeded and given its first credentials (by `tollgate serve`'s primary process). */
+  prepared?: Prepared;
+  /** Runs the hold sweeper and the price sync schedule (default true; one worker of several does). */
+  background?: boolean;
+  /** Serves TOLLGATE_METRICS_ADDRESS from this process (default true; with workers the primary serves it). */
+  metricsServer?: boolean;
+  /** What `/metrics` answers instead of this process's own registry (every worker's, aggregated). */
+  renderMetrics?: () => Promise<{ contentType: string; body: string }>;
+}
+
+/**
+ * Once per database, before any process serves: migrations, the shipped catalog when it is empty, and a
+ * fresh install's demo account and admin key.
+ */
+export async function prepareDatabase(database: Database, config: Config, logger: Logger): Promise<Prepared> {
+  await migrate(database.db);
+  const seeded = config.seedOnStart ? await seedIfEmpty(database, logger) : undefined;
+  const firstStart = await ensureFirstStartCredentials(database, new Ledger(database.db, { logger }), config);
+  return { seeded, firstStart };
+}
+
 /**
  * The composition root: the one place that wires configuration, storage, the catalog, the ledger, the
  * providers and the HTTP app together. `tollgate serve`, the end-to-end tests and the benchmarks all
  * start the gateway through here.
  */
-export async function startGateway(config: Config, logger: Logger, options: { database?: Database } = {}): Promise<Gateway> {
+export async function startGateway(config: Config, logger: Logger, options: StartOptions = {}): Promise<Gateway> {
   // A CLI command run beside this server reaches an embedded database through a socket it shares (src/db/pglite-socket-server.ts).
   const database = options.database ?? (await openDatabase(config.database, { logger, share: true }));
   const cleanups: Array<() => Promise<void> | void> = [];
   try {
-    await migrate(database.db);
-    const seeded = config.seedOnStart ? await seedIfEmpty(database, logger) : undefined;
-    const metrics = new GatewayMetrics({ collectDefaults: true });
+    const { seeded, firstStart } = options.prepared ?? (await prepareDatabase(database, config, logger));
+    const background = options.background ?? true;
+    const metrics = new GatewayMetrics({
+      collectDefaults: true,
+      ...(options.renderMetrics ? { render: options.renderMetrics } : {}),
+    });
     const catalog = await PricingCatalog.create({ database, config, logger, onLookup: metrics.onLookup });
     catalog.startAutoReload();
     cleanups.push(() => catalog.stop());
     const markups = await MarkupRules.load(database, config);
     const ledger = new Ledger(database.db, { logger });
-    const firstStart = await ensureFirstStartCredentials(database, ledger, config);
     const registry = createProviderRegistry(config);
     cleanups.push(() => registry.close());
 
@@ -118,15 +151,18 @@ export async function startGateway(config: Config, logger: Logger, options: { da
     };
     const unlisten = await database.listen(PRICES_CHANGED_CHANNEL, reloadPrices, reloadPrices);
     cleanups.push(unlisten);
-    const sweeper = startHoldSweeper({
-      ledger,
-      maxAgeSeconds: config.ledger.holdMaxAgeSeconds,
-      intervalSeconds: config.ledger.sweepIntervalSeconds,
-      instance,
-      logger,
-    });
-    cleanups.push(() => sweeper.stop());
-    const sync = startPriceSync({ config, database, catalog, logger });
+    if (background) {
+      const sweeper = startHoldSweeper({
+        ledger,
+        maxAgeSeconds: config.ledger.holdMaxAgeSeconds,
+        intervalSeconds: config.ledger.sweepIntervalSeconds,
+        instance,
+        logger,
+      });
+      cleanups.push(() => sweeper.stop());
+    }
+    // Every process serves the sync's admin routes; only a background one runs its schedule.
+    const sync = startPriceSync({ config, database, catalog, logger, scheduled: background });
     cleanups.push(() => sync.stop());
 
     const authenticator = new Authenticator(database.db, ledger, config.adminKey);
@@ -183,7 +219,7 @@ export async function startGateway(config: Config, logger: Logger, options: { da
       version: VERSION,
     });
     const metricsServer =
-      config.metrics.port !== undefined
+      config.metrics.port !== undefined && options.metricsServer !== false
         ? await startMetricsServer(metrics, { host: config.metrics.host ?? '127.0.0.1', port: config.metrics.port })
         : undefined;
     if (metricsServer) cleanups.push(() => metricsServer.close());
@@ -196,6 +232,7 @@ export async function startGateway(config: Config, logger: Logger, options: { da
       ledger,
       reservations,
       recorder,
+      metrics,
       providers: liveProviders(registry, config),
       firstStart,
       seeded,
@@ -203,6 +240,9 @@ export async function startGateway(config: Config, logger: Logger, options: { da
       async close() {
         if (closed) return;
         closed = true;
+        // A call in flight keeps its connection: closed right after its answer (Node reads the keep-alive
+        // timeout when a response finishes), not held open until the idle timeout while shutdown waits.
+        app.server.keepAliveTimeout = 1;
         await app.close();
         for (const cleanup of cleanups.reverse()) await cleanup();
         if (!options.database) await database.close();

@@ -72,9 +72,14 @@ export async function spawnUntil(command: string, args: string[], probe: () => P
   return server;
 }
 
-function serverProcess(child: ChildProcess): ServerProcess {
+/** Ends `child` with the benchmark, however the benchmark ends. */
+export function track(child: ChildProcess): void {
   running.add(child);
   child.once('exit', () => running.delete(child));
+}
+
+function serverProcess(child: ChildProcess): ServerProcess {
+  track(child);
   return {
     child,
     async stop() {

@@ -75,6 +75,11 @@ export interface Config {
   /** Seed the catalog from the files shipped in data/ when it is empty (the no-configuration start). */
   seedOnStart: boolean;
   /**
+   * Processes `tollgate serve` runs (TOLLGATE_WORKERS or `--workers`); undefined: the number of cores on
+   * PostgreSQL, one on the embedded database (which one process owns).
+   */
+  workers: number | undefined;
+  /**
    * The local demo provider: `auto` answers every call with it while no upstream key is configured at all
    * (a fresh install can make priced calls at once); `on` always; `off` never.
    */
@@ -206,6 +211,7 @@ const environmentSchema = z.object({
   TOLLGATE_CONSOLE_SESSION_IDLE_MINUTES: integer('TOLLGATE_CONSOLE_SESSION_IDLE_MINUTES', 1).default(30),
   TOLLGATE_CONSOLE_SESSION_MAX_HOURS: integer('TOLLGATE_CONSOLE_SESSION_MAX_HOURS', 1).default(12),
   TOLLGATE_SEED_ON_START: z.enum(['true', 'false']).default('true'),
+  TOLLGATE_WORKERS: integer('TOLLGATE_WORKERS', 1).optional(),
   TOLLGATE_DEMO: z.enum(['auto', 'on', 'off'], 'TOLLGATE_DEMO must be "auto", "on" or "off"').default('auto'),
   TOLLGATE_DEFAULT_PROVIDER: z.string().default('openai'),
   TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS: integer('TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS', 1).default(4096),
@@ -314,6 +320,7 @@ export function loadConfig(environment: Record<string, string | undefined>, over
       sessionMaxAgeMs: env.TOLLGATE_CONSOLE_SESSION_MAX_HOURS * 3_600_000,
     },
     seedOnStart: env.TOLLGATE_SEED_ON_START === 'true',
+    workers: overrides.workers ?? env.TOLLGATE_WORKERS,
     demo: env.TOLLGATE_DEMO,
     defaultProvider: env.TOLLGATE_DEFAULT_PROVIDER === 'none' ? undefined : env.TOLLGATE_DEFAULT_PROVIDER,
     defaultMaxOutputTokens: env.TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS,
@@ -328,6 +335,7 @@ export interface ConfigOverrides {
   dataDirectory?: string;
   host?: string;
   port?: number;
+  workers?: number;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -110,8 +110,12 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  constructor(options: { collectDefaults?: boolean } = {}) {
+  private readonly renderOverride: (() => Promise<{ contentType: string; body: string }>) | undefined;
+
+  /** `render`: what a scrape answers instead of this registry (a worker's answer is every worker's, aggregated). */
+  constructor(options: { collectDefaults?: boolean; render?: () => Promise<{ contentType: string; body: string }> } = {}) {
     if (options.collectDefaults) collectDefaultMetrics({ register: this.registry, prefix: 'tollgate_process_' });
+    this.renderOverride = options.render;
   }
 
   /** Hook for the pricing catalog's lookups. */
@@ -175,6 +179,7 @@ export class GatewayMetrics {
   }
 
   async render(): Promise<{ contentType: string; body: string }> {
+    if (this.renderOverride) return this.renderOverride();
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 

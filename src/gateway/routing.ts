@@ -61,6 +61,18 @@ export function intendedProvider(
   return detectProvider(model, (id) => registry.adapterFor(id) !== undefined) ?? defaultProvider;
 }
 
+/** Per registry: its credentials come from the configuration, fixed for its life. */
+const configured = new WeakMap<ProviderRegistry, boolean>();
+
+/**
+ * Whether any upstream has credentials: asked on every call in the default demo mode (`auto`), and answered
+ * once per registry (the profile of a call found the sorted list of ids it built each time).
+ */
 function anyUpstreamConfigured(registry: ProviderRegistry): boolean {
-  return registry.ids().some((id) => id !== 'demo' && registry.hasCredentials(id));
+  let answer = configured.get(registry);
+  if (answer === undefined) {
+    answer = registry.ids().some((id) => id !== 'demo' && registry.hasCredentials(id));
+    configured.set(registry, answer);
+  }
+  return answer;
 }

@@ -9,7 +9,7 @@ import type { GatewayMetrics } from '../gateway/metrics.js';
  * `/metrics` at all. Anything but `GET /metrics` is a 404.
  */
 export async function startMetricsServer(
-  metrics: GatewayMetrics,
+  metrics: Pick<GatewayMetrics, 'render'>,
   address: { host: string; port: number },
 ): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((request, response) => {

@@ -1,4 +1,4 @@
-import { Decimal } from '../money/decimal.js';
+import { Decimal, POWERS_OF_TEN } from '../money/decimal.js';
 import type { BreakdownLine, CostBreakdown, ModelPrice, NormalizedUsage, PriceRates, PriceTier, RateKey } from './types.js';
 import { totalInputTokens } from './usage.js';
 
@@ -106,8 +106,6 @@ export function imageRateFor(
   const chosen = exact ?? sized.find((entry) => entry.quality === undefined);
   return chosen ? { rate: chosen.rate, variant: `${chosen.size} ${chosen.quality ?? 'any'}` } : undefined;
 }
-
-const POWERS_OF_TEN: bigint[] = Array.from({ length: 64 }, (_, exponent) => 10n ** BigInt(exponent));
 
 /** Σ amounts, exact: added as integers at the largest scale, one Decimal built at the end (the hot path). */
 function sumAmounts(lines: BreakdownLine[]): Decimal {

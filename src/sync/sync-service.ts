@@ -35,6 +35,8 @@ export interface PriceSyncOptions {
   logger: Logger;
   /** Waits between webhook delivery attempts (default 1 s, 5 s, 30 s). */
   alertRetryDelaysMs?: number[];
+  /** Runs the schedule here (default true); false in all but one of `tollgate serve`'s workers, which still report it. */
+  scheduled?: boolean;
 }
 
 export interface SourceStatus {
@@ -219,7 +221,7 @@ export function startPriceSync(options: PriceSyncOptions): PriceSync {
   }
   if (config.sync.cron) {
     try {
-      cron = new Cron(config.sync.cron, { protect: true, unref: true }, async () => {
+      cron = new Cron(config.sync.cron, { protect: true, unref: true, paused: options.scheduled === false }, async () => {
         try {
           await tick(dueTick(new Date()));
         } catch (error) {

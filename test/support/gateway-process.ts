@@ -31,7 +31,9 @@ export async function startGatewayProcess(env: Record<string, string>, args: str
     ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--host', '127.0.0.1', '--port', '0', ...args],
     {
       cwd: ROOT,
-      env: { ...process.env, TOLLGATE_LOG_LEVEL: 'warn', ...env },
+      // One process unless a test asks for workers (TOLLGATE_WORKERS or --workers): a test's crash() then
+      // kills the process that served the calls.
+      env: { ...process.env, TOLLGATE_LOG_LEVEL: 'warn', TOLLGATE_WORKERS: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
