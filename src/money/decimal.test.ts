@@ -78,6 +78,27 @@ describe('Decimal', () => {
     );
   });
 
+  it('times(n) equals the product of the digits, on both sides of 2^53 (property)', () => {
+    // Coefficients and counts around the largest safe integer, where times() leaves number arithmetic for bigints.
+    const near = (limit: bigint) => fc.bigInt({ min: -limit, max: limit });
+    const edge = fc.oneof(near(2n ** 20n), near(2n ** 40n), near(2n ** 53n + 1000n), near(10n ** 30n));
+    fc.assert(
+      fc.property(edge, fc.integer({ min: 0, max: 30 }), fc.oneof(fc.nat(), fc.integer({ min: 2 ** 52, max: Number.MAX_SAFE_INTEGER })), (coefficient, places, count) => {
+        const rate = Decimal.scaled(coefficient, places);
+        const product = rate.times(count);
+        expect(product.eq(Decimal.scaled(coefficient * BigInt(count), places))).toBe(true);
+        expect(product.eq(rate.times(BigInt(count)))).toBe(true);
+        // One representation per value: no trailing zeros after the point.
+        expect(product.toString()).toBe(Decimal.parse(product.toString()).toString());
+        if (product.scale > 0) expect(product.coefficient % 10n).not.toBe(0n);
+      }),
+      { numRuns: 2000 },
+    );
+    expect(Decimal.parse('0.00000015').times(9_007_199_254_740_991).toString()).toBe('1351079888.21114865');
+    expect(Decimal.parse('-2.5').times(4).toString()).toBe('-10');
+    expect(() => Decimal.scaled(1n, -1)).toThrow(RangeError);
+  });
+
   it('round stays within half a unit of the last place and is idempotent (property)', () => {
     fc.assert(
       fc.property(decimal, fc.integer({ min: 0, max: 12 }), (value, places) => {

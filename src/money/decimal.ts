@@ -4,6 +4,9 @@
  */
 export const POWERS_OF_TEN: readonly bigint[] = Array.from({ length: 64 }, (_, exponent) => 10n ** BigInt(exponent));
 
+/** 10^0 through 10^15 as numbers: every one a safe integer, for the exact number paths beside POWERS_OF_TEN. */
+export const SAFE_POWERS_OF_TEN: readonly number[] = Array.from({ length: 16 }, (_, exponent) => 10 ** exponent);
+
 /**
  * An exact decimal number: `coefficient × 10^-scale`, with a bigint coefficient.
  *
@@ -18,12 +21,23 @@ export const POWERS_OF_TEN: readonly bigint[] = Array.from({ length: 64 }, (_, e
  *   Decimal.parse('2.5e-06').mul(Decimal.of(1000))  // 0.0025
  */
 export class Decimal {
+  /**
+   * The coefficient as a number when it is a safe integer (|c| < 2^53, where number arithmetic on integers is
+   * exact), else NaN: lets the cost engine's products and sums skip bigint work without ever rounding.
+   */
+  readonly safeCoefficient: number;
+
   private constructor(
     /** The digits, as an integer. */
     readonly coefficient: bigint,
     /** How many of those digits are after the point; never negative. */
     readonly scale: number,
-  ) {}
+    /** The coefficient as a number when the caller already has it (a safe integer equal to `coefficient`). */
+    knownSafe?: number,
+  ) {
+    const digits = knownSafe ?? Number(coefficient);
+    this.safeCoefficient = Number.isSafeInteger(digits) ? digits : Number.NaN;
+  }
 
   static readonly ZERO = new Decimal(0n, 0);
   static readonly ONE = new Decimal(1n, 0);
@@ -79,10 +93,51 @@ export class Decimal {
     return new Decimal(this.coefficient * other.coefficient, this.scale + other.scale).normalize();
   }
 
-  /** Multiplies by an integer count (tokens, requests), exactly. */
+  /**
+   * Multiplies by an integer count (tokens, requests), exactly. A rate's digits times a token count mostly
+   * stays below 2^53, where integer arithmetic on a JavaScript number is exact (every integer there has an
+   * exact representation, and so has the product of two when it is one): that case is done without bigint
+   * work, the rest with bigints. Either way the result is the exact product; nothing is ever rounded.
+   */
   times(count: number | bigint): Decimal {
     if (count === 0 || count === 0n) return Decimal.ZERO;
+    if (typeof count === 'number') {
+      // NaN (a coefficient past 2^53) makes the product NaN, which is not a safe integer: the bigint path takes it.
+      const product = this.safeCoefficient * count;
+      if (Number.isSafeInteger(count) && Number.isSafeInteger(product)) return Decimal.ofSafe(product, this.scale);
+    }
     return new Decimal(this.coefficient * BigInt(count), this.scale).normalize();
+  }
+
+  /**
+   * `coefficient × 10^-scale`, exactly, trailing zeros dropped; for sums built as integers at one scale (the
+   * cost engine's). @throws RangeError for a negative or fractional scale.
+   */
+  static scaled(coefficient: bigint, scale: number): Decimal {
+    if (!Number.isInteger(scale) || scale < 0) throw new RangeError(`a scale is a whole number of places, got ${scale}`);
+    return new Decimal(coefficient, scale).normalize();
+  }
+
+  /**
+   * `value × 10^-scale` for a safe integer `value` (|value| < 2^53), trailing zeros dropped with number
+   * arithmetic (exact there). @throws RangeError for anything but a safe integer and a whole scale.
+   */
+  static fromSafeInteger(value: number, scale: number): Decimal {
+    if (!Number.isSafeInteger(value)) throw new RangeError(`not a safe integer: ${value}`);
+    if (!Number.isInteger(scale) || scale < 0) throw new RangeError(`a scale is a whole number of places, got ${scale}`);
+    return Decimal.ofSafe(value, scale);
+  }
+
+  /** fromSafeInteger for callers that have checked both already (the hot paths here). */
+  private static ofSafe(value: number, scale: number): Decimal {
+    if (value === 0) return Decimal.ZERO;
+    let digits = value;
+    let places = scale;
+    while (places > 0 && digits % 10 === 0) {
+      digits /= 10;
+      places -= 1;
+    }
+    return new Decimal(BigInt(digits), places, digits);
   }
 
   neg(): Decimal {

@@ -1,4 +1,4 @@
-import { Decimal, POWERS_OF_TEN } from '../money/decimal.js';
+import { Decimal, POWERS_OF_TEN, SAFE_POWERS_OF_TEN } from '../money/decimal.js';
 import type { BreakdownLine, CostBreakdown, ModelPrice, NormalizedUsage, PriceRates, PriceTier, RateKey } from './types.js';
 import { totalInputTokens } from './usage.js';
 
@@ -18,20 +18,29 @@ export interface EffectiveRates {
  * counting only uncached text). The tier prices the whole request; rates it omits keep the base rate.
  */
 export function ratesFor(price: ModelPrice, promptTokens: number): EffectiveRates {
-  let chosen: ModelPrice['tiers'][number] | undefined;
+  const chosen = tierFor(price, promptTokens);
+  return { rates: chosen ? mergedRates(price, chosen) : price.rates, tier: chosen?.aboveInputTokens };
+}
+
+/** The tier in force for `promptTokens` prompt tokens, or undefined for the base rates (see ratesFor). */
+function tierFor(price: ModelPrice, promptTokens: number): PriceTier | undefined {
+  let chosen: PriceTier | undefined;
   for (const tier of price.tiers) {
     if (promptTokens > tier.aboveInputTokens && (!chosen || tier.aboveInputTokens > chosen.aboveInputTokens)) chosen = tier;
   }
-  if (!chosen) return { rates: price.rates, tier: undefined };
-  // Merged once per (base rates, tier) and remembered: prices are immutable, and this is the hot path.
-  let byBase = MERGED.get(chosen);
+  return chosen;
+}
+
+/** The base rates with the tier's over them: merged once per (base rates, tier) and remembered (prices are immutable). */
+function mergedRates(price: ModelPrice, tier: PriceTier): PriceRates {
+  let byBase = MERGED.get(tier);
   let rates = byBase?.get(price.rates);
   if (!rates) {
-    rates = { ...price.rates, ...definedRates(chosen.rates) };
-    if (!byBase) MERGED.set(chosen, (byBase = new WeakMap()));
+    rates = { ...price.rates, ...definedRates(tier.rates) };
+    if (!byBase) MERGED.set(tier, (byBase = new WeakMap()));
     byBase.set(price.rates, rates);
   }
-  return { rates, tier: chosen.aboveInputTokens };
+  return rates;
 }
 
 const MERGED = new WeakMap<PriceTier, WeakMap<PriceRates, PriceRates>>();
@@ -46,7 +55,9 @@ const MERGED = new WeakMap<PriceTier, WeakMap<PriceRates, PriceRates>>();
  * @example priceUsage(usageFromTotals({ input: 1000, output: 500 }), gpt4oPrice).providerCost // 0.0075
  */
 export function priceUsage(usage: NormalizedUsage, price: ModelPrice): CostBreakdown {
-  const { rates, tier } = ratesFor(price, totalInputTokens(usage));
+  const chosen = tierFor(price, totalInputTokens(usage));
+  const rates = chosen ? mergedRates(price, chosen) : price.rates;
+  const tier = chosen?.aboveInputTokens;
   const lines: BreakdownLine[] = [];
   const { input, output } = usage;
   const { cacheRead, cacheWrite, cacheWrite1h, inputAudio, reasoning, outputAudio } = rates;
@@ -114,9 +125,20 @@ function sumAmounts(lines: BreakdownLine[]): Decimal {
   let scale = 0;
   for (const line of lines) if (line.amount.scale > scale) scale = line.amount.scale;
   if (scale >= POWERS_OF_TEN.length) return Decimal.sum(lines.map((line) => line.amount));
+  // In number arithmetic while every term and partial sum is a safe integer (exact there), else in bigints.
+  let safeTotal = 0;
+  for (const { amount } of lines) {
+    const term = amount.safeCoefficient * (SAFE_POWERS_OF_TEN[scale - amount.scale] ?? Number.NaN);
+    safeTotal += term;
+    if (!Number.isSafeInteger(term) || !Number.isSafeInteger(safeTotal)) {
+      safeTotal = Number.NaN;
+      break;
+    }
+  }
+  if (!Number.isNaN(safeTotal)) return Decimal.fromSafeInteger(safeTotal, scale);
   let coefficient = 0n;
   for (const { amount } of lines) coefficient += amount.coefficient * POWERS_OF_TEN[scale - amount.scale]!;
-  return Decimal.of(coefficient).shift(-scale);
+  return Decimal.scaled(coefficient, scale);
 }
 
 function definedRates(rates: Partial<PriceRates>): Partial<PriceRates> {
