@@ -99,6 +99,28 @@ describe('Decimal', () => {
     expect(() => Decimal.scaled(1n, -1)).toThrow(RangeError);
   });
 
+  it('add, sub and cmp equal bigint arithmetic on both sides of 2^53 (property)', () => {
+    const near = (limit: bigint) => fc.bigInt({ min: -limit, max: limit });
+    const edge = fc
+      .tuple(fc.oneof(near(2n ** 20n), near(2n ** 52n), near(2n ** 53n + 5000n), near(10n ** 30n)), fc.integer({ min: 0, max: 20 }))
+      .map(([coefficient, places]) => ({ coefficient, places, value: Decimal.scaled(coefficient, places) }));
+    /** The reference: both at the larger scale, as bigints. */
+    const atScale = (coefficient: bigint, places: number, scale: number) => coefficient * 10n ** BigInt(scale - places);
+    fc.assert(
+      fc.property(edge, edge, (x, y) => {
+        const scale = Math.max(x.places, y.places);
+        const a = atScale(x.coefficient, x.places, scale);
+        const b = atScale(y.coefficient, y.places, scale);
+        expect(x.value.add(y.value).toString()).toBe(Decimal.scaled(a + b, scale).toString());
+        expect(x.value.sub(y.value).toString()).toBe(Decimal.scaled(a - b, scale).toString());
+        expect(x.value.cmp(y.value)).toBe(a < b ? -1 : a > b ? 1 : 0);
+        // One form per value, whichever path built it: equal values are equal objects.
+        expect(x.value.add(y.value)).toEqual(Decimal.parse(x.value.add(y.value).toString()));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('round stays within half a unit of the last place and is idempotent (property)', () => {
     fc.assert(
       fc.property(decimal, fc.integer({ min: 0, max: 12 }), (value, places) => {

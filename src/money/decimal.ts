@@ -26,17 +26,30 @@ export class Decimal {
    * exact), else NaN: lets the cost engine's products and sums skip bigint work without ever rounding.
    */
   readonly safeCoefficient: number;
+  /** The coefficient when it is not a safe integer; undefined when safeCoefficient holds it (one form per value). */
+  private readonly big: bigint | undefined;
 
   private constructor(
-    /** The digits, as an integer. */
-    readonly coefficient: bigint,
+    /** The digits, as an integer (undefined when `knownSafe` gives them). */
+    coefficient: bigint | undefined,
     /** How many of those digits are after the point; never negative. */
     readonly scale: number,
-    /** The coefficient as a number when the caller already has it (a safe integer equal to `coefficient`). */
+    /** The digits as a number, when the caller already has them as a safe integer. */
     knownSafe?: number,
   ) {
-    const digits = knownSafe ?? Number(coefficient);
-    this.safeCoefficient = Number.isSafeInteger(digits) ? digits : Number.NaN;
+    const digits = coefficient === undefined ? knownSafe! : Number(coefficient);
+    if (Number.isSafeInteger(digits)) {
+      this.safeCoefficient = digits;
+      this.big = undefined;
+    } else {
+      this.safeCoefficient = Number.NaN;
+      this.big = coefficient;
+    }
+  }
+
+  /** The digits, as an integer. */
+  get coefficient(): bigint {
+    return this.big ?? BigInt(this.safeCoefficient);
   }
 
   static readonly ZERO = new Decimal(0n, 0);
@@ -81,11 +94,22 @@ export class Decimal {
 
   add(other: Decimal): Decimal {
     const scale = Math.max(this.scale, other.scale);
+    const a = this.safeRescaled(scale);
+    const b = other.safeRescaled(scale);
+    const sum = a + b;
+    // Safe integers whose sum is one: exact in number arithmetic (NaN, from an unsafe side, fails the check).
+    if (Number.isSafeInteger(sum) && Number.isSafeInteger(a) && Number.isSafeInteger(b)) return Decimal.ofSafe(sum, scale);
     return new Decimal(this.rescaled(scale) + other.rescaled(scale), scale).normalize();
   }
 
   sub(other: Decimal): Decimal {
     const scale = Math.max(this.scale, other.scale);
+    const a = this.safeRescaled(scale);
+    const b = other.safeRescaled(scale);
+    const difference = a - b;
+    if (Number.isSafeInteger(difference) && Number.isSafeInteger(a) && Number.isSafeInteger(b)) {
+      return Decimal.ofSafe(difference, scale);
+    }
     return new Decimal(this.rescaled(scale) - other.rescaled(scale), scale).normalize();
   }
 
@@ -137,7 +161,7 @@ export class Decimal {
       digits /= 10;
       places -= 1;
     }
-    return new Decimal(BigInt(digits), places, digits);
+    return new Decimal(undefined, places, digits);
   }
 
   neg(): Decimal {
@@ -150,6 +174,9 @@ export class Decimal {
 
   cmp(other: Decimal): -1 | 0 | 1 {
     const scale = Math.max(this.scale, other.scale);
+    const safeA = this.safeRescaled(scale);
+    const safeB = other.safeRescaled(scale);
+    if (Number.isSafeInteger(safeA) && Number.isSafeInteger(safeB)) return safeA < safeB ? -1 : safeA > safeB ? 1 : 0;
     const a = this.rescaled(scale);
     const b = other.rescaled(scale);
     return a < b ? -1 : a > b ? 1 : 0;
@@ -171,13 +198,13 @@ export class Decimal {
     return this.cmp(other) >= 0;
   }
   isZero(): boolean {
-    return this.coefficient === 0n;
+    return this.big === undefined ? this.safeCoefficient === 0 : this.big === 0n;
   }
   isNegative(): boolean {
-    return this.coefficient < 0n;
+    return this.big === undefined ? this.safeCoefficient < 0 : this.big < 0n;
   }
   isPositive(): boolean {
-    return this.coefficient > 0n;
+    return this.big === undefined ? this.safeCoefficient > 0 : this.big > 0n;
   }
   isInteger(): boolean {
     return this.scale === 0;
@@ -220,8 +247,9 @@ export class Decimal {
 
   /** Plain notation, no exponent, no trailing zeros: `0.0000009`, `12.5`, `0`. */
   toString(): string {
-    const negative = this.coefficient < 0n;
-    const digits = (negative ? -this.coefficient : this.coefficient).toString();
+    const negative = this.isNegative();
+    // A safe integer prints exactly as a number (no exponent below 2^53).
+    const digits = this.big === undefined ? String(Math.abs(this.safeCoefficient)) : (negative ? -this.big : this.big).toString();
     if (this.scale === 0) return (negative ? '-' : '') + digits;
     const padded = digits.padStart(this.scale + 1, '0');
     const point = padded.length - this.scale;
@@ -253,6 +281,11 @@ export class Decimal {
   toBigInt(): bigint {
     if (this.scale !== 0) throw new RangeError(`${this.toString()} is not an integer`);
     return this.coefficient;
+  }
+
+  /** The coefficient at `scale` as a number; not a safe integer (NaN, or past 2^53) when number arithmetic cannot hold it. */
+  private safeRescaled(scale: number): number {
+    return this.safeCoefficient * (SAFE_POWERS_OF_TEN[scale - this.scale] ?? Number.NaN);
   }
 
   private rescaled(scale: number): bigint {
