@@ -13,6 +13,7 @@ import * as faultTolerance from './migrations/003-fault-tolerance.js';
 import { NotificationListener } from './notification-listener.js';
 import * as audioAndImageRates from './migrations/005-audio-and-image-rates.js';
 import * as usageReports from './migrations/006-usage-reports.js';
+import * as limits from './migrations/008-limits.js';
 import type { PGliteSocketServer } from './pglite-socket-server.js';
 import type { Schema } from './schema.js';
 
@@ -55,6 +56,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '003-fault-tolerance': faultTolerance,
   '005-audio-and-image-rates': audioAndImageRates,
   '006-usage-reports': usageReports,
+  '008-limits': limits,
 };
 
 class StaticMigrationProvider implements MigrationProvider {
