@@ -10,6 +10,10 @@ import { IdempotentCalls } from './gateway/idempotent-calls.js';
 import { registerLeaseMetrics } from './gateway/lease-metrics.js';
 import { GatewayMetrics } from './gateway/metrics.js';
 import { CallPipeline, type GatewayServices } from './gateway/pipeline.js';
+import { CallLimits } from './gateway/call-limits.js';
+import { capAlerts, lowBalanceAlerts } from './gateway/limit-alerts.js';
+import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './gateway/rate-limits.js';
+import { CapReservations } from './ledger/cap-reservations.js';
 import { UsageRecorder } from './gateway/usage-recorder.js';
 import { buildApp } from './http/app.js';
 import { startMetricsServer } from './http/metrics-server.js';
@@ -129,11 +133,26 @@ export async function startGateway(config: Config, logger: Logger, options: { da
     const sync = startPriceSync({ config, database, catalog, logger });
     cleanups.push(() => sync.stop());
 
+    // Caps are reserved like credits: in leases of the same size and idle time, or per call with per-call holds.
+    const raiseLimitAlert = (kind: 'budget_threshold' | 'low_balance', message: string, details: unknown) =>
+      sync.alerts.raise(kind, message, details);
+    const caps = new CapReservations(database.db, {
+      callsPerLease: config.ledger.holds === 'lease' ? config.ledger.lease.callsPerLease : 1,
+      idleMs: config.ledger.lease.idleMs,
+      maxAgeMs: config.ledger.lease.maxAgeMs,
+      onUsage: capAlerts(database.db, raiseLimitAlert, config.limits.alertThresholds, logger),
+      logger,
+    });
+    const rates: RateLimiter = config.limits.redisUrl ? await redisRateLimiter(config.limits.redisUrl) : new MemoryRateLimiter();
+    const limits = new CallLimits(database.db, caps, rates);
+    cleanups.push(() => limits.close());
+
     const authenticator = new Authenticator(database.db, ledger, config.adminKey);
     // An account changed by an admin on any instance: drop its cached settings and leases here too, so a
     // suspension or new terms apply at the next call everywhere (the cache TTL and lease age are backstops).
     const forgetAccounts = () => {
       authenticator.invalidate();
+      limits.invalidate();
       return reservations.retireAccount();
     };
     const forgetAccountsNow = () => {
@@ -153,6 +172,8 @@ export async function startGateway(config: Config, logger: Logger, options: { da
       recorder,
       metrics,
       logger,
+      limits,
+      onCreditsLeft: lowBalanceAlerts(database.db, raiseLimitAlert, logger),
       onAnomaly: anomalyAlerts(sync.alerts, logger),
     });
     const app = await buildApp({
@@ -213,6 +234,14 @@ export async function startGateway(config: Config, logger: Logger, options: { da
     if (!options.database) await database.close().catch(() => undefined);
     throw error;
   }
+}
+
+/** The shared rate limiter: connects before the gateway serves, so a wrong REDIS_URL stops the start with its reason. */
+async function redisRateLimiter(url: string): Promise<RedisRateLimiter> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: true });
+  await redis.connect();
+  return new RedisRateLimiter(redis);
 }
 
 /** How often one provider and model may raise a usage anomaly alert (every anomalous call is still counted and recorded). */

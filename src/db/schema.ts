@@ -312,15 +312,15 @@ export interface LimitsTable {
   /** `account:<id>`, `key:<id>` or `end_user:<account id>:<end user>`. */
   target: string;
   /** The spend cap per period, in the wallet's unit; null: no cap. */
-  cap: NullableNumeric;
-  period: LimitPeriod;
+  cap: ColumnType<string | null, string | null | undefined, string | null>;
+  period: ColumnType<LimitPeriod, LimitPeriod | undefined, LimitPeriod>;
   /** The IANA time zone the period's calendar boundaries are in. */
-  timezone: string;
+  timezone: ColumnType<string, string | undefined, string>;
   /** A soft cap only alerts; a hard cap refuses the call that could pass it. */
-  soft: boolean;
-  rpm: number | null;
-  tpm: number | null;
-  concurrency: number | null;
+  soft: ColumnType<boolean, boolean | undefined, boolean>;
+  rpm: ColumnType<number | null, number | null | undefined, number | null>;
+  tpm: ColumnType<number | null, number | null | undefined, number | null>;
+  concurrency: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
 }
@@ -329,7 +329,7 @@ export interface LimitsTable {
 export interface LimitUsageTable {
   limit_id: string;
   period_start: ColumnType<Date, Date | string, never>;
-  used: Numeric;
+  used: ColumnType<string, string | undefined, string>;
 }
 
 export interface LimitAlertsTable {

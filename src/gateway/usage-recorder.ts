@@ -199,7 +199,7 @@ function usageRow(call: PreparedCall, outcome: CallOutcome): RecordRow {
 }
 
 /** OpenAI's `user` field: a string naming the caller's end user; anything else is not one. */
-function endUserOf(user: unknown): string | null {
+export function endUserOf(user: unknown): string | null {
   if (typeof user !== 'string' || user === '') return null;
   return user.length > MAX_END_USER_LENGTH ? user.slice(0, MAX_END_USER_LENGTH) : user;
 }

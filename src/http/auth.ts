@@ -3,6 +3,7 @@ import type { Db } from '../db/database.js';
 import type { Caller } from '../gateway/pipeline.js';
 import { authenticateKey } from '../ledger/api-keys.js';
 import type { Ledger } from '../ledger/ledger.js';
+import { accountChain } from '../ledger/limits.js';
 import { GatewayError } from '../gateway/errors.js';
 
 const ACCOUNT_CACHE_MS = 5_000;
@@ -17,7 +18,7 @@ export type KeyIdentity =
  * matters for money (suspended) is enforced again by the hold's conditional write.
  */
 export class Authenticator {
-  private readonly accounts = new Map<string, { caller: Omit<Caller, 'keyId'>; expires: number }>();
+  private readonly accounts = new Map<string, { caller: Omit<Caller, 'keyId' | 'allowedModels'>; expires: number }>();
   private readonly adminKeyHash: Buffer | undefined;
 
   constructor(
@@ -34,14 +35,32 @@ export class Authenticator {
     const key = await authenticateKey(this.db, presented);
     if (!key) throw new GatewayError('invalid_api_key', 'invalid API key: check the key, or ask the operator for a new one');
     if (!key.accountId) throw new GatewayError('forbidden', 'this key has no account; calls need a user key of an account');
+    if (key.expiresAt !== null && key.expiresAt <= Date.now()) {
+      throw new GatewayError(
+        'key_expired',
+        `this API key expired at ${new Date(key.expiresAt).toISOString()}; ask the operator for a new key or a later expiry`,
+        undefined,
+        undefined,
+        { details: { level: 'key', expired_at: new Date(key.expiresAt).toISOString() } },
+      );
+    }
+    const keyControls = { keyId: key.keyId, allowedModels: key.allowedModels };
     const cached = this.accounts.get(key.accountId);
-    if (cached && cached.expires > Date.now()) return { ...cached.caller, keyId: key.keyId };
+    if (cached && cached.expires > Date.now()) return { ...cached.caller, ...keyControls };
     const account = await this.ledger.getAccount(key.accountId);
     if (account.status !== 'active') throw new GatewayError('account_suspended', 'the account is suspended');
-    const caller: Omit<Caller, 'keyId'> = {
+    // A team's account draws on its wallet (the root of its chain): every level must be active.
+    const chain = await accountChain(this.db, account.id);
+    const wallet = chain.length > 1 ? await this.ledger.getAccount(chain[chain.length - 1]!) : account;
+    for (const level of chain.slice(1)) {
+      const parent = level === wallet.id ? wallet : await this.ledger.getAccount(level);
+      if (parent.status !== 'active') throw new GatewayError('account_suspended', `the account's team ${parent.name} is suspended`);
+    }
+    const caller: Omit<Caller, 'keyId' | 'allowedModels'> = {
       accountId: account.id,
-      mode: account.mode,
-      jobPrice: account.jobPrice ?? undefined,
+      ...(chain.length > 1 ? { chain } : {}),
+      mode: wallet.mode,
+      jobPrice: account.jobPrice ?? wallet.jobPrice ?? undefined,
       markup:
         account.markupPercent || account.markupFixedFee
           ? {
@@ -51,7 +70,7 @@ export class Authenticator {
           : undefined,
     };
     this.accounts.set(key.accountId, { caller, expires: Date.now() + ACCOUNT_CACHE_MS });
-    return { ...caller, keyId: key.keyId };
+    return { ...caller, ...keyControls };
   }
 
   /** Forgets cached account settings (after an admin changes them). */
