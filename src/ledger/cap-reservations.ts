@@ -302,7 +302,7 @@ async function reserveOnCap(db: Kysely<Schema>, cap: CapSpec, periodStart: Date,
           sql<string>`cast(${value} as numeric)`.as('used'),
         ])
         .where('limits.id', '=', cap.limitId);
-      if (!cap.soft) source = source.where(sql<boolean>`limits.soft or limits.cap is null or cast(${value} as numeric) <= limits.cap`);
+      if (!cap.soft) source = source.where(sql<boolean>`(limits.soft or limits.cap is null or cast(${value} as numeric) <= limits.cap)`);
       return source;
     })
     .onConflict((conflict) => {
@@ -316,7 +316,7 @@ async function reserveOnCap(db: Kysely<Schema>, cap: CapSpec, periodStart: Date,
               selectFrom('limits')
                 .select('limits.id')
                 .whereRef('limits.id', '=', 'excluded.limit_id')
-                .where(sql<boolean>`limits.soft or limits.cap is null or limit_usage.used + excluded.used <= limits.cap`),
+                .where(sql<boolean>`(limits.soft or limits.cap is null or limit_usage.used + excluded.used <= limits.cap)`),
             ),
           );
     })
