@@ -47,6 +47,8 @@ export interface Gateway {
   ledger: Ledger;
   /** How calls reserve and settle credits; `flush()` makes every settled call's capture durable. */
   reservations: CallReservations;
+  /** Caps, rate limits and key controls on the call path; `returnUnused()` gives back this process's cap leases. */
+  limits: CallLimits;
   recorder: UsageRecorder;
   /** Which upstreams calls can reach: the startup banner names them. */
   providers: { live: string[]; demo: 'always' | 'standing-in' | 'off' };
@@ -64,7 +66,12 @@ export const VERSION = readVersion();
  * providers and the HTTP app together. `tollgate serve`, the end-to-end tests and the benchmarks all
  * start the gateway through here.
  */
-export async function startGateway(config: Config, logger: Logger, options: { database?: Database } = {}): Promise<Gateway> {
+export async function startGateway(
+  config: Config,
+  logger: Logger,
+  /** `clock`: what caps and rate limits take as now (tests run them on a controlled clock). */
+  options: { database?: Database; clock?: () => number } = {},
+): Promise<Gateway> {
   // A CLI command run beside this server reaches an embedded database through a socket it shares (src/db/pglite-socket-server.ts).
   const database = options.database ?? (await openDatabase(config.database, { logger, share: true }));
   const cleanups: Array<() => Promise<void> | void> = [];
@@ -140,11 +147,12 @@ export async function startGateway(config: Config, logger: Logger, options: { da
       callsPerLease: config.ledger.holds === 'lease' ? config.ledger.lease.callsPerLease : 1,
       idleMs: config.ledger.lease.idleMs,
       maxAgeMs: config.ledger.lease.maxAgeMs,
+      ...(options.clock ? { now: options.clock } : {}),
       onUsage: capAlerts(database.db, raiseLimitAlert, config.limits.alertThresholds, logger),
       logger,
     });
     const rates: RateLimiter = config.limits.redisUrl ? await redisRateLimiter(config.limits.redisUrl) : new MemoryRateLimiter();
-    const limits = new CallLimits(database.db, caps, rates);
+    const limits = new CallLimits(database.db, caps, rates, options.clock);
     cleanups.push(() => limits.close());
 
     const authenticator = new Authenticator(database.db, ledger, config.adminKey);
@@ -216,6 +224,7 @@ export async function startGateway(config: Config, logger: Logger, options: { da
       catalog,
       ledger,
       reservations,
+      limits,
       recorder,
       providers: liveProviders(registry, config),
       firstStart,

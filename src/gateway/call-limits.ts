@@ -70,13 +70,15 @@ export class CallLimits {
    * Takes the call's place in its rate windows, then reserves its worst case on every cap.
    * @throws GatewayError rate_limit_exceeded (429, with headers), budget_exceeded (402, the cap's level and reset)
    */
-  async admit(caller: LimitedCaller, endUser: string | undefined, call: { debit: Decimal; tokens: number; startedAt: number }): Promise<Admission> {
+  async admit(caller: LimitedCaller, endUser: string | undefined, call: { debit: Decimal; tokens: number }): Promise<Admission> {
     const limits = await this.limitsOf(caller, endUser);
+    // The call's start decides its rate window and its caps' period, whenever it ends.
+    const startedAt = this.now();
     if (limits.caps.length === 0 && limits.rates.length === 0) return { caps: undefined, rate: undefined, headers: {} };
     let rate: RateTicket | undefined;
     if (limits.rates.length > 0) {
       try {
-        rate = await this.rates.acquire(limits.rates, call.tokens, call.startedAt);
+        rate = await this.rates.acquire(limits.rates, call.tokens, startedAt);
       } catch (error) {
         if (error instanceof RateLimitExceededError) throw rateRefusal(error);
         throw error;
@@ -85,7 +87,7 @@ export class CallLimits {
     let caps: CapHold | undefined;
     if (limits.caps.length > 0) {
       try {
-        caps = await this.caps.reserve(limits.caps, call.debit, call.startedAt);
+        caps = await this.caps.reserve(limits.caps, call.debit, startedAt);
       } catch (error) {
         if (rate) await this.rates.settle(rate, 0).catch(() => undefined);
         if (error instanceof CapExceededError) throw budgetRefusal(error, this.now());
@@ -109,6 +111,11 @@ export class CallLimits {
       admission.caps ? this.caps.release(admission.caps) : undefined,
       admission.rate ? this.rates.settle(admission.rate, 0) : undefined,
     ]);
+  }
+
+  /** Gives back the unspent part of this process's cap leases (those with no call in flight). */
+  returnUnused(): Promise<void> {
+    return this.caps.returnUnused();
   }
 
   /** Forgets cached limits (after an admin changed some, here or on another instance). */

@@ -186,7 +186,7 @@ export class CallPipeline {
   /** The key's model allow-list, then the rate limits and caps of the key, end user and team (see CallLimits). */
   private admit(limits: CallLimits, caller: Caller, intent: CallIntent, call: { debit: Decimal; tokens: number }): Promise<Admission> {
     const limited = { keyId: caller.keyId, chain: caller.chain ?? [caller.accountId], allowedModels: caller.allowedModels ?? null };
-    return limits.admit(limited, endUserOf(intent.endUser) ?? undefined, { ...call, startedAt: Date.now() });
+    return limits.admit(limited, endUserOf(intent.endUser) ?? undefined, call);
   }
 
   /**

@@ -41,7 +41,7 @@ let accountCounter = 0;
 export async function startTestGateway(
   backend: Backend,
   /** `seedFiles`: more price files (fixture paths) seeded after the seed's own, the last one winning. */
-  options: { upstreamUrl?: string; env?: Record<string, string>; seedFiles?: string[] } = {},
+  options: { upstreamUrl?: string; env?: Record<string, string>; seedFiles?: string[]; clock?: () => number } = {},
 ): Promise<TestGateway> {
   const database = await backend.open();
   const upstream = options.upstreamUrl;
@@ -82,7 +82,7 @@ export async function startTestGateway(
     return parseSource(readFileSync(url, 'utf8'), file);
   });
   await seedCatalog(database.db, [source, ...more], { execute: true, registerModels: true });
-  const gateway = await startGateway(config, silentLogger(), { database });
+  const gateway = await startGateway(config, silentLogger(), { database, ...(options.clock ? { clock: options.clock } : {}) });
   const address = await gateway.app.listen({ host: '127.0.0.1', port: 0 });
   return {
     gateway,
@@ -105,6 +105,7 @@ export async function startTestGateway(
     },
     async flush() {
       await gateway.reservations.returnUnused();
+      await gateway.limits.returnUnused();
       await gateway.recorder.flush();
     },
     async close() {
