@@ -1,10 +1,17 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedCatalog } from '../src/catalog/catalog-store.js';
+import { parseSource } from '../src/catalog/importers/index.js';
+import { loadConfig } from '../src/config/config.js';
+import { silentLogger } from '../src/logging/logger.js';
+import { startGateway, type Gateway } from '../src/main.js';
 import { createApiKey } from '../src/ledger/api-keys.js';
 import { resolveLimitTarget, setLimits, type LimitChanges } from '../src/ledger/limits.js';
 import { Decimal } from '../src/money/decimal.js';
-import { backends } from './support/backends.js';
+import { backends, type TestDatabase } from './support/backends.js';
 import { postChat } from './support/charges.js';
-import { startTestGateway, type TestGateway } from './support/gateway-harness.js';
+import { ADMIN_KEY, startTestGateway, type TestGateway } from './support/gateway-harness.js';
+import { testJournalDirectory } from './support/journal-directory.js';
 
 /**
  * Limits over HTTP, through the demo provider: a key's spend cap refuses with `budget_exceeded` naming its
@@ -134,5 +141,63 @@ describe.each(backends())('limits on the call path, on $name', (backend) => {
     expect(outside.status).toBe(403);
     expect(((await outside.json()) as { error: { code: string; level: string } }).error).toMatchObject({ code: 'model_not_allowed', level: 'key' });
     expect((await chat(narrow.key, { model: 'gpt-4o' })).status).toBe(200);
+  });
+});
+
+const postgres = backends().find((backend) => backend.name === 'postgres');
+
+/** Two instances on one PostgreSQL and one Redis: a key's requests per minute hold across both. */
+describe.skipIf(!postgres)('a rate limit shared by two instances through Redis (needs TEST_DATABASE_URL)', () => {
+  let database: TestDatabase;
+  const instances: Gateway[] = [];
+  const now = Date.parse('2026-11-29T22:00:10Z');
+
+  beforeAll(async () => {
+    database = await postgres!.open();
+    const source = parseSource(
+      readFileSync(new URL('../fixtures/seed-formats/llm_pricing_current.json', import.meta.url), 'utf8'),
+      'llm_pricing_current.json',
+    );
+    await seedCatalog(database.db, [source], { execute: true, registerModels: true });
+    const config = loadConfig({
+      TOLLGATE_JOURNAL_DIR: testJournalDirectory(),
+      DATABASE_URL: database.url,
+      REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      TOLLGATE_SEED_ON_START: 'false',
+      TOLLGATE_SYNC_CRON: 'off',
+      TOLLGATE_LOG_LEVEL: 'silent',
+      TOLLGATE_ADMIN_KEY: ADMIN_KEY,
+      TOLLGATE_DEMO: 'on',
+    });
+    for (let index = 0; index < 2; index += 1) instances.push(await startGateway(config, silentLogger(), { clock: () => now }));
+  });
+  afterAll(async () => {
+    for (const instance of instances) await instance.close();
+    await database?.close();
+  });
+
+  it('10 requests per minute: 30 concurrent calls spread over both instances, exactly 10 served', async () => {
+    const { account, apiKey } = await instances[0]!.ledger.createAccount({
+      name: `redis-${Date.now()}`,
+      mode: 'consumption_usd',
+      credits: Decimal.parse('10'),
+    });
+    await setLimits(database.db, await resolveLimitTarget(database.db, account.id), { rpm: 10 });
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, (_, index) =>
+        instances[index % 2]!.app.inject({
+          method: 'POST',
+          url: '/v1/chat/completions',
+          headers: { authorization: `Bearer ${apiKey.key}` },
+          payload: { model: 'gpt-4o-mini', messages: HELLO, max_tokens: 20 },
+        }),
+      ),
+    );
+    const statuses = responses.map((response) => response.statusCode);
+    expect(statuses.filter((status) => status === 200)).toHaveLength(10);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(20);
+    const refused = responses.find((response) => response.statusCode === 429)!;
+    expect(refused.headers['x-ratelimit-remaining-requests']).toBe('0');
+    expect(refused.headers['retry-after']).toBe('50');
   });
 });
