@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
 import { randomBase62 } from './accounts.js';
 import { ExpiringCache } from '../util/expiring-cache.js';
+import { InvalidKeyFieldError } from './errors.js';
 
 /**
  * API keys: `tg_` + 32 base62 characters (~190 bits from a CSPRNG), shown once at creation. The table keeps
@@ -56,10 +57,33 @@ export function hashKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
+/** At most this many model names or patterns on one key. */
+export const MAX_ALLOWED_MODELS = 100;
+
+/**
+ * Checks a key's allow-list (names or `*` patterns, none empty) and expiry (a real time).
+ * @throws InvalidKeyFieldError
+ */
+export function checkKeyControls(controls: { allowedModels?: string[] | null; expiresAt?: Date | null }): void {
+  const models = controls.allowedModels;
+  if (models) {
+    if (models.length > MAX_ALLOWED_MODELS) throw new InvalidKeyFieldError('models', `at most ${MAX_ALLOWED_MODELS} names or patterns`);
+    for (const model of models) {
+      if (model.trim() === '' || model.length > 200) {
+        throw new InvalidKeyFieldError('models', `each must be a model name or pattern of 1 to 200 characters, got ${JSON.stringify(model)}`);
+      }
+    }
+  }
+  if (controls.expiresAt && Number.isNaN(controls.expiresAt.getTime())) {
+    throw new InvalidKeyFieldError('expires_at', 'must be a time such as 2026-12-31T23:59:59Z');
+  }
+}
+
 export async function createApiKey(
   db: Kysely<Schema>,
   input: { accountId: string | null; scope: KeyScope; name?: string; allowedModels?: string[] | null; expiresAt?: Date | null },
 ): Promise<CreatedApiKey> {
+  checkKeyControls(input);
   const key = `tg_${randomBase62(32)}`;
   const id = `key_${randomUUID()}`;
   const prefix = key.slice(0, KEY_PREFIX_LENGTH);
@@ -165,11 +189,12 @@ export async function revokeApiKey(db: Kysely<Schema>, prefix: string): Promise<
   return result.numUpdatedRows > 0n;
 }
 
-export async function listApiKeys(db: Kysely<Schema>, accountId?: string): Promise<ApiKeyListing[]> {
+export async function listApiKeys(db: Kysely<Schema>, accountId?: string, options: { livePrefix?: string } = {}): Promise<ApiKeyListing[]> {
   let query = db
     .selectFrom('api_keys')
     .select(['id', 'prefix', 'scope', 'name', 'account_id', 'created_at', 'revoked_at', 'last_used_at', 'allowed_models', 'expires_at']);
   if (accountId !== undefined) query = query.where('account_id', '=', accountId);
+  if (options.livePrefix !== undefined) query = query.where('prefix', '=', options.livePrefix).where('revoked_at', 'is', null);
   const rows = await query.orderBy('created_at').orderBy('id').execute();
   return rows.map((row) => ({
     id: row.id,
@@ -197,6 +222,7 @@ export interface KeyChanges {
  * process's cache at once (other instances within the authentication cache's lifetime).
  */
 export async function updateApiKey(db: Kysely<Schema>, prefix: string, changes: KeyChanges): Promise<boolean> {
+  checkKeyControls(changes);
   const set = {
     ...(changes.name !== undefined ? { name: changes.name } : {}),
     ...(changes.allowedModels !== undefined

@@ -53,8 +53,11 @@ describe('cap periods on a controlled clock', () => {
     now = oldDay.resetsAt!.getTime();
     await caps.settle(spanning, Decimal.parse('0.5'));
     await expect(caps.reserve([cap], Decimal.parse('1.6'), now - 1)).rejects.toBeInstanceOf(CapExceededError);
-    const refusal = await caps.reserve([cap], Decimal.parse('1.6'), now - 1).catch((error: unknown) => error as CapExceededError);
-    expect(refusal.resetsAt?.toISOString()).toBe(oldDay.resetsAt!.toISOString());
+    const refusal = await caps.reserve([cap], Decimal.parse('1.6'), now - 1).then(
+      () => undefined,
+      (error: unknown) => error as CapExceededError,
+    );
+    expect(refusal?.resetsAt?.toISOString()).toBe(oldDay.resetsAt!.toISOString());
     // The new day has the whole cap.
     const fresh = await caps.reserve([cap], Decimal.parse('3'), now);
     await caps.settle(fresh, Decimal.parse('3'));

@@ -242,3 +242,109 @@ export function storedTarget(row: Pick<LimitRow, 'target_kind' | 'account_id' | 
     target: row.target,
   };
 }
+
+/** The target's limits and its cap's standing now, as the admin API and `tollgate limits show --json` give them. */
+export async function limitsReport(db: Kysely<Schema>, target: LimitTarget, at: Date) {
+  const limits = await getLimits(db, target);
+  const standing = limits ? await capStanding(db, limits, at) : undefined;
+  return {
+    target: {
+      kind: target.kind,
+      account_id: target.accountId,
+      key_prefix: target.keyPrefix,
+      end_user: target.endUser,
+    },
+    cap: limits?.cap?.toString() ?? null,
+    period: limits?.period ?? null,
+    timezone: limits?.timezone ?? null,
+    soft: limits?.soft ?? false,
+    rpm: limits?.rpm ?? null,
+    tpm: limits?.tpm ?? null,
+    concurrency: limits?.concurrency ?? null,
+    usage: standing
+      ? {
+          period_start: standing.periodStart.toISOString(),
+          resets_at: standing.resetsAt?.toISOString() ?? null,
+          used: standing.used.toString(),
+          remaining: standing.remaining.toString(),
+          unit: standing.unit,
+        }
+      : null,
+  };
+}
+
+export type LimitsReport = Awaited<ReturnType<typeof limitsReport>>;
+
+const nullableString = { type: ['string', 'null'] } as const;
+const nullableInteger = { type: ['integer', 'null'] } as const;
+
+export const limitsReportJsonSchema = {
+  type: 'object',
+  properties: {
+    target: {
+      type: 'object',
+      properties: {
+        kind: { type: 'string', enum: ['account', 'key', 'end_user'] },
+        account_id: { type: 'string' },
+        key_prefix: nullableString,
+        end_user: nullableString,
+      },
+    },
+    cap: { ...nullableString, description: 'the spend cap per period, in the wallet unit; null: none' },
+    period: { type: ['string', 'null'], enum: ['day', 'week', 'month', 'total', null] },
+    timezone: nullableString,
+    soft: { type: 'boolean', description: 'a soft cap only alerts' },
+    rpm: nullableInteger,
+    tpm: nullableInteger,
+    concurrency: nullableInteger,
+    usage: {
+      type: ['object', 'null'],
+      description: 'the cap in its current period; null without a cap',
+      properties: {
+        period_start: { type: 'string', format: 'date-time' },
+        resets_at: { type: ['string', 'null'], format: 'date-time', description: 'null for period total' },
+        used: { type: 'string', description: 'settled spend plus what open reservations hold' },
+        remaining: { type: 'string' },
+        unit: { type: 'string', enum: ['usd', 'tokens'] },
+      },
+    },
+  },
+} as const;
+
+/** The admin API's body for setting limits: absent fields stay, null clears. */
+export const setLimitsBodySchema = {
+  type: 'object',
+  minProperties: 1,
+  additionalProperties: false,
+  properties: {
+    cap: { type: ['string', 'null'], pattern: '^[0-9]+(\\.[0-9]+)?$', description: 'exact decimal in the wallet unit' },
+    period: { type: 'string', enum: ['day', 'week', 'month', 'total'] },
+    timezone: { type: 'string', maxLength: 100, description: 'IANA zone the period is calendar-aligned in (default UTC)' },
+    soft: { type: 'boolean' },
+    rpm: { type: ['integer', 'null'], minimum: 1 },
+    tpm: { type: ['integer', 'null'], minimum: 1 },
+    concurrency: { type: ['integer', 'null'], minimum: 1 },
+  },
+} as const;
+
+export interface SetLimitsBody {
+  cap?: string | null;
+  period?: LimitPeriod;
+  timezone?: string;
+  soft?: boolean;
+  rpm?: number | null;
+  tpm?: number | null;
+  concurrency?: number | null;
+}
+
+export function limitChangesOf(body: SetLimitsBody): LimitChanges {
+  return {
+    ...(body.cap !== undefined ? { cap: body.cap === null ? null : Decimal.parse(body.cap) } : {}),
+    ...(body.period !== undefined ? { period: body.period } : {}),
+    ...(body.timezone !== undefined ? { timezone: body.timezone } : {}),
+    ...(body.soft !== undefined ? { soft: body.soft } : {}),
+    ...(body.rpm !== undefined ? { rpm: body.rpm } : {}),
+    ...(body.tpm !== undefined ? { tpm: body.tpm } : {}),
+    ...(body.concurrency !== undefined ? { concurrency: body.concurrency } : {}),
+  };
+}
