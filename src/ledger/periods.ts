@@ -31,9 +31,23 @@ export function isTimeZone(timeZone: string): boolean {
   }
 }
 
+/** The last period computed per period and zone: every call of a period finds it here (no calendar work on the call path). */
+const lastBounds = new Map<string, { start: number; end: number; bounds: PeriodBounds }>();
+
 /** The period of `period` in `timeZone` that contains the instant `at`. */
 export function periodBounds(period: LimitPeriod, timeZone: string, at: Date): PeriodBounds {
   if (period === 'total') return { start: TOTAL_PERIOD_START, resetsAt: undefined };
+  const key = `${period} ${timeZone}`;
+  const time = at.getTime();
+  const cached = lastBounds.get(key);
+  if (cached && time >= cached.start && time < cached.end) return cached.bounds;
+  const bounds = computeBounds(period, timeZone, at);
+  if (lastBounds.size > 1_000) lastBounds.clear();
+  lastBounds.set(key, { start: bounds.start.getTime(), end: bounds.resetsAt!.getTime(), bounds });
+  return bounds;
+}
+
+function computeBounds(period: Exclude<LimitPeriod, 'total'>, timeZone: string, at: Date): PeriodBounds {
   const local = wallClock(at, timeZone);
   let start: LocalDate;
   let next: LocalDate;
