@@ -3,19 +3,20 @@
  * on loopback answers a recorded OpenAI chat completion; the same load goes straight to it, through tollgate
  * with a plain account (its own wallet, no limits), and through the same tollgate with a team account's key
  * that has a monthly spend cap and an RPM limit, drawing on a parent wallet that has its own cap. The two
- * tollgate paths alternate (three rounds each, medians kept) so a busy machine weighs on both alike. Printed:
+ * tollgate paths alternate (five rounds each, medians kept) so a busy machine weighs on both alike. Printed:
  * each path's added latency over direct at concurrency 1 (p50, p99), the throughput at 50 connections, and the
  * limited/plain ratio of added latency (the issue asks for at most 1.10). Afterwards every 2xx must have its
  * capture, `ledger.verify()` must pass, and each cap's use must equal what its wallet spent.
  *
  * PostgreSQL: TEST_DATABASE_URL, else DATABASE_URL (a scratch database), else in-memory PGlite. REDIS_URL
  * counts the rate limits in Redis instead of memory. BENCH_HOLDS=per_call reserves per call.
+ * TOLLGATE_NODE_ARGUMENTS adds Node flags to the tollgate process only, e.g. "--cpu-prof --cpu-prof-dir=prof".
  */
 import { forkTypeScript, ask, type ServerProcess } from './support/child-process.js';
 import { runLoad, runTimedByCount, type LoadResult, type Target } from './support/load.js';
 
-const seconds = Number(process.env.DURATION_SECONDS ?? 6);
-const ROUNDS = 3;
+const seconds = Number(process.env.DURATION_SECONDS ?? 4);
+const ROUNDS = 5;
 const postgresUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? '';
 const requestBody = JSON.stringify({
   model: 'gpt-4o-mini',
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
   const tollgate = await forkTypeScript<{ type: 'ready'; url: string; plainKey: string; limitedKey: string; storage: string }>(
     new URL('./support/tollgate-limits-process.ts', import.meta.url),
     { BENCH_ADMIN_DATABASE_URL: postgresUrl, BENCH_UPSTREAM_URL: upstreamUrl },
+    (process.env.TOLLGATE_NODE_ARGUMENTS ?? '').split(' ').filter((argument) => argument !== ''),
   );
   servers.push(tollgate.server);
   const target = (label: string, url: string, key: string): Target => ({
