@@ -126,6 +126,71 @@ describe.each(backends())('limits on the call path, on $name', (backend) => {
     expect(third.headers.get('x-ratelimit-limit-tokens')).toBe('120');
   });
 
+  it('the admin API sets and shows limits (usage and next reset), creates teams and updates key controls; the OpenAPI document has them', async () => {
+    const admin = { authorization: `Bearer ${ADMIN_KEY}` };
+    const parent = await harness.createAccount('consumption_usd', { credits: '50' });
+    const created = await harness.gateway.app.inject({
+      method: 'POST',
+      url: '/admin/accounts',
+      headers: admin,
+      payload: { name: `admin-team-${parent.id}`, mode: 'consumption_usd', parent: parent.id, low_balance_alert: '5' },
+    });
+    expect(created.statusCode).toBe(201);
+    const child = created.json() as { account: { id: string; parent_id: string; low_balance_alert: string }; api_key: { key: string; prefix: string } };
+    expect(child.account).toMatchObject({ parent_id: parent.id, low_balance_alert: '5' });
+    const put = await harness.gateway.app.inject({
+      method: 'PUT',
+      url: `/admin/limits/${child.account.id}`,
+      headers: admin,
+      payload: { cap: '2.50', period: 'week', timezone: 'America/New_York', rpm: 100 },
+    });
+    expect(put.statusCode).toBe(200);
+    // 2026-11-29T22:00:30Z is Sunday 17:00 in New York: the week resets on Monday at local midnight, 05:00Z.
+    expect(put.json()).toMatchObject({
+      target: { kind: 'account', account_id: child.account.id },
+      cap: '2.5',
+      period: 'week',
+      rpm: 100,
+      usage: { used: '0', remaining: '2.5', unit: 'usd', resets_at: '2026-11-30T05:00:00.000Z' },
+    });
+    expect((await chat(child.api_key.key)).status).toBe(200);
+    await harness.flush();
+    const shown = await harness.gateway.app.inject({ method: 'GET', url: `/admin/limits/${child.account.id}`, headers: admin });
+    const usage = (shown.json() as { usage: { used: string; remaining: string } }).usage;
+    expect(Decimal.parse(usage.used).isPositive()).toBe(true);
+    expect(Decimal.parse(usage.used).add(Decimal.parse(usage.remaining)).toString()).toBe('2.5');
+    const endUser = await harness.gateway.app.inject({
+      method: 'PUT',
+      url: `/admin/limits/${encodeURIComponent(`${child.account.id}:user-42`)}`,
+      headers: admin,
+      payload: { cap: '1', period: 'day' },
+    });
+    expect(endUser.json()).toMatchObject({ target: { kind: 'end_user', end_user: 'user-42' } });
+    const bad = await harness.gateway.app.inject({ method: 'PUT', url: `/admin/limits/${child.account.id}`, headers: admin, payload: { period: 'year' } });
+    expect(bad.statusCode).toBe(400);
+    const patched = await harness.gateway.app.inject({
+      method: 'PATCH',
+      url: `/admin/keys/${child.api_key.prefix}`,
+      headers: admin,
+      payload: { models: ['gpt-4o'], expires_at: '2030-01-01T00:00:00Z', name: 'ci' },
+    });
+    expect(patched.json()).toMatchObject({ allowed_models: ['gpt-4o'], expires_at: '2030-01-01T00:00:00.000Z', name: 'ci' });
+    expect((await chat(child.api_key.key)).status).toBe(403);
+    const document = (await harness.gateway.app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, object> };
+    expect(Object.keys(document.paths['/admin/limits/{target}']!)).toEqual(expect.arrayContaining(['get', 'put']));
+    expect(Object.keys(document.paths['/admin/keys/{prefix}']!)).toEqual(expect.arrayContaining(['patch', 'delete']));
+  });
+
+  it('an end user of an account has its own cap (the OpenAI user field)', async () => {
+    const account = await harness.createAccount('job_based', { jobPrice: JOB, credits: '100' });
+    await limit(`${account.id}:alice`, { cap: Decimal.parse(JOB).times(2), period: 'day' });
+    const statuses = [];
+    for (let index = 0; index < 3; index += 1) statuses.push((await chat(account.key, { user: 'alice' })).status);
+    expect(statuses).toEqual([200, 200, 402]);
+    expect((await chat(account.key, { user: 'bob' })).status).toBe(200);
+    expect((await chat(account.key)).status).toBe(200);
+  });
+
   it('an expired key gets 401 key_expired; a model outside the allow-list gets 403 model_not_allowed', async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '10' });
     const expired = await createApiKey(harness.database.db, {
