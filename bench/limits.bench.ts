@@ -3,7 +3,7 @@
  * on loopback answers a recorded OpenAI chat completion; the same load goes straight to it, through tollgate
  * with a plain account (its own wallet, no limits), and through the same tollgate with a team account's key
  * that has a monthly spend cap and an RPM limit, drawing on a parent wallet that has its own cap. The two
- * tollgate paths alternate (five rounds each, medians kept) so a busy machine weighs on both alike. Printed:
+ * tollgate paths alternate (15 short rounds each, medians kept) so a busy machine weighs on both alike. Printed:
  * each path's added latency over direct at concurrency 1 (p50, p99), the throughput at 50 connections, and the
  * limited/plain ratio of added latency (the issue asks for at most 1.10). Afterwards every 2xx must have its
  * capture, `ledger.verify()` must pass, and each cap's use must equal what its wallet spent.
@@ -16,7 +16,7 @@ import { forkTypeScript, ask, type ServerProcess } from './support/child-process
 import { runLoad, runTimedByCount, type LoadResult, type Target } from './support/load.js';
 
 const seconds = Number(process.env.DURATION_SECONDS ?? 4);
-const ROUNDS = 5;
+const ROUNDS = 15;
 const postgresUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? '';
 const requestBody = JSON.stringify({
   model: 'gpt-4o-mini',
@@ -68,7 +68,8 @@ async function main(): Promise<void> {
   const singles: Record<string, LoadResult[]> = { direct: [], plain: [], limited: [] };
   for (let round = 0; round < ROUNDS; round += 1) {
     for (const each of round % 2 === 0 ? [direct, plain, limited] : [limited, plain, direct]) {
-      const run = await runLoad(each, 1, sizes.get(each.label)!);
+      // Short rounds, alternating: a burst of other work on the machine falls on both paths alike.
+      const run = await runLoad(each, 1, Math.max(100, Math.round(sizes.get(each.label)! / 5)));
       count([run], each !== direct);
       singles[each.label]!.push(run);
     }
@@ -90,7 +91,7 @@ async function main(): Promise<void> {
     return values[Math.floor(values.length / 2)]!;
   };
   const added = (label: string, key: 'p50' | 'p99') => median(label, key) - median('direct', key);
-  console.log(`limits benchmark: tollgate on ${tollgate.ready.storage}; c=1 figures are medians of ${ROUNDS} alternating rounds of about ${seconds} s`);
+  console.log(`limits benchmark: tollgate on ${tollgate.ready.storage}; c=1 figures are medians of ${ROUNDS} short alternating rounds (about ${(seconds / 5).toFixed(1)} s each)`);
   const rows = [
     ['path', 'c=1 p50 ms', 'c=1 p99 ms', 'added p50 ms', 'added p99 ms', 'c=50 req/s'],
     ...['direct', 'plain', 'limited'].map((label) => [
