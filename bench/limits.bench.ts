@@ -27,7 +27,9 @@ const requestBody = JSON.stringify({
 const servers: ServerProcess[] = [];
 
 async function main(): Promise<void> {
-  const mock = await forkTypeScript<{ type: 'ready'; port: number }>(new URL('./support/mock-upstream-process.ts', import.meta.url));
+  const mock = await forkTypeScript<{ type: 'ready'; port: number }>(
+    new URL('./support/mock-upstream-process.ts', import.meta.url),
+  );
   servers.push(mock.server);
   const upstreamUrl = `http://127.0.0.1:${mock.ready.port}`;
   const tollgate = await forkTypeScript<{ type: 'ready'; url: string; plainKey: string; limitedKey: string; storage: string }>(
@@ -80,22 +82,31 @@ async function main(): Promise<void> {
     count(runs, each !== direct);
     concurrent[each.label] = runs[1]!;
   }
-  const billing = await ask<{ type: 'finished'; captures: number; verifyOk: boolean; openHolds: string; capUsed: string[]; spent: string }>(
-    tollgate.server.child,
-    { type: 'finish' },
-    'finished',
-  );
+  const billing = await ask<{
+    type: 'finished';
+    captures: number;
+    verifyOk: boolean;
+    openHolds: string;
+    capUsed: string[];
+    spent: string;
+  }>(tollgate.server.child, { type: 'finish' }, 'finished');
 
   const median = (label: string, key: 'p50' | 'p99') => {
     const values = singles[label]!.map((run) => run[key]).sort((a, b) => a - b);
     return values[Math.floor(values.length / 2)]!;
   };
   const added = (label: string, key: 'p50' | 'p99') => median(label, key) - median('direct', key);
-  console.log(`limits benchmark: tollgate on ${tollgate.ready.storage}; c=1 figures are medians of ${ROUNDS} short alternating rounds (about ${(seconds / 5).toFixed(1)} s each)`);
+  console.log(
+    `limits benchmark: tollgate on ${tollgate.ready.storage}; c=1 figures are medians of ${ROUNDS} short alternating rounds (about ${(seconds / 5).toFixed(1)} s each)`,
+  );
   const rows = [
     ['path', 'c=1 p50 ms', 'c=1 p99 ms', 'added p50 ms', 'added p99 ms', 'c=50 req/s'],
     ...['direct', 'plain', 'limited'].map((label) => [
-      label === 'limited' ? 'limited (key cap + RPM + team parent cap)' : label === 'plain' ? 'plain (own wallet, no limits)' : 'direct',
+      label === 'limited'
+        ? 'limited (key cap + RPM + team parent cap)'
+        : label === 'plain'
+          ? 'plain (own wallet, no limits)'
+          : 'direct',
       median(label, 'p50').toFixed(3),
       median(label, 'p99').toFixed(3),
       label === 'direct' ? '-' : added(label, 'p50').toFixed(3),
@@ -104,7 +115,8 @@ async function main(): Promise<void> {
     ]),
   ];
   const widths = rows[0]!.map((_, index) => Math.max(...rows.map((row) => row[index]!.length)));
-  for (const row of rows) console.log(row.map((cell, index) => (index === 0 ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!))).join('  '));
+  for (const row of rows)
+    console.log(row.map((cell, index) => (index === 0 ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!))).join('  '));
   const ratio = added('limited', 'p50') / added('plain', 'p50');
   console.log(
     `limited/plain: added p50 ${ratio.toFixed(2)}x (at most 1.10x asked), added p99 ${(added('limited', 'p99') / added('plain', 'p99')).toFixed(2)}x, ` +

@@ -70,7 +70,11 @@ describe.each(backends())('limits on the call path, on $name', (backend) => {
 
   it("a team's key draws on the parent's wallet, within the child's cap and the parent's", async () => {
     const parent = await harness.createAccount('job_based', { jobPrice: JOB, credits: '10' });
-    const { account: child } = await harness.gateway.ledger.createAccount({ name: `child-${parent.id}`, mode: 'job_based', parent: parent.id });
+    const { account: child } = await harness.gateway.ledger.createAccount({
+      name: `child-${parent.id}`,
+      mode: 'job_based',
+      parent: parent.id,
+    });
     const childKey = await createApiKey(harness.database.db, { accountId: child.id, scope: 'user' });
     await limit(child.id, { cap: Decimal.parse(JOB).times(3), period: 'month' });
     await limit(parent.id, { cap: Decimal.parse(JOB).times(10), period: 'month' });
@@ -136,7 +140,10 @@ describe.each(backends())('limits on the call path, on $name', (backend) => {
       payload: { name: `admin-team-${parent.id}`, mode: 'consumption_usd', parent: parent.id, low_balance_alert: '5' },
     });
     expect(created.statusCode).toBe(201);
-    const child = created.json() as { account: { id: string; parent_id: string; low_balance_alert: string }; api_key: { key: string; prefix: string } };
+    const child = created.json() as {
+      account: { id: string; parent_id: string; low_balance_alert: string };
+      api_key: { key: string; prefix: string };
+    };
     expect(child.account).toMatchObject({ parent_id: parent.id, low_balance_alert: '5' });
     const put = await harness.gateway.app.inject({
       method: 'PUT',
@@ -166,7 +173,12 @@ describe.each(backends())('limits on the call path, on $name', (backend) => {
       payload: { cap: '1', period: 'day' },
     });
     expect(endUser.json()).toMatchObject({ target: { kind: 'end_user', end_user: 'user-42' } });
-    const bad = await harness.gateway.app.inject({ method: 'PUT', url: `/admin/limits/${child.account.id}`, headers: admin, payload: { period: 'year' } });
+    const bad = await harness.gateway.app.inject({
+      method: 'PUT',
+      url: `/admin/limits/${child.account.id}`,
+      headers: admin,
+      payload: { period: 'year' },
+    });
     expect(bad.statusCode).toBe(400);
     const patched = await harness.gateway.app.inject({
       method: 'PATCH',
@@ -176,7 +188,9 @@ describe.each(backends())('limits on the call path, on $name', (backend) => {
     });
     expect(patched.json()).toMatchObject({ allowed_models: ['gpt-4o'], expires_at: '2030-01-01T00:00:00.000Z', name: 'ci' });
     expect((await chat(child.api_key.key)).status).toBe(403);
-    const document = (await harness.gateway.app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, object> };
+    const document = (await harness.gateway.app.inject({ method: 'GET', url: '/docs/json' })).json() as {
+      paths: Record<string, object>;
+    };
     expect(Object.keys(document.paths['/admin/limits/{target}']!)).toEqual(expect.arrayContaining(['get', 'put']));
     expect(Object.keys(document.paths['/admin/keys/{prefix}']!)).toEqual(expect.arrayContaining(['patch', 'delete']));
   });
@@ -201,10 +215,17 @@ describe.each(backends())('limits on the call path, on $name', (backend) => {
     const refused = await chat(expired.key);
     expect(refused.status).toBe(401);
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('key_expired');
-    const narrow = await createApiKey(harness.database.db, { accountId: account.id, scope: 'user', allowedModels: ['claude-*', 'gpt-4o'] });
+    const narrow = await createApiKey(harness.database.db, {
+      accountId: account.id,
+      scope: 'user',
+      allowedModels: ['claude-*', 'gpt-4o'],
+    });
     const outside = await chat(narrow.key);
     expect(outside.status).toBe(403);
-    expect(((await outside.json()) as { error: { code: string; level: string } }).error).toMatchObject({ code: 'model_not_allowed', level: 'key' });
+    expect(((await outside.json()) as { error: { code: string; level: string } }).error).toMatchObject({
+      code: 'model_not_allowed',
+      level: 'key',
+    });
     expect((await chat(narrow.key, { model: 'gpt-4o' })).status).toBe(200);
   });
 });

@@ -71,26 +71,34 @@ describe.each(backends())('spend caps on $name', (backend) => {
     it.each([
       { style: 'caps and credits leased in blocks of 32 calls', callsPerLease: 32 },
       { style: 'caps and credits reserved per call', callsPerLease: 1 },
-    ])(`${CALLS} concurrent calls on a key capped at ${CAP_CALLS} worst cases: exactly ${CAP_CALLS} served ($style)`, async ({ callsPerLease }) => {
-      const { account, apiKey } = await walletWithKey(ledger, mode, amount, jobPrice);
-      const spec = await capOn(database, apiKey.prefix, { cap: each.times(CAP_CALLS), period: 'total' });
-      const caps = new CapReservations(database.db, { callsPerLease });
-      const reservations = callsPerLease === 1 ? perCallReservations(ledger) : new CreditLeases(database.db, { callsPerLease });
-      const outcomes = await Promise.allSettled(
-        Array.from({ length: CALLS }, (_, index) =>
-          cappedCall(caps, reservations, { specs: [spec], walletId: account.id, requestId: `cap-${account.id}-${index}`, amount: each }),
-        ),
-      );
-      const counted = servedCount(outcomes);
-      expect(counted).toEqual({ served: CAP_CALLS, capRefusals: CALLS - CAP_CALLS, creditRefusals: 0 });
-      await caps.close();
-      await reservations.close();
-      expect((await capUsed(database.db, spec.limitId, new Date(0))).toString()).toBe(each.times(CAP_CALLS).toString());
-      const after = await ledger.getAccount(account.id);
-      expect(after.balance.toString()).toBe(each.times(CAP_CALLS * 9).toString());
-      expect(after.available.toString()).toBe(after.balance.toString());
-      expect((await ledger.verify()).ok).toBe(true);
-    });
+    ])(
+      `${CALLS} concurrent calls on a key capped at ${CAP_CALLS} worst cases: exactly ${CAP_CALLS} served ($style)`,
+      async ({ callsPerLease }) => {
+        const { account, apiKey } = await walletWithKey(ledger, mode, amount, jobPrice);
+        const spec = await capOn(database, apiKey.prefix, { cap: each.times(CAP_CALLS), period: 'total' });
+        const caps = new CapReservations(database.db, { callsPerLease });
+        const reservations = callsPerLease === 1 ? perCallReservations(ledger) : new CreditLeases(database.db, { callsPerLease });
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: CALLS }, (_, index) =>
+            cappedCall(caps, reservations, {
+              specs: [spec],
+              walletId: account.id,
+              requestId: `cap-${account.id}-${index}`,
+              amount: each,
+            }),
+          ),
+        );
+        const counted = servedCount(outcomes);
+        expect(counted).toEqual({ served: CAP_CALLS, capRefusals: CALLS - CAP_CALLS, creditRefusals: 0 });
+        await caps.close();
+        await reservations.close();
+        expect((await capUsed(database.db, spec.limitId, new Date(0))).toString()).toBe(each.times(CAP_CALLS).toString());
+        const after = await ledger.getAccount(account.id);
+        expect(after.balance.toString()).toBe(each.times(CAP_CALLS * 9).toString());
+        expect(after.available.toString()).toBe(after.balance.toString());
+        expect((await ledger.verify()).ok).toBe(true);
+      },
+    );
   });
 
   it('a team of two children on one parent wallet: no level exceeded under concurrent load, and verify passes', async () => {
@@ -103,7 +111,9 @@ describe.each(backends())('spend caps on $name', (backend) => {
       credits: each.times(1_000),
     });
     const children = await Promise.all(
-      ['a', 'b'].map((suffix) => ledger.createAccount({ name: `team-${counter}-${suffix}`, mode: 'job_based', parent: parent.id })),
+      ['a', 'b'].map((suffix) =>
+        ledger.createAccount({ name: `team-${counter}-${suffix}`, mode: 'job_based', parent: parent.id }),
+      ),
     );
     const zone = 'America/New_York';
     const parentCap = await capOn(database, parent.id, { cap: each.times(150), period: 'month', timezone: zone });
@@ -193,7 +203,12 @@ describe.skipIf(!postgres)(`one key cap raced from ${PROCESSES} processes on pos
   async function race(order: Omit<CapRaceOrder, 'type' | 'url' | 'prefix'>, racers = workers): Promise<number> {
     const ready = racers.map((worker) => reply(worker, 'ready'));
     racers.forEach((worker, index) =>
-      worker.send({ type: 'run', url: database.url!, prefix: `${order.walletId}-${counter}-p${index}`, ...order } satisfies CapRaceOrder),
+      worker.send({
+        type: 'run',
+        url: database.url!,
+        prefix: `${order.walletId}-${counter}-p${index}`,
+        ...order,
+      } satisfies CapRaceOrder),
     );
     await Promise.all(ready);
     const done = racers.map((worker) => reply(worker, 'done') as Promise<CapRaceReport>);

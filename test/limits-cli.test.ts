@@ -27,7 +27,20 @@ describe('tollgate limits, team accounts and key controls', () => {
   });
 
   it('sets and shows a monthly cap in a time zone with rate limits; the next reset is shown', async () => {
-    const set = await run('limits', 'set', 'team-a', '--cap', '25.50', '--period', 'month', '--timezone', 'Europe/Berlin', '--rpm', '60', '--json');
+    const set = await run(
+      'limits',
+      'set',
+      'team-a',
+      '--cap',
+      '25.50',
+      '--period',
+      'month',
+      '--timezone',
+      'Europe/Berlin',
+      '--rpm',
+      '60',
+      '--json',
+    );
     expect(set.code).toBe(0);
     const report = JSON.parse(set.stdout);
     expect(report).toMatchObject({ cap: '25.5', period: 'month', timezone: 'Europe/Berlin', soft: false, rpm: 60, tpm: null });
@@ -41,9 +54,13 @@ describe('tollgate limits, team accounts and key controls', () => {
   });
 
   it('sets limits on a key by its prefix and on an end user as account:end-user', async () => {
-    const key = JSON.parse((await run('limits', 'set', keyPrefix, '--cap', '2', '--period', 'day', '--tpm', '1000', '--json')).stdout);
+    const key = JSON.parse(
+      (await run('limits', 'set', keyPrefix, '--cap', '2', '--period', 'day', '--tpm', '1000', '--json')).stdout,
+    );
     expect(key.target).toMatchObject({ kind: 'key', key_prefix: keyPrefix });
-    const user = JSON.parse((await run('limits', 'set', 'team-a:alice@example.com', '--cap', '1', '--period', 'week', '--json')).stdout);
+    const user = JSON.parse(
+      (await run('limits', 'set', 'team-a:alice@example.com', '--cap', '1', '--period', 'week', '--json')).stdout,
+    );
     expect(user.target).toMatchObject({ kind: 'end_user', end_user: 'alice@example.com' });
   });
 
@@ -61,11 +78,32 @@ describe('tollgate limits, team accounts and key controls', () => {
 
   it('creates a key limited to some models with an expiry, and updates it', async () => {
     const created = JSON.parse(
-      (await run('keys', 'create', 'team-a', '--models', 'gpt-4o-mini,claude-*', '--expires', '2030-01-01T00:00:00Z', '--name', 'ci', '--json')).stdout,
+      (
+        await run(
+          'keys',
+          'create',
+          'team-a',
+          '--models',
+          'gpt-4o-mini,claude-*',
+          '--expires',
+          '2030-01-01T00:00:00Z',
+          '--name',
+          'ci',
+          '--json',
+        )
+      ).stdout,
     );
-    const listed = JSON.parse((await run('keys', 'list', 'team-a', '--json')).stdout).find((key: { prefix: string }) => key.prefix === created.prefix);
-    expect(listed).toMatchObject({ name: 'ci', allowed_models: ['gpt-4o-mini', 'claude-*'], expires_at: '2030-01-01T00:00:00.000Z' });
-    const updated = JSON.parse((await run('keys', 'update', created.prefix, '--models', 'none', '--expires', 'none', '--json')).stdout);
+    const listed = JSON.parse((await run('keys', 'list', 'team-a', '--json')).stdout).find(
+      (key: { prefix: string }) => key.prefix === created.prefix,
+    );
+    expect(listed).toMatchObject({
+      name: 'ci',
+      allowed_models: ['gpt-4o-mini', 'claude-*'],
+      expires_at: '2030-01-01T00:00:00.000Z',
+    });
+    const updated = JSON.parse(
+      (await run('keys', 'update', created.prefix, '--models', 'none', '--expires', 'none', '--json')).stdout,
+    );
     expect(updated).toMatchObject({ allowed_models: null, expires_at: null, name: 'ci' });
     expect((await run('keys', 'update', created.prefix, '--expires', 'soon')).code).toBe(2);
     expect((await run('keys', 'update', 'tg_nonexisten', '--name', 'x')).code).toBe(1);

@@ -12,11 +12,13 @@ const PERIODS = ['day', 'week', 'month', 'total'];
  * running gateway applies a change at its next call (the change is announced to every instance).
  */
 export function registerLimitsCommand(program: Command): void {
-  const limits = program.command('limits').description("set and show caps and rate limits of accounts, keys and end users");
+  const limits = program.command('limits').description('set and show caps and rate limits of accounts, keys and end users');
 
   limits
     .command('set <target>')
-    .description('set limits of an account (id or name), a key (prefix tg_...) or an end user (account:end-user); "none" clears one')
+    .description(
+      'set limits of an account (id or name), a key (prefix tg_...) or an end user (account:end-user); "none" clears one',
+    )
     .option('--cap <amount>', 'spend cap per period, in the wallet unit (USD, or tokens)')
     .option('--period <period>', `the cap's period: ${PERIODS.join(', ')} (calendar-aligned in --timezone)`)
     .option('--timezone <zone>', 'IANA time zone of the period boundaries (default UTC)')
@@ -30,7 +32,9 @@ export function registerLimitsCommand(program: Command): void {
       const changes = parseChanges(options);
       if (!changes) return;
       if (Object.keys(changes).length === 0) {
-        return usageError('name at least one limit to set: --cap, --period, --timezone, --soft/--hard, --rpm, --tpm or --concurrency');
+        return usageError(
+          'name at least one limit to set: --cap, --period, --timezone, --soft/--hard, --rpm, --tpm or --concurrency',
+        );
       }
       await withContext(command, async ({ database }) => {
         const { resolveLimitTarget, setLimits, limitsReport } = await import('../ledger/limits.js');

@@ -185,7 +185,10 @@ const environmentSchema = z.object({
     .optional(),
   TOLLGATE_CAP_ALERT_PERCENTS: z
     .string()
-    .regex(/^\s*\d{1,3}(\s*,\s*\d{1,3})*\s*$/, 'TOLLGATE_CAP_ALERT_PERCENTS must be whole percents separated by commas, e.g. 50,80,100')
+    .regex(
+      /^\s*\d{1,3}(\s*,\s*\d{1,3})*\s*$/,
+      'TOLLGATE_CAP_ALERT_PERCENTS must be whole percents separated by commas, e.g. 50,80,100',
+    )
     .default('50,80,100'),
   TOLLGATE_SYNC_CRON: z.string().default('0 4 * * *'),
   TOLLGATE_SYNC_SOURCES: z.string().default('openrouter,litellm'),
@@ -294,7 +297,9 @@ export function loadConfig(environment: Record<string, string | undefined>, over
     },
     limits: {
       redisUrl: env.REDIS_URL,
-      alertThresholds: [...new Set(env.TOLLGATE_CAP_ALERT_PERCENTS.split(',').map((part) => Number(part.trim())))].sort((a, b) => a - b),
+      alertThresholds: [...new Set(env.TOLLGATE_CAP_ALERT_PERCENTS.split(',').map((part) => Number(part.trim())))].sort(
+        (a, b) => a - b,
+      ),
     },
     sync: {
       cron: env.TOLLGATE_SYNC_CRON === 'off' ? undefined : env.TOLLGATE_SYNC_CRON,

@@ -177,9 +177,20 @@ function targetLimits(row: LimitRow, accountName: string | null, keyPrefix: stri
       : row.target_kind === 'end_user'
         ? `${JSON.stringify(row.end_user)} of account ${accountName ?? row.account_id}`
         : (accountName ?? row.account_id);
-  const caps: CapSpec[] = row.cap === null
-    ? []
-    : [{ limitId: row.id, level: row.target_kind, name, cap: fromNumeric(row.cap), period: row.period, timezone: row.timezone, soft: row.soft }];
+  const caps: CapSpec[] =
+    row.cap === null
+      ? []
+      : [
+          {
+            limitId: row.id,
+            level: row.target_kind,
+            name,
+            cap: fromNumeric(row.cap),
+            period: row.period,
+            timezone: row.timezone,
+            soft: row.soft,
+          },
+        ];
   const rates: RateSubject[] =
     row.rpm === null && row.tpm === null && row.concurrency === null
       ? []
@@ -190,14 +201,28 @@ function targetLimits(row: LimitRow, accountName: string | null, keyPrefix: stri
 /** A model name or a pattern where `*` stands for any run of characters (`gpt-4o*`, `openai/*`). */
 export function matches(pattern: string, name: string): boolean {
   if (!pattern.includes('*')) return pattern === name;
-  const expression = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  const expression = new RegExp(
+    `^${pattern
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
   return expression.test(name);
 }
 
 /** Every token of the usage, in and out: what a tokens-per-minute limit counts. */
 export function totalTokens(usage: NormalizedUsage): number {
   const { input, output } = usage;
-  return input.uncached + input.cacheRead + input.cacheWrite + input.cacheWrite1h + input.audio + output.text + output.reasoning + output.audio;
+  return (
+    input.uncached +
+    input.cacheRead +
+    input.cacheWrite +
+    input.cacheWrite1h +
+    input.audio +
+    output.text +
+    output.reasoning +
+    output.audio
+  );
 }
 
 function rateRefusal(error: RateLimitExceededError): GatewayError {

@@ -36,10 +36,21 @@ describe('limit alerts', () => {
       cap: Decimal.parse('10'),
       period: 'month',
     });
-    const cap: CapSpec = { limitId: limits.id, level: 'account', name: 'alerts', cap: limits.cap!, period: 'month', timezone: 'UTC', soft: false };
+    const cap: CapSpec = {
+      limitId: limits.id,
+      level: 'account',
+      name: 'alerts',
+      cap: limits.cap!,
+      period: 'month',
+      timezone: 'UTC',
+      soft: false,
+    };
     const onUsage = capAlerts(database.db, raise, [50, 80, 100], silentLogger());
     // Two sets of reservations (two instances) report the same crossings: each threshold is raised once.
-    const instances = [new CapReservations(database.db, { callsPerLease: 1, onUsage }), new CapReservations(database.db, { callsPerLease: 1, onUsage })];
+    const instances = [
+      new CapReservations(database.db, { callsPerLease: 1, onUsage }),
+      new CapReservations(database.db, { callsPerLease: 1, onUsage }),
+    ];
     const spend = async (index: number, amount: string) => {
       const instance = instances[index % 2]!;
       const hold = await instance.reserve([cap], Decimal.parse(amount), Date.now());

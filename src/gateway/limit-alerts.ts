@@ -59,7 +59,11 @@ export function capAlerts(
  * Low-balance alerts: when a wallet's credits fall below its `low_balance_alert` level, one alert; another only
  * after the credits were seen above the level again (a top-up). Levels are read once a minute per wallet.
  */
-export function lowBalanceAlerts(db: Kysely<Schema>, raise: Raise, logger: Logger): (walletId: string, creditsLeft: Decimal) => void {
+export function lowBalanceAlerts(
+  db: Kysely<Schema>,
+  raise: Raise,
+  logger: Logger,
+): (walletId: string, creditsLeft: Decimal) => void {
   const levels = new ExpiringCache<Decimal | null>(10_000);
   const below = new Set<string>();
   return (walletId, creditsLeft) => {
@@ -78,11 +82,15 @@ export function lowBalanceAlerts(db: Kysely<Schema>, raise: Raise, logger: Logge
       }
       if (below.has(walletId)) return;
       below.add(walletId);
-      await raise('low_balance', `account ${walletId} has ${creditsLeft.toString()} credits left, below its alert level ${level.toString()}`, {
-        accountId: walletId,
-        creditsLeft: creditsLeft.toString(),
-        level: level.toString(),
-      });
+      await raise(
+        'low_balance',
+        `account ${walletId} has ${creditsLeft.toString()} credits left, below its alert level ${level.toString()}`,
+        {
+          accountId: walletId,
+          creditsLeft: creditsLeft.toString(),
+          level: level.toString(),
+        },
+      );
     })().catch((error: unknown) => logger.error({ err: error, accountId: walletId }, 'could not raise a low-balance alert'));
   };
 }

@@ -184,8 +184,17 @@ export class CallPipeline {
   }
 
   /** The key's model allow-list, then the rate limits and caps of the key, end user and team (see CallLimits). */
-  private admit(limits: CallLimits, caller: Caller, intent: CallIntent, call: { debit: Decimal; tokens: number }): Promise<Admission> {
-    const limited = { keyId: caller.keyId, chain: caller.chain ?? [caller.accountId], allowedModels: caller.allowedModels ?? null };
+  private admit(
+    limits: CallLimits,
+    caller: Caller,
+    intent: CallIntent,
+    call: { debit: Decimal; tokens: number },
+  ): Promise<Admission> {
+    const limited = {
+      keyId: caller.keyId,
+      chain: caller.chain ?? [caller.accountId],
+      allowedModels: caller.allowedModels ?? null,
+    };
     return limits.admit(limited, endUserOf(intent.endUser) ?? undefined, call);
   }
 
@@ -225,9 +234,11 @@ export class CallPipeline {
       throw await this.fail(call, error);
     }
     if (call.admission) {
-      await this.services.limits!.settle(call.admission, charged.captured, usage).catch((error: unknown) =>
-        this.services.logger.error({ err: error, requestId: call.requestId }, 'could not settle the call on its limits'),
-      );
+      await this.services
+        .limits!.settle(call.admission, charged.captured, usage)
+        .catch((error: unknown) =>
+          this.services.logger.error({ err: error, requestId: call.requestId }, 'could not settle the call on its limits'),
+        );
     }
     const report: ChargeReport = {
       usage,
@@ -256,9 +267,11 @@ export class CallPipeline {
       logger.error({ err: releaseError, requestId: call.requestId }, 'could not release hold; the sweeper will');
     }
     if (call.admission) {
-      await this.services.limits!.release(call.admission).catch((limitError: unknown) =>
-        logger.error({ err: limitError, requestId: call.requestId }, 'could not release the call on its limits'),
-      );
+      await this.services
+        .limits!.release(call.admission)
+        .catch((limitError: unknown) =>
+          logger.error({ err: limitError, requestId: call.requestId }, 'could not release the call on its limits'),
+        );
     }
     metrics.observeFailure(call, mapped);
     recorder.record(call, { status: 'error', errorCode: mapped.code, latencyMs: performance.now() - call.startedAt });

@@ -1,6 +1,13 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryRateLimiter, RateLimitExceededError, RedisRateLimiter, duration, type RateLimiter, type RateSubject } from './rate-limits.js';
+import {
+  MemoryRateLimiter,
+  RateLimitExceededError,
+  RedisRateLimiter,
+  duration,
+  type RateLimiter,
+  type RateSubject,
+} from './rate-limits.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Mid-minute on a controlled clock: every call of a case is in one window, then the next. */
@@ -65,7 +72,9 @@ describe.each(cases)('rate limits $name', ({ make }) => {
 
   it('concurrent requests racing both instances: exactly N of the window pass', async () => {
     const limited = subject({ rpm: 25 });
-    const outcomes = await Promise.allSettled(Array.from({ length: 100 }, (_, index) => limiters[index % 2]!.acquire([limited], 1, NOW)));
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 100 }, (_, index) => limiters[index % 2]!.acquire([limited], 1, NOW)),
+    );
     expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(25);
   });
 

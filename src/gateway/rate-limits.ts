@@ -94,7 +94,8 @@ export class MemoryRateLimiter implements RateLimiter {
   async settle(ticket: RateTicket, actualTokens: number): Promise<void> {
     for (const subject of ticket.subjects) {
       const current = this.windows.get(subject.limitId);
-      if (current && current.window === ticket.window) current.tokens = Math.max(0, current.tokens + actualTokens - ticket.tokens);
+      if (current && current.window === ticket.window)
+        current.tokens = Math.max(0, current.tokens + actualTokens - ticket.tokens);
       if (subject.concurrency !== null) {
         const left = (this.concurrent.get(subject.limitId) ?? 1) - 1;
         if (left <= 0) this.concurrent.delete(subject.limitId);
@@ -128,9 +129,9 @@ export class RedisRateLimiter implements RateLimiter {
     for (const subject of subjects) {
       args.push(this.key(subject.limitId), subject.rpm ?? 0, subject.tpm ?? 0, subject.concurrency ?? 0);
     }
-    const raw = (await (this.redis as unknown as { tollgateRateAcquire(...values: Array<string | number>): Promise<number[]> }).tollgateRateAcquire(
-      ...args,
-    )) as number[];
+    const raw = (await (
+      this.redis as unknown as { tollgateRateAcquire(...values: Array<string | number>): Promise<number[]> }
+    ).tollgateRateAcquire(...args)) as number[];
     const counts: Counts[] = subjects.map((_, index) => ({
       requests: Number(raw[1 + index * 3]),
       tokens: Number(raw[2 + index * 3]),
@@ -209,7 +210,12 @@ return out
  * limit and what remains after it for the tightest subject, requests and tokens apart.
  * @throws RateLimitExceededError
  */
-function decide(subjects: readonly RateSubject[], counts: readonly Counts[], tokens: number, now: number): Record<string, string> {
+function decide(
+  subjects: readonly RateSubject[],
+  counts: readonly Counts[],
+  tokens: number,
+  now: number,
+): Record<string, string> {
   const resetMs = WINDOW_MS - (now % WINDOW_MS);
   let requests: { limit: number; remaining: number } | undefined;
   let tokenLimit: { limit: number; remaining: number } | undefined;
@@ -254,7 +260,10 @@ function refusal(
       if (!tokens || remaining < tokens.remaining) tokens = { limit: each.tpm, remaining };
     }
   }
-  const headers = { ...rateHeaders(requests, tokens, resetMs), 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) };
+  const headers = {
+    ...rateHeaders(requests, tokens, resetMs),
+    'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
+  };
   return new RateLimitExceededError(subject, kind, retryAfterMs, headers);
 }
 

@@ -250,7 +250,8 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
       {
         schema: {
           tags,
-          summary: 'Create an API key for the account (optionally limited to some models, expiring); the whole key is in this response only',
+          summary:
+            'Create an API key for the account (optionally limited to some models, expiring); the whole key is in this response only',
           params: accountParams,
           body: {
             type: ['object', 'null'],
@@ -280,7 +281,8 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
       {
         schema: {
           tags,
-          summary: "Change a key's label, allowed models or expiry (null clears one); every instance applies it within 10 seconds",
+          summary:
+            "Change a key's label, allowed models or expiry (null clears one); every instance applies it within 10 seconds",
           params: { type: 'object', required: ['prefix'], properties: { prefix: { type: 'string', minLength: 1 } } },
           body: { type: 'object', minProperties: 1, additionalProperties: false, properties: keyControlsProperties },
           response: { 200: keyJsonSchema, ...errorResponses },
@@ -290,7 +292,11 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
         const { prefix } = request.params;
         if (!(await updateApiKey(db, prefix, keyChangesOf(request.body)))) {
           return reply.code(404).send({
-            error: { message: `no live key with prefix ${JSON.stringify(prefix)}`, type: 'invalid_request_error', code: 'key_not_found' },
+            error: {
+              message: `no live key with prefix ${JSON.stringify(prefix)}`,
+              type: 'invalid_request_error',
+              code: 'key_not_found',
+            },
           });
         }
         const [listed] = await listApiKeys(db, undefined, { livePrefix: prefix });

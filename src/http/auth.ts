@@ -54,7 +54,8 @@ export class Authenticator {
     const wallet = chain.length > 1 ? await this.ledger.getAccount(chain[chain.length - 1]!) : account;
     for (const level of chain.slice(1)) {
       const parent = level === wallet.id ? wallet : await this.ledger.getAccount(level);
-      if (parent.status !== 'active') throw new GatewayError('account_suspended', `the account's team ${parent.name} is suspended`);
+      if (parent.status !== 'active')
+        throw new GatewayError('account_suspended', `the account's team ${parent.name} is suspended`);
     }
     const caller: Omit<Caller, 'keyId' | 'allowedModels'> = {
       accountId: account.id,

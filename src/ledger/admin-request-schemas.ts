@@ -64,7 +64,12 @@ export const createAccountBodySchema = {
     markup_percent: decimal,
     markup_fixed_fee: unsignedDecimal,
     overdraft_limit: unsignedDecimal,
-    parent: { type: 'string', minLength: 1, maxLength: 200, description: "a team's parent account (id or name): the new account draws on its wallet" },
+    parent: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 200,
+      description: "a team's parent account (id or name): the new account draws on its wallet",
+    },
     low_balance_alert: unsignedDecimal,
   },
 } as const;

@@ -67,10 +67,14 @@ export const MAX_ALLOWED_MODELS = 100;
 export function checkKeyControls(controls: { allowedModels?: string[] | null; expiresAt?: Date | null }): void {
   const models = controls.allowedModels;
   if (models) {
-    if (models.length > MAX_ALLOWED_MODELS) throw new InvalidKeyFieldError('models', `at most ${MAX_ALLOWED_MODELS} names or patterns`);
+    if (models.length > MAX_ALLOWED_MODELS)
+      throw new InvalidKeyFieldError('models', `at most ${MAX_ALLOWED_MODELS} names or patterns`);
     for (const model of models) {
       if (model.trim() === '' || model.length > 200) {
-        throw new InvalidKeyFieldError('models', `each must be a model name or pattern of 1 to 200 characters, got ${JSON.stringify(model)}`);
+        throw new InvalidKeyFieldError(
+          'models',
+          `each must be a model name or pattern of 1 to 200 characters, got ${JSON.stringify(model)}`,
+        );
       }
     }
   }
@@ -189,10 +193,25 @@ export async function revokeApiKey(db: Kysely<Schema>, prefix: string): Promise<
   return result.numUpdatedRows > 0n;
 }
 
-export async function listApiKeys(db: Kysely<Schema>, accountId?: string, options: { livePrefix?: string } = {}): Promise<ApiKeyListing[]> {
+export async function listApiKeys(
+  db: Kysely<Schema>,
+  accountId?: string,
+  options: { livePrefix?: string } = {},
+): Promise<ApiKeyListing[]> {
   let query = db
     .selectFrom('api_keys')
-    .select(['id', 'prefix', 'scope', 'name', 'account_id', 'created_at', 'revoked_at', 'last_used_at', 'allowed_models', 'expires_at']);
+    .select([
+      'id',
+      'prefix',
+      'scope',
+      'name',
+      'account_id',
+      'created_at',
+      'revoked_at',
+      'last_used_at',
+      'allowed_models',
+      'expires_at',
+    ]);
   if (accountId !== undefined) query = query.where('account_id', '=', accountId);
   if (options.livePrefix !== undefined) query = query.where('prefix', '=', options.livePrefix).where('revoked_at', 'is', null);
   const rows = await query.orderBy('created_at').orderBy('id').execute();
@@ -231,10 +250,20 @@ export async function updateApiKey(db: Kysely<Schema>, prefix: string, changes: 
     ...(changes.expiresAt !== undefined ? { expires_at: changes.expiresAt } : {}),
   };
   if (Object.keys(set).length === 0) {
-    const found = await db.selectFrom('api_keys').select('id').where('prefix', '=', prefix).where('revoked_at', 'is', null).executeTakeFirst();
+    const found = await db
+      .selectFrom('api_keys')
+      .select('id')
+      .where('prefix', '=', prefix)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
     return found !== undefined;
   }
-  const result = await db.updateTable('api_keys').set(set).where('prefix', '=', prefix).where('revoked_at', 'is', null).executeTakeFirst();
+  const result = await db
+    .updateTable('api_keys')
+    .set(set)
+    .where('prefix', '=', prefix)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
   cacheFor(db).known.clear();
   return result.numUpdatedRows > 0n;
 }

@@ -28,13 +28,25 @@ describe('cap periods on a controlled clock', () => {
   beforeAll(async () => {
     database = await openDatabase({ kind: 'pglite', dataDirectory: undefined });
     await migrate(database.db);
-    const { account } = await new Ledger(database.db).createAccount({ name: 'periods', mode: 'consumption_usd', credits: Decimal.parse('100') });
+    const { account } = await new Ledger(database.db).createAccount({
+      name: 'periods',
+      mode: 'consumption_usd',
+      credits: Decimal.parse('100'),
+    });
     const limits = await setLimits(database.db, await resolveLimitTarget(database.db, account.id), {
       cap: Decimal.parse('3'),
       period: 'day',
       timezone: 'Europe/Berlin',
     });
-    cap = { limitId: limits.id, level: 'account', name: 'periods', cap: limits.cap!, period: 'day', timezone: 'Europe/Berlin', soft: false };
+    cap = {
+      limitId: limits.id,
+      level: 'account',
+      name: 'periods',
+      cap: limits.cap!,
+      period: 'day',
+      timezone: 'Europe/Berlin',
+      soft: false,
+    };
   });
   afterAll(async () => {
     await database?.close();

@@ -287,7 +287,8 @@ export class CapReservations {
     const now = this.options.now();
     for (const state of this.states.values()) {
       for (const lease of state.leases) {
-        const periodOver = periodBounds(lease.cap.period, lease.cap.timezone, new Date(now)).start.getTime() !== lease.periodStart.getTime();
+        const periodOver =
+          periodBounds(lease.cap.period, lease.cap.timezone, new Date(now)).start.getTime() !== lease.periodStart.getTime();
         if (periodOver || now - lease.openedAt >= this.options.maxAgeMs || now - lease.lastUsedAt >= this.options.idleMs) {
           lease.retiring = true;
         }
@@ -316,7 +317,8 @@ async function reserveOnCap(db: Kysely<Schema>, cap: CapSpec, periodStart: Date,
           sql<string>`cast(${value} as numeric)`.as('used'),
         ])
         .where('limits.id', '=', cap.limitId);
-      if (!cap.soft) source = source.where(sql<boolean>`(limits.soft or limits.cap is null or cast(${value} as numeric) <= limits.cap)`);
+      if (!cap.soft)
+        source = source.where(sql<boolean>`(limits.soft or limits.cap is null or cast(${value} as numeric) <= limits.cap)`);
       return source;
     })
     .onConflict((conflict) => {
@@ -340,7 +342,12 @@ async function reserveOnCap(db: Kysely<Schema>, cap: CapSpec, periodStart: Date,
 }
 
 /** Gives back the unspent part of a reservation (negative when the calls drew more); returns the period's use. */
-async function settleOnCap(db: Kysely<Schema>, limitId: string, periodStart: Date, unspent: Decimal): Promise<Decimal | undefined> {
+async function settleOnCap(
+  db: Kysely<Schema>,
+  limitId: string,
+  periodStart: Date,
+  unspent: Decimal,
+): Promise<Decimal | undefined> {
   if (unspent.isZero()) return usedOf(db, limitId, periodStart);
   const row = await db
     .updateTable('limit_usage')
@@ -369,4 +376,3 @@ function stateKey(cap: CapSpec, periodStart: Date): string {
 function free(lease: CapLease): Decimal {
   return lease.amount.sub(lease.drawn).sub(lease.reserved);
 }
-

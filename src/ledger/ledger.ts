@@ -94,7 +94,10 @@ export class Ledger {
         );
       }
       if (input.credits?.isPositive()) {
-        throw new InvalidAccountFieldError('credits', `a team account has no credits of its own: grant them to its parent ${parent.name}`);
+        throw new InvalidAccountFieldError(
+          'credits',
+          `a team account has no credits of its own: grant them to its parent ${parent.name}`,
+        );
       }
     }
     if (input.mode === 'job_based' && !input.jobPrice && !parent?.job_price) {
@@ -184,7 +187,8 @@ export class Ledger {
     if (changes.markupFixedFee) checkEnteredAmount('markup fixed fee', changes.markupFixedFee);
     if (changes.overdraftLimit) checkEnteredAmount('overdraft limit', changes.overdraftLimit);
     if (changes.markupPercent) checkEnteredAmount('markup percent', changes.markupPercent, { signed: true });
-    if (changes.lowBalanceAlert) checkEnteredAmount('low balance alert', changes.lowBalanceAlert, { unit: unitOf(found.budget_mode) });
+    if (changes.lowBalanceAlert)
+      checkEnteredAmount('low balance alert', changes.lowBalanceAlert, { unit: unitOf(found.budget_mode) });
     const mode = found.budget_mode;
     if (mode === 'job_based' && changes.jobPrice === null) {
       throw new InvalidAccountFieldError('job price', 'a job_based account needs a job price');

@@ -96,7 +96,14 @@ export async function resolveLimitTarget(db: Kysely<Schema>, text: string): Prom
       .where('revoked_at', 'is', null)
       .executeTakeFirst();
     if (!key?.account_id) throw new LimitTargetNotFoundError(text);
-    return { kind: 'key', accountId: key.account_id, keyId: key.id, keyPrefix: key.prefix, endUser: null, target: `key:${key.id}` };
+    return {
+      kind: 'key',
+      accountId: key.account_id,
+      keyId: key.id,
+      keyPrefix: key.prefix,
+      endUser: null,
+      target: `key:${key.id}`,
+    };
   }
   const colon = trimmed.indexOf(':');
   if (colon > 0) {

@@ -57,6 +57,9 @@ describe('calendar periods in a time zone', () => {
   });
 
   it('total never resets', () => {
-    expect(periodBounds('total', 'Europe/Berlin', at('2026-11-29T23:00:00Z'))).toEqual({ start: TOTAL_PERIOD_START, resetsAt: undefined });
+    expect(periodBounds('total', 'Europe/Berlin', at('2026-11-29T23:00:00Z'))).toEqual({
+      start: TOTAL_PERIOD_START,
+      resetsAt: undefined,
+    });
   });
 });

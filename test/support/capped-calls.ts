@@ -29,7 +29,11 @@ export async function cappedCall(
 }
 
 /** How many calls were served; every failure must be a refusal (a cap's or the wallet's), nothing else. */
-export function servedCount(outcomes: Array<PromiseSettledResult<unknown>>): { served: number; capRefusals: number; creditRefusals: number } {
+export function servedCount(outcomes: Array<PromiseSettledResult<unknown>>): {
+  served: number;
+  capRefusals: number;
+  creditRefusals: number;
+} {
   let served = 0;
   let capRefusals = 0;
   let creditRefusals = 0;

@@ -34,7 +34,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     /** Unique per target: `account:<id>`, `key:<id>`, `end_user:<account id>:<end user>`. */
     .addColumn('target', 'text', (column) => column.notNull().unique())
     .addColumn('cap', 'numeric', (column) => column.check(sql`cap >= 0`))
-    .addColumn('period', 'text', (column) => column.notNull().defaultTo('total').check(sql`period in ('day', 'week', 'month', 'total')`))
+    .addColumn('period', 'text', (column) =>
+      column
+        .notNull()
+        .defaultTo('total')
+        .check(sql`period in ('day', 'week', 'month', 'total')`),
+    )
     .addColumn('timezone', 'text', (column) => column.notNull().defaultTo('UTC'))
     .addColumn('soft', 'boolean', (column) => column.notNull().defaultTo(false))
     .addColumn('rpm', 'integer', (column) => column.check(sql`rpm > 0`))
