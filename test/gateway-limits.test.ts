@@ -1,7 +1,4 @@
-import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedCatalog } from '../src/catalog/catalog-store.js';
-import { parseSource } from '../src/catalog/importers/index.js';
 import { loadConfig } from '../src/config/config.js';
 import { silentLogger } from '../src/logging/logger.js';
 import { startGateway, type Gateway } from '../src/main.js';
@@ -10,7 +7,7 @@ import { resolveLimitTarget, setLimits, type LimitChanges } from '../src/ledger/
 import { Decimal } from '../src/money/decimal.js';
 import { backends, type TestDatabase } from './support/backends.js';
 import { postChat } from './support/charges.js';
-import { ADMIN_KEY, startTestGateway, type TestGateway } from './support/gateway-harness.js';
+import { ADMIN_KEY, seedTestCatalog, startTestGateway, type TestGateway } from './support/gateway-harness.js';
 import { testJournalDirectory } from './support/journal-directory.js';
 
 /**
@@ -240,11 +237,7 @@ describe.skipIf(!postgres)('a rate limit shared by two instances through Redis (
 
   beforeAll(async () => {
     database = await postgres!.open();
-    const source = parseSource(
-      readFileSync(new URL('../fixtures/seed-formats/llm_pricing_current.json', import.meta.url), 'utf8'),
-      'llm_pricing_current.json',
-    );
-    await seedCatalog(database.db, [source], { execute: true, registerModels: true });
+    await seedTestCatalog(database.db);
     const config = loadConfig({
       TOLLGATE_JOURNAL_DIR: testJournalDirectory(),
       DATABASE_URL: database.url,

@@ -1,5 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BudgetMode } from '../src/db/schema.js';
 import { CapReservations, type CapSpec } from '../src/ledger/cap-reservations.js';
@@ -12,6 +11,7 @@ import { Decimal } from '../src/money/decimal.js';
 import { backends, postgresBackend, type TestDatabase } from './support/backends.js';
 import { cappedCall, capUsed, servedCount } from './support/capped-calls.js';
 import type { CapRaceOrder, CapRaceReport } from './support/cap-race-worker.js';
+import { forkRaceWorkers, stopRaceWorkers, workerReply } from './support/race-workers.js';
 
 /**
  * Spend caps under concurrency: a key capped at 100 calls' worst case serves exactly 100 of 500 concurrent
@@ -160,48 +160,20 @@ const PROCESSES = 3;
 describe.skipIf(!postgres)(`one key cap raced from ${PROCESSES} processes on postgres${reason}`, () => {
   let database: TestDatabase;
   let ledger: Ledger;
-  const workers: ChildProcess[] = [];
+  let workers: ChildProcess[] = [];
 
   beforeAll(async () => {
     database = await postgres!.open();
     ledger = new Ledger(database.db);
-    for (let index = 0; index < PROCESSES; index += 1) {
-      workers.push(
-        fork(new URL('./support/cap-race-worker.ts', import.meta.url).pathname, [], {
-          execArgv: ['--import', 'tsx'],
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        }),
-      );
-    }
+    workers = forkRaceWorkers(new URL('./support/cap-race-worker.ts', import.meta.url), PROCESSES);
   });
   afterAll(async () => {
-    await Promise.all(
-      workers.map(async (worker) => {
-        if (worker.exitCode !== null || !worker.connected) return;
-        const exited = once(worker, 'exit');
-        worker.send({ type: 'exit' });
-        await exited;
-      }),
-    );
+    await stopRaceWorkers(workers);
     await database?.close();
   });
 
-  function reply(worker: ChildProcess, type: string): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const onMessage = (message: { type: string }) => {
-        if (message.type !== type) return;
-        worker.off('message', onMessage);
-        worker.off('exit', onExit);
-        resolve(message);
-      };
-      const onExit = (code: number | null) => reject(new Error(`a cap race worker exited (${code}) before '${type}'`));
-      worker.on('message', onMessage);
-      worker.once('exit', onExit);
-    });
-  }
-
   async function race(order: Omit<CapRaceOrder, 'type' | 'url' | 'prefix'>, racers = workers): Promise<number> {
-    const ready = racers.map((worker) => reply(worker, 'ready'));
+    const ready = racers.map((worker) => workerReply(worker, 'ready'));
     racers.forEach((worker, index) =>
       worker.send({
         type: 'run',
@@ -211,7 +183,7 @@ describe.skipIf(!postgres)(`one key cap raced from ${PROCESSES} processes on pos
       } satisfies CapRaceOrder),
     );
     await Promise.all(ready);
-    const done = racers.map((worker) => reply(worker, 'done') as Promise<CapRaceReport>);
+    const done = racers.map((worker) => workerReply(worker, 'done') as Promise<CapRaceReport>);
     for (const worker of racers) worker.send({ type: 'go' });
     const reports = await Promise.all(done);
     for (const report of reports) expect(report.errors).toEqual([]);

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { BudgetMode, Schema } from '../db/schema.js';
 import { InvalidCursorError, MAX_PAGE_SIZE } from '../db/keyset-pages.js';
@@ -37,6 +37,20 @@ import { Decimal } from '../money/decimal.js';
 import { validationErrorBody } from './validation-errors.js';
 
 /**
+ * The admin routes' answer to a ledger refusal (its status, code and field) or a request that fails its
+ * schema (400 naming the field); any other error goes on to the app's handler.
+ */
+export function ledgerErrorReply(error: FastifyError, reply: FastifyReply): FastifyReply {
+  if (error instanceof LedgerError) {
+    return reply
+      .code(error.statusCode)
+      .send({ error: { message: error.message, type: error.type, code: error.code, param: error.param ?? null } });
+  }
+  if (error.validation) return reply.code(400).send(validationErrorBody(error));
+  throw error;
+}
+
+/**
  * Admin routes for accounts, credits, keys and ledger verification. The parent scope checks the admin key;
  * these handlers only translate HTTP to ledger calls. Amounts travel as decimal strings both ways.
  */
@@ -52,13 +66,7 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
           .code(400)
           .send({ error: { message: error.message, type: 'invalid_request_error', code: 'invalid_request', param: 'cursor' } });
       }
-      if (error instanceof LedgerError) {
-        return reply
-          .code(error.statusCode)
-          .send({ error: { message: error.message, type: error.type, code: error.code, param: error.param ?? null } });
-      }
-      if (error.validation) return reply.code(400).send(validationErrorBody(error));
-      throw error;
+      return ledgerErrorReply(error, reply);
     });
 
     scope.post<{

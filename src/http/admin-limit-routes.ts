@@ -1,7 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
-import { LedgerError } from '../ledger/errors.js';
 import { errorResponses } from '../ledger/admin-request-schemas.js';
 import {
   limitChangesOf,
@@ -12,7 +11,7 @@ import {
   setLimitsBodySchema,
   type SetLimitsBody,
 } from '../ledger/limits.js';
-import { validationErrorBody } from './validation-errors.js';
+import { ledgerErrorReply } from './admin-account-routes.js';
 
 const targetParams = {
   type: 'object',
@@ -36,15 +35,7 @@ export function registerLimitAdminRoutes(app: FastifyInstance, services: { db: K
   const now = services.now ?? Date.now;
   const tags = ['admin: limits'];
   void app.register(async (scope) => {
-    scope.setErrorHandler((error: FastifyError, _request, reply) => {
-      if (error instanceof LedgerError) {
-        return reply
-          .code(error.statusCode)
-          .send({ error: { message: error.message, type: error.type, code: error.code, param: error.param ?? null } });
-      }
-      if (error.validation) return reply.code(400).send(validationErrorBody(error));
-      throw error;
-    });
+    scope.setErrorHandler((error: FastifyError, _request, reply) => ledgerErrorReply(error, reply));
 
     scope.get<{ Params: { target: string } }>(
       '/admin/limits/:target',

@@ -359,7 +359,8 @@ async function settleOnCap(
   return row ? fromNumeric(row.used) : undefined;
 }
 
-async function usedOf(db: Kysely<Schema>, limitId: string, periodStart: Date): Promise<Decimal> {
+/** What the cap's row says is used in the period (settled spend plus open reservations). */
+export async function usedOf(db: Kysely<Schema>, limitId: string, periodStart: Date): Promise<Decimal> {
   const row = await db
     .selectFrom('limit_usage')
     .select('used')

@@ -1,10 +1,7 @@
-import type { Kysely } from 'kysely';
-import type { Schema } from '../../src/db/schema.js';
 import { CapExceededError, type CapReservations, type CapSpec } from '../../src/ledger/cap-reservations.js';
 import { InsufficientCreditsError } from '../../src/ledger/errors.js';
 import type { CallReservations } from '../../src/ledger/reservations.js';
-import { fromNumeric } from '../../src/ledger/accounts.js';
-import { Decimal } from '../../src/money/decimal.js';
+import type { Decimal } from '../../src/money/decimal.js';
 
 /**
  * A call's money path as the gateway runs it (src/gateway/pipeline.ts): its worst case reserved on every cap,
@@ -47,12 +44,4 @@ export function servedCount(outcomes: Array<PromiseSettledResult<unknown>>): {
 }
 
 /** What the cap's row says is used in its period (settled plus open reservations). */
-export async function capUsed(db: Kysely<Schema>, limitId: string, periodStart: Date): Promise<Decimal> {
-  const row = await db
-    .selectFrom('limit_usage')
-    .select('used')
-    .where('limit_id', '=', limitId)
-    .where('period_start', '=', periodStart)
-    .executeTakeFirst();
-  return row ? fromNumeric(row.used) : Decimal.ZERO;
-}
+export { usedOf as capUsed } from '../../src/ledger/cap-reservations.js';
