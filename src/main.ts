@@ -155,7 +155,7 @@ export async function startGateway(
     const limits = new CallLimits(database.db, caps, rates, options.clock);
     cleanups.push(() => limits.close());
 
-    const authenticator = new Authenticator(database.db, ledger, config.adminKey);
+    const authenticator = new Authenticator(database.db, ledger, config.adminKey, config.limits.endUserHeader);
     // An account changed by an admin on any instance: drop its cached settings and leases here too, so a
     // suspension or new terms apply at the next call everywhere (the cache TTL and lease age are backstops).
     const forgetAccounts = () => {

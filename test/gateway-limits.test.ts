@@ -24,7 +24,7 @@ describe.each(backends())('limits on the call path, on $name', (backend) => {
   let now = Date.parse('2026-11-29T22:00:30Z');
 
   beforeAll(async () => {
-    harness = await startTestGateway(backend, { clock: () => now });
+    harness = await startTestGateway(backend, { clock: () => now, env: { TOLLGATE_END_USER_HEADER: 'X-End-User' } });
   });
   afterAll(async () => {
     await harness?.close();
@@ -192,7 +192,7 @@ describe.each(backends())('limits on the call path, on $name', (backend) => {
     expect(Object.keys(document.paths['/admin/keys/{prefix}']!)).toEqual(expect.arrayContaining(['patch', 'delete']));
   });
 
-  it('an end user of an account has its own cap (the OpenAI user field)', async () => {
+  it('an end user of an account has its own cap (the OpenAI user field, or the configured header)', async () => {
     const account = await harness.createAccount('job_based', { jobPrice: JOB, credits: '100' });
     await limit(`${account.id}:alice`, { cap: Decimal.parse(JOB).times(2), period: 'day' });
     const statuses = [];
@@ -200,6 +200,14 @@ describe.each(backends())('limits on the call path, on $name', (backend) => {
     expect(statuses).toEqual([200, 200, 402]);
     expect((await chat(account.key, { user: 'bob' })).status).toBe(200);
     expect((await chat(account.key)).status).toBe(200);
+    // A call whose body names no user is counted for the user its configured header names.
+    const headed = () =>
+      postChat(harness.url, account.key, { model: 'gpt-4o-mini', messages: HELLO, max_tokens: 50 }, { 'x-end-user': 'alice' });
+    expect((await headed()).status).toBe(402);
+    await limit(`${account.id}:carol`, { cap: Decimal.parse(JOB), period: 'day' });
+    const carol = () =>
+      postChat(harness.url, account.key, { model: 'gpt-4o-mini', messages: HELLO, max_tokens: 50 }, { 'x-end-user': 'carol' });
+    expect([(await carol()).status, (await carol()).status]).toEqual([200, 402]);
   });
 
   it('an expired key gets 401 key_expired; a model outside the allow-list gets 403 model_not_allowed', async () => {

@@ -62,6 +62,8 @@ export interface Config {
     redisUrl: string | undefined;
     /** Thresholds (percent of a cap) at which an alert is raised, once per cap, period and threshold. */
     alertThresholds: number[];
+    /** A request header naming the caller's end user, for calls that send no `user` field (lower case). */
+    endUserHeader: string | undefined;
   };
   sync: {
     cron: string | undefined;
@@ -183,6 +185,10 @@ const environmentSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// or rediss:// URL')
     .optional(),
+  TOLLGATE_END_USER_HEADER: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, 'TOLLGATE_END_USER_HEADER must be a header name such as x-end-user')
+    .optional(),
   TOLLGATE_CAP_ALERT_PERCENTS: z
     .string()
     .regex(
@@ -297,6 +303,7 @@ export function loadConfig(environment: Record<string, string | undefined>, over
     },
     limits: {
       redisUrl: env.REDIS_URL,
+      endUserHeader: env.TOLLGATE_END_USER_HEADER?.toLowerCase(),
       alertThresholds: [...new Set(env.TOLLGATE_CAP_ALERT_PERCENTS.split(',').map((part) => Number(part.trim())))].sort(
         (a, b) => a - b,
       ),

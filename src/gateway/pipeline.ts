@@ -37,6 +37,8 @@ export interface Caller {
   chain?: readonly string[];
   /** The models the key may call (names or `*` patterns); absent or null: every model. */
   allowedModels?: readonly string[] | null;
+  /** The end user named by the configured header (TOLLGATE_END_USER_HEADER), for a call whose body names none. */
+  endUser?: string;
 }
 
 /** The account whose balance pays for the caller's calls: the root of its team chain. */
@@ -195,7 +197,7 @@ export class CallPipeline {
       chain: caller.chain ?? [caller.accountId],
       allowedModels: caller.allowedModels ?? null,
     };
-    return limits.admit(limited, endUserOf(intent.endUser) ?? undefined, call);
+    return limits.admit(limited, endUserOf(intent.endUser) ?? caller.endUser, call);
   }
 
   /**

@@ -165,7 +165,7 @@ function usageRow(call: PreparedCall, outcome: CallOutcome): RecordRow {
     request_id: call.requestId,
     account_id: call.caller.accountId,
     api_key_id: call.caller.keyId,
-    end_user: endUserOf(call.intent.endUser),
+    end_user: endUserOf(call.intent.endUser) ?? endUserOf(call.caller.endUser),
     requested_model: call.intent.model,
     model_id: call.resolution.modelId ?? null,
     // `demo` when the demo provider stood in for the model's provider: the record says who really answered.

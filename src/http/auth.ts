@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Db } from '../db/database.js';
 import type { Caller } from '../gateway/pipeline.js';
 import { authenticateKey } from '../ledger/api-keys.js';
@@ -18,19 +19,24 @@ export type KeyIdentity =
  * matters for money (suspended) is enforced again by the hold's conditional write.
  */
 export class Authenticator {
-  private readonly accounts = new Map<string, { caller: Omit<Caller, 'keyId' | 'allowedModels'>; expires: number }>();
+  private readonly accounts = new Map<string, { caller: Omit<Caller, 'keyId' | 'allowedModels' | 'endUser'>; expires: number }>();
   private readonly adminKeyHash: Buffer | undefined;
 
   constructor(
     private readonly db: Db,
     private readonly ledger: Ledger,
     adminKey: string | undefined,
+    /** The request header that names the caller's end user when the body does not (lower case). */
+    private readonly endUserHeader?: string,
   ) {
     this.adminKeyHash = adminKey ? sha256(adminKey) : undefined;
   }
 
-  /** @throws GatewayError missing_api_key, invalid_api_key, forbidden (an admin key on a call route). */
-  async caller(authorization: string | undefined): Promise<Caller> {
+  /**
+   * `headers`: the request's, for the configured end-user header.
+   * @throws GatewayError missing_api_key, invalid_api_key, key_expired, forbidden (an admin key on a call route).
+   */
+  async caller(authorization: string | undefined, headers?: IncomingHttpHeaders): Promise<Caller> {
     const presented = bearer(authorization);
     const key = await authenticateKey(this.db, presented);
     if (!key) throw new GatewayError('invalid_api_key', 'invalid API key: check the key, or ask the operator for a new one');
@@ -44,7 +50,9 @@ export class Authenticator {
         { details: { level: 'key', expired_at: new Date(key.expiresAt).toISOString() } },
       );
     }
-    const keyControls = { keyId: key.keyId, allowedModels: key.allowedModels };
+    const named = this.endUserHeader ? headers?.[this.endUserHeader] : undefined;
+    const endUser = typeof named === 'string' && named !== '' ? named : undefined;
+    const keyControls = { keyId: key.keyId, allowedModels: key.allowedModels, ...(endUser ? { endUser } : {}) };
     const cached = this.accounts.get(key.accountId);
     if (cached && cached.expires > Date.now()) return { ...cached.caller, ...keyControls };
     const account = await this.ledger.getAccount(key.accountId);
@@ -57,7 +65,7 @@ export class Authenticator {
       if (parent.status !== 'active')
         throw new GatewayError('account_suspended', `the account's team ${parent.name} is suspended`);
     }
-    const caller: Omit<Caller, 'keyId' | 'allowedModels'> = {
+    const caller: Omit<Caller, 'keyId' | 'allowedModels' | 'endUser'> = {
       accountId: account.id,
       ...(chain.length > 1 ? { chain } : {}),
       mode: wallet.mode,
