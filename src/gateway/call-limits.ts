@@ -41,6 +41,8 @@ const LIMITS_CACHE_MS = 5_000;
  */
 export class CallLimits {
   private readonly cache = new ExpiringCache<TargetLimits | null>(50_000);
+  /** Whether an account has any end-user limits, per account. */
+  private readonly endUserAccounts = new ExpiringCache<boolean>(10_000);
 
   constructor(
     private readonly db: Kysely<Schema>,
@@ -121,6 +123,7 @@ export class CallLimits {
   /** Forgets cached limits (after an admin changed some, here or on another instance). */
   invalidate(): void {
     this.cache.clear();
+    this.endUserAccounts.clear();
   }
 
   async close(): Promise<void> {
@@ -129,12 +132,14 @@ export class CallLimits {
   }
 
   private async limitsOf(caller: LimitedCaller, endUser: string | undefined): Promise<TargetLimits> {
+    const now = this.now();
+    // End users are many and mostly unlimited: one is looked up only when its account has end-user limits at all.
+    const perUser = endUser !== undefined && (await this.hasEndUserLimits(caller.chain[0]!, now));
     const targets = [
       `key:${caller.keyId}`,
-      ...(endUser !== undefined ? [`end_user:${caller.chain[0]}:${endUser}`] : []),
+      ...(perUser ? [`end_user:${caller.chain[0]}:${endUser}`] : []),
       ...caller.chain.map((accountId) => `account:${accountId}`),
     ];
-    const now = this.now();
     const found = new Map<string, TargetLimits | null>();
     const missing: string[] = [];
     for (const target of targets) {
@@ -167,6 +172,21 @@ export class CallLimits {
       result.rates.push(...limits.rates);
     }
     return result;
+  }
+
+  private async hasEndUserLimits(accountId: string, now: number): Promise<boolean> {
+    const key = `end_users_of:${accountId}`;
+    const cached = this.endUserAccounts.get(key, now);
+    if (cached) return cached.value;
+    const row = await this.db
+      .selectFrom('limits')
+      .select('id')
+      .where('account_id', '=', accountId)
+      .where('target_kind', '=', 'end_user')
+      .limit(1)
+      .executeTakeFirst();
+    this.endUserAccounts.set(key, row !== undefined, now + LIMITS_CACHE_MS);
+    return row !== undefined;
   }
 }
 
