@@ -67,7 +67,9 @@ class StaticMigrationProvider implements MigrationProvider {
 
 /** Applies every pending migration; returns the names applied. @throws the migration's error, after rollback. */
 export async function migrate(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new StaticMigrationProvider() });
+  // Migrations are numbered by the change that brought them and may land out of order (008 before 007):
+  // each is independent of the ones numbered near it, so a pending one runs whatever came after it.
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(), allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName);
