@@ -10,6 +10,10 @@ import { IdempotentCalls } from './gateway/idempotent-calls.js';
 import { registerLeaseMetrics } from './gateway/lease-metrics.js';
 import { GatewayMetrics } from './gateway/metrics.js';
 import { CallPipeline, type GatewayServices } from './gateway/pipeline.js';
+import { CallLimits } from './gateway/call-limits.js';
+import { capAlerts, lowBalanceAlerts } from './gateway/limit-alerts.js';
+import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './gateway/rate-limits.js';
+import { CapReservations } from './ledger/cap-reservations.js';
 import { UsageRecorder } from './gateway/usage-recorder.js';
 import { buildApp } from './http/app.js';
 import { startMetricsServer } from './http/metrics-server.js';
@@ -43,6 +47,8 @@ export interface Gateway {
   ledger: Ledger;
   /** How calls reserve and settle credits; `flush()` makes every settled call's capture durable. */
   reservations: CallReservations;
+  /** Caps, rate limits and key controls on the call path; `returnUnused()` gives back this process's cap leases. */
+  limits: CallLimits;
   recorder: UsageRecorder;
   metrics: GatewayMetrics;
   /** Which upstreams calls can reach: the startup banner names them. */
@@ -73,6 +79,8 @@ export interface StartOptions {
   metricsServer?: boolean;
   /** What `/metrics` answers instead of this process's own registry (every worker's, aggregated). */
   renderMetrics?: () => Promise<{ contentType: string; body: string }>;
+  /** What caps and rate limits take as now (tests run them on a controlled clock). */
+  clock?: () => number;
 }
 
 /**
@@ -165,11 +173,27 @@ export async function startGateway(config: Config, logger: Logger, options: Star
     const sync = startPriceSync({ config, database, catalog, logger, scheduled: background });
     cleanups.push(() => sync.stop());
 
-    const authenticator = new Authenticator(database.db, ledger, config.adminKey);
+    // Caps are reserved like credits: in leases of the same size and idle time, or per call with per-call holds.
+    const raiseLimitAlert = (kind: 'budget_threshold' | 'low_balance', message: string, details: unknown) =>
+      sync.alerts.raise(kind, message, details);
+    const caps = new CapReservations(database.db, {
+      callsPerLease: config.ledger.holds === 'lease' ? config.ledger.lease.callsPerLease : 1,
+      idleMs: config.ledger.lease.idleMs,
+      maxAgeMs: config.ledger.lease.maxAgeMs,
+      ...(options.clock ? { now: options.clock } : {}),
+      onUsage: capAlerts(database.db, raiseLimitAlert, config.limits.alertThresholds, logger),
+      logger,
+    });
+    const rates: RateLimiter = config.limits.redisUrl ? await redisRateLimiter(config.limits.redisUrl) : new MemoryRateLimiter();
+    const limits = new CallLimits(database.db, caps, rates, options.clock);
+    cleanups.push(() => limits.close());
+
+    const authenticator = new Authenticator(database.db, ledger, config.adminKey, config.limits.endUserHeader);
     // An account changed by an admin on any instance: drop its cached settings and leases here too, so a
     // suspension or new terms apply at the next call everywhere (the cache TTL and lease age are backstops).
     const forgetAccounts = () => {
       authenticator.invalidate();
+      limits.invalidate();
       return reservations.retireAccount();
     };
     const forgetAccountsNow = () => {
@@ -189,6 +213,8 @@ export async function startGateway(config: Config, logger: Logger, options: Star
       recorder,
       metrics,
       logger,
+      limits,
+      onCreditsLeft: lowBalanceAlerts(database.db, raiseLimitAlert, logger),
       onAnomaly: anomalyAlerts(sync.alerts, logger),
     });
     const app = await buildApp({
@@ -231,6 +257,7 @@ export async function startGateway(config: Config, logger: Logger, options: Star
       catalog,
       ledger,
       reservations,
+      limits,
       recorder,
       metrics,
       providers: liveProviders(registry, config),
@@ -253,6 +280,14 @@ export async function startGateway(config: Config, logger: Logger, options: Star
     if (!options.database) await database.close().catch(() => undefined);
     throw error;
   }
+}
+
+/** The shared rate limiter: connects before the gateway serves, so a wrong REDIS_URL stops the start with its reason. */
+async function redisRateLimiter(url: string): Promise<RedisRateLimiter> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: true });
+  await redis.connect();
+  return new RedisRateLimiter(redis);
 }
 
 /** How often one provider and model may raise a usage anomaly alert (every anomalous call is still counted and recorded). */

@@ -1,13 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseSource } from '../src/catalog/importers/index.js';
-import { seedCatalog } from '../src/catalog/catalog-store.js';
 import { loadConfig } from '../src/config/config.js';
 import { silentLogger } from '../src/logging/logger.js';
 import { startGateway, type Gateway } from '../src/main.js';
 import { Decimal } from '../src/money/decimal.js';
 import { postgresBackend, type TestDatabase } from './support/backends.js';
 import { eventually } from './support/ledger-checks.js';
+import { seedTestCatalog } from './support/gateway-harness.js';
 import { testJournalDirectory } from './support/journal-directory.js';
 
 const ADMIN_KEY = 'instances-test-admin-key';
@@ -25,11 +23,7 @@ const postgres = postgresBackend();
 
   beforeEach(async () => {
     database = await postgres!.open();
-    const source = parseSource(
-      readFileSync(new URL('../fixtures/seed-formats/llm_pricing_current.json', import.meta.url), 'utf8'),
-      'llm_pricing_current.json',
-    );
-    await seedCatalog(database.db, [source], { execute: true, registerModels: true });
+    await seedTestCatalog(database.db);
     const config = loadConfig({
       TOLLGATE_JOURNAL_DIR: testJournalDirectory(),
       DATABASE_URL: database.url,

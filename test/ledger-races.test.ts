@@ -1,5 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../src/db/database.js';
 import type { BudgetMode } from '../src/db/schema.js';
@@ -9,6 +8,7 @@ import { Ledger } from '../src/ledger/ledger.js';
 import { Decimal } from '../src/money/decimal.js';
 import { postgresBackend, type TestDatabase } from './support/backends.js';
 import type { RaceOrder, RaceReport } from './support/ledger-race-worker.js';
+import { forkRaceWorkers, stopRaceWorkers, workerReply } from './support/race-workers.js';
 
 /**
  * Holds racing for one account from separate connection pools and separate processes, as gateway instances
@@ -158,42 +158,15 @@ describe.skipIf(!backend)(`holds raced across pools and processes on postgres${r
   });
 
   describe('from separate processes', () => {
-    const workers: ChildProcess[] = [];
-    beforeAll(async () => {
-      for (let index = 0; index < PROCESSES; index += 1) {
-        const worker = fork(new URL('./support/ledger-race-worker.ts', import.meta.url).pathname, [], {
-          execArgv: ['--import', 'tsx'],
-          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        });
-        workers.push(worker);
-      }
+    let workers: ChildProcess[] = [];
+    beforeAll(() => {
+      workers = forkRaceWorkers(new URL('./support/ledger-race-worker.ts', import.meta.url), PROCESSES);
     });
-    afterAll(async () => {
-      await Promise.all(
-        workers.map(async (worker) => {
-          if (worker.exitCode !== null || !worker.connected) return;
-          const exited = once(worker, 'exit');
-          worker.send({ type: 'exit' });
-          await exited;
-        }),
-      );
-    });
+    afterAll(() => stopRaceWorkers(workers));
 
     /** Gives every process its order, waits until all are ready, starts them together and collects their reports. */
     async function race(order: Omit<RaceOrder, 'type' | 'url' | 'prefix' | 'count'>): Promise<RaceReport[]> {
-      const reply = (worker: ChildProcess, type: string) =>
-        new Promise<unknown>((resolve, reject) => {
-          const onMessage = (message: { type: string }) => {
-            if (message.type !== type) return;
-            worker.off('message', onMessage);
-            worker.off('exit', onExit);
-            resolve(message);
-          };
-          const onExit = (code: number | null) => reject(new Error(`a race worker exited (${code}) before '${type}'`));
-          worker.on('message', onMessage);
-          worker.once('exit', onExit);
-        });
-      const ready = workers.map((worker) => reply(worker, 'ready'));
+      const ready = workers.map((worker) => workerReply(worker, 'ready'));
       workers.forEach((worker, index) =>
         worker.send({
           type: 'run',
@@ -204,7 +177,7 @@ describe.skipIf(!backend)(`holds raced across pools and processes on postgres${r
         } satisfies RaceOrder),
       );
       await Promise.all(ready);
-      const done = workers.map((worker) => reply(worker, 'done') as Promise<RaceReport>);
+      const done = workers.map((worker) => workerReply(worker, 'done') as Promise<RaceReport>);
       for (const worker of workers) worker.send({ type: 'go' });
       const reports = await Promise.all(done);
       for (const report of reports) expect(report.errors).toEqual([]);

@@ -29,6 +29,8 @@ export function registerAccountsCommand(program: Command): void {
     .option('--job-price <usd>', 'USD debited per successful call (job_based)')
     .option('--markup-percent <percent>', 'markup override for this account, in percent')
     .option('--overdraft-limit <amount>', 'how far below zero a capture may go (default 0)')
+    .option('--parent <account>', "a team's parent (id or name): the account draws on its wallet, within its own caps")
+    .option('--low-balance-alert <amount>', 'raise an alert when available credits fall below this')
     .option('--json', 'print the result as JSON')
     .action(async (options: CreateOptions, command: Command) => {
       if (!BUDGET_MODES.includes(options.mode as BudgetMode)) {
@@ -38,7 +40,8 @@ export function registerAccountsCommand(program: Command): void {
       const jobPrice = parseAmountOption('--job-price', options.jobPrice);
       const markupPercent = parseAmountOption('--markup-percent', options.markupPercent, { signed: true });
       const overdraftLimit = parseAmountOption('--overdraft-limit', options.overdraftLimit);
-      if ([credits, jobPrice, markupPercent, overdraftLimit].includes(null)) return;
+      const lowBalanceAlert = parseAmountOption('--low-balance-alert', options.lowBalanceAlert);
+      if ([credits, jobPrice, markupPercent, overdraftLimit, lowBalanceAlert].includes(null)) return;
       await withContext(command, async ({ database }) => {
         const { account, apiKey } = await (
           await openLedger(database.db)
@@ -49,10 +52,14 @@ export function registerAccountsCommand(program: Command): void {
           ...(jobPrice ? { jobPrice } : {}),
           ...(markupPercent ? { markupPercent } : {}),
           ...(overdraftLimit ? { overdraftLimit } : {}),
+          ...(lowBalanceAlert ? { lowBalanceAlert } : {}),
+          ...(options.parent !== undefined ? { parent: options.parent } : {}),
         });
         if (options.json) return printJson({ account: accountJson(account), api_key: apiKey });
         process.stdout.write(
-          `account ${account.id} (${account.name}, ${account.mode}) created with ${account.balance.toString()} ${account.unit}\n` +
+          (account.parentId
+            ? `account ${account.id} (${account.name}, ${account.mode}) created in the team of ${options.parent}: it draws on its parent's wallet\n`
+            : `account ${account.id} (${account.name}, ${account.mode}) created with ${account.balance.toString()} ${account.unit}\n`) +
             `API key: ${apiKey.key}\n` +
             'This key is shown once and never stored: keep it now.\n',
         );
@@ -161,6 +168,8 @@ interface CreateOptions {
   jobPrice?: string;
   markupPercent?: string;
   overdraftLimit?: string;
+  parent?: string;
+  lowBalanceAlert?: string;
   json?: boolean;
 }
 

@@ -3,11 +3,13 @@ import { verificationJson } from '../ledger/ledger-json.js';
 import { registerAccountsCommand } from './accounts-command.js';
 import { EXIT_PROBLEM, formatTable, printJson, withContext } from './context.js';
 import { registerKeysCommand } from './keys-command.js';
+import { registerLimitsCommand } from './limits-command.js';
 
-/** Registers every ledger command: `accounts ...`, `keys ...` and `ledger verify`. */
+/** Registers every ledger command: `accounts ...`, `keys ...`, `limits ...` and `ledger verify`. */
 export function registerLedgerCommands(program: Command): void {
   registerAccountsCommand(program);
   registerKeysCommand(program);
+  registerLimitsCommand(program);
   registerLedgerCommand(program);
 }
 

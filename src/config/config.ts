@@ -62,6 +62,14 @@ export interface Config {
     journal: 'write' | 'fsync' | 'off';
     journalDirectory: string;
   };
+  limits: {
+    /** Redis for rate limits shared by every instance (REDIS_URL); without it each instance counts alone. */
+    redisUrl: string | undefined;
+    /** Thresholds (percent of a cap) at which an alert is raised, once per cap, period and threshold. */
+    alertThresholds: number[];
+    /** A request header naming the caller's end user, for calls that send no `user` field (lower case). */
+    endUserHeader: string | undefined;
+  };
   sync: {
     cron: string | undefined;
     sources: string[];
@@ -193,6 +201,21 @@ const environmentSchema = z.object({
   TOLLGATE_LEASE_CALLS: integer('TOLLGATE_LEASE_CALLS', 1).default(32),
   TOLLGATE_LEASE_MAX_AGE_MS: integer('TOLLGATE_LEASE_MAX_AGE_MS', 1).default(10_000),
   TOLLGATE_LEASE_IDLE_MS: integer('TOLLGATE_LEASE_IDLE_MS', 1).default(2_000),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// or rediss:// URL')
+    .optional(),
+  TOLLGATE_END_USER_HEADER: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, 'TOLLGATE_END_USER_HEADER must be a header name such as x-end-user')
+    .optional(),
+  TOLLGATE_CAP_ALERT_PERCENTS: z
+    .string()
+    .regex(
+      /^\s*\d{1,3}(\s*,\s*\d{1,3})*\s*$/,
+      'TOLLGATE_CAP_ALERT_PERCENTS must be whole percents separated by commas, e.g. 50,80,100',
+    )
+    .default('50,80,100'),
   TOLLGATE_SYNC_CRON: z.string().default('0 4 * * *'),
   TOLLGATE_SYNC_SOURCES: z.string().default('openrouter,litellm'),
   TOLLGATE_SYNC_URL_OPENROUTER: z.string().url().default('https://openrouter.ai/api/v1/models'),
@@ -298,6 +321,13 @@ export function loadConfig(environment: Record<string, string | undefined>, over
       journal: env.TOLLGATE_JOURNAL,
       journalDirectory: path.resolve(
         env.TOLLGATE_JOURNAL_DIR ?? path.join(overrides.dataDirectory ?? env.TOLLGATE_DATA_DIR, 'journal'),
+      ),
+    },
+    limits: {
+      redisUrl: env.REDIS_URL,
+      endUserHeader: env.TOLLGATE_END_USER_HEADER?.toLowerCase(),
+      alertThresholds: [...new Set(env.TOLLGATE_CAP_ALERT_PERCENTS.split(',').map((part) => Number(part.trim())))].sort(
+        (a, b) => a - b,
       ),
     },
     sync: {

@@ -14,6 +14,7 @@ import { NotificationListener } from './notification-listener.js';
 import * as audioAndImageRates from './migrations/005-audio-and-image-rates.js';
 import * as usageReports from './migrations/006-usage-reports.js';
 import * as declaredNamesAndWindows from './migrations/007-declared-names-and-windows.js';
+import * as limits from './migrations/008-limits.js';
 import * as consoleSessions from './migrations/010-console-sessions.js';
 import type { PGliteSocketServer } from './pglite-socket-server.js';
 import type { Schema } from './schema.js';
@@ -58,6 +59,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '005-audio-and-image-rates': audioAndImageRates,
   '006-usage-reports': usageReports,
   '007-declared-names-and-windows': declaredNamesAndWindows,
+  '008-limits': limits,
   '010-console-sessions': consoleSessions,
 };
 
@@ -69,7 +71,9 @@ class StaticMigrationProvider implements MigrationProvider {
 
 /** Applies every pending migration; returns the names applied. @throws the migration's error, after rollback. */
 export async function migrate(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new StaticMigrationProvider() });
+  // Migrations are numbered by the change that brought them and may land out of order (008 before 007):
+  // each is independent of the ones numbered near it, so a pending one runs whatever came after it.
+  const migrator = new Migrator({ db, provider: new StaticMigrationProvider(), allowUnorderedMigrations: true });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName);

@@ -28,6 +28,9 @@ export interface Schema {
   alerts: AlertsTable;
   gateway_instances: GatewayInstancesTable;
   console_sessions: ConsoleSessionsTable;
+  limits: LimitsTable;
+  limit_usage: LimitUsageTable;
+  limit_alerts: LimitAlertsTable;
 }
 
 type Numeric = string;
@@ -155,6 +158,10 @@ export interface AccountsTable {
   status: AccountStatus;
   /** How far below zero a capture may take the balance; 0 = never. */
   overdraft_limit: Numeric;
+  /** A team's parent: the account draws on the root of its chain's balance, within its own caps. */
+  parent_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Below this available balance the wallet raises a low-balance alert (once per crossing). */
+  low_balance_alert: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
 }
 
@@ -170,6 +177,9 @@ export interface ApiKeysTable {
   created_at: CreatedAt;
   revoked_at: Date | null;
   last_used_at: Date | null;
+  /** JSON list of model names or `*` patterns the key may call; null: every model. */
+  allowed_models: ColumnType<string | null, string | null | undefined, string | null>;
+  expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export type LedgerKind = 'grant' | 'hold' | 'capture' | 'release' | 'refund' | 'adjust';
@@ -303,6 +313,46 @@ export interface AlertsTable {
   delivered_at: Date | null;
 }
 
+export type LimitPeriod = 'day' | 'week' | 'month' | 'total';
+export type LimitTargetKind = 'account' | 'key' | 'end_user';
+
+/** The caps and rate limits of one target: an account (any level of a team), a key, or an end user of an account. */
+export interface LimitsTable {
+  id: string;
+  target_kind: LimitTargetKind;
+  account_id: string;
+  key_id: string | null;
+  end_user: string | null;
+  /** `account:<id>`, `key:<id>` or `end_user:<account id>:<end user>`. */
+  target: string;
+  /** The spend cap per period, in the wallet's unit; null: no cap. */
+  cap: ColumnType<string | null, string | null | undefined, string | null>;
+  period: ColumnType<LimitPeriod, LimitPeriod | undefined, LimitPeriod>;
+  /** The IANA time zone the period's calendar boundaries are in. */
+  timezone: ColumnType<string, string | undefined, string>;
+  /** A soft cap only alerts; a hard cap refuses the call that could pass it. */
+  soft: ColumnType<boolean, boolean | undefined, boolean>;
+  rpm: ColumnType<number | null, number | null | undefined, number | null>;
+  tpm: ColumnType<number | null, number | null | undefined, number | null>;
+  concurrency: ColumnType<number | null, number | null | undefined, number | null>;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+/** What one cap has used in one period: settled spend plus what open reservations still hold. */
+export interface LimitUsageTable {
+  limit_id: string;
+  period_start: ColumnType<Date, Date | string, never>;
+  used: ColumnType<string, string | undefined, string>;
+}
+
+export interface LimitAlertsTable {
+  limit_id: string;
+  period_start: ColumnType<Date, Date | string, never>;
+  threshold: number;
+  created_at: CreatedAt;
+}
+
 /** A gateway process: its heartbeat (the database's clock) tells the others whether its holds are still in use. */
 export interface GatewayInstancesTable {
   id: string;
@@ -331,5 +381,6 @@ export type ModelPriceRow = Selectable<ModelPricesTable>;
 export type NewModelPrice = Insertable<ModelPricesTable>;
 export type AccountRow = Selectable<AccountsTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type LimitRow = Selectable<LimitsTable>;
 export type LedgerEntryRow = Selectable<LedgerEntriesTable>;
 export type UsageRecordRow = Selectable<UsageRecordsTable>;

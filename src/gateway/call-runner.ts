@@ -183,6 +183,7 @@ export function callHeaders(call: PreparedCall): Record<string, string> {
     'x-tollgate-request-id': call.requestId,
     'x-tollgate-provider': answeredBy(call),
     ...pricingHeaders(call.resolution),
+    ...call.admission?.headers,
   };
 }
 

@@ -15,6 +15,10 @@ export type ErrorCode =
   | 'idempotency_conflict'
   | 'idempotency_in_progress'
   | 'rate_limited'
+  | 'rate_limit_exceeded'
+  | 'budget_exceeded'
+  | 'model_not_allowed'
+  | 'key_expired'
   | 'upstream_error'
   | 'upstream_timeout'
   | 'upstream_not_configured'
@@ -33,6 +37,10 @@ const CATALOG: Record<ErrorCode, { status: number; type: string }> = {
   idempotency_conflict: { status: 422, type: 'invalid_request_error' },
   idempotency_in_progress: { status: 409, type: 'conflict_error' },
   rate_limited: { status: 429, type: 'rate_limit_error' },
+  rate_limit_exceeded: { status: 429, type: 'rate_limit_error' },
+  budget_exceeded: { status: 402, type: 'insufficient_quota' },
+  model_not_allowed: { status: 403, type: 'permission_error' },
+  key_expired: { status: 401, type: 'authentication_error' },
   upstream_error: { status: 502, type: 'upstream_error' },
   upstream_timeout: { status: 504, type: 'upstream_error' },
   upstream_not_configured: { status: 502, type: 'upstream_error' },
@@ -45,27 +53,37 @@ export class GatewayError extends Error {
   readonly type: string;
   /** Sent as `Retry-After` (seconds): when a retry of the same request may succeed. */
   readonly retryAfterSeconds: number | undefined;
+  /** Headers of the refusal besides Retry-After (a rate limit's `x-ratelimit-*`). */
+  private readonly extraHeaders: Record<string, string>;
+  /** Fields the body's `error` carries besides OpenAI's four: which limit refused, its level, when it resets. */
+  readonly details: Record<string, unknown> | undefined;
   constructor(
     readonly code: ErrorCode,
     message: string,
     readonly param?: string,
     status?: number,
-    options: { retryAfterSeconds?: number } = {},
+    options: { retryAfterSeconds?: number; headers?: Record<string, string>; details?: Record<string, unknown> } = {},
   ) {
     super(message);
     this.name = 'GatewayError';
     this.status = status ?? CATALOG[code].status;
     this.type = CATALOG[code].type;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.extraHeaders = options.headers ?? {};
+    this.details = options.details;
   }
 
   /** Headers the error's response carries besides its body. */
   headers(): Record<string, string> {
-    return this.retryAfterSeconds === undefined ? {} : { 'retry-after': String(this.retryAfterSeconds) };
+    return this.retryAfterSeconds === undefined
+      ? { ...this.extraHeaders }
+      : { ...this.extraHeaders, 'retry-after': String(this.retryAfterSeconds) };
   }
 
   toBody(): OpenAIErrorBody {
-    return { error: { message: this.message, type: this.type, code: this.code, param: this.param ?? null } };
+    return {
+      error: { message: this.message, type: this.type, code: this.code, param: this.param ?? null, ...(this.details ?? {}) },
+    };
   }
 }
 

@@ -16,6 +16,8 @@ import type { NormalizedUsage, Resolution } from '../pricing/types.js';
 import { applyAnomalyPolicy, findUsageAnomaly, type UsageLimits } from '../pricing/usage-anomaly.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { toGatewayError } from './error-mapping.js';
+import { totalTokens, type Admission, type CallLimits } from './call-limits.js';
+import { endUserOf } from './usage-recorder.js';
 import type { GatewayMetrics } from './metrics.js';
 import { intendedProvider, routeCall, type Route } from './routing.js';
 import type { ChargeReport, ReportedAnomaly } from './usage-payload.js';
@@ -28,6 +30,20 @@ export interface Caller {
   jobPrice: Decimal | undefined;
   markup: { percent?: Decimal; fixedFee?: Decimal } | undefined;
   keyId: string;
+  /**
+   * A team's account chain: the caller's account first, its parents after, the wallet (whose balance every
+   * hold and capture is written against) last. Absent: the account is its own wallet.
+   */
+  chain?: readonly string[];
+  /** The models the key may call (names or `*` patterns); absent or null: every model. */
+  allowedModels?: readonly string[] | null;
+  /** The end user named by the configured header (TOLLGATE_END_USER_HEADER), for a call whose body names none. */
+  endUser?: string;
+}
+
+/** The account whose balance pays for the caller's calls: the root of its team chain. */
+export function walletOf(caller: Caller): string {
+  return caller.chain?.[caller.chain.length - 1] ?? caller.accountId;
 }
 
 export interface GatewayServices {
@@ -39,6 +55,10 @@ export interface GatewayServices {
   recorder: UsageRecorder;
   metrics: GatewayMetrics;
   logger: Logger;
+  /** Caps, rate limits and key controls (src/gateway/call-limits.ts); none: the account's balance is the only limit. */
+  limits?: CallLimits;
+  /** Told what the caller's wallet has left after each settled call (low-balance alerts). */
+  onCreditsLeft?(walletId: string, creditsLeft: Decimal): void;
   /** Told of every call whose upstream reported impossible usage (the gateway raises an alert). */
   onAnomaly?(call: PreparedCall, anomaly: ReportedAnomaly): void;
 }
@@ -85,6 +105,8 @@ export interface PreparedCall {
   /** The worst case held: its charge (USD) and debit (the account's unit). */
   worstCase: { charge: Decimal; debit: Decimal };
   hold: CallHold;
+  /** The call's place under its caps and rate limits, settled or released with the hold. */
+  admission: Admission | undefined;
   startedAt: number;
   stream: boolean;
 }
@@ -122,6 +144,11 @@ export class CallPipeline {
         'model',
       );
     }
+    this.services.limits?.checkModel(
+      { keyId: caller.keyId, chain: caller.chain ?? [caller.accountId], allowedModels: caller.allowedModels ?? null },
+      intent.model,
+      resolution.modelId,
+    );
     const route = routeCall(resolution, registry, config);
     const markup = markups.find({
       accountId: caller.accountId,
@@ -133,9 +160,14 @@ export class CallPipeline {
       maxOutputTokens: resolution.maxOutputTokens ?? config.defaultMaxOutputTokens,
     });
     const quote = quoteUsage({ resolution, usage: worstCase, markup, mode: caller.mode, jobPrice: caller.jobPrice });
+    const { limits } = this.services;
+    const admission = limits
+      ? await this.admit(limits, caller, intent, { debit: quote.debit.amount, tokens: totalTokens(worstCase) })
+      : undefined;
     const hold = await reservations
-      .hold({ accountId: caller.accountId, requestId, amount: quote.debit.amount })
-      .catch((error: unknown) => {
+      .hold({ accountId: walletOf(caller), requestId, amount: quote.debit.amount })
+      .catch(async (error: unknown) => {
+        if (admission) await limits!.release(admission);
         // The ledger's refusals (402 insufficient credits, 403 suspended) in the gateway's error catalog. A
         // refusal of a credit lease names the lease's size (32 calls' worth); the caller is told this call's.
         if (error instanceof InsufficientCreditsError) throw insufficientCredits(intent, quote, error);
@@ -156,9 +188,25 @@ export class CallPipeline {
       },
       worstCase: { charge: quote.breakdown.charge, debit: quote.debit.amount },
       hold,
+      admission,
       startedAt,
       stream: options.stream,
     };
+  }
+
+  /** The key's model allow-list, then the rate limits and caps of the key, end user and team (see CallLimits). */
+  private admit(
+    limits: CallLimits,
+    caller: Caller,
+    intent: CallIntent,
+    call: { debit: Decimal; tokens: number },
+  ): Promise<Admission> {
+    const limited = {
+      keyId: caller.keyId,
+      chain: caller.chain ?? [caller.accountId],
+      allowedModels: caller.allowedModels ?? null,
+    };
+    return limits.admit(limited, endUserOf(intent.endUser) ?? caller.endUser, call);
   }
 
   /**
@@ -196,6 +244,13 @@ export class CallPipeline {
       // hold goes back now rather than staying reserved until the sweeper, and it is recorded as failed.
       throw await this.fail(call, error);
     }
+    if (call.admission) {
+      await this.services
+        .limits!.settle(call.admission, charged.captured, usage)
+        .catch((error: unknown) =>
+          this.services.logger.error({ err: error, requestId: call.requestId }, 'could not settle the call on its limits'),
+        );
+    }
     const report: ChargeReport = {
       usage,
       breakdown,
@@ -205,6 +260,7 @@ export class CallPipeline {
       creditsRemaining: charged.creditsLeft,
       ...(anomaly ? { anomaly } : {}),
     };
+    this.services.onCreditsLeft?.(walletOf(call.caller), charged.creditsLeft);
     if (charged.shortfall.isPositive()) metrics.observeShortfall(debit.unit, charged.shortfall.toNumberForDisplay());
     metrics.observeCall(call, report, status);
     recorder.record(call, { status, report, latencyMs: performance.now() - call.startedAt });
@@ -220,6 +276,13 @@ export class CallPipeline {
     } catch (releaseError) {
       // The sweeper releases it later; the caller still gets the upstream's error.
       logger.error({ err: releaseError, requestId: call.requestId }, 'could not release hold; the sweeper will');
+    }
+    if (call.admission) {
+      await this.services
+        .limits!.release(call.admission)
+        .catch((limitError: unknown) =>
+          logger.error({ err: limitError, requestId: call.requestId }, 'could not release the call on its limits'),
+        );
     }
     metrics.observeFailure(call, mapped);
     recorder.record(call, { status: 'error', errorCode: mapped.code, latencyMs: performance.now() - call.startedAt });

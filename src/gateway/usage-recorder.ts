@@ -165,7 +165,7 @@ function usageRow(call: PreparedCall, outcome: CallOutcome): RecordRow {
     request_id: call.requestId,
     account_id: call.caller.accountId,
     api_key_id: call.caller.keyId,
-    end_user: endUserOf(call.intent.endUser),
+    end_user: endUserOf(call.intent.endUser) ?? endUserOf(call.caller.endUser),
     requested_model: call.intent.model,
     model_id: call.resolution.modelId ?? null,
     // `demo` when the demo provider stood in for the model's provider: the record says who really answered.
@@ -199,7 +199,7 @@ function usageRow(call: PreparedCall, outcome: CallOutcome): RecordRow {
 }
 
 /** OpenAI's `user` field: a string naming the caller's end user; anything else is not one. */
-function endUserOf(user: unknown): string | null {
+export function endUserOf(user: unknown): string | null {
   if (typeof user !== 'string' || user === '') return null;
   return user.length > MAX_END_USER_LENGTH ? user.slice(0, MAX_END_USER_LENGTH) : user;
 }

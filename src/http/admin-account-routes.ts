@@ -1,9 +1,9 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { BudgetMode, Schema } from '../db/schema.js';
 import { InvalidCursorError, MAX_PAGE_SIZE } from '../db/keyset-pages.js';
 import { pageAccounts, pageEntries } from '../ledger/account-pages.js';
-import { createApiKey, listApiKeys, revokeApiKey, type KeyScope } from '../ledger/api-keys.js';
+import { createApiKey, listApiKeys, revokeApiKey, updateApiKey, type KeyChanges, type KeyScope } from '../ledger/api-keys.js';
 import { LedgerError } from '../ledger/errors.js';
 import type { AccountChanges, Ledger } from '../ledger/ledger.js';
 import {
@@ -26,6 +26,7 @@ import {
   entriesQuerySchema,
   errorResponses,
   errorSchema,
+  keyControlsProperties,
   operationBody,
   operationResponse,
   pageSchema,
@@ -34,6 +35,20 @@ import {
 } from '../ledger/admin-request-schemas.js';
 import { Decimal } from '../money/decimal.js';
 import { validationErrorBody } from './validation-errors.js';
+
+/**
+ * The admin routes' answer to a ledger refusal (its status, code and field) or a request that fails its
+ * schema (400 naming the field); any other error goes on to the app's handler.
+ */
+export function ledgerErrorReply(error: FastifyError, reply: FastifyReply): FastifyReply {
+  if (error instanceof LedgerError) {
+    return reply
+      .code(error.statusCode)
+      .send({ error: { message: error.message, type: error.type, code: error.code, param: error.param ?? null } });
+  }
+  if (error.validation) return reply.code(400).send(validationErrorBody(error));
+  throw error;
+}
 
 /**
  * Admin routes for accounts, credits, keys and ledger verification. The parent scope checks the admin key;
@@ -51,13 +66,7 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
           .code(400)
           .send({ error: { message: error.message, type: 'invalid_request_error', code: 'invalid_request', param: 'cursor' } });
       }
-      if (error instanceof LedgerError) {
-        return reply
-          .code(error.statusCode)
-          .send({ error: { message: error.message, type: error.type, code: error.code, param: error.param ?? null } });
-      }
-      if (error.validation) return reply.code(400).send(validationErrorBody(error));
-      throw error;
+      return ledgerErrorReply(error, reply);
     });
 
     scope.post<{
@@ -69,6 +78,8 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
         markup_percent?: string;
         markup_fixed_fee?: string;
         overdraft_limit?: string;
+        parent?: string;
+        low_balance_alert?: string;
       };
     }>(
       '/admin/accounts',
@@ -93,6 +104,8 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
           markupPercent: optional(body.markup_percent),
           markupFixedFee: optional(body.markup_fixed_fee),
           overdraftLimit: optional(body.overdraft_limit),
+          ...(body.parent !== undefined ? { parent: body.parent } : {}),
+          lowBalanceAlert: optional(body.low_balance_alert),
         });
         return reply.code(201).send({ account: accountJson(account), api_key: apiKey });
       },
@@ -214,6 +227,7 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
         markup_percent?: string | null;
         markup_fixed_fee?: string | null;
         overdraft_limit?: string;
+        low_balance_alert?: string | null;
       };
     }>(
       '/admin/accounts/:account',
@@ -234,21 +248,23 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
         if (body.markup_percent !== undefined) changes.markupPercent = nullable(body.markup_percent);
         if (body.markup_fixed_fee !== undefined) changes.markupFixedFee = nullable(body.markup_fixed_fee);
         if (body.overdraft_limit !== undefined) changes.overdraftLimit = Decimal.parse(body.overdraft_limit);
+        if (body.low_balance_alert !== undefined) changes.lowBalanceAlert = nullable(body.low_balance_alert);
         return { account: accountJson(await ledger.updateAccount(request.params.account, changes)) };
       },
     );
 
-    scope.post<{ Params: { account: string }; Body: { scope?: KeyScope; name?: string } | undefined }>(
+    scope.post<{ Params: { account: string }; Body: ({ scope?: KeyScope } & KeyControlsBody) | undefined }>(
       '/admin/accounts/:account/keys',
       {
         schema: {
           tags,
-          summary: 'Create an API key for the account; the whole key is in this response only',
+          summary:
+            'Create an API key for the account (optionally limited to some models, expiring); the whole key is in this response only',
           params: accountParams,
           body: {
             type: ['object', 'null'],
             additionalProperties: false,
-            properties: { scope: { type: 'string', enum: ['user', 'admin'], default: 'user' }, name: { type: 'string' } },
+            properties: { scope: { type: 'string', enum: ['user', 'admin'], default: 'user' }, ...keyControlsProperties },
           },
           response: { 201: createdKeyJsonSchema, ...errorResponses },
         },
@@ -256,12 +272,43 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
       async (request, reply) => {
         const account = await ledger.getAccount(request.params.account);
         const body = request.body ?? {};
+        const changes = keyChangesOf(body);
         const created = await createApiKey(db, {
           accountId: account.id,
           scope: body.scope ?? 'user',
-          ...(body.name !== undefined ? { name: body.name } : {}),
+          ...(changes.name ? { name: changes.name } : {}),
+          ...(changes.allowedModels !== undefined ? { allowedModels: changes.allowedModels } : {}),
+          ...(changes.expiresAt !== undefined ? { expiresAt: changes.expiresAt } : {}),
         });
         return reply.code(201).send(created);
+      },
+    );
+
+    scope.patch<{ Params: { prefix: string }; Body: KeyControlsBody }>(
+      '/admin/keys/:prefix',
+      {
+        schema: {
+          tags,
+          summary:
+            "Change a key's label, allowed models or expiry (null clears one); every instance applies it within 10 seconds",
+          params: { type: 'object', required: ['prefix'], properties: { prefix: { type: 'string', minLength: 1 } } },
+          body: { type: 'object', minProperties: 1, additionalProperties: false, properties: keyControlsProperties },
+          response: { 200: keyJsonSchema, ...errorResponses },
+        },
+      },
+      async (request, reply) => {
+        const { prefix } = request.params;
+        if (!(await updateApiKey(db, prefix, keyChangesOf(request.body)))) {
+          return reply.code(404).send({
+            error: {
+              message: `no live key with prefix ${JSON.stringify(prefix)}`,
+              type: 'invalid_request_error',
+              code: 'key_not_found',
+            },
+          });
+        }
+        const [listed] = await listApiKeys(db, undefined, { livePrefix: prefix });
+        return keyJson(listed!);
       },
     );
 
@@ -329,4 +376,18 @@ function optional(text: string | undefined): Decimal | undefined {
 
 function nullable(text: string | null): Decimal | null {
   return text === null ? null : Decimal.parse(text);
+}
+
+interface KeyControlsBody {
+  name?: string | null;
+  models?: string[] | null;
+  expires_at?: string | null;
+}
+
+function keyChangesOf(body: KeyControlsBody): KeyChanges {
+  return {
+    ...(body.name !== undefined ? { name: body.name } : {}),
+    ...(body.models !== undefined ? { allowedModels: body.models } : {}),
+    ...(body.expires_at !== undefined ? { expiresAt: body.expires_at === null ? null : new Date(body.expires_at) } : {}),
+  };
 }

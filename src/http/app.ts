@@ -12,6 +12,7 @@ import type { GatewayMetrics } from '../gateway/metrics.js';
 import type { CallPipeline } from '../gateway/pipeline.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../logging/logger.js';
+import { registerLimitAdminRoutes } from './admin-limit-routes.js';
 import { registerAccountAdminRoutes } from './admin-account-routes.js';
 import { registerAdminPricingRoutes } from './admin-pricing-routes.js';
 import { registerAdminUsageRoutes } from './admin-usage-routes.js';
@@ -203,11 +204,13 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
     });
     registerAdminPricingRoutes(admin, services);
     registerAccountAdminRoutes(admin, { ledger: services.ledger, db: services.database.db });
+    registerLimitAdminRoutes(admin, { db: services.database.db });
     registerAdminUsageRoutes(admin, { db: services.database.db });
     admin.addHook('onResponse', async (request) => {
-      // An admin may have changed an account's billing settings or status: every instance drops the cached
-      // ones, and the account's next calls reserve from a fresh lease, under the account as it is now.
-      if (request.method !== 'GET' && request.url.startsWith('/admin/accounts')) {
+      // An admin may have changed an account's billing settings or status, a key's controls or a limit: every
+      // instance drops the cached ones, and the account's next calls reserve from a fresh lease, under the
+      // account as it is now.
+      if (request.method !== 'GET' && /^\/admin\/(accounts|keys|limits)/.test(request.url)) {
         void services.onAccountsChanged().catch((error: unknown) => {
           services.logger.warn({ err: error }, 'could not announce an account change to the other instances');
         });

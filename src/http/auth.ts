@@ -1,8 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Db } from '../db/database.js';
 import type { Caller } from '../gateway/pipeline.js';
 import { authenticateKey } from '../ledger/api-keys.js';
 import type { Ledger } from '../ledger/ledger.js';
+import { accountChain } from '../ledger/limits.js';
 import { GatewayError } from '../gateway/errors.js';
 
 const ACCOUNT_CACHE_MS = 5_000;
@@ -17,31 +19,57 @@ export type KeyIdentity =
  * matters for money (suspended) is enforced again by the hold's conditional write.
  */
 export class Authenticator {
-  private readonly accounts = new Map<string, { caller: Omit<Caller, 'keyId'>; expires: number }>();
+  private readonly accounts = new Map<string, { caller: Omit<Caller, 'keyId' | 'allowedModels' | 'endUser'>; expires: number }>();
   private readonly adminKeyHash: Buffer | undefined;
 
   constructor(
     private readonly db: Db,
     private readonly ledger: Ledger,
     adminKey: string | undefined,
+    /** The request header that names the caller's end user when the body does not (lower case). */
+    private readonly endUserHeader?: string,
   ) {
     this.adminKeyHash = adminKey ? sha256(adminKey) : undefined;
   }
 
-  /** @throws GatewayError missing_api_key, invalid_api_key, forbidden (an admin key on a call route). */
-  async caller(authorization: string | undefined): Promise<Caller> {
+  /**
+   * `headers`: the request's, for the configured end-user header.
+   * @throws GatewayError missing_api_key, invalid_api_key, key_expired, forbidden (an admin key on a call route).
+   */
+  async caller(authorization: string | undefined, headers?: IncomingHttpHeaders): Promise<Caller> {
     const presented = bearer(authorization);
     const key = await authenticateKey(this.db, presented);
     if (!key) throw new GatewayError('invalid_api_key', 'invalid API key: check the key, or ask the operator for a new one');
     if (!key.accountId) throw new GatewayError('forbidden', 'this key has no account; calls need a user key of an account');
+    if (key.expiresAt !== null && key.expiresAt <= Date.now()) {
+      throw new GatewayError(
+        'key_expired',
+        `this API key expired at ${new Date(key.expiresAt).toISOString()}; ask the operator for a new key or a later expiry`,
+        undefined,
+        undefined,
+        { details: { level: 'key', expired_at: new Date(key.expiresAt).toISOString() } },
+      );
+    }
+    const named = this.endUserHeader ? headers?.[this.endUserHeader] : undefined;
+    const endUser = typeof named === 'string' && named !== '' ? named : undefined;
+    const keyControls = { keyId: key.keyId, allowedModels: key.allowedModels, ...(endUser ? { endUser } : {}) };
     const cached = this.accounts.get(key.accountId);
-    if (cached && cached.expires > Date.now()) return { ...cached.caller, keyId: key.keyId };
+    if (cached && cached.expires > Date.now()) return { ...cached.caller, ...keyControls };
     const account = await this.ledger.getAccount(key.accountId);
     if (account.status !== 'active') throw new GatewayError('account_suspended', 'the account is suspended');
-    const caller: Omit<Caller, 'keyId'> = {
+    // A team's account draws on its wallet (the root of its chain): every level must be active.
+    const chain = await accountChain(this.db, account.id);
+    const wallet = chain.length > 1 ? await this.ledger.getAccount(chain[chain.length - 1]!) : account;
+    for (const level of chain.slice(1)) {
+      const parent = level === wallet.id ? wallet : await this.ledger.getAccount(level);
+      if (parent.status !== 'active')
+        throw new GatewayError('account_suspended', `the account's team ${parent.name} is suspended`);
+    }
+    const caller: Omit<Caller, 'keyId' | 'allowedModels' | 'endUser'> = {
       accountId: account.id,
-      mode: account.mode,
-      jobPrice: account.jobPrice ?? undefined,
+      ...(chain.length > 1 ? { chain } : {}),
+      mode: wallet.mode,
+      jobPrice: account.jobPrice ?? wallet.jobPrice ?? undefined,
       markup:
         account.markupPercent || account.markupFixedFee
           ? {
@@ -51,7 +79,7 @@ export class Authenticator {
           : undefined,
     };
     this.accounts.set(key.accountId, { caller, expires: Date.now() + ACCOUNT_CACHE_MS });
-    return { ...caller, keyId: key.keyId };
+    return { ...caller, ...keyControls };
   }
 
   /** Forgets cached account settings (after an admin changes them). */

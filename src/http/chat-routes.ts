@@ -54,7 +54,7 @@ export function registerChatRoutes(app: FastifyInstance, services: CallRouteServ
       },
     },
     async (request) => {
-      await services.authenticator.caller(request.headers.authorization);
+      await services.authenticator.caller(request.headers.authorization, request.headers);
       return { object: 'list', data: services.catalog.listModels().map(modelJson) };
     },
   );
@@ -69,7 +69,7 @@ export function registerChatRoutes(app: FastifyInstance, services: CallRouteServ
       },
     },
     async (request) => {
-      await services.authenticator.caller(request.headers.authorization);
+      await services.authenticator.caller(request.headers.authorization, request.headers);
       const name = decodeURIComponent((request.params as { '*': string })['*']);
       const resolution = services.pipeline.resolveModel(name);
       const model =
@@ -114,7 +114,7 @@ function modelJson(model: CatalogModel): Record<string, unknown> {
 }
 
 async function handleChat(services: CallRouteServices, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const caller = await services.authenticator.caller(request.headers.authorization);
+  const caller = await services.authenticator.caller(request.headers.authorization, request.headers);
   const body = parseChatRequest(request.body);
   await replyToCall(services.idempotency, caller, request, reply, request.body, (options) =>
     body.stream

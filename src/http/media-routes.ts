@@ -32,7 +32,7 @@ export async function registerMediaRoutes(app: FastifyInstance, services: CallRo
       },
     },
     async (request, reply) => {
-      const caller = await authenticator.caller(request.headers.authorization);
+      const caller = await authenticator.caller(request.headers.authorization, request.headers);
       const body = parseEmbeddingsRequest(request.body);
       await replyToCall(idempotency, caller, request, reply, request.body, (options) =>
         createEmbeddings(pipeline, body, caller, options),
@@ -52,7 +52,7 @@ export async function registerMediaRoutes(app: FastifyInstance, services: CallRo
       },
     },
     async (request, reply) => {
-      const caller = await authenticator.caller(request.headers.authorization);
+      const caller = await authenticator.caller(request.headers.authorization, request.headers);
       const body = parseCompletionsRequest(request.body);
       await replyToCall(idempotency, caller, request, reply, request.body, (options) =>
         body.stream ? openCompletionStream(pipeline, body, caller, options) : createCompletion(pipeline, body, caller, options),
@@ -72,7 +72,7 @@ export async function registerMediaRoutes(app: FastifyInstance, services: CallRo
       },
     },
     async (request, reply) => {
-      const caller = await authenticator.caller(request.headers.authorization);
+      const caller = await authenticator.caller(request.headers.authorization, request.headers);
       const body = parseImagesRequest(request.body);
       await replyToCall(idempotency, caller, request, reply, request.body, (options) =>
         generateImages(pipeline, body, caller, options),
@@ -95,7 +95,7 @@ export async function registerMediaRoutes(app: FastifyInstance, services: CallRo
         },
       },
       async (request, reply) => {
-        const caller = await authenticator.caller(request.headers.authorization);
+        const caller = await authenticator.caller(request.headers.authorization, request.headers);
         const { fields, file } = await readForm(request);
         const body = await transcriptionRequest(fields, file);
         // The same key with another file is another request: the file's bytes are part of what is hashed.

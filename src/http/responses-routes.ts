@@ -23,7 +23,7 @@ export function registerResponsesRoutes(app: FastifyInstance, services: CallRout
       },
     },
     async (request, reply) => {
-      const caller = await services.authenticator.caller(request.headers.authorization);
+      const caller = await services.authenticator.caller(request.headers.authorization, request.headers);
       const body = parseResponsesRequest(request.body);
       await replyToCall(services.idempotency, caller, request, reply, request.body, (options) =>
         body.stream

@@ -23,6 +23,9 @@ export interface Account {
   status: AccountStatus;
   /** How far below zero a capture may take the balance; zero means never. */
   overdraftLimit: Decimal;
+  /** A team account's parent (its credits are the root of its chain's); null for an account with its own wallet. */
+  parentId: string | null;
+  lowBalanceAlert: Decimal | null;
   createdAt: Date;
 }
 
@@ -61,6 +64,8 @@ export function accountFromRow(row: AccountRow): Account {
     markupFixedFee: optionalDecimal(row.markup_fixed_fee),
     status: row.status,
     overdraftLimit: fromNumeric(row.overdraft_limit),
+    parentId: row.parent_id,
+    lowBalanceAlert: optionalDecimal(row.low_balance_alert),
     createdAt: new Date(row.created_at),
   };
 }

@@ -64,6 +64,13 @@ export const createAccountBodySchema = {
     markup_percent: decimal,
     markup_fixed_fee: unsignedDecimal,
     overdraft_limit: unsignedDecimal,
+    parent: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 200,
+      description: "a team's parent account (id or name): the new account draws on its wallet",
+    },
+    low_balance_alert: unsignedDecimal,
   },
 } as const;
 
@@ -77,7 +84,20 @@ export const accountChangesBodySchema = {
     markup_percent: { type: ['string', 'null'], pattern: decimal.pattern },
     markup_fixed_fee: nullableDecimal,
     overdraft_limit: unsignedDecimal,
+    low_balance_alert: nullableDecimal,
   },
+} as const;
+
+/** A key's controls as the admin API takes them (create and update). */
+export const keyControlsProperties = {
+  name: { type: ['string', 'null'], maxLength: 200, description: 'a label for listings' },
+  models: {
+    type: ['array', 'null'],
+    maxItems: 100,
+    items: { type: 'string', minLength: 1, maxLength: 200 },
+    description: 'model names or * patterns the key may call; null or empty: every model',
+  },
+  expires_at: { type: ['string', 'null'], format: 'date-time', description: 'when the key stops working; null: never' },
 } as const;
 
 /** A page of a listing: its rows and the cursor of the next page (null on the last). */

@@ -37,6 +37,8 @@ describe.each(backends())('api keys on $name', (backend) => {
       prefix: created.prefix,
       scope: 'user',
       accountId,
+      allowedModels: null,
+      expiresAt: null,
     });
     const wrong = `${created.key.slice(0, -1)}${created.key.endsWith('a') ? 'b' : 'a'}`;
     expect(await authenticateKey(database.db, wrong)).toBeUndefined();

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Schema } from '../db/schema.js';
 import { randomBase62 } from './accounts.js';
 import { ExpiringCache } from '../util/expiring-cache.js';
+import { InvalidKeyFieldError } from './errors.js';
 
 /**
  * API keys: `tg_` + 32 base62 characters (~190 bits from a CSPRNG), shown once at creation. The table keeps
@@ -24,6 +25,10 @@ export interface AuthenticatedKey {
   prefix: string;
   scope: KeyScope;
   accountId: string | null;
+  /** The models the key may call (names or `*` patterns); null: every model. */
+  allowedModels: string[] | null;
+  /** When the key stops working (ms since the epoch); null: never. */
+  expiresAt: number | null;
 }
 
 export interface ApiKeyListing {
@@ -35,6 +40,8 @@ export interface ApiKeyListing {
   createdAt: Date;
   revokedAt: Date | null;
   lastUsedAt: Date | null;
+  allowedModels: string[] | null;
+  expiresAt: Date | null;
 }
 
 export const KEY_PREFIX_LENGTH = 12;
@@ -50,16 +57,52 @@ export function hashKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
+/** At most this many model names or patterns on one key. */
+export const MAX_ALLOWED_MODELS = 100;
+
+/**
+ * Checks a key's allow-list (names or `*` patterns, none empty) and expiry (a real time).
+ * @throws InvalidKeyFieldError
+ */
+export function checkKeyControls(controls: { allowedModels?: string[] | null; expiresAt?: Date | null }): void {
+  const models = controls.allowedModels;
+  if (models) {
+    if (models.length > MAX_ALLOWED_MODELS)
+      throw new InvalidKeyFieldError('models', `at most ${MAX_ALLOWED_MODELS} names or patterns`);
+    for (const model of models) {
+      if (model.trim() === '' || model.length > 200) {
+        throw new InvalidKeyFieldError(
+          'models',
+          `each must be a model name or pattern of 1 to 200 characters, got ${JSON.stringify(model)}`,
+        );
+      }
+    }
+  }
+  if (controls.expiresAt && Number.isNaN(controls.expiresAt.getTime())) {
+    throw new InvalidKeyFieldError('expires_at', 'must be a time such as 2026-12-31T23:59:59Z');
+  }
+}
+
 export async function createApiKey(
   db: Kysely<Schema>,
-  input: { accountId: string | null; scope: KeyScope; name?: string },
+  input: { accountId: string | null; scope: KeyScope; name?: string; allowedModels?: string[] | null; expiresAt?: Date | null },
 ): Promise<CreatedApiKey> {
+  checkKeyControls(input);
   const key = `tg_${randomBase62(32)}`;
   const id = `key_${randomUUID()}`;
   const prefix = key.slice(0, KEY_PREFIX_LENGTH);
   await db
     .insertInto('api_keys')
-    .values({ id, account_id: input.accountId, prefix, hash: hashKey(key), scope: input.scope, name: input.name ?? null })
+    .values({
+      id,
+      account_id: input.accountId,
+      prefix,
+      hash: hashKey(key),
+      scope: input.scope,
+      name: input.name ?? null,
+      allowed_models: input.allowedModels?.length ? JSON.stringify(input.allowedModels) : null,
+      expires_at: input.expiresAt ?? null,
+    })
     .execute();
   cacheFor(db).unknown.delete(hashKey(key));
   return { id, prefix, key };
@@ -102,7 +145,7 @@ export async function authenticateKey(db: Kysely<Schema>, presented: string): Pr
   if (cache.unknown.get(hash, now)) return undefined;
   const row = await db
     .selectFrom('api_keys')
-    .select(['id', 'prefix', 'scope', 'account_id'])
+    .select(['id', 'prefix', 'scope', 'account_id', 'allowed_models', 'expires_at'])
     .where('hash', '=', hash)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
@@ -110,7 +153,14 @@ export async function authenticateKey(db: Kysely<Schema>, presented: string): Pr
     cache.unknown.set(hash, true, now + UNKNOWN_KEY_CACHE_TTL_MS);
     return undefined;
   }
-  const value: AuthenticatedKey = { keyId: row.id, prefix: row.prefix, scope: row.scope, accountId: row.account_id };
+  const value: AuthenticatedKey = {
+    keyId: row.id,
+    prefix: row.prefix,
+    scope: row.scope,
+    accountId: row.account_id,
+    allowedModels: row.allowed_models === null ? null : (JSON.parse(row.allowed_models) as string[]),
+    expiresAt: row.expires_at === null ? null : new Date(row.expires_at).getTime(),
+  };
   cache.known.set(hash, value, now + AUTHENTICATION_CACHE_TTL_MS);
   touchLastUsed(db, value.keyId, now);
   return value;
@@ -143,11 +193,27 @@ export async function revokeApiKey(db: Kysely<Schema>, prefix: string): Promise<
   return result.numUpdatedRows > 0n;
 }
 
-export async function listApiKeys(db: Kysely<Schema>, accountId?: string): Promise<ApiKeyListing[]> {
+export async function listApiKeys(
+  db: Kysely<Schema>,
+  accountId?: string,
+  options: { livePrefix?: string } = {},
+): Promise<ApiKeyListing[]> {
   let query = db
     .selectFrom('api_keys')
-    .select(['id', 'prefix', 'scope', 'name', 'account_id', 'created_at', 'revoked_at', 'last_used_at']);
+    .select([
+      'id',
+      'prefix',
+      'scope',
+      'name',
+      'account_id',
+      'created_at',
+      'revoked_at',
+      'last_used_at',
+      'allowed_models',
+      'expires_at',
+    ]);
   if (accountId !== undefined) query = query.where('account_id', '=', accountId);
+  if (options.livePrefix !== undefined) query = query.where('prefix', '=', options.livePrefix).where('revoked_at', 'is', null);
   const rows = await query.orderBy('created_at').orderBy('id').execute();
   return rows.map((row) => ({
     id: row.id,
@@ -158,5 +224,46 @@ export async function listApiKeys(db: Kysely<Schema>, accountId?: string): Promi
     createdAt: new Date(row.created_at),
     revokedAt: row.revoked_at ? new Date(row.revoked_at) : null,
     lastUsedAt: row.last_used_at ? new Date(row.last_used_at) : null,
+    allowedModels: row.allowed_models === null ? null : (JSON.parse(row.allowed_models) as string[]),
+    expiresAt: row.expires_at ? new Date(row.expires_at) : null,
   }));
+}
+
+export interface KeyChanges {
+  name?: string | null;
+  /** An empty list or null: every model. */
+  allowedModels?: string[] | null;
+  expiresAt?: Date | null;
+}
+
+/**
+ * Changes a live key's label, allowed models or expiry; false when no live key has the prefix. Clears this
+ * process's cache at once (other instances within the authentication cache's lifetime).
+ */
+export async function updateApiKey(db: Kysely<Schema>, prefix: string, changes: KeyChanges): Promise<boolean> {
+  checkKeyControls(changes);
+  const set = {
+    ...(changes.name !== undefined ? { name: changes.name } : {}),
+    ...(changes.allowedModels !== undefined
+      ? { allowed_models: changes.allowedModels?.length ? JSON.stringify(changes.allowedModels) : null }
+      : {}),
+    ...(changes.expiresAt !== undefined ? { expires_at: changes.expiresAt } : {}),
+  };
+  if (Object.keys(set).length === 0) {
+    const found = await db
+      .selectFrom('api_keys')
+      .select('id')
+      .where('prefix', '=', prefix)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return found !== undefined;
+  }
+  const result = await db
+    .updateTable('api_keys')
+    .set(set)
+    .where('prefix', '=', prefix)
+    .where('revoked_at', 'is', null)
+    .executeTakeFirst();
+  cacheFor(db).known.clear();
+  return result.numUpdatedRows > 0n;
 }

@@ -154,6 +154,23 @@ export class InvalidAccountFieldError extends LedgerError {
   }
 }
 
+/** A key's label, allowed models or expiry that cannot be used; names the field. */
+export class InvalidKeyFieldError extends LedgerError {
+  readonly code = 'invalid_key_field';
+  readonly statusCode = 400;
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(`invalid ${field}: ${reason}`);
+    this.name = 'InvalidKeyFieldError';
+  }
+
+  override get param(): string {
+    return this.field;
+  }
+}
+
 /** PostgreSQL's unique_violation, as both `pg` and PGlite report it. */
 export function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';

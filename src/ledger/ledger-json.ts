@@ -24,6 +24,8 @@ export function accountJson(account: Account) {
     markup_fixed_fee: account.markupFixedFee?.toString() ?? null,
     status: account.status,
     overdraft_limit: account.overdraftLimit.toString(),
+    parent_id: account.parentId,
+    low_balance_alert: account.lowBalanceAlert?.toString() ?? null,
     created_at: account.createdAt.toISOString(),
   };
 }
@@ -42,6 +44,8 @@ export const accountJsonSchema = {
     markup_fixed_fee: nullableAmount,
     status: { type: 'string', enum: ['active', 'suspended'] },
     overdraft_limit: amount,
+    parent_id: { type: ['string', 'null'], description: "a team account's parent; its credits are its chain's root's" },
+    low_balance_alert: nullableAmount,
     created_at: timestamp,
   },
 } as const;
@@ -87,6 +91,8 @@ export function keyJson(key: ApiKeyListing) {
     created_at: key.createdAt.toISOString(),
     revoked_at: key.revokedAt?.toISOString() ?? null,
     last_used_at: key.lastUsedAt?.toISOString() ?? null,
+    allowed_models: key.allowedModels,
+    expires_at: key.expiresAt?.toISOString() ?? null,
   };
 }
 
@@ -101,6 +107,8 @@ export const keyJsonSchema = {
     created_at: timestamp,
     revoked_at: nullableTimestamp,
     last_used_at: nullableTimestamp,
+    allowed_models: { type: ['array', 'null'], items: { type: 'string' }, description: 'names or * patterns; null: every model' },
+    expires_at: nullableTimestamp,
   },
 } as const;
 

@@ -26,6 +26,7 @@ import {
 } from './settlement.js';
 import { placeHold } from './hold.js';
 import { verifyLedger, type VerifyResult } from './verify.js';
+import { accountChain } from './limits.js';
 
 export type { Account, LedgerEntry } from './accounts.js';
 export type { CaptureInput, CaptureOutcome } from './settlement.js';
@@ -41,6 +42,13 @@ export interface CreateAccountInput {
   markupPercent?: Decimal;
   markupFixedFee?: Decimal;
   overdraftLimit?: Decimal;
+  /**
+   * A team's parent (id or name): the new account draws on the balance of its chain's root (the wallet), in
+   * the wallet's budget mode, within its own caps and every parent's. It has no credits of its own.
+   */
+  parent?: string;
+  /** Below this available balance the account raises a low-balance alert. */
+  lowBalanceAlert?: Decimal;
 }
 
 export interface AccountChanges {
@@ -49,6 +57,7 @@ export interface AccountChanges {
   markupPercent?: Decimal | null;
   markupFixedFee?: Decimal | null;
   overdraftLimit?: Decimal;
+  lowBalanceAlert?: Decimal | null;
 }
 
 /**
@@ -76,7 +85,22 @@ export class Ledger {
     if (!BUDGET_MODES.includes(input.mode)) {
       throw new InvalidAccountFieldError('mode', `must be one of ${BUDGET_MODES.join(', ')}, got ${JSON.stringify(input.mode)}`);
     }
-    if (input.mode === 'job_based' && !input.jobPrice) {
+    const parent = input.parent === undefined ? undefined : await findAccountRow(this.db, input.parent);
+    if (parent) {
+      if (parent.budget_mode !== input.mode) {
+        throw new InvalidAccountFieldError(
+          'mode',
+          `a team account draws on its parent's balance, so it has its parent's mode ${parent.budget_mode}, not ${input.mode}`,
+        );
+      }
+      if (input.credits?.isPositive()) {
+        throw new InvalidAccountFieldError(
+          'credits',
+          `a team account has no credits of its own: grant them to its parent ${parent.name}`,
+        );
+      }
+    }
+    if (input.mode === 'job_based' && !input.jobPrice && !parent?.job_price) {
       throw new InvalidAccountFieldError('job price', 'a job_based account needs a job price (USD per successful call)');
     }
     const unit = unitOf(input.mode);
@@ -90,6 +114,7 @@ export class Ledger {
       if (value) checkEnteredAmount(field, value);
     }
     if (input.markupPercent) checkEnteredAmount('markup percent', input.markupPercent, { signed: true });
+    if (input.lowBalanceAlert) checkEnteredAmount('low balance alert', input.lowBalanceAlert, { unit });
     const id = newAccountId();
     try {
       return await this.db.transaction().execute(async (transaction) => {
@@ -106,6 +131,8 @@ export class Ledger {
             markup_fixed_fee: input.markupFixedFee?.toString() ?? null,
             overdraft_limit: (input.overdraftLimit ?? Decimal.ZERO).toString(),
             status: 'active',
+            parent_id: parent?.id ?? null,
+            low_balance_alert: input.lowBalanceAlert?.toString() ?? null,
           })
           .returningAll()
           .executeTakeFirstOrThrow();
@@ -160,6 +187,8 @@ export class Ledger {
     if (changes.markupFixedFee) checkEnteredAmount('markup fixed fee', changes.markupFixedFee);
     if (changes.overdraftLimit) checkEnteredAmount('overdraft limit', changes.overdraftLimit);
     if (changes.markupPercent) checkEnteredAmount('markup percent', changes.markupPercent, { signed: true });
+    if (changes.lowBalanceAlert)
+      checkEnteredAmount('low balance alert', changes.lowBalanceAlert, { unit: unitOf(found.budget_mode) });
     const mode = found.budget_mode;
     if (mode === 'job_based' && changes.jobPrice === null) {
       throw new InvalidAccountFieldError('job price', 'a job_based account needs a job price');
@@ -173,6 +202,7 @@ export class Ledger {
         ...(changes.markupPercent !== undefined ? { markup_percent: text(changes.markupPercent) } : {}),
         ...(changes.markupFixedFee !== undefined ? { markup_fixed_fee: text(changes.markupFixedFee) } : {}),
         ...(changes.overdraftLimit !== undefined ? { overdraft_limit: changes.overdraftLimit.toString() } : {}),
+        ...(changes.lowBalanceAlert !== undefined ? { low_balance_alert: text(changes.lowBalanceAlert) } : {}),
       })
       .where('id', '=', found.id)
       .returningAll()
@@ -180,19 +210,34 @@ export class Ledger {
     return accountFromRow(updated);
   }
 
-  /** Adds credits. @throws AccountNotFoundError, InvalidAmountError, IdempotencyConflictError */
-  grant(account: string, amount: Decimal, options?: AdminOperationOptions): Promise<AdminOperationResult> {
+  /** Adds credits. @throws AccountNotFoundError, InvalidAmountError, IdempotencyConflictError, InvalidAccountFieldError (a team account) */
+  async grant(account: string, amount: Decimal, options?: AdminOperationOptions): Promise<AdminOperationResult> {
+    await this.refuseTeamAccount(account);
     return applyAdminOperation(this.db, 'grant', account, amount, options);
   }
 
   /** A signed correction. @throws as grant, and InsufficientCreditsError when it would overdraw */
-  adjust(account: string, amount: Decimal, options?: AdminOperationOptions): Promise<AdminOperationResult> {
+  async adjust(account: string, amount: Decimal, options?: AdminOperationOptions): Promise<AdminOperationResult> {
+    await this.refuseTeamAccount(account);
     return applyAdminOperation(this.db, 'adjust', account, amount, options);
   }
 
   /** Gives credits back (a disputed or failed call). @throws as grant */
-  refund(account: string, amount: Decimal, options?: AdminOperationOptions): Promise<AdminOperationResult> {
+  async refund(account: string, amount: Decimal, options?: AdminOperationOptions): Promise<AdminOperationResult> {
+    await this.refuseTeamAccount(account);
     return applyAdminOperation(this.db, 'refund', account, amount, options);
+  }
+
+  /** A team account's credits are its wallet's: operations on credits name the wallet. */
+  private async refuseTeamAccount(account: string): Promise<void> {
+    const row = await findAccountRow(this.db, account);
+    if (!row.parent_id) return;
+    const chain = await accountChain(this.db, row.id);
+    const wallet = await findAccountRow(this.db, chain[chain.length - 1]!);
+    throw new InvalidAccountFieldError(
+      'account',
+      `${row.name} is a team account and draws on the balance of ${wallet.name}: credit operations go to ${wallet.name}`,
+    );
   }
 
   /** @see placeHold */

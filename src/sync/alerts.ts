@@ -2,7 +2,8 @@ import { coverage } from '../catalog/catalog-store.js';
 import type { Database } from '../db/database.js';
 import type { Logger } from '../logging/logger.js';
 
-export type AlertKind = 'missing_price' | 'held_back_change' | 'sync_failed' | 'usage_anomaly';
+export type AlertKind =
+  'missing_price' | 'held_back_change' | 'sync_failed' | 'usage_anomaly' | 'budget_threshold' | 'low_balance';
 
 /** An alert as GET /admin/alerts lists it and the webhook receives it. */
 export interface Alert {

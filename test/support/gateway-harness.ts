@@ -3,7 +3,8 @@ import OpenAI from 'openai';
 import { parseSource } from '../../src/catalog/importers/index.js';
 import { seedCatalog } from '../../src/catalog/catalog-store.js';
 import { loadConfig } from '../../src/config/config.js';
-import type { BudgetMode } from '../../src/db/schema.js';
+import type { Kysely } from 'kysely';
+import type { BudgetMode, Schema } from '../../src/db/schema.js';
 import { silentLogger } from '../../src/logging/logger.js';
 import { startGateway, type Gateway } from '../../src/main.js';
 import { Decimal } from '../../src/money/decimal.js';
@@ -41,7 +42,7 @@ let accountCounter = 0;
 export async function startTestGateway(
   backend: Backend,
   /** `seedFiles`: more price files (fixture paths) seeded after the seed's own, the last one winning. */
-  options: { upstreamUrl?: string; env?: Record<string, string>; seedFiles?: string[] } = {},
+  options: { upstreamUrl?: string; env?: Record<string, string>; seedFiles?: string[]; clock?: () => number } = {},
 ): Promise<TestGateway> {
   const database = await backend.open();
   const upstream = options.upstreamUrl;
@@ -75,14 +76,8 @@ export async function startTestGateway(
       : {}),
     ...options.env,
   });
-  const seedFile = new URL('../../fixtures/seed-formats/llm_pricing_current.json', import.meta.url);
-  const source = parseSource(readFileSync(seedFile, 'utf8'), 'llm_pricing_current.json');
-  const more = (options.seedFiles ?? []).map((file) => {
-    const url = new URL(`../../${file}`, import.meta.url);
-    return parseSource(readFileSync(url, 'utf8'), file);
-  });
-  await seedCatalog(database.db, [source, ...more], { execute: true, registerModels: true });
-  const gateway = await startGateway(config, silentLogger(), { database });
+  await seedTestCatalog(database.db, options.seedFiles);
+  const gateway = await startGateway(config, silentLogger(), { database, ...(options.clock ? { clock: options.clock } : {}) });
   const address = await gateway.app.listen({ host: '127.0.0.1', port: 0 });
   return {
     gateway,
@@ -105,6 +100,7 @@ export async function startTestGateway(
     },
     async flush() {
       await gateway.reservations.returnUnused();
+      await gateway.limits.returnUnused();
       await gateway.recorder.flush();
     },
     async close() {
@@ -112,4 +108,15 @@ export async function startTestGateway(
       await database.close();
     },
   };
+}
+
+/**
+ * Seeds a test database's catalog from the seed's per-token file (gpt-4o-mini, claude-sonnet-4-5, ...), then
+ * `seedFiles` (fixture paths), the last one winning.
+ */
+export async function seedTestCatalog(db: Kysely<Schema>, seedFiles: string[] = []): Promise<void> {
+  const seedFile = new URL('../../fixtures/seed-formats/llm_pricing_current.json', import.meta.url);
+  const source = parseSource(readFileSync(seedFile, 'utf8'), 'llm_pricing_current.json');
+  const more = seedFiles.map((file) => parseSource(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8'), file));
+  await seedCatalog(db, [source, ...more], { execute: true, registerModels: true });
 }
