@@ -81,6 +81,8 @@ export interface StartOptions {
   renderMetrics?: () => Promise<{ contentType: string; body: string }>;
   /** What caps and rate limits take as now (tests run them on a controlled clock). */
   clock?: () => number;
+  /** Where rate limits are counted, instead of this process's memory (the workers of one serve: the primary's). */
+  rateLimiter?: RateLimiter;
 }
 
 /**
@@ -184,7 +186,9 @@ export async function startGateway(config: Config, logger: Logger, options: Star
       onUsage: capAlerts(database.db, raiseLimitAlert, config.limits.alertThresholds, logger),
       logger,
     });
-    const rates: RateLimiter = config.limits.redisUrl ? await redisRateLimiter(config.limits.redisUrl) : new MemoryRateLimiter();
+    const rates: RateLimiter = config.limits.redisUrl
+      ? await redisRateLimiter(config.limits.redisUrl)
+      : (options.rateLimiter ?? new MemoryRateLimiter());
     const limits = new CallLimits(database.db, caps, rates, options.clock);
     cleanups.push(() => limits.close());
 

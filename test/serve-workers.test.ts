@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -197,6 +197,36 @@ describe.skipIf(!adminUrl)('tollgate serve --workers on PostgreSQL (needs TEST_D
       await held.close();
     }
   });
+  it('rate limits without Redis hold across the workers: the primary counts for all of them', async () => {
+    const held = await startHeldUpstream();
+    const gateway = await startGatewayProcess(
+      gatewayEnv({ DATABASE_URL: database.url, TOLLGATE_SEED_ON_START: 'false', OPENAI_BASE_URL: `${held.url}/v1` }),
+      ['--workers', '2'],
+    );
+    try {
+      const account = await createAccount(gateway.url);
+      await admin(gateway.url, 'PUT', `/admin/limits/${account.id}`, { concurrency: 1 });
+      const first = callOnNewConnection(gateway.url, account.key);
+      await held.waitForRequest();
+      // The one call allowed is in flight on one worker; new connections go to both workers in turn, and
+      // every one is refused: neither worker counts on its own.
+      const others = await Promise.all(Array.from({ length: 6 }, () => callOnNewConnection(gateway.url, account.key)));
+      for (const other of others) {
+        expect(other.status).toBe(429);
+        expect(JSON.parse(other.body).error.code).toBe('rate_limit_exceeded');
+        expect(JSON.parse(other.body).error.message).toContain('1 concurrent calls');
+      }
+      expect(held.requests()).toBe(1);
+      held.release();
+      expect((await first).status).toBe(200);
+      // Its settlement reached the primary: the slot is free again, whichever worker takes the next call.
+      for (let index = 0; index < 2; index += 1) expect((await callOnNewConnection(gateway.url, account.key)).status).toBe(200);
+    } finally {
+      held.release();
+      await gateway.stop();
+      await held.close();
+    }
+  });
 });
 
 describe('tollgate serve --workers on the embedded database', () => {
@@ -226,12 +256,15 @@ function refused(port: number): Promise<boolean> {
 /** An OpenAI upstream that holds every chat completion until `release()`, then answers the recorded one. */
 async function startHeldUpstream(): Promise<{
   url: string;
+  /** How many requests reached the upstream so far. */
+  requests(): number;
   waitForRequest(): Promise<void>;
   release(): void;
   close(): Promise<void>;
 }> {
   const recorded = loadRecordings().openai.text!.json!;
   const waiting: ServerResponse[] = [];
+  let received = 0;
   let released = false;
   let arrived: (() => void) | undefined;
   const arrival = new Promise<void>((resolve) => (arrived = resolve));
@@ -240,6 +273,7 @@ async function startHeldUpstream(): Promise<{
   const server: Server = createServer((request, response) => {
     request.resume();
     request.on('end', () => {
+      received += 1;
       if (released) answer(response);
       else waiting.push(response);
       arrived?.();
@@ -249,6 +283,7 @@ async function startHeldUpstream(): Promise<{
   const { port } = server.address() as { port: number };
   return {
     url: `http://127.0.0.1:${port}`,
+    requests: () => received,
     waitForRequest: () => arrival,
     release() {
       released = true;
@@ -259,4 +294,27 @@ async function startHeldUpstream(): Promise<{
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/** A chat call on a connection of its own (the primary hands each new connection to the next worker). */
+function callOnNewConnection(url: string, key: string): Promise<{ status: number; body: string }> {
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 500 });
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      `${url}/v1/chat/completions`,
+      {
+        method: 'POST',
+        agent: false,
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
 }

@@ -55,12 +55,13 @@ export function registerServeCommand(program: Command): void {
         await workers.runWorker({
           config,
           logger: logger.child({ worker: slot }),
-          start: ({ background, renderMetrics }) =>
+          start: ({ background, renderMetrics, rateLimiter }) =>
             main.startGateway(config, logger.child({ worker: slot }), {
               prepared: { seeded: undefined, firstStart: {} },
               background,
               metricsServer: false,
               renderMetrics,
+              ...(rateLimiter ? { rateLimiter } : {}),
             }),
         });
         return;

@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import { AggregatorRegistry } from 'prom-client';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
+import type { RateLimiter } from '../gateway/rate-limits.js';
+import { isRateMessage, PrimaryRateLimits, WorkerRateLimiter, type RateReply, type RateRequest } from '../gateway/shared-rate-limits.js';
 import type { Gateway, Prepared } from '../main.js';
 
 /**
@@ -22,12 +24,14 @@ import type { Gateway, Prepared } from '../main.js';
  *   capture and closes its leases; then the primary exits.
  * - `/metrics` on any worker answers for all of them: the worker asks the primary, which gathers every
  *   worker's registry and sums them (prom-client's AggregatorRegistry).
+ * - Rate limits without Redis are counted once, in the primary, for every worker (src/gateway/shared-rate-limits.ts),
+ *   so N workers allow what one process would; with `REDIS_URL` the workers share Redis like separate instances.
  */
 
 /** Worker → primary. */
-type FromWorker = { type: 'tollgate:ready'; banner: BannerFacts } | { type: 'tollgate:metrics'; id: number };
+type FromWorker = { type: 'tollgate:ready'; banner: BannerFacts } | { type: 'tollgate:metrics'; id: number } | RateRequest;
 /** Primary → worker. */
-type FromPrimary = { type: 'tollgate:metrics'; id: number; contentType?: string; body?: string; error?: string };
+type FromPrimary = { type: 'tollgate:metrics'; id: number; contentType?: string; body?: string; error?: string } | RateReply;
 
 /** What a worker tells the primary for the banner. */
 export interface BannerFacts {
@@ -76,6 +80,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
   const prepared = await options.prepare();
   const aggregator = new AggregatorRegistry();
   const render = async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() });
+  const rateLimits = new PrimaryRateLimits();
 
   const slots: Slot[] = Array.from({ length: options.workers }, (_, index) => ({
     index,
@@ -96,7 +101,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
     const worker = cluster.fork({ [WORKER_SLOT_VARIABLE]: String(slot.index) });
     slot.worker = worker;
     worker.on('message', (message: FromWorker) => {
-      if (message?.type === 'tollgate:ready') {
+      if (isRateMessage(message)) {
+        void rateLimits.handle(worker.id, message as RateRequest, (reply) => sendIfConnected(worker, reply));
+      } else if (message?.type === 'tollgate:ready') {
         if (!started) {
           firstBanner.set(slot.index, message.banner);
           if (firstBanner.size === slots.length) allReady?.();
@@ -110,6 +117,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
     });
     worker.once('exit', (code, signal) => {
       if (slot.worker === worker) slot.worker = undefined;
+      // Its calls in flight will never settle: give back their concurrency slots.
+      void rateLimits.forget(worker.id);
       if (stopping) return;
       if (!started) {
         startupFailed?.(new Error(`worker ${slot.index} exited (${signal ?? `code ${code}`}) before it listened`));
@@ -170,7 +179,12 @@ export async function runPrimary(options: PrimaryOptions): Promise<void> {
 export interface WorkerOptions {
   config: Config;
   logger: Logger;
-  start(options: { background: boolean; renderMetrics: () => Promise<{ contentType: string; body: string }> }): Promise<Gateway>;
+  start(options: {
+    background: boolean;
+    renderMetrics: () => Promise<{ contentType: string; body: string }>;
+    /** The primary's shared rate limits, when there is no Redis to share them through. */
+    rateLimiter: RateLimiter | undefined;
+  }): Promise<Gateway>;
 }
 
 /**
@@ -183,7 +197,11 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
   new AggregatorRegistry();
   const pending = new Map<number, { resolve(value: { contentType: string; body: string }): void; reject(error: Error): void }>();
   let nextId = 0;
+  const rateLimiter = options.config.limits.redisUrl
+    ? undefined
+    : new WorkerRateLimiter((message) => process.send!(message satisfies FromWorker));
   process.on('message', (message: FromPrimary) => {
+    if (rateLimiter?.receive(message)) return;
     if (message?.type !== 'tollgate:metrics') return;
     const request = pending.get(message.id);
     if (!request) return;
@@ -201,7 +219,7 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
 
   let gateway: Gateway;
   try {
-    gateway = await options.start({ background: slot === 0, renderMetrics });
+    gateway = await options.start({ background: slot === 0, renderMetrics, rateLimiter });
     AggregatorRegistry.setRegistries([gateway.metrics.registry]);
     const address = await gateway.app.listen({ host: options.config.http.host, port: options.config.http.port });
     const banner: BannerFacts = { address, modelCount: gateway.catalog.modelCount, providers: gateway.providers };
