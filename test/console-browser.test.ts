@@ -173,6 +173,28 @@ describe.skipIf(!chromiumInstalled)(title, { timeout: 180_000 }, () => {
     expect(refused.status).toBe(401);
   });
 
+  it("sets the account's monthly cap and rate limit, and shows the cap's use and its reset", async () => {
+    const limits = page.getByRole('form', { name: 'limits' });
+    await eventually(() => page.getByTestId('limits-cap').textContent()).toContain('none');
+    await limits.getByLabel(/Spend cap/).fill('20.5');
+    await limits.getByLabel('Time zone (the calendar the period follows)').fill('Europe/Berlin');
+    await limits.getByLabel('Requests per minute').fill('x');
+    await limits.getByRole('button', { name: 'Save limits' }).click();
+    await eventually(() => page.getByText('requests per minute: a whole number above 0').isVisible()).toBe(true);
+    await limits.getByLabel('Requests per minute').fill('1000');
+    await limits.getByRole('button', { name: 'Save limits' }).click();
+    await eventually(() => page.getByTestId('limits-cap').textContent()).toContain('$20.50 per month');
+    expect(await page.getByTestId('limits-rates').textContent()).toContain('1000 req/min');
+    expect(await page.getByTestId('limits-used').textContent()).toContain('left');
+    const saved = await admin<{ cap: string; period: string; timezone: string; rpm: number; usage: { resets_at: string } }>(
+      `/admin/limits/${account.id}`,
+    );
+    expect(saved).toMatchObject({ cap: '20.5', period: 'month', timezone: 'Europe/Berlin', rpm: 1000 });
+    // The next reset is the first of next month at midnight in Berlin.
+    expect(new Date(saved.usage.resets_at).toLocaleString('en-GB', { timeZone: 'Europe/Berlin' })).toMatch(/^01\/\d\d\/\d{4}, 00:00:00$/);
+    await browser.screenshot('03b-limits');
+  });
+
   it('shows a price change in the model history chart', async () => {
     await open('/catalog');
     await page.getByLabel('search models').fill('gpt-4o-mini');

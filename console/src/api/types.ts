@@ -21,7 +21,22 @@ export interface Account {
   markup_fixed_fee: Amount | null;
   status: 'active' | 'suspended';
   overdraft_limit: Amount;
+  /** A team account's parent: its calls draw on the root of its chain's credits. */
+  parent_id?: string | null;
   created_at: string;
+}
+
+/** GET/PUT /admin/limits/:target: a target's cap and rate limits, and the cap's standing in its period. */
+export interface LimitsReport {
+  target: { kind: 'account' | 'key' | 'end_user'; account_id: string; key_prefix: string | null; end_user: string | null };
+  cap: Amount | null;
+  period: 'day' | 'week' | 'month' | 'total' | null;
+  timezone: string | null;
+  soft: boolean;
+  rpm: number | null;
+  tpm: number | null;
+  concurrency: number | null;
+  usage: { period_start: string; resets_at: string | null; used: Amount; remaining: Amount; unit: 'usd' | 'tokens' } | null;
 }
 
 export interface AccountDetail {

@@ -12,6 +12,7 @@ import { formatTime } from '../format/time.ts';
 import { MODE_LABELS } from './accounts-page.tsx';
 import { AccountStatement } from '../components/account-statement.tsx';
 import { AccountUsage } from '../components/account-usage.tsx';
+import { LimitsSection } from '../components/limits-section.tsx';
 
 export function AccountPage({ account }: { account: string }) {
   const path = `/admin/accounts/${encodeURIComponent(account)}`;
@@ -56,6 +57,7 @@ export function AccountPage({ account }: { account: string }) {
       <AccountUsage scope={{ kind: 'admin', account: found }} />
       <AccountStatement path={`${path}/statement`} queryKey={['accounts', account]} />
       <KeysSection account={found} path={path} />
+      <AccountLimits account={found} path={path} />
       <Section title="Ledger entries" id="entries-title">
         <LedgerEntries path={`${path}/entries`} queryKey={['accounts', account, 'entries']} unit={found.unit} />
       </Section>
@@ -197,7 +199,7 @@ function TermsForm({ account, path }: { account: Account; path: string }) {
     if (!found) save.mutate();
   };
   return (
-    <Section title="Terms and limits" id="terms-title">
+    <Section title="Terms" id="terms-title">
       <form className="stacked-form" onSubmit={onSubmit} aria-label="terms">
         <label>
           Markup percent (empty: the model's, provider's or global rule)
@@ -224,9 +226,14 @@ function TermsForm({ account, path }: { account: Account; path: string }) {
       {problem ? <p className="notice error">{problem}</p> : null}
       <ErrorNotice error={save.error} />
       {save.isSuccess ? <p className="notice good">Saved.</p> : null}
-      <p className="hint">Spend caps and rate limits per key, team and end user appear here once the gateway has them.</p>
     </Section>
   );
+}
+
+/** The limits of the account, or of one of its keys or end users (the keys list is the same query as the keys section's). */
+function AccountLimits({ account, path }: { account: Account; path: string }) {
+  const keys = useQuery({ queryKey: ['accounts', account.id, 'keys'], queryFn: () => api<{ data: ApiKey[] }>(`${path}/keys`) });
+  return <LimitsSection account={account} keys={keys.data?.data ?? []} />;
 }
 
 function KeysSection({ account, path }: { account: Account; path: string }) {
