@@ -162,12 +162,7 @@ describe.skipIf(!adminUrl)('tollgate serve --workers on PostgreSQL (needs TEST_D
   });
 
   it('SIGTERM: the workers stop taking connections, finish the call in flight, bill it, and exit 0', async () => {
-    const held = await startHeldUpstream();
-    const gateway = await startGatewayProcess(
-      gatewayEnv({ DATABASE_URL: database.url, TOLLGATE_SEED_ON_START: 'false', OPENAI_BASE_URL: `${held.url}/v1` }),
-      ['--workers', '2'],
-    );
-    try {
+    await withHeldWorkers(database, async (held, gateway) => {
       const account = await createAccount(gateway.url);
       const inFlight = fetch(`${gateway.url}/v1/chat/completions`, {
         method: 'POST',
@@ -191,19 +186,11 @@ describe.skipIf(!adminUrl)('tollgate serve --workers on PostgreSQL (needs TEST_D
       expect(await ledgerHolds(database.db)).toEqual({ ok: true, negative: [] });
       const stopped = await database.db.selectFrom('gateway_instances').select('id').where('stopped_at', 'is', null).execute();
       expect(stopped).toEqual([]);
-    } finally {
-      held.release();
-      await gateway.stop();
-      await held.close();
-    }
+    });
   });
+
   it('rate limits without Redis hold across the workers: the primary counts for all of them', async () => {
-    const held = await startHeldUpstream();
-    const gateway = await startGatewayProcess(
-      gatewayEnv({ DATABASE_URL: database.url, TOLLGATE_SEED_ON_START: 'false', OPENAI_BASE_URL: `${held.url}/v1` }),
-      ['--workers', '2'],
-    );
-    try {
+    await withHeldWorkers(database, async (held, gateway) => {
       const account = await createAccount(gateway.url);
       await admin(gateway.url, 'PUT', `/admin/limits/${account.id}`, { concurrency: 1 });
       const first = callOnNewConnection(gateway.url, account.key);
@@ -221,11 +208,7 @@ describe.skipIf(!adminUrl)('tollgate serve --workers on PostgreSQL (needs TEST_D
       expect((await first).status).toBe(200);
       // Its settlement reached the primary: the slot is free again, whichever worker takes the next call.
       for (let index = 0; index < 2; index += 1) expect((await callOnNewConnection(gateway.url, account.key)).status).toBe(200);
-    } finally {
-      held.release();
-      await gateway.stop();
-      await held.close();
-    }
+    });
   });
 });
 
@@ -305,7 +288,11 @@ function callOnNewConnection(url: string, key: string): Promise<{ status: number
       {
         method: 'POST',
         agent: false,
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: {
+          authorization: `Bearer ${key}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
       },
       (response) => {
         const chunks: Buffer[] = [];
@@ -317,4 +304,25 @@ function callOnNewConnection(url: string, key: string): Promise<{ status: number
     request.on('error', reject);
     request.end(body);
   });
+}
+
+type HeldUpstream = Awaited<ReturnType<typeof startHeldUpstream>>;
+
+/** `serve --workers 2` on `database` in front of an upstream that holds every answer until released. */
+async function withHeldWorkers(
+  database: ScratchDatabase,
+  test: (held: HeldUpstream, gateway: GatewayProcess) => Promise<void>,
+): Promise<void> {
+  const held = await startHeldUpstream();
+  const gateway = await startGatewayProcess(
+    gatewayEnv({ DATABASE_URL: database.url, TOLLGATE_SEED_ON_START: 'false', OPENAI_BASE_URL: `${held.url}/v1` }),
+    ['--workers', '2'],
+  );
+  try {
+    await test(held, gateway);
+  } finally {
+    held.release();
+    await gateway.stop();
+    await held.close();
+  }
 }
