@@ -114,6 +114,7 @@ describe('Decimal', () => {
         expect(x.value.add(y.value).toString()).toBe(Decimal.scaled(a + b, scale).toString());
         expect(x.value.sub(y.value).toString()).toBe(Decimal.scaled(a - b, scale).toString());
         expect(x.value.cmp(y.value)).toBe(a < b ? -1 : a > b ? 1 : 0);
+        expect(Decimal.sum([x.value, y.value, x.value]).toString()).toBe(Decimal.scaled(a + b + a, scale).toString());
         // One form per value, whichever path built it: equal values are equal objects.
         expect(x.value.add(y.value)).toEqual(Decimal.parse(x.value.add(y.value).toString()));
       }),

@@ -2,10 +2,10 @@
  * 10^0 through 10^63, for scaling coefficients on hot paths: a bigint power computed on every addition was a
  * visible share of a call's profile.
  */
-export const POWERS_OF_TEN: readonly bigint[] = Array.from({ length: 64 }, (_, exponent) => 10n ** BigInt(exponent));
+const POWERS_OF_TEN: readonly bigint[] = Array.from({ length: 64 }, (_, exponent) => 10n ** BigInt(exponent));
 
 /** 10^0 through 10^15 as numbers: every one a safe integer, for the exact number paths beside POWERS_OF_TEN. */
-export const SAFE_POWERS_OF_TEN: readonly number[] = Array.from({ length: 16 }, (_, exponent) => 10 ** exponent);
+const SAFE_POWERS_OF_TEN: readonly number[] = Array.from({ length: 16 }, (_, exponent) => 10 ** exponent);
 
 /**
  * An exact decimal number: `coefficient × 10^-scale`, with a bigint coefficient.
@@ -216,10 +216,28 @@ export class Decimal {
   static min(a: Decimal, b: Decimal): Decimal {
     return a.lte(b) ? a : b;
   }
-  static sum(values: Iterable<Decimal>): Decimal {
-    let total = Decimal.ZERO;
-    for (const value of values) total = total.add(value);
-    return total;
+  /**
+   * Σ values, exactly, with one Decimal built at the end: the terms are added as integers at the largest scale,
+   * in number arithmetic while every term and partial sum is a safe integer (exact there), else in bigints.
+   */
+  static sum(values: readonly Decimal[]): Decimal {
+    if (values.length === 0) return Decimal.ZERO;
+    if (values.length === 1) return values[0]!;
+    let scale = 0;
+    for (const value of values) if (value.scale > scale) scale = value.scale;
+    let safeTotal = 0;
+    for (const value of values) {
+      const term = value.safeRescaled(scale);
+      safeTotal += term;
+      if (!Number.isSafeInteger(term) || !Number.isSafeInteger(safeTotal)) {
+        safeTotal = Number.NaN;
+        break;
+      }
+    }
+    if (!Number.isNaN(safeTotal)) return Decimal.ofSafe(safeTotal, scale);
+    let coefficient = 0n;
+    for (const value of values) coefficient += value.rescaled(scale);
+    return new Decimal(coefficient, scale).normalize();
   }
 
   /**

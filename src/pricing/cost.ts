@@ -1,4 +1,4 @@
-import { Decimal, POWERS_OF_TEN, SAFE_POWERS_OF_TEN } from '../money/decimal.js';
+import { Decimal } from '../money/decimal.js';
 import type { BreakdownLine, CostBreakdown, ModelPrice, NormalizedUsage, PriceRates, PriceTier, RateKey } from './types.js';
 import { totalInputTokens } from './usage.js';
 
@@ -73,7 +73,7 @@ export function priceUsage(usage: NormalizedUsage, price: ModelPrice): CostBreak
   if (rates.perRequest) addLine(lines, 'request', usage.requests, rates.perRequest, undefined);
   addImageLine(lines, usage, price, rates);
   if (rates.audioSecond) addLine(lines, 'audio_second', usage.audioSeconds ?? 0, rates.audioSecond, undefined);
-  const total = sumAmounts(lines);
+  const total = Decimal.sum(lines.map((line) => line.amount));
   return { lines, tier, window: price.window, providerCost: total, markup: undefined, charge: total };
 }
 
@@ -116,29 +116,6 @@ export function imageRateFor(
   const exact = image.quality === undefined ? undefined : sized.find((entry) => entry.quality === image.quality);
   const chosen = exact ?? sized.find((entry) => entry.quality === undefined);
   return chosen ? { rate: chosen.rate, variant: `${chosen.size} ${chosen.quality ?? 'any'}` } : undefined;
-}
-
-/** Σ amounts, exact: added as integers at the largest scale, one Decimal built at the end (the hot path). */
-function sumAmounts(lines: BreakdownLine[]): Decimal {
-  if (lines.length === 0) return Decimal.ZERO;
-  if (lines.length === 1) return lines[0]!.amount;
-  let scale = 0;
-  for (const line of lines) if (line.amount.scale > scale) scale = line.amount.scale;
-  if (scale >= POWERS_OF_TEN.length) return Decimal.sum(lines.map((line) => line.amount));
-  // In number arithmetic while every term and partial sum is a safe integer (exact there), else in bigints.
-  let safeTotal = 0;
-  for (const { amount } of lines) {
-    const term = amount.safeCoefficient * (SAFE_POWERS_OF_TEN[scale - amount.scale] ?? Number.NaN);
-    safeTotal += term;
-    if (!Number.isSafeInteger(term) || !Number.isSafeInteger(safeTotal)) {
-      safeTotal = Number.NaN;
-      break;
-    }
-  }
-  if (!Number.isNaN(safeTotal)) return Decimal.fromSafeInteger(safeTotal, scale);
-  let coefficient = 0n;
-  for (const { amount } of lines) coefficient += amount.coefficient * POWERS_OF_TEN[scale - amount.scale]!;
-  return Decimal.scaled(coefficient, scale);
 }
 
 function definedRates(rates: Partial<PriceRates>): Partial<PriceRates> {
