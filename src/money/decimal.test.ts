@@ -99,6 +99,21 @@ describe('Decimal', () => {
     expect(() => Decimal.scaled(1n, -1)).toThrow(RangeError);
   });
 
+  it('knows the sign of a value past 2^53, and refuses what fromSafeInteger and scaled cannot hold exactly', () => {
+    for (const [text, sign] of [['1e30', 1], ['-1e30', -1], ['9007199254740993', 1], ['-0.9007199254740993', -1]] as const) {
+      const value = Decimal.parse(text);
+      expect(value.safeCoefficient).toBeNaN(); // held as a bigint
+      expect([value.isPositive(), value.isNegative(), value.isZero()]).toEqual([sign > 0, sign < 0, false]);
+    }
+    expect(Decimal.fromSafeInteger(-1500, 3).toString()).toBe('-1.5');
+    expect(Decimal.fromSafeInteger(0, 7)).toBe(Decimal.ZERO);
+    expect(() => Decimal.fromSafeInteger(2 ** 53, 0)).toThrow('not a safe integer: 9007199254740992');
+    expect(() => Decimal.fromSafeInteger(1.5, 0)).toThrow('not a safe integer: 1.5');
+    expect(() => Decimal.fromSafeInteger(1, -1)).toThrow('a scale is a whole number of places, got -1');
+    expect(() => Decimal.fromSafeInteger(1, 0.5)).toThrow('a scale is a whole number of places, got 0.5');
+    expect(() => Decimal.scaled(1n, 0.5)).toThrow('a scale is a whole number of places, got 0.5');
+  });
+
   it('add, sub and cmp equal bigint arithmetic on both sides of 2^53 (property)', () => {
     const near = (limit: bigint) => fc.bigInt({ min: -limit, max: limit });
     const edge = fc
