@@ -14,6 +14,26 @@ describe('time-of-day windows', () => {
     expect(() => parseTimeOfDay('25:00:00')).toThrow('"25:00:00" is not a UTC time of day (HH:MM:SS)');
   });
 
+  it('reads seconds with milliseconds, surrounding spaces and an optional Z, and refuses anything else', () => {
+    expect(parseTimeOfDay(' 16:30:15.5Z ')).toBe(59_415.5);
+    expect(parseTimeOfDay('23:59:59.999')).toBe(86_399.999);
+    expect(parseTimeOfDay('07:05')).toBe(25_500);
+    expect(formatTimeOfDay(59_415.5)).toBe('16:30:15.500');
+    expect(windowLabel({ startSecond: 59_415.25, endSecond: 1_800 })).toBe('16:30:15.250-00:30:00 UTC');
+    for (const bad of ['24:00', '7:05', '07:60', '07:05:60', '07:05:00.1234', 'x07:05', '07:05:00ZZ', '07:05:00.'])
+      expect(() => parseTimeOfDay(bad)).toThrow(`"${bad}" is not a UTC time of day (HH:MM:SS)`);
+  });
+
+  it('a window past midnight holds from its start exactly', () => {
+    const night = { startSecond: 59_400, endSecond: 1_800 };
+    expect([at('16:29:59.999'), at('16:30:00'), at('00:29:59.999'), at('00:30:00')].map((time) => inWindow(night, time))).toEqual([
+      false,
+      true,
+      true,
+      false,
+    ]);
+  });
+
   it('holds from the start, inclusive, to the end, exclusive, and wraps past midnight', () => {
     const day = { startSecond: 1_800, endSecond: 59_400 };
     expect([at('00:29:59.999'), at('00:30:00'), at('16:29:59.999'), at('16:30:00')].map((time) => inWindow(day, time))).toEqual([
