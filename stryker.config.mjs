@@ -11,6 +11,7 @@ const GATEWAY_CALL_PATH = [
   'src/gateway/chat-request.ts',
   'src/gateway/pipeline.ts',
   'src/gateway/chat-calls.ts',
+  'src/gateway/call-runner.ts',
   'src/gateway/routing.ts',
   'src/gateway/idempotent-calls.ts',
   'src/gateway/error-mapping.ts',

@@ -85,6 +85,11 @@ export interface OpenOptions {
   share?: boolean;
   /** PGlite: when a running `serve` holds the data directory, connect to it through its socket. */
   join?: boolean;
+  /**
+   * PGlite in memory: start from this dump of a data directory (PGlite's `dumpDataDir`) instead of an empty
+   * cluster. Tests start each database from one migrated copy.
+   */
+  loadDataDir?: Blob;
 }
 
 /**
@@ -191,7 +196,7 @@ async function openEmbedded(dataDirectory: string | undefined, logger: Logger, o
   const { openPGlite, PGliteDialect, SessionLock } = await import('./pglite-dialect.js');
   let pglite: PGlite;
   try {
-    pglite = await openPGlite(dataDirectory ? path.join(dataDirectory, 'pgdata') : undefined);
+    pglite = await openPGlite(dataDirectory ? path.join(dataDirectory, 'pgdata') : undefined, dataDirectory ? undefined : options.loadDataDir);
   } catch (error) {
     lock?.release();
     throw error;

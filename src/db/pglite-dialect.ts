@@ -69,8 +69,9 @@ export class PGliteDialect implements Dialect {
  * Opens PGlite with the same value parsing as our `pg` pool: NUMERIC as exact text, INT8 as a number
  * (ids and counts stay far below 2^53).
  */
-export async function openPGlite(dataDirectory: string | undefined): Promise<PGlite> {
+export async function openPGlite(dataDirectory: string | undefined, loadDataDir?: Blob): Promise<PGlite> {
   return PGlite.create(dataDirectory ?? 'memory://', {
+    ...(loadDataDir ? { loadDataDir } : {}),
     parsers: { [types.NUMERIC]: (text: string) => text, [types.INT8]: (text: string) => Number(text) },
   });
 }
