@@ -49,7 +49,7 @@ export default {
   cleanTempDir: 'always',
   concurrency: 2,
   // A mutant that makes a test wait (a lease never closing, a capture never written) is killed by timeout.
-  timeoutMS: 20_000,
+  timeoutMS: 10_000,
   // The first run of every suite of a scope (gateways started, databases migrated) on a busy machine.
   dryRunTimeoutMinutes: 60,
   timeoutFactor: 2,
