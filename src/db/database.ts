@@ -90,6 +90,12 @@ export interface OpenOptions {
    * cluster. Tests start each database from one migrated copy.
    */
   loadDataDir?: Blob;
+  /**
+   * PGlite in memory: use this open instance instead of starting one, and hand it to `giveBack` on close
+   * instead of closing it (tests lend one instance to suite after suite: starting PGlite is most of a small
+   * suite's time).
+   */
+  lent?: { pglite: PGlite; giveBack(pglite: PGlite): Promise<void> };
 }
 
 /**
@@ -194,9 +200,10 @@ async function openEmbedded(dataDirectory: string | undefined, logger: Logger, o
   // Loaded here, not at the top: the WebAssembly build is the heaviest module of the CLI, and a command that
   // reaches the database through a running server's socket never needs it.
   const { openPGlite, PGliteDialect, SessionLock } = await import('./pglite-dialect.js');
+  const lent = dataDirectory ? undefined : options.lent;
   let pglite: PGlite;
   try {
-    pglite = await openPGlite(dataDirectory ? path.join(dataDirectory, 'pgdata') : undefined, dataDirectory ? undefined : options.loadDataDir);
+    pglite = lent?.pglite ?? (await openPGlite(dataDirectory ? path.join(dataDirectory, 'pgdata') : undefined, dataDirectory ? undefined : options.loadDataDir));
   } catch (error) {
     lock?.release();
     throw error;
@@ -256,7 +263,8 @@ async function openEmbedded(dataDirectory: string | undefined, logger: Logger, o
       await socketServer?.close();
       for (const unsubscribe of unsubscribers.splice(0)) await unsubscribe().catch(() => undefined);
       await db.destroy();
-      await pglite.close();
+      if (lent) await lent.giveBack(pglite);
+      else await pglite.close();
       lock?.release();
     },
   };
