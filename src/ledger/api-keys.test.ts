@@ -82,7 +82,7 @@ describe.each(backends())('api keys on $name', (backend) => {
     expect(await authenticateKey(counted, created.key)).toMatchObject({ keyId: created.id });
     const afterKnown = lookups;
     // A flood of random keys goes to the unknown-key cache only (its bound is tested in expiring-cache.test.ts).
-    for (let call = 0; call < 300; call += 1) await authenticateKey(counted, `tg_${call.toString().padStart(32, '0')}`);
+    for (let call = 0; call < 30; call += 1) await authenticateKey(counted, `tg_${call.toString().padStart(32, '0')}`);
     lookups = 0;
     expect(await authenticateKey(counted, created.key)).toMatchObject({ keyId: created.id });
     expect(lookups).toBe(0);
