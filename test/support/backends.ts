@@ -1,3 +1,8 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import type { PGlite } from '@electric-sql/pglite';
 import { Kysely } from 'kysely';
 import { migrate, openDatabase, type Database } from '../../src/db/database.js';
@@ -46,23 +51,45 @@ const idle: PGlite[] = [];
 let template: Promise<{ dump: Blob; signature: string }> | undefined;
 
 /**
- * One migrated, empty PGlite cluster per test process, dumped, that every PGlite a suite opens starts from,
- * with the signature of its schema. Loading it takes about half the time of creating a cluster and migrating
- * it; reusing an instance given back (see giveBack) takes a few milliseconds.
+ * One migrated, empty PGlite cluster, dumped, that every PGlite a suite opens starts from, with the signature
+ * of its schema. Loading it takes about half the time of creating a cluster and migrating it; reusing an
+ * instance given back (see giveBack) takes a few milliseconds. The dump is kept in the temporary directory,
+ * named by a hash of the migrations and PGlite's version, so that a new test process (or a mutant's run, each
+ * in a new thread) reads it instead of making it again.
  */
 function migratedTemplate(): Promise<{ dump: Blob; signature: string }> {
   template ??= (async () => {
+    const file = templateFile();
+    if (existsSync(file) && existsSync(`${file}.signature`)) {
+      return { dump: new Blob([readFileSync(file)]), signature: readFileSync(`${file}.signature`, 'utf8') };
+    }
     const pglite = await openPGlite(undefined);
     const db = new Kysely<unknown>({ dialect: new PGliteDialect(pglite) });
     try {
       await migrate(db as never);
-      return { dump: await pglite.dumpDataDir('none'), signature: await schemaSignature(pglite) };
+      const made = { dump: await pglite.dumpDataDir('none'), signature: await schemaSignature(pglite) };
+      // Written aside and renamed: another process reading at the same time sees the whole file or none.
+      const aside = `${file}.${process.pid}.${threadId}`;
+      writeFileSync(`${aside}.signature`, made.signature);
+      writeFileSync(aside, Buffer.from(await made.dump.arrayBuffer()));
+      renameSync(`${aside}.signature`, `${file}.signature`);
+      renameSync(aside, file);
+      return made;
     } finally {
       await db.destroy();
       await pglite.close();
     }
   })();
   return template;
+}
+
+/** The template's file: named by the migrations' source and PGlite's version, so a change makes a new one. */
+function templateFile(): string {
+  const hash = createHash('sha256');
+  const migrations = new URL('../../src/db/migrations/', import.meta.url);
+  for (const name of readdirSync(migrations).sort()) hash.update(name).update(readFileSync(new URL(name, migrations)));
+  hash.update(JSON.parse(readFileSync(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8')).version);
+  return path.join(tmpdir(), `tollgate-test-pglite-${hash.digest('hex').slice(0, 16)}.tar`);
 }
 
 /**
