@@ -59,7 +59,7 @@ interface AccountLeases {
   serial: Promise<unknown>;
 }
 
-const DEFAULTS = { callsPerLease: 32, maxAgeMs: 10_000, idleMs: 2_000, tickMs: 500, writeLingerMs: 5, closeTimeoutMs: 10_000 };
+const DEFAULTS = { callsPerLease: 32, maxAgeMs: 10_000, idleMs: 2_000, tickMs: 500, writeLingerMs: 20, closeTimeoutMs: 10_000 };
 /** Bound on the open-or-wait loop of one hold (each turn either carves, waits for a lease or opens one). */
 const MAX_HOLD_TURNS = 1_000;
 
