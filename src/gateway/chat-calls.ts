@@ -104,7 +104,7 @@ export class ChatStreamCodec implements StreamCodec<StreamEvent> {
       model: chunk.model ?? this.meta.model,
     };
     this.generated += chunkText(chunk);
-    return [sseFrame(JSON.stringify(chunk))];
+    return [sseFrame(event.json ?? JSON.stringify(chunk))];
   }
 
   reportedUsage(): NormalizedUsage | undefined {

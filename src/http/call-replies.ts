@@ -42,8 +42,10 @@ export async function replyToCall(
     });
     const frames: string[] = [];
     for await (const frame of answer.frames) {
+      // The first frame goes out at once, with the headers: the client's time to first token is not held
+      // back while the rest of the upstream's first network chunk is relayed.
       frames.push(frame);
-      if (!(await write(reply, frame))) break; // the client left; the relay's finally settles the call
+      if (!(await write(reply, frame, frames.length > 1))) break; // the client left; the relay's finally settles the call
     }
     if (!reply.raw.destroyed) reply.raw.end();
     if (answer.completed()) await session.complete({ kind: 'sse', statusCode: 200, headers: answer.headers, frames });
@@ -77,12 +79,12 @@ function sendReplay(reply: FastifyReply, stored: StoredReply): void {
 
 /**
  * Writes one frame of a stream. The frames an upstream chunk yields arrive within one turn of the event loop;
- * corking until the turn's queued work is done sends them in one write to the socket instead of one each.
+ * corking (`cork`) until the turn's queued work is done sends them in one write to the socket instead of one each.
  */
-async function write(reply: FastifyReply, frame: string): Promise<boolean> {
+async function write(reply: FastifyReply, frame: string, cork: boolean): Promise<boolean> {
   const raw = reply.raw;
   if (raw.destroyed || raw.writableEnded) return false;
-  if (raw.writableCorked === 0) {
+  if (cork && raw.writableCorked === 0) {
     raw.cork();
     process.nextTick(() => raw.uncork());
   }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseJsonEvents, parseServerSentEvents, type ServerSentEvent } from './sse.js';
 
@@ -50,6 +51,50 @@ describe('parseServerSentEvents', () => {
       { event: 'a', data: ' two spaces\nx' },
       { event: 'message', data: 'last' },
     ]);
+  });
+});
+
+/** The spec's algorithm on a whole text, line by line (the oracle): what any chunking must give. */
+function referenceEvents(text: string): ServerSentEvent[] {
+  const result: ServerSentEvent[] = [];
+  let name = '';
+  let data: string[] | undefined;
+  for (const line of [...text.split(/\r\n|\r|\n/), '']) {
+    if (line === '') {
+      if (data) result.push({ event: name || 'message', data: data.join('\n') });
+      name = '';
+      data = undefined;
+      continue;
+    }
+    if (line.startsWith(':')) continue;
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'data') (data ??= []).push(value);
+    else if (field === 'event') name = value;
+  }
+  return result;
+}
+
+describe('parseServerSentEvents, property', () => {
+  const text = fc
+    .array(fc.constantFrom('a', 'z', ' ', '{', '}', '"', ':', ',', 'é', '😀'), { maxLength: 12 })
+    .map((characters) => characters.join(''));
+  const line = fc.oneof(
+    fc.tuple(fc.constantFrom('data:', 'data: ', 'event:', ': comment ', 'data'), text).map(([field, value]) => field + value),
+    fc.constant(''),
+  );
+  const ending = fc.constantFrom('\n', '\r', '\r\n');
+
+  it('gives the events of the spec whatever line endings are used and wherever the network splits the bytes', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(line, ending), { maxLength: 25 }), fc.integer({ min: 1, max: 40 }), async (lines, size) => {
+        const whole = lines.map(([content, end]) => content + end).join('');
+        const bytes = new TextEncoder().encode(whole);
+        expect(await events(bytes, size)).toEqual(referenceEvents(whole));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 

@@ -94,7 +94,14 @@ export interface CompletionResult {
 }
 
 /** Chunks in OpenAI's chunk shape without usage; one usage event when the provider reported usage. */
-export type StreamEvent = { type: 'chunk'; chunk: ChatCompletionChunk } | { type: 'usage'; usage: NormalizedUsage };
+export type StreamEvent =
+  | {
+      type: 'chunk';
+      chunk: ChatCompletionChunk;
+      /** The chunk's JSON text as the upstream sent it, when that can be relayed unchanged (no re-serialising). */
+      json?: string;
+    }
+  | { type: 'usage'; usage: NormalizedUsage };
 
 /**
  * API shapes besides chat completions that an upstream may serve as they are: OpenAI's Responses, legacy

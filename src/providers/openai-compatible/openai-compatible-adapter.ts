@@ -128,7 +128,7 @@ export class OpenAICompatibleAdapter implements ProviderAdapter {
     };
     const bytes = await this.http.postStream(this.post(target, body, signal));
     let usage: NormalizedUsage | undefined;
-    for await (const { payload } of parseJsonEvents(bytes, (data) => this.invalid(data))) {
+    for await (const { payload, data } of parseJsonEvents(bytes, (text) => this.invalid(text))) {
       if (!isRecord(payload)) this.invalid(JSON.stringify(payload));
       if (isRecord(payload.error)) {
         // OpenAI reports failures after the 200 as a data event carrying `error` (openai-python `_streaming.py`).
@@ -141,7 +141,9 @@ export class OpenAICompatibleAdapter implements ProviderAdapter {
       if (chunkUsage !== undefined) usage = chunkUsage;
       const { usage: _usage, ...chunk } = payload;
       if (!Array.isArray(chunk.choices)) this.invalid(JSON.stringify(payload));
-      if (chunk.choices.length > 0) yield { type: 'chunk', chunk: chunk as unknown as ChatCompletionChunk };
+      if (chunk.choices.length === 0) continue;
+      const json = relayableChunk(data, payload);
+      yield { type: 'chunk', chunk: chunk as unknown as ChatCompletionChunk, ...(json !== undefined ? { json } : {}) };
     }
     if (usage !== undefined) yield { type: 'usage', usage };
   }
@@ -187,4 +189,24 @@ export function usageWithCacheHitsAt(field: string): (raw: unknown) => Normalize
     usage.input.cacheRead += moved;
     return usage;
   };
+}
+
+/** `"usage": null` as a key (a JSON string cannot hold an unescaped quote, so this never matches inside one). */
+const USAGE_KEY = /"usage"\s*:/g;
+const NULL_USAGE = /(,\s*"usage"\s*:\s*null)|("usage"\s*:\s*null\s*,)/;
+
+/**
+ * The text of a chunk to relay as the upstream sent it: the chunk minus its `usage` (the gateway asks every
+ * stream for usage and reports it, with the cost, in a last chunk of its own). A chunk without `usage`
+ * passes as it is; OpenAI's `"usage": null` (sent on every chunk once usage is asked for) is cut out of the
+ * text when it is the only `usage` key; anything else (a running usage on each chunk, as Perplexity sends)
+ * is re-serialised from the parsed chunk instead (undefined).
+ */
+export function relayableChunk(data: string, payload: Record<string, unknown>): string | undefined {
+  if (!('usage' in payload)) return data;
+  if (payload.usage !== null) return undefined;
+  const keys = data.match(USAGE_KEY);
+  if (keys?.length !== 1) return undefined;
+  const cut = data.replace(NULL_USAGE, '');
+  return cut.length < data.length ? cut : undefined;
 }
