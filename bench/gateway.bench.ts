@@ -21,7 +21,7 @@
  * call (TOLLGATE_HOLDS) instead of the default credit leases.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -162,10 +162,17 @@ async function main(): Promise<void> {
       await database.close();
       const billed = Number(captures.count) === served && verification.ok && openHolds.isZero() && code === 0;
       if (!billed) process.exitCode = 1;
+      const cpu =
+        before?.cpuSeconds !== undefined && after?.cpuSeconds !== undefined
+          ? (1000 * (after.cpuSeconds - before.cpuSeconds)) / served
+          : undefined;
       const perCall =
         before && after
           ? `; PostgreSQL per billed call: ${((after.commits - before.commits) / served).toFixed(2)} commits, ` +
-            `${((after.inserted - before.inserted) / served).toFixed(2)} rows inserted`
+            `${((after.inserted - before.inserted) / served).toFixed(2)} rows inserted` +
+            (cpu !== undefined
+              ? `, ${(cpu * 1000).toFixed(0)} µs of its CPU (one core of it carries about ${Math.round(1000 / cpu).toLocaleString('en-US')} billed calls/s)`
+              : '')
           : '';
       return {
         ...path,
@@ -319,14 +326,49 @@ async function createAccount(url: string): Promise<{ id: string; key: string }> 
 }
 
 /** PostgreSQL's committed transactions and inserted rows in this database so far (undefined on PGlite). */
-async function databaseActivity(database: Database): Promise<{ commits: number; inserted: number } | undefined> {
+async function databaseActivity(
+  database: Database,
+): Promise<{ commits: number; inserted: number; cpuSeconds: number | undefined } | undefined> {
   if (database.kind !== 'postgres') return undefined;
   // The statistics reach pg_stat_database within a second of a transaction (PostgreSQL 15 flushes them then).
   await new Promise((resolve) => setTimeout(resolve, 1_500));
   const { rows } = await sql<{ commits: string; inserted: string }>`
     select xact_commit::text as commits, tup_inserted::text as inserted from pg_stat_database where datname = current_database()
   `.execute(database.db);
-  return { commits: Number(rows[0]!.commits), inserted: Number(rows[0]!.inserted) };
+  return { commits: Number(rows[0]!.commits), inserted: Number(rows[0]!.inserted), cpuSeconds: postgresCpuSeconds() };
+}
+
+/**
+ * The CPU time (user + system) every `postgres` process of this machine has used so far, from /proc: what
+ * billing cost the database server, when it runs here (undefined elsewhere, or without /proc). The server's
+ * background processes (WAL writer, checkpointer) are counted too, as they work for the same commits.
+ */
+function postgresCpuSeconds(): number | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
+  } catch {
+    return undefined;
+  }
+  let ticks = 0;
+  let found = false;
+  for (const pid of entries) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // pid (comm) state ...: the name may hold spaces, so fields are counted after its closing parenthesis.
+    const close = stat.lastIndexOf(')');
+    if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
+    const fields = stat.slice(close + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name and state.
+    ticks += Number(fields[11]) + Number(fields[12]);
+    found = true;
+  }
+  // Clock ticks per second: 100 on Linux (USER_HZ, fixed by the kernel ABI).
+  return found ? ticks / 100 : undefined;
 }
 
 async function answersWithUsage(target: Target): Promise<void> {
