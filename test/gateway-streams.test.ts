@@ -18,7 +18,7 @@ import {
 import { startTestGateway, type TestGateway } from './support/gateway-harness.js';
 import { capturedTotal, eventually, expectSettled, kindsOf } from './support/ledger-checks.js';
 import { loadRecordings } from './support/mock-recordings.js';
-import { firstPart, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
+import { firstPart, spaced, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { until } from './support/wait.js';
 
 const MINI = RATES['gpt-4o-mini'];
@@ -77,6 +77,36 @@ describe.each(backends())('streams billed however they end, on $name', (backend)
     expect([usage.prompt_tokens, usage.completion_tokens]).toEqual([HELLO_TOKENS, textTokens(generated)]);
     const charge = await expectBilledOnce(account.id, 'success', generated);
     expect(usage.tollgate.charge).toBe(charge.toString());
+  });
+
+  it("relays the upstream's chunks in its own spelling (only the null usage cut out), then the charged usage chunk", async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('spaced-stream');
+    const { raw, done } = await readEvents(await postChat(harness.url, account.key, STREAM));
+    expect(done).toBe(true);
+    const upstream = spaced(loadRecordings().openai.text!.stream!)
+      .map((block) => /^data: ?(.*)$/m.exec(block)?.[1])
+      .filter((data): data is string => data !== undefined && data !== '[DONE]');
+    // Every chunk with choices, as written upstream: spaces after colons, escaped letters, key order.
+    const expected = upstream
+      .filter((data) => (JSON.parse(data) as { choices: unknown[] }).choices.length > 0)
+      .map((data) => data.replace(', "usage": null', ''));
+    expect(expected.length).toBeGreaterThan(10);
+    expect(expected.every((data) => data.includes('": '))).toBe(true);
+    const relayed = raw
+      .split('\n\n')
+      .map((block) => /^data: (.*)$/.exec(block)?.[1])
+      .filter((data): data is string => data !== undefined && data !== '[DONE]');
+    expect(relayed.slice(0, -1)).toEqual(expected);
+    const last = JSON.parse(relayed.at(-1)!) as {
+      choices: unknown[];
+      usage: { completion_tokens: number; tollgate: { charge: string } };
+    };
+    expect(last.choices).toEqual([]);
+    // The upstream's own usage chunk (the recording's counts), priced.
+    const reported = (JSON.parse(upstream.at(-1)!) as { usage: { prompt_tokens: number; completion_tokens: number } }).usage;
+    expect(last.usage.completion_tokens).toBe(reported.completion_tokens);
+    expect(last.usage.tollgate.charge).toBe(cost([reported.prompt_tokens, MINI.input], [reported.completion_tokens, MINI.output]).toString());
   });
 
   it('an upstream that fails mid-stream: the client gets the error as the last event, and is billed for what was generated', async () => {

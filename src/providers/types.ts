@@ -127,6 +127,8 @@ export type NativeBody =
 export interface NativeStreamEvent {
   event: string;
   payload: unknown;
+  /** The payload's JSON text as the upstream sent it: relayed as it is when the event passes unchanged. */
+  data?: string;
 }
 
 /** A native answer: a JSON body, or plain text (a transcription asked for `response_format: text`). */

@@ -26,7 +26,9 @@ import { keepConnectionsOpen } from './loopback.js';
  *   after the 200, having generated part of an answer;
  * - flood-stream: the text stream's first content event, its text made 2 KiB long, repeated until the client
  *   stops reading or goes away (at most FLOOD_EVENTS of them), then the rest of the recording: a client that
- *   stops reading holds the gateway's response on backpressure.
+ *   stops reading holds the gateway's response on backpressure;
+ * - spaced-stream: the text stream with each payload written with a space after every colon and comma (as
+ *   Python's json.dumps writes it), and "é" as `\u00e9`: an upstream whose own spelling a relay must keep.
  */
 export interface RecordedRequest {
   api: MockApi;
@@ -67,6 +69,7 @@ export const SCRIPTED_SCENARIOS = [
   'stalled-stream',
   'error-mid-stream',
   'flood-stream',
+  'spaced-stream',
 ];
 
 /** The most events a flood-stream sends: 2 KiB each, 64 MiB in all, far past any socket buffer. */
@@ -222,6 +225,8 @@ export async function startMockUpstream(): Promise<MockUpstream> {
       }
       case 'flood-stream':
         return sendFlood(response, recorded('text').stream ?? []);
+      case 'spaced-stream':
+        return sendStream(response, spaced(recorded('text').stream ?? []));
     }
     const recording = recorded(scenario);
     if (stream && recording.stream) return sendStream(response, recording.stream);
@@ -320,4 +325,17 @@ async function parseBody(request: IncomingMessage, bytes: Buffer): Promise<Recor
   }
   const text = bytes.toString('utf8');
   return (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>;
+}
+
+/** Each data payload of `blocks` spelled with spaces after colons and commas, and non-ASCII letters escaped. */
+export function spaced(blocks: string[]): string[] {
+  return blocks.map((block) => {
+    const match = /^data: ?(.*)$/m.exec(block);
+    if (!match || match[1]?.trim() === '[DONE]') return block;
+    // Indented, then joined on one line: JSON's own newlines are all between tokens (a string holds "\n").
+    const text = JSON.stringify(JSON.parse(match[1] ?? ''), null, 1)
+      .replace(/\n */g, ' ')
+      .replace(/[\u0080-\uffff]/g, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    return block.replace(match[0], () => `data: ${text}`);
+  });
 }

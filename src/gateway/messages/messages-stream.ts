@@ -24,7 +24,7 @@ export class NativeMessagesStream implements StreamCodec<NativeStreamEvent> {
 
   constructor(private readonly call: PreparedCall) {}
 
-  push({ payload }: NativeStreamEvent): string[] {
+  push({ payload, data }: NativeStreamEvent): string[] {
     if (!isRecord(payload)) return [];
     const type = String(payload.type ?? '');
     if (type === 'message_start' && isRecord(payload.message)) this.merge(payload.message.usage);
@@ -42,7 +42,7 @@ export class NativeMessagesStream implements StreamCodec<NativeStreamEvent> {
       for (const field of ['text', 'thinking', 'partial_json'])
         if (typeof delta[field] === 'string') this.generated += delta[field];
     }
-    return [sseFrame(JSON.stringify(payload), type || undefined)];
+    return [sseFrame(data ?? JSON.stringify(payload), type || undefined)];
   }
 
   reportedUsage(): NormalizedUsage | undefined {

@@ -24,7 +24,7 @@ export class NativeResponsesStream implements StreamCodec<NativeStreamEvent> {
 
   constructor(private readonly call: PreparedCall) {}
 
-  push({ payload }: NativeStreamEvent): string[] {
+  push({ payload, data }: NativeStreamEvent): string[] {
     if (!isRecord(payload)) return [];
     const type = String(payload.type ?? '');
     if (TERMINAL.has(type)) {
@@ -34,7 +34,7 @@ export class NativeResponsesStream implements StreamCodec<NativeStreamEvent> {
       return [];
     }
     if (typeof payload.delta === 'string') this.generated += payload.delta;
-    return [sseFrame(JSON.stringify(payload), type || undefined)];
+    return [sseFrame(data ?? JSON.stringify(payload), type || undefined)];
   }
 
   reportedUsage(): NormalizedUsage | undefined {

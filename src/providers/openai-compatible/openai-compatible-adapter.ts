@@ -94,12 +94,12 @@ export class OpenAICompatibleAdapter implements ProviderAdapter {
     // Legacy completions report usage in a last chunk only when asked, as chat does; Responses always do.
     if (shape === 'completions') json.stream_options = { ...(body.json.stream_options as object), include_usage: true };
     const bytes = await this.http.postStream(this.post(target, json, signal, this.pathOf(shape)));
-    for await (const { event, payload } of parseJsonEvents(bytes, (data) => this.invalid(data))) {
+    for await (const { event, payload, data } of parseJsonEvents(bytes, (text) => this.invalid(text))) {
       if (isRecord(payload) && isRecord(payload.error) && payload.type === undefined) {
         const message = typeof payload.error.message === 'string' ? payload.error.message : 'stream failed';
         throw new UpstreamError('server_error', `${this.id} failed mid-stream: ${message}`);
       }
-      yield { event, payload };
+      yield { event, payload, data };
     }
   }
 
