@@ -41,7 +41,7 @@ export interface UsageRecorderOptions {
  * capture is the financial record; this is the analytical one. Records go to the database in batches, one
  * commit for many calls (TensorZero batches its writes the same way): a record waits up to `lingerMs` for
  * others, or less once `MAX_BATCH` are queued, and records that arrive while an insert is in flight go in the
- * next one. An insert per call cost a commit per call, on the same database and event loop as the calls (at
+ * next one, which also waits until its first record has waited `lingerMs`. An insert per call cost a commit per call, on the same database and event loop as the calls (at
  * sequential calls, more than a third of the gateway's own time per call was these inserts). A record is in the
  * database within `lingerMs` plus one insert; `flush()` writes what is queued at once and waits for it
  * (shutdown, tests).
