@@ -12,7 +12,15 @@ import base from './vitest.config.js';
 const SUITES: Record<string, string[]> = {
   money: ['src/money/**/*.test.ts', 'src/pricing/**/*.test.ts', 'test/peer-*.test.ts'],
   pricing: ['src/pricing/**/*.test.ts', 'test/peer-*.test.ts'],
-  ledger: ['src/ledger/**/*.test.ts', 'test/ledger-{concurrency,lease-property,property,races}.test.ts'],
+  ledger: [
+    'src/ledger/**/*.test.ts',
+    'test/ledger-{concurrency,lease-property,property,races}.test.ts',
+    // Caps and limits (src/ledger/limits.ts, cap-reservations.ts) and the admin shapes of accounts
+    // (ledger-json.ts, account-pages.ts, admin-request-schemas.ts) are exercised through these.
+    'test/limits-caps.test.ts',
+    'test/gateway-limits.test.ts',
+    'src/http/admin-account-routes.test.ts',
+  ],
   gateway: ['src/gateway/**/*.test.ts', 'test/gateway-*.test.ts'],
 };
 
