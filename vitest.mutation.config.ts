@@ -50,4 +50,7 @@ class QuickestFirst extends BaseSequencer {
 // without isolation that thread keeps its modules, PGlite's compiled WebAssembly and the migrated template
 // (test/support/backends.ts) from one suite and one mutant to the next, which halves the time of a mutant.
 // Mutants are switched on at run time (Stryker's mutant schemata), so no module needs to be loaded again.
-export default defineConfig({ ...base, test: { ...base.test, include: SUITES[scope] ?? [], isolate: false, sequence: { sequencer: QuickestFirst } } });
+export default defineConfig({
+  ...base,
+  test: { ...base.test, include: SUITES[scope] ?? [], isolate: false, sequence: { sequencer: QuickestFirst } },
+});

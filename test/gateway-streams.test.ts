@@ -106,7 +106,9 @@ describe.each(backends())('streams billed however they end, on $name', (backend)
     // The upstream's own usage chunk (the recording's counts), priced.
     const reported = (JSON.parse(upstream.at(-1)!) as { usage: { prompt_tokens: number; completion_tokens: number } }).usage;
     expect(last.usage.completion_tokens).toBe(reported.completion_tokens);
-    expect(last.usage.tollgate.charge).toBe(cost([reported.prompt_tokens, MINI.input], [reported.completion_tokens, MINI.output]).toString());
+    expect(last.usage.tollgate.charge).toBe(
+      cost([reported.prompt_tokens, MINI.input], [reported.completion_tokens, MINI.output]).toString(),
+    );
   });
 
   it('an upstream that fails mid-stream: the client gets the error as the last event, and is billed for what was generated', async () => {

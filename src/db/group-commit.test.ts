@@ -72,7 +72,10 @@ describe('group commit (controlled clock)', () => {
     await finishRun();
     expect(batches).toEqual([[1, 2, 3]]);
     void queue.submit(5, { urgent: true });
-    expect(batches).toEqual([[1, 2, 3], [4, 5]]);
+    expect(batches).toEqual([
+      [1, 2, 3],
+      [4, 5],
+    ]);
     await finishRun();
     void queue.submit(6);
     let idle = false;

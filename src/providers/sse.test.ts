@@ -88,11 +88,15 @@ describe('parseServerSentEvents, property', () => {
 
   it('gives the events of the spec whatever line endings are used and wherever the network splits the bytes', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(line, ending), { maxLength: 25 }), fc.integer({ min: 1, max: 40 }), async (lines, size) => {
-        const whole = lines.map(([content, end]) => content + end).join('');
-        const bytes = new TextEncoder().encode(whole);
-        expect(await events(bytes, size)).toEqual(referenceEvents(whole));
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(line, ending), { maxLength: 25 }),
+        fc.integer({ min: 1, max: 40 }),
+        async (lines, size) => {
+          const whole = lines.map(([content, end]) => content + end).join('');
+          const bytes = new TextEncoder().encode(whole);
+          expect(await events(bytes, size)).toEqual(referenceEvents(whole));
+        },
+      ),
       { numRuns: 500 },
     );
   });

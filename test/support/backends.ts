@@ -88,7 +88,9 @@ function templateFile(): string {
   const hash = createHash('sha256');
   const migrations = new URL('../../src/db/migrations/', import.meta.url);
   for (const name of readdirSync(migrations).sort()) hash.update(name).update(readFileSync(new URL(name, migrations)));
-  hash.update(JSON.parse(readFileSync(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8')).version);
+  hash.update(
+    JSON.parse(readFileSync(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8')).version,
+  );
   return path.join(tmpdir(), `tollgate-test-pglite-${hash.digest('hex').slice(0, 16)}.tar`);
 }
 

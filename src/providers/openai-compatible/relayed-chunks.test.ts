@@ -4,7 +4,10 @@ import { isRecord } from '../../util/is-record.js';
 import { relayableChunk } from './openai-compatible-adapter.js';
 
 /** The data payloads of the recorded OpenAI chat stream (a tool call, asked with include_usage). */
-const recorded = readFileSync(new URL('../../../fixtures/provider-responses/openai/openai-chat-tool-call.sse', import.meta.url), 'utf8')
+const recorded = readFileSync(
+  new URL('../../../fixtures/provider-responses/openai/openai-chat-tool-call.sse', import.meta.url),
+  'utf8',
+)
   .split('\n')
   .filter((line) => line.startsWith('data: ') && line !== 'data: [DONE]')
   .map((line) => line.slice('data: '.length));
@@ -15,7 +18,7 @@ function withoutUsage(payload: Record<string, unknown>): Record<string, unknown>
 }
 
 describe('relaying an upstream chunk as it was sent', () => {
-  it("cuts OpenAI's \"usage\":null out of every recorded chunk, leaving the rest byte for byte", () => {
+  it('cuts OpenAI\'s "usage":null out of every recorded chunk, leaving the rest byte for byte', () => {
     const chunks = recorded.map((data) => ({ data, payload: JSON.parse(data) as Record<string, unknown> }));
     const withNull = chunks.filter(({ payload }) => payload.usage === null);
     expect(withNull.length).toBeGreaterThan(3);
