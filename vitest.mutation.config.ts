@@ -21,7 +21,8 @@ const SUITES: Record<string, string[]> = {
     'test/gateway-limits.test.ts',
     'src/http/admin-account-routes.test.ts',
   ],
-  gateway: ['src/gateway/**/*.test.ts', 'test/gateway-*.test.ts'],
+  // The Responses and Messages suites run the same call path (call-runner.ts) under the other API shapes.
+  gateway: ['src/gateway/**/*.test.ts', 'test/gateway-*.test.ts', 'test/api-{messages,responses}.test.ts'],
 };
 
 const scope = process.env.TOLLGATE_MUTATION_SCOPE ?? 'money';
