@@ -339,9 +339,10 @@ async function databaseActivity(
 }
 
 /**
- * The CPU time (user + system) every `postgres` process of this machine has used so far, from /proc: what
- * billing cost the database server, when it runs here (undefined elsewhere, or without /proc). The server's
- * background processes (WAL writer, checkpointer) are counted too, as they work for the same commits.
+ * The CPU time (user + system) every `postgres` process of this machine has used so far, with what their
+ * reaped children used, from /proc: what billing cost the database server, when it runs here (undefined
+ * elsewhere, or without /proc). The server's background processes (WAL writer, checkpointer) are counted too,
+ * as they work for the same commits.
  */
 function postgresCpuSeconds(): number | undefined {
   let entries: string[];
@@ -363,8 +364,10 @@ function postgresCpuSeconds(): number | undefined {
     const close = stat.lastIndexOf(')');
     if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
     const fields = stat.slice(close + 2).split(' ');
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name and state.
-    ticks += Number(fields[11]) + Number(fields[12]);
+    // utime and stime are fields 14 and 15 of the line (12 and 13 after the name and state); cutime and cstime,
+    // 16 and 17, are the children it reaped: the postmaster's hold the backends of connections closed since
+    // (each connection has a backend process of its own, gone with the connection).
+    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
     found = true;
   }
   // Clock ticks per second: 100 on Linux (USER_HZ, fixed by the kernel ABI).
