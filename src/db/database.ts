@@ -86,11 +86,6 @@ export interface OpenOptions {
   /** PGlite: when a running `serve` holds the data directory, connect to it through its socket. */
   join?: boolean;
   /**
-   * PGlite in memory: start from this dump of a data directory (PGlite's `dumpDataDir`) instead of an empty
-   * cluster. Tests start each database from one migrated copy.
-   */
-  loadDataDir?: Blob;
-  /**
    * PGlite in memory: use this open instance instead of starting one, and hand it to `giveBack` on close
    * instead of closing it (tests lend one instance to suite after suite: starting PGlite is most of a small
    * suite's time).
@@ -203,7 +198,7 @@ async function openEmbedded(dataDirectory: string | undefined, logger: Logger, o
   const lent = dataDirectory ? undefined : options.lent;
   let pglite: PGlite;
   try {
-    pglite = lent?.pglite ?? (await openPGlite(dataDirectory ? path.join(dataDirectory, 'pgdata') : undefined, dataDirectory ? undefined : options.loadDataDir));
+    pglite = lent?.pglite ?? (await openPGlite(dataDirectory ? path.join(dataDirectory, 'pgdata') : undefined));
   } catch (error) {
     lock?.release();
     throw error;

@@ -67,7 +67,7 @@ export class PGliteDialect implements Dialect {
 
 /**
  * Opens PGlite with the same value parsing as our `pg` pool: NUMERIC as exact text, INT8 as a number
- * (ids and counts stay far below 2^53).
+ * (ids and counts stay far below 2^53). `loadDataDir`: a dump of a data directory to start from (tests).
  */
 export async function openPGlite(dataDirectory: string | undefined, loadDataDir?: Blob): Promise<PGlite> {
   return PGlite.create(dataDirectory ?? 'memory://', {

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Decimal } from '../money/decimal.js';
 import { priceUsage } from '../pricing/cost.js';
-import type { ModelPrice, Resolution } from '../pricing/types.js';
 import { countTextTokens } from '../providers/token-estimate.js';
 import type { ChatCompletionChunk } from '../providers/types.js';
 import { estimateTextUsage } from './call-runner.js';
@@ -9,27 +8,10 @@ import { chatIntent, ChatStreamCodec, chunkText, completionText } from './chat-c
 import { GatewayError } from './errors.js';
 import type { PreparedCall } from './pipeline.js';
 import type { ChargeReport } from './usage-payload.js';
+import { testPrice, testResolution } from '../../test/support/priced-model.js';
 
-const PRICE: ModelPrice = {
-  version: 1,
-  modelId: 'gpt-4o-mini',
-  rates: { input: Decimal.parse('0.15e-6'), output: Decimal.parse('0.6e-6') },
-  tiers: [],
-  effectiveFrom: undefined,
-  effectiveUntil: undefined,
-  source: 'test',
-};
-const RESOLUTION: Resolution = {
-  requested: 'gpt-4o-mini',
-  modelId: 'gpt-4o-mini',
-  providerId: 'openai',
-  upstreamModel: 'gpt-4o-mini',
-  source: 'database',
-  match: 'exact',
-  price: PRICE,
-  maxOutputTokens: 100,
-  contextWindow: 1000,
-};
+const PRICE = testPrice();
+const RESOLUTION = testResolution(PRICE, { maxOutputTokens: 100, contextWindow: 1000 });
 
 /** The parts of a prepared call the chat codec reads: its id, the model asked for, the prompt estimate. */
 const CALL = { requestId: 'req_1', intent: { model: 'my-alias' }, promptTokens: 8 } as unknown as PreparedCall;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '../money/decimal.js';
 import { priceUsage } from '../pricing/cost.js';
-import type { ModelPrice, NormalizedUsage, Resolution } from '../pricing/types.js';
+import type { NormalizedUsage } from '../pricing/types.js';
+import { testPrice, testResolution } from '../../test/support/priced-model.js';
 import { emptyUsage } from '../pricing/usage.js';
 import {
   chargeHeaders,
@@ -16,33 +17,8 @@ import {
 
 const d = (text: string) => Decimal.parse(text);
 
-const PRICE: ModelPrice = {
-  version: 42,
-  modelId: 'gpt-4o-mini',
-  rates: {
-    input: d('0.15e-6'),
-    output: d('0.6e-6'),
-    cacheRead: d('0.075e-6'),
-    cacheWrite: d('0.3e-6'),
-    cacheWrite1h: d('0.5e-6'),
-  },
-  tiers: [],
-  effectiveFrom: undefined,
-  effectiveUntil: undefined,
-  source: 'test',
-};
-
-const RESOLUTION: Resolution = {
-  requested: 'gpt-4o-mini',
-  modelId: 'gpt-4o-mini',
-  providerId: 'openai',
-  upstreamModel: 'gpt-4o-mini',
-  source: 'database',
-  match: 'exact',
-  price: PRICE,
-  maxOutputTokens: 16_384,
-  contextWindow: 128_000,
-};
+const PRICE = testPrice({ cacheRead: d('0.075e-6'), cacheWrite: d('0.3e-6'), cacheWrite1h: d('0.5e-6') });
+const RESOLUTION = testResolution(PRICE);
 
 /** Every kind of token, each count distinct, so a sum or a field taken for another shows. */
 function richUsage(): NormalizedUsage {
