@@ -247,6 +247,7 @@ export async function startGateway(config: Config, logger: Logger, options: Star
       console: config.console,
       adminPlugins: [sync.registerRoutes],
       version: VERSION,
+      ...(options.clock ? { clock: options.clock } : {}),
     });
     const metricsServer =
       config.metrics.port !== undefined && options.metricsServer !== false

@@ -51,6 +51,8 @@ export interface AppServices {
   /** Extra admin routes (the price sync's), registered inside the admin scope. */
   adminPlugins?: Array<(app: FastifyInstance) => void>;
   version: string;
+  /** What the admin routes take as now for caps' periods (the gateway's clock; tests control it). */
+  clock?: () => number;
 }
 
 /** The HTTP surface: routes only, each a thin handler over the services (STYLE habit 11). */
@@ -204,7 +206,7 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
     });
     registerAdminPricingRoutes(admin, services);
     registerAccountAdminRoutes(admin, { ledger: services.ledger, db: services.database.db });
-    registerLimitAdminRoutes(admin, { db: services.database.db });
+    registerLimitAdminRoutes(admin, { db: services.database.db, ...(services.clock ? { now: services.clock } : {}) });
     registerAdminUsageRoutes(admin, { db: services.database.db });
     admin.addHook('onResponse', async (request) => {
       // An admin may have changed an account's billing settings or status, a key's controls or a limit: every
