@@ -100,7 +100,8 @@ export class Ledger {
         );
       }
     }
-    if (input.mode === 'job_based' && !input.jobPrice && !parent?.job_price) {
+    // A team's calls are charged its own job price, else its wallet's (the root of its chain), as the gateway does.
+    if (input.mode === 'job_based' && !input.jobPrice && !(parent && (await this.walletJobPrice(parent.id)))) {
       throw new InvalidAccountFieldError('job price', 'a job_based account needs a job price (USD per successful call)');
     }
     const unit = unitOf(input.mode);
@@ -190,24 +191,39 @@ export class Ledger {
     if (changes.lowBalanceAlert)
       checkEnteredAmount('low balance alert', changes.lowBalanceAlert, { unit: unitOf(found.budget_mode) });
     const mode = found.budget_mode;
-    if (mode === 'job_based' && changes.jobPrice === null) {
+    // A team may go back to its wallet's job price; an account whose calls would then have none may not.
+    if (mode === 'job_based' && changes.jobPrice === null && !(found.parent_id && (await this.walletJobPrice(found.id)))) {
       throw new InvalidAccountFieldError('job price', 'a job_based account needs a job price');
     }
     const text = (value: Decimal | null | undefined) => (value === undefined ? undefined : (value?.toString() ?? null));
+    const set = {
+      ...(changes.status !== undefined ? { status: changes.status } : {}),
+      ...(changes.jobPrice !== undefined ? { job_price: text(changes.jobPrice) } : {}),
+      ...(changes.markupPercent !== undefined ? { markup_percent: text(changes.markupPercent) } : {}),
+      ...(changes.markupFixedFee !== undefined ? { markup_fixed_fee: text(changes.markupFixedFee) } : {}),
+      ...(changes.overdraftLimit !== undefined ? { overdraft_limit: changes.overdraftLimit.toString() } : {}),
+      ...(changes.lowBalanceAlert !== undefined ? { low_balance_alert: text(changes.lowBalanceAlert) } : {}),
+    };
+    // Nothing to change: the account as it is (an UPDATE with an empty SET is not SQL).
+    if (Object.keys(set).length === 0) return accountFromRow(found);
     const updated = await this.db
       .updateTable('accounts')
-      .set({
-        ...(changes.status !== undefined ? { status: changes.status } : {}),
-        ...(changes.jobPrice !== undefined ? { job_price: text(changes.jobPrice) } : {}),
-        ...(changes.markupPercent !== undefined ? { markup_percent: text(changes.markupPercent) } : {}),
-        ...(changes.markupFixedFee !== undefined ? { markup_fixed_fee: text(changes.markupFixedFee) } : {}),
-        ...(changes.overdraftLimit !== undefined ? { overdraft_limit: changes.overdraftLimit.toString() } : {}),
-        ...(changes.lowBalanceAlert !== undefined ? { low_balance_alert: text(changes.lowBalanceAlert) } : {}),
-      })
+      .set(set)
       .where('id', '=', found.id)
       .returningAll()
       .executeTakeFirstOrThrow();
     return accountFromRow(updated);
+  }
+
+  /** The job price of the wallet `accountId` draws on (the root of its chain), or null. */
+  private async walletJobPrice(accountId: string): Promise<string | null> {
+    const chain = await accountChain(this.db, accountId);
+    const wallet = await this.db
+      .selectFrom('accounts')
+      .select('job_price')
+      .where('id', '=', chain[chain.length - 1]!)
+      .executeTakeFirstOrThrow();
+    return wallet.job_price;
   }
 
   /** Adds credits. @throws AccountNotFoundError, InvalidAmountError, IdempotencyConflictError, InvalidAccountFieldError (a team account) */
