@@ -1,26 +1,12 @@
-import type { Kysely, KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, postgresBackend, type TestDatabase } from '../../test/support/backends.js';
-import { openLedgerFor } from '../../test/support/ledger-checks.js';
+import { countingHandle, openLedgerFor } from '../../test/support/ledger-checks.js';
 import type { Schema } from '../db/schema.js';
 import { Decimal } from '../money/decimal.js';
 import { captureAlone } from './capture-statement.js';
 import { Ledger } from './ledger.js';
 
 const d = (text: string) => Decimal.parse(text);
-
-/** The same database through a handle that counts the statements it sends (each one a round trip). */
-function countingHandle(db: Kysely<Schema>): { db: Kysely<Schema>; statements: () => number } {
-  let count = 0;
-  const plugin: KyselyPlugin = {
-    transformQuery: (args) => {
-      count += 1;
-      return args.node;
-    },
-    transformResult: (args) => Promise.resolve(args.result),
-  };
-  return { db: db.withPlugin(plugin), statements: () => count };
-}
 
 describe.each(backends())('one-statement capture on $name', (backend) => {
   let database: TestDatabase;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
-import { openLedgerFor } from '../../test/support/ledger-checks.js';
+import { countingHandle, openLedgerFor } from '../../test/support/ledger-checks.js';
 import { Decimal } from '../money/decimal.js';
 import { CreditLeases } from './credit-leases.js';
 import { createLogger } from '../logging/logger.js';
@@ -109,6 +109,27 @@ describe.each(backends())('credit leases on $name', (backend) => {
     expect(after.balance.toString()).toBe('0.6');
     expect(after.available.toString()).toBe('0.6');
     expect((await ledger.verify()).ok).toBe(true);
+  });
+
+  it("calls waiting on a lease that the account cannot open are refused with the opener's refusal, without asking again", async () => {
+    // Alone: what one refused call costs in statements.
+    const alone = countingHandle(database.db);
+    const shortAlone = await account('0.05');
+    await expect(new CreditLeases(alone.db).hold({ accountId: shortAlone, requestId: requestId(), amount: d('0.1') })).rejects.toThrow(
+      `insufficient credits on account ${shortAlone}: this call needs 0.1 usd, 0.05 usd available`,
+    );
+    // Three calls of the same need at once: the two that waited on the first one's lease take its refusal.
+    const together = countingHandle(database.db);
+    const shortTogether = await account('0.05');
+    const leases = new CreditLeases(together.db);
+    const calls = await Promise.allSettled(
+      [0, 1, 2].map(() => leases.hold({ accountId: shortTogether, requestId: requestId(), amount: d('0.1') })),
+    );
+    for (const call of calls) {
+      expect(call.status).toBe('rejected');
+      expect((call as PromiseRejectedResult).reason).toMatchObject({ needed: d('0.1'), available: d('0.05') });
+    }
+    expect(together.statements()).toBe(alone.statements());
   });
 
   it('several processes on one account never overdraw it together', async () => {

@@ -143,17 +143,20 @@ export class CreditLeases implements CallReservations {
         continue;
       }
       let opened: Lease | undefined;
-      state.opening = this.acquire(state, input.amount).then((lease) => {
-        opened = lease;
-      });
+      // A refusal names this call's need, not the lease block asked for on its behalf (32 calls' worth): the
+      // calls waiting on this opening compare their own need with it, and one as large is refused at once.
+      state.opening = this.acquire(state, input.amount).then(
+        (lease) => {
+          opened = lease;
+        },
+        (error: unknown) => {
+          throw error instanceof InsufficientCreditsError
+            ? new InsufficientCreditsError(input.accountId, input.amount, error.available, error.unit)
+            : error;
+        },
+      );
       try {
         await state.opening;
-      } catch (error) {
-        // The refusal names this call's need, not the lease block asked for on its behalf (32 calls' worth).
-        if (error instanceof InsufficientCreditsError) {
-          throw new InsufficientCreditsError(input.accountId, input.amount, error.available, error.unit);
-        }
-        throw error;
       } finally {
         state.opening = undefined;
       }

@@ -1,9 +1,24 @@
+import type { Kysely, KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, expect } from 'vitest';
+import type { Schema } from '../../src/db/schema.js';
 import type { Db } from '../../src/db/database.js';
 import { Ledger } from '../../src/ledger/ledger.js';
 import type { Backend, TestDatabase } from './backends.js';
 import { Decimal } from '../../src/money/decimal.js';
 import { WAIT_LIMIT_MS } from './wait.js';
+
+/** The same database through a handle that counts the statements it sends (each one a round trip). */
+export function countingHandle(db: Kysely<Schema>): { db: Kysely<Schema>; statements: () => number } {
+  let count = 0;
+  const plugin: KyselyPlugin = {
+    transformQuery: (args) => {
+      count += 1;
+      return args.node;
+    },
+    transformResult: (args) => Promise.resolve(args.result),
+  };
+  return { db: db.withPlugin(plugin), statements: () => count };
+}
 
 /** The ledger entries of one account, oldest first. */
 export async function entriesOf(db: Db, accountId: string) {
