@@ -1,0 +1,442 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { backends, type TestDatabase } from '../../test/support/backends.js';
+import { openLedgerFor } from '../../test/support/ledger-checks.js';
+import { WAIT_LIMIT_MS } from '../../test/support/wait.js';
+import { createLogger } from '../logging/logger.js';
+import { Decimal } from '../money/decimal.js';
+import { CaptureJournal } from './capture-journal.js';
+import { CaptureWriter, journalRecord } from './capture-writer.js';
+import { Ledger } from './ledger.js';
+
+const d = (text: string) => Decimal.parse(text);
+
+function capturingLogger() {
+  const lines: string[] = [];
+  const logger = createLogger('debug', { write: (line: string) => void lines.push(line) });
+  const logged = () =>
+    lines.map((line) => {
+      const { time: _time, pid: _pid, hostname: _host, service: _service, ...rest } = JSON.parse(line) as Record<string, unknown>;
+      return rest;
+    });
+  return { logger, logged };
+}
+
+/** Lets the event loop turn once (setImmediate is never faked here). */
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('journalRecord', () => {
+  it('keeps exactly the fields a replay needs: a lease only when named, a price version even when 0, usage and breakdown when given', () => {
+    expect(journalRecord({ requestId: 'req_1', amount: d('0.0100') })).toEqual({
+      type: 'capture',
+      requestId: 'req_1',
+      amount: '0.01',
+    });
+    const full = journalRecord({
+      requestId: 'req_2',
+      amount: d('3'),
+      leaseId: 'lease_a',
+      priceVersion: 0,
+      usage: null,
+      breakdown: { lines: [] },
+    });
+    expect(full).toEqual({
+      type: 'capture',
+      requestId: 'req_2',
+      leaseId: 'lease_a',
+      amount: '3',
+      priceVersion: 0,
+      usage: null,
+      breakdown: { lines: [] },
+    });
+    expect(Object.keys(full)).toEqual(['type', 'requestId', 'leaseId', 'amount', 'priceVersion', 'usage', 'breakdown']);
+    expect(journalRecord({ requestId: 'req_3', amount: d('1'), leaseId: '' })).toEqual({
+      type: 'capture',
+      requestId: 'req_3',
+      amount: '1',
+    });
+  });
+});
+
+describe.each(backends())('capture writer rules on $name', (backend) => {
+  let database: TestDatabase;
+  let ledger: Ledger;
+  let directory: string;
+  let counter = 0;
+  openLedgerFor(backend, (opened) => ({ database, ledger } = opened));
+  beforeEach(() => {
+    directory = mkdtempSync(path.join(tmpdir(), 'tollgate-writer-rules-'));
+  });
+  afterEach(async () => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+    rmSync(directory, { recursive: true, force: true });
+    await sql`drop trigger if exists tollgate_rules_fail_capture on ledger_entries`.execute(database.db);
+  });
+
+  const account = async (credits: string, overdraftLimit?: string) => {
+    counter += 1;
+    return (
+      await ledger.createAccount({
+        name: `writer-${counter}`,
+        mode: 'consumption_usd',
+        credits: d(credits),
+        ...(overdraftLimit ? { overdraftLimit: d(overdraftLimit) } : {}),
+      })
+    ).account.id;
+  };
+  const held = async (accountId: string, amount = '0.5') => {
+    counter += 1;
+    const requestId = `req_writer_${counter}`;
+    await ledger.hold({ accountId, requestId, amount: d(amount) });
+    return requestId;
+  };
+  const captures = async (accountId: string) =>
+    (
+      await database.db
+        .selectFrom('ledger_entries')
+        .selectAll()
+        .where('account_id', '=', accountId)
+        .where('kind', '=', 'capture')
+        .execute()
+    ).map((row) => [row.request_id, d(row.amount).toString()]);
+  const files = () => readdirSync(directory);
+
+  /** A real database error with SQLSTATE `errcode` on every capture entry of the account, until dropped. */
+  const failCaptures = async (accountId: string, errcode: string) => {
+    await sql`
+      create or replace function tollgate_rules_fail_capture() returns trigger language plpgsql as $$
+      begin
+        if new.kind = 'capture' and new.account_id = ${sql.lit(accountId)} then
+          raise exception 'the test fails this capture' using errcode = ${sql.lit(errcode)};
+        end if;
+        return new;
+      end $$`.execute(database.db);
+    await sql`drop trigger if exists tollgate_rules_fail_capture on ledger_entries`.execute(database.db);
+    await sql`create trigger tollgate_rules_fail_capture before insert on ledger_entries
+      for each row execute function tollgate_rules_fail_capture()`.execute(database.db);
+    return () => sql`drop trigger if exists tollgate_rules_fail_capture on ledger_entries`.execute(database.db);
+  };
+
+  /**
+   * The retry waits, read from the calls of the (fake) setTimeout as the writer makes them: the n-th call's
+   * delay, once made. Timers of 5 s and more are the PostgreSQL pool's own.
+   */
+  const retryWaits = (spy: MockInstance) => async (n: number) => {
+    const deadline = performance.now() + WAIT_LIMIT_MS;
+    for (;;) {
+      const waits = spy.mock.calls.map((call) => call[1] as number).filter((delay) => typeof delay === 'number' && delay < 5_000);
+      if (waits.length > n) return waits[n]!;
+      if (performance.now() > deadline) throw new Error(`no retry wait number ${n}`);
+      await turn();
+    }
+  };
+  const fakeTimeouts = () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    return retryWaits(vi.spyOn(globalThis, 'setTimeout'));
+  };
+
+  it('journals a capture before it is queued, writes it, and marks it written so the journal file goes at close', async () => {
+    const accountId = await account('1');
+    const requestId = await held(accountId);
+    const journal = new CaptureJournal(directory, 'inst_writer', { sync: 'write' });
+    const writer = new CaptureWriter(database.db, { lingerMs: 0, journal });
+    expect(writer.stats).toEqual({ lost: 0, discrepancies: 0 });
+    const { written, durable } = writer.submit({ requestId, amount: d('0.125'), priceVersion: 2 });
+    expect(files().map((file) => readFileSync(path.join(directory, file), 'utf8'))).toEqual([
+      `{"type":"capture","requestId":"${requestId}","amount":"0.125","priceVersion":2}\n`,
+    ]);
+    await durable;
+    const outcome = await written;
+    expect([outcome.captured, outcome.released, outcome.shortfall, outcome.balance].map(String)).toEqual([
+      '0.125',
+      '0.375',
+      '0',
+      '0.875',
+    ]);
+    await writer.idle();
+    journal.close();
+    expect(files()).toEqual([]);
+    expect(writer.stats).toEqual({ lost: 0, discrepancies: 0 });
+  });
+
+  it('without a journal, writes the capture and its durable promise resolves at once', async () => {
+    const accountId = await account('1');
+    const requestId = await held(accountId);
+    const writer = new CaptureWriter(database.db, { lingerMs: 0 });
+    const { written, durable } = writer.submit({ requestId, amount: d('0.2') });
+    await durable;
+    expect((await written).captured.toString()).toBe('0.2');
+    expect(await captures(accountId)).toEqual([[requestId, '-0.2']]);
+  });
+
+  it('throws the journal error from submit, synchronously, and queues nothing', async () => {
+    const accountId = await account('1');
+    const requestId = await held(accountId);
+    const gone = path.join(directory, 'gone');
+    const journal = new CaptureJournal(gone, 'inst_broken', { sync: 'write' });
+    rmSync(gone, { recursive: true });
+    const writer = new CaptureWriter(database.db, { lingerMs: 0, journal });
+    expect(() => writer.submit({ requestId, amount: d('0.2') })).toThrow(
+      expect.objectContaining({ code: 'ENOENT' }) as unknown as Error,
+    );
+    await writer.idle();
+    expect(await captures(accountId)).toEqual([]);
+  });
+
+  it('lingers for company unless the capture is urgent', async () => {
+    const accountId = await account('1');
+    const [lingering, urgent] = [await held(accountId), await held(accountId)];
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const writer = new CaptureWriter(database.db, { lingerMs: 60_000 });
+    const late = writer.submit({ requestId: lingering, amount: d('0.1') }).written;
+    const now = writer.submit({ requestId: urgent, amount: d('0.2') }, { urgent: true }).written;
+    // Urgent: the batch runs without the linger's timer firing, and takes the lingering one along.
+    await now;
+    await late;
+    expect((await captures(accountId)).sort()).toEqual([
+      [lingering, '-0.1'],
+      [urgent, '-0.2'],
+    ]);
+  });
+
+  it('a lingering capture waits for its linger', async () => {
+    const accountId = await account('1');
+    const requestId = await held(accountId);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const writer = new CaptureWriter(database.db, { lingerMs: 60_000 });
+    let done = false;
+    const written = writer.submit({ requestId, amount: d('0.1') }).written.then(() => (done = true));
+    for (let i = 0; i < 20; i += 1) await turn();
+    expect(done).toBe(false);
+    vi.advanceTimersByTime(60_000);
+    await written;
+    expect(await captures(accountId)).toEqual([[requestId, '-0.1']]);
+  });
+
+  it('retries a transiently failing capture after 25 ms, doubling, capped at maxRetryDelayMs, warning once, until it is written', async () => {
+    const accountId = await account('1');
+    const requestId = await held(accountId);
+    const stop = await failCaptures(accountId, '40001');
+    const wait = fakeTimeouts();
+    const { logger, logged } = capturingLogger();
+    const writer = new CaptureWriter(database.db, { lingerMs: 0, logger, maxRetryDelayMs: 60 });
+    const { written } = writer.submit({ requestId, amount: d('0.3') });
+    const waits: number[] = [];
+    for (let n = 0; n < 4; n += 1) {
+      waits.push(await wait(n));
+      if (n === 3) await stop();
+      vi.advanceTimersByTime(waits[n]!);
+    }
+    expect(waits).toEqual([25, 50, 60, 60]);
+    expect((await written).captured.toString()).toBe('0.3');
+    expect(await captures(accountId)).toEqual([[requestId, '-0.3']]);
+    expect(writer.stats).toEqual({ lost: 0, discrepancies: 0 });
+    expect(logged()).toEqual([
+      {
+        level: 40,
+        err: expect.objectContaining({ code: '40001' }),
+        captures: 1,
+        msg: 'captures could not be written yet; retrying until the database is back',
+      },
+    ]);
+  });
+
+  it('by default caps the retry wait at 2 s', async () => {
+    const accountId = await account('1');
+    const requestId = await held(accountId);
+    const stop = await failCaptures(accountId, '40001');
+    const wait = fakeTimeouts();
+    const writer = new CaptureWriter(database.db, { lingerMs: 0 });
+    const { written } = writer.submit({ requestId, amount: d('0.3') });
+    const waits: number[] = [];
+    for (let n = 0; n < 9; n += 1) {
+      waits.push(await wait(n));
+      if (n === 8) await stop();
+      vi.advanceTimersByTime(waits[n]!);
+    }
+    expect(waits).toEqual([25, 50, 100, 200, 400, 800, 1_600, 2_000, 2_000]);
+    expect((await written).captured.toString()).toBe('0.3');
+  });
+
+  it.each([
+    ['a deadlock (40P01)', '40P01'],
+    ['a lost connection (08006)', '08006'],
+  ])('retries %s too', async (_name, errcode) => {
+    const accountId = await account('1');
+    const requestId = await held(accountId);
+    const stop = await failCaptures(accountId, errcode);
+    const wait = fakeTimeouts();
+    const writer = new CaptureWriter(database.db, { lingerMs: 0 });
+    const { written } = writer.submit({ requestId, amount: d('0.3') });
+    const first = await wait(0);
+    await stop();
+    vi.advanceTimersByTime(first);
+    expect((await written).captured.toString()).toBe('0.3');
+    expect(writer.stats.lost).toBe(0);
+  });
+
+  it('retries only the captures that failed: the others of the batch keep their first outcome', async () => {
+    const failing = await account('1');
+    const fine = await account('1');
+    const requests = [await held(failing), await held(fine), await held(failing)];
+    const stop = await failCaptures(failing, '40001');
+    const wait = fakeTimeouts();
+    const { logger, logged } = capturingLogger();
+    const writer = new CaptureWriter(database.db, { lingerMs: 60_000, logger });
+    const written = requests.map((requestId) => writer.submit({ requestId, amount: d('0.1') }).written);
+    const idle = writer.idle(); // runs the three lingering captures now, as one batch
+    const first = await wait(0);
+    await stop();
+    vi.advanceTimersByTime(first);
+    const outcomes = await Promise.all(written);
+    await idle;
+    expect(outcomes.map((outcome) => [outcome.captured.toString(), outcome.replayed])).toEqual([
+      ['0.1', false],
+      ['0.1', false],
+      ['0.1', false],
+    ]);
+    expect(logged()).toEqual([expect.objectContaining({ level: 40, captures: 2 })]);
+  });
+
+  it('does not retry a refusal: the capture is counted lost, logged with what replays it, and its journal record is done', async () => {
+    const accountId = await account('1');
+    const requestId = await held(accountId);
+    const stop = await failCaptures(accountId, 'P0001');
+    const spy = vi.spyOn(globalThis, 'setTimeout');
+    const journal = new CaptureJournal(directory, 'inst_refused', { sync: 'write' });
+    const { logger, logged } = capturingLogger();
+    const writer = new CaptureWriter(database.db, { lingerMs: 0, logger, journal });
+    const { written } = writer.submit({ requestId, amount: d('0.3'), priceVersion: 5, usage: { tokens: 3 } });
+    await expect(written).rejects.toMatchObject({ code: 'P0001' });
+    await stop();
+    expect(spy.mock.calls.filter((call) => (call[1] as number) < 5_000)).toEqual([]);
+    expect(writer.stats).toEqual({ lost: 1, discrepancies: 0 });
+    expect(logged()).toEqual([
+      {
+        level: 50,
+        err: expect.objectContaining({ code: 'P0001', message: 'the test fails this capture' }),
+        requestId,
+        amount: '0.3',
+        priceVersion: 5,
+        capture: { type: 'capture', requestId, amount: '0.3', priceVersion: 5, usage: { tokens: 3 } },
+        msg: 'a capture could not be written to the ledger; the call was served and is not charged',
+      },
+    ]);
+    journal.close();
+    expect(files()).toEqual([]);
+  });
+
+  it('without a logger, a refusal is still counted and its promise rejects with the ledger error', async () => {
+    const accountId = await account('1');
+    const writer = new CaptureWriter(database.db, { lingerMs: 0 });
+    await expect(writer.submit({ requestId: 'req_writer_no_hold', amount: d('0.3') }).written).rejects.toMatchObject({
+      name: 'HoldNotFoundError',
+    });
+    expect(writer.stats).toEqual({ lost: 1, discrepancies: 0 });
+    expect(await captures(accountId)).toEqual([]);
+  });
+
+  it('once told to stop retrying, leaves a transiently failing capture in the journal, not lost, without the retry warning', async () => {
+    const accountId = await account('1');
+    const requestId = await held(accountId);
+    const stop = await failCaptures(accountId, '40001');
+    const journal = new CaptureJournal(directory, 'inst_stopping', { sync: 'write' });
+    const { logger, logged } = capturingLogger();
+    const writer = new CaptureWriter(database.db, { lingerMs: 0, logger, journal });
+    writer.stopRetrying();
+    const { written } = writer.submit({ requestId, amount: d('0.3') });
+    await expect(written).rejects.toMatchObject({ code: '40001' });
+    await stop();
+    expect(writer.stats).toEqual({ lost: 0, discrepancies: 0 });
+    expect(logged()).toEqual([{ level: 40, requestId, msg: 'capture left in the journal for the next start' }]);
+    journal.close();
+    expect(files()).toEqual([`inst_stopping-${process.pid}-1.journal`]);
+  });
+
+  it('told to stop while retrying, gives up at the next failure', async () => {
+    const accountId = await account('1');
+    const requestId = await held(accountId);
+    const stop = await failCaptures(accountId, '40001');
+    const wait = fakeTimeouts();
+    const journal = new CaptureJournal(directory, 'inst_midway', { sync: 'write' });
+    const writer = new CaptureWriter(database.db, { lingerMs: 0, journal });
+    const { written } = writer.submit({ requestId, amount: d('0.3') });
+    const first = await wait(0);
+    writer.stopRetrying();
+    vi.advanceTimersByTime(first);
+    await expect(written).rejects.toMatchObject({ code: '40001' });
+    await stop();
+    expect(writer.stats.lost).toBe(0);
+    expect(await captures(accountId)).toEqual([]);
+  });
+
+  it('without a journal, a capture given up on when stopping is lost and logged', async () => {
+    const accountId = await account('1');
+    const requestId = await held(accountId);
+    const stop = await failCaptures(accountId, '40001');
+    const { logger, logged } = capturingLogger();
+    const writer = new CaptureWriter(database.db, { lingerMs: 0, logger });
+    writer.stopRetrying();
+    await expect(writer.submit({ requestId, amount: d('0.3') }).written).rejects.toMatchObject({ code: '40001' });
+    await stop();
+    expect(writer.stats).toEqual({ lost: 1, discrepancies: 0 });
+    expect(logged()).toEqual([
+      expect.objectContaining({
+        level: 50,
+        requestId,
+        amount: '0.3',
+        msg: 'a capture could not be written to the ledger; the call was served and is not charged',
+      }),
+    ]);
+  });
+
+  it('counts and logs a lease capture the ledger settled for less than the call was told (its lease was released meanwhile)', async () => {
+    const accountId = await account('1');
+    counter += 1;
+    const leaseId = `lease_writer_${counter}`;
+    await ledger.hold({ accountId, requestId: leaseId, amount: d('1') });
+    await ledger.release(leaseId, 'released after a silence');
+    const { logger, logged } = capturingLogger();
+    const writer = new CaptureWriter(database.db, { lingerMs: 0, logger });
+    const outcome = await writer.submit({ requestId: 'req_writer_late', leaseId, amount: d('1.5') }).written;
+    expect([outcome.captured.toString(), outcome.shortfall.toString()]).toEqual(['1', '0.5']);
+    expect(writer.stats).toEqual({ lost: 0, discrepancies: 1 });
+    expect(logged()).toEqual([
+      {
+        level: 50,
+        requestId: 'req_writer_late',
+        leaseId,
+        amount: '1.5',
+        shortfall: '0.5',
+        msg: 'a capture settled after its credit lease was released: the ledger took less than the call reported',
+      },
+    ]);
+  });
+
+  it('a shortfall on a call of its own hold, or a lease capture paid in full, is no discrepancy', async () => {
+    const accountId = await account('1');
+    const own = await held(accountId, '0.1');
+    counter += 1;
+    const leaseId = `lease_writer_${counter}`;
+    await ledger.hold({ accountId, requestId: leaseId, amount: d('0.5') });
+    const { logger, logged } = capturingLogger();
+    const writer = new CaptureWriter(database.db, { lingerMs: 0, logger });
+    const paid = await writer.submit({ requestId: 'req_writer_paid', leaseId, amount: d('0.5') }).written;
+    const short = await writer.submit({ requestId: own, amount: d('5') }).written;
+    expect([paid.captured.toString(), paid.shortfall.toString()]).toEqual(['0.5', '0']);
+    expect(short.shortfall.isPositive()).toBe(true);
+    expect(writer.stats).toEqual({ lost: 0, discrepancies: 0 });
+    expect(logged()).toEqual([]);
+  });
+
+  it('stats are a copy: changing them changes nothing', async () => {
+    const writer = new CaptureWriter(database.db, { lingerMs: 0 });
+    const stats = writer.stats;
+    stats.lost = 99;
+    expect(writer.stats).toEqual({ lost: 0, discrepancies: 0 });
+  });
+});
