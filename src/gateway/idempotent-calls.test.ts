@@ -54,7 +54,11 @@ describe.each(backends())('idempotent calls on $name', (backend) => {
     expect(a).not.toBe(b);
     await first.complete(REPLY);
     await second.abandon();
-    const rows = await database.db.selectFrom('idempotency_keys').select('key').where('account_id', '=', caller.accountId).execute();
+    const rows = await database.db
+      .selectFrom('idempotency_keys')
+      .select('key')
+      .where('account_id', '=', caller.accountId)
+      .execute();
     expect(rows).toEqual([]);
   });
 

@@ -243,10 +243,13 @@ export class CapReservations {
         state.headroom = cap.soft ? undefined : Decimal.max(Decimal.ZERO, cap.cap.sub(after));
         break;
       }
-      const used = await usedOf(this.db, cap.limitId, periodStart);
-      const left = cap.cap.sub(used);
+      // The table's cap decides, as in the write: an admin may have changed it since `cap` was read.
+      const standing = await standingOnCap(this.db, cap.limitId, periodStart);
+      const capNow = standing.cap ?? cap.cap;
+      const left = capNow.sub(standing.used);
       if (left.lt(need) || attempt >= 3) {
-        throw new CapExceededError(cap, need, left, periodBounds(cap.period, cap.timezone, periodStart).resetsAt);
+        const refused = capNow.eq(cap.cap) ? cap : { ...cap, cap: capNow };
+        throw new CapExceededError(refused, need, left, periodBounds(cap.period, cap.timezone, periodStart).resetsAt);
       }
       amount = Decimal.min(amount, left);
     }
@@ -368,6 +371,19 @@ export async function usedOf(db: Kysely<Schema>, limitId: string, periodStart: D
     .where('period_start', '=', periodStart)
     .executeTakeFirst();
   return row ? fromNumeric(row.used) : Decimal.ZERO;
+}
+
+/** The period's use of a cap and the cap as stored now (null when it was cleared or its limit deleted). */
+async function standingOnCap(
+  db: Kysely<Schema>,
+  limitId: string,
+  periodStart: Date,
+): Promise<{ used: Decimal; cap: Decimal | null }> {
+  const [used, row] = await Promise.all([
+    usedOf(db, limitId, periodStart),
+    db.selectFrom('limits').select('cap').where('id', '=', limitId).executeTakeFirst(),
+  ]);
+  return { used, cap: row?.cap ? fromNumeric(row.cap) : null };
 }
 
 function stateKey(cap: CapSpec, periodStart: Date): string {

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { openLedgerFor } from '../../test/support/ledger-checks.js';
 import { WAIT_LIMIT_MS } from '../../test/support/wait.js';
@@ -61,6 +61,30 @@ describe('journalRecord', () => {
   });
 });
 
+/** The calls made to setTimeout, as `[callback, delay]`, while recorded. */
+interface TimeoutCalls {
+  mock: { calls: unknown[][] };
+}
+
+let unrecord: (() => void) | undefined;
+
+/**
+ * Records every setTimeout call until the test ends (not vi.spyOn: vitest's spy registry remembers the first
+ * setTimeout it wrapped, a fake one here, and would put it back for the suites that follow in one thread).
+ */
+function recordTimeouts(): TimeoutCalls {
+  const wrapped = globalThis.setTimeout;
+  const calls: unknown[][] = [];
+  globalThis.setTimeout = ((callback: (...args: unknown[]) => void, delay?: number, ...args: unknown[]) => {
+    calls.push([callback, delay]);
+    return wrapped(callback, delay, ...args);
+  }) as typeof setTimeout;
+  unrecord = () => {
+    globalThis.setTimeout = wrapped;
+  };
+  return { mock: { calls } };
+}
+
 describe.each(backends())('capture writer rules on $name', (backend) => {
   let database: TestDatabase;
   let ledger: Ledger;
@@ -71,8 +95,11 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     directory = mkdtempSync(path.join(tmpdir(), 'tollgate-writer-rules-'));
   });
   afterEach(async () => {
+    // The recorder first, then the real timers: the suites that run after this one in the same thread
+    // (mutation testing) must find the real setTimeout.
+    unrecord?.();
+    unrecord = undefined;
     vi.useRealTimers();
-    vi.restoreAllMocks();
     rmSync(directory, { recursive: true, force: true });
     await sql`drop trigger if exists tollgate_rules_fail_capture on ledger_entries`.execute(database.db);
   });
@@ -125,7 +152,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
    * The retry waits, read from the calls of the (fake) setTimeout as the writer makes them: the n-th call's
    * delay, once made. Timers of 5 s and more are the PostgreSQL pool's own.
    */
-  const retryWaits = (spy: MockInstance) => async (n: number) => {
+  const retryWaits = (spy: TimeoutCalls) => async (n: number) => {
     const deadline = performance.now() + WAIT_LIMIT_MS;
     for (;;) {
       const waits = spy.mock.calls.map((call) => call[1] as number).filter((delay) => typeof delay === 'number' && delay < 5_000);
@@ -136,7 +163,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
   };
   const fakeTimeouts = () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    return retryWaits(vi.spyOn(globalThis, 'setTimeout'));
+    return retryWaits(recordTimeouts());
   };
 
   it('journals a capture before it is queued, writes it, and marks it written so the journal file goes at close', async () => {
@@ -306,7 +333,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     const accountId = await account('1');
     const requestId = await held(accountId);
     const stop = await failCaptures(accountId, 'P0001');
-    const spy = vi.spyOn(globalThis, 'setTimeout');
+    const spy = recordTimeouts();
     const journal = new CaptureJournal(directory, 'inst_refused', { sync: 'write' });
     const { logger, logged } = capturingLogger();
     const writer = new CaptureWriter(database.db, { lingerMs: 0, logger, journal });

@@ -115,9 +115,9 @@ describe.each(backends())('credit leases on $name', (backend) => {
     // Alone: what one refused call costs in statements.
     const alone = countingHandle(database.db);
     const shortAlone = await account('0.05');
-    await expect(new CreditLeases(alone.db).hold({ accountId: shortAlone, requestId: requestId(), amount: d('0.1') })).rejects.toThrow(
-      `insufficient credits on account ${shortAlone}: this call needs 0.1 usd, 0.05 usd available`,
-    );
+    await expect(
+      new CreditLeases(alone.db).hold({ accountId: shortAlone, requestId: requestId(), amount: d('0.1') }),
+    ).rejects.toThrow(`insufficient credits on account ${shortAlone}: this call needs 0.1 usd, 0.05 usd available`);
     // Three calls of the same need at once: the two that waited on the first one's lease take its refusal.
     const together = countingHandle(database.db);
     const shortTogether = await account('0.05');

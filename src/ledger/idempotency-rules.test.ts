@@ -66,7 +66,11 @@ describe.each(backends())('idempotency key rules on $name', (backend) => {
     const k = key();
     const input = { accountId: account, key: k, requestHash: 'h', requestId: 'req_1' };
     await beginIdempotentRequest(database.db, input);
-    await database.db.updateTable('idempotency_keys').set({ status: 'completed', status_code: null, response: null }).where('key', '=', k).execute();
+    await database.db
+      .updateTable('idempotency_keys')
+      .set({ status: 'completed', status_code: null, response: null })
+      .where('key', '=', k)
+      .execute();
     expect(await beginIdempotentRequest(database.db, input)).toEqual({ kind: 'replay', statusCode: 200, response: null });
   });
 
@@ -76,7 +80,14 @@ describe.each(backends())('idempotency key rules on $name', (backend) => {
     const created = new Date('2025-03-01T00:00:00Z');
     await database.db
       .insertInto('idempotency_keys')
-      .values({ account_id: account, key: k, request_hash: 'h', request_id: 'req_old', status: 'in_progress', created_at: created })
+      .values({
+        account_id: account,
+        key: k,
+        request_hash: 'h',
+        request_id: 'req_old',
+        status: 'in_progress',
+        created_at: created,
+      })
       .execute();
     vi.useFakeTimers({ toFake: ['Date'] });
     const input = { accountId: account, key: k, requestHash: 'h', requestId: 'req_retry' };
@@ -96,11 +107,18 @@ describe.each(backends())('idempotency key rules on $name', (backend) => {
     expect(await beginIdempotentRequest(database.db, { ...input, key: gone, requestId: 'req_retry' })).toEqual({ kind: 'new' });
     await database.db
       .insertInto('gateway_instances')
-      .values({ id: 'inst_rules_owner', host: 'rules.invalid', pid: 1, heartbeat_at: sql<Date>`now() - interval '20 seconds'` } as never)
+      .values({
+        id: 'inst_rules_owner',
+        host: 'rules.invalid',
+        pid: 1,
+        heartbeat_at: sql<Date>`now() - interval '20 seconds'`,
+      } as never)
       .execute();
     await beginIdempotentRequest(database.db, { ...input, key: fresh, ownerId: 'inst_rules_owner' });
     const retry = { ...input, key: fresh, requestId: 'req_retry' };
-    expect(await beginIdempotentRequest(database.db, retry, { silenceMs: 30_000, unownedSeconds: 900 })).toEqual({ kind: 'in_progress' });
+    expect(await beginIdempotentRequest(database.db, retry, { silenceMs: 30_000, unownedSeconds: 900 })).toEqual({
+      kind: 'in_progress',
+    });
     expect(await beginIdempotentRequest(database.db, retry, { silenceMs: 10_000, unownedSeconds: 900 })).toEqual({ kind: 'new' });
     expect((await row(fresh)).request_id).toBe('req_retry');
   });

@@ -148,8 +148,8 @@ export async function setLimits(db: Kysely<Schema>, target: LimitTarget, changes
   }
   for (const field of ['rpm', 'tpm', 'concurrency'] as const) {
     const value = changes[field];
-    if (value !== undefined && value !== null && (!Number.isSafeInteger(value) || value < 1)) {
-      throw new InvalidLimitError(field, `must be a whole number of at least 1, got ${String(value)}`);
+    if (value !== undefined && value !== null && (!Number.isSafeInteger(value) || value < 1 || value > MAX_RATE_LIMIT)) {
+      throw new InvalidLimitError(field, `must be a whole number from 1 to ${MAX_RATE_LIMIT}, got ${String(value)}`);
     }
   }
   const set = {
@@ -318,6 +318,9 @@ export const limitsReportJsonSchema = {
   },
 } as const;
 
+/** The largest rate or concurrency limit: the columns are PostgreSQL integers. */
+export const MAX_RATE_LIMIT = 2 ** 31 - 1;
+
 /** The admin API's body for setting limits: absent fields stay, null clears. */
 export const setLimitsBodySchema = {
   type: 'object',
@@ -328,9 +331,9 @@ export const setLimitsBodySchema = {
     period: { type: 'string', enum: ['day', 'week', 'month', 'total'] },
     timezone: { type: 'string', maxLength: 100, description: 'IANA zone the period is calendar-aligned in (default UTC)' },
     soft: { type: 'boolean' },
-    rpm: { type: ['integer', 'null'], minimum: 1 },
-    tpm: { type: ['integer', 'null'], minimum: 1 },
-    concurrency: { type: ['integer', 'null'], minimum: 1 },
+    rpm: { type: ['integer', 'null'], minimum: 1, maximum: MAX_RATE_LIMIT },
+    tpm: { type: ['integer', 'null'], minimum: 1, maximum: MAX_RATE_LIMIT },
+    concurrency: { type: ['integer', 'null'], minimum: 1, maximum: MAX_RATE_LIMIT },
   },
 } as const;
 
