@@ -148,6 +148,22 @@ describe.each(backends())('bad input on $name', (backend) => {
     }
   });
 
+  it('an amount sent as a JSON number the parser rounded: refused, naming the field, instead of coerced to a wrong decimal', async () => {
+    const grant = (body: string) => ({ method: 'POST', path: `/admin/accounts/${account.id}/grants`, admin: true, body });
+    // 12345678901234567890 parses to 12345678901234567000: coerced to text, it would look exact and be wrong.
+    await refused(grant('{"amount": 12345678901234567890}'), {
+      status: 400,
+      code: 'invalid_request',
+      param: 'amount',
+      message: /the JSON number 12345678901234567000, which is not exact: send amounts as decimal strings/,
+    });
+    await refused(grant('{"amount": 0.1}'), { status: 400, code: 'invalid_request', param: 'amount', message: /JSON number 0\.1/ });
+    await refused(
+      { method: 'PUT', path: `/admin/limits/${account.id}`, admin: true, body: '{"cap": "1", "rpm": 1.5}' },
+      { status: 400, code: 'invalid_request', param: 'rpm', message: /JSON number 1\.5/ },
+    );
+  });
+
   it('a refund larger than anything ever charged, and a grant of 2,000 digits', async () => {
     await refused(
       { method: 'POST', path: `/admin/accounts/${account.id}/refunds`, admin: true, body: JSON.stringify({ amount: '1000000' }) },

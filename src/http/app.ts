@@ -88,13 +88,14 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
       throw new GatewayError('invalid_request', 'invalid request: the URL contains a NUL character (%00)');
     }
   });
-  // Bodies nest at most 64 levels; admin bodies (stored as given) hold no NUL and no string past 10,000 characters.
+  // Bodies nest at most 64 levels; admin bodies (stored as given) hold no NUL, no string past 10,000 characters,
+  // and no number a JSON parser has rounded (amounts are decimal strings).
   app.addHook('preValidation', async (request) => {
     if (request.body === undefined || request.body === null || typeof request.body !== 'object') return;
     const admin = request.url.startsWith('/admin');
     const problem = findInputProblem(request.body, {
       maxDepth: 64,
-      ...(admin ? { rejectNul: true, maxStringLength: 10_000 } : {}),
+      ...(admin ? { rejectNul: true, maxStringLength: 10_000, rejectInexactNumbers: true } : {}),
     });
     if (problem)
       throw new GatewayError('invalid_request', `invalid request: ${clip(problem.path)} ${problem.message}`, problem.path);

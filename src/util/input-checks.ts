@@ -10,6 +10,12 @@ export interface InputLimits {
   rejectNul?: boolean;
   /** Strings longer than this are refused. */
   maxStringLength?: number;
+  /**
+   * JSON numbers must be whole and below 2^53. A fractional or larger number has already been rounded to
+   * binary floating point by the JSON parser, so an amount sent as one is not the amount the client wrote (and
+   * the schema's type coercion would turn it into a decimal string that looks exact).
+   */
+  rejectInexactNumbers?: boolean;
 }
 
 export interface InputProblem {
@@ -35,6 +41,17 @@ function scan(root: unknown, limits: InputLimits, withPaths: boolean): InputProb
     if (typeof value === 'string') {
       const problem = stringProblem(value, limits);
       if (problem) return withPaths ? { path: path || '(body)', message: problem } : true;
+      continue;
+    }
+    if (typeof value === 'number') {
+      if (limits.rejectInexactNumbers && !Number.isSafeInteger(value)) {
+        return withPaths
+          ? {
+              path: path || '(body)',
+              message: `is the JSON number ${String(value)}, which is not exact: send amounts as decimal strings ("10.50")`,
+            }
+          : true;
+      }
       continue;
     }
     if (value === null || typeof value !== 'object') continue;
