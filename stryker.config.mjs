@@ -1,7 +1,8 @@
 // Mutation testing (StrykerJS with its vitest runner): `npm run test:mutation` runs every scope below,
 // `npm run test:mutation -- <scope>...` some of them. Each scope mutates one folder (for src/gateway, the call
-// path) and runs the suites that exercise it, on PGlite (TEST_DATABASE_URL is cleared by the script: mutants
-// in SQL builders are killed there too, and the PostgreSQL twins would only double the time). Runs are
+// path) and runs the suites that exercise it on one backend: PostgreSQL when TEST_DATABASE_URL is set (the script
+// sets TOLLGATE_TEST_BACKENDS=postgres: each mutant's run opens its databases anew, and a copy of PostgreSQL's
+// migrated template takes a fraction of a PGlite's start), else PGlite; twins on both would only double the time. Runs are
 // incremental: a mutant whose code and tests did not change keeps its last result (reports/mutation/).
 // Mutants judged equivalent are listed, with the reason, in test/mutation-equivalents.md.
 const scope = process.env.TOLLGATE_MUTATION_SCOPE ?? 'money';

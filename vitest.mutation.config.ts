@@ -17,7 +17,9 @@ const SUITES: Record<string, string[]> = {
   pricing: ['src/pricing/**/*.test.ts', 'test/peer-*.test.ts'],
   ledger: [
     'src/ledger/**/*.test.ts',
-    'test/ledger-{concurrency,lease-property,property,races}.test.ts',
+    // Not test/ledger-races.test.ts: its processes run the code unmutated (12 s for what the pools' races of
+    // test/ledger-concurrency.test.ts check in the mutant's own thread).
+    'test/ledger-{concurrency,lease-property,property}.test.ts',
   ],
   // The Responses and Messages suites run the same call path (call-runner.ts) under the other API shapes.
   gateway: ['src/gateway/**/*.test.ts', 'test/gateway-*.test.ts', 'test/api-{messages,responses}.test.ts'],

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
@@ -7,7 +6,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import { Kysely } from 'kysely';
 import { migrate, openDatabase, type Database } from '../../src/db/database.js';
 import { openPGlite, PGliteDialect } from '../../src/db/pglite-dialect.js';
-import { openScratchPostgres } from './scratch-database.js';
+import { migrationsHash, openScratchPostgres } from './scratch-database.js';
 
 /**
  * The storage backends a suite runs on: embedded PGlite always, PostgreSQL when TEST_DATABASE_URL is set
@@ -25,7 +24,12 @@ export interface TestDatabase extends Database {
 }
 
 export function backends(): Backend[] {
-  const list: Backend[] = [{ name: 'pglite', open: openTestPGlite }];
+  const list: Backend[] = [];
+  // TOLLGATE_TEST_BACKENDS=postgres: PostgreSQL only (mutation testing, where a mutant's run opens every
+  // database anew and a copy of a PostgreSQL template is quicker to make than a PGlite).
+  if (process.env.TOLLGATE_TEST_BACKENDS !== 'postgres' || !process.env.TEST_DATABASE_URL) {
+    list.push({ name: 'pglite', open: openTestPGlite });
+  }
   if (process.env.TEST_DATABASE_URL) list.push({ name: 'postgres', open: openTestPostgres });
   return list;
 }
@@ -85,13 +89,10 @@ function migratedTemplate(): Promise<{ dump: Blob; signature: string }> {
 
 /** The template's file: named by the migrations' source and PGlite's version, so a change makes a new one. */
 function templateFile(): string {
-  const hash = createHash('sha256');
-  const migrations = new URL('../../src/db/migrations/', import.meta.url);
-  for (const name of readdirSync(migrations).sort()) hash.update(name).update(readFileSync(new URL(name, migrations)));
-  hash.update(
-    JSON.parse(readFileSync(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8')).version,
-  );
-  return path.join(tmpdir(), `tollgate-test-pglite-${hash.digest('hex').slice(0, 16)}.tar`);
+  const version: string = JSON.parse(
+    readFileSync(new URL('../../node_modules/@electric-sql/pglite/package.json', import.meta.url), 'utf8'),
+  ).version;
+  return path.join(tmpdir(), `tollgate-test-pglite-${migrationsHash(version)}.tar`);
 }
 
 /**
