@@ -96,6 +96,27 @@ describe.each(backends())('what a call is charged, on $name', (backend) => {
     expect(await kindsOf(harness.database.db, account.id)).toEqual(['grant']);
   });
 
+  it("names the worst case in the account's unit, and the output limit only for calls that have one", async () => {
+    const tokens = await harness.createAccount('consumption_tokens', { credits: '5' });
+    const chat = await postChat(harness.url, tokens.key, { model: 'gpt-4o-mini', messages: HELLO, max_tokens: 1000 });
+    expect(chat.status).toBe(402);
+    expect(((await chat.json()) as ErrorBody).error.message).toBe(
+      `insufficient credits: this call needs up to ${HELLO_TOKENS + 1000} tokens (its worst case for gpt-4o-mini) and 5 tokens are available; ` +
+        `top up the account's credits or lower the output limit (max_tokens)`,
+    );
+    const broke = await harness.createAccount('consumption_usd', { credits: '0' });
+    const embedding = await fetch(`${harness.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${broke.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'text-embedding-3-small', input: 'Hello' }),
+    });
+    expect(embedding.status).toBe(402);
+    expect(((await embedding.json()) as ErrorBody).error.message).toMatch(
+      /^insufficient credits: this call needs up to 0\.\d+ USD \(its worst case for text-embedding-3-small\) and 0 USD are available; top up the account's credits$/,
+    );
+    expect(mock.requests).toHaveLength(0);
+  });
+
   it('a non-streaming answer without usage is billed on the prompt estimate and the counted answer, marked estimated', async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });
     mock.queue('no-usage');

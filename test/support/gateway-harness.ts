@@ -5,7 +5,7 @@ import { seedCatalog } from '../../src/catalog/catalog-store.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { Kysely } from 'kysely';
 import type { BudgetMode, Schema } from '../../src/db/schema.js';
-import { silentLogger } from '../../src/logging/logger.js';
+import { silentLogger, type Logger } from '../../src/logging/logger.js';
 import { startGateway, type Gateway } from '../../src/main.js';
 import { Decimal } from '../../src/money/decimal.js';
 import type { Backend, TestDatabase } from './backends.js';
@@ -41,8 +41,17 @@ let accountCounter = 0;
  */
 export async function startTestGateway(
   backend: Backend,
-  /** `seedFiles`: more price files (fixture paths) seeded after the seed's own, the last one winning. */
-  options: { upstreamUrl?: string; env?: Record<string, string>; seedFiles?: string[]; clock?: () => number } = {},
+  /**
+   * `seedFiles`: more price files (fixture paths) seeded after the seed's own, the last one winning; `logger`:
+   * where the gateway logs (silent by default).
+   */
+  options: {
+    upstreamUrl?: string;
+    env?: Record<string, string>;
+    seedFiles?: string[];
+    clock?: () => number;
+    logger?: Logger;
+  } = {},
 ): Promise<TestGateway> {
   const database = await backend.open();
   const upstream = options.upstreamUrl;
@@ -77,7 +86,10 @@ export async function startTestGateway(
     ...options.env,
   });
   await seedTestCatalog(database.db, options.seedFiles);
-  const gateway = await startGateway(config, silentLogger(), { database, ...(options.clock ? { clock: options.clock } : {}) });
+  const gateway = await startGateway(config, options.logger ?? silentLogger(), {
+    database,
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   const address = await gateway.app.listen({ host: '127.0.0.1', port: 0 });
   return {
     gateway,
