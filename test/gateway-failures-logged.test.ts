@@ -64,6 +64,8 @@ describe.each(backends())('failures the call path logs and survives, on $name', 
     const records = await usageRecordsOfAccount(harness.database.db, account.id);
     expect(records.map((record) => [record.status, record.error_code])).toEqual([['error', 'upstream_error']]);
     expect(logged[0]!.requestId).toBe(records[0]!.request_id);
+    // The caller's error names the same call.
+    expect((error as InstanceType<typeof OpenAI.APIError>).headers?.get('x-tollgate-request-id')).toBe(records[0]!.request_id);
     // Left open for the sweeper: nothing was charged, and the hold still reserves its amount.
     expect(await kindsOf(harness.database.db, account.id)).toEqual(['grant', 'hold']);
   });

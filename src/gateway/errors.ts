@@ -57,6 +57,11 @@ export class GatewayError extends Error {
   private readonly extraHeaders: Record<string, string>;
   /** Fields the body's `error` carries besides OpenAI's four: which limit refused, its level, when it resets. */
   readonly details: Record<string, unknown> | undefined;
+  /**
+   * The call's id, for a call that got as far as its hold (its failure is recorded under this id): sent as
+   * `x-tollgate-request-id`, as a successful call's response is, so the client can name the call it saw fail.
+   */
+  requestId: string | undefined;
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -75,9 +80,11 @@ export class GatewayError extends Error {
 
   /** Headers the error's response carries besides its body. */
   headers(): Record<string, string> {
-    return this.retryAfterSeconds === undefined
-      ? { ...this.extraHeaders }
-      : { ...this.extraHeaders, 'retry-after': String(this.retryAfterSeconds) };
+    return {
+      ...this.extraHeaders,
+      ...(this.retryAfterSeconds === undefined ? {} : { 'retry-after': String(this.retryAfterSeconds) }),
+      ...(this.requestId === undefined ? {} : { 'x-tollgate-request-id': this.requestId }),
+    };
   }
 
   toBody(): OpenAIErrorBody {

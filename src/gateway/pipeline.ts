@@ -286,6 +286,7 @@ export class CallPipeline {
     }
     metrics.observeFailure(call, mapped);
     recorder.record(call, { status: 'error', errorCode: mapped.code, latencyMs: performance.now() - call.startedAt });
+    mapped.requestId = call.requestId;
     return mapped;
   }
 }
