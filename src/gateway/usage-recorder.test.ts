@@ -163,12 +163,15 @@ describe.each(backends())('usage recorder on $name', (backend) => {
     expect(await recordedIds()).toContain('timed');
   });
 
-  it('a full batch is written without waiting for the linger, and what arrives meanwhile goes in the next insert', async () => {
-    const lingering = new UsageRecorder(database.db, createLogger('error'), { lingerMs: 60_000 });
+  it('a full batch is written without waiting for the linger; the rest lingers for the next insert', async () => {
+    const lingering = new UsageRecorder(database.db, createLogger('error'), { lingerMs: 3_600_000 });
     const ids = Array.from({ length: 501 }, (_, index) => `full-${String(index).padStart(3, '0')}`);
     for (const id of ids) lingering.record(failedCall(id, accountId), { status: 'error', latencyMs: 1 });
     const written = async () => (await recordedIds()).filter((id) => id.startsWith('full-')).length;
-    await until(async () => (await written()) >= ids.length, 'the full batch and the one after it to be written');
+    // An hour's linger: only a full batch can be written before the flush below.
+    await until(async () => (await written()) >= 500, 'the full batch to be written');
+    expect(await written()).toBe(500);
+    await lingering.flush();
     expect(await written()).toBe(ids.length);
     expect(await transactions(ids)).toBe(2);
   });
