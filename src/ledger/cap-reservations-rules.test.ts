@@ -16,6 +16,7 @@ import type { Account } from './accounts.js';
 import { CapExceededError, CapReservations, usedOf, type CapHold, type CapSpec } from './cap-reservations.js';
 import type { Ledger } from './ledger.js';
 import { resolveLimitTarget, setLimits, type LimitChanges } from './limits.js';
+import { refusal } from '../../test/support/refusals.js';
 
 /**
  * The rules of cap reservations, each pinned exactly on an injected clock: the refusal's message, how big a
@@ -47,15 +48,6 @@ function capturedLogger() {
   const lines: Array<Record<string, unknown>> = [];
   const logger = createLogger('warn', { write: (line: string) => void lines.push(JSON.parse(line)) });
   return { logger, lines };
-}
-
-async function refusal(promise: Promise<unknown>): Promise<CapExceededError> {
-  return promise.then(
-    () => {
-      throw new Error('expected a refusal');
-    },
-    (error: unknown) => error as CapExceededError,
-  );
 }
 
 const lease = (hold: CapHold, index = 0) => hold.carves[index]!;
@@ -304,13 +296,13 @@ describe.each(backends())('cap reservations on $name', (backend) => {
       expect(probe.inserts).toBe(2);
       expect(await used(spec)).toBe('10');
       for (let index = 1; index < 10; index += 1) expect(lease(await caps.reserve([spec], d('1'), T0))).toBe(lease(first));
-      const refused = await refusal(caps.reserve([spec], d('1'), T0));
+      const refused = await refusal<CapExceededError>(caps.reserve([spec], d('1'), T0));
       expect(refused).toBeInstanceOf(CapExceededError);
       expect(refused.message).toBe(
         `budget exceeded: the end user ${spec.name} has a total cap of 10; this call needs up to 1 and 0 remain; ` +
           'it never resets (period total)',
       );
-      expect(refused.cap).toBe(spec);
+      expect(refused.cap).toStrictEqual(spec);
       expect(await used(spec)).toBe('10');
     });
 
@@ -327,7 +319,7 @@ describe.each(backends())('cap reservations on $name', (backend) => {
       const caps = reservations({ now: () => T0 });
       expect(lease(await caps.reserve([fits], d('1'), T0)).amount.toString()).toBe('1');
       expect(await used(fits)).toBe('10');
-      const refused = await refusal(caps.reserve([short], d('1'), T0));
+      const refused = await refusal<CapExceededError>(caps.reserve([short], d('1'), T0));
       expect([refused.needed.toString(), refused.remaining.toString(), refused.resetsAt]).toStrictEqual(['1', '0.5', undefined]);
       expect(await used(short)).toBe('9.5');
     });
@@ -337,7 +329,7 @@ describe.each(backends())('cap reservations on $name', (backend) => {
       await database.db.updateTable('limits').set({ cap: '0.5' }).where('id', '=', spec.limitId).execute();
       const probe = new Probe();
       const caps = reservations({ now: () => T0 }, database.db.withPlugin(probe));
-      const refused = await refusal(caps.reserve([spec], d('1'), T0));
+      const refused = await refusal<CapExceededError>(caps.reserve([spec], d('1'), T0));
       expect(refused).toBeInstanceOf(CapExceededError);
       // The refusal names the cap as it is now, and what it leaves.
       expect(refused.message).toMatch(/ cap of 0\.5; this call needs up to 1 and 0\.5 remain;/);
@@ -367,7 +359,7 @@ describe.each(backends())('cap reservations on $name', (backend) => {
       expect(lease(after).periodStart.toISOString()).toBe('2026-11-29T23:00:00.000Z');
       expect(await used(spec, new Date('2026-11-28T23:00:00Z'))).toBe('3');
       expect(await used(spec, new Date('2026-11-29T23:00:00Z'))).toBe('3');
-      const refused = await refusal(caps.reserve([spec], d('4'), midnight - 1));
+      const refused = await refusal<CapExceededError>(caps.reserve([spec], d('4'), midnight - 1));
       expect(refused.message).toBe(
         `budget exceeded: the end user ${spec.name} has a daily cap of 3; this call needs up to 4 and 0 remain; ` +
           'it resets at 2026-11-29T23:00:00.000Z',
@@ -401,7 +393,7 @@ describe.each(backends())('cap reservations on $name', (backend) => {
         ['2', '1'],
         ['3', '1'],
       ]);
-      expect(errors[1]!.cap).toBe(spec);
+      expect(errors[1]!.cap).toStrictEqual(spec);
       expect(errors[1]!.message).toBe(
         `budget exceeded: the end user ${spec.name} has a total cap of 1; this call needs up to 3 and 1 remain; ` +
           'it never resets (period total)',
@@ -471,7 +463,7 @@ describe.each(backends())('cap reservations on $name', (backend) => {
       expect(await used(spec)).toBe('2');
       await caps.reserve([spec], d('3'), T0);
       expect(await used(spec)).toBe('5');
-      const refused = await refusal(caps.reserve([spec], d('0.000001'), T0));
+      const refused = await refusal<CapExceededError>(caps.reserve([spec], d('0.000001'), T0));
       expect([refused.needed.toString(), refused.remaining.toString()]).toStrictEqual(['0.000001', '0']);
     });
 
@@ -504,8 +496,8 @@ describe.each(backends())('cap reservations on $name', (backend) => {
       expect(lease(both, 0).cap).toBe(roomy);
       expect(lease(both, 1).cap).toBe(tight);
       const roomyLease = lease(both, 0);
-      const error = await refusal(caps.reserve([roomy, tight], d('2'), T0));
-      expect(error.cap).toBe(tight);
+      const error = await refusal<CapExceededError>(caps.reserve([roomy, tight], d('2'), T0));
+      expect(error.cap).toStrictEqual(tight);
       expect([roomyLease.reserved.toString(), roomyLease.inFlight]).toStrictEqual(['0.25', 1]);
     });
 

@@ -248,7 +248,7 @@ export class CapReservations {
       const capNow = standing.cap ?? cap.cap;
       const left = capNow.sub(standing.used);
       if (left.lt(need) || attempt >= 3) {
-        const refused = capNow.eq(cap.cap) ? cap : { ...cap, cap: capNow };
+        const refused = { ...cap, cap: capNow };
         throw new CapExceededError(refused, need, left, periodBounds(cap.period, cap.timezone, periodStart).resetsAt);
       }
       amount = Decimal.min(amount, left);
@@ -379,11 +379,18 @@ async function standingOnCap(
   limitId: string,
   periodStart: Date,
 ): Promise<{ used: Decimal; cap: Decimal | null }> {
-  const [used, row] = await Promise.all([
-    usedOf(db, limitId, periodStart),
-    db.selectFrom('limits').select('cap').where('id', '=', limitId).executeTakeFirst(),
-  ]);
-  return { used, cap: row?.cap ? fromNumeric(row.cap) : null };
+  const row = await db
+    .selectFrom('limits')
+    .leftJoin('limit_usage', (join) =>
+      join.onRef('limit_usage.limit_id', '=', 'limits.id').on('limit_usage.period_start', '=', periodStart),
+    )
+    .select(['limits.cap', 'limit_usage.used'])
+    .where('limits.id', '=', limitId)
+    .executeTakeFirst();
+  return {
+    used: row?.used ? fromNumeric(row.used) : Decimal.ZERO,
+    cap: row?.cap ? fromNumeric(row.cap) : null,
+  };
 }
 
 function stateKey(cap: CapSpec, periodStart: Date): string {

@@ -26,7 +26,7 @@ import {
 } from './settlement.js';
 import { placeHold } from './hold.js';
 import { verifyLedger, type VerifyResult } from './verify.js';
-import { accountChain } from './limits.js';
+import { accountChain, walletOf } from './limits.js';
 
 export type { Account, LedgerEntry } from './accounts.js';
 export type { CaptureInput, CaptureOutcome } from './settlement.js';
@@ -101,7 +101,7 @@ export class Ledger {
       }
     }
     // A team's calls are charged its own job price, else its wallet's (the root of its chain), as the gateway does.
-    if (input.mode === 'job_based' && !input.jobPrice && !(parent && (await this.walletJobPrice(parent.id)))) {
+    if (input.mode === 'job_based' && !input.jobPrice && !(parent && (await walletOf(this.db, parent.id)).jobPrice)) {
       throw new InvalidAccountFieldError('job price', 'a job_based account needs a job price (USD per successful call)');
     }
     const unit = unitOf(input.mode);
@@ -192,7 +192,7 @@ export class Ledger {
       checkEnteredAmount('low balance alert', changes.lowBalanceAlert, { unit: unitOf(found.budget_mode) });
     const mode = found.budget_mode;
     // A team may go back to its wallet's job price; an account whose calls would then have none may not.
-    if (mode === 'job_based' && changes.jobPrice === null && !(found.parent_id && (await this.walletJobPrice(found.id)))) {
+    if (mode === 'job_based' && changes.jobPrice === null && !(found.parent_id && (await walletOf(this.db, found.id)).jobPrice)) {
       throw new InvalidAccountFieldError('job price', 'a job_based account needs a job price');
     }
     const text = (value: Decimal | null | undefined) => (value === undefined ? undefined : (value?.toString() ?? null));
@@ -213,17 +213,6 @@ export class Ledger {
       .returningAll()
       .executeTakeFirstOrThrow();
     return accountFromRow(updated);
-  }
-
-  /** The job price of the wallet `accountId` draws on (the root of its chain), or null. */
-  private async walletJobPrice(accountId: string): Promise<string | null> {
-    const chain = await accountChain(this.db, accountId);
-    const wallet = await this.db
-      .selectFrom('accounts')
-      .select('job_price')
-      .where('id', '=', chain[chain.length - 1]!)
-      .executeTakeFirstOrThrow();
-    return wallet.job_price;
   }
 
   /** Adds credits. @throws AccountNotFoundError, InvalidAmountError, IdempotencyConflictError, InvalidAccountFieldError (a team account) */

@@ -23,6 +23,7 @@ import {
   type Limits,
   type LimitTarget,
 } from './limits.js';
+import { refusal } from '../../test/support/refusals.js';
 
 /**
  * The rules of limits, each pinned exactly: how a target's text is read (key prefix, account:end-user,
@@ -34,15 +35,6 @@ import {
 const notFound = (text: string) =>
   `no account, key or end user ${JSON.stringify(text)}: name an account (id or name), a key (its prefix, tg_...), ` +
   'or an end user as account:end-user';
-
-async function refusal(promise: Promise<unknown>): Promise<Error> {
-  return promise.then(
-    () => {
-      throw new Error('expected a refusal');
-    },
-    (error: unknown) => error as Error,
-  );
-}
 
 describe('the errors of limits', () => {
   it('an invalid limit is a 400 invalid_limit naming its field', () => {
@@ -569,9 +561,9 @@ describe.each(backends())('limits on $name', (backend) => {
     it('runs from the account up to its wallet; the wallet is the root, in its unit', async () => {
       expect(await accountChain(db(), tokensGrandchild.id)).toStrictEqual([tokensGrandchild.id, tokensChild.id, tokens.id]);
       expect(await accountChain(db(), tokens.id)).toStrictEqual([tokens.id]);
-      expect(await walletOf(db(), tokensGrandchild.id)).toStrictEqual({ id: tokens.id, unit: 'tokens' });
-      expect(await walletOf(db(), tokensChild.id)).toStrictEqual({ id: tokens.id, unit: 'tokens' });
-      expect(await walletOf(db(), usd.id)).toStrictEqual({ id: usd.id, unit: 'usd' });
+      expect(await walletOf(db(), tokensGrandchild.id)).toStrictEqual({ id: tokens.id, unit: 'tokens', jobPrice: null });
+      expect(await walletOf(db(), tokensChild.id)).toStrictEqual({ id: tokens.id, unit: 'tokens', jobPrice: null });
+      expect(await walletOf(db(), usd.id)).toStrictEqual({ id: usd.id, unit: 'usd', jobPrice: null });
     });
 
     it('of an unknown account is the account alone', async () => {

@@ -213,15 +213,18 @@ export async function accountChain(db: Kysely<Schema>, accountId: string): Promi
   }
 }
 
-/** The account whose balance the account draws on: the root of its chain. */
-export async function walletOf(db: Kysely<Schema>, accountId: string): Promise<{ id: string; unit: LedgerUnit }> {
+/** The account whose balance the account draws on (the root of its chain): its id, unit and job price. */
+export async function walletOf(
+  db: Kysely<Schema>,
+  accountId: string,
+): Promise<{ id: string; unit: LedgerUnit; jobPrice: Decimal | null }> {
   const chain = await accountChain(db, accountId);
   const row = await db
     .selectFrom('accounts')
-    .select(['id', 'budget_mode'])
+    .select(['id', 'budget_mode', 'job_price'])
     .where('id', '=', chain[chain.length - 1]!)
     .executeTakeFirstOrThrow();
-  return { id: row.id, unit: unitOf(row.budget_mode) };
+  return { id: row.id, unit: unitOf(row.budget_mode), jobPrice: row.job_price === null ? null : fromNumeric(row.job_price) };
 }
 
 export function limitsFromRow(row: LimitRow, target: LimitTarget): Limits {
