@@ -47,10 +47,9 @@ class QuickestFirst extends BaseSequencer {
   }
 }
 
-// Replaces the base's include (mergeConfig would add to it). Stryker runs the suites in one worker thread;
-// without isolation that thread keeps its modules, PGlite's compiled WebAssembly and the migrated template
-// (test/support/backends.ts) from one suite and one mutant to the next, which halves the time of a mutant.
-// Mutants are switched on at run time (Stryker's mutant schemata), so no module needs to be loaded again.
+// Replaces the base's include (mergeConfig would add to it). Stryker runs a mutant's suites in one worker
+// thread (a new one for each mutant's run); without isolation that thread keeps its modules and its databases
+// (test/support/backends.ts lends a closed PGlite to the next suite) from one suite to the next.
 export default defineConfig({
   ...base,
   test: { ...base.test, include: SUITES[scope] ?? [], isolate: false, sequence: { sequencer: QuickestFirst } },

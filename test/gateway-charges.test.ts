@@ -11,7 +11,7 @@ import {
   usageRecordOf,
   usageRecordsOfAccount,
 } from './support/charges.js';
-import { refuseCapturesOf } from './support/database-faults.js';
+import { refuseEntriesOf } from './support/database-faults.js';
 import { ADMIN_KEY, startTestGateway, type TestGateway } from './support/gateway-harness.js';
 import { capturedTotal, expectSettled, kindsOf } from './support/ledger-checks.js';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
@@ -274,7 +274,7 @@ describe.each(backends())('the worst-case hold, on $name', (backend) => {
   it('a gateway fault after the upstream answered (the capture cannot be written) is a 500 that charges nothing and frees the hold', async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });
     const db = harness.database.db;
-    const fault = await refuseCapturesOf(db, account.id);
+    const fault = await refuseEntriesOf(db, account.id);
     try {
       mock.queue('text');
       const response = await postChat(harness.url, account.key, { model: 'gpt-4o-mini', messages: HELLO, max_tokens: 100 });

@@ -1,11 +1,10 @@
-import { Writable } from 'node:stream';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logging/logger.js';
 import { backends } from './support/backends.js';
 import { usageRecordsOfAccount } from './support/charges.js';
-import { refuseCapturesOf } from './support/database-faults.js';
+import { refuseEntriesOf } from './support/database-faults.js';
 import { startTestGateway, type TestGateway } from './support/gateway-harness.js';
+import { recordingLogger } from './support/recording-logger.js';
 import { kindsOf } from './support/ledger-checks.js';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 
@@ -17,33 +16,24 @@ import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js
 describe.each(backends())('failures the call path logs and survives, on $name', (backend) => {
   let mock: MockUpstream;
   let harness: TestGateway;
-  const lines: Array<Record<string, unknown>> = [];
+  const { logger, logged } = recordingLogger('warn');
   beforeAll(async () => {
     mock = await startMockUpstream();
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-        done();
-      },
-    });
     harness = await startTestGateway(backend, {
       upstreamUrl: mock.url,
       env: { TOLLGATE_HOLDS: 'per_call' },
-      logger: createLogger('warn', sink),
+      logger,
     });
   });
   afterAll(async () => {
     await harness?.close();
     await mock?.close();
   });
-  beforeEach(() => {
-    mock.reset();
-    lines.length = 0;
-  });
+  beforeEach(() => mock.reset());
 
   it('a hold that cannot be released is logged for the sweeper; the caller gets the upstream error', async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });
-    const fault = await refuseCapturesOf(harness.database.db, account.id, { kind: 'release' });
+    const fault = await refuseEntriesOf(harness.database.db, account.id, { kind: 'release' });
     let error: unknown;
     try {
       mock.queue('error-500');
@@ -56,14 +46,14 @@ describe.each(backends())('failures the call path logs and survives, on $name', 
       await fault.stop();
     }
     expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(502);
-    const logged = lines.filter((line) => line.msg === 'could not release hold; the sweeper will');
-    expect(logged).toHaveLength(1);
-    expect(logged[0]).toMatchObject({ level: 50, err: expect.objectContaining({ message: 'the test refuses this release' }) });
+    const released = logged().filter((line) => line.msg === 'could not release hold; the sweeper will');
+    expect(released).toHaveLength(1);
+    expect(released[0]).toMatchObject({ level: 50, err: expect.objectContaining({ message: 'the test refuses this release' }) });
     // The request id the usage record of the failed call carries.
     await harness.flush();
     const records = await usageRecordsOfAccount(harness.database.db, account.id);
     expect(records.map((record) => [record.status, record.error_code])).toEqual([['error', 'upstream_error']]);
-    expect(logged[0]!.requestId).toBe(records[0]!.request_id);
+    expect(released[0]!.requestId).toBe(records[0]!.request_id);
     // The caller's error names the same call.
     expect((error as InstanceType<typeof OpenAI.APIError>).headers?.get('x-tollgate-request-id')).toBe(records[0]!.request_id);
     // Left open for the sweeper: nothing was charged, and the hold still reserves its amount.

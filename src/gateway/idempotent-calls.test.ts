@@ -1,23 +1,10 @@
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
+import { recordingLogger } from '../../test/support/recording-logger.js';
 import { Ledger } from '../ledger/ledger.js';
-import { createLogger } from '../logging/logger.js';
 import { GatewayError } from './errors.js';
 import { IdempotentCalls, type StoredReply } from './idempotent-calls.js';
 import type { Caller } from './pipeline.js';
-
-/** A logger whose lines the test reads back. */
-function recordingLogger() {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: createLogger('info', sink), lines };
-}
 
 const REPLY: StoredReply = { kind: 'json', statusCode: 200, headers: { 'x-tollgate-cost': '0.01' }, body: '{"id":"chatcmpl-1"}' };
 
@@ -43,7 +30,7 @@ describe.each(backends())('idempotent calls on $name', (backend) => {
   });
 
   it('without a key every call runs under a fresh request id, and nothing is stored or freed', async () => {
-    const calls = new IdempotentCalls(database.db, recordingLogger().logger);
+    const calls = new IdempotentCalls(database.db, recordingLogger('info').logger);
     const first = calls.begin(caller, undefined, { model: 'm' });
     const second = calls.begin(caller, '', { model: 'm' });
     const started = [await first.start(), await second.start()];
@@ -63,7 +50,7 @@ describe.each(backends())('idempotent calls on $name', (backend) => {
   });
 
   it('claims the key under the instance that runs the call, stores the reply, and replays it to a retry', async () => {
-    const calls = new IdempotentCalls(database.db, recordingLogger().logger, { instanceId: 'inst_runner' });
+    const calls = new IdempotentCalls(database.db, recordingLogger('info').logger, { instanceId: 'inst_runner' });
     const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
     const run = calls.begin(caller, 'key-replay', body);
     const started = await run.start();
@@ -89,20 +76,20 @@ describe.each(backends())('idempotent calls on $name', (backend) => {
   });
 
   it('a claim without an instance records no owner, and is orphaned after the configured expiry, not the default', async () => {
-    const calls = new IdempotentCalls(database.db, recordingLogger().logger);
+    const calls = new IdempotentCalls(database.db, recordingLogger('info').logger);
     await calls.begin(caller, 'key-unowned', { n: 1 }).start();
     expect((await keyRow('key-unowned'))?.owner_id).toBeNull();
     // Under the default expiry (15 minutes) the claim is still someone's.
     await expect(calls.begin(caller, 'key-unowned', { n: 1 }).start()).rejects.toMatchObject({ code: 'idempotency_in_progress' });
     // An expiry that has always passed: the retry takes the claim over.
-    const impatient = new IdempotentCalls(database.db, recordingLogger().logger, {
+    const impatient = new IdempotentCalls(database.db, recordingLogger('info').logger, {
       expiry: { silenceMs: 30_000, unownedSeconds: -3600 },
     });
     expect((await impatient.begin(caller, 'key-unowned', { n: 1 }).start()).kind).toBe('run');
   });
 
   it("keys are per account: another account's call with the same key runs", async () => {
-    const calls = new IdempotentCalls(database.db, recordingLogger().logger);
+    const calls = new IdempotentCalls(database.db, recordingLogger('info').logger);
     const { account, apiKey } = await new Ledger(database.db).createAccount({ name: 'idem-other', mode: 'consumption_usd' });
     await calls.begin(caller, 'key-shared', { n: 1 }).start();
     const other: Caller = { ...caller, accountId: account.id, keyId: apiKey.id };
@@ -110,7 +97,7 @@ describe.each(backends())('idempotent calls on $name', (backend) => {
   });
 
   it('refuses the key with another body (422, naming the header) and while the first call runs (409)', async () => {
-    const calls = new IdempotentCalls(database.db, recordingLogger().logger);
+    const calls = new IdempotentCalls(database.db, recordingLogger('info').logger);
     const first = calls.begin(caller, 'key-busy', { n: 1 });
     expect((await first.start()).kind).toBe('run');
 
@@ -146,7 +133,7 @@ describe.each(backends())('idempotent calls on $name', (backend) => {
   });
 
   it('abandon frees the key of a call that failed, so the retry runs; a refused call leaves the first claim alone', async () => {
-    const calls = new IdempotentCalls(database.db, recordingLogger().logger);
+    const calls = new IdempotentCalls(database.db, recordingLogger('info').logger);
     const first = calls.begin(caller, 'key-failed', { n: 1 });
     await first.start();
     // The conflicting call never claimed the key: its abandon must not free the first call's claim.
@@ -166,13 +153,18 @@ describe.each(backends())('idempotent calls on $name', (backend) => {
     const scratch = await backend.open();
     const { account, apiKey } = await new Ledger(scratch.db).createAccount({ name: 'idem-lost', mode: 'consumption_usd' });
     const lost: Caller = { ...caller, accountId: account.id, keyId: apiKey.id };
-    const { logger, lines } = recordingLogger();
+    const { logger, logged } = recordingLogger('info');
     const run = new IdempotentCalls(scratch.db, logger).begin(lost, 'key-lost', { n: 1 });
     await run.start();
     await scratch.close();
     await run.abandon();
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 50, msg: 'could not free an idempotency key', accountId: account.id });
-    expect(lines[0]!.err).toBeDefined();
+    expect(logged()).toEqual([
+      {
+        level: 50,
+        err: expect.objectContaining({ message: expect.any(String) }),
+        accountId: account.id,
+        msg: 'could not free an idempotency key',
+      },
+    ]);
   });
 });

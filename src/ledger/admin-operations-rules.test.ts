@@ -5,17 +5,9 @@ import { Decimal } from '../money/decimal.js';
 import { applyAdminOperation } from './admin-operations.js';
 import { AccountNotFoundError, IdempotencyConflictError, InsufficientCreditsError, InvalidAmountError } from './errors.js';
 import type { Ledger } from './ledger.js';
+import { refusal } from '../../test/support/refusals.js';
 
 const d = (text: string) => Decimal.parse(text);
-
-async function refusal(promise: Promise<unknown>): Promise<Error> {
-  return promise.then(
-    () => {
-      throw new Error('expected a refusal');
-    },
-    (error: unknown) => error as Error,
-  );
-}
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 

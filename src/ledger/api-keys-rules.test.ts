@@ -6,6 +6,7 @@ import type { Schema } from '../db/schema.js';
 import { authenticateKey, checkKeyControls, createApiKey, listApiKeys, revokeApiKey, updateApiKey } from './api-keys.js';
 import { InvalidKeyFieldError } from './errors.js';
 import { Ledger } from './ledger.js';
+import { refusal } from '../../test/support/refusals.js';
 
 /** The error `run` threw (a run that returns fails the test). */
 function thrown(run: () => unknown): Error {
@@ -15,15 +16,6 @@ function thrown(run: () => unknown): Error {
     return error as Error;
   }
   throw new Error('expected a refusal');
-}
-
-async function refusal(promise: Promise<unknown>): Promise<Error> {
-  return promise.then(
-    () => {
-      throw new Error('expected a refusal');
-    },
-    (error: unknown) => error as Error,
-  );
 }
 
 describe('key controls', () => {

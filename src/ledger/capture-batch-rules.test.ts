@@ -1,10 +1,10 @@
-import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { openLedgerFor } from '../../test/support/ledger-checks.js';
 import { Decimal } from '../money/decimal.js';
 import { captureBatch, drawnOnLeases, type CaptureResult } from './capture-batch.js';
 import { Ledger } from './ledger.js';
+import { refuseEntriesOf, stopEntryFaults } from '../../test/support/database-faults.js';
 
 const d = (text: string) => Decimal.parse(text);
 
@@ -25,7 +25,7 @@ describe.each(backends())('capture batch rules on $name', (backend) => {
   let counter = 0;
   openLedgerFor(backend, (opened) => ({ database, ledger } = opened));
   afterEach(async () => {
-    await sql`drop trigger if exists tollgate_rules_fail_batch on ledger_entries`.execute(database.db);
+    await stopEntryFaults(database.db);
   });
 
   const account = async (credits: string, overdraftLimit?: string) => {
@@ -153,16 +153,7 @@ describe.each(backends())('capture batch rules on $name', (backend) => {
     const bad = await hold(failing, '0.5');
     const good = await hold(fine, '0.5');
     const lease = await hold(failing, '0.5', 'lease');
-    await sql`
-      create or replace function tollgate_rules_fail_batch() returns trigger language plpgsql as $$
-      begin
-        if new.kind = 'capture' and new.account_id = ${sql.lit(failing)} then
-          raise exception 'the test fails this capture' using errcode = 'P0001';
-        end if;
-        return new;
-      end $$`.execute(database.db);
-    await sql`create trigger tollgate_rules_fail_batch before insert on ledger_entries
-      for each row execute function tollgate_rules_fail_batch()`.execute(database.db);
+    const fault = await refuseEntriesOf(database.db, failing);
     const results = await captureBatch(database.db, [
       { requestId: bad, amount: d('0.1') },
       { requestId: good, amount: d('0.2') },
@@ -173,7 +164,7 @@ describe.each(backends())('capture batch rules on $name', (backend) => {
     expect(
       (await captureBatch(database.db, [{ requestId: 'req_batch_rules_on_lease', leaseId: lease, amount: d('0.1') }])).map(shown),
     ).toEqual([{ error: 'P0001' }]);
-    await sql`drop trigger if exists tollgate_rules_fail_batch on ledger_entries`.execute(database.db);
+    await fault.stop();
     expect(await captureRows(failing)).toEqual([]);
     expect(await projections(fine)).toEqual(['0.8', '0.8']);
   });

@@ -1,8 +1,8 @@
+import { recordingLogger } from '../../test/support/recording-logger.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../logging/logger.js';
 import {
   CaptureJournal,
   claimLeftJournals,
@@ -17,13 +17,6 @@ const capture = (requestId: string, amount = '0.01'): JournalRecord => ({ type: 
 function sized(bytes: number): JournalRecord {
   const overhead = Buffer.byteLength(`${JSON.stringify({ type: 'usage', row: { pad: '' } })}\n`);
   return { type: 'usage', row: { pad: 'x'.repeat(bytes - overhead) } };
-}
-
-/** A pino logger writing JSON lines into an array, to read back what was logged. */
-function capturingLogger() {
-  const lines: string[] = [];
-  const logger = createLogger('debug', { write: (line: string) => void lines.push(line) });
-  return { logger, logged: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) };
 }
 
 /** The descriptor a mark's segment writes to (internal; used to inject a file system fault). */
@@ -159,7 +152,7 @@ describe('capture journal rules', () => {
 
   describe('closing', () => {
     it('deletes the current segment at close when everything in it is written, silently', () => {
-      const { logger, logged } = capturingLogger();
+      const { logger, logged } = recordingLogger();
       const journal = new CaptureJournal(directory, 'inst_close', { sync: 'write', logger });
       journal.written(journal.append(capture('req_1')));
       expect(files()).toEqual([segment('inst_close', 1)]);
@@ -170,7 +163,7 @@ describe('capture journal rules', () => {
     });
 
     it('closes without a segment (nothing appended) and logs nothing', () => {
-      const { logger, logged } = capturingLogger();
+      const { logger, logged } = recordingLogger();
       const journal = new CaptureJournal(directory, 'inst_empty', { sync: 'write', logger });
       journal.close();
       expect(files()).toEqual([]);
@@ -178,7 +171,7 @@ describe('capture journal rules', () => {
     });
 
     it('at close warns of the records not yet in the database, keeps them, and deletes the file once they are written', () => {
-      const { logger, logged } = capturingLogger();
+      const { logger, logged } = recordingLogger();
       const journal = new CaptureJournal(directory, 'inst_left', { sync: 'write', logger });
       const marks = [journal.append(capture('req_1')), journal.append(capture('req_2')), journal.append(capture('req_3'))];
       journal.written(marks[0]!);
@@ -208,7 +201,7 @@ describe('capture journal rules', () => {
     });
 
     it('warns, naming the file, when a written segment cannot be deleted', () => {
-      const { logger, logged } = capturingLogger();
+      const { logger, logged } = recordingLogger();
       const journal = new CaptureJournal(directory, 'inst_gone', { sync: 'write', logger });
       const mark = journal.append(capture('req_1'));
       const file = path.join(directory, segment('inst_gone', 1));
@@ -298,7 +291,7 @@ describe('capture journal rules', () => {
     });
 
     it('a segment deleted while a sync fails is still deleted once the sync is over', async () => {
-      const { logger, logged } = capturingLogger();
+      const { logger, logged } = recordingLogger();
       const journal = new CaptureJournal(directory, 'inst_failclose', { sync: 'fsync', logger });
       const mark = journal.append(capture('req_1'));
       const target = segmentOf(mark);
@@ -316,7 +309,7 @@ describe('capture journal rules', () => {
     });
 
     it('a segment asked to be deleted twice during one sync is closed and deleted once', async () => {
-      const { logger, logged } = capturingLogger();
+      const { logger, logged } = recordingLogger();
       const journal = new CaptureJournal(directory, 'inst_twice', { sync: 'fsync', logger });
       const mark = journal.append(sized(64 * 1024));
       const durable = journal.durable(mark);

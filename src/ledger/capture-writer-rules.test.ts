@@ -1,29 +1,18 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { recordingLogger } from '../../test/support/recording-logger.js';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { openLedgerFor } from '../../test/support/ledger-checks.js';
 import { WAIT_LIMIT_MS } from '../../test/support/wait.js';
-import { createLogger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
 import { CaptureJournal } from './capture-journal.js';
 import { CaptureWriter, journalRecord } from './capture-writer.js';
 import { Ledger } from './ledger.js';
+import { refuseEntriesOf, stopEntryFaults } from '../../test/support/database-faults.js';
 
 const d = (text: string) => Decimal.parse(text);
-
-function capturingLogger() {
-  const lines: string[] = [];
-  const logger = createLogger('debug', { write: (line: string) => void lines.push(line) });
-  const logged = () =>
-    lines.map((line) => {
-      const { time: _time, pid: _pid, hostname: _host, service: _service, ...rest } = JSON.parse(line) as Record<string, unknown>;
-      return rest;
-    });
-  return { logger, logged };
-}
 
 /** Lets the event loop turn once (setImmediate is never faked here). */
 const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -101,7 +90,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     unrecord = undefined;
     vi.useRealTimers();
     rmSync(directory, { recursive: true, force: true });
-    await sql`drop trigger if exists tollgate_rules_fail_capture on ledger_entries`.execute(database.db);
+    await stopEntryFaults(database.db);
   });
 
   const account = async (credits: string, overdraftLimit?: string) => {
@@ -132,21 +121,9 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     ).map((row) => [row.request_id, d(row.amount).toString()]);
   const files = () => readdirSync(directory);
 
-  /** A real database error with SQLSTATE `errcode` on every capture entry of the account, until dropped. */
-  const failCaptures = async (accountId: string, errcode: string) => {
-    await sql`
-      create or replace function tollgate_rules_fail_capture() returns trigger language plpgsql as $$
-      begin
-        if new.kind = 'capture' and new.account_id = ${sql.lit(accountId)} then
-          raise exception 'the test fails this capture' using errcode = ${sql.lit(errcode)};
-        end if;
-        return new;
-      end $$`.execute(database.db);
-    await sql`drop trigger if exists tollgate_rules_fail_capture on ledger_entries`.execute(database.db);
-    await sql`create trigger tollgate_rules_fail_capture before insert on ledger_entries
-      for each row execute function tollgate_rules_fail_capture()`.execute(database.db);
-    return () => sql`drop trigger if exists tollgate_rules_fail_capture on ledger_entries`.execute(database.db);
-  };
+  /** A real database error with SQLSTATE `errcode` on every capture entry of the account, until stopped. */
+  const failCaptures = async (accountId: string, errcode: string) =>
+    (await refuseEntriesOf(database.db, accountId, { sqlstate: errcode })).stop;
 
   /**
    * The retry waits, read from the calls of the (fake) setTimeout as the writer makes them: the n-th call's
@@ -249,7 +226,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     const requestId = await held(accountId);
     const stop = await failCaptures(accountId, '40001');
     const wait = fakeTimeouts();
-    const { logger, logged } = capturingLogger();
+    const { logger, logged } = recordingLogger();
     const writer = new CaptureWriter(database.db, { lingerMs: 0, logger, maxRetryDelayMs: 60 });
     const { written } = writer.submit({ requestId, amount: d('0.3') });
     const waits: number[] = [];
@@ -312,7 +289,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     const requests = [await held(failing), await held(fine), await held(failing)];
     const stop = await failCaptures(failing, '40001');
     const wait = fakeTimeouts();
-    const { logger, logged } = capturingLogger();
+    const { logger, logged } = recordingLogger();
     const writer = new CaptureWriter(database.db, { lingerMs: 60_000, logger });
     const written = requests.map((requestId) => writer.submit({ requestId, amount: d('0.1') }).written);
     const idle = writer.idle(); // runs the three lingering captures now, as one batch
@@ -335,7 +312,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     const stop = await failCaptures(accountId, 'P0001');
     const spy = recordTimeouts();
     const journal = new CaptureJournal(directory, 'inst_refused', { sync: 'write' });
-    const { logger, logged } = capturingLogger();
+    const { logger, logged } = recordingLogger();
     const writer = new CaptureWriter(database.db, { lingerMs: 0, logger, journal });
     const { written } = writer.submit({ requestId, amount: d('0.3'), priceVersion: 5, usage: { tokens: 3 } });
     await expect(written).rejects.toMatchObject({ code: 'P0001' });
@@ -345,7 +322,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     expect(logged()).toEqual([
       {
         level: 50,
-        err: expect.objectContaining({ code: 'P0001', message: 'the test fails this capture' }),
+        err: expect.objectContaining({ code: 'P0001', message: 'the test refuses this capture' }),
         requestId,
         amount: '0.3',
         priceVersion: 5,
@@ -372,7 +349,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     const requestId = await held(accountId);
     const stop = await failCaptures(accountId, '40001');
     const journal = new CaptureJournal(directory, 'inst_stopping', { sync: 'write' });
-    const { logger, logged } = capturingLogger();
+    const { logger, logged } = recordingLogger();
     const writer = new CaptureWriter(database.db, { lingerMs: 0, logger, journal });
     writer.stopRetrying();
     const { written } = writer.submit({ requestId, amount: d('0.3') });
@@ -405,7 +382,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     const accountId = await account('1');
     const requestId = await held(accountId);
     const stop = await failCaptures(accountId, '40001');
-    const { logger, logged } = capturingLogger();
+    const { logger, logged } = recordingLogger();
     const writer = new CaptureWriter(database.db, { lingerMs: 0, logger });
     writer.stopRetrying();
     await expect(writer.submit({ requestId, amount: d('0.3') }).written).rejects.toMatchObject({ code: '40001' });
@@ -427,7 +404,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     const leaseId = `lease_writer_${counter}`;
     await ledger.hold({ accountId, requestId: leaseId, amount: d('1') });
     await ledger.release(leaseId, 'released after a silence');
-    const { logger, logged } = capturingLogger();
+    const { logger, logged } = recordingLogger();
     const writer = new CaptureWriter(database.db, { lingerMs: 0, logger });
     const outcome = await writer.submit({ requestId: 'req_writer_late', leaseId, amount: d('1.5') }).written;
     expect([outcome.captured.toString(), outcome.shortfall.toString()]).toEqual(['1', '0.5']);
@@ -450,7 +427,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     counter += 1;
     const leaseId = `lease_writer_${counter}`;
     await ledger.hold({ accountId, requestId: leaseId, amount: d('0.5') });
-    const { logger, logged } = capturingLogger();
+    const { logger, logged } = recordingLogger();
     const writer = new CaptureWriter(database.db, { lingerMs: 0, logger });
     const paid = await writer.submit({ requestId: 'req_writer_paid', leaseId, amount: d('0.5') }).written;
     const short = await writer.submit({ requestId: own, amount: d('5') }).written;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
-import { refuseCapturesOf } from '../../test/support/database-faults.js';
+import { refuseEntriesOf } from '../../test/support/database-faults.js';
 import { eventually, openLedgerFor } from '../../test/support/ledger-checks.js';
 import { until } from '../../test/support/wait.js';
 import { Decimal } from '../money/decimal.js';
@@ -99,7 +99,7 @@ describe.each(backends())('credit lease lifecycle on $name', (backend) => {
     const leases = new CreditLeases(database.db, { callsPerLease: 4 });
     const accountId = await newAccount('1');
     // A transient failure (serialization_failure, which the database asks to retry), not a refusal.
-    const fault = await refuseCapturesOf(database.db, accountId, { sqlstate: '40001' });
+    const fault = await refuseEntriesOf(database.db, accountId, { sqlstate: '40001' });
     try {
       await call(leases, accountId, '0.0042');
       // The first write and at least one retry were refused (or the capture was given up on: then this fails).

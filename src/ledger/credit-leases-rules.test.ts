@@ -1,28 +1,18 @@
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { recordingLogger } from '../../test/support/recording-logger.js';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { openLedgerFor } from '../../test/support/ledger-checks.js';
 import { until } from '../../test/support/wait.js';
-import { createLogger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
 import { CreditLeases } from './credit-leases.js';
 import { releaseHoldsOfDeadInstances } from './dead-instances.js';
 import { AccountNotFoundError, InsufficientCreditsError, InvalidAmountError } from './errors.js';
 import { GatewayInstance } from './gateway-instance.js';
 import { Ledger } from './ledger.js';
+import { refuseEntriesOf, stopEntryFaults } from '../../test/support/database-faults.js';
 
 const d = (text: string) => Decimal.parse(text);
-
-function capturingLogger() {
-  const lines: string[] = [];
-  const logger = createLogger('debug', { write: (line: string) => void lines.push(line) });
-  const logged = () =>
-    lines.map((line) => {
-      const { time: _time, pid: _pid, hostname: _host, service: _service, ...rest } = JSON.parse(line) as Record<string, unknown>;
-      return rest;
-    });
-  return { logger, logged };
-}
 
 /** Long enough that no lease closes on its own during a test, unless the test moves the clock. */
 const HOUR = 3_600_000;
@@ -34,7 +24,7 @@ describe.each(backends())('credit lease rules on $name', (backend) => {
   openLedgerFor(backend, (opened) => ({ database, ledger } = opened));
   afterEach(async () => {
     vi.useRealTimers();
-    await sql`drop trigger if exists tollgate_rules_fail_entry on ledger_entries`.execute(database.db);
+    await stopEntryFaults(database.db);
   });
 
   const account = async (credits: string) => {
@@ -50,21 +40,9 @@ describe.each(backends())('credit lease rules on $name', (backend) => {
     (await entries(accountId)).map((row) => [row.kind, d(row.amount).toString(), row.lease_id ?? undefined]);
   const leases = (options: ConstructorParameters<typeof CreditLeases>[1] = {}) =>
     new CreditLeases(database.db, { idleMs: HOUR, maxAgeMs: HOUR, tickMs: HOUR, ...options });
-  /** A real database error (raise_exception, not retried) on every entry of `kind` of the account, until dropped. */
-  const failEntries = async (accountId: string, kind: string, errcode = 'P0001') => {
-    await sql`
-      create or replace function tollgate_rules_fail_entry() returns trigger language plpgsql as $$
-      begin
-        if new.kind = ${sql.lit(kind)} and new.account_id = ${sql.lit(accountId)} then
-          raise exception 'the test fails this entry' using errcode = ${sql.lit(errcode)};
-        end if;
-        return new;
-      end $$`.execute(database.db);
-    await sql`drop trigger if exists tollgate_rules_fail_entry on ledger_entries`.execute(database.db);
-    await sql`create trigger tollgate_rules_fail_entry before insert on ledger_entries
-      for each row execute function tollgate_rules_fail_entry()`.execute(database.db);
-    return () => sql`drop trigger if exists tollgate_rules_fail_entry on ledger_entries`.execute(database.db);
-  };
+  /** A real database error (raise_exception, not retried) on every entry of `kind` of the account, until stopped. */
+  const failEntries = async (accountId: string, kind: 'capture' | 'release', sqlstate = 'P0001') =>
+    (await refuseEntriesOf(database.db, accountId, { kind, sqlstate })).stop;
 
   describe('refusals', () => {
     it('refuses a negative hold before reserving anything, naming the hold amount', async () => {
@@ -314,7 +292,7 @@ describe.each(backends())('credit lease rules on $name', (backend) => {
 
     it('a lease whose release fails stays open, is warned about, and closes at the next try', async () => {
       const accountId = await account('1');
-      const { logger, logged } = capturingLogger();
+      const { logger, logged } = recordingLogger();
       const credit = leases({ logger });
       await credit.settle(await credit.hold({ accountId, requestId: requestId(), amount: d('0.01') }), { amount: d('0.01') });
       await credit.flush();
@@ -357,7 +335,7 @@ describe.each(backends())('credit lease rules on $name', (backend) => {
     it('close writes what is settled, closes every lease and stops the tick, silently', async () => {
       vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
       const accountId = await account('1');
-      const { logger, logged } = capturingLogger();
+      const { logger, logged } = recordingLogger();
       const credit = leases({ logger, tickMs: 1_000 });
       expect(vi.getTimerCount()).toBe(1);
       await credit.settle(await credit.hold({ accountId, requestId: requestId(), amount: d('0.01') }), { amount: d('0.01') });
@@ -370,7 +348,7 @@ describe.each(backends())('credit lease rules on $name', (backend) => {
     it('close waits closeTimeoutMs at most for captures the database keeps failing, then stops retrying and warns', async () => {
       const accountId = await account('1');
       const hold = { accountId, requestId: requestId(), amount: d('0.01') };
-      const { logger, logged } = capturingLogger();
+      const { logger, logged } = recordingLogger();
       const credit = leases({ logger, writeLingerMs: 0, closeTimeoutMs: 7_000 });
       const held = await credit.hold(hold);
       await failEntries(accountId, 'capture', '40001');

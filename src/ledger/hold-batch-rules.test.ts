@@ -1,10 +1,10 @@
-import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { openLedgerFor } from '../../test/support/ledger-checks.js';
 import { Decimal } from '../money/decimal.js';
 import { holdBatcher, type HoldInput } from './hold-batch.js';
 import { Ledger } from './ledger.js';
+import { refuseEntriesOf, stopEntryFaults } from '../../test/support/database-faults.js';
 
 const d = (text: string) => Decimal.parse(text);
 
@@ -14,7 +14,7 @@ describe.each(backends())('hold batch rules on $name', (backend) => {
   let counter = 0;
   openLedgerFor(backend, (opened) => ({ database, ledger } = opened));
   afterEach(async () => {
-    await sql`drop trigger if exists tollgate_rules_fail_hold on ledger_entries`.execute(database.db);
+    await stopEntryFaults(database.db);
   });
 
   const account = async (credits: string, mode: 'consumption_usd' | 'consumption_tokens' = 'consumption_usd') => {
@@ -108,16 +108,7 @@ describe.each(backends())('hold batch rules on $name', (backend) => {
   it('a failed shared transaction is retried one hold at a time, so only the failing hold gets the error', async () => {
     const failing = await account('1');
     const fine = await account('1');
-    await sql`
-      create or replace function tollgate_rules_fail_hold() returns trigger language plpgsql as $$
-      begin
-        if new.kind = 'hold' and new.account_id = ${sql.lit(failing)} then
-          raise exception 'the test fails this hold' using errcode = 'P0001';
-        end if;
-        return new;
-      end $$`.execute(database.db);
-    await sql`create trigger tollgate_rules_fail_hold before insert on ledger_entries
-      for each row execute function tollgate_rules_fail_hold()`.execute(database.db);
+    await refuseEntriesOf(database.db, failing, { kind: 'hold' });
     const { queue, alone } = batcher();
     const results = await settle(queue, [
       { accountId: fine, requestId: 'req_hold_rules_alone', amount: d('0.1') },

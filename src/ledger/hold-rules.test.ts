@@ -5,17 +5,9 @@ import { Decimal } from '../money/decimal.js';
 import { AccountNotFoundError, AccountSuspendedError, InsufficientCreditsError, InvalidAmountError } from './errors.js';
 import { placeHold } from './hold.js';
 import type { Ledger } from './ledger.js';
+import { refusal } from '../../test/support/refusals.js';
 
 const d = (text: string) => Decimal.parse(text);
-
-async function refusal(promise: Promise<unknown>): Promise<Error> {
-  return promise.then(
-    () => {
-      throw new Error('expected a refusal');
-    },
-    (error: unknown) => error as Error,
-  );
-}
 
 describe.each(backends())('hold rules on $name', (backend) => {
   let database: TestDatabase;

@@ -4,6 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { recordingLogger } from '../../test/support/recording-logger.js';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { openLedgerFor } from '../../test/support/ledger-checks.js';
 import { createLogger } from '../logging/logger.js';
@@ -12,22 +13,12 @@ import type { JournalRecord } from './capture-journal.js';
 import { releaseHoldsOfDeadInstances } from './dead-instances.js';
 import { replayLeftJournals, type ReplayOptions } from './journal-replay.js';
 import { Ledger } from './ledger.js';
+import { refuseEntriesOf } from '../../test/support/database-faults.js';
 
 const d = (text: string) => Decimal.parse(text);
 const newId = (prefix: string) => `${prefix}_${randomUUID().replaceAll('-', '')}`;
 /** A pid no process has (above Linux's pid_max): `kill(pid, 0)` fails with ESRCH. */
 const DEAD_PID = 999_999_999;
-
-function capturingLogger() {
-  const lines: string[] = [];
-  const logger = createLogger('debug', { write: (line: string) => void lines.push(line) });
-  const logged = () =>
-    lines.map((line) => {
-      const { time: _time, pid: _pid, hostname: _host, service: _service, ...rest } = JSON.parse(line) as Record<string, unknown>;
-      return rest;
-    });
-  return { logger, logged };
-}
 
 const journalText = (records: unknown[]) => records.map((record) => `${JSON.stringify(record)}\n`).join('');
 
@@ -112,7 +103,7 @@ describe.each(backends())('journal replay rules on $name', (backend) => {
     ];
     writeFileSync(path.join(directory, `${dead}-${DEAD_PID}-1.journal`), journalText(records));
     const usage: Array<Array<Record<string, unknown>>> = [];
-    const { logger, logged } = capturingLogger();
+    const { logger, logged } = recordingLogger();
     const report = await replay({ instanceId: me, logger, writeUsage: async (rows) => void usage.push(rows) });
 
     expect(report).toEqual({ files: 1, captures: 2, usageRecords: 2, unreadable: 0, released: 1 });
@@ -168,7 +159,7 @@ describe.each(backends())('journal replay rules on $name', (backend) => {
       `${journalText([{ type: 'capture', requestId: 'req_torn_ok', amount: '0.3' }])}{"type":"wat"}\n{"type":"capture","req`,
     );
     let usageCalls = 0;
-    const { logger, logged } = capturingLogger();
+    const { logger, logged } = recordingLogger();
     const report = await replay({
       instanceId: me,
       logger,
@@ -224,7 +215,7 @@ describe.each(backends())('journal replay rules on $name', (backend) => {
         { type: 'capture', requestId: 'req_fine', amount: '0.2' },
       ]),
     );
-    const { logger, logged } = capturingLogger();
+    const { logger, logged } = recordingLogger();
     const report = await replay({ instanceId: newId('inst'), logger });
     expect(report).toEqual({ files: 1, captures: 2, usageRecords: 0, unreadable: 0, released: 0 });
     const [refusal, summary] = logged();
@@ -250,22 +241,13 @@ describe.each(backends())('journal replay rules on $name', (backend) => {
     const name = `${dead}-${DEAD_PID}-1.journal`;
     writeFileSync(path.join(directory, name), journalText([{ type: 'capture', requestId: 'req_cut', leaseId, amount: '0.1' }]));
     // A real error of the database with the SQLSTATE of a connection lost (08006), on this account's captures.
-    await sql`
-      create or replace function tollgate_rules_cut_capture() returns trigger language plpgsql as $$
-      begin
-        if new.kind = 'capture' and new.account_id = ${sql.lit(accountId)} then
-          raise exception 'connection failure (test)' using errcode = '08006';
-        end if;
-        return new;
-      end $$`.execute(database.db);
-    await sql`create trigger tollgate_rules_cut_capture before insert on ledger_entries
-      for each row execute function tollgate_rules_cut_capture()`.execute(database.db);
+    const cut = await refuseEntriesOf(database.db, accountId, { sqlstate: '08006' });
     const me = newId('inst');
-    const { logger, logged } = capturingLogger();
+    const { logger, logged } = recordingLogger();
     try {
       await expect(replay({ instanceId: me, logger })).rejects.toMatchObject({ code: '08006' });
     } finally {
-      await sql`drop trigger if exists tollgate_rules_cut_capture on ledger_entries`.execute(database.db);
+      await cut.stop();
     }
     expect(logged()).toEqual([
       expect.objectContaining({
@@ -331,7 +313,7 @@ describe.each(backends())('journal replay rules on $name', (backend) => {
     // A file this very instance is replaying is never taken from it.
     const ownReplay = `${newId('inst')}-1-1.journal.replaying.${me}-${process.pid}`;
     writeFileSync(path.join(directory, ownReplay), '');
-    const { logger, logged } = capturingLogger();
+    const { logger, logged } = recordingLogger();
     const report = await replay({ instanceId: me, soleOwner: true, logger });
     expect(report).toEqual({ files: 1, captures: 0, usageRecords: 0, unreadable: 0, released: 2 });
     expect(files()).toEqual([ownReplay]);
@@ -363,7 +345,7 @@ describe.each(backends())('journal replay rules on $name', (backend) => {
     await ledger.hold({ accountId, requestId: newId('lease'), amount: d('1'), ownerId: stopped });
     const left = `${newId('inst')}-${DEAD_PID}-1.journal`;
     writeFileSync(path.join(directory, left), journalText([{ type: 'capture', requestId: 'req_x', amount: '1' }]));
-    const { logger, logged } = capturingLogger();
+    const { logger, logged } = recordingLogger();
     const report = await replay({ instanceId: me, directory: undefined, logger });
     expect(report).toEqual({ files: 0, captures: 0, usageRecords: 0, unreadable: 0, released: 1 });
     expect(files()).toEqual([left]);
@@ -384,7 +366,7 @@ describe.each(backends())('journal replay rules on $name', (backend) => {
   it('with nothing left and nothing to release, reports zeros and logs nothing', async () => {
     const me = newId('inst');
     await register(me);
-    const { logger, logged } = capturingLogger();
+    const { logger, logged } = recordingLogger();
     expect(await replay({ instanceId: me, logger })).toEqual({
       files: 0,
       captures: 0,

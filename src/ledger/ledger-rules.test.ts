@@ -14,18 +14,9 @@ import {
   InvalidAmountError,
 } from './errors.js';
 import { Ledger } from './ledger.js';
+import { refusal } from '../../test/support/refusals.js';
 
 const d = (text: string) => Decimal.parse(text);
-
-/** The error a promise was rejected with (a promise that resolves fails the test). */
-async function refusal(promise: Promise<unknown>): Promise<Error> {
-  return promise.then(
-    () => {
-      throw new Error('expected a refusal');
-    },
-    (error: unknown) => error as Error,
-  );
-}
 
 /** An account's fields as plain text, to compare whole (Decimals as their exact text). */
 function plain(account: Account) {

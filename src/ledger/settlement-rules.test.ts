@@ -6,17 +6,9 @@ import { Decimal } from '../money/decimal.js';
 import { HoldNotFoundError, InvalidAmountError } from './errors.js';
 import type { Ledger } from './ledger.js';
 import { captureHold, openHoldsByAccount, openHoldTotals, releaseHold, staleHoldRequestIds } from './settlement.js';
+import { refusal } from '../../test/support/refusals.js';
 
 const d = (text: string) => Decimal.parse(text);
-
-async function refusal(promise: Promise<unknown>): Promise<Error> {
-  return promise.then(
-    () => {
-      throw new Error('expected a refusal');
-    },
-    (error: unknown) => error as Error,
-  );
-}
 
 const shown = (outcome: { released: boolean; amount: Decimal }) => [outcome.released, outcome.amount.toString()];
 

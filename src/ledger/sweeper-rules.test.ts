@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { recordingLogger } from '../../test/support/recording-logger.js';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { until } from '../../test/support/wait.js';
 import { createLogger } from '../logging/logger.js';
@@ -9,17 +10,6 @@ import { Ledger } from './ledger.js';
 import { startHoldSweeper } from './sweeper.js';
 
 const d = (text: string) => Decimal.parse(text);
-
-function capturingLogger() {
-  const lines: string[] = [];
-  const logger = createLogger('debug', { write: (line: string) => void lines.push(line) });
-  const logged = () =>
-    lines.map((line) => {
-      const { time: _time, pid: _pid, hostname: _host, service: _service, ...rest } = JSON.parse(line) as Record<string, unknown>;
-      return rest;
-    });
-  return { logger, logged };
-}
 
 /** Each test opens its own database: a sweep acts on every instance and hold there is. */
 describe.each(backends())('hold sweeper rules on $name', (backend) => {
@@ -56,7 +46,7 @@ describe.each(backends())('hold sweeper rules on $name', (backend) => {
     await fresh();
     let clock = 0;
     const me = await GatewayInstance.register(database.db, { silenceMs: 30_000, now: () => clock });
-    const { logger, logged } = capturingLogger();
+    const { logger, logged } = recordingLogger();
     const sweeper = startHoldSweeper({ ledger, maxAgeSeconds: 3_600, intervalSeconds: 3_600, instance: me, logger });
     try {
       const accountId = await account();
@@ -130,7 +120,7 @@ describe.each(backends())('hold sweeper rules on $name', (backend) => {
     await fresh();
     const broken = await backend.open();
     await broken.close();
-    const { logger, logged } = capturingLogger();
+    const { logger, logged } = recordingLogger();
     const sweeper = startHoldSweeper({ ledger: new Ledger(broken.db), maxAgeSeconds: 60, intervalSeconds: 3_600, logger });
     expect(await sweeper.sweepNow()).toBe(0);
     expect(logged()).toEqual([
@@ -146,7 +136,7 @@ describe.each(backends())('hold sweeper rules on $name', (backend) => {
     const accountId = await account();
     await ledger.hold({ accountId, requestId: 'req_stale', amount: d('1') });
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
-    const { logger, logged } = capturingLogger();
+    const { logger, logged } = recordingLogger();
     // Every hold placed before the sweep's transaction is older than 0 s.
     const sweeper = startHoldSweeper({ ledger, maxAgeSeconds: 0, intervalSeconds: 60, logger });
     expect(vi.getTimerCount()).toBe(1);

@@ -20,9 +20,17 @@ export interface ScratchDatabase extends Database {
 export async function openScratchPostgres(adminUrl: string, prefix: string): Promise<ScratchDatabase> {
   if (!/^[a-z_][a-z0-9_]*$/.test(prefix)) throw new Error(`scratch database prefix ${JSON.stringify(prefix)}: use [a-z0-9_]`);
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
-  const template = await migratedTemplate(adminUrl);
   // Database names cannot be bound parameters; both are checked prefixes and hex digits only.
-  await withAdmin(adminUrl, (admin) => admin.query(`create database ${name} template ${template}`));
+  const copy = async () => {
+    const template = await migratedTemplate(adminUrl);
+    await withAdmin(adminUrl, (admin) => admin.query(`create database ${name} template ${template}`));
+  };
+  await copy().catch(async (error: unknown) => {
+    // 3D000: the template is gone (a process with other migrations replaced it on this server): make it again.
+    if ((error as { code?: string }).code !== '3D000') throw error;
+    templates.delete(adminUrl);
+    await copy();
+  });
   const url = databaseUrl(adminUrl, name);
   const database = await openDatabase({ kind: 'postgres', url });
   // Already migrated: this only checks that there is nothing left to run.
@@ -45,8 +53,7 @@ const templates = new Map<string, Promise<string>>();
  * (the loser of a race drops its copy). Templates of older migrations are dropped when a new one is made.
  */
 function migratedTemplate(adminUrl: string): Promise<string> {
-  const key = adminUrl;
-  let made = templates.get(key);
+  let made = templates.get(adminUrl);
   if (!made) {
     made = (async () => {
       const name = `tollgate_template_${migrationsHash()}`;
@@ -78,8 +85,8 @@ function migratedTemplate(adminUrl: string): Promise<string> {
       });
       return name;
     })();
-    made.catch(() => templates.delete(key));
-    templates.set(key, made);
+    made.catch(() => templates.delete(adminUrl));
+    templates.set(adminUrl, made);
   }
   return made;
 }
