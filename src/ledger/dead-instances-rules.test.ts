@@ -1,7 +1,6 @@
-import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
-import { openLedgerFor } from '../../test/support/ledger-checks.js';
+import { insertInstanceRow, openLedgerFor, stoppedAtOf } from '../../test/support/ledger-checks.js';
 import { Decimal } from '../money/decimal.js';
 import {
   declareInstancesDead,
@@ -24,22 +23,9 @@ describe.each(backends())('dead instance rules on $name', (backend) => {
     ledger = new Ledger(database.db);
   };
 
-  const register = async (id: string, options: { heartbeatSecondsAgo?: number; stoppedHoursAgo?: number } = {}) => {
-    await database.db
-      .insertInto('gateway_instances')
-      .values({
-        id,
-        host: 'rules.invalid',
-        pid: 1,
-        heartbeat_at: sql<Date>`now() - make_interval(secs => ${options.heartbeatSecondsAgo ?? 0})`,
-        ...(options.stoppedHoursAgo !== undefined
-          ? { stopped_at: sql<Date>`now() - make_interval(hours => ${options.stoppedHoursAgo})` }
-          : {}),
-      } as never)
-      .execute();
-  };
-  const stoppedAt = async (id: string) =>
-    (await database.db.selectFrom('gateway_instances').select('stopped_at').where('id', '=', id).executeTakeFirst())?.stopped_at;
+  const register = (id: string, options: { heartbeatSecondsAgo?: number; stoppedHoursAgo?: number } = {}) =>
+    insertInstanceRow(database.db, id, options);
+  const stoppedAt = (id: string) => stoppedAtOf(database.db, id);
   const ids = async () =>
     (await database.db.selectFrom('gateway_instances').select('id').orderBy('id').execute()).map((row) => row.id);
   const account = async (credits: string) => {

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { sql } from 'kysely';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
-import { openLedgerFor } from '../../test/support/ledger-checks.js';
+import { insertInstanceRow, openLedgerFor } from '../../test/support/ledger-checks.js';
 import { Decimal } from '../money/decimal.js';
 import { beginIdempotentRequest, completeIdempotentRequest, DEFAULT_CLAIM_EXPIRY, hashRequest } from './idempotency.js';
 import { Ledger } from './ledger.js';
@@ -105,15 +104,7 @@ describe.each(backends())('idempotency key rules on $name', (backend) => {
     const input = { accountId: account, requestHash: 'h', requestId: 'req_first' };
     await beginIdempotentRequest(database.db, { ...input, key: gone, ownerId: 'inst_without_row' });
     expect(await beginIdempotentRequest(database.db, { ...input, key: gone, requestId: 'req_retry' })).toEqual({ kind: 'new' });
-    await database.db
-      .insertInto('gateway_instances')
-      .values({
-        id: 'inst_rules_owner',
-        host: 'rules.invalid',
-        pid: 1,
-        heartbeat_at: sql<Date>`now() - interval '20 seconds'`,
-      } as never)
-      .execute();
+    await insertInstanceRow(database.db, 'inst_rules_owner', { heartbeatSecondsAgo: 20 });
     await beginIdempotentRequest(database.db, { ...input, key: fresh, ownerId: 'inst_rules_owner' });
     const retry = { ...input, key: fresh, requestId: 'req_retry' };
     expect(await beginIdempotentRequest(database.db, retry, { silenceMs: 30_000, unownedSeconds: 900 })).toEqual({

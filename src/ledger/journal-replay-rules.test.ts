@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { recordingLogger } from '../../test/support/recording-logger.js';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
-import { openLedgerFor } from '../../test/support/ledger-checks.js';
+import { insertInstanceRow, openLedgerFor, stoppedAtOf } from '../../test/support/ledger-checks.js';
 import { createLogger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
 import type { JournalRecord } from './capture-journal.js';
@@ -50,20 +50,14 @@ describe.each(backends())('journal replay rules on $name', (backend) => {
   const register = async (
     id: string,
     options: { host?: string; pid?: number; stopped?: boolean; heartbeatSecondsAgo?: number } = {},
-  ) => {
-    await database.db
-      .insertInto('gateway_instances')
-      .values({
-        id,
-        host: options.host ?? hostname(),
-        pid: options.pid ?? process.pid,
-        heartbeat_at: sql<Date>`now() - make_interval(secs => ${options.heartbeatSecondsAgo ?? 0})`,
-        ...(options.stopped ? { stopped_at: new Date() } : {}),
-      } as never)
-      .execute();
-  };
-  const stoppedAt = async (id: string) =>
-    (await database.db.selectFrom('gateway_instances').select('stopped_at').where('id', '=', id).executeTakeFirst())?.stopped_at;
+  ) =>
+    insertInstanceRow(database.db, id, {
+      host: options.host ?? hostname(),
+      pid: options.pid ?? process.pid,
+      ...(options.heartbeatSecondsAgo !== undefined ? { heartbeatSecondsAgo: options.heartbeatSecondsAgo } : {}),
+      ...(options.stopped ? { stoppedHoursAgo: 0 } : {}),
+    });
+  const stoppedAt = (id: string) => stoppedAtOf(database.db, id);
   const entries = (accountId: string) =>
     database.db.selectFrom('ledger_entries').selectAll().where('account_id', '=', accountId).orderBy('id').execute();
   const replay = (options: Partial<ReplayOptions> & { instanceId: string }) =>

@@ -1,7 +1,7 @@
-import { sql } from 'kysely';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { recordingLogger } from '../../test/support/recording-logger.js';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
+import { insertInstanceRow, stoppedAtOf } from '../../test/support/ledger-checks.js';
 import { until } from '../../test/support/wait.js';
 import { createLogger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
@@ -23,22 +23,9 @@ describe.each(backends())('hold sweeper rules on $name', (backend) => {
     database = await backend.open();
     ledger = new Ledger(database.db);
   };
-  const register = async (id: string, options: { heartbeatSecondsAgo?: number; stoppedHoursAgo?: number } = {}) => {
-    await database.db
-      .insertInto('gateway_instances')
-      .values({
-        id,
-        host: 'rules.invalid',
-        pid: 1,
-        heartbeat_at: sql<Date>`now() - make_interval(secs => ${options.heartbeatSecondsAgo ?? 0})`,
-        ...(options.stoppedHoursAgo !== undefined
-          ? { stopped_at: sql<Date>`now() - make_interval(hours => ${options.stoppedHoursAgo})` }
-          : {}),
-      } as never)
-      .execute();
-  };
-  const stoppedAt = async (id: string) =>
-    (await database.db.selectFrom('gateway_instances').select('stopped_at').where('id', '=', id).executeTakeFirst())?.stopped_at;
+  const register = (id: string, options: { heartbeatSecondsAgo?: number; stoppedHoursAgo?: number } = {}) =>
+    insertInstanceRow(database.db, id, options);
+  const stoppedAt = (id: string) => stoppedAtOf(database.db, id);
   const account = async () =>
     (await ledger.createAccount({ name: 'sweep-rules', mode: 'consumption_usd', credits: d('10') })).account.id;
 

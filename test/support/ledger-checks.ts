@@ -1,4 +1,4 @@
-import type { Kysely, KyselyPlugin } from 'kysely';
+import { sql, type Kysely, type KyselyPlugin } from 'kysely';
 import { afterAll, beforeAll, expect } from 'vitest';
 import type { Schema } from '../../src/db/schema.js';
 import type { Db } from '../../src/db/database.js';
@@ -18,6 +18,34 @@ export function countingHandle(db: Kysely<Schema>): { db: Kysely<Schema>; statem
     transformResult: (args) => Promise.resolve(args.result),
   };
   return { db: db.withPlugin(plugin), statements: () => count };
+}
+
+/**
+ * A gateway instance's row as another process would have left it: its heartbeat `heartbeatSecondsAgo` old by
+ * the database's clock, and stopped `stoppedHoursAgo` hours ago if given (default host `rules.invalid`, pid 1).
+ */
+export async function insertInstanceRow(
+  db: Db,
+  id: string,
+  options: { host?: string; pid?: number; heartbeatSecondsAgo?: number; stoppedHoursAgo?: number } = {},
+): Promise<void> {
+  await db
+    .insertInto('gateway_instances')
+    .values({
+      id,
+      host: options.host ?? 'rules.invalid',
+      pid: options.pid ?? 1,
+      heartbeat_at: sql<Date>`now() - make_interval(secs => ${options.heartbeatSecondsAgo ?? 0})`,
+      ...(options.stoppedHoursAgo !== undefined
+        ? { stopped_at: sql<Date>`now() - make_interval(hours => ${options.stoppedHoursAgo})` }
+        : {}),
+    } as never)
+    .execute();
+}
+
+/** When the instance's row says it stopped (null: running; undefined: no such row). */
+export async function stoppedAtOf(db: Db, id: string): Promise<Date | null | undefined> {
+  return (await db.selectFrom('gateway_instances').select('stopped_at').where('id', '=', id).executeTakeFirst())?.stopped_at;
 }
 
 /** The ledger entries of one account, oldest first. */
