@@ -83,15 +83,20 @@ describe('Decimal', () => {
     const near = (limit: bigint) => fc.bigInt({ min: -limit, max: limit });
     const edge = fc.oneof(near(2n ** 20n), near(2n ** 40n), near(2n ** 53n + 1000n), near(10n ** 30n));
     fc.assert(
-      fc.property(edge, fc.integer({ min: 0, max: 30 }), fc.oneof(fc.nat(), fc.integer({ min: 2 ** 52, max: Number.MAX_SAFE_INTEGER })), (coefficient, places, count) => {
-        const rate = Decimal.scaled(coefficient, places);
-        const product = rate.times(count);
-        expect(product.eq(Decimal.scaled(coefficient * BigInt(count), places))).toBe(true);
-        expect(product.eq(rate.times(BigInt(count)))).toBe(true);
-        // One representation per value: no trailing zeros after the point.
-        expect(product.toString()).toBe(Decimal.parse(product.toString()).toString());
-        if (product.scale > 0) expect(product.coefficient % 10n).not.toBe(0n);
-      }),
+      fc.property(
+        edge,
+        fc.integer({ min: 0, max: 30 }),
+        fc.oneof(fc.nat(), fc.integer({ min: 2 ** 52, max: Number.MAX_SAFE_INTEGER })),
+        (coefficient, places, count) => {
+          const rate = Decimal.scaled(coefficient, places);
+          const product = rate.times(count);
+          expect(product.eq(Decimal.scaled(coefficient * BigInt(count), places))).toBe(true);
+          expect(product.eq(rate.times(BigInt(count)))).toBe(true);
+          // One representation per value: no trailing zeros after the point.
+          expect(product.toString()).toBe(Decimal.parse(product.toString()).toString());
+          if (product.scale > 0) expect(product.coefficient % 10n).not.toBe(0n);
+        },
+      ),
       { numRuns: 2000 },
     );
     expect(Decimal.parse('0.00000015').times(9_007_199_254_740_991).toString()).toBe('1351079888.21114865');
@@ -100,13 +105,20 @@ describe('Decimal', () => {
   });
 
   it('knows the sign of a value past 2^53, and refuses what fromSafeInteger and scaled cannot hold exactly', () => {
-    for (const [text, sign] of [['1e30', 1], ['-1e30', -1], ['9007199254740993', 1], ['-0.9007199254740993', -1]] as const) {
+    for (const [text, sign] of [
+      ['1e30', 1],
+      ['-1e30', -1],
+      ['9007199254740993', 1],
+      ['-0.9007199254740993', -1],
+    ] as const) {
       const value = Decimal.parse(text);
       expect(value.safeCoefficient).toBeNaN(); // held as a bigint
       expect([value.isPositive(), value.isNegative(), value.isZero()]).toEqual([sign > 0, sign < 0, false]);
     }
     expect(Decimal.fromSafeInteger(-1500, 3).toString()).toBe('-1.5');
     expect(Decimal.fromSafeInteger(0, 7)).toBe(Decimal.ZERO);
+    // Scale 0 is a scale: a whole number of units.
+    expect(Decimal.fromSafeInteger(42, 0).toString()).toBe('42');
     expect(() => Decimal.fromSafeInteger(2 ** 53, 0)).toThrow('not a safe integer: 9007199254740992');
     expect(() => Decimal.fromSafeInteger(1.5, 0)).toThrow('not a safe integer: 1.5');
     expect(() => Decimal.fromSafeInteger(1, -1)).toThrow('a scale is a whole number of places, got -1');
@@ -117,7 +129,10 @@ describe('Decimal', () => {
   it('add, sub and cmp equal bigint arithmetic on both sides of 2^53 (property)', () => {
     const near = (limit: bigint) => fc.bigInt({ min: -limit, max: limit });
     const edge = fc
-      .tuple(fc.oneof(near(2n ** 20n), near(2n ** 52n), near(2n ** 53n + 5000n), near(10n ** 30n)), fc.integer({ min: 0, max: 20 }))
+      .tuple(
+        fc.oneof(near(2n ** 20n), near(2n ** 52n), near(2n ** 53n + 5000n), near(10n ** 30n)),
+        fc.integer({ min: 0, max: 20 }),
+      )
       .map(([coefficient, places]) => ({ coefficient, places, value: Decimal.scaled(coefficient, places) }));
     /** The reference: both at the larger scale, as bigints. */
     const atScale = (coefficient: bigint, places: number, scale: number) => coefficient * 10n ** BigInt(scale - places);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '../money/decimal.js';
-import { priceUsage, ratesFor } from './cost.js';
+import { imageRateFor, priceUsage, ratesFor } from './cost.js';
 import type { CostBreakdown, ModelPrice, NormalizedUsage, PriceRates } from './types.js';
 import { emptyUsage, usageFromAnthropic, usageFromOpenAI, usageFromTotals } from './usage.js';
 
@@ -141,6 +141,40 @@ describe('priceUsage', () => {
     expect(priceUsage(images(1, { size: '256x256', quality: 'hd' }), price).providerCost.toString()).toBe('0.016');
     expect(priceUsage(images(3, { size: '512x512' }), price).providerCost.toString()).toBe('0.15');
     expect(priceUsage(images(1, undefined), price).lines[0]).toMatchObject({ component: 'image', rate: Decimal.parse('0.05') });
+  });
+
+  it('picks an image rate by size, then quality, whatever order the rates are listed in', () => {
+    const rates = [
+      { size: '1024x1024', quality: 'standard', rate: d('0.04') },
+      { size: '1024x1024', quality: 'hd', rate: d('0.08') },
+      { size: '1024x1024', rate: d('0.05') },
+    ];
+    expect(imageRateFor({ imageRates: rates }, { size: '1024x1024', quality: 'hd' })).toEqual({
+      rate: d('0.08'),
+      variant: '1024x1024 hd',
+    });
+    // A quality the size has no rate for takes the size's rate for any quality, not the first listed.
+    expect(imageRateFor({ imageRates: rates }, { size: '1024x1024', quality: 'low' })).toEqual({
+      rate: d('0.05'),
+      variant: '1024x1024 any',
+    });
+    expect(imageRateFor({ imageRates: rates }, { size: '1024x1024' })).toEqual({ rate: d('0.05'), variant: '1024x1024 any' });
+    // No rates by size: nothing to pick (the flat per-image rate applies), with or without a size.
+    expect(imageRateFor({}, { size: '1024x1024', quality: 'hd' })).toBeUndefined();
+    expect(imageRateFor({ imageRates: [] }, { size: '1024x1024' })).toBeUndefined();
+  });
+
+  it('a usage that names an image size but made no image has no image line', () => {
+    const price: ModelPrice = { ...testPrice({ input: d('0.000001') }), imageRates: [{ size: '1024x1024', rate: d('0.04') }] };
+    const usage = { ...usageFromTotals({ input: 10, output: 0 }), image: { size: '1024x1024' } };
+    expect(priceUsage(usage, price).lines.map((line) => line.component)).toEqual(['input']);
+  });
+
+  it('seconds of audio on a model priced by the token add no line (the tokens are billed)', () => {
+    const price = testPrice({ input: d('0.000001') });
+    const breakdown = priceUsage({ ...usageFromTotals({ input: 10, output: 0 }), audioSeconds: 30 }, price);
+    expect(breakdown.lines.map((line) => line.component)).toEqual(['input']);
+    expect(breakdown.providerCost.toString()).toBe('0.00001');
   });
 
   it('prices transcriptions per second of audio', () => {

@@ -101,6 +101,7 @@ describe('findMarkup', () => {
       percent: Decimal.ZERO,
       fixedFee: d('0.01'),
     });
+    expect(nameFor(query)).toBe('account:acct');
     expect(nameFor({ ...query, accountId: 'other', accountMarkup: { percent: undefined, fixedFee: undefined } })).toBe(
       'model:gpt-4o',
     );

@@ -106,6 +106,18 @@ describe('quoteWorstCase', () => {
     });
     expect(held.usage.input.cacheWrite1h).toBe(1000);
     expect(held.debit.amount.toString()).toBe('0.0075');
+    // A cache write cheaper than input (a discount some gateways list) is not the worst case: input is.
+    const cheapWrite = { ...sonnet, rates: { ...sonnet.rates, cacheWrite: Decimal.parse('1e-6') } };
+    const cheap = quoteWorstCase({
+      resolution: resolution(cheapWrite),
+      promptTokens: 1000,
+      maxOutputTokens: 100,
+      markup: undefined,
+      mode: 'consumption_usd',
+      jobPrice: undefined,
+    });
+    expect(cheap.usage.input).toMatchObject({ uncached: 1000, cacheWrite: 0 });
+    expect(cheap.debit.amount.toString()).toBe('0.0045'); // 1000 x 3e-6 + 100 x 1.5e-5
   });
 
   it('holds tokens or the job price in the other budget modes', () => {

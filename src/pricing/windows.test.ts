@@ -19,6 +19,7 @@ describe('time-of-day windows', () => {
     expect(parseTimeOfDay('23:59:59.999')).toBe(86_399.999);
     expect(parseTimeOfDay('07:05')).toBe(25_500);
     expect(formatTimeOfDay(59_415.5)).toBe('16:30:15.500');
+    expect(formatTimeOfDay(59_415.05)).toBe('16:30:15.050');
     expect(windowLabel({ startSecond: 59_415.25, endSecond: 1_800 })).toBe('16:30:15.250-00:30:00 UTC');
     for (const bad of ['24:00', '7:05', '07:60', '07:05:60', '07:05:00.1234', 'x07:05', '07:05:00ZZ', '07:05:00.'])
       expect(() => parseTimeOfDay(bad)).toThrow(`"${bad}" is not a UTC time of day (HH:MM:SS)`);
@@ -26,12 +27,9 @@ describe('time-of-day windows', () => {
 
   it('a window past midnight holds from its start exactly', () => {
     const night = { startSecond: 59_400, endSecond: 1_800 };
-    expect([at('16:29:59.999'), at('16:30:00'), at('00:29:59.999'), at('00:30:00')].map((time) => inWindow(night, time))).toEqual([
-      false,
-      true,
-      true,
-      false,
-    ]);
+    expect([at('16:29:59.999'), at('16:30:00'), at('00:29:59.999'), at('00:30:00')].map((time) => inWindow(night, time))).toEqual(
+      [false, true, true, false],
+    );
   });
 
   it('holds from the start, inclusive, to the end, exclusive, and wraps past midnight', () => {
@@ -74,5 +72,19 @@ describe('time-of-day windows', () => {
     expect(standard.window).toBe('00:30:00-16:30:00 UTC');
     expect(priceInForce(price, at('11:00:00'))).toBe(standard);
     expect(priceInForce(price, at('20:00:00'))).toBe(price);
+    // A version without windows, or with none listed, is its own price at any time.
+    const { windows: _windows, ...plain } = price;
+    expect(priceInForce(plain, at('10:00:00'))).toBe(plain);
+    const none = { ...price, windows: [] };
+    expect(priceInForce(none, at('10:00:00'))).toBe(none);
+  });
+
+  it('a window that ends where it starts holds at no time (not the whole day)', () => {
+    const empty = { startSecond: 3_600, endSecond: 3_600 };
+    expect([at('00:59:59.999'), at('01:00:00'), at('13:00:00')].map((time) => inWindow(empty, time))).toEqual([
+      false,
+      false,
+      false,
+    ]);
   });
 });
