@@ -10,12 +10,12 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { openLedgerFor } from '../../test/support/ledger-checks.js';
 import type { Db } from '../db/database.js';
-import { createLogger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
 import type { Account } from './accounts.js';
 import { CapExceededError, CapReservations, usedOf, type CapHold, type CapSpec } from './cap-reservations.js';
 import type { Ledger } from './ledger.js';
 import { resolveLimitTarget, setLimits, type LimitChanges } from './limits.js';
+import { recordingLogger } from '../../test/support/recording-logger.js';
 import { refusal } from '../../test/support/refusals.js';
 
 /**
@@ -42,12 +42,6 @@ class Probe implements KyselyPlugin {
   async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
     return args.result;
   }
-}
-
-function capturedLogger() {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = createLogger('warn', { write: (line: string) => void lines.push(JSON.parse(line)) });
-  return { logger, lines };
 }
 
 const lease = (hold: CapHold, index = 0) => hold.carves[index]!;
@@ -568,7 +562,7 @@ describe.each(backends())('cap reservations on $name', (backend) => {
     });
 
     it('tells onUsage nothing when the cap was deleted meanwhile and the give-back found no row', async () => {
-      const { logger, lines } = capturedLogger();
+      const { logger, logged } = recordingLogger('warn');
       const onUsage = vi.fn();
       const caps = reservations({ callsPerLease: 1, now: () => T0, onUsage, logger });
       const spec = await capOn({ cap: d('10') });
@@ -584,21 +578,21 @@ describe.each(backends())('cap reservations on $name', (backend) => {
       expect(onUsage).toHaveBeenCalledTimes(1);
       expect(onUsage.mock.calls[0]![0]).toBe(drawn);
       expect((onUsage.mock.calls[0]![2] as Decimal).toString()).toBe('0');
-      expect(lines).toStrictEqual([]);
+      expect(logged()).toStrictEqual([]);
     });
 
     it('closes without onUsage and without a warning when none is given', async () => {
-      const { logger, lines } = capturedLogger();
+      const { logger, logged } = recordingLogger('warn');
       const spec = await capOn({ cap: d('10') });
       const caps = reservations({ callsPerLease: 1, now: () => T0, logger });
       await caps.settle(await caps.reserve([spec], d('1'), T0), d('1'));
       await caps.close();
-      expect(lines).toStrictEqual([]);
+      expect(logged()).toStrictEqual([]);
       expect(await used(spec)).toBe('1');
     });
 
     it('a give-back that fails is logged and retried at the next close', async () => {
-      const { logger, lines } = capturedLogger();
+      const { logger, logged } = recordingLogger('warn');
       const spec = await capOn({ cap: d('100') });
       const probe = new Probe();
       const caps = reservations({ now: () => T0, logger }, database.db.withPlugin(probe));
@@ -607,8 +601,8 @@ describe.each(backends())('cap reservations on $name', (backend) => {
       probe.failUpdates = true;
       await caps.returnUnused();
       expect(lease(hold).closing).toBeUndefined();
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatchObject({
+      expect(logged()).toHaveLength(1);
+      expect(logged()[0]).toMatchObject({
         level: 40,
         msg: 'could not close a cap reservation; will retry',
         limitId: spec.limitId,
@@ -618,7 +612,7 @@ describe.each(backends())('cap reservations on $name', (backend) => {
       probe.failUpdates = false;
       await caps.returnUnused();
       expect(await used(spec)).toBe('0.25');
-      expect(lines).toHaveLength(1);
+      expect(logged()).toHaveLength(1);
     });
   });
 
