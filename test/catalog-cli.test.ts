@@ -1,23 +1,16 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runTollgate } from './support/cli-process.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const fixture = (name: string) => path.join(root, 'fixtures/seed-formats', name);
 let dataDirectory: string;
 
-/** Runs `tollgate <args>` as a user would, on its own PGlite data directory. */
-function tollgate(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: root,
-    env: { ...process.env, TOLLGATE_DATA_DIR: dataDirectory, DATABASE_URL: '' },
-    encoding: 'utf8',
-  });
-  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+/** Runs `tollgate <args>` as a user would, in its own process on its own PGlite data directory. */
+const tollgate = (...args: string[]) => runTollgate(dataDirectory, ...args);
 
 describe('tollgate catalog commands', () => {
   beforeAll(() => {
@@ -27,35 +20,35 @@ describe('tollgate catalog commands', () => {
     rmSync(dataDirectory, { recursive: true, force: true });
   });
 
-  it("runs the seed's story from the command line", () => {
-    const imported = tollgate('catalog', 'models', 'import', fixture('catalog_models.json'), '--json');
+  it("runs the seed's story from the command line", async () => {
+    const imported = await tollgate('catalog', 'models', 'import', fixture('catalog_models.json'), '--json');
     expect(imported.code).toBe(0);
     expect(JSON.parse(imported.stdout)).toMatchObject({ inserted: 10, unchanged: 0 });
 
-    const dryRun = tollgate('catalog', 'seed', fixture('manual_pricing.json'));
+    const dryRun = await tollgate('catalog', 'seed', fixture('manual_pricing.json'));
     expect(dryRun.code).toBe(0);
     expect(dryRun.stdout).toContain('variant: nosana/whisper-large-v3 -> nosana/openai/whisper-large-v3');
     expect(dryRun.stdout).toContain('dry run: nothing written');
     expect(dryRun.stdout).not.toContain('seeding ['); // no progress bar when piped
 
-    const executed = tollgate('catalog', 'seed', fixture('manual_pricing.json'), '--execute', '--json');
+    const executed = await tollgate('catalog', 'seed', fixture('manual_pricing.json'), '--execute', '--json');
     expect(executed.code).toBe(0);
     const report = JSON.parse(executed.stdout);
     expect(report.sources[0]).toMatchObject({ inserted: 9, skippedZeroPrice: 1, skippedNotInCatalog: 165 });
     expect(report.coverage).toMatchObject({ active: 10, priced: 9, percent: '90.00' });
 
-    const again = JSON.parse(tollgate('catalog', 'seed', fixture('manual_pricing.json'), '--execute', '--json').stdout);
+    const again = JSON.parse((await tollgate('catalog', 'seed', fixture('manual_pricing.json'), '--execute', '--json')).stdout);
     expect(again.sources[0]).toMatchObject({ inserted: 0, updated: 0, unchanged: 9 });
     expect(again.written).toEqual({ models: 0, versions: 0, closed: 0 });
 
-    const coverage = tollgate('catalog', 'coverage');
+    const coverage = await tollgate('catalog', 'coverage');
     expect(coverage.code).toBe(1);
     expect(coverage.stdout).toContain('coverage: 9 of 10 active models priced (90.00%)');
     expect(coverage.stdout).toContain('unpriced: nosana/stabilityai/stable-diffusion-xl-base-1.0');
   });
 
-  it('prints a price with exact rates, its source and version', () => {
-    const price = tollgate('catalog', 'price', 'nosana/meta-llama/Llama-3.3-70B-Instruct', '--json');
+  it('prints a price with exact rates, its source and version', async () => {
+    const price = await tollgate('catalog', 'price', 'nosana/meta-llama/Llama-3.3-70B-Instruct', '--json');
     expect(price.code).toBe(0);
     const body = JSON.parse(price.stdout);
     expect(body).toMatchObject({
@@ -65,35 +58,32 @@ describe('tollgate catalog commands', () => {
       effectiveUntil: null,
     });
     expect(typeof body.version).toBe('number');
-    const before = tollgate('catalog', 'price', 'nosana/meta-llama/Llama-3.3-70B-Instruct', '--at', '2020-01-01T00:00:00Z');
+    const before = await tollgate('catalog', 'price', 'nosana/meta-llama/Llama-3.3-70B-Instruct', '--at', '2020-01-01T00:00:00Z');
     expect(before.code).toBe(1);
     expect(before.stderr).toContain('no price for nosana/meta-llama/Llama-3.3-70B-Instruct at 2020-01-01T00:00:00.000Z');
-    expect(tollgate('catalog', 'price', 'x', '--at', 'yesterday').code).toBe(2);
+    expect((await tollgate('catalog', 'price', 'x', '--at', 'yesterday')).code).toBe(2);
   });
 
-  it('exits 1 when an entry has an error, 2 for unreadable files or unknown formats', () => {
+  it('exits 1 when an entry has an error, 2 for unreadable files or unknown formats', async () => {
     const bad = path.join(dataDirectory, 'bad.json');
-    spawnSync('sh', [
-      '-c',
-      `printf '%s' '{"nosana": {"meta-llama/Llama-3.1-8B-Instruct": {"prompt": "-1", "completion": "1"}}}' > ${bad}`,
-    ]);
-    const seeded = tollgate('catalog', 'seed', bad);
+    writeFileSync(bad, '{"nosana": {"meta-llama/Llama-3.1-8B-Instruct": {"prompt": "-1", "completion": "1"}}}');
+    const seeded = await tollgate('catalog', 'seed', bad);
     expect(seeded.code).toBe(1);
     expect(seeded.stdout).toContain(
       `error: ${bad}: model nosana/meta-llama/Llama-3.1-8B-Instruct, field prompt: negative price (got "-1")`,
     );
-    expect(tollgate('catalog', 'seed', path.join(dataDirectory, 'missing.json')).code).toBe(2);
-    const format = tollgate('catalog', 'seed', '--format', 'csv', fixture('manual_pricing.json'));
+    expect((await tollgate('catalog', 'seed', path.join(dataDirectory, 'missing.json'))).code).toBe(2);
+    const format = await tollgate('catalog', 'seed', '--format', 'csv', fixture('manual_pricing.json'));
     expect(format.code).toBe(2);
     expect(format.stderr).toContain('unknown format "csv"');
-    expect(tollgate('catalog', 'seed', '--dry-run', '--execute', fixture('manual_pricing.json')).code).toBe(2);
+    expect((await tollgate('catalog', 'seed', '--dry-run', '--execute', fixture('manual_pricing.json'))).code).toBe(2);
   });
 
-  it('validates files with exit 0 or 1 and one line per problem', () => {
-    const valid = tollgate('catalog', 'validate', fixture('llm_pricing_current.json'));
+  it('validates files with exit 0 or 1 and one line per problem', async () => {
+    const valid = await tollgate('catalog', 'validate', fixture('llm_pricing_current.json'));
     expect(valid.code).toBe(0);
     expect(valid.stdout).toBe('valid: 1 file(s), 37 priced models, 0 problem(s)\n');
-    const invalid = tollgate(
+    const invalid = await tollgate(
       'catalog',
       'validate',
       fixture('manual_pricing.json'),
@@ -107,21 +97,30 @@ describe('tollgate catalog commands', () => {
     ]);
   });
 
-  it('resolves names in catalog price and cost as a call would, with the time-of-day window in force at --at', () => {
+  it('resolves names in catalog price and cost as a call would, with the time-of-day window in force at --at', async () => {
     const data = path.join(root, 'fixtures/genai-prices/package-data.json');
-    const seeded = tollgate('catalog', 'seed', data, '--format', 'genai-prices', '--register-models', '--execute', '--json');
+    const seeded = await tollgate(
+      'catalog',
+      'seed',
+      data,
+      '--format',
+      'genai-prices',
+      '--register-models',
+      '--execute',
+      '--json',
+    );
     expect(seeded.code).toBe(0);
-    const byName = (name: string) => JSON.parse(tollgate('catalog', 'price', name, '--json').stdout);
-    expect(byName('openai/gpt-4o')).toMatchObject({ modelId: 'openai/gpt-4o', match: 'exact', catalog: 'database' });
-    expect(byName('GPT-4o')).toMatchObject({ modelId: 'openai/gpt-4o', providerId: 'openai' });
-    expect(byName('gemini-2.5-flash-preview-tts')).toMatchObject({
+    const byName = async (name: string) => JSON.parse((await tollgate('catalog', 'price', name, '--json')).stdout);
+    expect(await byName('openai/gpt-4o')).toMatchObject({ modelId: 'openai/gpt-4o', match: 'exact', catalog: 'database' });
+    expect(await byName('GPT-4o')).toMatchObject({ modelId: 'openai/gpt-4o', providerId: 'openai' });
+    expect(await byName('gemini-2.5-flash-preview-tts')).toMatchObject({
       modelId: 'google/gemini-2.5-flash-tts',
       match: 'alias',
       rule: '{"equals":"gemini-2.5-flash-preview-tts"}',
     });
 
     const standard = JSON.parse(
-      tollgate('catalog', 'price', 'deepseek-reasoner', '--at', '2030-01-02T10:00:00Z', '--json').stdout,
+      (await tollgate('catalog', 'price', 'deepseek-reasoner', '--at', '2030-01-02T10:00:00Z', '--json')).stdout,
     );
     expect(standard).toMatchObject({ modelId: 'deepseek/deepseek-reasoner', windowInForce: '00:30:00-16:30:00 UTC' });
     expect(standard.windows).toEqual([
@@ -132,18 +131,23 @@ describe('tollgate catalog commands', () => {
         tiers: [],
       },
     ]);
-    const human = tollgate('catalog', 'price', 'deepseek-reasoner', '--at', '2030-01-02T20:00:00Z');
+    const human = await tollgate('catalog', 'price', 'deepseek-reasoner', '--at', '2030-01-02T20:00:00Z');
     expect(human.stdout).toContain('base rates (no window)');
     expect(human.stdout).toContain('from 00:30:00-16:30:00 UTC:');
 
-    const costAt = (time: string) =>
-      JSON.parse(tollgate('cost', 'deepseek-reasoner', '--input', '100000', '--output', '10000', '--at', time, '--json').stdout);
-    expect(costAt('2030-01-02T10:00:00Z').breakdown).toMatchObject({ providerCost: '0.0769', window: '00:30:00-16:30:00 UTC' });
-    expect(costAt('2030-01-02T20:00:00Z').breakdown.providerCost).toBe('0.019');
-    expect(tollgate('cost', 'deepseek-reasoner', '--input', '1', '--output', '1', '--at', 'noon').code).toBe(2);
+    const costAt = async (time: string) =>
+      JSON.parse(
+        (await tollgate('cost', 'deepseek-reasoner', '--input', '100000', '--output', '10000', '--at', time, '--json')).stdout,
+      );
+    expect((await costAt('2030-01-02T10:00:00Z')).breakdown).toMatchObject({
+      providerCost: '0.0769',
+      window: '00:30:00-16:30:00 UTC',
+    });
+    expect((await costAt('2030-01-02T20:00:00Z')).breakdown.providerCost).toBe('0.019');
+    expect((await tollgate('cost', 'deepseek-reasoner', '--input', '1', '--output', '1', '--at', 'noon')).code).toBe(2);
   });
 
-  it('holds back a suspicious price in catalog seed unless --accept-suspicious', () => {
+  it('holds back a suspicious price in catalog seed unless --accept-suspicious', async () => {
     const file = path.join(dataDirectory, 'wandb.json');
     writeFileSync(
       file,
@@ -156,12 +160,12 @@ describe('tollgate catalog commands', () => {
         },
       }),
     );
-    const held = tollgate('catalog', 'seed', file, '--register-models', '--execute');
+    const held = await tollgate('catalog', 'seed', file, '--register-models', '--execute');
     expect(held.code).toBe(1);
     expect(held.stdout).toContain('held back: wandb/zai-org/GLM-4.5: input is 0.055 USD per token ($55000 per 1M)');
-    const json = JSON.parse(tollgate('catalog', 'seed', file, '--register-models', '--json').stdout);
+    const json = JSON.parse((await tollgate('catalog', 'seed', file, '--register-models', '--json')).stdout);
     expect(json.sources[0]).toMatchObject({ heldBack: 1, suspicious: [{ model: 'wandb/zai-org/GLM-4.5' }] });
-    const accepted = tollgate('catalog', 'seed', file, '--register-models', '--execute', '--accept-suspicious');
+    const accepted = await tollgate('catalog', 'seed', file, '--register-models', '--execute', '--accept-suspicious');
     expect(accepted.code).toBe(0);
     expect(accepted.stdout).toContain('accepted: wandb/zai-org/GLM-4.5');
   });

@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/config.js';
@@ -11,23 +9,8 @@ import { socketPath } from '../src/db/pglite-socket-server.js';
 import { silentLogger } from '../src/logging/logger.js';
 import { startGateway, type Gateway } from '../src/main.js';
 import { Decimal } from '../src/money/decimal.js';
+import { runTollgate as tollgate } from './support/cli-process.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-
-/** Runs `tollgate <args>` as its own process, as an operator would in a second terminal. */
-function tollgate(dataDirectory: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--data-dir', dataDirectory, ...args], {
-      cwd: root,
-      env: { ...process.env, DATABASE_URL: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /**
  * `tollgate serve` on the embedded database lends it to CLI commands through a socket in the data
