@@ -116,7 +116,6 @@ export class GatewayInstance {
   private async beatOnce(): Promise<void> {
     if (this.stopped) return;
     const sentAt = this.now();
-    const wasFenced = this.fenced;
     try {
       const result = await this.db
         .updateTable('gateway_instances')
@@ -138,7 +137,8 @@ export class GatewayInstance {
         );
         for (const listener of this.deathListeners) listener();
       }
-      if (wasFenced || sentAt - this.lastBeatSentAt > this.fenceMs) this.steadySince = sentAt;
+      // After a fence-length gap (this instance was fenced when the beat was sent), steady starts again.
+      if (sentAt - this.lastBeatSentAt > this.fenceMs) this.steadySince = sentAt;
       this.lastBeatSentAt = sentAt;
     } catch (error) {
       this.logger.warn({ err: error, instance: this.id }, 'heartbeat failed; will retry');
