@@ -1,5 +1,7 @@
 import { once } from 'node:events';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { backends } from './support/backends.js';
 import {
@@ -226,6 +228,69 @@ describe.each(backends())('streams billed however they end, on $name', (backend)
     expect(d(record.charge).toString()).toBe(charge.toString());
     await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
   });
+
+  // PGlite has one session: the test's lock would be the gateway's own. On PostgreSQL a second connection holds
+  // an advisory lock that the stored answer's UPDATE waits on, so the moment between the last frame and the
+  // stored answer lasts until the test lets it go.
+  it.skipIf(backend.name !== 'postgres')(
+    'Idempotency-Key: a stream ends only once its answer is stored, so a retry right after the end is a replay',
+    async () => {
+      const db = harness.database.db;
+      const locker = new pg.Client({ connectionString: harness.database.url });
+      await locker.connect();
+      await sql`create or replace function tollgate_test_wait_on_lock() returns trigger language plpgsql as $$
+        begin perform pg_advisory_xact_lock(4242); return new; end $$`.execute(db);
+      await sql`create trigger tollgate_test_wait_on_lock before update on idempotency_keys
+        for each row execute function tollgate_test_wait_on_lock()`.execute(db);
+      await locker.query('select pg_advisory_lock(4242)');
+      try {
+        const account = await harness.createAccount('consumption_usd', { credits: '1' });
+        const key = { 'idempotency-key': 'stored-before-end' };
+        mock.queue('text');
+        const first = await postChat(harness.url, account.key, STREAM, key);
+        const reader = first.body!.pipeThrough(new TextDecoderStream()).getReader();
+        let received = '';
+        while (!received.includes('data: [DONE]')) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error('the stream ended before its last frame');
+          received += value;
+        }
+        let ended = false;
+        const rest = (async () => {
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) return (ended = true);
+            received += value;
+          }
+        })();
+        await until(
+          async () =>
+            (await locker.query("select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted")).rows[0]
+              .n === 1,
+          'the stored answer to wait on the lock',
+        );
+        // Every frame is out but the answer is not stored: the response has not ended, and a retry now is a
+        // concurrent request.
+        const during = await postChat(harness.url, account.key, STREAM, key);
+        expect(during.status).toBe(409);
+        expect(((await during.json()) as { error: { code: string } }).error.code).toBe('idempotency_in_progress');
+        expect(ended).toBe(false);
+        await locker.query('select pg_advisory_unlock(4242)');
+        await rest;
+        const retry = await postChat(harness.url, account.key, STREAM, key);
+        expect(retry.status).toBe(200);
+        expect(retry.headers.get('x-tollgate-idempotent-replay')).toBe('true');
+        expect(await retry.text()).toBe(received);
+        expect(mock.requests).toHaveLength(1);
+        await harness.flush();
+        await expectSettled(db, harness.gateway.ledger, account.id);
+      } finally {
+        await locker.query('select pg_advisory_unlock_all()');
+        await locker.end();
+        await sql`drop trigger if exists tollgate_test_wait_on_lock on idempotency_keys`.execute(db);
+      }
+    },
+  );
 
   it('Idempotency-Key: a stream cut short is not stored, so its retry runs again', async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });

@@ -47,9 +47,14 @@ export async function replyToCall(
       frames.push(frame);
       if (!(await write(reply, frame, frames.length > 1))) break; // the client left; the relay's finally settles the call
     }
-    if (!reply.raw.destroyed) reply.raw.end();
-    if (answer.completed()) await session.complete({ kind: 'sse', statusCode: 200, headers: answer.headers, frames });
-    else await session.abandon();
+    // The answer is stored before the response ends: a client that read the whole stream and retries at once
+    // gets the replay, not a 409 "still in progress" (the end waits one write, and only with an Idempotency-Key).
+    try {
+      if (answer.completed()) await session.complete({ kind: 'sse', statusCode: 200, headers: answer.headers, frames });
+      else await session.abandon();
+    } finally {
+      if (!reply.raw.destroyed) reply.raw.end();
+    }
   } catch (error) {
     await session.abandon();
     throw error;
