@@ -158,6 +158,19 @@ describe.each(backends())('embeddings, completions, audio and images on $name', 
     await expectBilledOnce(harness, account, '1', usage.tollgate.charge, cost([2, WHISPER_PER_SECOND]));
   });
 
+  it('a transcription asked for as text: relayed as text/plain, its 1.7 s of audio billed as 2 seconds', async () => {
+    const { account, client } = await caller();
+    mock.queue('plain-text');
+    const file = await toFile(toneWav(1.7), 'tone.wav', { type: 'audio/wav' });
+    const { data, response } = await client.audio.transcriptions
+      .create({ model: 'whisper-1', file, response_format: 'text' })
+      .withResponse();
+    expect(data).toBe('Hello, world! This is a test.\n');
+    expect(response.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(mock.requests[0]?.body).toMatchObject({ model: 'whisper-1', response_format: 'text' });
+    await expectBilledOnce(harness, account, '1', response.headers.get('x-tollgate-cost')!, cost([2, WHISPER_PER_SECOND]));
+  });
+
   it('verbose_json: the duration field (1.7 s) rounds up to 2 billed seconds', async () => {
     const { account, client } = await caller();
     mock.queue('verbose');

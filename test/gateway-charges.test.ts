@@ -75,6 +75,7 @@ describe.each(backends())('what a call is charged, on $name', (backend) => {
       charge.toString(),
     ]);
     expect(record.breakdown).toMatchObject({ markup: { rule: `account:${account.id}` } });
+    expect([record.status, record.stream]).toEqual(['success', false]);
     await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
   });
 

@@ -37,6 +37,8 @@ describe.each(backends())('gateway with the demo provider on $name', (backend) =
     expect(response.headers.get('x-tollgate-cost')).toBe(expected.toString());
     expect(response.headers.get('x-tollgate-pricing-source')).toBe('database');
     expect(response.headers.get('x-tollgate-pricing-match')).toBe('exact');
+    // The demo answered, priced as the real provider's model: the header says who answered.
+    expect(response.headers.get('x-tollgate-provider')).toBe('demo');
     await harness.flush();
     const after = await harness.gateway.ledger.getAccount(account.id);
     expect(after.balance.toString()).toBe(Decimal.ONE.sub(expected).toString());

@@ -29,6 +29,14 @@ const HELLO_TOKENS = promptTokens(HELLO);
 const STREAM = { model: 'gpt-4o-mini', messages: HELLO, max_tokens: 1000, stream: true };
 /** What the stalled-stream and error-mid-stream scenarios generate: the text of the first part of the recording. */
 const HALF_TEXT = streamedText(eventsIn(firstPart(loadRecordings().openai.text!.stream!).join('')));
+/** What the mock's failing stream sends as its last event, as the gateway names it to the client. */
+const UPSTREAM_FAILURE = 'openai failed mid-stream: The server had an error while processing your request.';
+const FAILED_UPSTREAM = {
+  code: 'upstream_error',
+  type: 'upstream_error',
+  param: null,
+  message: `the upstream provider failed: ${UPSTREAM_FAILURE}`,
+};
 
 /**
  * Streams that end some other way than a clean last event, and Idempotency-Key around them: each is billed
@@ -120,9 +128,44 @@ describe.each(backends())('streams billed however they end, on $name', (backend)
     expect(response.status).toBe(200);
     const { events, done } = await readEvents(response);
     expect(done).toBe(false);
-    expect(events.at(-1)).toMatchObject({ error: { code: 'upstream_error', type: 'upstream_error' } });
+    // Charged for what was generated, so not "the call was not charged" of a failed call.
+    expect(events.at(-1)).toEqual({
+      error: { ...FAILED_UPSTREAM, message: `the upstream stream failed: ${UPSTREAM_FAILURE}` },
+    });
     expect(streamedText(events)).toBe(HALF_TEXT);
     await expectBilledOnce(account.id, 'aborted', HALF_TEXT);
+  });
+
+  it('an upstream that fails before generating anything: the client gets the error as the last event, and nothing is charged', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('error-before-text');
+    const response = await postChat(harness.url, account.key, STREAM);
+    expect(response.status).toBe(200);
+    const { events, done } = await readEvents(response);
+    expect(done).toBe(false);
+    expect(streamedText(events)).toBe('');
+    expect(events.at(-1)).toEqual({ error: FAILED_UPSTREAM });
+    await harness.flush();
+    const records = await usageRecordsOfAccount(harness.database.db, account.id);
+    expect(records.map((record) => [record.status, record.error_code, d(record.charge).toString()])).toEqual([
+      ['error', 'upstream_error', '0'],
+    ]);
+    expect(await kindsOf(harness.database.db, account.id)).not.toContain('capture');
+    await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
+  });
+
+  it('a client that disconnects before anything was generated is billed once, for its prompt', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('stalled-before-text');
+    const controller = new AbortController();
+    const response = await postChat(harness.url, account.key, STREAM, {}, controller.signal);
+    const reader = response.body!.getReader();
+    // The first frame (the role) is relayed with the headers; then the upstream stalls.
+    expect((await reader.read()).done).toBe(false);
+    controller.abort();
+    await mock.waitForAborted(1);
+    await eventually(async () => expect(await kindsOf(harness.database.db, account.id)).toContain('capture'));
+    await expectBilledOnce(account.id, 'aborted', '');
   });
 
   it('a client that disconnects while the upstream is between events is billed once, for what was generated', async () => {

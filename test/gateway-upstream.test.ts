@@ -87,12 +87,12 @@ describe.each(backends())('gateway against recorded upstreams on $name', (backen
     expect(text.length).toBeGreaterThan(0);
     expect([usage.prompt_tokens, usage.completion_tokens]).toEqual([16, 363]);
     await expectCharged(account.id, usage, cost([16, GPT_4O_MINI.input], [363, GPT_4O_MINI.output]));
-    expect(mock.requests[0]?.body.model).toBe('gpt-4o-mini');
+    expect(mock.requests[0]?.body).toMatchObject({ model: 'gpt-4o-mini', stream: false });
   });
 
   it('OpenAI streaming: asks for usage upstream and bills the final event (16 + 300 tokens)', async () => {
     const { account, usage } = await call('text', 'gpt-4o-mini', { stream: true });
-    expect(mock.requests[0]?.body.stream_options).toEqual({ include_usage: true });
+    expect(mock.requests[0]?.body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
     expect([usage.prompt_tokens, usage.completion_tokens]).toEqual([16, 300]);
     await expectCharged(account.id, usage, cost([16, GPT_4O_MINI.input], [300, GPT_4O_MINI.output]));
   });
@@ -318,6 +318,11 @@ describe.each(backends())('gateway failure policies on $name', (backend) => {
       .chat.completions.create({ model: 'acme-unknown-model', messages: [{ role: 'user', content: 'Hello' }] })
       .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((error as InstanceType<typeof OpenAI.NotFoundError>).error).toMatchObject({
+      code: 'model_not_found',
+      param: 'model',
+      message: 'model "acme-unknown-model" has no price in the catalog and unpriced models are rejected on this gateway',
+    });
     expect(mock.requests).toHaveLength(0);
     expect(await entriesOf(harness.database.db, account.id)).toHaveLength(1);
   });

@@ -8,13 +8,11 @@ import { ExpiringCache } from '../util/expiring-cache.js';
 import { GatewayError } from './errors.js';
 import { RateLimitExceededError, type RateLimiter, type RateSubject, type RateTicket } from './rate-limits.js';
 
-/** Who a call's limits are looked up for: the key, the account chain up to its wallet, the end user. */
+/** Who a call's limits are looked up for: the key and the account chain up to its wallet (the end user apart). */
 export interface LimitedCaller {
   keyId: string;
   /** The caller's account first, its parents after, the wallet (the root) last. */
   chain: readonly string[];
-  /** The models the key may call (names or `*` patterns); undefined or null: every model. */
-  allowedModels?: readonly string[] | null;
 }
 
 /** A call admitted under its limits: to settle (actual spend and tokens) or release exactly once. */
@@ -55,8 +53,12 @@ export class CallLimits {
    * @throws GatewayError model_not_allowed (403) when the key's allow-list has neither the name asked for nor
    *   the catalog model it resolved to
    */
-  checkModel(caller: LimitedCaller, requested: string, modelId: string | undefined): void {
-    const allowed = caller.allowedModels;
+  checkModel(
+    /** The models the key may call (names or `*` patterns); undefined, null or empty: every model. */
+    allowed: readonly string[] | null | undefined,
+    requested: string,
+    modelId: string | undefined,
+  ): void {
     if (!allowed || allowed.length === 0) return;
     if (allowed.some((pattern) => matches(pattern, requested) || (modelId !== undefined && matches(pattern, modelId)))) return;
     throw new GatewayError(

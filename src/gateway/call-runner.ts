@@ -13,7 +13,8 @@ import { chargeHeaders, pricingHeaders, type ChargeReport } from './usage-payloa
 
 export interface CallOptions {
   signal: AbortSignal;
-  requestId?: string;
+  /** The call's id (the idempotency session picks it, so a replay names the same call). */
+  requestId: string;
 }
 
 /** A finished non-streaming call: status, headers and the exact text of the body. */
@@ -59,7 +60,7 @@ export async function runJsonCall<Answer>(
   options: CallOptions,
   codec: JsonCodec<Answer>,
 ): Promise<JsonReply> {
-  const call = await pipeline.prepare(intent, caller, { stream: false, ...requestIdOf(options) });
+  const call = await pipeline.prepare(intent, caller, { stream: false, requestId: options.requestId });
   let exchanged: Exchanged<Answer>;
   try {
     exchanged = await codec.exchange(call, options.signal);
@@ -107,7 +108,7 @@ export async function openStreamCall<Event>(
   open: (call: PreparedCall, signal: AbortSignal) => AsyncIterable<Event>,
   codecFor: (call: PreparedCall) => StreamCodec<Event>,
 ): Promise<StreamReply> {
-  const call = await pipeline.prepare(intent, caller, { stream: true, ...requestIdOf(options) });
+  const call = await pipeline.prepare(intent, caller, { stream: true, requestId: options.requestId });
   let iterator: AsyncIterator<Event>;
   let first: IteratorResult<Event>;
   try {
@@ -183,7 +184,7 @@ export function callHeaders(call: PreparedCall): Record<string, string> {
     'x-tollgate-request-id': call.requestId,
     'x-tollgate-provider': answeredBy(call),
     ...pricingHeaders(call.resolution),
-    ...call.admission?.headers,
+    ...call.admission.headers,
   };
 }
 
@@ -191,7 +192,7 @@ export function callHeaders(call: PreparedCall): Record<string, string> {
 export function estimateTextUsage(call: Pick<PreparedCall, 'promptTokens'>, generatedText: string): NormalizedUsage {
   const usage = emptyUsage();
   usage.input.uncached = call.promptTokens;
-  usage.output.text = generatedText === '' ? 0 : countTextTokens(generatedText);
+  usage.output.text = countTextTokens(generatedText);
   usage.estimated = true;
   return usage;
 }
@@ -199,8 +200,4 @@ export function estimateTextUsage(call: Pick<PreparedCall, 'promptTokens'>, gene
 /** An SSE frame of one JSON payload, named when the shape names its events (Responses and Messages do). */
 export function sseFrame(payload: string, event?: string): string {
   return event ? `event: ${event}\ndata: ${payload}\n\n` : `data: ${payload}\n\n`;
-}
-
-function requestIdOf(options: CallOptions): { requestId?: string } {
-  return options.requestId ? { requestId: options.requestId } : {};
 }

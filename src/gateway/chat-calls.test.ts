@@ -32,6 +32,8 @@ describe('the text a chat answer generated (what a local count bills)', () => {
           },
         },
         { delta: { content: 'there' } },
+        // A tool-call chunk: no content, and calls that are not all well formed.
+        { delta: { content: null, tool_calls: [null, 'call', { function: null }, { function: { arguments: null } }] } },
         { delta: null },
         'not a choice',
       ],
@@ -47,6 +49,7 @@ describe('the text a chat answer generated (what a local count bills)', () => {
         { message: { content: 'Sure. ', tool_calls: [{ function: { arguments: '{"city":"Paris"}' } }, 'bad'] } },
         { message: { content: null, tool_calls: [{ function: { arguments: '{}' } }] } },
         { message: 'no' },
+        null,
       ],
     });
     expect(text).toBe('Sure. {"city":"Paris"}{}');

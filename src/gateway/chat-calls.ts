@@ -46,7 +46,7 @@ export function completeChat(
 ): Promise<JsonReply> {
   return runJsonCall<ChatCompletion>(pipeline, chatIntent(request), caller, options, {
     async exchange(call, signal) {
-      const result = await call.route.adapter.complete(upstreamChatRequest(call, request, false), call.route.target, signal);
+      const result = await call.route.adapter.complete(upstreamChatRequest(call, request), call.route.target, signal);
       return { answer: result.body, usage: result.usage ?? estimateTextUsage(call, completionText(result.body)) };
     },
     render(answer, report) {
@@ -72,14 +72,14 @@ export function openChatStream(
     chatIntent(request),
     caller,
     options,
-    (call, signal) => call.route.adapter.stream(upstreamChatRequest(call, request, true), call.route.target, signal),
+    (call, signal) => call.route.adapter.stream(upstreamChatRequest(call, request), call.route.target, signal),
     (call) => new ChatStreamCodec(call),
   );
 }
 
 /** The chat form of a request as the upstream gets it: its own model name. */
-export function upstreamChatRequest(call: PreparedCall, request: ChatCompletionRequest, stream: boolean): ChatCompletionRequest {
-  return { ...request, model: call.route.target.upstreamModel, stream };
+export function upstreamChatRequest(call: PreparedCall, request: ChatCompletionRequest): ChatCompletionRequest {
+  return { ...request, model: call.route.target.upstreamModel };
 }
 
 /** Chat chunks pass through; the provider's usage event becomes the last chunk, with the charge. */

@@ -26,6 +26,12 @@ describe('parseChatRequest', () => {
     ['a numeric model', withFields({ model: 5 }), 'model', 'invalid request: model is required and must be a string'],
     ['an empty model', withFields({ model: '' }), 'model', 'invalid request: model must not be empty'],
     [
+      'a model name of 257 characters',
+      withFields({ model: 'm'.repeat(257) }),
+      'model',
+      'invalid request: model must be at most 256 characters, got 257',
+    ],
+    [
       'no messages',
       { model: 'gpt-4o-mini' },
       'messages',
@@ -192,5 +198,7 @@ describe('parseChatRequest', () => {
     expect(parseChatRequest(body)).toBe(body);
     expect(body).toEqual(copy);
     expect(parseChatRequest(withFields({ stream_options: null, temperature: 0, top_p: 1 }))).toBeTruthy();
+    // The longest model name, and stream options that leave include_usage out.
+    expect(parseChatRequest(withFields({ model: 'm'.repeat(256), stream_options: {} }))).toBeTruthy();
   });
 });

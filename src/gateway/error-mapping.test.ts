@@ -56,15 +56,19 @@ describe('toGatewayError: one place decides what a failure answers', () => {
   });
 
   it('an unreachable database answers 503 with Retry-After: the call was not made', () => {
-    expect(answer(new DatabaseUnavailableError('connection refused'))).toMatchObject({
+    expect(answer(new DatabaseUnavailableError('connection refused'))).toStrictEqual({
       status: 503,
-      code: 'service_unavailable',
       headers: { 'retry-after': '1' },
+      type: 'server_error',
+      code: 'service_unavailable',
+      param: null,
+      message: 'the billing database is unreachable, so the call cannot be billed and was not made; retry shortly',
     });
   });
 
   it('anything else is a 500 that says the call was not charged', () => {
-    expect(answer(new TypeError('x is undefined'))).toEqual({
+    // Strictly: no header with an undefined value (no request id before the call has one).
+    expect(answer(new TypeError('x is undefined'))).toStrictEqual({
       status: 500,
       headers: {},
       type: 'server_error',
@@ -78,6 +82,7 @@ describe('toGatewayError: one place decides what a failure answers', () => {
   it('a GatewayError passes through as it is', () => {
     const error = new GatewayError('invalid_request', 'messages must be an array', 'messages');
     expect(toGatewayError(error)).toBe(error);
+    expect(String(error)).toBe('GatewayError: messages must be an array');
     expect(errorBody('invalid_request', 'messages must be an array', 'messages')).toEqual({
       error: { message: 'messages must be an array', type: 'invalid_request_error', code: 'invalid_request', param: 'messages' },
     });

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { PricingCatalog } from '../catalog/snapshot.js';
 import type { Config } from '../config/config.js';
 import type { BudgetMode } from '../db/schema.js';
@@ -55,12 +54,12 @@ export interface GatewayServices {
   recorder: UsageRecorder;
   metrics: GatewayMetrics;
   logger: Logger;
-  /** Caps, rate limits and key controls (src/gateway/call-limits.ts); none: the account's balance is the only limit. */
-  limits?: CallLimits;
+  /** Caps, rate limits and key controls (src/gateway/call-limits.ts). */
+  limits: CallLimits;
   /** Told what the caller's wallet has left after each settled call (low-balance alerts). */
-  onCreditsLeft?(walletId: string, creditsLeft: Decimal): void;
+  onCreditsLeft(walletId: string, creditsLeft: Decimal): void;
   /** Told of every call whose upstream reported impossible usage (the gateway raises an alert). */
-  onAnomaly?(call: PreparedCall, anomaly: ReportedAnomaly): void;
+  onAnomaly(call: PreparedCall, anomaly: ReportedAnomaly): void;
 }
 
 /** The kinds of call, one per API shape at the edge; each is recorded and labelled in metrics. */
@@ -106,7 +105,7 @@ export interface PreparedCall {
   worstCase: { charge: Decimal; debit: Decimal };
   hold: CallHold;
   /** The call's place under its caps and rate limits, settled or released with the hold. */
-  admission: Admission | undefined;
+  admission: Admission;
   startedAt: number;
   stream: boolean;
 }
@@ -132,10 +131,10 @@ export class CallPipeline {
    * @throws GatewayError model_not_found (unpriced model, reject mode), upstream_not_configured,
    *   invalid_request (a limit the model cannot meet), insufficient_credits (402), account_suspended.
    */
-  async prepare(intent: CallIntent, caller: Caller, options: { requestId?: string; stream: boolean }): Promise<PreparedCall> {
-    const { config, markups, registry, reservations } = this.services;
+  async prepare(intent: CallIntent, caller: Caller, options: { requestId: string; stream: boolean }): Promise<PreparedCall> {
+    const { config, markups, registry, reservations, limits } = this.services;
     const startedAt = performance.now();
-    const requestId = options.requestId ?? `req_${randomUUID().replaceAll('-', '')}`;
+    const { requestId } = options;
     const resolution = this.resolveModel(intent.model);
     if (!resolution) {
       throw new GatewayError(
@@ -144,11 +143,7 @@ export class CallPipeline {
         'model',
       );
     }
-    this.services.limits?.checkModel(
-      { keyId: caller.keyId, chain: caller.chain ?? [caller.accountId], allowedModels: caller.allowedModels ?? null },
-      intent.model,
-      resolution.modelId,
-    );
+    limits.checkModel(caller.allowedModels, intent.model, resolution.modelId);
     const route = routeCall(resolution, registry, config);
     const markup = markups.find({
       accountId: caller.accountId,
@@ -160,14 +155,16 @@ export class CallPipeline {
       maxOutputTokens: resolution.maxOutputTokens ?? config.defaultMaxOutputTokens,
     });
     const quote = quoteUsage({ resolution, usage: worstCase, markup, mode: caller.mode, jobPrice: caller.jobPrice });
-    const { limits } = this.services;
-    const admission = limits
-      ? await this.admit(limits, caller, intent, { debit: quote.debit.amount, tokens: totalTokens(worstCase) })
-      : undefined;
+    // The rate limits and caps of the key, the end user and the team.
+    const admission = await limits.admit(
+      { keyId: caller.keyId, chain: caller.chain ?? [caller.accountId] },
+      endUserOf(intent.endUser) ?? caller.endUser,
+      { debit: quote.debit.amount, tokens: totalTokens(worstCase) },
+    );
     const hold = await reservations
       .hold({ accountId: walletOf(caller), requestId, amount: quote.debit.amount })
       .catch(async (error: unknown) => {
-        if (admission) await limits!.release(admission);
+        await limits.release(admission);
         // The ledger's refusals (402 insufficient credits, 403 suspended) in the gateway's error catalog. A
         // refusal of a credit lease names the lease's size (32 calls' worth); the caller is told this call's.
         if (error instanceof InsufficientCreditsError) throw insufficientCredits(intent, quote, error);
@@ -194,21 +191,6 @@ export class CallPipeline {
     };
   }
 
-  /** The key's model allow-list, then the rate limits and caps of the key, end user and team (see CallLimits). */
-  private admit(
-    limits: CallLimits,
-    caller: Caller,
-    intent: CallIntent,
-    call: { debit: Decimal; tokens: number },
-  ): Promise<Admission> {
-    const limited = {
-      keyId: caller.keyId,
-      chain: caller.chain ?? [caller.accountId],
-      allowedModels: caller.allowedModels ?? null,
-    };
-    return limits.admit(limited, endUserOf(intent.endUser) ?? caller.endUser, call);
-  }
-
   /**
    * Prices the actual usage, captures it (releasing the rest of the hold) and records the call. Usage beyond
    * what the call could produce is charged under the anomaly policy (default: at most the worst case held).
@@ -229,7 +211,7 @@ export class CallPipeline {
       ({ breakdown, debit } = outcome);
       anomaly = { reasons: found.reasons, policy, ...(outcome.reported ? { reported: outcome.reported } : {}) };
       metrics.observeAnomaly(call.route.providerId, policy);
-      this.services.onAnomaly?.(call, anomaly);
+      this.services.onAnomaly(call, anomaly);
     }
     let charged;
     try {
@@ -244,13 +226,11 @@ export class CallPipeline {
       // hold goes back now rather than staying reserved until the sweeper, and it is recorded as failed.
       throw await this.fail(call, error);
     }
-    if (call.admission) {
-      await this.services
-        .limits!.settle(call.admission, charged.captured, usage)
-        .catch((error: unknown) =>
-          this.services.logger.error({ err: error, requestId: call.requestId }, 'could not settle the call on its limits'),
-        );
-    }
+    await this.services.limits
+      .settle(call.admission, charged.captured, usage)
+      .catch((error: unknown) =>
+        this.services.logger.error({ err: error, requestId: call.requestId }, 'could not settle the call on its limits'),
+      );
     const report: ChargeReport = {
       usage,
       breakdown,
@@ -260,7 +240,7 @@ export class CallPipeline {
       creditsRemaining: charged.creditsLeft,
       ...(anomaly ? { anomaly } : {}),
     };
-    this.services.onCreditsLeft?.(walletOf(call.caller), charged.creditsLeft);
+    this.services.onCreditsLeft(walletOf(call.caller), charged.creditsLeft);
     if (charged.shortfall.isPositive()) metrics.observeShortfall(debit.unit, charged.shortfall.toNumberForDisplay());
     metrics.observeCall(call, report, status);
     recorder.record(call, { status, report, latencyMs: performance.now() - call.startedAt });
@@ -277,13 +257,11 @@ export class CallPipeline {
       // The sweeper releases it later; the caller still gets the upstream's error.
       logger.error({ err: releaseError, requestId: call.requestId }, 'could not release hold; the sweeper will');
     }
-    if (call.admission) {
-      await this.services
-        .limits!.release(call.admission)
-        .catch((limitError: unknown) =>
-          logger.error({ err: limitError, requestId: call.requestId }, 'could not release the call on its limits'),
-        );
-    }
+    await this.services.limits
+      .release(call.admission)
+      .catch((limitError: unknown) =>
+        logger.error({ err: limitError, requestId: call.requestId }, 'could not release the call on its limits'),
+      );
     metrics.observeFailure(call, mapped);
     recorder.record(call, { status: 'error', errorCode: mapped.code, latencyMs: performance.now() - call.startedAt });
     mapped.requestId = call.requestId;

@@ -77,6 +77,9 @@ describe('routeCall', () => {
     expect(intendedProvider('gemini-2.0-flash-001', keyed, 'openai')).toBe('gemini');
     expect(intendedProvider('llama-3.3-70b', keyed, 'together')).toBe('together');
     expect(intendedProvider('llama-3.3-70b', keyed, undefined)).toBeUndefined();
+    // A prefix no adapter serves is part of the name, not a provider.
+    expect(intendedProvider('acme/gpt-4o', keyed, 'together')).toBe('openai');
+    expect(intendedProvider('acme/model-x', keyed, 'together')).toBe('together');
   });
 
   it('without a catalog provider, detects it from the name and strips the provider prefix for the upstream', () => {
@@ -130,5 +133,11 @@ describe('routeCall', () => {
     const auto = { demo: 'auto' as const, defaultProvider: 'openai' };
     expect(routeCall(resolution('gpt-4o-mini', { providerId: 'openai' }), keyless, auto).demo).toBe(true);
     expect(routeCall(resolution('gpt-4o-mini', { providerId: 'openai' }), keyed, auto).demo).toBe(false);
+  });
+
+  it('demo off: no demo stands in, even with no upstream key; the call is refused naming the key to set', () => {
+    expect(() => routeCall(resolution('gpt-4o-mini', { providerId: 'openai' }), keyless, off)).toThrow(
+      'provider openai has no API key configured: set OPENAI_API_KEY',
+    );
   });
 });

@@ -61,6 +61,9 @@ describe('usage payloads', () => {
     const plain = usagePayload(reportOf({ ...emptyUsage(), input: { ...emptyUsage().input, uncached: 4 } }));
     expect(plain.prompt_tokens_details).toEqual({ cached_tokens: 0 });
     expect(plain.completion_tokens_details).toEqual({ reasoning_tokens: 0 });
+    // Cache writes of the one-hour lifetime alone are cache writes too.
+    const hourOnly = usagePayload(reportOf({ ...emptyUsage(), input: { ...emptyUsage().input, uncached: 4, cacheWrite1h: 9 } }));
+    expect(hourOnly.prompt_tokens_details).toEqual({ cached_tokens: 0, cache_write_tokens: 9 });
   });
 
   it('the charge block: provider cost, markup, currency, debit, credits left and how the price was found', () => {

@@ -160,9 +160,7 @@ export function chargeHeaders(report: ChargeReport): Record<string, string> {
     'x-tollgate-provider-cost': report.breakdown.providerCost.toString(),
     'x-tollgate-debit': `${report.debit.amount.toString()} ${report.debit.unit}`,
     ...(report.shortfall.isPositive() ? { 'x-tollgate-shortfall': `${report.shortfall.toString()} ${report.debit.unit}` } : {}),
-    ...(report.anomaly
-      ? { 'x-tollgate-usage-anomaly': report.anomaly.policy === 'cap' && report.anomaly.reported ? 'capped' : 'charged' }
-      : {}),
+    ...(report.anomaly ? { 'x-tollgate-usage-anomaly': report.anomaly.reported ? 'capped' : 'charged' } : {}),
     ...(report.creditsRemaining ? { 'x-tollgate-credits-remaining': report.creditsRemaining.toString() } : {}),
     ...(report.usage.estimated ? { 'x-tollgate-usage-estimated': 'true' } : {}),
   };

@@ -24,11 +24,15 @@ import { keepConnectionsOpen } from './loopback.js';
  * - error-mid-stream: the first part of the text stream (see `firstPart`), then an error event in the API's shape
  *   (OpenAI sends a data event carrying `error`, Anthropic an `error` event) and the end: an upstream that fails
  *   after the 200, having generated part of an answer;
+ * - stalled-before-text, error-before-text: the same with only the events before the first text (the role),
+ *   so nothing was generated when the stream stalls or fails;
  * - flood-stream: the text stream's first content event, its text made 2 KiB long, repeated until the client
  *   stops reading or goes away (at most FLOOD_EVENTS of them), then the rest of the recording: a client that
  *   stops reading holds the gateway's response on backpressure;
  * - spaced-stream: the text stream with each payload written with a space after every colon and comma (as
- *   Python's json.dumps writes it), and "é" as `\u00e9`: an upstream whose own spelling a relay must keep.
+ *   Python's json.dumps writes it), and "é" as `\u00e9`: an upstream whose own spelling a relay must keep;
+ * - plain-text (transcriptions): the text recording's `text` as `text/plain`, a line of its own, as OpenAI
+ *   answers a transcription asked for with `response_format: text`.
  */
 export interface RecordedRequest {
   api: MockApi;
@@ -68,8 +72,11 @@ export const SCRIPTED_SCENARIOS = [
   'malformed',
   'stalled-stream',
   'error-mid-stream',
+  'stalled-before-text',
+  'error-before-text',
   'flood-stream',
   'spaced-stream',
+  'plain-text',
 ];
 
 /** The most events a flood-stream sends: 2 KiB each, 64 MiB in all, far past any socket buffer. */
@@ -217,8 +224,12 @@ export async function startMockUpstream(): Promise<MockUpstream> {
         return;
       case 'stalled-stream':
         return sendStream(response, firstPart(recorded('text').stream ?? []), { end: false });
-      case 'error-mid-stream': {
-        sendStream(response, firstPart(recorded('text').stream ?? []), { end: false });
+      case 'stalled-before-text':
+        return sendStream(response, beforeText(recorded('text').stream ?? []), { end: false });
+      case 'error-mid-stream':
+      case 'error-before-text': {
+        const blocks = recorded('text').stream ?? [];
+        sendStream(response, scenario === 'error-mid-stream' ? firstPart(blocks) : beforeText(blocks), { end: false });
         const failure = errorBody(api, 500, 'The server had an error while processing your request.');
         response.end(api === 'anthropic' ? `event: error\ndata: ${failure}\n\n` : `data: ${failure}\n\n`);
         return;
@@ -227,6 +238,11 @@ export async function startMockUpstream(): Promise<MockUpstream> {
         return sendFlood(response, recorded('text').stream ?? []);
       case 'spaced-stream':
         return sendStream(response, spaced(recorded('text').stream ?? []));
+      case 'plain-text': {
+        const { text } = JSON.parse(recorded('text').json!.body) as { text: string };
+        response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(`${text}\n`);
+        return;
+      }
     }
     const recording = recorded(scenario);
     if (stream && recording.stream) return sendStream(response, recording.stream);
@@ -272,8 +288,16 @@ function sendStream(response: ServerResponse, blocks: string[], options: { end: 
  * events, and at least its first two events with text (Anthropic's recorded stream opens with three events
  * that carry none), so a client always has content before the stream stops.
  */
+/** The events before the first that carries text (OpenAI's role chunk, Anthropic's message_start...). */
+export function beforeText(blocks: string[]): string[] {
+  const firstText = blocks.findIndex((block) => TEXT_EVENT.test(block));
+  return blocks.slice(0, Math.max(1, firstText));
+}
+
+const TEXT_EVENT = /"(?:content|text)": ?"[^"]/;
+
 export function firstPart(blocks: string[]): string[] {
-  const withText = blocks.flatMap((block, index) => (/"(?:content|text)": ?"[^"]/.test(block) ? [index] : []));
+  const withText = blocks.flatMap((block, index) => (TEXT_EVENT.test(block) ? [index] : []));
   const end = Math.max(Math.floor(blocks.length / 2), (withText[1] ?? withText[0] ?? 0) + 1);
   return blocks.slice(0, end);
 }

@@ -61,7 +61,7 @@ export function completeMessage(
           const usage = usageFromAnthropic(upstreamUsage) ?? estimateTextUsage(call, contentText(answer.json));
           return { answer: { body: answer.json, upstreamUsage }, usage };
         }
-        const result = await adapter.complete(upstreamChatRequest(call, messagesToChat(request, true), false), target, signal);
+        const result = await adapter.complete(upstreamChatRequest(call, messagesToChat(request, true)), target, signal);
         const body = messageFromChat(result.body, request.model, messageId(call));
         return {
           answer: { body, upstreamUsage: undefined },
@@ -98,7 +98,7 @@ export function openMessageStream(
           signal,
         );
       }
-      return adapter.stream(upstreamChatRequest(call, messagesToChat(request, true), true), target, signal);
+      return adapter.stream(upstreamChatRequest(call, messagesToChat(request, true)), target, signal);
     },
     (call): StreamCodec<StreamEvent | NativeStreamEvent> =>
       servedNatively(call) ? new NativeMessagesStream(call) : new MessagesFromChatStream(call, request.model),

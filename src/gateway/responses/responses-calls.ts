@@ -61,7 +61,7 @@ export function completeResponse(
           return { answer: { body: answer.json, upstreamUsage }, usage };
         }
         const chat = responsesToChat(request, true);
-        const result = await adapter.complete(upstreamChatRequest(call, chat, false), target, signal);
+        const result = await adapter.complete(upstreamChatRequest(call, chat), target, signal);
         const body = responseFromChat(result.body, request, responseId(call));
         return {
           answer: { body, upstreamUsage: undefined },
@@ -92,7 +92,7 @@ export function openResponseStream(
     (call, signal) => {
       const { adapter, target } = call.route;
       if (servedNatively(call)) return adapter.streamNative!('responses', { kind: 'json', json: request }, target, signal);
-      return adapter.stream(upstreamChatRequest(call, responsesToChat(request, true), true), target, signal);
+      return adapter.stream(upstreamChatRequest(call, responsesToChat(request, true)), target, signal);
     },
     // One stream of either kind of event: the codec picked matches what `open` returned for the same call.
     (call): StreamCodec<StreamEvent | NativeStreamEvent> =>
