@@ -136,6 +136,28 @@ describe.each(backends())('streams billed however they end, on $name', (backend)
     await expectBilledOnce(account.id, 'aborted', HALF_TEXT);
   });
 
+  it('an upstream that refuses a stream before its first event: a plain 502 before any header, nothing charged', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('error-500');
+    const response = await postChat(harness.url, account.key, STREAM);
+    expect(response.status).toBe(502);
+    expect(response.headers.get('content-type')).toContain('application/json');
+    const requestId = response.headers.get('x-tollgate-request-id');
+    expect(((await response.json()) as { error: unknown }).error).toEqual({
+      code: 'upstream_error',
+      type: 'upstream_error',
+      param: null,
+      message: 'the upstream provider failed: openai answered 500: The server had an error while processing your request.',
+    });
+    await harness.flush();
+    const records = await usageRecordsOfAccount(harness.database.db, account.id);
+    expect(records.map((record) => [record.request_id, record.status, record.stream, record.error_code])).toEqual([
+      [requestId, 'error', true, 'upstream_error'],
+    ]);
+    expect(await kindsOf(harness.database.db, account.id)).not.toContain('capture');
+    await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
+  });
+
   it('an upstream that fails before generating anything: the client gets the error as the last event, and nothing is charged', async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });
     mock.queue('error-before-text');
