@@ -32,8 +32,15 @@ export async function startGatewayProcess(env: Record<string, string>, args: str
     {
       cwd: ROOT,
       // One process unless a test asks for workers (TOLLGATE_WORKERS or --workers): a test's crash() then
-      // kills the process that served the calls.
-      env: { ...process.env, TOLLGATE_LOG_LEVEL: 'warn', TOLLGATE_WORKERS: '1', ...env },
+      // kills the process that served the calls. The capture journal goes outside the working tree unless the
+      // test names a place (a data directory keeps its own): the default, .tollgate/journal, is the operator's.
+      env: {
+        ...process.env,
+        TOLLGATE_LOG_LEVEL: 'warn',
+        TOLLGATE_WORKERS: '1',
+        ...(env.TOLLGATE_DATA_DIR ? {} : { TOLLGATE_JOURNAL_DIR: testJournalDirectory() }),
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
