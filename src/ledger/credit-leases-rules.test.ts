@@ -1,14 +1,19 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { sql } from 'kysely';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { recordingLogger } from '../../test/support/recording-logger.js';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
-import { openLedgerFor } from '../../test/support/ledger-checks.js';
+import { countingHandle, openLedgerFor } from '../../test/support/ledger-checks.js';
 import { until } from '../../test/support/wait.js';
 import { Decimal } from '../money/decimal.js';
+import { CaptureJournal } from './capture-journal.js';
 import { CreditLeases } from './credit-leases.js';
 import { releaseHoldsOfDeadInstances } from './dead-instances.js';
-import { AccountNotFoundError, InsufficientCreditsError, InvalidAmountError } from './errors.js';
+import { AccountNotFoundError, AccountSuspendedError, InsufficientCreditsError, InvalidAmountError } from './errors.js';
 import { GatewayInstance } from './gateway-instance.js';
+import { placeHold } from './hold.js';
 import { Ledger } from './ledger.js';
 import { refuseEntriesOf, stopEntryFaults } from '../../test/support/database-faults.js';
 
@@ -435,6 +440,151 @@ describe.each(backends())('credit lease rules on $name', (backend) => {
       const after = await ledger.getAccount(accountId);
       expect([after.balance.toString(), after.available.toString()]).toEqual(['9.8', '9.8']);
       await instance.stop();
+    });
+  });
+
+  describe('opening, waiting and closing', () => {
+    const hold = (credit: CreditLeases, accountId: string, amount: string) =>
+      credit.hold({ accountId, requestId: requestId(), amount: d(amount) });
+    const leaseAmounts = async (accountId: string) => (await holds(accountId)).map((row) => d(row.amount).toString());
+
+    it('a call waiting on an opening that is refused takes the room a call released meanwhile', async () => {
+      const accountId = await account('0.1');
+      const credit = leases();
+      // A block of 32 calls (1.6) is refused; the lease is what the account has, 0.1, and two calls fill it.
+      const first = await hold(credit, accountId, '0.05');
+      await hold(credit, accountId, '0.05');
+      const opener = hold(credit, accountId, '0.05'); // opens a lease: refused at the database, nothing is left
+      const waiter = hold(credit, accountId, '0.05'); // waits for that opening
+      await credit.release(first); // while the opening is at the database: its 0.05 is free again
+      await expect(opener).rejects.toBeInstanceOf(InsufficientCreditsError);
+      expect((await waiter).amount.toString()).toBe('0.05');
+      expect(await leaseAmounts(accountId)).toEqual(['0.1']);
+      await credit.close();
+    });
+
+    it('sizes a lease by what the account was last seen to have: one attempt, not a refused block first', async () => {
+      const accountId = await account('1');
+      const counted = countingHandle(database.db);
+      const credit = new CreditLeases(counted.db, { idleMs: HOUR, maxAgeMs: HOUR, tickMs: HOUR });
+      let before = counted.statements();
+      await hold(credit, accountId, '0.01'); // a block of 0.32 fits: one attempt
+      const oneAttempt = counted.statements() - before;
+      await hold(credit, accountId, '0.31'); // carved from that lease
+      before = counted.statements();
+      // A block (3.2) is more than the 0.68 the first opening saw left: the lease is those 0.68, asked at once.
+      await hold(credit, accountId, '0.1');
+      expect(counted.statements() - before).toBe(oneAttempt);
+      expect(await leaseAmounts(accountId)).toEqual(['0.32', '0.68']);
+      await credit.close();
+    });
+
+    it('a refused opening with no idle lease of its own to close is refused after one attempt', async () => {
+      const accountId = await account('0.1');
+      const other = await account('0.1');
+      const counted = countingHandle(database.db);
+      const credit = new CreditLeases(counted.db, { idleMs: HOUR, maxAgeMs: HOUR, tickMs: HOUR });
+      let before = counted.statements();
+      await expect(placeHold(counted.db, { accountId: other, requestId: requestId(), amount: d('5') })).rejects.toBeInstanceOf(
+        InsufficientCreditsError,
+      );
+      const refusedOnce = counted.statements() - before;
+      await hold(credit, accountId, '0.1'); // the whole account, in flight
+      before = counted.statements();
+      await expect(hold(credit, accountId, '0.05')).rejects.toBeInstanceOf(InsufficientCreditsError);
+      expect(counted.statements() - before).toBe(refusedOnce);
+      await credit.close();
+    });
+
+    it('a short account closes its own idle lease once its captures are written, and leases what that gave back', async () => {
+      const accountId = await account('1');
+      const credit = leases();
+      const first = await hold(credit, accountId, '0.03'); // a block of 0.96
+      await credit.settle(first, { amount: d('0.5') }); // in memory; written in the background
+      // 0.46 left in the lease and 0.04 in the account: the lease is closed (after its capture is written) and a
+      // lease of the 0.5 that makes is opened.
+      expect((await hold(credit, accountId, '0.5')).amount.toString()).toBe('0.5');
+      expect(await kinds(accountId)).toEqual([
+        ['grant', '1', undefined],
+        ['hold', '0.96', undefined],
+        ['capture', '-0.5', expect.stringMatching(/^lease_/)],
+        ['release', '0.46', undefined],
+        ['hold', '0.5', undefined],
+      ]);
+      const notes = (await entries(accountId)).filter((row) => row.kind === 'release').map((row) => row.note);
+      expect(notes).toEqual(['credit lease closed']);
+      await credit.close();
+    });
+
+    it('a short account closes an idle lease whose captures were written long before', async () => {
+      const accountId = await account('1');
+      const credit = leases();
+      await credit.settle(await hold(credit, accountId, '0.03'), { amount: d('0.5') });
+      await credit.flush(); // nothing of the lease is pending any more: only the opener can close it now
+      expect((await hold(credit, accountId, '0.5')).amount.toString()).toBe('0.5');
+      expect(await leaseAmounts(accountId)).toEqual(['0.96', '0.5']);
+      await credit.close();
+    });
+
+    it('a refusal other than a short account (a suspension) leaves the idle leases as they are', async () => {
+      const accountId = await account('1');
+      const credit = leases();
+      await credit.release(await hold(credit, accountId, '0.01')); // an idle lease of 0.32
+      await ledger.setStatus(accountId, 'suspended');
+      await expect(hold(credit, accountId, '0.5')).rejects.toBeInstanceOf(AccountSuspendedError);
+      expect((await entries(accountId)).map((row) => row.kind)).toEqual(['grant', 'hold']);
+      await ledger.setStatus(accountId, 'active');
+      await credit.close();
+    });
+
+    it('an account whose leases all closed starts afresh: a top-up since then is leased in full blocks', async () => {
+      const accountId = await account('0.5');
+      const credit = leases();
+      await credit.release(await hold(credit, accountId, '0.01')); // a block of 0.32, 0.18 left in the account
+      await credit.returnUnused(); // closes it: this process knew the account to have 0.5
+      await ledger.grant(accountId, d('10'));
+      await hold(credit, accountId, '0.1');
+      expect(await leaseAmounts(accountId)).toEqual(['0.32', '3.2']);
+      await credit.close();
+    });
+
+    it('writes every settled capture to the journal it was given before the call is answered', async () => {
+      const directory = mkdtempSync(path.join(tmpdir(), 'tollgate-lease-journal-'));
+      const journal = new CaptureJournal(directory, 'inst_rules', { sync: 'write' });
+      try {
+        const accountId = await account('1');
+        const credit = leases({ journal });
+        const held = await hold(credit, accountId, '0.1');
+        await credit.settle(held, { amount: d('0.05') });
+        const records = readdirSync(directory).flatMap((file) =>
+          readFileSync(path.join(directory, file), 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => JSON.parse(line) as Record<string, unknown>),
+        );
+        expect(records).toContainEqual(expect.objectContaining({ type: 'capture', requestId: held.requestId, amount: '0.05' }));
+        await credit.close();
+      } finally {
+        journal.close();
+        rmSync(directory, { recursive: true, force: true });
+      }
+    });
+
+    it('flush waits for a charge past its lease that queued behind an opening of the same account', async () => {
+      const accountId = await account('1');
+      const credit = leases();
+      const first = await hold(credit, accountId, '0.01'); // a block of 0.32
+      await hold(credit, accountId, '0.31'); // fills it
+      const opening = hold(credit, accountId, '0.5'); // a new lease, at the database
+      const settled = credit.settle(first, { amount: d('0.4') }); // past the lease: after the opening, in order
+      await credit.flush();
+      // Written: the lease's 0.32 (the opening took the account's other 0.68 first, so 0.08 is a shortfall).
+      const captures = (await entries(accountId)).filter((row) => row.kind === 'capture');
+      expect(captures.map((row) => [row.request_id, d(row.amount).toString()])).toEqual([[first.requestId, '-0.32']]);
+      expect((await opening).amount.toString()).toBe('0.5');
+      const charge = await settled;
+      expect([charge.captured.toString(), charge.shortfall.toString()]).toEqual(['0.32', '0.08']);
+      await credit.close();
     });
   });
 });
