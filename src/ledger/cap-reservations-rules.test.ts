@@ -713,4 +713,27 @@ describe.each(backends())('cap reservations on $name', (backend) => {
       expect(lease(hold).retiring).toBe(true);
     });
   });
+
+  describe('waiting and missing rows', () => {
+    it('a call waiting on an opening that is refused takes the room a call released meanwhile', async () => {
+      const spec = await capOn({ cap: d('1') });
+      const caps = reservations({ now: () => T0 });
+      // A block of 32 calls (16) does not fit: the lease is what is left, 1, and two calls fill it.
+      const first = await caps.reserve([spec], d('0.5'), T0);
+      await caps.reserve([spec], d('0.5'), T0);
+      const opener = caps.reserve([spec], d('0.5'), T0); // opens a lease: refused, nothing is left
+      const waiter = caps.reserve([spec], d('0.5'), T0); // waits for that opening
+      void caps.release(first); // while the opening is at the database: its 0.5 is free again
+      expect(await refusal(opener)).toBeInstanceOf(CapExceededError);
+      expect(lease(await waiter)).toBe(lease(first));
+    });
+
+    it('a cap whose limit was deleted after it was read is refused as read (after the retries), not with a TypeError', async () => {
+      const spec = await capOn({ cap: d('10') });
+      await database.db.deleteFrom('limits').where('id', '=', spec.limitId).execute();
+      const refused = await refusal<CapExceededError>(reservations({ now: () => T0 }).reserve([spec], d('1'), T0));
+      expect(refused).toBeInstanceOf(CapExceededError);
+      expect([refused.needed.toString(), refused.remaining.toString(), refused.cap.cap.toString()]).toEqual(['1', '10', '10']);
+    });
+  });
 });
