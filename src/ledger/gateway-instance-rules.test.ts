@@ -107,4 +107,15 @@ describe.each(backends())('gateway instance rules on $name', (backend) => {
     expect(instance.steadyForMs).toBe(999);
     await instance.stop();
   });
+
+  it("keeps time by the process's monotonic clock when given none", async () => {
+    const before = performance.now();
+    const instance = await GatewayInstance.register(database.db, { silenceMs: 30_000 });
+    const steady = instance.steadyForMs;
+    const elapsed = performance.now() - before;
+    expect(instance.fenced).toBe(false);
+    expect(steady).toBeGreaterThanOrEqual(0);
+    expect(steady).toBeLessThanOrEqual(elapsed);
+    await instance.stop();
+  });
 });
