@@ -728,6 +728,18 @@ describe.each(backends())('cap reservations on $name', (backend) => {
       expect(lease(await waiter)).toBe(lease(first));
     });
 
+    it('a smaller call waiting on a refused opening is refused in turn, not carved from a lease with no room', async () => {
+      const spec = await capOn({ cap: d('1') });
+      const caps = reservations({ now: () => T0 });
+      await caps.reserve([spec], d('0.5'), T0); // a lease of what is left, 1
+      await caps.reserve([spec], d('0.5'), T0); // fills it
+      const opener = caps.reserve([spec], d('0.6'), T0);
+      const waiter = caps.reserve([spec], d('0.3'), T0); // its need is smaller: it looks again, and opens in turn
+      expect(await refusal(opener)).toBeInstanceOf(CapExceededError);
+      const refused = await refusal<CapExceededError>(waiter);
+      expect([refused.needed.toString(), refused.remaining.toString()]).toEqual(['0.3', '0']);
+    });
+
     it('a cap whose limit was deleted after it was read is refused as read (after the retries), not with a TypeError', async () => {
       const spec = await capOn({ cap: d('10') });
       await database.db.deleteFrom('limits').where('id', '=', spec.limitId).execute();
