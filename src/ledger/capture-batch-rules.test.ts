@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
-import { openLedgerFor } from '../../test/support/ledger-checks.js';
+import { countingHandle, openLedgerFor } from '../../test/support/ledger-checks.js';
 import { Decimal } from '../money/decimal.js';
 import { captureBatch, drawnOnLeases, type CaptureResult } from './capture-batch.js';
 import { Ledger } from './ledger.js';
@@ -167,5 +167,36 @@ describe.each(backends())('capture batch rules on $name', (backend) => {
     await fault.stop();
     expect(await captureRows(failing)).toEqual([]);
     expect(await projections(fine)).toEqual(['0.8', '0.8']);
+  });
+
+  it('settles a batch over two accounts in one transaction: one insert of every entry, one update per account, each entry with its price version', async () => {
+    const [first, second] = [await account('1'), await account('1')];
+    const batch = async (accountIds: string[]) => {
+      const inputs = [];
+      for (const [index, accountId] of accountIds.entries()) {
+        inputs.push({ requestId: await hold(accountId, '0.5'), amount: d('0.25'), priceVersion: 40 + index });
+      }
+      const counted = countingHandle(database.db);
+      const results = await captureBatch(counted.db, inputs);
+      return {
+        results: results.map(shown),
+        statements: counted.statements(),
+        requestIds: inputs.map((input) => input.requestId),
+      };
+    };
+    const sameAccount = await batch([first, first]);
+    const twoAccounts = await batch([first, second]);
+    expect(twoAccounts.results).toEqual(['0.25 0.25 0 0 0.25 0.25 false', '0.25 0.25 0 0 0.75 0.75 false']);
+    // The same statements as a batch of one account, and one more update.
+    expect(twoAccounts.statements).toBe(sameAccount.statements + 1);
+    const versions = await database.db
+      .selectFrom('ledger_entries')
+      .select(['request_id', 'price_version'])
+      .where('request_id', 'in', twoAccounts.requestIds)
+      .where('kind', '=', 'capture')
+      .execute();
+    expect(versions.map((row) => [row.request_id, Number(row.price_version)]).sort()).toEqual(
+      twoAccounts.requestIds.map((requestId, index) => [requestId, 40 + index]).sort(),
+    );
   });
 });
