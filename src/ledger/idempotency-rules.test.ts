@@ -48,7 +48,7 @@ describe.each(backends())('idempotency key rules on $name', (backend) => {
     expect(await beginIdempotentRequest(database.db, { ...input, key: owned, ownerId: 'inst_owner' })).toEqual({ kind: 'new' });
     expect(await beginIdempotentRequest(database.db, { ...input, key: unowned })).toEqual({ kind: 'new' });
     expect([(await row(owned)).owner_id, (await row(unowned)).owner_id]).toEqual(['inst_owner', null]);
-    expect((await row(owned)).completed_at).toBeNull();
+    expect([(await row(owned)).status, (await row(owned)).completed_at]).toEqual(['in_progress', null]);
     await completeIdempotentRequest(database.db, { accountId: account, key: owned, statusCode: 201, response: undefined });
     const completed = await row(owned);
     expect([completed.status, completed.status_code, completed.response]).toEqual(['completed', 201, 'null']);
