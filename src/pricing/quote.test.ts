@@ -85,37 +85,26 @@ describe('quoteWorstCase', () => {
       tiers: [],
       rates: { input: Decimal.parse('3e-6'), output: Decimal.parse('1.5e-5'), cacheWrite: Decimal.parse('3.75e-6') },
     };
-    const fiveMinutes = quoteWorstCase({
-      resolution: resolution(sonnet),
-      promptTokens: 1000,
-      maxOutputTokens: 100,
-      markup: undefined,
-      mode: 'consumption_usd',
-      jobPrice: undefined,
-    });
+    /** 1,000 prompt tokens and at most 100 out, in USD, without markup. */
+    const quoteOf = (price: typeof sonnet) =>
+      quoteWorstCase({
+        resolution: resolution(price),
+        promptTokens: 1000,
+        maxOutputTokens: 100,
+        markup: undefined,
+        mode: 'consumption_usd',
+        jobPrice: undefined,
+      });
+    const fiveMinutes = quoteOf(sonnet);
     expect(fiveMinutes.usage.input).toMatchObject({ uncached: 0, cacheWrite: 1000 });
     expect(fiveMinutes.debit.amount.toString()).toBe('0.00525'); // 1000 x 3.75e-6 + 100 x 1.5e-5
     const oneHour = { ...sonnet, rates: { ...sonnet.rates, cacheWrite1h: Decimal.parse('6e-6') } };
-    const held = quoteWorstCase({
-      resolution: resolution(oneHour),
-      promptTokens: 1000,
-      maxOutputTokens: 100,
-      markup: undefined,
-      mode: 'consumption_usd',
-      jobPrice: undefined,
-    });
+    const held = quoteOf(oneHour);
     expect(held.usage.input.cacheWrite1h).toBe(1000);
     expect(held.debit.amount.toString()).toBe('0.0075');
     // A cache write cheaper than input (a discount some gateways list) is not the worst case: input is.
     const cheapWrite = { ...sonnet, rates: { ...sonnet.rates, cacheWrite: Decimal.parse('1e-6') } };
-    const cheap = quoteWorstCase({
-      resolution: resolution(cheapWrite),
-      promptTokens: 1000,
-      maxOutputTokens: 100,
-      markup: undefined,
-      mode: 'consumption_usd',
-      jobPrice: undefined,
-    });
+    const cheap = quoteOf(cheapWrite);
     expect(cheap.usage.input).toMatchObject({ uncached: 1000, cacheWrite: 0 });
     expect(cheap.debit.amount.toString()).toBe('0.0045'); // 1000 x 3e-6 + 100 x 1.5e-5
   });
