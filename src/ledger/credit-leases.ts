@@ -160,6 +160,7 @@ export class CreditLeases implements CallReservations {
       } finally {
         state.opening = undefined;
       }
+      this.retireSpent(state, opened!, input.amount);
       // The opener carves first, before the calls that waited for this lease look at it.
       return this.carve(opened!, input);
     }
@@ -243,6 +244,20 @@ export class CreditLeases implements CallReservations {
   async retireAccount(accountId?: string): Promise<void> {
     const states = accountId === undefined ? [...this.accounts.values()] : [this.accounts.get(accountId)];
     await Promise.all(states.flatMap((state) => (state ? this.retireLeases(state) : [])));
+  }
+
+  /**
+   * A new lease opened because no lease had room for a call of `need`: the others without that room are spent
+   * as far as such calls go, and the new one serves smaller calls too. Retired, each closes once its calls
+   * settle and gives back what is left, instead of staying open (its remainder reserved, and scanned by every
+   * call) until it ages out: under steady load that was hundreds of spent leases per account.
+   */
+  private retireSpent(state: AccountLeases, opened: Lease, need: Decimal): void {
+    for (const lease of state.leases) {
+      if (lease === opened || lease.retiring || free(lease).gte(need)) continue;
+      lease.retiring = true;
+      void this.closeIfDone(lease);
+    }
   }
 
   private retireLeases(state: AccountLeases): Array<Promise<void>> {
