@@ -28,6 +28,11 @@ export class Decimal {
   readonly safeCoefficient: number;
   /** The coefficient when it is not a safe integer; undefined when safeCoefficient holds it (one form per value). */
   private readonly big: bigint | undefined;
+  /**
+   * The text, once asked for: a call's charge is written as text several times (its answer, headers, journal
+   * line, capture and usage record), and a value never changes. Private (#), so equal values stay equal.
+   */
+  #text: string | undefined = undefined;
 
   private constructor(
     /** The digits, as an integer (undefined when `knownSafe` gives them). */
@@ -265,6 +270,11 @@ export class Decimal {
 
   /** Plain notation, no exponent, no trailing zeros: `0.0000009`, `12.5`, `0`. */
   toString(): string {
+    this.#text ??= this.format();
+    return this.#text;
+  }
+
+  private format(): string {
     const negative = this.isNegative();
     // A safe integer prints exactly as a number (no exponent below 2^53).
     const digits = this.big === undefined ? String(Math.abs(this.safeCoefficient)) : (negative ? -this.big : this.big).toString();
