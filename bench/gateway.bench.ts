@@ -21,7 +21,7 @@
  * call (TOLLGATE_HOLDS) instead of the default credit leases.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -34,7 +34,8 @@ import { Ledger } from '../src/ledger/ledger.js';
 import { Decimal } from '../src/money/decimal.js';
 import { openScratchPostgres } from '../test/support/scratch-database.js';
 import { forkTypeScript, spawnUntil, type ServerProcess } from './support/child-process.js';
-import { percentile, runTimedByCount, type LoadResult, type Target } from './support/load.js';
+import { percentile, runLoad, runTimedByCount, type LoadResult, type Target } from './support/load.js';
+import { ownCpuSeconds, postgresCpuSeconds, processTreeCpuSeconds } from './support/process-cpu.js';
 import { startServe } from './support/tollgate-serve.js';
 
 const seconds = Number(process.env.DURATION_SECONDS ?? 10);
@@ -63,10 +64,20 @@ interface PathFigures {
   single: LoadResult;
   concurrent: LoadResult;
   stream: StreamFigures;
+  /** CPU per 2xx response of the 50-connection run, in microseconds, by process (undefined without /proc). */
+  cpu: CpuPerCall;
   billing?: string;
 }
 
+interface CpuPerCall {
+  gateway?: number;
+  upstream?: number;
+  loadGenerator?: number;
+  postgres?: number;
+}
+
 const servers: ServerProcess[] = [];
+let upstreamPid: number | undefined;
 
 async function main(): Promise<void> {
   const loadBefore = loadavg();
@@ -79,6 +90,7 @@ async function main(): Promise<void> {
     new URL('./support/mock-upstream-process.ts', import.meta.url),
   );
   servers.push(mock.server);
+  upstreamPid = mock.server.child.pid;
   const upstreamUrl = `http://127.0.0.1:${mock.ready.port}`;
 
   const portkeyPort = await freePort();
@@ -99,17 +111,16 @@ async function main(): Promise<void> {
     body: requestBody,
   };
   // Portkey reads its port only as `--port=N` (build/start-server.js: argv.find(startsWith('--port='))).
-  servers.push(
-    await spawnUntil(
-      process.execPath,
-      ['node_modules/@portkey-ai/gateway/build/start-server.js', `--port=${portkeyPort}`, '--headless'],
-      () => answersWithUsage(portkey).then(() => true),
-    ),
+  const portkeyServer = await spawnUntil(
+    process.execPath,
+    ['node_modules/@portkey-ai/gateway/build/start-server.js', `--port=${portkeyPort}`, '--headless'],
+    () => answersWithUsage(portkey).then(() => true),
   );
+  servers.push(portkeyServer);
 
   const storage = await openStorage();
   const journalDirectory = mkdtempSync(path.join(tmpdir(), 'tollgate-bench-journal-'));
-  const figures: PathFigures[] = [await measure(direct), await measure(portkey)];
+  const figures: PathFigures[] = [await measure(direct), await measure(portkey, portkeyServer.child.pid)];
   const storageLabel = storage.label;
   try {
     const counts = storage.kind === 'postgres' ? [1, workers] : [1];
@@ -145,7 +156,7 @@ async function main(): Promise<void> {
       };
       const database = await storage.open();
       const before = await databaseActivity(database);
-      const path = await measure(target);
+      const path = await measure(target, serve.child.pid);
       const served = 1 + path.singleRuns.ok + path.concurrentRuns.ok + path.stream.ok + path.streamWarmup;
       const code = await serve.stop();
       stopped = true;
@@ -242,10 +253,17 @@ async function openStorage(): Promise<{
  */
 async function measure(
   target: Target,
+  /** The gateway's process (with its workers), whose CPU is read around the 50-connection run. */
+  gatewayPid?: number,
 ): Promise<PathFigures & { singleRuns: { ok: number }; concurrentRuns: { ok: number }; streamWarmup: number }> {
   await answersWithUsage(target);
   const singleRuns = await runTimedByCount(target, 1, seconds, 200);
-  const concurrentRuns = await runTimedByCount(target, 50, seconds, 1000);
+  // The 50-connection run: a calibration run, then the measured one, with the CPU each process spent on it.
+  const probe50 = await runLoad(target, 50, 1000);
+  const cpuBefore = cpuReadings(gatewayPid);
+  const measured50 = await runLoad(target, 50, Math.max(1000, Math.round(probe50.requestsPerSecond * seconds)));
+  const cpu = cpuPerCall(cpuBefore, cpuReadings(gatewayPid), measured50.ok);
+  const concurrentRuns = [probe50, measured50];
   // Portkey's stream of an OpenAI-compatible upstream fails under Node 20 (its header update throws
   // "TypeError: immutable" and it answers 500): a path whose first streamed call fails is not streamed.
   const probe = target.label === 'portkey' ? await streamCalls(target, 1) : undefined;
@@ -259,6 +277,7 @@ async function measure(
     single: { ...singleRuns[1]!, failed: singleRuns[1]!.failed + calibrationFailures },
     concurrent: concurrentRuns[1]!,
     stream,
+    cpu,
     singleRuns: sum(singleRuns),
     concurrentRuns: sum(concurrentRuns),
     streamWarmup: warmup.ok,
@@ -338,40 +357,30 @@ async function databaseActivity(
   return { commits: Number(rows[0]!.commits), inserted: Number(rows[0]!.inserted), cpuSeconds: postgresCpuSeconds() };
 }
 
-/**
- * The CPU time (user + system) every `postgres` process of this machine has used so far, with what their
- * reaped children used, from /proc: what billing cost the database server, when it runs here (undefined
- * elsewhere, or without /proc). The server's background processes (WAL writer, checkpointer) are counted too,
- * as they work for the same commits.
- */
-function postgresCpuSeconds(): number | undefined {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc').filter((entry) => /^\d+$/.test(entry));
-  } catch {
-    return undefined;
-  }
-  let ticks = 0;
-  let found = false;
-  for (const pid of entries) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // pid (comm) state ...: the name may hold spaces, so fields are counted after its closing parenthesis.
-    const close = stat.lastIndexOf(')');
-    if (stat.slice(stat.indexOf('(') + 1, close) !== 'postgres') continue;
-    const fields = stat.slice(close + 2).split(' ');
-    // utime and stime are fields 14 and 15 of the line (12 and 13 after the name and state); cutime and cstime,
-    // 16 and 17, are the children it reaped: the postmaster's hold the backends of connections closed since
-    // (each connection has a backend process of its own, gone with the connection).
-    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
-    found = true;
-  }
-  // Clock ticks per second: 100 on Linux (USER_HZ, fixed by the kernel ABI).
-  return found ? ticks / 100 : undefined;
+interface CpuReadings {
+  gateway?: number;
+  upstream?: number;
+  loadGenerator: number;
+  postgres?: number;
+}
+
+function cpuReadings(gatewayPid: number | undefined): CpuReadings {
+  return {
+    ...(gatewayPid !== undefined ? { gateway: processTreeCpuSeconds(gatewayPid) } : {}),
+    ...(upstreamPid !== undefined ? { upstream: processTreeCpuSeconds(upstreamPid) } : {}),
+    loadGenerator: ownCpuSeconds(),
+    postgres: postgresCpuSeconds(),
+  };
+}
+
+/** Microseconds of CPU per call between two readings, by process. */
+function cpuPerCall(before: CpuReadings, after: CpuReadings, calls: number): CpuPerCall {
+  const per = (key: keyof CpuReadings) => {
+    const start = before[key];
+    const end = after[key];
+    return start === undefined || end === undefined || calls === 0 ? undefined : ((end - start) * 1_000_000) / calls;
+  };
+  return { gateway: per('gateway'), upstream: per('upstream'), loadGenerator: per('loadGenerator'), postgres: per('postgres') };
 }
 
 async function answersWithUsage(target: Target): Promise<void> {
@@ -421,6 +430,24 @@ function printTable(figures: PathFigures[]): void {
     cells.map((cell, index) => (index === 0 ? cell.padEnd(widths[index]!) : cell.padStart(widths[index]!))).join('  ');
   console.log(line(columns));
   for (const row of rows) console.log(line(row));
+  console.log(
+    'CPU per 2xx response in the 50-connection run, microseconds (the gateway with its workers; the mock upstream; ' +
+      'this process, which runs the load generator; every PostgreSQL process of the machine):',
+  );
+  for (const path of figures) {
+    const cell = (label: string, value: number | undefined) => (value === undefined ? [] : [`${label} ${value.toFixed(0)}`]);
+    const cells = [
+      ...cell('gateway', path.cpu.gateway),
+      ...cell('upstream', path.cpu.upstream),
+      ...cell('load generator', path.cpu.loadGenerator),
+      ...cell('PostgreSQL', path.cpu.postgres),
+    ];
+    const total = [path.cpu.gateway, path.cpu.upstream, path.cpu.loadGenerator, path.cpu.postgres].reduce<number>(
+      (sum, value) => sum + (value ?? 0),
+      0,
+    );
+    console.log(`  ${path.target.label}: ${cells.join(', ')}; total ${total.toFixed(0)}`);
+  }
   const portkey = figures[figures.length - 1]!;
   const added = (path: PathFigures, key: 'p50' | 'p99') => path.single[key] - direct.single[key];
   for (const tollgate of figures.slice(1, -1)) {
