@@ -4,6 +4,7 @@ import { backends } from './support/backends.js';
 import { cost, costLiteral, expectBilledOnce } from './support/billing-checks.js';
 import { startTestGateway, type TestGateway } from './support/gateway-harness.js';
 import { entriesOf, expectSettled, kindsOf } from './support/ledger-checks.js';
+import { loadRecordings } from './support/mock-recordings.js';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { toneWav } from './support/wav.js';
 
@@ -57,6 +58,24 @@ describe.each(backends())('embeddings, completions, audio and images on $name', 
     });
     const usage = response.usage as unknown as Charged & { prompt_tokens: number };
     expect(usage.prompt_tokens).toBe(12);
+    await expectBilledOnce(harness, account, '1', usage.tollgate.charge, cost([12, EMBEDDING_3_SMALL]));
+  });
+
+  it('embeddings are relayed as the provider wrote them (its vectors not re-serialised), only usage written anew', async () => {
+    const { account } = await caller();
+    mock.queue('text');
+    const response = await fetch(`${harness.url}/v1/embeddings`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${account.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'text-embedding-3-small', input: ['first text', 'second text'] }),
+    });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    const upstream = loadRecordings().embeddings.text!.json!.body;
+    const usageAt = upstream.indexOf('"usage": {');
+    expect(usageAt).toBeGreaterThan(0);
+    expect(text.slice(0, usageAt)).toBe(upstream.slice(0, usageAt));
+    const usage = (JSON.parse(text) as { usage: Charged }).usage;
     await expectBilledOnce(harness, account, '1', usage.tollgate.charge, cost([12, EMBEDDING_3_SMALL]));
   });
 

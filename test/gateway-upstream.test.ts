@@ -4,6 +4,7 @@ import { Decimal } from '../src/money/decimal.js';
 import { backends } from './support/backends.js';
 import { ADMIN_KEY, startTestGateway, type TestGateway } from './support/gateway-harness.js';
 import { capturedTotal, entriesOf, eventually, expectSettled, kindsOf } from './support/ledger-checks.js';
+import { loadRecordings } from './support/mock-recordings.js';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 
 const d = (text: string) => Decimal.parse(text);
@@ -88,6 +89,29 @@ describe.each(backends())('gateway against recorded upstreams on $name', (backen
     expect([usage.prompt_tokens, usage.completion_tokens]).toEqual([16, 363]);
     await expectCharged(account.id, usage, cost([16, GPT_4O_MINI.input], [363, GPT_4O_MINI.output]));
     expect(mock.requests[0]?.body).toMatchObject({ model: 'gpt-4o-mini', stream: false });
+  });
+
+  it('OpenAI plain text: the answer is relayed as the provider wrote it, only its usage written anew', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('text');
+    const response = await fetch(`${harness.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${account.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }] }),
+    });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    // The recording is laid out as OpenAI sends it (two-space indents); everything but `usage` keeps that layout.
+    const upstream = loadRecordings().openai.text!.json!.body;
+    const usageAt = upstream.indexOf('"usage": {');
+    const tail = upstream.slice(upstream.indexOf(',\n  "service_tier"'));
+    expect(usageAt).toBeGreaterThan(0);
+    expect(text.slice(0, usageAt)).toBe(upstream.slice(0, usageAt));
+    expect(text.endsWith(tail)).toBe(true);
+    const charge = cost([16, GPT_4O_MINI.input], [363, GPT_4O_MINI.output]);
+    expect(text.slice(usageAt, text.length - tail.length)).toContain(`"cost":${charge.toString()},`);
+    const usage = (JSON.parse(text) as { usage: BilledUsage }).usage;
+    await expectCharged(account.id, usage, charge);
   });
 
   it('OpenAI streaming: asks for usage upstream and bills the final event (16 + 300 tokens)', async () => {

@@ -1,6 +1,6 @@
 import type { NormalizedUsage } from '../pricing/types.js';
 import { estimatePromptTokens } from '../providers/token-estimate.js';
-import type { ChatCompletion, ChatCompletionRequest, StreamEvent } from '../providers/types.js';
+import type { ChatCompletionRequest, CompletionResult, StreamEvent } from '../providers/types.js';
 import { isRecord } from '../util/is-record.js';
 import {
   estimateTextUsage,
@@ -15,7 +15,7 @@ import {
 import { requestedMaxOutputTokens } from './chat-request.js';
 import type { CallIntent, CallPipeline, Caller, PreparedCall } from './pipeline.js';
 import { tokenWorstCase } from './output-limit.js';
-import { serializeWithExactCost, usagePayload } from './usage-payload.js';
+import { answerWithUsage, serializeWithExactCost, usagePayload } from './usage-payload.js';
 
 export type { CallOptions, JsonReply, StreamReply } from './call-runner.js';
 
@@ -44,14 +44,15 @@ export function completeChat(
   caller: Caller,
   options: CallOptions,
 ): Promise<JsonReply> {
-  return runJsonCall<ChatCompletion>(pipeline, chatIntent(request), caller, options, {
+  return runJsonCall<CompletionResult>(pipeline, chatIntent(request), caller, options, {
     async exchange(call, signal) {
       const result = await call.route.adapter.complete(upstreamChatRequest(call, request), call.route.target, signal);
-      return { answer: result.body, usage: result.usage ?? estimateTextUsage(call, completionText(result.body)) };
+      return { answer: result, usage: result.usage ?? estimateTextUsage(call, completionText(result.body)) };
     },
-    render(answer, report) {
-      const upstreamUsage = isRecord(answer.usage) ? answer.usage : undefined;
-      return { body: serializeWithExactCost({ ...answer, usage: usagePayload(report, upstreamUsage) }, report.breakdown.charge) };
+    render({ body, text }, report) {
+      const upstreamUsage = isRecord(body.usage) ? body.usage : undefined;
+      const usage = usagePayload(report, upstreamUsage);
+      return { body: answerWithUsage(body as unknown as Record<string, unknown>, text, usage, report.breakdown.charge) };
     },
   });
 }

@@ -17,7 +17,7 @@ import { checkModelName } from './chat-request.js';
 import { GatewayError } from './errors.js';
 import { tokenWorstCase } from './output-limit.js';
 import type { CallIntent, CallPipeline, Caller, PreparedCall } from './pipeline.js';
-import { serializeWithExactCost, usagePayload, type ChargeReport } from './usage-payload.js';
+import { answerWithUsage, serializeWithExactCost, usagePayload, type ChargeReport } from './usage-payload.js';
 
 /**
  * `POST /v1/completions`, OpenAI's legacy text completions: served by OpenAI-compatible upstreams as they are
@@ -76,7 +76,7 @@ export function createCompletion(
   caller: Caller,
   options: CallOptions,
 ): Promise<JsonReply> {
-  return runJsonCall<Record<string, unknown>>(pipeline, completionsIntent(request), caller, options, {
+  return runJsonCall<{ json: Record<string, unknown>; text: string | undefined }>(pipeline, completionsIntent(request), caller, options, {
     async exchange(call, signal) {
       const answer = await requireNative(call).sendNative!(
         'completions',
@@ -88,13 +88,13 @@ export function createCompletion(
         throw new GatewayError('upstream_error', `${call.route.providerId} answered the completion without a choices array`);
       }
       return {
-        answer: answer.json,
+        answer: { json: answer.json, text: answer.text },
         usage: usageFromOpenAI(answer.json.usage) ?? estimateTextUsage(call, choicesText(answer.json)),
       };
     },
-    render(answer, report) {
-      const upstreamUsage = isRecord(answer.usage) ? answer.usage : undefined;
-      return { body: serializeWithExactCost({ ...answer, usage: usagePayload(report, upstreamUsage) }, report.breakdown.charge) };
+    render({ json, text }, report) {
+      const upstreamUsage = isRecord(json.usage) ? json.usage : undefined;
+      return { body: answerWithUsage(json, text, usagePayload(report, upstreamUsage), report.breakdown.charge) };
     },
   });
 }

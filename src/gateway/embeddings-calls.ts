@@ -6,7 +6,7 @@ import { runJsonCall, type CallOptions, type JsonReply } from './call-runner.js'
 import { checkModelName } from './chat-request.js';
 import { GatewayError } from './errors.js';
 import type { CallIntent, CallPipeline, Caller, PreparedCall } from './pipeline.js';
-import { chargePayload, serializeWithExactCost } from './usage-payload.js';
+import { answerWithUsage, chargePayload } from './usage-payload.js';
 
 /**
  * `POST /v1/embeddings`, priced per input token: passed through to OpenAI and OpenAI-compatible upstreams,
@@ -71,7 +71,7 @@ export function createEmbeddings(
   caller: Caller,
   options: CallOptions,
 ): Promise<JsonReply> {
-  return runJsonCall<Record<string, unknown>>(pipeline, embeddingsIntent(request), caller, options, {
+  return runJsonCall<{ json: Record<string, unknown>; text: string | undefined }>(pipeline, embeddingsIntent(request), caller, options, {
     async exchange(call, signal) {
       const { adapter, target } = call.route;
       if (adapter.nativeShapes.has('embeddings') && adapter.sendNative) {
@@ -79,11 +79,11 @@ export function createEmbeddings(
         if (answer.kind !== 'json' || !isRecord(answer.json) || !Array.isArray(answer.json.data)) {
           throw new GatewayError('upstream_error', `${call.route.providerId} answered the embeddings call without a data list`);
         }
-        return { answer: answer.json, usage: embeddingUsage(answer.json.usage) ?? estimated(call) };
+        return { answer: { json: answer.json, text: answer.text }, usage: embeddingUsage(answer.json.usage) ?? estimated(call) };
       }
       if (adapter.embed) {
         const result = await adapter.embed(request, target, signal);
-        return { answer: result.body, usage: result.usage ?? estimated(call) };
+        return { answer: { json: result.body, text: undefined }, usage: result.usage ?? estimated(call) };
       }
       throw new GatewayError(
         'invalid_request',
@@ -91,11 +91,11 @@ export function createEmbeddings(
         'model',
       );
     },
-    render(answer, report) {
+    render({ json, text }, report) {
       const tokens = report.usage.input.uncached + report.usage.input.cacheRead;
-      const upstreamUsage = isRecord(answer.usage) ? answer.usage : {};
+      const upstreamUsage = isRecord(json.usage) ? json.usage : {};
       const usage = { ...upstreamUsage, prompt_tokens: tokens, total_tokens: tokens, ...chargePayload(report) };
-      return { body: serializeWithExactCost({ ...answer, usage }, report.breakdown.charge) };
+      return { body: answerWithUsage(json, text, usage, report.breakdown.charge) };
     },
   });
 }

@@ -3,6 +3,7 @@ import type { Decimal } from '../money/decimal.js';
 import { totalInputTokens, totalOutputTokens } from '../pricing/usage.js';
 import type { CostBreakdown, NormalizedUsage, Resolution } from '../pricing/types.js';
 import { isRecord } from '../util/is-record.js';
+import { replaceTopLevelMember } from '../util/json-splice.js';
 
 /** Usage the upstream reported beyond what the call could produce, and how it was charged. */
 export interface ReportedAnomaly {
@@ -185,6 +186,21 @@ export function serializeWithExactCost(body: unknown, charge: Decimal): string {
   const at = text.lastIndexOf(QUOTED_PLACEHOLDER);
   if (at < 0) return text;
   return text.slice(0, at) + charge.toString() + text.slice(at + QUOTED_PLACEHOLDER.length);
+}
+
+/**
+ * The upstream's answer with `usage` set to the gateway's: spliced into the upstream's own JSON text when it
+ * is given (every other member passes through as the provider wrote it, and the generated text is not escaped
+ * a second time), else the answer serialised with the member set. `cost` is the charge's exact literal either way.
+ */
+export function answerWithUsage(
+  answer: Record<string, unknown>,
+  text: string | undefined,
+  usage: Record<string, unknown>,
+  charge: Decimal,
+): string {
+  const spliced = text === undefined ? undefined : replaceTopLevelMember(text, 'usage', serializeWithExactCost(usage, charge));
+  return spliced ?? serializeWithExactCost({ ...answer, usage }, charge);
 }
 
 function asObject(value: unknown): Record<string, unknown> | undefined {

@@ -152,10 +152,17 @@ describe('UpstreamHttpClient answer size limit', () => {
       response.writeHead(request.url === '/error' ? 500 : 200, { 'content-type': type });
       const line = request.url === '/stream' ? `data: {"text":"${piece}"}\n\n` : piece;
       response.write(line);
-      setTimeout(() => response.write(line), 5);
-      setTimeout(() => response.end(line), 10);
+      const rest = () => {
+        response.write(line);
+        response.end(line);
+      };
+      // The stream's rest goes once the client has read its first event, so that the two never arrive as one
+      // read (which is past the limit on its own); the other answers may arrive whole.
+      if (request.url === '/stream') sendRest = rest;
+      else setTimeout(rest, 5);
     });
   });
+  let sendRest: (() => void) | undefined;
   const client = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 0, maxBodyBytes: 1_024 });
   const base = onLoopback(server, client);
   const post = (path: string) => ({
@@ -180,7 +187,11 @@ describe('UpstreamHttpClient answer size limit', () => {
     const received: number[] = [];
     const stream = await client.postStream(post('/stream'));
     const error = await (async () => {
-      for await (const bytes of stream) received.push(bytes.length);
+      for await (const bytes of stream) {
+        received.push(bytes.length);
+        sendRest?.();
+        sendRest = undefined;
+      }
     })().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(UpstreamError);
     expect(error).toMatchObject(tooLarge);

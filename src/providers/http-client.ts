@@ -75,12 +75,21 @@ export class UpstreamHttpClient {
    * @throws UpstreamError (any kind but not_configured); the signal's reason when it aborts.
    */
   async postJson(post: UpstreamPost): Promise<unknown> {
+    return (await this.postJsonText(post)).json;
+  }
+
+  /**
+   * POSTs JSON and answers the parsed JSON with the text it was parsed from (an answer relayed with one member
+   * changed is spliced into that text rather than serialised again: see `replaceTopLevelMember`).
+   * @throws UpstreamError (any kind but not_configured); the signal's reason when it aborts.
+   */
+  async postJsonText(post: UpstreamPost): Promise<{ json: unknown; text: string }> {
     const answer = await this.send(
       post,
       (payload) => this.exchange(post, payload),
       async (whole) => whole.text,
     );
-    return parseJsonAnswer(answer, post);
+    return { json: parseJsonAnswer(answer, post), text: answer.text };
   }
 
   /**

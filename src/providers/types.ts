@@ -91,6 +91,8 @@ export interface CompletionResult {
   /** In OpenAI's chat.completion shape. */
   body: ChatCompletion;
   usage: NormalizedUsage | undefined;
+  /** The upstream's JSON text of `body`, when `body` is that text parsed and nothing else (an OpenAI-compatible answer). */
+  text?: string;
 }
 
 /** Chunks in OpenAI's chunk shape without usage; one usage event when the provider reported usage. */
@@ -132,7 +134,10 @@ export interface NativeStreamEvent {
 }
 
 /** A native answer: a JSON body, or plain text (a transcription asked for `response_format: text`). */
-export type NativeAnswer = { kind: 'json'; json: unknown } | { kind: 'text'; text: string; contentType: string };
+/** A native answer: JSON (with the text it was parsed from, when the upstream's bytes are relayed), or plain text. */
+export type NativeAnswer =
+  | { kind: 'json'; json: unknown; text?: string }
+  | { kind: 'text'; text: string; contentType: string };
 
 export interface ProviderAdapter {
   readonly id: string;

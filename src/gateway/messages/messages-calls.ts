@@ -15,7 +15,7 @@ import { completionText, upstreamChatRequest } from '../chat-calls.js';
 import { GatewayError } from '../errors.js';
 import { tokenWorstCase } from '../output-limit.js';
 import type { CallIntent, CallPipeline, Caller, PreparedCall } from '../pipeline.js';
-import { messagesUsagePayload, serializeWithExactCost } from '../usage-payload.js';
+import { answerWithUsage, messagesUsagePayload } from '../usage-payload.js';
 import { messagesToChat, type MessagesRequest } from './messages-request.js';
 import { messageFromChat } from './messages-response.js';
 import { MessagesFromChatStream, NativeMessagesStream } from './messages-stream.js';
@@ -45,7 +45,7 @@ export function completeMessage(
   caller: Caller,
   options: CallOptions & { forwardHeaders: Record<string, string> },
 ): Promise<JsonReply> {
-  return runJsonCall<{ body: Record<string, unknown>; upstreamUsage: Record<string, unknown> | undefined }>(
+  return runJsonCall<{ body: Record<string, unknown>; upstreamUsage: Record<string, unknown> | undefined; text: string | undefined }>(
     pipeline,
     messagesIntent(request),
     caller,
@@ -59,18 +59,18 @@ export function completeMessage(
           if (answer.kind !== 'json' || !isRecord(answer.json)) throw invalidAnswer(call);
           const upstreamUsage = isRecord(answer.json.usage) ? answer.json.usage : undefined;
           const usage = usageFromAnthropic(upstreamUsage) ?? estimateTextUsage(call, contentText(answer.json));
-          return { answer: { body: answer.json, upstreamUsage }, usage };
+          return { answer: { body: answer.json, upstreamUsage, text: answer.text }, usage };
         }
         const result = await adapter.complete(upstreamChatRequest(call, messagesToChat(request, true)), target, signal);
         const body = messageFromChat(result.body, request.model, messageId(call));
         return {
-          answer: { body, upstreamUsage: undefined },
+          answer: { body, upstreamUsage: undefined, text: undefined },
           usage: result.usage ?? estimateTextUsage(call, completionText(result.body)),
         };
       },
-      render({ body, upstreamUsage }, report) {
+      render({ body, upstreamUsage, text }, report) {
         const usage = messagesUsagePayload(report, upstreamUsage);
-        return { body: serializeWithExactCost({ ...body, usage }, report.breakdown.charge) };
+        return { body: answerWithUsage(body, text, usage, report.breakdown.charge) };
       },
     },
   );

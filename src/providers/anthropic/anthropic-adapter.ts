@@ -58,7 +58,7 @@ export class AnthropicAdapter implements ProviderAdapter {
     const json = this.nativeJson(shape, body, false);
     return {
       kind: 'json',
-      json: await this.http.postJson(this.post(target, { ...json, model: target.upstreamModel }, signal, body)),
+      ...(await this.http.postJsonText(this.post(target, { ...json, model: target.upstreamModel }, signal, body))),
     };
   }
 

@@ -81,7 +81,7 @@ export class OpenAICompatibleAdapter implements ProviderAdapter {
     const json: Record<string, unknown> = { ...body.json, model: target.upstreamModel };
     if (shape === 'responses' || shape === 'completions') json.stream = false;
     delete json.stream_options;
-    return { kind: 'json', json: await this.http.postJson(this.post(target, json, signal, path)) };
+    return { kind: 'json', ...(await this.http.postJsonText(this.post(target, json, signal, path))) };
   }
 
   async *streamNative(
@@ -112,11 +112,11 @@ export class OpenAICompatibleAdapter implements ProviderAdapter {
   async complete(request: ChatCompletionRequest, target: UpstreamTarget, signal: AbortSignal): Promise<CompletionResult> {
     const { stream_options: _ignored, ...rest } = request;
     const body = { ...rest, model: target.upstreamModel, stream: false };
-    const answer = await this.http.postJson(this.post(target, body, signal));
+    const { json: answer, text } = await this.http.postJsonText(this.post(target, body, signal));
     if (!isRecord(answer) || !Array.isArray(answer.choices)) {
       throw new UpstreamError('invalid_response', `${this.id} answered without a choices array`);
     }
-    return { body: answer as unknown as ChatCompletion, usage: this.readUsage(answer.usage) };
+    return { body: answer as unknown as ChatCompletion, usage: this.readUsage(answer.usage), text };
   }
 
   async *stream(request: ChatCompletionRequest, target: UpstreamTarget, signal: AbortSignal): AsyncGenerator<StreamEvent> {
