@@ -5,7 +5,7 @@ describe('configuration', () => {
   it('reserves credits through leases by default, with the lease settings', () => {
     const config = loadConfig({});
     expect(config.ledger.holds).toBe('lease');
-    expect(config.ledger.lease).toEqual({ callsPerLease: 32, maxAgeMs: 10_000, idleMs: 2_000 });
+    expect(config.ledger.lease).toEqual({ callsPerLease: 32, maxCallsPerLease: 2_048, maxAgeMs: 10_000, idleMs: 2_000 });
   });
 
   it('takes TOLLGATE_HOLDS=per_call and the lease settings from the environment', () => {
@@ -13,6 +13,15 @@ describe('configuration', () => {
     expect(config.ledger.holds).toBe('per_call');
     expect(config.ledger.lease.callsPerLease).toBe(8);
     expect(config.ledger.lease.idleMs).toBe(500);
+  });
+
+  it('lets a busy account grow its leases to TOLLGATE_LEASE_MAX_CALLS, never below where they start', () => {
+    expect(loadConfig({ TOLLGATE_LEASE_MAX_CALLS: '64' }).ledger.lease.maxCallsPerLease).toBe(64);
+    // Unset: 2,048, or the starting size when that is larger.
+    expect(loadConfig({ TOLLGATE_LEASE_CALLS: '4096' }).ledger.lease.maxCallsPerLease).toBe(4_096);
+    expect(() => loadConfig({ TOLLGATE_LEASE_CALLS: '64', TOLLGATE_LEASE_MAX_CALLS: '32' })).toThrow(
+      /TOLLGATE_LEASE_MAX_CALLS: must be at least TOLLGATE_LEASE_CALLS \(64\)/,
+    );
   });
 
   it('names the variable when TOLLGATE_HOLDS is neither mode', () => {

@@ -53,7 +53,8 @@ export interface Config {
      * database round trip on the call's path; `per_call` writes a durable hold and capture for every call.
      */
     holds: 'lease' | 'per_call';
-    lease: { callsPerLease: number; maxAgeMs: number; idleMs: number };
+    /** A lease reserves `callsPerLease` times its call, growing to `maxCallsPerLease` for an account whose leases run out fast. */
+    lease: { callsPerLease: number; maxCallsPerLease: number; maxAgeMs: number; idleMs: number };
     /** After this long without a heartbeat, an instance is dead: its holds and leases are released. */
     instanceSilenceMs: number;
     /** An idempotency claim with no owner (made before owners were recorded) is taken over after this long. */
@@ -151,6 +152,13 @@ const integer = (name: string, minimum: number) =>
     .transform(Number)
     .refine((value) => value >= minimum, `${name} must be at least ${minimum}`);
 
+/**
+ * How large a busy account's credit lease may grow, in calls' worth (TOLLGATE_LEASE_MAX_CALLS): enough for
+ * about a second of one account's calls at a few thousand calls a second, so it opens a lease a second
+ * rather than one per 32 calls (each opening a database write that waits on the account's row).
+ */
+const DEFAULT_LEASE_MAX_CALLS = 2_048;
+
 const environmentSchema = z.object({
   DATABASE_URL: z.string().url('DATABASE_URL must be a postgres:// URL').optional(),
   TOLLGATE_DATA_DIR: z.string().default('.tollgate'),
@@ -199,6 +207,7 @@ const environmentSchema = z.object({
   TOLLGATE_JOURNAL_DIR: z.string().optional(),
   TOLLGATE_HOLDS: z.enum(['lease', 'per_call'], 'TOLLGATE_HOLDS must be "lease" or "per_call"').default('lease'),
   TOLLGATE_LEASE_CALLS: integer('TOLLGATE_LEASE_CALLS', 1).default(32),
+  TOLLGATE_LEASE_MAX_CALLS: integer('TOLLGATE_LEASE_MAX_CALLS', 1).optional(),
   TOLLGATE_LEASE_MAX_AGE_MS: integer('TOLLGATE_LEASE_MAX_AGE_MS', 1).default(10_000),
   TOLLGATE_LEASE_IDLE_MS: integer('TOLLGATE_LEASE_IDLE_MS', 1).default(2_000),
   REDIS_URL: z
@@ -266,6 +275,12 @@ export function loadConfig(environment: Record<string, string | undefined>, over
         `TOLLGATE_UPSTREAM_TIMEOUT_MS (${leaseLifetimeMs} ms), or the sweeper would release credit leases still in use`,
     );
   }
+  if (env.TOLLGATE_LEASE_MAX_CALLS !== undefined && env.TOLLGATE_LEASE_MAX_CALLS < env.TOLLGATE_LEASE_CALLS) {
+    throw new ConfigError(
+      `invalid configuration:\n- TOLLGATE_LEASE_MAX_CALLS: must be at least TOLLGATE_LEASE_CALLS (${env.TOLLGATE_LEASE_CALLS}), ` +
+        `the size a lease starts from`,
+    );
+  }
   const providers: Config['providers'] = {};
   for (const [id, prefix] of Object.entries(PROVIDER_ENVIRONMENT_PREFIXES)) {
     providers[id] = { baseUrl: cleaned[`${prefix}_BASE_URL`], apiKey: cleaned[`${prefix}_API_KEY`] };
@@ -313,6 +328,7 @@ export function loadConfig(environment: Record<string, string | undefined>, over
       holds: env.TOLLGATE_HOLDS,
       lease: {
         callsPerLease: env.TOLLGATE_LEASE_CALLS,
+        maxCallsPerLease: env.TOLLGATE_LEASE_MAX_CALLS ?? Math.max(DEFAULT_LEASE_MAX_CALLS, env.TOLLGATE_LEASE_CALLS),
         maxAgeMs: env.TOLLGATE_LEASE_MAX_AGE_MS,
         idleMs: env.TOLLGATE_LEASE_IDLE_MS,
       },

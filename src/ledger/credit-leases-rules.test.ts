@@ -311,6 +311,45 @@ describe.each(backends())('credit lease rules on $name', (backend) => {
       expect((await ledger.verify()).ok).toBe(true);
     });
 
+    it("a busy account's leases double while each runs out within half the target time, up to the maximum, and halve once one lasts", async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      try {
+        const accountId = await account('1000');
+        const credit = leases({ callsPerLease: 2, maxCallsPerLease: 8, leaseTargetMs: 1_000 });
+        const calls: Array<Awaited<ReturnType<CreditLeases['hold']>>> = [];
+        const hold = async () => calls.push(await credit.hold({ accountId, requestId: requestId(), amount: d('1') }));
+        const sizes = async () => (await holds(accountId)).map((row) => d(row.amount).toString());
+        for (let call = 0; call < 2 + 4 + 8; call += 1) await hold(); // three leases, each filled at once
+        await hold(); // a fourth, as large as the maximum allows
+        expect(await sizes()).toEqual(['2', '4', '8', '8']);
+        for (let call = 0; call < 7; call += 1) await hold(); // the rest of the fourth
+        vi.setSystemTime(Date.now() + 1_000); // exactly half: not fast enough to grow, not slow enough to shrink
+        await hold();
+        expect((await sizes()).at(-1)).toBe('8');
+        for (let call = 0; call < 7; call += 1) await hold();
+        vi.setSystemTime(Date.now() + 2_001); // past twice the target: the next is half as large
+        await hold();
+        expect((await sizes()).at(-1)).toBe('4');
+        for (const held of calls) await credit.settle(held, { amount: d('0.5') });
+        await credit.close();
+        expect((await ledger.getAccount(accountId)).balance.toString()).toBe(d('1000').sub(d('0.5').times(calls.length)).toString());
+        expect((await ledger.verify()).ok).toBe(true);
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
+    it('leases keep the size they start with unless a maximum above it is given', async () => {
+      const accountId = await account('100');
+      const credit = leases({ callsPerLease: 2 });
+      const calls: Array<Awaited<ReturnType<CreditLeases['hold']>>> = [];
+      for (let call = 0; call < 6; call += 1) calls.push(await credit.hold({ accountId, requestId: requestId(), amount: d('1') }));
+      expect((await holds(accountId)).map((row) => d(row.amount).toString())).toEqual(['2', '2', '2']);
+      for (const held of calls) await credit.settle(held, { amount: d('1') });
+      await credit.close();
+      expect((await ledger.verify()).ok).toBe(true);
+    });
+
     it('a lease that has room again by the time the next lease opened is not retired', async () => {
       const accountId = await account('10');
       const credit = leases({ callsPerLease: 2 });

@@ -14,6 +14,15 @@ import { releaseHold, type CaptureInput } from './settlement.js';
 export interface CreditLeaseOptions {
   /** A new lease reserves this many times the call that opened it (less when the account has less). */
   callsPerLease?: number;
+  /**
+   * For an account whose leases run out fast, leases grow up to this many times the call (doubling while each
+   * lasts less than half of `leaseTargetMs`, halving back towards `callsPerLease` while each lasts over twice
+   * it): a busy account then opens about one lease per `leaseTargetMs` instead of one per `callsPerLease`
+   * calls. Default: `callsPerLease` (fixed size).
+   */
+  maxCallsPerLease?: number;
+  /** How long a lease of a busy account is sized to last (see `maxCallsPerLease`). */
+  leaseTargetMs?: number;
   /** After this age a lease takes no new calls; it closes once the calls it carries have settled. */
   maxAgeMs?: number;
   /** A lease with no call for this long closes, giving its unspent part back to the account. */
@@ -57,9 +66,13 @@ interface AccountLeases {
   /** Database operations that change available (open, close, a capture past a lease) run one after another,
    * so their results arrive in the order they committed. */
   serial: Promise<unknown>;
+  /** How many times the opening call's need the next lease reserves (grows for a busy account). */
+  callsPerLease: number;
+  /** When the last lease was opened (Date.now()), to size the next from how long that one lasted. */
+  lastOpenedAt: number | undefined;
 }
 
-const DEFAULTS = { callsPerLease: 32, maxAgeMs: 10_000, idleMs: 2_000, tickMs: 500, writeLingerMs: 20, closeTimeoutMs: 10_000 };
+const DEFAULTS = { callsPerLease: 32, maxAgeMs: 10_000, idleMs: 2_000, tickMs: 500, writeLingerMs: 20, closeTimeoutMs: 10_000, leaseTargetMs: 1_000 };
 /** Bound on the open-or-wait loop of one hold (each turn either carves, waits for a lease or opens one). */
 const MAX_HOLD_TURNS = 1_000;
 
@@ -97,7 +110,13 @@ export class CreditLeases implements CallReservations {
     options: CreditLeaseOptions = {},
   ) {
     const { logger, journal, instance, ...rest } = options;
-    this.options = { ...DEFAULTS, ...rest };
+    const callsPerLease = rest.callsPerLease ?? DEFAULTS.callsPerLease;
+    this.options = {
+      ...DEFAULTS,
+      ...rest,
+      callsPerLease,
+      maxCallsPerLease: Math.max(callsPerLease, rest.maxCallsPerLease ?? callsPerLease),
+    };
     this.logger = logger ?? silentLogger();
     this.instance = instance;
     this.timer = setInterval(() => this.tick(), this.options.tickMs);
@@ -260,6 +279,18 @@ export class CreditLeases implements CallReservations {
     }
   }
 
+  /**
+   * A lease that ran out in less than half the target time makes the next one twice as large (up to
+   * `maxCallsPerLease`); one that lasted over twice the target, half as large (down to `callsPerLease`).
+   */
+  private resize(state: AccountLeases): void {
+    if (state.lastOpenedAt === undefined) return;
+    const lasted = Date.now() - state.lastOpenedAt;
+    const { callsPerLease, maxCallsPerLease, leaseTargetMs } = this.options;
+    if (lasted < leaseTargetMs / 2) state.callsPerLease = Math.min(maxCallsPerLease, state.callsPerLease * 2);
+    else if (lasted > leaseTargetMs * 2) state.callsPerLease = Math.max(callsPerLease, Math.floor(state.callsPerLease / 2));
+  }
+
   private retireLeases(state: AccountLeases): Array<Promise<void>> {
     return state.leases.map((lease) => {
       lease.retiring = true;
@@ -291,7 +322,15 @@ export class CreditLeases implements CallReservations {
   private stateOf(accountId: string): AccountLeases {
     let state = this.accounts.get(accountId);
     if (!state) {
-      state = { accountId, leases: [], available: Decimal.ZERO, opening: undefined, serial: Promise.resolve() };
+      state = {
+        accountId,
+        leases: [],
+        available: Decimal.ZERO,
+        opening: undefined,
+        serial: Promise.resolve(),
+        callsPerLease: this.options.callsPerLease,
+        lastOpenedAt: undefined,
+      };
       this.accounts.set(accountId, state);
     }
     return state;
@@ -317,10 +356,11 @@ export class CreditLeases implements CallReservations {
     return lease;
   }
 
-  /** Opens a lease of `callsPerLease` times `need` (or what the account has, if less, but at least `need`). */
+  /** Opens a lease of the account's current lease size times `need` (or what the account has, if less, but at least `need`). */
   private open(state: AccountLeases, need: Decimal): Promise<Lease> {
     return this.serially(state, async () => {
-      const block = need.times(this.options.callsPerLease);
+      this.resize(state);
+      const block = need.times(state.callsPerLease);
       let amount = state.available.gte(need) && state.available.lt(block) ? state.available : block;
       for (let attempt = 0; ; attempt += 1) {
         const id = `lease_${randomUUID().replaceAll('-', '')}`;
@@ -333,6 +373,7 @@ export class CreditLeases implements CallReservations {
           });
           state.available = held.available;
           const now = Date.now();
+          state.lastOpenedAt = now;
           const lease: Lease = {
             id,
             accountId: state.accountId,
