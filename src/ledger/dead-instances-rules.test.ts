@@ -129,6 +129,24 @@ describe.each(backends())('dead instance rules on $name', (backend) => {
     }
   });
 
+  it('captured holds of a dead instance are not looked at again: with more of them than a batch, the release ends', async () => {
+    await fresh();
+    try {
+      const accountId = await account('10');
+      await register('inst_stopped', { stoppedHoursAgo: 1 });
+      for (let n = 1; n <= 3; n += 1) {
+        await hold(accountId, `req_captured_${n}`, 'inst_stopped');
+        await ledger.capture({ requestId: `req_captured_${n}`, amount: d('0.05') });
+      }
+      await hold(accountId, 'req_open', 'inst_stopped');
+      // Counted as open, the captured holds would fill every batch of two, again and again.
+      expect(await releaseHoldsOfDeadInstances(database.db, { batch: 2 })).toBe(1);
+      expect((await releases()).map(([requestId]) => requestId)).toEqual(['req_open']);
+    } finally {
+      await database.close();
+    }
+  });
+
   it('forgets instances stopped more than afterHours ago that hold nothing open, and says how many', async () => {
     await fresh();
     try {
@@ -138,10 +156,14 @@ describe.each(backends())('dead instance rules on $name', (backend) => {
       await register('inst_old_holding', { stoppedHoursAgo: 25 });
       await register('inst_young', { stoppedHoursAgo: 23 });
       await register('inst_running', { heartbeatSecondsAgo: 100_000 });
+      await register('inst_old_captured', { stoppedHoursAgo: 25 });
       await hold(accountId, 'req_settled_old', 'inst_old_settled');
       await ledger.release('req_settled_old', 'done');
+      // A hold settled by its capture holds nothing either.
+      await hold(accountId, 'req_captured_old', 'inst_old_captured');
+      await ledger.capture({ requestId: 'req_captured_old', amount: d('0.05') });
       await hold(accountId, 'req_open_old', 'inst_old_holding');
-      expect(await forgetStoppedInstances(database.db, 24)).toBe(2);
+      expect(await forgetStoppedInstances(database.db, 24)).toBe(3);
       expect(await ids()).toEqual(['inst_old_holding', 'inst_running', 'inst_young']);
       expect(await forgetStoppedInstances(database.db, 22)).toBe(1);
       expect(await ids()).toEqual(['inst_old_holding', 'inst_running']);
