@@ -6,7 +6,7 @@ import type { Logger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
 import { answeredBy, type PreparedCall } from './pipeline.js';
 import type { ChargeReport } from './usage-payload.js';
-import { writeUsageRecords, type UsageRecordRow } from './usage-writer.js';
+import { writeSerializedUsageRecords, type SerializedUsageRecord, type UsageRecordRow } from './usage-writer.js';
 
 /** A record as queued and journaled: every column the writer sets. */
 export type RecordRow = UsageRecordRow;
@@ -46,8 +46,13 @@ export interface UsageRecorderOptions {
  * database within `lingerMs` plus one insert; `flush()` writes what is queued at once and waits for it
  * (shutdown, tests).
  */
+/** A record waiting for its batch: its row serialised once (kept as one string, not an object per field). */
+interface QueuedRecord extends SerializedUsageRecord {
+  requestId: string;
+}
+
 export class UsageRecorder {
-  private readonly queue: GroupCommitQueue<RecordRow, void>;
+  private readonly queue: GroupCommitQueue<QueuedRecord, void>;
   private stopping = false;
 
   constructor(
@@ -63,10 +68,12 @@ export class UsageRecorder {
 
   record(call: PreparedCall, outcome: CallOutcome): void {
     const row = usageRow(call, outcome);
+    const json = JSON.stringify(row);
     // A billed call's record is journaled with its capture, so reports never lose a call the ledger charged.
-    const mark = outcome.report ? this.options.journal?.append({ type: 'usage', row }) : undefined;
+    // The line is the JournalRecord { type: 'usage', row } as JSON.stringify writes it, from the row's text.
+    const mark = outcome.report ? this.options.journal?.appendSerialized(`{"type":"usage","row":${json}}`) : undefined;
     // A record that cannot be written is logged by `write`; nobody waits for it.
-    void this.queue.submit(row).then(
+    void this.queue.submit({ requestId: row.request_id, createdAt: row.created_at, json }).then(
       () => mark && this.options.journal!.written(mark),
       () => this.forget(mark),
     );
@@ -74,8 +81,9 @@ export class UsageRecorder {
 
   /** Writes rows replayed from a journal (idempotent: a record already there is skipped). */
   async replay(rows: RecordRow[]): Promise<void> {
-    for (let start = 0; start < rows.length; start += MAX_BATCH) {
-      const results = await this.writeRetrying(rows.slice(start, start + MAX_BATCH));
+    const records = rows.map((row) => ({ requestId: row.request_id, createdAt: row.created_at, json: JSON.stringify(row) }));
+    for (let start = 0; start < records.length; start += MAX_BATCH) {
+      const results = await this.writeRetrying(records.slice(start, start + MAX_BATCH));
       const failed = results.find((result) => 'error' in result);
       if (failed && 'error' in failed) throw failed.error;
     }
@@ -112,7 +120,7 @@ export class UsageRecorder {
   }
 
   /** `write`, again and again for the rows that failed for want of the database, until it is back (or shutdown). */
-  private async writeRetrying(rows: RecordRow[]): Promise<Array<Settled<void>>> {
+  private async writeRetrying(rows: QueuedRecord[]): Promise<Array<Settled<void>>> {
     const results = await this.write(rows);
     for (let attempt = 0; !this.stopping; attempt += 1) {
       const retry = results.flatMap((result, index) => ('error' in result && isDatabaseUnavailable(result.error) ? [index] : []));
@@ -125,14 +133,14 @@ export class UsageRecorder {
   }
 
   /** One insert for the batch; if it fails, one bad row must not lose the others: one by one, logging the failures. */
-  private async write(rows: RecordRow[]): Promise<Array<Settled<void>>> {
+  private async write(rows: QueuedRecord[]): Promise<Array<Settled<void>>> {
     try {
       await this.insert(rows);
       return rows.map(() => ({ value: undefined }));
     } catch (batchError) {
       if (isDatabaseUnavailable(batchError)) return rows.map(() => ({ error: batchError }));
       if (rows.length === 1) {
-        this.logger.error({ err: batchError, requestId: rows[0]!.request_id }, 'could not write usage record');
+        this.logger.error({ err: batchError, requestId: rows[0]!.requestId }, 'could not write usage record');
         return [{ error: batchError }];
       }
       const results: Array<Settled<void>> = [];
@@ -141,7 +149,7 @@ export class UsageRecorder {
           await this.insert([row]).then(
             () => ({ value: undefined }),
             (error: unknown) => {
-              this.logger.error({ err: error, requestId: row.request_id }, 'could not write usage record');
+              this.logger.error({ err: error, requestId: row.requestId }, 'could not write usage record');
               return { error };
             },
           ),
@@ -151,9 +159,9 @@ export class UsageRecorder {
     }
   }
 
-  private async insert(rows: RecordRow[]): Promise<void> {
+  private async insert(rows: QueuedRecord[]): Promise<void> {
     // The records and their hourly and daily rollups, in one statement (see usage-writer.ts).
-    await writeUsageRecords(this.db, rows);
+    await writeSerializedUsageRecords(this.db, rows);
   }
 }
 

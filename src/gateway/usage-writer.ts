@@ -64,24 +64,43 @@ export type UsageRecordRow = { [Column in Exclude<(typeof USAGE_COLUMNS)[number]
  * instead of deadlocking.
  */
 export async function writeUsageRecords(db: Db, rows: UsageRecordRow[]): Promise<number> {
-  if (rows.length === 0) return 0;
+  return writeSerializedUsageRecords(
+    db,
+    rows.map((row) => ({ json: JSON.stringify(row), createdAt: row.created_at })),
+  );
+}
+
+/** A usage record as the recorder queues it: its row's JSON (serialised once, for the journal and the insert). */
+export interface SerializedUsageRecord {
+  json: string;
+  /** The row's created_at (ISO), which picks its month's partition. */
+  createdAt: string;
+}
+
+/** `writeUsageRecords` for rows serialised already (the same statement, one JSON parameter). */
+export async function writeSerializedUsageRecords(db: Db, records: SerializedUsageRecord[]): Promise<number> {
+  if (records.length === 0) return 0;
   const months = new Set<string>();
-  for (const row of rows) {
-    const month = monthOf(new Date(row.created_at));
+  for (const record of records) {
+    const month = monthOf(new Date(record.createdAt));
     months.add(month);
     months.add(nextMonth(month));
   }
   await ensureUsagePartitions(db, months);
-  if (rows.length === 1) {
-    if (await recordedAlready(db, rows[0]!)) return 0;
+  if (records.length === 1) {
+    // Alone (a quiet gateway, or a batch being retried one record at a time), a record is bound column by
+    // column: a text PostgreSQL refuses inside JSON (a lone surrogate) is then stored as UTF-8 makes it (U+FFFD).
+    const row = JSON.parse(records[0]!.json) as UsageRecordRow;
+    if (await recordedAlready(db, row)) return 0;
     const inserted = db
       .insertInto('usage_records')
-      .values(rows)
+      .values(row)
       .onConflict((conflict) => conflict.columns(['request_id', 'created_at']).doNothing())
       .returningAll();
     return recordedCount(await recordStatement(inserted).execute(db));
   }
-  return recordedCount(await db.executeQuery(batchStatement(db, JSON.stringify(rows))));
+  const json = `[${records.map((record) => record.json).join(',')}]`;
+  return recordedCount(await db.executeQuery(batchStatement(db, json)));
 }
 
 function recordedCount(result: QueryResult<{ recorded: number | string }>): number {
