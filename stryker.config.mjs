@@ -18,6 +18,8 @@ const GATEWAY_CALL_PATH = [
   'src/gateway/error-mapping.ts',
   'src/gateway/errors.ts',
   'src/gateway/usage-payload.ts',
+  // An upstream's JSON answer is relayed with its usage spliced into its text.
+  'src/util/json-splice.ts',
 ];
 
 export const SCOPES = {

@@ -22,7 +22,12 @@ const SUITES: Record<string, string[]> = {
     'test/ledger-{concurrency,lease-property,property}.test.ts',
   ],
   // The Responses, Messages and media suites run the same call path (call-runner.ts) under the other API shapes.
-  gateway: ['src/gateway/**/*.test.ts', 'test/gateway-*.test.ts', 'test/api-{messages,responses,media}.test.ts'],
+  gateway: [
+    'src/gateway/**/*.test.ts',
+    'src/util/json-splice.test.ts',
+    'test/gateway-*.test.ts',
+    'test/api-{messages,responses,media}.test.ts',
+  ],
 };
 
 const scope = process.env.TOLLGATE_MUTATION_SCOPE ?? 'money';

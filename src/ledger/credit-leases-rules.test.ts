@@ -315,21 +315,22 @@ describe.each(backends())('credit lease rules on $name', (backend) => {
       vi.useFakeTimers({ toFake: ['Date'] });
       try {
         const accountId = await account('1000');
-        const credit = leases({ callsPerLease: 2, maxCallsPerLease: 8, leaseTargetMs: 1_000 });
+        const credit = leases({ callsPerLease: 2, maxCallsPerLease: 16, leaseTargetMs: 1_000 });
         const calls: Array<Awaited<ReturnType<CreditLeases['hold']>>> = [];
-        const hold = async () => calls.push(await credit.hold({ accountId, requestId: requestId(), amount: d('1') }));
-        const sizes = async () => (await holds(accountId)).map((row) => d(row.amount).toString());
-        for (let call = 0; call < 2 + 4 + 8; call += 1) await hold(); // three leases, each filled at once
-        await hold(); // a fourth, as large as the maximum allows
-        expect(await sizes()).toEqual(['2', '4', '8', '8']);
-        for (let call = 0; call < 7; call += 1) await hold(); // the rest of the fourth
-        vi.setSystemTime(Date.now() + 1_000); // exactly half: not fast enough to grow, not slow enough to shrink
+        const hold = async (count = 1) => {
+          for (let call = 0; call < count; call += 1) calls.push(await credit.hold({ accountId, requestId: requestId(), amount: d('1') }));
+        };
+        const sizes = async () => (await holds(accountId)).map((row) => Number(row.amount));
+        await hold(2 + 4 + 8); // three leases, each filled at once: each twice the last
+        vi.setSystemTime(Date.now() + 500); // the third lasted exactly half the target: the fourth is as large
+        await hold(8);
+        vi.setSystemTime(Date.now() + 2_000); // exactly twice the target: not slow enough to shrink
+        await hold(8);
+        vi.setSystemTime(Date.now() + 2_001); // past twice the target: half as large
+        await hold(4);
+        await hold(8 + 16); // then it grows again, up to the maximum
         await hold();
-        expect((await sizes()).at(-1)).toBe('8');
-        for (let call = 0; call < 7; call += 1) await hold();
-        vi.setSystemTime(Date.now() + 2_001); // past twice the target: the next is half as large
-        await hold();
-        expect((await sizes()).at(-1)).toBe('4');
+        expect(await sizes()).toEqual([2, 4, 8, 8, 8, 4, 8, 16, 16]);
         for (const held of calls) await credit.settle(held, { amount: d('0.5') });
         await credit.close();
         expect((await ledger.getAccount(accountId)).balance.toString()).toBe(d('1000').sub(d('0.5').times(calls.length)).toString());
