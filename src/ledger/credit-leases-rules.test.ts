@@ -340,6 +340,32 @@ describe.each(backends())('credit lease rules on $name', (backend) => {
       }
     });
 
+    it('a grown lease takes at most a quarter of what the account has left, and never less than the starting size', async () => {
+      const accountId = await account('40');
+      const credit = leases({ callsPerLease: 2, maxCallsPerLease: 64 });
+      const calls: Array<Awaited<ReturnType<CreditLeases['hold']>>> = [];
+      // 2, 4 and 8 fit; 16 is past a quarter of the 26 left (6.5), and so on, until a quarter of what is left
+      // (1.54...) is below the starting size, which the last lease keeps.
+      for (let call = 0; call < 2 + 4 + 8 + 6 + 4 + 3 + 2 + 2 + 1; call += 1) {
+        calls.push(await credit.hold({ accountId, requestId: requestId(), amount: d('1') }));
+      }
+      expect((await holds(accountId)).map((row) => d(row.amount).toString())).toEqual([
+        '2',
+        '4',
+        '8',
+        '6.5',
+        '4.875',
+        '3.65625',
+        '2.7421875',
+        '2.056640625',
+        '2',
+      ]);
+      for (const held of calls) await credit.settle(held, { amount: d('1') });
+      await credit.close();
+      expect((await ledger.getAccount(accountId)).balance.toString()).toBe('8');
+      expect((await ledger.verify()).ok).toBe(true);
+    });
+
     it('leases keep the size they start with unless a maximum above it is given', async () => {
       const accountId = await account('100');
       const credit = leases({ callsPerLease: 2 });

@@ -18,7 +18,8 @@ export interface CreditLeaseOptions {
    * For an account whose leases run out fast, leases grow up to this many times the call (doubling while each
    * lasts less than half of `leaseTargetMs`, halving back towards `callsPerLease` while each lasts over twice
    * it): a busy account then opens about one lease per `leaseTargetMs` instead of one per `callsPerLease`
-   * calls. Default: `callsPerLease` (fixed size).
+   * calls. A grown lease takes at most a quarter of what the account has left. Default: `callsPerLease`
+   * (fixed size).
    */
   maxCallsPerLease?: number;
   /** How long a lease of a busy account is sized to last (see `maxCallsPerLease`). */
@@ -73,6 +74,8 @@ interface AccountLeases {
 }
 
 const DEFAULTS = { callsPerLease: 32, maxAgeMs: 10_000, idleMs: 2_000, tickMs: 500, writeLingerMs: 20, closeTimeoutMs: 10_000, leaseTargetMs: 1_000 };
+/** The most of an account's available credits a lease grown past `callsPerLease` takes. */
+const GROWN_LEASE_SHARE = Decimal.parse('0.25');
 /** Bound on the open-or-wait loop of one hold (each turn either carves, waits for a lease or opens one). */
 const MAX_HOLD_TURNS = 1_000;
 
@@ -360,7 +363,11 @@ export class CreditLeases implements CallReservations {
   private open(state: AccountLeases, need: Decimal): Promise<Lease> {
     return this.serially(state, async () => {
       this.resize(state);
-      const block = need.times(state.callsPerLease);
+      const base = need.times(this.options.callsPerLease);
+      let block = need.times(state.callsPerLease);
+      // A grown lease takes at most a quarter of what the account has left (as this process last saw it), so
+      // one busy process does not hold the whole balance of an account that other processes serve too.
+      if (block.gt(base)) block = Decimal.max(base, Decimal.min(block, state.available.mul(GROWN_LEASE_SHARE)));
       let amount = state.available.gte(need) && state.available.lt(block) ? state.available : block;
       for (let attempt = 0; ; attempt += 1) {
         const id = `lease_${randomUUID().replaceAll('-', '')}`;
