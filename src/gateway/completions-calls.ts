@@ -76,27 +76,33 @@ export function createCompletion(
   caller: Caller,
   options: CallOptions,
 ): Promise<JsonReply> {
-  return runJsonCall<{ json: Record<string, unknown>; text: string | undefined }>(pipeline, completionsIntent(request), caller, options, {
-    async exchange(call, signal) {
-      const answer = await requireNative(call).sendNative!(
-        'completions',
-        { kind: 'json', json: request },
-        call.route.target,
-        signal,
-      );
-      if (answer.kind !== 'json' || !isRecord(answer.json) || !Array.isArray(answer.json.choices)) {
-        throw new GatewayError('upstream_error', `${call.route.providerId} answered the completion without a choices array`);
-      }
-      return {
-        answer: { json: answer.json, text: answer.text },
-        usage: usageFromOpenAI(answer.json.usage) ?? estimateTextUsage(call, choicesText(answer.json)),
-      };
+  return runJsonCall<{ json: Record<string, unknown>; text: string | undefined }>(
+    pipeline,
+    completionsIntent(request),
+    caller,
+    options,
+    {
+      async exchange(call, signal) {
+        const answer = await requireNative(call).sendNative!(
+          'completions',
+          { kind: 'json', json: request },
+          call.route.target,
+          signal,
+        );
+        if (answer.kind !== 'json' || !isRecord(answer.json) || !Array.isArray(answer.json.choices)) {
+          throw new GatewayError('upstream_error', `${call.route.providerId} answered the completion without a choices array`);
+        }
+        return {
+          answer: { json: answer.json, text: answer.text },
+          usage: usageFromOpenAI(answer.json.usage) ?? estimateTextUsage(call, choicesText(answer.json)),
+        };
+      },
+      render({ json, text }, report) {
+        const upstreamUsage = isRecord(json.usage) ? json.usage : undefined;
+        return { body: answerWithUsage(json, text, usagePayload(report, upstreamUsage), report.breakdown.charge) };
+      },
     },
-    render({ json, text }, report) {
-      const upstreamUsage = isRecord(json.usage) ? json.usage : undefined;
-      return { body: answerWithUsage(json, text, usagePayload(report, upstreamUsage), report.breakdown.charge) };
-    },
-  });
+  );
 }
 
 /** @throws GatewayError when the call cannot start (the hold is released first). */

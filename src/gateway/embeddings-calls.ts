@@ -71,33 +71,42 @@ export function createEmbeddings(
   caller: Caller,
   options: CallOptions,
 ): Promise<JsonReply> {
-  return runJsonCall<{ json: Record<string, unknown>; text: string | undefined }>(pipeline, embeddingsIntent(request), caller, options, {
-    async exchange(call, signal) {
-      const { adapter, target } = call.route;
-      if (adapter.nativeShapes.has('embeddings') && adapter.sendNative) {
-        const answer = await adapter.sendNative('embeddings', { kind: 'json', json: request }, target, signal);
-        if (answer.kind !== 'json' || !isRecord(answer.json) || !Array.isArray(answer.json.data)) {
-          throw new GatewayError('upstream_error', `${call.route.providerId} answered the embeddings call without a data list`);
+  return runJsonCall<{ json: Record<string, unknown>; text: string | undefined }>(
+    pipeline,
+    embeddingsIntent(request),
+    caller,
+    options,
+    {
+      async exchange(call, signal) {
+        const { adapter, target } = call.route;
+        if (adapter.nativeShapes.has('embeddings') && adapter.sendNative) {
+          const answer = await adapter.sendNative('embeddings', { kind: 'json', json: request }, target, signal);
+          if (answer.kind !== 'json' || !isRecord(answer.json) || !Array.isArray(answer.json.data)) {
+            throw new GatewayError('upstream_error', `${call.route.providerId} answered the embeddings call without a data list`);
+          }
+          return {
+            answer: { json: answer.json, text: answer.text },
+            usage: embeddingUsage(answer.json.usage) ?? estimated(call),
+          };
         }
-        return { answer: { json: answer.json, text: answer.text }, usage: embeddingUsage(answer.json.usage) ?? estimated(call) };
-      }
-      if (adapter.embed) {
-        const result = await adapter.embed(request, target, signal);
-        return { answer: { json: result.body, text: undefined }, usage: result.usage ?? estimated(call) };
-      }
-      throw new GatewayError(
-        'invalid_request',
-        `model ${JSON.stringify(request.model)} is served by ${call.route.providerId}, which has no embeddings API`,
-        'model',
-      );
+        if (adapter.embed) {
+          const result = await adapter.embed(request, target, signal);
+          return { answer: { json: result.body, text: undefined }, usage: result.usage ?? estimated(call) };
+        }
+        throw new GatewayError(
+          'invalid_request',
+          `model ${JSON.stringify(request.model)} is served by ${call.route.providerId}, which has no embeddings API`,
+          'model',
+        );
+      },
+      render({ json, text }, report) {
+        const tokens = report.usage.input.uncached + report.usage.input.cacheRead;
+        const upstreamUsage = isRecord(json.usage) ? json.usage : {};
+        const usage = { ...upstreamUsage, prompt_tokens: tokens, total_tokens: tokens, ...chargePayload(report) };
+        return { body: answerWithUsage(json, text, usage, report.breakdown.charge) };
+      },
     },
-    render({ json, text }, report) {
-      const tokens = report.usage.input.uncached + report.usage.input.cacheRead;
-      const upstreamUsage = isRecord(json.usage) ? json.usage : {};
-      const usage = { ...upstreamUsage, prompt_tokens: tokens, total_tokens: tokens, ...chargePayload(report) };
-      return { body: answerWithUsage(json, text, usage, report.breakdown.charge) };
-    },
-  });
+  );
 }
 
 /** An embeddings usage (`prompt_tokens`, no completion): every token is input. */

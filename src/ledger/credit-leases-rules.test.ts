@@ -207,9 +207,12 @@ describe.each(backends())('credit lease rules on $name', (backend) => {
       ]);
       // The spent first lease is retired when the second opens, and closes (giving back nothing) while c's
       // capture lingers; the second closes at the end with its 0.1. The two writers race, so no order here.
-      expect(written.slice(5).map((entry) => entry.join(' ')).sort()).toEqual(
-        [`capture -0.1 ${second}`, 'release 0 ', 'release 0.1 '].sort(),
-      );
+      expect(
+        written
+          .slice(5)
+          .map((entry) => entry.join(' '))
+          .sort(),
+      ).toEqual([`capture -0.1 ${second}`, 'release 0 ', 'release 0.1 '].sort());
       const releases = (await entries(accountId)).filter((row) => row.kind === 'release');
       expect(releases.map((row) => [row.request_id, d(row.amount).toString()]).sort()).toEqual(
         [
@@ -318,7 +321,8 @@ describe.each(backends())('credit lease rules on $name', (backend) => {
         const credit = leases({ callsPerLease: 2, maxCallsPerLease: 16, leaseTargetMs: 1_000 });
         const calls: Array<Awaited<ReturnType<CreditLeases['hold']>>> = [];
         const hold = async (count = 1) => {
-          for (let call = 0; call < count; call += 1) calls.push(await credit.hold({ accountId, requestId: requestId(), amount: d('1') }));
+          for (let call = 0; call < count; call += 1)
+            calls.push(await credit.hold({ accountId, requestId: requestId(), amount: d('1') }));
         };
         const sizes = async () => (await holds(accountId)).map((row) => Number(row.amount));
         await hold(2 + 4 + 8); // three leases, each filled at once: each twice the last
@@ -333,7 +337,9 @@ describe.each(backends())('credit lease rules on $name', (backend) => {
         expect(await sizes()).toEqual([2, 4, 8, 8, 8, 4, 8, 16, 16]);
         for (const held of calls) await credit.settle(held, { amount: d('0.5') });
         await credit.close();
-        expect((await ledger.getAccount(accountId)).balance.toString()).toBe(d('1000').sub(d('0.5').times(calls.length)).toString());
+        expect((await ledger.getAccount(accountId)).balance.toString()).toBe(
+          d('1000').sub(d('0.5').times(calls.length)).toString(),
+        );
         expect((await ledger.verify()).ok).toBe(true);
       } finally {
         vi.useRealTimers();
@@ -370,7 +376,8 @@ describe.each(backends())('credit lease rules on $name', (backend) => {
       const accountId = await account('100');
       const credit = leases({ callsPerLease: 2 });
       const calls: Array<Awaited<ReturnType<CreditLeases['hold']>>> = [];
-      for (let call = 0; call < 6; call += 1) calls.push(await credit.hold({ accountId, requestId: requestId(), amount: d('1') }));
+      for (let call = 0; call < 6; call += 1)
+        calls.push(await credit.hold({ accountId, requestId: requestId(), amount: d('1') }));
       expect((await holds(accountId)).map((row) => d(row.amount).toString())).toEqual(['2', '2', '2']);
       for (const held of calls) await credit.settle(held, { amount: d('1') });
       await credit.close();

@@ -73,7 +73,15 @@ interface AccountLeases {
   lastOpenedAt: number | undefined;
 }
 
-const DEFAULTS = { callsPerLease: 32, maxAgeMs: 10_000, idleMs: 2_000, tickMs: 500, writeLingerMs: 20, closeTimeoutMs: 10_000, leaseTargetMs: 1_000 };
+const DEFAULTS = {
+  callsPerLease: 32,
+  maxAgeMs: 10_000,
+  idleMs: 2_000,
+  tickMs: 500,
+  writeLingerMs: 20,
+  closeTimeoutMs: 10_000,
+  leaseTargetMs: 1_000,
+};
 /** The most of an account's available credits a lease grown past `callsPerLease` takes. */
 const GROWN_LEASE_SHARE = Decimal.parse('0.25');
 /** Bound on the open-or-wait loop of one hold (each turn either carves, waits for a lease or opens one). */

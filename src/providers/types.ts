@@ -133,11 +133,11 @@ export interface NativeStreamEvent {
   data?: string;
 }
 
-/** A native answer: a JSON body, or plain text (a transcription asked for `response_format: text`). */
-/** A native answer: JSON (with the text it was parsed from, when the upstream's bytes are relayed), or plain text. */
-export type NativeAnswer =
-  | { kind: 'json'; json: unknown; text?: string }
-  | { kind: 'text'; text: string; contentType: string };
+/**
+ * A native answer: a JSON body (with the text it was parsed from, when the upstream's bytes are relayed), or plain
+ * text (a transcription asked for `response_format: text`).
+ */
+export type NativeAnswer = { kind: 'json'; json: unknown; text?: string } | { kind: 'text'; text: string; contentType: string };
 
 export interface ProviderAdapter {
   readonly id: string;

@@ -100,7 +100,15 @@ function valueEnd(text: string, at: number): number {
   let index = at;
   for (; index < text.length; index += 1) {
     const code = text.charCodeAt(index);
-    if (code === COMMA || code === CLOSE_BRACE || code === CLOSE_BRACKET || code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09)
+    if (
+      code === COMMA ||
+      code === CLOSE_BRACE ||
+      code === CLOSE_BRACKET ||
+      code === 0x20 ||
+      code === 0x0a ||
+      code === 0x0d ||
+      code === 0x09
+    )
       break;
   }
   return index === at ? -1 : index;

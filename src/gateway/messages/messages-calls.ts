@@ -45,35 +45,33 @@ export function completeMessage(
   caller: Caller,
   options: CallOptions & { forwardHeaders: Record<string, string> },
 ): Promise<JsonReply> {
-  return runJsonCall<{ body: Record<string, unknown>; upstreamUsage: Record<string, unknown> | undefined; text: string | undefined }>(
-    pipeline,
-    messagesIntent(request),
-    caller,
-    options,
-    {
-      async exchange(call, signal) {
-        const { adapter, target } = call.route;
-        if (servedNatively(call)) {
-          const body = { kind: 'json' as const, json: request, forwardHeaders: options.forwardHeaders };
-          const answer = await adapter.sendNative!('messages', body, target, signal);
-          if (answer.kind !== 'json' || !isRecord(answer.json)) throw invalidAnswer(call);
-          const upstreamUsage = isRecord(answer.json.usage) ? answer.json.usage : undefined;
-          const usage = usageFromAnthropic(upstreamUsage) ?? estimateTextUsage(call, contentText(answer.json));
-          return { answer: { body: answer.json, upstreamUsage, text: answer.text }, usage };
-        }
-        const result = await adapter.complete(upstreamChatRequest(call, messagesToChat(request, true)), target, signal);
-        const body = messageFromChat(result.body, request.model, messageId(call));
-        return {
-          answer: { body, upstreamUsage: undefined, text: undefined },
-          usage: result.usage ?? estimateTextUsage(call, completionText(result.body)),
-        };
-      },
-      render({ body, upstreamUsage, text }, report) {
-        const usage = messagesUsagePayload(report, upstreamUsage);
-        return { body: answerWithUsage(body, text, usage, report.breakdown.charge) };
-      },
+  return runJsonCall<{
+    body: Record<string, unknown>;
+    upstreamUsage: Record<string, unknown> | undefined;
+    text: string | undefined;
+  }>(pipeline, messagesIntent(request), caller, options, {
+    async exchange(call, signal) {
+      const { adapter, target } = call.route;
+      if (servedNatively(call)) {
+        const body = { kind: 'json' as const, json: request, forwardHeaders: options.forwardHeaders };
+        const answer = await adapter.sendNative!('messages', body, target, signal);
+        if (answer.kind !== 'json' || !isRecord(answer.json)) throw invalidAnswer(call);
+        const upstreamUsage = isRecord(answer.json.usage) ? answer.json.usage : undefined;
+        const usage = usageFromAnthropic(upstreamUsage) ?? estimateTextUsage(call, contentText(answer.json));
+        return { answer: { body: answer.json, upstreamUsage, text: answer.text }, usage };
+      }
+      const result = await adapter.complete(upstreamChatRequest(call, messagesToChat(request, true)), target, signal);
+      const body = messageFromChat(result.body, request.model, messageId(call));
+      return {
+        answer: { body, upstreamUsage: undefined, text: undefined },
+        usage: result.usage ?? estimateTextUsage(call, completionText(result.body)),
+      };
     },
-  );
+    render({ body, upstreamUsage, text }, report) {
+      const usage = messagesUsagePayload(report, upstreamUsage);
+      return { body: answerWithUsage(body, text, usage, report.breakdown.charge) };
+    },
+  });
 }
 
 /** @throws GatewayError when the call cannot start (the hold is released first). */

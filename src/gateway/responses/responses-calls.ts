@@ -45,35 +45,33 @@ export function completeResponse(
   caller: Caller,
   options: CallOptions,
 ): Promise<JsonReply> {
-  return runJsonCall<{ body: Record<string, unknown>; upstreamUsage: Record<string, unknown> | undefined; text: string | undefined }>(
-    pipeline,
-    responsesIntent(request),
-    caller,
-    options,
-    {
-      async exchange(call, signal) {
-        const { adapter, target } = call.route;
-        if (servedNatively(call)) {
-          const answer = await adapter.sendNative!('responses', { kind: 'json', json: request }, target, signal);
-          if (answer.kind !== 'json' || !isRecord(answer.json)) throw invalidAnswer(call);
-          const upstreamUsage = isRecord(answer.json.usage) ? answer.json.usage : undefined;
-          const usage = usageFromOpenAI(upstreamUsage) ?? estimateTextUsage(call, outputText(answer.json));
-          return { answer: { body: answer.json, upstreamUsage, text: answer.text }, usage };
-        }
-        const chat = responsesToChat(request, true);
-        const result = await adapter.complete(upstreamChatRequest(call, chat), target, signal);
-        const body = responseFromChat(result.body, request, responseId(call));
-        return {
-          answer: { body, upstreamUsage: undefined, text: undefined },
-          usage: result.usage ?? estimateTextUsage(call, completionText(result.body)),
-        };
-      },
-      render({ body, upstreamUsage, text }, report) {
-        const usage = responsesUsagePayload(report, upstreamUsage);
-        return { body: answerWithUsage(body, text, usage, report.breakdown.charge) };
-      },
+  return runJsonCall<{
+    body: Record<string, unknown>;
+    upstreamUsage: Record<string, unknown> | undefined;
+    text: string | undefined;
+  }>(pipeline, responsesIntent(request), caller, options, {
+    async exchange(call, signal) {
+      const { adapter, target } = call.route;
+      if (servedNatively(call)) {
+        const answer = await adapter.sendNative!('responses', { kind: 'json', json: request }, target, signal);
+        if (answer.kind !== 'json' || !isRecord(answer.json)) throw invalidAnswer(call);
+        const upstreamUsage = isRecord(answer.json.usage) ? answer.json.usage : undefined;
+        const usage = usageFromOpenAI(upstreamUsage) ?? estimateTextUsage(call, outputText(answer.json));
+        return { answer: { body: answer.json, upstreamUsage, text: answer.text }, usage };
+      }
+      const chat = responsesToChat(request, true);
+      const result = await adapter.complete(upstreamChatRequest(call, chat), target, signal);
+      const body = responseFromChat(result.body, request, responseId(call));
+      return {
+        answer: { body, upstreamUsage: undefined, text: undefined },
+        usage: result.usage ?? estimateTextUsage(call, completionText(result.body)),
+      };
     },
-  );
+    render({ body, upstreamUsage, text }, report) {
+      const usage = responsesUsagePayload(report, upstreamUsage);
+      return { body: answerWithUsage(body, text, usage, report.breakdown.charge) };
+    },
+  });
 }
 
 /** @throws GatewayError when the call cannot start (the hold is released first). */
