@@ -52,7 +52,9 @@ export function completeChat(
     render({ body, text }, report) {
       const upstreamUsage = isRecord(body.usage) ? body.usage : undefined;
       const usage = usagePayload(report, upstreamUsage);
-      return { body: answerWithUsage(body as unknown as Record<string, unknown>, text, usage, report.breakdown.charge) };
+      return {
+        body: answerWithUsage({ json: body as unknown as Record<string, unknown>, text }, usage, report.breakdown.charge),
+      };
     },
   });
 }

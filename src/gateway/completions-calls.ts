@@ -17,7 +17,7 @@ import { checkModelName } from './chat-request.js';
 import { GatewayError } from './errors.js';
 import { tokenWorstCase } from './output-limit.js';
 import type { CallIntent, CallPipeline, Caller, PreparedCall } from './pipeline.js';
-import { answerWithUsage, serializeWithExactCost, usagePayload, type ChargeReport } from './usage-payload.js';
+import { answerWithUsage, serializeWithExactCost, usagePayload, type ChargeReport, type RelayedAnswer } from './usage-payload.js';
 
 /**
  * `POST /v1/completions`, OpenAI's legacy text completions: served by OpenAI-compatible upstreams as they are
@@ -76,33 +76,27 @@ export function createCompletion(
   caller: Caller,
   options: CallOptions,
 ): Promise<JsonReply> {
-  return runJsonCall<{ json: Record<string, unknown>; text: string | undefined }>(
-    pipeline,
-    completionsIntent(request),
-    caller,
-    options,
-    {
-      async exchange(call, signal) {
-        const answer = await requireNative(call).sendNative!(
-          'completions',
-          { kind: 'json', json: request },
-          call.route.target,
-          signal,
-        );
-        if (answer.kind !== 'json' || !isRecord(answer.json) || !Array.isArray(answer.json.choices)) {
-          throw new GatewayError('upstream_error', `${call.route.providerId} answered the completion without a choices array`);
-        }
-        return {
-          answer: { json: answer.json, text: answer.text },
-          usage: usageFromOpenAI(answer.json.usage) ?? estimateTextUsage(call, choicesText(answer.json)),
-        };
-      },
-      render({ json, text }, report) {
-        const upstreamUsage = isRecord(json.usage) ? json.usage : undefined;
-        return { body: answerWithUsage(json, text, usagePayload(report, upstreamUsage), report.breakdown.charge) };
-      },
+  return runJsonCall<RelayedAnswer>(pipeline, completionsIntent(request), caller, options, {
+    async exchange(call, signal) {
+      const answer = await requireNative(call).sendNative!(
+        'completions',
+        { kind: 'json', json: request },
+        call.route.target,
+        signal,
+      );
+      if (answer.kind !== 'json' || !isRecord(answer.json) || !Array.isArray(answer.json.choices)) {
+        throw new GatewayError('upstream_error', `${call.route.providerId} answered the completion without a choices array`);
+      }
+      return {
+        answer: { json: answer.json, text: answer.text },
+        usage: usageFromOpenAI(answer.json.usage) ?? estimateTextUsage(call, choicesText(answer.json)),
+      };
     },
-  );
+    render(answer, report) {
+      const upstreamUsage = isRecord(answer.json.usage) ? answer.json.usage : undefined;
+      return { body: answerWithUsage(answer, usagePayload(report, upstreamUsage), report.breakdown.charge) };
+    },
+  });
 }
 
 /** @throws GatewayError when the call cannot start (the hold is released first). */

@@ -6,7 +6,7 @@ import { runJsonCall, type CallOptions, type JsonReply } from './call-runner.js'
 import { checkModelName } from './chat-request.js';
 import { GatewayError } from './errors.js';
 import type { CallIntent, CallPipeline, Caller, PreparedCall } from './pipeline.js';
-import { answerWithUsage, chargePayload } from './usage-payload.js';
+import { answerWithUsage, chargePayload, type RelayedAnswer } from './usage-payload.js';
 
 /**
  * `POST /v1/embeddings`, priced per input token: passed through to OpenAI and OpenAI-compatible upstreams,
@@ -71,42 +71,33 @@ export function createEmbeddings(
   caller: Caller,
   options: CallOptions,
 ): Promise<JsonReply> {
-  return runJsonCall<{ json: Record<string, unknown>; text: string | undefined }>(
-    pipeline,
-    embeddingsIntent(request),
-    caller,
-    options,
-    {
-      async exchange(call, signal) {
-        const { adapter, target } = call.route;
-        if (adapter.nativeShapes.has('embeddings') && adapter.sendNative) {
-          const answer = await adapter.sendNative('embeddings', { kind: 'json', json: request }, target, signal);
-          if (answer.kind !== 'json' || !isRecord(answer.json) || !Array.isArray(answer.json.data)) {
-            throw new GatewayError('upstream_error', `${call.route.providerId} answered the embeddings call without a data list`);
-          }
-          return {
-            answer: { json: answer.json, text: answer.text },
-            usage: embeddingUsage(answer.json.usage) ?? estimated(call),
-          };
+  return runJsonCall<RelayedAnswer>(pipeline, embeddingsIntent(request), caller, options, {
+    async exchange(call, signal) {
+      const { adapter, target } = call.route;
+      if (adapter.nativeShapes.has('embeddings') && adapter.sendNative) {
+        const answer = await adapter.sendNative('embeddings', { kind: 'json', json: request }, target, signal);
+        if (answer.kind !== 'json' || !isRecord(answer.json) || !Array.isArray(answer.json.data)) {
+          throw new GatewayError('upstream_error', `${call.route.providerId} answered the embeddings call without a data list`);
         }
-        if (adapter.embed) {
-          const result = await adapter.embed(request, target, signal);
-          return { answer: { json: result.body, text: undefined }, usage: result.usage ?? estimated(call) };
-        }
-        throw new GatewayError(
-          'invalid_request',
-          `model ${JSON.stringify(request.model)} is served by ${call.route.providerId}, which has no embeddings API`,
-          'model',
-        );
-      },
-      render({ json, text }, report) {
-        const tokens = report.usage.input.uncached + report.usage.input.cacheRead;
-        const upstreamUsage = isRecord(json.usage) ? json.usage : {};
-        const usage = { ...upstreamUsage, prompt_tokens: tokens, total_tokens: tokens, ...chargePayload(report) };
-        return { body: answerWithUsage(json, text, usage, report.breakdown.charge) };
-      },
+        return { answer: { json: answer.json, text: answer.text }, usage: embeddingUsage(answer.json.usage) ?? estimated(call) };
+      }
+      if (adapter.embed) {
+        const result = await adapter.embed(request, target, signal);
+        return { answer: { json: result.body }, usage: result.usage ?? estimated(call) };
+      }
+      throw new GatewayError(
+        'invalid_request',
+        `model ${JSON.stringify(request.model)} is served by ${call.route.providerId}, which has no embeddings API`,
+        'model',
+      );
     },
-  );
+    render(answer, report) {
+      const tokens = report.usage.input.uncached + report.usage.input.cacheRead;
+      const upstreamUsage = isRecord(answer.json.usage) ? answer.json.usage : {};
+      const usage = { ...upstreamUsage, prompt_tokens: tokens, total_tokens: tokens, ...chargePayload(report) };
+      return { body: answerWithUsage(answer, usage, report.breakdown.charge) };
+    },
+  });
 }
 
 /** An embeddings usage (`prompt_tokens`, no completion): every token is input. */

@@ -188,19 +188,22 @@ export function serializeWithExactCost(body: unknown, charge: Decimal): string {
   return text.slice(0, at) + charge.toString() + text.slice(at + QUOTED_PLACEHOLDER.length);
 }
 
+/** An answer to relay: its JSON, and the upstream's text of it when `json` is that text parsed and nothing else. */
+export interface RelayedAnswer {
+  json: Record<string, unknown>;
+  text?: string | undefined;
+  /** The upstream's own usage object, when `json` is the upstream's answer in the caller's shape (kept in the payload). */
+  upstreamUsage?: Record<string, unknown> | undefined;
+}
+
 /**
- * The upstream's answer with `usage` set to the gateway's: spliced into the upstream's own JSON text when it
- * is given (every other member passes through as the provider wrote it, and the generated text is not escaped
- * a second time), else the answer serialised with the member set. `cost` is the charge's exact literal either way.
+ * The answer with `usage` set to the gateway's: spliced into the upstream's own JSON text when there is one
+ * (every other member passes through as the provider wrote it, and the generated text is not escaped a second
+ * time), else the answer serialised with the member set. `cost` is the charge's exact literal either way.
  */
-export function answerWithUsage(
-  answer: Record<string, unknown>,
-  text: string | undefined,
-  usage: Record<string, unknown>,
-  charge: Decimal,
-): string {
+export function answerWithUsage({ json, text }: RelayedAnswer, usage: Record<string, unknown>, charge: Decimal): string {
   const spliced = text === undefined ? undefined : replaceTopLevelMember(text, 'usage', serializeWithExactCost(usage, charge));
-  return spliced ?? serializeWithExactCost({ ...answer, usage }, charge);
+  return spliced ?? serializeWithExactCost({ ...json, usage }, charge);
 }
 
 function asObject(value: unknown): Record<string, unknown> | undefined {

@@ -15,7 +15,7 @@ import { completionText, upstreamChatRequest } from '../chat-calls.js';
 import { GatewayError } from '../errors.js';
 import { tokenWorstCase } from '../output-limit.js';
 import type { CallIntent, CallPipeline, Caller, PreparedCall } from '../pipeline.js';
-import { answerWithUsage, messagesUsagePayload } from '../usage-payload.js';
+import { answerWithUsage, messagesUsagePayload, type RelayedAnswer } from '../usage-payload.js';
 import { messagesToChat, type MessagesRequest } from './messages-request.js';
 import { messageFromChat } from './messages-response.js';
 import { MessagesFromChatStream, NativeMessagesStream } from './messages-stream.js';
@@ -45,11 +45,7 @@ export function completeMessage(
   caller: Caller,
   options: CallOptions & { forwardHeaders: Record<string, string> },
 ): Promise<JsonReply> {
-  return runJsonCall<{
-    body: Record<string, unknown>;
-    upstreamUsage: Record<string, unknown> | undefined;
-    text: string | undefined;
-  }>(pipeline, messagesIntent(request), caller, options, {
+  return runJsonCall<RelayedAnswer>(pipeline, messagesIntent(request), caller, options, {
     async exchange(call, signal) {
       const { adapter, target } = call.route;
       if (servedNatively(call)) {
@@ -58,18 +54,18 @@ export function completeMessage(
         if (answer.kind !== 'json' || !isRecord(answer.json)) throw invalidAnswer(call);
         const upstreamUsage = isRecord(answer.json.usage) ? answer.json.usage : undefined;
         const usage = usageFromAnthropic(upstreamUsage) ?? estimateTextUsage(call, contentText(answer.json));
-        return { answer: { body: answer.json, upstreamUsage, text: answer.text }, usage };
+        return { answer: { json: answer.json, text: answer.text, upstreamUsage }, usage };
       }
       const result = await adapter.complete(upstreamChatRequest(call, messagesToChat(request, true)), target, signal);
       const body = messageFromChat(result.body, request.model, messageId(call));
       return {
-        answer: { body, upstreamUsage: undefined, text: undefined },
+        answer: { json: body },
         usage: result.usage ?? estimateTextUsage(call, completionText(result.body)),
       };
     },
-    render({ body, upstreamUsage, text }, report) {
-      const usage = messagesUsagePayload(report, upstreamUsage);
-      return { body: answerWithUsage(body, text, usage, report.breakdown.charge) };
+    render(answer, report) {
+      const usage = messagesUsagePayload(report, answer.upstreamUsage);
+      return { body: answerWithUsage(answer, usage, report.breakdown.charge) };
     },
   });
 }

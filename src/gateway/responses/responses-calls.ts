@@ -15,7 +15,7 @@ import { completionText, upstreamChatRequest } from '../chat-calls.js';
 import { GatewayError } from '../errors.js';
 import { tokenWorstCase } from '../output-limit.js';
 import type { CallIntent, CallPipeline, Caller, PreparedCall } from '../pipeline.js';
-import { answerWithUsage, responsesUsagePayload } from '../usage-payload.js';
+import { answerWithUsage, responsesUsagePayload, type RelayedAnswer } from '../usage-payload.js';
 import { responsesToChat, type ResponsesRequest } from './responses-request.js';
 import { responseFromChat } from './responses-response.js';
 import { NativeResponsesStream, ResponsesFromChatStream } from './responses-stream.js';
@@ -45,11 +45,7 @@ export function completeResponse(
   caller: Caller,
   options: CallOptions,
 ): Promise<JsonReply> {
-  return runJsonCall<{
-    body: Record<string, unknown>;
-    upstreamUsage: Record<string, unknown> | undefined;
-    text: string | undefined;
-  }>(pipeline, responsesIntent(request), caller, options, {
+  return runJsonCall<RelayedAnswer>(pipeline, responsesIntent(request), caller, options, {
     async exchange(call, signal) {
       const { adapter, target } = call.route;
       if (servedNatively(call)) {
@@ -57,19 +53,19 @@ export function completeResponse(
         if (answer.kind !== 'json' || !isRecord(answer.json)) throw invalidAnswer(call);
         const upstreamUsage = isRecord(answer.json.usage) ? answer.json.usage : undefined;
         const usage = usageFromOpenAI(upstreamUsage) ?? estimateTextUsage(call, outputText(answer.json));
-        return { answer: { body: answer.json, upstreamUsage, text: answer.text }, usage };
+        return { answer: { json: answer.json, text: answer.text, upstreamUsage }, usage };
       }
       const chat = responsesToChat(request, true);
       const result = await adapter.complete(upstreamChatRequest(call, chat), target, signal);
       const body = responseFromChat(result.body, request, responseId(call));
       return {
-        answer: { body, upstreamUsage: undefined, text: undefined },
+        answer: { json: body },
         usage: result.usage ?? estimateTextUsage(call, completionText(result.body)),
       };
     },
-    render({ body, upstreamUsage, text }, report) {
-      const usage = responsesUsagePayload(report, upstreamUsage);
-      return { body: answerWithUsage(body, text, usage, report.breakdown.charge) };
+    render(answer, report) {
+      const usage = responsesUsagePayload(report, answer.upstreamUsage);
+      return { body: answerWithUsage(answer, usage, report.breakdown.charge) };
     },
   });
 }
