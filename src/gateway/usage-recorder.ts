@@ -35,6 +35,11 @@ export interface UsageRecorderOptions {
   maxRetryDelayMs?: number;
 }
 
+/** A record waiting for its batch: its row serialised once (kept as one string, not an object per field). */
+interface QueuedRecord extends SerializedUsageRecord {
+  requestId: string;
+}
+
 /**
  * Writes one usage record per call (who, what, which price version, the breakdown, the charge) after the
  * response has gone out: bookkeeping stays off the hot path (STYLE habit 12). The ledger entry written at
@@ -46,11 +51,6 @@ export interface UsageRecorderOptions {
  * database within `lingerMs` plus one insert; `flush()` writes what is queued at once and waits for it
  * (shutdown, tests).
  */
-/** A record waiting for its batch: its row serialised once (kept as one string, not an object per field). */
-interface QueuedRecord extends SerializedUsageRecord {
-  requestId: string;
-}
-
 export class UsageRecorder {
   private readonly queue: GroupCommitQueue<QueuedRecord, void>;
   private stopping = false;
@@ -70,8 +70,7 @@ export class UsageRecorder {
     const row = usageRow(call, outcome);
     const json = JSON.stringify(row);
     // A billed call's record is journaled with its capture, so reports never lose a call the ledger charged.
-    // The line is the JournalRecord { type: 'usage', row } as JSON.stringify writes it, from the row's text.
-    const mark = outcome.report ? this.options.journal?.appendSerialized(`{"type":"usage","row":${json}}`) : undefined;
+    const mark = outcome.report ? this.options.journal?.appendUsage(json) : undefined;
     // A record that cannot be written is logged by `write`; nobody waits for it.
     void this.queue.submit({ requestId: row.request_id, createdAt: row.created_at, json }).then(
       () => mark && this.options.journal!.written(mark),

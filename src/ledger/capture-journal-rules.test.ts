@@ -54,6 +54,17 @@ describe('capture journal rules', () => {
       );
     });
 
+    it("writes a usage record from its row's JSON as append writes the record, counted like any other", () => {
+      const journal = new CaptureJournal(directory, 'inst_usage', { sync: 'write' });
+      const row = { request_id: 'req_u', charge: '0.5', end_user: 'a "quoted" \\ user' };
+      const marks = [journal.append({ type: 'usage', row }), journal.appendUsage(JSON.stringify(row))];
+      expect(marks.map((mark) => mark.sequence)).toEqual([1, 2]);
+      const [first, second, rest] = text(segment('inst_usage', 1)).split('\n');
+      expect(second).toBe(first);
+      expect(rest).toBe('');
+      expect(JSON.parse(second!)).toEqual({ type: 'usage', row });
+    });
+
     it('reports its sync mode', () => {
       expect(new CaptureJournal(directory, 'inst_mode', { sync: 'fsync' }).sync).toBe('fsync');
     });

@@ -81,15 +81,19 @@ export class CaptureJournal {
 
   /** Appends `record` (one `write(2)` of one line). @throws the file system's error: the call must not be answered as billed. */
   append(record: JournalRecord): JournalMark {
-    return this.appendSerialized(JSON.stringify(record));
+    return this.appendLine(JSON.stringify(record));
   }
 
   /**
-   * Appends a record its caller has serialised already (`JSON.stringify` of a JournalRecord): a usage record's
-   * row is serialised once, for this line and for its batch insert.
+   * Appends the usage record `{ type: 'usage', row }` from its row's JSON, as `append` would write it: the row is
+   * serialised once, for this line and for its batch insert.
    * @throws the file system's error
    */
-  appendSerialized(json: string): JournalMark {
+  appendUsage(rowJson: string): JournalMark {
+    return this.appendLine(`{"type":"usage","row":${rowJson}}`);
+  }
+
+  private appendLine(json: string): JournalMark {
     const segment = this.writableSegment();
     const line = `${json}\n`;
     writeSync(segment.descriptor, line);
