@@ -34,7 +34,7 @@ import { Ledger } from '../src/ledger/ledger.js';
 import { Decimal } from '../src/money/decimal.js';
 import { openScratchPostgres } from '../test/support/scratch-database.js';
 import { forkTypeScript, spawnUntil, type ServerProcess } from './support/child-process.js';
-import { percentile, runLoad, runTimedByCount, type LoadResult, type Target } from './support/load.js';
+import { measuredAmount, percentile, runLoad, runTimedByCount, type LoadResult, type Target } from './support/load.js';
 import { ownCpuSeconds, postgresCpuSeconds, processTreeCpuSeconds } from './support/process-cpu.js';
 import { startServe } from './support/tollgate-serve.js';
 
@@ -69,12 +69,7 @@ interface PathFigures {
   billing?: string;
 }
 
-interface CpuPerCall {
-  gateway?: number;
-  upstream?: number;
-  loadGenerator?: number;
-  postgres?: number;
-}
+type CpuPerCall = { [Process in keyof CpuReadings]?: number };
 
 const servers: ServerProcess[] = [];
 let upstreamPid: number | undefined;
@@ -261,7 +256,7 @@ async function measure(
   // The 50-connection run: a calibration run, then the measured one, with the CPU each process spent on it.
   const probe50 = await runLoad(target, 50, 1000);
   const cpuBefore = cpuReadings(gatewayPid);
-  const measured50 = await runLoad(target, 50, Math.max(1000, Math.round(probe50.requestsPerSecond * seconds)));
+  const measured50 = await runLoad(target, 50, measuredAmount(probe50, seconds));
   const cpu = cpuPerCall(cpuBefore, cpuReadings(gatewayPid), measured50.ok);
   const concurrentRuns = [probe50, measured50];
   // Portkey's stream of an OpenAI-compatible upstream fails under Node 20 (its header update throws

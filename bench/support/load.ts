@@ -88,6 +88,10 @@ export async function runTimedByCount(
   probeAmount: number,
 ): Promise<LoadResult[]> {
   const probe = await runLoad(target, connections, probeAmount);
-  const amount = Math.max(probeAmount, Math.round(probe.requestsPerSecond * seconds));
-  return [probe, await runLoad(target, connections, amount)];
+  return [probe, await runLoad(target, connections, measuredAmount(probe, seconds))];
+}
+
+/** The requests a measured run sends to last about `seconds` at the rate its calibration run `probe` saw. */
+export function measuredAmount(probe: LoadResult, seconds: number): number {
+  return Math.max(probe.amount, Math.round(probe.requestsPerSecond * seconds));
 }
