@@ -41,6 +41,8 @@ describe.each(backends())('report API on $name', (backend) => {
         ...(user ? { user } : {}),
       });
     }
+    // The calls' captures reach the ledger after their linger; a refund is checked against what was captured.
+    await harness.flush();
     await harness.gateway.ledger.grant(accounts[0]!.id, Decimal.parse('2.5'), { note: 'top-up' });
     await harness.gateway.ledger.refund(accounts[0]!.id, Decimal.parse('0.0001'));
     await harness.gateway.ledger.adjust(accounts[0]!.id, Decimal.parse('-0.0005'), { note: 'correction' });

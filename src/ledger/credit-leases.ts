@@ -30,7 +30,11 @@ export interface CreditLeaseOptions {
   idleMs?: number;
   /** How often leases are checked for closing. */
   tickMs?: number;
-  /** How long a settled call's capture waits for others to share its transaction. */
+  /**
+   * How long a settled call's capture waits for others to share its transaction (default 100 ms, as long as a
+   * usage record waits): nobody waits for an in-lease capture (the journal has it), and at sequential calls a
+   * 20 ms linger made five times the transactions, each six statements, for a fifth of the captures.
+   */
   writeLingerMs?: number;
   /** At close, how long captures that cannot be written (database unreachable) are retried before they are left to the journal. */
   closeTimeoutMs?: number;
@@ -78,7 +82,7 @@ const DEFAULTS = {
   maxAgeMs: 10_000,
   idleMs: 2_000,
   tickMs: 500,
-  writeLingerMs: 20,
+  writeLingerMs: 100,
   closeTimeoutMs: 10_000,
   leaseTargetMs: 1_000,
 };
