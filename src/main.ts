@@ -230,6 +230,7 @@ export async function startGateway(config: Config, logger: Logger, options: Star
         await database.notify(ACCOUNTS_CHANGED_CHANNEL, 'changed');
       },
       pipeline,
+      settledCaptures: reservations,
       authenticator,
       idempotency: new IdempotentCalls(database.db, logger, {
         instanceId: instance.id,

@@ -6,6 +6,7 @@ import { pageAccounts, pageEntries } from '../ledger/account-pages.js';
 import { createApiKey, listApiKeys, revokeApiKey, updateApiKey, type KeyChanges, type KeyScope } from '../ledger/api-keys.js';
 import { LedgerError } from '../ledger/errors.js';
 import type { AccountChanges, Ledger } from '../ledger/ledger.js';
+import type { CallReservations } from '../ledger/reservations.js';
 import {
   accountJson,
   accountJsonSchema,
@@ -54,7 +55,15 @@ export function ledgerErrorReply(error: FastifyError, reply: FastifyReply): Fast
  * Admin routes for accounts, credits, keys and ledger verification. The parent scope checks the admin key;
  * these handlers only translate HTTP to ledger calls. Amounts travel as decimal strings both ways.
  */
-export function registerAccountAdminRoutes(app: FastifyInstance, services: { ledger: Ledger; db: Kysely<Schema> }): void {
+export function registerAccountAdminRoutes(
+  app: FastifyInstance,
+  services: {
+    ledger: Ledger;
+    db: Kysely<Schema>;
+    /** Written before a grant, adjustment or refund reads the ledger (see AppServices.settledCaptures). */
+    settledCaptures?: Pick<CallReservations, 'flush'>;
+  },
+): void {
   const { ledger, db } = services;
   const tags = ['admin: accounts'];
 
@@ -210,6 +219,9 @@ export function registerAccountAdminRoutes(app: FastifyInstance, services: { led
         },
         async (request) => {
           const { amount, note, idempotency_key: idempotencyKey } = request.body;
+          // A refund is checked against what was captured, an adjustment against the balance: both include the
+          // calls this process answered, whose captures would otherwise still be waiting for their batch.
+          await services.settledCaptures?.flush();
           const result = await ledger[operation](request.params.account, Decimal.parse(amount), {
             ...(note !== undefined ? { note } : {}),
             ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),

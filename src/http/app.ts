@@ -31,6 +31,7 @@ import { validationErrorBody } from './validation-errors.js';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
 import { errorBody, GatewayError, serviceUnavailable } from '../gateway/errors.js';
 import { clip, findInputProblem } from '../util/input-checks.js';
+import type { CallReservations } from '../ledger/reservations.js';
 
 export interface AppServices {
   database: Database;
@@ -39,6 +40,11 @@ export interface AppServices {
   /** An admin changed an account (status, terms, credits, keys): every instance drops what it cached of it. */
   onAccountsChanged(): Promise<void>;
   pipeline: CallPipeline;
+  /**
+   * This process's settled calls whose captures still linger before their batch: written before an admin
+   * grant, adjustment or refund reads the ledger, so a refund of a call just answered here finds its charge.
+   */
+  settledCaptures?: Pick<CallReservations, 'flush'>;
   authenticator: Authenticator;
   idempotency: IdempotentCalls;
   metrics: GatewayMetrics;
@@ -206,7 +212,11 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
       await services.authenticator.requireAdmin(request.headers.authorization);
     });
     registerAdminPricingRoutes(admin, services);
-    registerAccountAdminRoutes(admin, { ledger: services.ledger, db: services.database.db });
+    registerAccountAdminRoutes(admin, {
+      ledger: services.ledger,
+      db: services.database.db,
+      ...(services.settledCaptures ? { settledCaptures: services.settledCaptures } : {}),
+    });
     registerLimitAdminRoutes(admin, { db: services.database.db, ...(services.clock ? { now: services.clock } : {}) });
     registerAdminUsageRoutes(admin, { db: services.database.db });
     admin.addHook('onResponse', async (request) => {
