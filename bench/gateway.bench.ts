@@ -6,11 +6,15 @@
  * on) with `--workers 1`, (3) the same with `--workers N` (BENCH_WORKERS, default the number of cores), each
  * pricing, holding, capturing and recording every call on PostgreSQL, and (4) through the Portkey open-source
  * gateway (`@portkey-ai/gateway`, headless, which bills nothing) pointed at the same mock, in one run. Every
- * server runs in its own processes. Per path: latency p50/p99 at concurrency 1, throughput at concurrency 50,
- * and a streamed call's time to first byte and to the last byte (p50, concurrency 1); then the latency each
- * gateway adds over the direct path and the tollgate/Portkey ratios. After each tollgate run (SIGTERM, drained)
- * the database must show one capture per 2xx tollgate answered, `ledger.verify()` ok and no open hold, and
- * the run reports PostgreSQL's commits and inserted rows per billed call.
+ * server runs in its own processes, and all of them run from the start. Latency p50/p99 at concurrency 1 is
+ * measured interleaved: BENCH_ROUNDS (8) rounds in which each path gets a block of sequential calls, the order
+ * rotating, so that other work on this shared machine weighs on every path alike (measured one after another,
+ * minutes apart, the same build's ratio to Portkey ranged from 0.27x to 0.82x between runs). Then, path by path,
+ * throughput at concurrency 50 and a streamed call's time to first byte and to the last byte (p50,
+ * concurrency 1); then the latency each gateway adds over the direct path and the tollgate/Portkey ratios.
+ * After each tollgate's phase (SIGTERM, drained) the database must show one capture per 2xx that tollgate
+ * answered, `ledger.verify()` ok and no open hold, and the run reports PostgreSQL's commits, inserted rows and
+ * CPU per billed call over that tollgate's own phase.
  *
  * PostgreSQL: TEST_DATABASE_URL, else DATABASE_URL (a scratch database is created and dropped); with neither,
  * tollgate runs on embedded PGlite in a temporary directory, with one worker (PGlite belongs to one process),
@@ -34,13 +38,15 @@ import { Ledger } from '../src/ledger/ledger.js';
 import { Decimal } from '../src/money/decimal.js';
 import { openScratchPostgres } from '../test/support/scratch-database.js';
 import { forkTypeScript, spawnUntil, type ServerProcess } from './support/child-process.js';
-import { measuredAmount, percentile, runLoad, runTimedByCount, type LoadResult, type Target } from './support/load.js';
+import { measuredAmount, percentile, runInterleaved, runLoad, type LoadResult, type Target } from './support/load.js';
 import { ownCpuSeconds, postgresCpuSeconds, processTreeCpuSeconds } from './support/process-cpu.js';
-import { startServe } from './support/tollgate-serve.js';
+import { startServe, type ServeProcess } from './support/tollgate-serve.js';
 
 const seconds = Number(process.env.DURATION_SECONDS ?? 10);
 const postgresUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? '';
 const workers = Number(process.env.BENCH_WORKERS ?? availableParallelism());
+/** Rounds of the interleaved concurrency-1 measurement (each path gets one block of calls per round). */
+const rounds = Number(process.env.BENCH_ROUNDS ?? 8);
 const STREAM_CALLS = 300;
 const requestBody = JSON.stringify({
   model: 'gpt-4o-mini',
@@ -70,6 +76,13 @@ interface PathFigures {
 }
 
 type CpuPerCall = { [Process in keyof CpuReadings]?: number };
+
+interface RunningTollgate {
+  serve: ServeProcess;
+  account: { id: string; key: string };
+  target: Target;
+  stopped: boolean;
+}
 
 const servers: ServerProcess[] = [];
 let upstreamPid: number | undefined;
@@ -115,17 +128,42 @@ async function main(): Promise<void> {
 
   const storage = await openStorage();
   const journalDirectory = mkdtempSync(path.join(tmpdir(), 'tollgate-bench-journal-'));
-  const figures: PathFigures[] = [await measure(direct), await measure(portkey, portkeyServer.child.pid)];
   const storageLabel = storage.label;
+  const tollgates: RunningTollgate[] = [];
+  let figures: PathFigures[];
   try {
+    // Every gateway runs from the start, so that their latencies can be measured interleaved.
     const counts = storage.kind === 'postgres' ? [1, workers] : [1];
-    for (const count of counts) figures.splice(figures.length - 1, 0, await measureTollgate(count));
+    for (const count of counts) tollgates.push(await startTollgate(count));
+    const paths = [direct, ...tollgates.map((tollgate) => tollgate.target), portkey];
+    for (const target of paths) await answersWithUsage(target);
+    const single = await runInterleaved(paths, { rounds, seconds, probeAmount: 200 });
+    figures = [];
+    for (const [index, target] of paths.entries()) {
+      const tollgate = tollgates.find((running) => running.target === target);
+      const pid = tollgate ? tollgate.serve.child.pid : target === portkey ? portkeyServer.child.pid : undefined;
+      const database = tollgate ? await storage.open() : undefined;
+      const before = database ? await databaseActivity(database) : undefined;
+      const measured = await measureConcurrent(target, pid);
+      const path: PathFigures = {
+        ...measured,
+        target,
+        single: { ...single.measured[index]!, failed: single.measured[index]!.failed + single.probes[index]!.failed },
+      };
+      if (tollgate && database) {
+        // The answer that checked the path, the interleaved calls, the 50-connection runs and the streams.
+        const served = 1 + single.probes[index]!.ok + single.measured[index]!.ok + measured.served;
+        path.billing = await stopAndCheck(tollgate, database, before, served, measured.served);
+      }
+      figures.push(path);
+    }
   } finally {
+    for (const tollgate of tollgates) if (!tollgate.stopped) await tollgate.serve.stop();
     rmSync(journalDirectory, { recursive: true, force: true });
     await storage.close();
   }
 
-  async function measureTollgate(count: number): Promise<PathFigures> {
+  async function startTollgate(count: number): Promise<RunningTollgate> {
     const nodeArguments = (process.env.TOLLGATE_NODE_ARGUMENTS ?? '').split(' ').filter((argument) => argument !== '');
     const serve = await startServe(
       {
@@ -140,60 +178,71 @@ async function main(): Promise<void> {
       count,
       nodeArguments,
     );
-    let stopped = false;
-    try {
-      const account = await createAccount(serve.url);
-      const target: Target = {
+    const account = await createAccount(serve.url);
+    return {
+      serve,
+      account,
+      stopped: false,
+      target: {
         label: `tollgate --workers ${count}`,
         url: `${serve.url}/v1/chat/completions`,
         headers: { authorization: `Bearer ${account.key}` },
         body: requestBody,
-      };
-      const database = await storage.open();
-      const before = await databaseActivity(database);
-      const path = await measure(target, serve.child.pid);
-      const served = 1 + path.singleRuns.ok + path.concurrentRuns.ok + path.stream.ok + path.streamWarmup;
-      const code = await serve.stop();
-      stopped = true;
-      const after = await databaseActivity(database);
-      const ledger = new Ledger(database.db);
-      const captures = await database.db
-        .selectFrom('ledger_entries')
-        .select((eb) => eb.fn.countAll<string>().as('count'))
-        .where('account_id', '=', account.id)
-        .where('kind', '=', 'capture')
-        .executeTakeFirstOrThrow();
-      const verification = await ledger.verify();
-      const openHolds = verification.accounts.reduce((total, entry) => total.add(entry.openHolds), Decimal.ZERO);
-      await database.close();
-      const billed = Number(captures.count) === served && verification.ok && openHolds.isZero() && code === 0;
-      if (!billed) process.exitCode = 1;
-      const cpu =
-        before?.cpuSeconds !== undefined && after?.cpuSeconds !== undefined
-          ? (1000 * (after.cpuSeconds - before.cpuSeconds)) / served
-          : undefined;
-      const perCall =
-        before && after
-          ? `; PostgreSQL per billed call: ${((after.commits - before.commits) / served).toFixed(2)} commits, ` +
-            `${((after.inserted - before.inserted) / served).toFixed(2)} rows inserted` +
-            (cpu !== undefined
-              ? `, ${(cpu * 1000).toFixed(0)} µs of its CPU (one core of it carries about ${Math.round(1000 / cpu).toLocaleString('en-US')} billed calls/s)`
-              : '')
-          : '';
-      return {
-        ...path,
-        billing:
-          `${target.label}: ${captures.count} captures for ${served} 2xx responses; ledger.verify() ${verification.ok ? 'ok' : 'FAILED'}; ` +
-          `open holds ${openHolds.toString()}; exit code ${code}: ${billed ? 'ok' : 'MISMATCH'}${perCall}`,
-      };
-    } finally {
-      if (!stopped) await serve.stop();
-    }
+      },
+    };
+  }
+
+  /**
+   * SIGTERM (the drain writes every capture), then: one capture per 2xx the path answered, `ledger.verify()`
+   * ok, no open hold, exit code 0; and PostgreSQL's work per billed call over the path's own phase (its
+   * 50-connection runs and streams, when it alone had calls, to its drain).
+   */
+  async function stopAndCheck(
+    tollgate: RunningTollgate,
+    database: Database,
+    before: Awaited<ReturnType<typeof databaseActivity>>,
+    served: number,
+    /** The calls of its own phase. */
+    phaseCalls: number,
+  ): Promise<string> {
+    const { target, account } = tollgate;
+    const code = await tollgate.serve.stop();
+    tollgate.stopped = true;
+    const after = await databaseActivity(database);
+    const ledger = new Ledger(database.db);
+    const captures = await database.db
+      .selectFrom('ledger_entries')
+      .select((eb) => eb.fn.countAll<string>().as('count'))
+      .where('account_id', '=', account.id)
+      .where('kind', '=', 'capture')
+      .executeTakeFirstOrThrow();
+    const verification = await ledger.verify();
+    const openHolds = verification.accounts.reduce((total, entry) => total.add(entry.openHolds), Decimal.ZERO);
+    await database.close();
+    const billed = Number(captures.count) === served && verification.ok && openHolds.isZero() && code === 0;
+    if (!billed) process.exitCode = 1;
+    const cpu =
+      before?.cpuSeconds !== undefined && after?.cpuSeconds !== undefined
+        ? (1000 * (after.cpuSeconds - before.cpuSeconds)) / phaseCalls
+        : undefined;
+    const perCall =
+      before && after
+        ? `; PostgreSQL per billed call of its own phase: ${((after.commits - before.commits) / phaseCalls).toFixed(2)} commits, ` +
+          `${((after.inserted - before.inserted) / phaseCalls).toFixed(2)} rows inserted` +
+          (cpu !== undefined
+            ? `, ${(cpu * 1000).toFixed(0)} µs of its CPU (one core of it carries about ${Math.round(1000 / cpu).toLocaleString('en-US')} billed calls/s)`
+            : '')
+        : '';
+    return (
+      `${target.label}: ${captures.count} captures for ${served} 2xx responses; ledger.verify() ${verification.ok ? 'ok' : 'FAILED'}; ` +
+      `open holds ${openHolds.toString()}; exit code ${code}: ${billed ? 'ok' : 'MISMATCH'}${perCall}`
+    );
   }
 
   const loadAfter = loadavg();
   console.log(
-    `gateway benchmark: about ${seconds} s per measurement (a fixed count of requests, sized by a calibration run that also warms up); ` +
+    `gateway benchmark: about ${seconds} s per measurement (a fixed count of requests, sized by a calibration run that also warms up; ` +
+      `concurrency 1 interleaved in ${rounds} rounds); ` +
       `tollgate on ${storageLabel}, holds: ${process.env.BENCH_HOLDS ?? 'lease'}; ${availableParallelism()} cores; ` +
       `load average before ${loadBefore.map((value) => value.toFixed(2)).join(' ')}, after ${loadAfter.map((value) => value.toFixed(2)).join(' ')}`,
   );
@@ -243,39 +292,30 @@ async function openStorage(): Promise<{
 }
 
 /**
- * Warm-up and checks, then latency at concurrency 1, throughput at 50 and a streamed call's first and last
- * byte. Calibration runs count as failures too: an error anywhere makes the run invalid.
+ * A path's own phase: throughput at 50 connections (a calibration run, then the measured one, with the CPU each
+ * process spent on it) and a streamed call's first and last byte. Calibration runs count as failures too: an
+ * error anywhere makes the run invalid. `served`: the 2xx responses of the phase (a gateway bills each).
  */
-async function measure(
+async function measureConcurrent(
   target: Target,
   /** The gateway's process (with its workers), whose CPU is read around the 50-connection run. */
   gatewayPid?: number,
-): Promise<PathFigures & { singleRuns: { ok: number }; concurrentRuns: { ok: number }; streamWarmup: number }> {
-  await answersWithUsage(target);
-  const singleRuns = await runTimedByCount(target, 1, seconds, 200);
-  // The 50-connection run: a calibration run, then the measured one, with the CPU each process spent on it.
+): Promise<Omit<PathFigures, 'target' | 'single'> & { served: number }> {
   const probe50 = await runLoad(target, 50, 1000);
   const cpuBefore = cpuReadings(gatewayPid);
   const measured50 = await runLoad(target, 50, measuredAmount(probe50, seconds));
   const cpu = cpuPerCall(cpuBefore, cpuReadings(gatewayPid), measured50.ok);
-  const concurrentRuns = [probe50, measured50];
   // Portkey's stream of an OpenAI-compatible upstream fails under Node 20 (its header update throws
   // "TypeError: immutable" and it answers 500): a path whose first streamed call fails is not streamed.
   const probe = target.label === 'portkey' ? await streamCalls(target, 1) : undefined;
   const streams = probe === undefined || probe.ok === 1;
   const warmup = streams ? await streamCalls(target, 50) : NO_STREAM;
   const stream = streams ? await streamCalls(target, STREAM_CALLS) : NO_STREAM;
-  const calibrationFailures = singleRuns[0]!.failed + concurrentRuns[0]!.failed + warmup.failed;
-  const sum = (runs: LoadResult[]) => ({ ok: runs.reduce((total, run) => total + run.ok, 0) });
   return {
-    target,
-    single: { ...singleRuns[1]!, failed: singleRuns[1]!.failed + calibrationFailures },
-    concurrent: concurrentRuns[1]!,
+    concurrent: { ...measured50, failed: measured50.failed + probe50.failed + warmup.failed },
     stream,
     cpu,
-    singleRuns: sum(singleRuns),
-    concurrentRuns: sum(concurrentRuns),
-    streamWarmup: warmup.ok,
+    served: probe50.ok + measured50.ok + warmup.ok + stream.ok,
   };
 }
 

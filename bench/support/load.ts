@@ -30,7 +30,18 @@ export interface LoadResult {
  * autocannon's `response` events, which carry the exact hrtime duration: its own histogram keeps whole
  * milliseconds, too coarse for a loopback call well under one.
  */
-export function runLoad(target: Target, connections: number, amount: number): Promise<LoadResult> {
+export async function runLoad(target: Target, connections: number, amount: number): Promise<LoadResult> {
+  const { result, latencies } = await load(target, connections, amount);
+  latencies.sort((left, right) => left - right);
+  return { ...result, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
+}
+
+/** One autocannon run: its counts and the latency of every 2xx response, in arrival order. */
+function load(
+  target: Target,
+  connections: number,
+  amount: number,
+): Promise<{ result: Omit<LoadResult, 'p50' | 'p99'>; latencies: number[] }> {
   const latencies: number[] = [];
   const started = performance.now();
   // autocannon reports a counted run at its next once-a-second sample, not when the last answer came: timed by
@@ -50,16 +61,16 @@ export function runLoad(target: Target, connections: number, amount: number): Pr
       (error, result) => {
         if (error) return reject(error);
         const seconds = (lastAnswer - started) / 1000;
-        latencies.sort((left, right) => left - right);
         resolve({
-          connections,
-          amount,
-          seconds,
-          ok: result['2xx'],
-          failed: result.non2xx + result.errors + result.timeouts,
-          requestsPerSecond: result['2xx'] / seconds,
-          p50: percentile(latencies, 0.5),
-          p99: percentile(latencies, 0.99),
+          result: {
+            connections,
+            amount,
+            seconds,
+            ok: result['2xx'],
+            failed: result.non2xx + result.errors + result.timeouts,
+            requestsPerSecond: result['2xx'] / seconds,
+          },
+          latencies,
         });
       },
     );
@@ -68,6 +79,49 @@ export function runLoad(target: Target, connections: number, amount: number): Pr
       if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
     });
   });
+}
+
+/**
+ * Latency at concurrency 1 of several targets measured together: after a calibration run of `probeAmount`
+ * calls each (which also warms it up), `rounds` rounds in which every target gets a block of sequential calls
+ * (about `seconds / rounds` of them at its calibrated rate), the order rotating from round to round. A target
+ * measured minutes after another meets a different machine (other work, the host); interleaved, a burst of
+ * other work weighs on every target alike. Each target's percentiles are taken over all its blocks; its
+ * `seconds` is the sum of its blocks' and `amount` the calls counted. The calibration runs are returned apart
+ * (their failures count too, and a gateway bills their calls).
+ */
+export async function runInterleaved(
+  targets: Target[],
+  options: { rounds: number; seconds: number; probeAmount: number },
+): Promise<{ measured: LoadResult[]; probes: LoadResult[] }> {
+  const probes: LoadResult[] = [];
+  for (const target of targets) probes.push(await runLoad(target, 1, options.probeAmount));
+  const blocks = probes.map((probe) => Math.max(50, Math.round((probe.requestsPerSecond * options.seconds) / options.rounds)));
+  const latencies = targets.map((): number[] => []);
+  const totals = targets.map(() => ({ amount: 0, seconds: 0, ok: 0, failed: 0 }));
+  for (let round = 0; round < options.rounds; round += 1) {
+    for (let step = 0; step < targets.length; step += 1) {
+      const index = (round + step) % targets.length;
+      const run = await load(targets[index]!, 1, blocks[index]!);
+      latencies[index]!.push(...run.latencies);
+      const total = totals[index]!;
+      total.amount += run.result.amount;
+      total.seconds += run.result.seconds;
+      total.ok += run.result.ok;
+      total.failed += run.result.failed;
+    }
+  }
+  const measured = totals.map((total, index): LoadResult => {
+    const sorted = latencies[index]!.sort((left, right) => left - right);
+    return {
+      connections: 1,
+      ...total,
+      requestsPerSecond: total.ok / total.seconds,
+      p50: percentile(sorted, 0.5),
+      p99: percentile(sorted, 0.99),
+    };
+  });
+  return { measured, probes };
 }
 
 /** Nearest-rank percentile of sorted values; NaN when there are none. */
