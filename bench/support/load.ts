@@ -1,4 +1,6 @@
 import autocannon from 'autocannon';
+import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 
 /** One target of the benchmark: the same request sent the same way, only the URL and headers differ. */
 export interface Target {
@@ -30,18 +32,7 @@ export interface LoadResult {
  * autocannon's `response` events, which carry the exact hrtime duration: its own histogram keeps whole
  * milliseconds, too coarse for a loopback call well under one.
  */
-export async function runLoad(target: Target, connections: number, amount: number): Promise<LoadResult> {
-  const { result, latencies } = await load(target, connections, amount);
-  latencies.sort((left, right) => left - right);
-  return { ...result, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
-}
-
-/** One autocannon run: its counts and the latency of every 2xx response, in arrival order. */
-function load(
-  target: Target,
-  connections: number,
-  amount: number,
-): Promise<{ result: Omit<LoadResult, 'p50' | 'p99'>; latencies: number[] }> {
+export function runLoad(target: Target, connections: number, amount: number): Promise<LoadResult> {
   const latencies: number[] = [];
   const started = performance.now();
   // autocannon reports a counted run at its next once-a-second sample, not when the last answer came: timed by
@@ -61,16 +52,16 @@ function load(
       (error, result) => {
         if (error) return reject(error);
         const seconds = (lastAnswer - started) / 1000;
+        latencies.sort((left, right) => left - right);
         resolve({
-          result: {
-            connections,
-            amount,
-            seconds,
-            ok: result['2xx'],
-            failed: result.non2xx + result.errors + result.timeouts,
-            requestsPerSecond: result['2xx'] / seconds,
-          },
-          latencies,
+          connections,
+          amount,
+          seconds,
+          ok: result['2xx'],
+          failed: result.non2xx + result.errors + result.timeouts,
+          requestsPerSecond: result['2xx'] / seconds,
+          p50: percentile(latencies, 0.5),
+          p99: percentile(latencies, 0.99),
         });
       },
     );
@@ -82,46 +73,142 @@ function load(
 }
 
 /**
- * Latency at concurrency 1 of several targets measured together: after a calibration run of `probeAmount`
+ * Latency at concurrency 1 of several targets measured together: after a calibration block of `probeAmount`
  * calls each (which also warms it up), `rounds` rounds in which every target gets a block of sequential calls
  * (about `seconds / rounds` of them at its calibrated rate), the order rotating from round to round. A target
  * measured minutes after another meets a different machine (other work, the host); interleaved, a burst of
- * other work weighs on every target alike. Each target's percentiles are taken over all its blocks; its
- * `seconds` is the sum of its blocks' and `amount` the calls counted. The calibration runs are returned apart
- * (their failures count too, and a gateway bills their calls).
+ * other work weighs on every target alike. Each target keeps one kept-alive connection for all its blocks, as
+ * a client making sequential calls does (a new connection per block would also land on another worker of a
+ * gateway with several). Latency is from sending the request to reading the last byte of the answer. Each
+ * target's percentiles are taken over all its blocks; its `seconds` is the sum of its blocks' and `amount` the
+ * calls counted. The calibration blocks are returned apart (their failures count too, and a gateway bills them).
  */
 export async function runInterleaved(
   targets: Target[],
   options: { rounds: number; seconds: number; probeAmount: number },
 ): Promise<{ measured: LoadResult[]; probes: LoadResult[] }> {
-  const probes: LoadResult[] = [];
-  for (const target of targets) probes.push(await runLoad(target, 1, options.probeAmount));
-  const blocks = probes.map((probe) => Math.max(50, Math.round((probe.requestsPerSecond * options.seconds) / options.rounds)));
-  const latencies = targets.map((): number[] => []);
-  const totals = targets.map(() => ({ amount: 0, seconds: 0, ok: 0, failed: 0 }));
-  for (let round = 0; round < options.rounds; round += 1) {
-    for (let step = 0; step < targets.length; step += 1) {
-      const index = (round + step) % targets.length;
-      const run = await load(targets[index]!, 1, blocks[index]!);
-      latencies[index]!.push(...run.latencies);
-      const total = totals[index]!;
-      total.amount += run.result.amount;
-      total.seconds += run.result.seconds;
-      total.ok += run.result.ok;
-      total.failed += run.result.failed;
-    }
-  }
-  const measured = totals.map((total, index): LoadResult => {
-    const sorted = latencies[index]!.sort((left, right) => left - right);
-    return {
-      connections: 1,
-      ...total,
-      requestsPerSecond: total.ok / total.seconds,
-      p50: percentile(sorted, 0.5),
-      p99: percentile(sorted, 0.99),
+  const connections = await Promise.all(targets.map((target) => SequentialConnection.open(target)));
+  try {
+    const block = async (index: number, amount: number) => {
+      const connection = connections[index]!;
+      const latencies: number[] = [];
+      let failed = 0;
+      const started = performance.now();
+      for (let call = 0; call < amount; call += 1) {
+        const sent = performance.now();
+        const status = await connection.call();
+        if (status >= 200 && status < 300) latencies.push(performance.now() - sent);
+        else failed += 1;
+      }
+      return { latencies, failed, amount, seconds: (performance.now() - started) / 1000 };
     };
-  });
-  return { measured, probes };
+    const result = (runs: Array<Awaited<ReturnType<typeof block>>>): LoadResult => {
+      const sorted = runs.flatMap((run) => run.latencies).sort((left, right) => left - right);
+      const seconds = runs.reduce((total, run) => total + run.seconds, 0);
+      return {
+        connections: 1,
+        amount: runs.reduce((total, run) => total + run.amount, 0),
+        seconds,
+        ok: sorted.length,
+        failed: runs.reduce((total, run) => total + run.failed, 0),
+        requestsPerSecond: sorted.length / seconds,
+        p50: percentile(sorted, 0.5),
+        p99: percentile(sorted, 0.99),
+      };
+    };
+    const probes: LoadResult[] = [];
+    for (const index of targets.keys()) probes.push(result([await block(index, options.probeAmount)]));
+    const sizes = probes.map((probe) => Math.max(50, Math.round((probe.requestsPerSecond * options.seconds) / options.rounds)));
+    const runs = targets.map((): Array<Awaited<ReturnType<typeof block>>> => []);
+    for (let round = 0; round < options.rounds; round += 1) {
+      for (let step = 0; step < targets.length; step += 1) {
+        const index = (round + step) % targets.length;
+        runs[index]!.push(await block(index, sizes[index]!));
+      }
+    }
+    return { measured: runs.map(result), probes };
+  } finally {
+    for (const connection of connections) connection.close();
+  }
+}
+
+/**
+ * One kept-alive HTTP/1.1 connection that sends the target's request and reads its whole answer, one call at a
+ * time: as little client work per call as autocannon's (which opens new connections for every run). Reads
+ * answers framed by Content-Length or chunked; a connection the server closes counts its call as failed (0).
+ */
+class SequentialConnection {
+  private waiting: ((status: number) => void) | undefined;
+  private buffer: Buffer = Buffer.alloc(0);
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly request: Buffer,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
+      this.complete();
+    });
+    const fail = () => {
+      const waiting = this.waiting;
+      this.waiting = undefined;
+      waiting?.(0);
+    };
+    socket.on('close', fail);
+    socket.on('error', fail);
+  }
+
+  static async open(target: Target): Promise<SequentialConnection> {
+    const url = new URL(target.url);
+    const body = Buffer.from(target.body);
+    const headers = {
+      host: url.host,
+      'content-type': 'application/json',
+      ...target.headers,
+      'content-length': String(body.length),
+    };
+    const head = `POST ${url.pathname}${url.search} HTTP/1.1\r\n${Object.entries(headers)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('')}\r\n`;
+    const socket = connect(Number(url.port), url.hostname);
+    await once(socket, 'connect');
+    return new SequentialConnection(socket, Buffer.concat([Buffer.from(head), body]));
+  }
+
+  /** Sends the request; resolves with the answer's status once all of it is read (0 if the connection ends). */
+  call(): Promise<number> {
+    if (this.socket.destroyed) return Promise.resolve(0);
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+      this.socket.write(this.request);
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private complete(): void {
+    const end = this.buffer.indexOf('\r\n\r\n');
+    if (end < 0 || !this.waiting) return;
+    const head = this.buffer.subarray(0, end).toString('latin1');
+    const status = Number(head.slice(9, 12));
+    const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+    let total: number;
+    if (length) {
+      total = end + 4 + Number(length[1]);
+      if (this.buffer.length < total) return;
+    } else if (/\r\ntransfer-encoding: *chunked/i.test(head)) {
+      const last = this.buffer.indexOf('\r\n0\r\n\r\n', end);
+      if (last < 0) return;
+      total = last + 7;
+    } else return;
+    this.buffer = this.buffer.subarray(total);
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting(status);
+  }
 }
 
 /** Nearest-rank percentile of sorted values; NaN when there are none. */
