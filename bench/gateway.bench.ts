@@ -6,15 +6,19 @@
  * on) with `--workers 1`, (3) the same with `--workers N` (BENCH_WORKERS, default the number of cores), each
  * pricing, holding, capturing and recording every call on PostgreSQL, and (4) through the Portkey open-source
  * gateway (`@portkey-ai/gateway`, headless, which bills nothing) pointed at the same mock, in one run. Every
- * server runs in its own processes, and all of them run from the start. Latency p50/p99 at concurrency 1 is
- * measured interleaved: BENCH_ROUNDS (8) rounds in which each path gets a block of sequential calls, the order
- * rotating, so that other work on this shared machine weighs on every path alike (measured one after another,
- * minutes apart, the same build's ratio to Portkey ranged from 0.27x to 0.82x between runs). Then, path by path,
- * throughput at concurrency 50 and a streamed call's time to first byte and to the last byte (p50,
- * concurrency 1); then the latency each gateway adds over the direct path and the tollgate/Portkey ratios.
- * After each tollgate's phase (SIGTERM, drained) the database must show one capture per 2xx that tollgate
- * answered, `ledger.verify()` ok and no open hold, and the run reports PostgreSQL's commits, inserted rows and
- * CPU per billed call over that tollgate's own phase.
+ * server runs in its own processes. Phase 1, every gateway running: latency p50/p99 at concurrency 1, measured
+ * interleaved: BENCH_ROUNDS (8) rounds in which each path gets a block of sequential calls over its one kept-alive
+ * connection, the order rotating, so that other work on this shared machine weighs on every path alike
+ * (measured one path after another, minutes apart, the same build's p50 ratio to Portkey ranged from 0.27x to
+ * 0.82x between runs); then each tollgate is stopped (SIGTERM, drained) and checked. Phase 2, path by path,
+ * each tollgate as a fresh process with nothing else but Portkey's idle process running: throughput at 50
+ * connections with the CPU each process spent per call, and a streamed call's time to first byte and to the
+ * last byte (p50, concurrency 1); each tollgate is then stopped and checked again. (Run interleaved too, the
+ * 50-connection runs cost tollgate a fifth of its throughput: each run started cold after the idle time of the
+ * others' runs, and met the other tollgate's last batches in PostgreSQL.) A check: the database shows one
+ * capture per 2xx the process answered, `ledger.verify()` ok, no open hold on its account, exit code 0. The
+ * run reports the latency each gateway adds over the direct path, the tollgate/Portkey ratios, and
+ * PostgreSQL's commits, inserted rows and CPU per billed call over the whole run.
  *
  * PostgreSQL: TEST_DATABASE_URL, else DATABASE_URL (a scratch database is created and dropped); with neither,
  * tollgate runs on embedded PGlite in a temporary directory, with one worker (PGlite belongs to one process),
@@ -70,7 +74,7 @@ interface PathFigures {
   single: LoadResult;
   concurrent: LoadResult;
   stream: StreamFigures;
-  /** CPU per 2xx response of the 50-connection run, in microseconds, by process (undefined without /proc). */
+  /** CPU per 2xx response of the 50-connection runs, in microseconds, by process (undefined without /proc). */
   cpu: CpuPerCall;
   billing?: string;
 }
@@ -80,6 +84,8 @@ type CpuPerCall = { [Process in keyof CpuReadings]?: number };
 interface RunningTollgate {
   serve: ServeProcess;
   account: { id: string; key: string };
+  /** Its --workers. */
+  count: number;
   target: Target;
   stopped: boolean;
 }
@@ -131,31 +137,61 @@ async function main(): Promise<void> {
   const storageLabel = storage.label;
   const tollgates: RunningTollgate[] = [];
   let figures: PathFigures[];
+  let databaseWork: string | undefined;
   try {
     // Every gateway runs from the start, so that their latencies can be measured interleaved.
     const counts = storage.kind === 'postgres' ? [1, workers] : [1];
     for (const count of counts) tollgates.push(await startTollgate(count));
     const paths = [direct, ...tollgates.map((tollgate) => tollgate.target), portkey];
     for (const target of paths) await answersWithUsage(target);
-    const single = await runInterleaved(paths, { rounds, seconds, probeAmount: 200 });
+    const database = tollgates.length > 0 ? await storage.open() : undefined;
+    const before = database ? await databaseActivity(database) : undefined;
+    // Phase 1, every gateway running: latency at concurrency 1, interleaved. Then each tollgate is stopped and
+    // checked: every call it answered, captured once.
+    const single = await runInterleaved(paths, { rounds, seconds, probeAmount: 1000 });
+    const checks = new Map<Target, string>();
+    let billedCalls = 0;
+    for (const tollgate of tollgates) {
+      const index = paths.indexOf(tollgate.target);
+      const served = 1 + single.probes[index]!.ok + single.measured[index]!.ok;
+      billedCalls += served;
+      checks.set(tollgate.target, await stopAndCheck(tollgate, database!, served));
+    }
+    // Phase 2, path by path, each gateway alone but for Portkey's idle process (a fresh tollgate process, as
+    // before this benchmark interleaved anything): throughput at 50 connections, CPU per call, streams.
     figures = [];
     for (const [index, target] of paths.entries()) {
-      const tollgate = tollgates.find((running) => running.target === target);
-      const pid = tollgate ? tollgate.serve.child.pid : target === portkey ? portkeyServer.child.pid : undefined;
-      const database = tollgate ? await storage.open() : undefined;
-      const before = database ? await databaseActivity(database) : undefined;
-      const measured = await measureConcurrent(target, pid);
+      const count = tollgates.find((running) => running.target === target)?.count;
+      const fresh = count !== undefined ? await startTollgate(count) : undefined;
+      if (fresh) await answersWithUsage(fresh.target);
+      const pid = fresh ? fresh.serve.child.pid : target === portkey ? portkeyServer.child.pid : undefined;
+      const measured = await measureConcurrent(fresh?.target ?? target, pid);
       const path: PathFigures = {
         ...measured,
         target,
         single: { ...single.measured[index]!, failed: single.measured[index]!.failed + single.probes[index]!.failed },
       };
-      if (tollgate && database) {
-        // The answer that checked the path, the interleaved calls, the 50-connection runs and the streams.
-        const served = 1 + single.probes[index]!.ok + single.measured[index]!.ok + measured.served;
-        path.billing = await stopAndCheck(tollgate, database, before, served, measured.served);
+      if (fresh) {
+        tollgates.push(fresh);
+        const served = 1 + measured.served;
+        billedCalls += served;
+        path.billing = `${checks.get(target)!}; its 50-connection and streamed calls (a second process): ${await stopAndCheck(fresh, database!, served)}`;
       }
       figures.push(path);
+    }
+    const after = database ? await databaseActivity(database) : undefined;
+    await database?.close();
+    if (before && after) {
+      const cpu =
+        before.cpuSeconds !== undefined && after.cpuSeconds !== undefined
+          ? (after.cpuSeconds - before.cpuSeconds) / billedCalls
+          : undefined;
+      databaseWork =
+        `PostgreSQL per billed call over the whole run (every call of both tollgates): ${((after.commits - before.commits) / billedCalls).toFixed(2)} commits, ` +
+        `${((after.inserted - before.inserted) / billedCalls).toFixed(2)} rows inserted` +
+        (cpu !== undefined
+          ? `, ${(cpu * 1_000_000).toFixed(0)} µs of its CPU (one core of it carries about ${Math.round(1 / cpu).toLocaleString('en-US')} billed calls/s)`
+          : '');
     }
   } finally {
     for (const tollgate of tollgates) if (!tollgate.stopped) await tollgate.serve.stop();
@@ -182,6 +218,7 @@ async function main(): Promise<void> {
     return {
       serve,
       account,
+      count,
       stopped: false,
       target: {
         label: `tollgate --workers ${count}`,
@@ -192,23 +229,11 @@ async function main(): Promise<void> {
     };
   }
 
-  /**
-   * SIGTERM (the drain writes every capture), then: one capture per 2xx the path answered, `ledger.verify()`
-   * ok, no open hold, exit code 0; and PostgreSQL's work per billed call over the path's own phase (its
-   * 50-connection runs and streams, when it alone had calls, to its drain).
-   */
-  async function stopAndCheck(
-    tollgate: RunningTollgate,
-    database: Database,
-    before: Awaited<ReturnType<typeof databaseActivity>>,
-    served: number,
-    /** The calls of its own phase. */
-    phaseCalls: number,
-  ): Promise<string> {
+  /** SIGTERM (the drain writes every capture), then: one capture per 2xx the path answered, `ledger.verify()` ok, no open hold, exit code 0. */
+  async function stopAndCheck(tollgate: RunningTollgate, database: Database, served: number): Promise<string> {
     const { target, account } = tollgate;
     const code = await tollgate.serve.stop();
     tollgate.stopped = true;
-    const after = await databaseActivity(database);
     const ledger = new Ledger(database.db);
     const captures = await database.db
       .selectFrom('ledger_entries')
@@ -217,32 +242,22 @@ async function main(): Promise<void> {
       .where('kind', '=', 'capture')
       .executeTakeFirstOrThrow();
     const verification = await ledger.verify();
-    const openHolds = verification.accounts.reduce((total, entry) => total.add(entry.openHolds), Decimal.ZERO);
-    await database.close();
+    // Its own account's: the other tollgate may still hold a lease on its account.
+    const openHolds = verification.accounts
+      .filter((entry) => entry.id === account.id)
+      .reduce((total, entry) => total.add(entry.openHolds), Decimal.ZERO);
     const billed = Number(captures.count) === served && verification.ok && openHolds.isZero() && code === 0;
     if (!billed) process.exitCode = 1;
-    const cpu =
-      before?.cpuSeconds !== undefined && after?.cpuSeconds !== undefined
-        ? (1000 * (after.cpuSeconds - before.cpuSeconds)) / phaseCalls
-        : undefined;
-    const perCall =
-      before && after
-        ? `; PostgreSQL per billed call of its own phase: ${((after.commits - before.commits) / phaseCalls).toFixed(2)} commits, ` +
-          `${((after.inserted - before.inserted) / phaseCalls).toFixed(2)} rows inserted` +
-          (cpu !== undefined
-            ? `, ${(cpu * 1000).toFixed(0)} µs of its CPU (one core of it carries about ${Math.round(1000 / cpu).toLocaleString('en-US')} billed calls/s)`
-            : '')
-        : '';
     return (
       `${target.label}: ${captures.count} captures for ${served} 2xx responses; ledger.verify() ${verification.ok ? 'ok' : 'FAILED'}; ` +
-      `open holds ${openHolds.toString()}; exit code ${code}: ${billed ? 'ok' : 'MISMATCH'}${perCall}`
+      `open holds ${openHolds.toString()}; exit code ${code}: ${billed ? 'ok' : 'MISMATCH'}`
     );
   }
 
   const loadAfter = loadavg();
   console.log(
     `gateway benchmark: about ${seconds} s per measurement (a fixed count of requests, sized by a calibration run that also warms up; ` +
-      `concurrency 1 interleaved in ${rounds} rounds); ` +
+      `concurrency 1 interleaved in ${rounds} rounds, every gateway running; 50 connections and streams path by path, each tollgate a fresh process); ` +
       `tollgate on ${storageLabel}, holds: ${process.env.BENCH_HOLDS ?? 'lease'}; ${availableParallelism()} cores; ` +
       `load average before ${loadBefore.map((value) => value.toFixed(2)).join(' ')}, after ${loadAfter.map((value) => value.toFixed(2)).join(' ')}`,
   );
@@ -252,6 +267,7 @@ async function main(): Promise<void> {
       'n/a: no streamed figures (Portkey answers 500 to a stream from this upstream under Node 20; see its log line above)',
     );
   for (const path of figures) if (path.billing) console.log(`billing check, ${path.billing}`);
+  if (databaseWork) console.log(databaseWork);
   const failures = figures.reduce((total, path) => total + path.single.failed + path.concurrent.failed + path.stream.failed, 0);
   if (failures > 0) {
     console.log(`INVALID RUN: ${failures} non-2xx responses, errors or timeouts (see the failed column)`);
@@ -466,8 +482,8 @@ function printTable(figures: PathFigures[]): void {
   console.log(line(columns));
   for (const row of rows) console.log(line(row));
   console.log(
-    'CPU per 2xx response in the 50-connection run, microseconds (the gateway with its workers; the mock upstream; ' +
-      'this process, which runs the load generator; every PostgreSQL process of the machine):',
+    'CPU per 2xx response in the 50-connection runs, microseconds (the gateway with its workers; the mock upstream; ' +
+      "this process, which runs the load generator; every PostgreSQL process of the machine, during the path's runs, so a run after a tollgate's includes its last batches):",
   );
   for (const path of figures) {
     const cell = (label: string, value: number | undefined) => (value === undefined ? [] : [`${label} ${value.toFixed(0)}`]);
