@@ -163,6 +163,7 @@ async function main(): Promise<void> {
     for (const [index, target] of paths.entries()) {
       const count = tollgates.find((running) => running.target === target)?.count;
       const fresh = count !== undefined ? await startTollgate(count) : undefined;
+      if (fresh) tollgates.push(fresh);
       if (fresh) await answersWithUsage(fresh.target);
       const pid = fresh ? fresh.serve.child.pid : target === portkey ? portkeyServer.child.pid : undefined;
       const measured = await measureConcurrent(fresh?.target ?? target, pid);
@@ -172,7 +173,6 @@ async function main(): Promise<void> {
         single: { ...single.measured[index]!, failed: single.measured[index]!.failed + single.probes[index]!.failed },
       };
       if (fresh) {
-        tollgates.push(fresh);
         const served = 1 + measured.served;
         billedCalls += served;
         path.billing = `${checks.get(target)!}; its 50-connection and streamed calls (a second process): ${await stopAndCheck(fresh, database!, served)}`;
@@ -187,7 +187,7 @@ async function main(): Promise<void> {
           ? (after.cpuSeconds - before.cpuSeconds) / billedCalls
           : undefined;
       databaseWork =
-        `PostgreSQL per billed call over the whole run (every call of both tollgates): ${((after.commits - before.commits) / billedCalls).toFixed(2)} commits, ` +
+        `PostgreSQL per billed call over the whole run (every call of every tollgate process): ${((after.commits - before.commits) / billedCalls).toFixed(2)} commits, ` +
         `${((after.inserted - before.inserted) / billedCalls).toFixed(2)} rows inserted` +
         (cpu !== undefined
           ? `, ${(cpu * 1_000_000).toFixed(0)} µs of its CPU (one core of it carries about ${Math.round(1 / cpu).toLocaleString('en-US')} billed calls/s)`
