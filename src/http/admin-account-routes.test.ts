@@ -217,4 +217,35 @@ describe.each(backends())('admin account routes on $name', (backend) => {
     expect(document.paths['/admin/accounts']!.post!.requestBody).toBeDefined();
     expect(document.paths['/admin/accounts/{account}']!.patch!.parameters).toHaveLength(1);
   });
+
+  it('writes the lingering captures before a credit operation, and does not wait past its bound for them', async () => {
+    const order: string[] = [];
+    const stuck = Fastify();
+    registerAccountAdminRoutes(stuck, {
+      ledger,
+      db: database.db,
+      // A database that refuses the captures: they are retried until it is back, and flush waits for that.
+      settledCaptures: { flush: () => (order.push('flush'), new Promise<void>(() => undefined)) },
+      settledCapturesWaitMs: 50,
+    });
+    await stuck.ready();
+    try {
+      const { account } = await ledger.createAccount({
+        name: `lingering-${Date.now()}`,
+        mode: 'consumption_usd',
+        credits: Decimal.parse('1'),
+      });
+      const grant = await stuck.inject({
+        method: 'POST',
+        url: `/admin/accounts/${account.id}/credits`,
+        payload: { amount: '2' },
+      });
+      order.push('granted');
+      expect(grant.statusCode).toBe(200);
+      expect(grant.json().account.balance).toBe('3');
+      expect(order).toEqual(['flush', 'granted']);
+    } finally {
+      await stuck.close();
+    }
+  });
 });

@@ -62,6 +62,8 @@ export function registerAccountAdminRoutes(
     db: Kysely<Schema>;
     /** Written before a grant, adjustment or refund reads the ledger (see AppServices.settledCaptures). */
     settledCaptures?: Pick<CallReservations, 'flush'>;
+    /** How long an operation waits for them (default 2 s): captures the database refuses are retried until it is back. */
+    settledCapturesWaitMs?: number;
   },
 ): void {
   const { ledger, db } = services;
@@ -220,8 +222,9 @@ export function registerAccountAdminRoutes(
         async (request) => {
           const { amount, note, idempotency_key: idempotencyKey } = request.body;
           // A refund is checked against what was captured, an adjustment against the balance: both include the
-          // calls this process answered, whose captures would otherwise still be waiting for their batch.
-          await services.settledCaptures?.flush();
+          // calls this process answered, whose captures would otherwise still be waiting for their batch. While
+          // the database refuses them they are retried until it is back: the operation does not wait for that.
+          await settledCapturesWritten(services.settledCaptures, services.settledCapturesWaitMs ?? 2_000);
           const result = await ledger[operation](request.params.account, Decimal.parse(amount), {
             ...(note !== undefined ? { note } : {}),
             ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
@@ -402,4 +405,16 @@ function keyChangesOf(body: KeyControlsBody): KeyChanges {
     ...(body.models !== undefined ? { allowedModels: body.models } : {}),
     ...(body.expires_at !== undefined ? { expiresAt: body.expires_at === null ? null : new Date(body.expires_at) } : {}),
   };
+}
+
+/** Resolves when `captures` are written, or after `waitMs`, whichever comes first. */
+async function settledCapturesWritten(captures: Pick<CallReservations, 'flush'> | undefined, waitMs: number): Promise<void> {
+  if (!captures) return;
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
+  try {
+    await Promise.race([captures.flush(), waited]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
