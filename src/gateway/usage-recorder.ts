@@ -7,6 +7,7 @@ import { Decimal } from '../money/decimal.js';
 import { answeredBy, type PreparedCall } from './pipeline.js';
 import type { ChargeReport } from './usage-payload.js';
 import { writeSerializedUsageRecords, type SerializedUsageRecord, type UsageRecordRow } from './usage-writer.js';
+import { settledWithin } from '../util/settled-within.js';
 
 /** A record as queued and journaled: every column the writer sets. */
 export type RecordRow = UsageRecordRow;
@@ -98,14 +99,7 @@ export class UsageRecorder {
    * journaled to the next start.
    */
   async close(timeoutMs = 10_000): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
-      timer.unref();
-    });
-    const outcome = await Promise.race([this.flush().then(() => 'done' as const), timedOut]);
-    clearTimeout(timer);
-    if (outcome === 'timeout') {
+    if (!(await settledWithin(this.flush(), timeoutMs))) {
       this.stopping = true;
       this.logger.warn(
         'closing with usage records not yet written (database unreachable); the journal keeps them for the next start',

@@ -36,6 +36,7 @@ import {
 } from '../ledger/admin-request-schemas.js';
 import { Decimal } from '../money/decimal.js';
 import { validationErrorBody } from './validation-errors.js';
+import { settledWithin } from '../util/settled-within.js';
 
 /**
  * The admin routes' answer to a ledger refusal (its status, code and field) or a request that fails its
@@ -224,7 +225,8 @@ export function registerAccountAdminRoutes(
           // A refund is checked against what was captured, an adjustment against the balance: both include the
           // calls this process answered, whose captures would otherwise still be waiting for their batch. While
           // the database refuses them they are retried until it is back: the operation does not wait for that.
-          await settledCapturesWritten(services.settledCaptures, services.settledCapturesWaitMs ?? 2_000);
+          if (services.settledCaptures)
+            await settledWithin(services.settledCaptures.flush(), services.settledCapturesWaitMs ?? 2_000);
           const result = await ledger[operation](request.params.account, Decimal.parse(amount), {
             ...(note !== undefined ? { note } : {}),
             ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
@@ -405,16 +407,4 @@ function keyChangesOf(body: KeyControlsBody): KeyChanges {
     ...(body.models !== undefined ? { allowedModels: body.models } : {}),
     ...(body.expires_at !== undefined ? { expiresAt: body.expires_at === null ? null : new Date(body.expires_at) } : {}),
   };
-}
-
-/** Resolves when `captures` are written, or after `waitMs`, whichever comes first. */
-async function settledCapturesWritten(captures: Pick<CallReservations, 'flush'> | undefined, waitMs: number): Promise<void> {
-  if (!captures) return;
-  let timer: NodeJS.Timeout | undefined;
-  const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
-  try {
-    await Promise.race([captures.flush(), waited]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

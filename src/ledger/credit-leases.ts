@@ -10,6 +10,7 @@ import type { GatewayInstance } from './gateway-instance.js';
 import { placeHold } from './hold.js';
 import type { CallCharge, CallHold, CallReservations, SettleInput } from './reservations.js';
 import { releaseHold, type CaptureInput } from './settlement.js';
+import { settledWithin } from '../util/settled-within.js';
 
 export interface CreditLeaseOptions {
   /** A new lease reserves this many times the call that opened it (less when the account has less). */
@@ -321,14 +322,7 @@ export class CreditLeases implements CallReservations {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.options.closeTimeoutMs);
-      timer.unref();
-    });
-    const outcome = await Promise.race([this.returnUnused().then(() => 'done' as const), timedOut]);
-    clearTimeout(timer);
-    if (outcome === 'timeout') {
+    if (!(await settledWithin(this.returnUnused(), this.options.closeTimeoutMs))) {
       this.writer.stopRetrying();
       this.logger.warn('closing with captures not yet written (database unreachable); the journal keeps them for the next start');
     }
