@@ -1,6 +1,7 @@
 /**
- * Waits for `work`, but at most `ms`: true when it settled in time, false when the time ran out first (it goes
- * on in the background). The timer never keeps the process alive and is cleared as soon as `work` settles.
+ * Waits for `work`, but at most `ms`: true when it resolved in time, false when the time ran out first (it goes
+ * on in the background); a rejection of `work` in time is passed on. The timer never keeps the process alive and
+ * is cleared as soon as `work` settles.
  */
 export async function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
