@@ -39,6 +39,8 @@ export interface Database {
    * in-memory database, which does not outlive its process.
    */
   readonly identity: string | undefined;
+  /** PostgreSQL: the connection string it was opened with (for connections of another thread; never logged). */
+  readonly url?: string;
   /** Reachability as seen by the queries made (and, while unreachable, a probe); drives 503s and /readyz. */
   readonly health: DatabaseHealth;
   /**
@@ -103,14 +105,18 @@ export async function openDatabase(target: DatabaseTarget, options: OpenOptions 
   return target.kind === 'postgres' ? openPostgres(target.url, logger) : openEmbedded(target.dataDirectory, logger, options);
 }
 
-function openPostgres(url: string, logger: Logger, options: { max?: number; access?: Database['access'] } = {}): Database {
+/**
+ * A pool of `max` connections to PostgreSQL at `url` and its Kysely handle, with the service's value parsing
+ * (NUMERIC stays exact text, INT8 becomes a number, as on PGlite: see pglite-dialect.ts). `onError` hears
+ * every connection error no query reports (an idle connection dropped, one checked out dying meanwhile).
+ */
+export function postgresKysely(url: string, options: { max: number; onError(error: Error): void }): { pool: pg.Pool; db: Db } {
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.max ?? 20,
+    max: options.max,
     // A call must not wait forever on a database that does not answer: past this, it gets a 503.
     connectionTimeoutMillis: 5_000,
     keepAlive: true,
-    // Same value parsing as PGlite (see pglite-dialect.ts): NUMERIC stays exact text, INT8 becomes a number.
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
         if (oid === pg.types.builtins.INT8) return (text: string) => Number(text);
@@ -118,28 +124,32 @@ function openPostgres(url: string, logger: Logger, options: { max?: number; acce
       }) as typeof pg.types.getTypeParser,
     },
   });
-  const health = new DatabaseHealth(
+  // An idle client's connection dropped; the pool replaces it. Queries report their own errors.
+  pool.on('error', options.onError);
+  // A client checked out by Kysely (a transaction, a query in flight) has no listener of the pool's: its
+  // connection dying ("Connection terminated unexpectedly") would be an unhandled 'error' event and end the
+  // process. The query in flight gets the error as its own; this only keeps the event handled.
+  pool.on('connect', (client) => {
+    client.on('error', options.onError);
+  });
+  const db = new Kysely<Schema>({
+    dialect: new PostgresDialect({ pool }),
+    log(event) {
+      if (event.level === 'error') options.onError(event.error as Error);
+    },
+  });
+  return { pool, db };
+}
+
+function openPostgres(url: string, logger: Logger, options: { max?: number; access?: Database['access'] } = {}): Database {
+  // The probe runs only while the database is unreachable, long after the pool exists.
+  const health: DatabaseHealth = new DatabaseHealth(
     async () => {
       await pool.query('select 1');
     },
     { logger },
   );
-  pool.on('error', (error) => {
-    // An idle client's connection dropped; the pool replaces it. Queries report their own errors.
-    health.observe(error);
-  });
-  // A client checked out by Kysely (a transaction, a query in flight) has no listener of the pool's: its
-  // connection dying ("Connection terminated unexpectedly") would be an unhandled 'error' event and end the
-  // process. The query in flight gets the error as its own; this only keeps the event handled.
-  pool.on('connect', (client) => {
-    client.on('error', (error) => health.observe(error));
-  });
-  const db = new Kysely<Schema>({
-    dialect: new PostgresDialect({ pool }),
-    log(event) {
-      if (event.level === 'error') health.observe(event.error);
-    },
-  });
+  const { pool, db } = postgresKysely(url, { max: options.max ?? 20, onError: (error) => health.observe(error) });
   const listener = new NotificationListener(url, {
     logger,
     onState: (connected, detail) =>
@@ -149,6 +159,7 @@ function openPostgres(url: string, logger: Logger, options: { max?: number; acce
     kind: options.access ? 'pglite' : 'postgres',
     ...(options.access ? { access: options.access } : {}),
     db,
+    url,
     identity: postgresIdentity(url),
     health,
     listen(channel, onMessage, onGap) {
