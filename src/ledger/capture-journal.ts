@@ -84,6 +84,11 @@ export class CaptureJournal {
     return this.appendLine(JSON.stringify(record));
   }
 
+  /** `append` for a record serialised already (`JSON.stringify` of a JournalRecord). @throws the file system's error */
+  appendJson(recordJson: string): JournalMark {
+    return this.appendLine(recordJson);
+  }
+
   /**
    * Appends the usage record `{ type: 'usage', row }` from its row's JSON, as `append` would write it: the row is
    * serialised once, for this line and for its batch insert.

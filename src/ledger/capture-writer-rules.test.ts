@@ -8,7 +8,9 @@ import { openLedgerFor } from '../../test/support/ledger-checks.js';
 import { WAIT_LIMIT_MS } from '../../test/support/wait.js';
 import { Decimal } from '../money/decimal.js';
 import { CaptureJournal } from './capture-journal.js';
-import { CaptureWriter, journalRecord } from './capture-writer.js';
+import { captureBatch } from './capture-batch.js';
+import { CaptureWriter, captureFromRecord, journalRecord } from './capture-writer.js';
+import { DatabaseUnavailableError } from '../db/database-errors.js';
 import { Ledger } from './ledger.js';
 import { refuseEntriesOf, stopEntryFaults } from '../../test/support/database-faults.js';
 
@@ -281,6 +283,37 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     vi.advanceTimersByTime(first);
     expect((await written).captured.toString()).toBe('0.3');
     expect(writer.stats.lost).toBe(0);
+  });
+
+  it('retries a batch whose write failed as a whole (its write thread lost) like a transient failure, then writes it', async () => {
+    const accountId = await account('1');
+    const requestId = await held(accountId);
+    const wait = fakeTimeouts();
+    const { logger, logged } = recordingLogger();
+    const batches: string[][] = [];
+    const writer = new CaptureWriter(database.db, {
+      lingerMs: 0,
+      logger,
+      write: async (records) => {
+        batches.push(records);
+        if (batches.length === 1) throw new DatabaseUnavailableError('the write thread stopped (test)');
+        return captureBatch(database.db, records.map(captureFromRecord));
+      },
+    });
+    const { written } = writer.submit({ requestId, amount: d('0.3'), priceVersion: 2 });
+    vi.advanceTimersByTime(await wait(0));
+    expect((await written).captured.toString()).toBe('0.3');
+    expect(await captures(accountId)).toEqual([[requestId, '-0.3']]);
+    // Both attempts carried the capture as its journal line.
+    expect(batches).toEqual([[expect.any(String)], [batches[0]![0]]]);
+    expect(JSON.parse(batches[0]![0]!)).toEqual({ type: 'capture', requestId, amount: '0.3', priceVersion: 2 });
+    expect(logged()).toEqual([
+      expect.objectContaining({
+        level: 40,
+        captures: 1,
+        msg: 'captures could not be written yet; retrying until the database is back',
+      }),
+    ]);
   });
 
   it('retries only the captures that failed: the others of the batch keep their first outcome', async () => {

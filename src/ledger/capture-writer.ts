@@ -6,6 +6,7 @@ import { silentLogger, type Logger } from '../logging/logger.js';
 import { captureBatch, MAX_CAPTURE_BATCH, type CaptureResult } from './capture-batch.js';
 import type { CaptureJournal, JournalMark, JournalRecord } from './capture-journal.js';
 import type { CaptureInput, CaptureOutcome } from './settlement.js';
+import { Decimal } from '../money/decimal.js';
 
 export interface CaptureWriterOptions {
   /** How long a settled call's capture waits for others to share its transaction. */
@@ -15,6 +16,11 @@ export interface CaptureWriterOptions {
   logger?: Logger;
   /** Waits between retries of a write that failed for want of the database: 25 ms doubling to this. */
   maxRetryDelayMs?: number;
+  /**
+   * Writes a batch of captures, given as their journal lines, answering for each (default: `captureBatch` on
+   * this writer's database, in this thread; `tollgate serve` on PostgreSQL passes its write thread's).
+   */
+  write?: (records: string[]) => Promise<CaptureResult[]>;
 }
 
 /** What happened to the captures written so far (metrics). */
@@ -39,6 +45,7 @@ export class CaptureWriter {
   private readonly queue: GroupCommitQueue<Pending, CaptureOutcome>;
   private readonly logger: Logger;
   private readonly counters: CaptureWriterStats = { lost: 0, discrepancies: 0 };
+  private readonly write: (records: string[]) => Promise<CaptureResult[]>;
   private stopping = false;
 
   constructor(
@@ -46,6 +53,7 @@ export class CaptureWriter {
     private readonly options: CaptureWriterOptions,
   ) {
     this.logger = options.logger ?? silentLogger();
+    this.write = options.write ?? ((records) => captureBatch(db, records.map(captureFromRecord)));
     this.queue = new GroupCommitQueue((inputs) => this.writeBatch(inputs), {
       maxBatch: MAX_CAPTURE_BATCH,
       lingerMs: options.lingerMs,
@@ -65,8 +73,17 @@ export class CaptureWriter {
     capture: CaptureInput,
     options: { urgent?: boolean } = {},
   ): { written: Promise<CaptureOutcome>; durable: Promise<void> } {
-    const mark = this.options.journal?.append(journalRecord(capture));
-    const written = this.queue.submit({ capture, mark }, options);
+    // Serialised once, for the journal and the batch; queued as this one string rather than the capture's
+    // objects, which the young generation's collections would copy while it waits for its batch.
+    const record = JSON.stringify(journalRecord(capture));
+    const mark = this.options.journal?.appendJson(record);
+    const queued: Pending = {
+      record,
+      requestId: capture.requestId,
+      ...(capture.leaseId ? { leaseId: capture.leaseId } : {}),
+      mark,
+    };
+    const written = this.queue.submit(queued, options);
     const durable = mark ? this.options.journal!.durable(mark) : Promise.resolve();
     return { written, durable };
   }
@@ -82,8 +99,10 @@ export class CaptureWriter {
   }
 
   private async writeBatch(pending: Pending[]): Promise<CaptureResult[]> {
-    const inputs = pending.map((entry) => entry.capture);
-    const results: CaptureResult[] = await captureBatch(this.db, inputs);
+    const records = pending.map((entry) => entry.record);
+    // A batch that failed as a whole (its thread lost) fails each of its captures.
+    const write = (batch: string[]) => this.write(batch).catch((error: unknown): CaptureResult[] => batch.map(() => ({ error })));
+    const results: CaptureResult[] = await write(records);
     for (let attempt = 0; ; attempt += 1) {
       const retry = results.flatMap((result, index) => ('error' in result && isTransient(result.error) ? [index] : []));
       if (retry.length === 0 || this.stopping) break;
@@ -93,10 +112,7 @@ export class CaptureWriter {
           'captures could not be written yet; retrying until the database is back',
         );
       await new Promise((resolve) => setTimeout(resolve, Math.min(this.options.maxRetryDelayMs ?? 2_000, 25 * 2 ** attempt)));
-      const again = await captureBatch(
-        this.db,
-        retry.map((index) => inputs[index]!),
-      );
+      const again = await write(retry.map((index) => records[index]!));
       retry.forEach((index, position) => (results[index] = again[position]!));
     }
     results.forEach((result, index) => this.finish(pending[index]!, result));
@@ -104,18 +120,18 @@ export class CaptureWriter {
   }
 
   private finish(entry: Pending, result: CaptureResult): void {
-    const { capture, mark } = entry;
+    const { requestId, leaseId, mark } = entry;
     if ('value' in result) {
       if (mark) this.options.journal!.written(mark);
-      if (result.value.shortfall.isPositive() && capture.leaseId) {
+      if (result.value.shortfall.isPositive() && leaseId) {
         // The call was told its lease paid in full; the lease was gone (released after a silence) and the
         // account could not cover it. Counted and logged so the operator can see every such case.
         this.counters.discrepancies += 1;
         this.logger.error(
           {
-            requestId: capture.requestId,
-            leaseId: capture.leaseId,
-            amount: capture.amount.toString(),
+            requestId,
+            leaseId,
+            amount: recordOf(entry).amount,
             shortfall: result.value.shortfall.toString(),
           },
           'a capture settled after its credit lease was released: the ledger took less than the call reported',
@@ -125,19 +141,20 @@ export class CaptureWriter {
     }
     if (isTransient(result.error) && mark) {
       // Only when stopping: the journal keeps it and the next start writes it.
-      this.logger.warn({ requestId: capture.requestId }, 'capture left in the journal for the next start');
+      this.logger.warn({ requestId }, 'capture left in the journal for the next start');
       return;
     }
     this.counters.lost += 1;
     if (mark) this.options.journal!.written(mark);
+    const capture = recordOf(entry);
     this.logger.error(
       {
         err: result.error,
-        requestId: capture.requestId,
-        leaseId: capture.leaseId,
-        amount: capture.amount.toString(),
+        requestId,
+        leaseId,
+        amount: capture.amount,
         priceVersion: capture.priceVersion,
-        capture: journalRecord(capture),
+        capture,
       },
       'a capture could not be written to the ledger; the call was served and is not charged',
     );
@@ -145,8 +162,17 @@ export class CaptureWriter {
 }
 
 interface Pending {
-  capture: CaptureInput;
+  /** The capture's journal line (JSON of its `journalRecord`). */
+  record: string;
+  requestId: string;
+  leaseId?: string;
   mark: JournalMark | undefined;
+}
+
+type CaptureRecord = Extract<JournalRecord, { type: 'capture' }>;
+
+function recordOf(entry: Pending): CaptureRecord {
+  return JSON.parse(entry.record) as CaptureRecord;
 }
 
 /** Worth retrying: the database was unreachable, or the transaction lost a race it may win next time. */
@@ -166,4 +192,21 @@ export function journalRecord(capture: CaptureInput): JournalRecord {
     ...(capture.usage !== undefined ? { usage: capture.usage } : {}),
     ...(capture.breakdown !== undefined ? { breakdown: capture.breakdown } : {}),
   };
+}
+
+/** The capture a journal record holds (the inverse of `journalRecord`). */
+export function captureOfRecord(record: CaptureRecord): CaptureInput {
+  return {
+    requestId: record.requestId,
+    amount: Decimal.parse(record.amount),
+    ...(record.leaseId ? { leaseId: record.leaseId } : {}),
+    ...(record.priceVersion !== undefined ? { priceVersion: record.priceVersion } : {}),
+    ...(record.usage !== undefined ? { usage: record.usage } : {}),
+    ...(record.breakdown !== undefined ? { breakdown: record.breakdown } : {}),
+  };
+}
+
+/** The capture of a journal line (`JSON.stringify(journalRecord(capture))`). */
+export function captureFromRecord(line: string): CaptureInput {
+  return captureOfRecord(JSON.parse(line) as CaptureRecord);
 }

@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
 import { checkAmount, InsufficientCreditsError, LedgerError } from './errors.js';
 import type { CaptureJournal } from './capture-journal.js';
+import type { CaptureResult } from './capture-batch.js';
 import { CaptureWriter } from './capture-writer.js';
 import type { GatewayInstance } from './gateway-instance.js';
 import { placeHold } from './hold.js';
@@ -44,6 +45,8 @@ export interface CreditLeaseOptions {
   /** The process that owns the leases: their holds name it, and its fence stops spending them. */
   instance?: GatewayInstance;
   logger?: Logger;
+  /** Writes a batch of captures (given as journal lines) elsewhere than in this thread: see CaptureWriterOptions.write. */
+  writeCaptures?: (records: string[]) => Promise<CaptureResult[]>;
 }
 
 interface Lease {
@@ -114,7 +117,7 @@ const MAX_HOLD_TURNS = 1_000;
 export class CreditLeases implements CallReservations {
   private readonly accounts = new Map<string, AccountLeases>();
   private readonly holds = new Map<string, { hold: CallHold; lease: Lease }>();
-  private readonly options: Required<Omit<CreditLeaseOptions, 'logger' | 'journal' | 'instance'>>;
+  private readonly options: Required<Omit<CreditLeaseOptions, 'logger' | 'journal' | 'instance' | 'writeCaptures'>>;
   private readonly logger: Logger;
   private readonly timer: NodeJS.Timeout;
   private readonly writer: CaptureWriter;
@@ -125,7 +128,7 @@ export class CreditLeases implements CallReservations {
     private readonly db: Kysely<Schema>,
     options: CreditLeaseOptions = {},
   ) {
-    const { logger, journal, instance, ...rest } = options;
+    const { logger, journal, instance, writeCaptures, ...rest } = options;
     const callsPerLease = rest.callsPerLease ?? DEFAULTS.callsPerLease;
     this.options = {
       ...DEFAULTS,
@@ -143,6 +146,7 @@ export class CreditLeases implements CallReservations {
       lingerMs: this.options.writeLingerMs,
       logger: this.logger,
       ...(journal ? { journal } : {}),
+      ...(writeCaptures ? { write: writeCaptures } : {}),
     });
     // Declared dead after a silence: the database released every lease of this process, so none may be spent.
     instance?.onDeclaredDead(() => void this.retireAccount());

@@ -3,11 +3,10 @@ import { sql, type Kysely } from 'kysely';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
 import type { Schema } from '../db/schema.js';
 import type { Logger } from '../logging/logger.js';
-import { Decimal } from '../money/decimal.js';
 import { captureBatch, MAX_CAPTURE_BATCH } from './capture-batch.js';
-import { claimLeftJournals, removeReplayedJournal, type JournalRecord } from './capture-journal.js';
+import { claimLeftJournals, removeReplayedJournal } from './capture-journal.js';
+import { captureOfRecord } from './capture-writer.js';
 import { declareInstancesDead, releaseHoldsOfDeadInstances } from './dead-instances.js';
-import type { CaptureInput } from './settlement.js';
 
 export interface ReplayOptions {
   db: Kysely<Schema>;
@@ -73,7 +72,7 @@ export async function replayLeftJournals(options: ReplayOptions): Promise<Replay
         'journal lines that could not be read (cut short by the crash) were skipped',
       );
     }
-    const captures = left.records.flatMap((record) => (record.type === 'capture' ? [captureInput(record)] : []));
+    const captures = left.records.flatMap((record) => (record.type === 'capture' ? [captureOfRecord(record)] : []));
     for (let start = 0; start < captures.length; start += MAX_CAPTURE_BATCH) {
       const results = await captureBatch(db, captures.slice(start, start + MAX_CAPTURE_BATCH));
       results.forEach((result, index) => {
@@ -102,17 +101,6 @@ export async function replayLeftJournals(options: ReplayOptions): Promise<Replay
   report.released = await releaseHoldsOfDeadInstances(db, { exceptId: options.instanceId });
   if (report.files > 0 || report.released > 0) logger.info(report, 'replayed what stopped gateway processes left');
   return report;
-}
-
-function captureInput(record: Extract<JournalRecord, { type: 'capture' }>): CaptureInput {
-  return {
-    requestId: record.requestId,
-    amount: Decimal.parse(record.amount),
-    ...(record.leaseId ? { leaseId: record.leaseId } : {}),
-    ...(record.priceVersion !== undefined ? { priceVersion: record.priceVersion } : {}),
-    ...(record.usage !== undefined ? { usage: record.usage } : {}),
-    ...(record.breakdown !== undefined ? { breakdown: record.breakdown } : {}),
-  };
 }
 
 function isProcessAlive(pid: number): boolean {
