@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { seedShippedCatalog } from './catalog/shipped-catalog.js';
 import { PricingCatalog } from './catalog/snapshot.js';
@@ -15,6 +16,7 @@ import { capAlerts, lowBalanceAlerts } from './gateway/limit-alerts.js';
 import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './gateway/rate-limits.js';
 import { CapReservations } from './ledger/cap-reservations.js';
 import { UsageRecorder } from './gateway/usage-recorder.js';
+import { WriteThread } from './gateway/write-thread.js';
 import { buildApp } from './http/app.js';
 import { startMetricsServer } from './http/metrics-server.js';
 import { Authenticator } from './http/auth.js';
@@ -132,7 +134,20 @@ export async function startGateway(config: Config, logger: Logger, options: Star
       ? new CaptureJournal(journalDirectory, instance.id, { sync: config.ledger.journal === 'fsync' ? 'fsync' : 'write', logger })
       : undefined;
     cleanups.push(() => journal?.close());
-    const recorder = new UsageRecorder(database.db, logger, journal ? { journal } : {});
+    // On PostgreSQL the batch writes may run on a thread of their own (closed after the writers that use it):
+    // by default when the machine has a core no serving process uses.
+    const threadWanted =
+      config.ledger.writeThread === 'on' ||
+      (config.ledger.writeThread === 'auto' && availableParallelism() > (config.workers ?? availableParallelism()));
+    const writeThread =
+      database.kind === 'postgres' && database.url && threadWanted
+        ? new WriteThread(database.url, database.db, logger)
+        : undefined;
+    cleanups.push(() => writeThread?.close());
+    const recorder = new UsageRecorder(database.db, logger, {
+      ...(journal ? { journal } : {}),
+      ...(writeThread ? { writeRecords: (records) => writeThread.usageRecords(records) } : {}),
+    });
     cleanups.push(() => recorder.close());
     // What dead processes left is written, and their credits released, before this one serves a call.
     await replayLeftJournals({
@@ -146,7 +161,13 @@ export async function startGateway(config: Config, logger: Logger, options: Star
     });
     let reservations: CallReservations;
     if (config.ledger.holds === 'lease') {
-      const leases = new CreditLeases(database.db, { ...config.ledger.lease, logger, instance, ...(journal ? { journal } : {}) });
+      const leases = new CreditLeases(database.db, {
+        ...config.ledger.lease,
+        logger,
+        instance,
+        ...(journal ? { journal } : {}),
+        ...(writeThread ? { writeCaptures: (records) => writeThread.captures(records) } : {}),
+      });
       registerLeaseMetrics(metrics.registry, leases);
       reservations = leases;
     } else reservations = perCallReservations(ledger, { ownerId: instance.id });

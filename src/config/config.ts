@@ -62,6 +62,12 @@ export interface Config {
     /** The capture journal: `write` (survives a killed process), `fsync` (survives a host crash), `off`. */
     journal: 'write' | 'fsync' | 'off';
     journalDirectory: string;
+    /**
+     * On PostgreSQL, where captures and usage records are written in batches: on a thread of their own with
+     * its own connections (`on`), or by the thread that serves the calls (`off`); `auto` (the default): on when
+     * the machine has more cores than `tollgate serve` runs processes. PGlite: always the serving thread.
+     */
+    writeThread: 'auto' | 'on' | 'off';
   };
   limits: {
     /** Redis for rate limits shared by every instance (REDIS_URL); without it each instance counts alone. */
@@ -205,6 +211,7 @@ const environmentSchema = z.object({
   TOLLGATE_IDEMPOTENCY_CLAIM_SECONDS: integer('TOLLGATE_IDEMPOTENCY_CLAIM_SECONDS', 1).default(900),
   TOLLGATE_JOURNAL: z.enum(['write', 'fsync', 'off'], 'TOLLGATE_JOURNAL must be "write", "fsync" or "off"').default('write'),
   TOLLGATE_JOURNAL_DIR: z.string().optional(),
+  TOLLGATE_WRITE_THREAD: z.enum(['auto', 'on', 'off'], 'TOLLGATE_WRITE_THREAD must be "auto", "on" or "off"').default('auto'),
   TOLLGATE_HOLDS: z.enum(['lease', 'per_call'], 'TOLLGATE_HOLDS must be "lease" or "per_call"').default('lease'),
   TOLLGATE_LEASE_CALLS: integer('TOLLGATE_LEASE_CALLS', 1).default(32),
   TOLLGATE_LEASE_MAX_CALLS: integer('TOLLGATE_LEASE_MAX_CALLS', 1).optional(),
@@ -338,6 +345,7 @@ export function loadConfig(environment: Record<string, string | undefined>, over
       journalDirectory: path.resolve(
         env.TOLLGATE_JOURNAL_DIR ?? path.join(overrides.dataDirectory ?? env.TOLLGATE_DATA_DIR, 'journal'),
       ),
+      writeThread: env.TOLLGATE_WRITE_THREAD,
     },
     limits: {
       redisUrl: env.REDIS_URL,

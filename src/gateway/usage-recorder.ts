@@ -34,6 +34,11 @@ export interface UsageRecorderOptions {
   journal?: CaptureJournal;
   /** Waits between retries of an insert that failed for want of the database: 25 ms doubling to this. */
   maxRetryDelayMs?: number;
+  /**
+   * Writes a batch of records, answering how many were new (default: `writeSerializedUsageRecords` on the
+   * recorder's database, in this thread; `tollgate serve` on PostgreSQL passes its write thread's).
+   */
+  writeRecords?: (records: SerializedUsageRecord[]) => Promise<number>;
 }
 
 /** A record waiting for its batch: its row serialised once (kept as one string, not an object per field). */
@@ -154,7 +159,8 @@ export class UsageRecorder {
 
   private async insert(rows: QueuedRecord[]): Promise<void> {
     // The records and their hourly and daily rollups, in one statement (see usage-writer.ts).
-    await writeSerializedUsageRecords(this.db, rows);
+    if (this.options.writeRecords) await this.options.writeRecords(rows.map(({ json, createdAt }) => ({ json, createdAt })));
+    else await writeSerializedUsageRecords(this.db, rows);
   }
 }
 

@@ -69,6 +69,9 @@ export async function startTestGateway(
     TOLLGATE_LEASE_IDLE_MS: '3600000',
     TOLLGATE_LEASE_MAX_AGE_MS: '3600000',
     TOLLGATE_HOLD_MAX_AGE_SECONDS: '7500',
+    // On PostgreSQL, captures and usage records go through the write thread, as `tollgate serve --workers 1` on
+    // a machine with cores to spare writes them (PGlite has none).
+    TOLLGATE_WRITE_THREAD: 'on',
     ...(upstream
       ? {
           OPENAI_BASE_URL: `${upstream}/v1`,

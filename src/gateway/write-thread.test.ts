@@ -1,0 +1,221 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresBackend, type TestDatabase } from '../../test/support/backends.js';
+import { recordingLogger } from '../../test/support/recording-logger.js';
+import { isDatabaseUnavailable } from '../db/database-errors.js';
+import { captureBatch } from '../ledger/capture-batch.js';
+import { captureFromRecord, journalRecord } from '../ledger/capture-writer.js';
+import { HoldNotFoundError } from '../ledger/errors.js';
+import { Ledger } from '../ledger/ledger.js';
+import type { CaptureInput } from '../ledger/settlement.js';
+import { Decimal } from '../money/decimal.js';
+import type { UsageRecordRow } from './usage-writer.js';
+import { WriteThread } from './write-thread.js';
+
+const d = (text: string) => Decimal.parse(text);
+const line = (capture: CaptureInput) => JSON.stringify(journalRecord(capture));
+const postgres = postgresBackend();
+
+/**
+ * The write thread runs on PostgreSQL only (PGlite belongs to the thread that opened it). What it answers must
+ * be what the same batch answers in the serving thread, errors included, and a thread that dies must cost
+ * nothing but a retry.
+ */
+describe.skipIf(!postgres)('write thread on PostgreSQL', () => {
+  let database: TestDatabase;
+  let ledger: Ledger;
+  let thread: WriteThread;
+  let counter = 0;
+  const { logger, logged } = recordingLogger('warn');
+
+  beforeAll(async () => {
+    database = await postgres!.open();
+    ledger = new Ledger(database.db);
+    thread = new WriteThread(database.url!, database.db, logger);
+  });
+  afterAll(async () => {
+    await thread.close();
+    await database.close();
+  });
+
+  const account = async (credits: string) => {
+    counter += 1;
+    return (await ledger.createAccount({ name: `thread-${counter}`, mode: 'consumption_usd', credits: d(credits) })).account.id;
+  };
+  const held = async (accountId: string, amount: string) => {
+    counter += 1;
+    const requestId = `req_thread_${counter}`;
+    await ledger.hold({ accountId, requestId, amount: d(amount) });
+    return requestId;
+  };
+  const usageRow = (requestId: string, accountId: string, createdAt: string): UsageRecordRow => ({
+    request_id: requestId,
+    account_id: accountId,
+    api_key_id: null,
+    end_user: null,
+    requested_model: 'gpt-4o-mini',
+    model_id: 'gpt-4o-mini',
+    provider_id: 'openai',
+    upstream_model: 'gpt-4o-mini',
+    input_uncached_tokens: 12,
+    cache_read_tokens: 0,
+    cache_write_tokens: 0,
+    input_audio_tokens: 0,
+    output_text_tokens: 34,
+    reasoning_tokens: 0,
+    output_audio_tokens: 0,
+    usage_estimated: false,
+    usage_anomaly: null,
+    price_version: 1,
+    breakdown: null,
+    provider_cost: '0.0000222',
+    markup: '0',
+    charge: '0.0000222',
+    debit: '0.0000222',
+    debit_unit: 'usd',
+    pricing_source: 'database',
+    pricing_match: 'exact',
+    latency_ms: 5,
+    status: 'success',
+    error_code: null,
+    stream: false,
+    created_at: createdAt,
+  });
+  const serialized = (rows: UsageRecordRow[]) => rows.map((row) => ({ json: JSON.stringify(row), createdAt: row.created_at }));
+  const recordedIds = async (accountId: string) =>
+    (
+      await database.db
+        .selectFrom('usage_records')
+        .select('request_id')
+        .where('account_id', '=', accountId)
+        .orderBy('request_id')
+        .execute()
+    ).map((row) => row.request_id);
+
+  it('settles a batch of captures with the amounts the serving thread computes, and replays a capture made before', async () => {
+    const accountId = await account('10');
+    const first = await held(accountId, '1');
+    const second = await held(accountId, '0.5');
+    const results = await thread.captures([
+      line({ requestId: first, amount: d('0.25'), priceVersion: 3, usage: { input: 7 } }),
+      line({ requestId: second, amount: d('0.75') }),
+    ]);
+    const outcomes = results.map((result) => ('value' in result ? result.value : result.error));
+    expect(outcomes).toEqual([
+      {
+        captured: d('0.25'),
+        released: d('0.75'),
+        overdraft: d('0'),
+        shortfall: d('0'),
+        balance: d('9.75'),
+        available: d('9.25'),
+        replayed: false,
+      },
+      // Past its hold of 0.5: the rest comes from available.
+      {
+        captured: d('0.75'),
+        released: d('0'),
+        overdraft: d('0.25'),
+        shortfall: d('0'),
+        balance: d('9'),
+        available: d('9'),
+        replayed: false,
+      },
+    ]);
+    // Every amount is a Decimal again, as the writers use it.
+    expect((outcomes[0] as { captured: Decimal }).captured).toBeInstanceOf(Decimal);
+    // The same capture again, in the serving thread: a replay of the first outcome, nothing written twice.
+    const again = await captureBatch(database.db, [captureFromRecord(line({ requestId: first, amount: d('0.25') }))]);
+    expect(again).toEqual([{ value: expect.objectContaining({ captured: d('0.25'), replayed: true, balance: d('9') }) }]);
+    const [replayed] = await thread.captures([line({ requestId: second, amount: d('0.75') })]);
+    expect(replayed).toEqual({ value: expect.objectContaining({ captured: d('0.75'), replayed: true }) });
+    const entries = await database.db
+      .selectFrom('ledger_entries')
+      .select(['request_id', 'amount', 'price_version', 'usage'])
+      .where('account_id', '=', accountId)
+      .where('kind', '=', 'capture')
+      .orderBy('id')
+      .execute();
+    expect(entries.map((entry) => [entry.request_id, d(entry.amount).toString(), entry.price_version, entry.usage])).toEqual([
+      [first, '-0.25', 3, { input: 7 }],
+      [second, '-0.75', null, null],
+    ]);
+    expect((await ledger.verify()).ok).toBe(true);
+  });
+
+  it('gives each capture its own error, as the error it is: a hold that does not exist is a HoldNotFoundError', async () => {
+    const accountId = await account('1');
+    const requestId = await held(accountId, '0.5');
+    const results = await thread.captures([
+      line({ requestId: 'req_thread_no_such_hold', amount: d('0.1') }),
+      line({ requestId, amount: d('0.1') }),
+    ]);
+    expect('error' in results[0]! && results[0].error).toBeInstanceOf(HoldNotFoundError);
+    expect('error' in results[0]! && (results[0].error as HoldNotFoundError).requestId).toBe('req_thread_no_such_hold');
+    expect(results[1]).toEqual({ value: expect.objectContaining({ captured: d('0.1'), replayed: false }) });
+  });
+
+  it('writes usage records once: a batch written again counts none new', async () => {
+    const accountId = await account('1');
+    const rows = [0, 1, 2].map((n) =>
+      usageRow(`req_thread_usage_${counter}_${n}`, accountId, new Date(Date.UTC(2026, 10, 30, 12, n)).toISOString()),
+    );
+    expect(await thread.usageRecords(serialized(rows))).toBe(3);
+    expect(await thread.usageRecords(serialized(rows))).toBe(0);
+    expect(await recordedIds(accountId)).toEqual(rows.map((row) => row.request_id).sort());
+  });
+
+  it('answers a batch the database refuses with the database error and its SQLSTATE', async () => {
+    const rows = [usageRow('req_thread_no_account', '00000000-0000-0000-0000-000000000000', new Date().toISOString())];
+    rows.push({ ...rows[0]!, request_id: 'req_thread_no_account_2' });
+    // No such account: the foreign key refuses the batch (23503), which is not a reason to retry.
+    const refused = await thread.usageRecords(serialized(rows)).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: '23503' });
+    expect(isDatabaseUnavailable(refused)).toBe(false);
+  });
+
+  it('fails the batches of a thread that dies as "database unavailable" (their writers retry), and the next batch starts a new thread', async () => {
+    const accountId = await account('1');
+    const rows = [usageRow(`req_thread_dies_${counter}`, accountId, new Date().toISOString())];
+    await thread.usageRecords([]); // a thread running
+    const worker = (thread as unknown as { worker: { terminate(): Promise<number> } }).worker;
+    const inFlight = thread.usageRecords(serialized(rows)).catch((error: unknown) => error);
+    await worker.terminate();
+    const failure = await inFlight;
+    // Whether or not the batch committed before the thread died, its retry writes the record exactly once.
+    if (failure !== 1) expect(isDatabaseUnavailable(failure)).toBe(true);
+    expect(await thread.usageRecords(serialized(rows))).toBe(failure === 1 ? 0 : 1);
+    expect(await recordedIds(accountId)).toEqual([rows[0]!.request_id]);
+    expect(
+      logged().filter((entry) => entry.msg === 'the write thread stopped; its batches are retried on a new one'),
+    ).toHaveLength(failure === 1 ? 0 : 1);
+  });
+
+  it('when a thread cannot start at all, writes the batches in the serving thread instead, and says so once', async () => {
+    const { logger: ownLogger, logged: ownLogged } = recordingLogger('warn');
+    const broken = new WriteThread(database.url!, database.db, ownLogger, {
+      entry: new URL('./no-such-module.js', import.meta.url),
+    });
+    const accountId = await account('1');
+    const requestId = await held(accountId, '0.5');
+    const rows = [usageRow(`req_thread_fallback_${counter}`, accountId, new Date().toISOString())];
+    const first = await broken.usageRecords(serialized(rows)).catch((error: unknown) => error);
+    expect(isDatabaseUnavailable(first)).toBe(true);
+    // Its writer's retry (and every batch after it) runs here.
+    expect(await broken.usageRecords(serialized(rows))).toBe(1);
+    expect(await broken.captures([line({ requestId, amount: d('0.2') })])).toEqual([
+      { value: expect.objectContaining({ captured: d('0.2'), replayed: false }) },
+    ]);
+    expect(ownLogged().map((entry) => entry.msg)).toEqual([
+      'the write thread could not start; captures and usage records are written by the serving thread',
+    ]);
+    await broken.close();
+  });
+
+  it('refuses batches once closed, as "database unavailable" (what is left stays in the journal)', async () => {
+    const closing = new WriteThread(database.url!, database.db, logger);
+    expect(await closing.usageRecords([])).toBe(0);
+    await closing.close();
+    const refused = await closing.usageRecords([]).catch((error: unknown) => error);
+    expect(isDatabaseUnavailable(refused)).toBe(true);
+  });
+});
