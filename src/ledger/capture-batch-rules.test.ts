@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { countingHandle, openLedgerFor } from '../../test/support/ledger-checks.js';
@@ -57,6 +58,43 @@ describe.each(backends())('capture batch rules on $name', (backend) => {
     const found = await ledger.getAccount(accountId);
     return [found.balance.toString(), found.available.toString()];
   };
+
+  it("writes a batch's entries in its order, each with what it was given: a price version or none, usage and breakdown as objects, a JSON null, or none", async () => {
+    const accountId = await account('5');
+    const requests = [
+      await hold(accountId, '0.5'),
+      await hold(accountId, '0.5'),
+      await hold(accountId, '0.5'),
+      await hold(accountId, '0.5'),
+    ];
+    const results = await captureBatch(database.db, [
+      { requestId: requests[2]!, amount: d('0.3'), priceVersion: 0, usage: null, breakdown: null },
+      {
+        requestId: requests[0]!,
+        amount: d('0.1'),
+        priceVersion: 7,
+        usage: { input: 5, nested: { cached: [1, 2] } },
+        breakdown: { lines: ['a'] },
+      },
+      { requestId: requests[3]!, amount: d('0.000000000000000001') },
+      { requestId: requests[1]!, amount: d('0.2'), usage: 'text', breakdown: 12 },
+    ]);
+    expect(results.map((result) => 'value' in result)).toEqual([true, true, true, true]);
+    const rows = await captureRows(accountId);
+    expect(
+      rows.map((row) => [row.request_id, d(row.amount).toString(), row.price_version, row.usage, row.breakdown, row.lease_id]),
+    ).toEqual([
+      [requests[2], '-0.3', 0, null, null, null],
+      [requests[0], '-0.1', 7, { input: 5, nested: { cached: [1, 2] } }, { lines: ['a'] }, null],
+      [requests[3], '-0.000000000000000001', null, null, null, null],
+      [requests[1], '-0.2', null, 'text', 12, null],
+    ]);
+    // A JSON null is stored as JSON (the value null), an absent one as SQL NULL.
+    const { rows: stored } = await sql<{ request_id: string; usage_is_sql_null: boolean }>`
+      select request_id, usage is null as usage_is_sql_null from ledger_entries
+      where account_id = ${accountId} and kind = 'capture' order by id`.execute(database.db);
+    expect(stored.map((row) => row.usage_is_sql_null)).toEqual([false, false, true, false]);
+  });
 
   it('settles a capture alone within its hold: the rest is given back, and the entry keeps price version, usage and breakdown', async () => {
     const accountId = await account('1');
