@@ -322,8 +322,8 @@ async function measureConcurrent(
 ): Promise<Omit<PathFigures, 'target' | 'single'> & { served: number }> {
   const probe50 = await runLoad(target, 50, 1000);
   // A gateway in service is warm. Right after the calibration, a process is still compiling its call path: two
-  // workers with 500 calls each behind them spent 1.3 to 1.5 times the CPU per call in their next 15,000 calls
-  // that they spent in the 15,000 after those.
+  // workers with 500 calls each behind them spent markedly more CPU per call in their next 15,000 calls than in
+  // the 15,000 after those.
   const warm50 = await runLoad(target, 50, measuredAmount(probe50, warmSeconds));
   const cpuBefore = cpuReadings(gatewayPid);
   const measured50 = await runLoad(target, 50, measuredAmount(probe50, seconds));
