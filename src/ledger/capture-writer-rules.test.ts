@@ -9,7 +9,7 @@ import { WAIT_LIMIT_MS } from '../../test/support/wait.js';
 import { Decimal } from '../money/decimal.js';
 import { CaptureJournal } from './capture-journal.js';
 import { captureBatch } from './capture-batch.js';
-import { CaptureWriter, captureFromRecord, journalRecord } from './capture-writer.js';
+import { CaptureWriter, captureFromRecord, captureOfRecord, journalRecord } from './capture-writer.js';
 import { DatabaseUnavailableError } from '../db/database-errors.js';
 import { Ledger } from './ledger.js';
 import { refuseEntriesOf, stopEntryFaults } from '../../test/support/database-faults.js';
@@ -26,6 +26,8 @@ describe('journalRecord', () => {
       requestId: 'req_1',
       amount: '0.01',
     });
+    // Absent fields are not there at all (not there as undefined).
+    expect(Object.keys(journalRecord({ requestId: 'req_1', amount: d('0.0100') }))).toEqual(['type', 'requestId', 'amount']);
     const full = journalRecord({
       requestId: 'req_2',
       amount: d('3'),
@@ -49,6 +51,25 @@ describe('journalRecord', () => {
       requestId: 'req_3',
       amount: '1',
     });
+  });
+});
+
+describe('captureOfRecord and captureFromRecord', () => {
+  it('give back the capture a journal line holds: the amount exact, only the fields the line has', () => {
+    const full = {
+      requestId: 'req_9',
+      amount: d('0.000000000000000001'),
+      leaseId: 'lease_b',
+      priceVersion: 0,
+      usage: null,
+      breakdown: { lines: [1] },
+    };
+    const back = captureFromRecord(JSON.stringify(journalRecord(full)));
+    expect(back).toEqual(full);
+    expect(back.amount).toBeInstanceOf(Decimal);
+    expect(back.amount.toString()).toBe('0.000000000000000001');
+    expect(Object.keys(back)).toEqual(['requestId', 'amount', 'leaseId', 'priceVersion', 'usage', 'breakdown']);
+    expect(Object.keys(captureOfRecord({ type: 'capture', requestId: 'req_10', amount: '2' }))).toEqual(['requestId', 'amount']);
   });
 });
 
