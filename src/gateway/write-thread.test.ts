@@ -1,4 +1,7 @@
+import { sql } from 'kysely';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../test/support/ledger-checks.js';
 import { postgresBackend, type TestDatabase } from '../../test/support/backends.js';
 import { recordingLogger } from '../../test/support/recording-logger.js';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
@@ -8,12 +11,18 @@ import { HoldNotFoundError } from '../ledger/errors.js';
 import { Ledger } from '../ledger/ledger.js';
 import type { CaptureInput } from '../ledger/settlement.js';
 import { Decimal } from '../money/decimal.js';
-import type { UsageRecordRow } from './usage-writer.js';
+import { writeSerializedUsageRecords, type UsageRecordRow } from './usage-writer.js';
 import { WriteThread } from './write-thread.js';
 
 const d = (text: string) => Decimal.parse(text);
 const line = (capture: CaptureInput) => JSON.stringify(journalRecord(capture));
 const postgres = postgresBackend();
+
+async function postgresConnection(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  return client;
+}
 
 /**
  * The write thread runs on PostgreSQL only (PGlite belongs to the thread that opened it). What it answers must
@@ -209,6 +218,43 @@ describe.skipIf(!postgres)('write thread on PostgreSQL', () => {
       'the write thread could not start; captures and usage records are written by the serving thread',
     ]);
     await broken.close();
+  });
+
+  it('closed while a batch cannot finish (the database stalls it): stops the thread after the wait, fails the batch as "database unavailable" and says the journal keeps it', async () => {
+    const { logger: ownLogger, logged: ownLogged } = recordingLogger('warn');
+    const closing = new WriteThread(database.url!, database.db, ownLogger);
+    const accountId = await account('1');
+    const rows = [usageRow(`req_thread_stalled_${counter}`, accountId, new Date().toISOString())];
+    // Another transaction holds the account's row: the records' foreign-key check waits for it.
+    const blocker = await postgresConnection(database.url!);
+    await blocker.query('begin');
+    await blocker.query('select id from accounts where id = $1 for update', [accountId]);
+    try {
+      const stalled = closing.usageRecords(serialized(rows)).catch((error: unknown) => error);
+      // Read outside the blocker's transaction, which would see one snapshot of the activity throughout.
+      await eventually(async () => {
+        const { rows: waiting } = await sql<{ count: string }>`
+          select count(*)::text as count from pg_stat_activity
+          where datname = current_database() and wait_event_type = 'Lock'`.execute(database.db);
+        expect(waiting[0]!.count).toBe('1');
+      });
+      await closing.close(100);
+      expect(isDatabaseUnavailable(await stalled)).toBe(true);
+      expect(ownLogged()).toEqual([
+        expect.objectContaining({
+          level: 40,
+          batches: 1,
+          msg: 'the write thread closed with batches in flight; the capture journal keeps them',
+        }),
+      ]);
+    } finally {
+      await blocker.query('rollback');
+      await blocker.end();
+    }
+    // The stopped thread's query may still commit once the lock is gone; the journal's replay writes the record
+    // again, and it is there once either way.
+    await writeSerializedUsageRecords(database.db, serialized(rows));
+    expect(await recordedIds(accountId)).toEqual([rows[0]!.request_id]);
   });
 
   it('refuses batches once closed, as "database unavailable" (what is left stays in the journal)', async () => {

@@ -120,7 +120,13 @@ export class WriteThread implements BatchWrites {
     if (this.worker !== worker) return;
     this.worker = undefined;
     if (this.closed && this.pending.size === 0) return;
-    if (!this.ready) {
+    if (this.closed) {
+      // Its writers gave up waiting for the database at shutdown: what these batches held stays in the journal.
+      this.logger.warn(
+        { batches: this.pending.size },
+        'the write thread closed with batches in flight; the capture journal keeps them',
+      );
+    } else if (!this.ready) {
       // It never ran a batch: another would fail alike. This thread writes them instead (as with TOLLGATE_WRITE_THREAD=off).
       this.fallback = true;
       this.logger.error(
