@@ -1,15 +1,38 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 let directory: string | undefined;
 
+const PREFIX = 'tollgate-journal-';
+
 /**
  * A capture journal directory for the gateways a test process starts on PostgreSQL, outside the working tree
  * (the default, `.tollgate/journal`, is the operator's). Each database gets its own subdirectory there, so
- * suites running at once never replay each other's files.
+ * suites running at once never replay each other's files. Its name carries the test process's pid: the
+ * directories of test processes that are gone (vitest ends its workers with a signal, so no exit hook runs)
+ * are removed when the next one is made.
  */
 export function testJournalDirectory(): string {
-  directory ??= mkdtempSync(path.join(tmpdir(), 'tollgate-journal-'));
+  if (directory === undefined) {
+    removeDeadProcessesDirectories();
+    directory = mkdtempSync(path.join(tmpdir(), `${PREFIX}${process.pid}-`));
+  }
   return directory;
+}
+
+function removeDeadProcessesDirectories(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const pid = new RegExp(`^${PREFIX}(\\d+)-`).exec(name)?.[1];
+    if (pid !== undefined && !isAlive(Number(pid))) rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
