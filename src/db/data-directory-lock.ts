@@ -1,5 +1,6 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { isProcessAlive } from '../util/process-alive.js';
 
 /**
  * PGlite belongs to one process: two processes opening the same data directory corrupt it. A lock file
@@ -52,7 +53,7 @@ export function acquireDataDirectoryLock(dataDirectory: string): DataDirectoryLo
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = readOwner(lockPath);
-      if (owner && owner.pid !== process.pid && isAlive(owner.pid)) {
+      if (owner && owner.pid !== process.pid && isProcessAlive(owner.pid)) {
         throw new DataDirectoryLockedError(dataDirectory, owner.pid, owner.command);
       }
       if (owner && owner.pid === process.pid) {
@@ -77,15 +78,6 @@ function readOwner(lockPath: string): { pid: number; command: string } | undefin
     // Unreadable or half-written lock: treat as stale.
   }
   return undefined;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function describeCommand(): string {

@@ -7,6 +7,7 @@ import { captureBatch, MAX_CAPTURE_BATCH } from './capture-batch.js';
 import { claimLeftJournals, removeReplayedJournal } from './capture-journal.js';
 import { captureOfRecord } from './capture-writer.js';
 import { declareInstancesDead, releaseHoldsOfDeadInstances } from './dead-instances.js';
+import { isProcessAlive } from '../util/process-alive.js';
 
 export interface ReplayOptions {
   db: Kysely<Schema>;
@@ -101,13 +102,4 @@ export async function replayLeftJournals(options: ReplayOptions): Promise<Replay
   report.released = await releaseHoldsOfDeadInstances(db, { exceptId: options.instanceId });
   if (report.files > 0 || report.released > 0) logger.info(report, 'replayed what stopped gateway processes left');
   return report;
-}
-
-function isProcessAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
