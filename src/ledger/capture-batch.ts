@@ -230,9 +230,8 @@ const ENTRY_COLUMNS = [
  * (as they are written), so a JSON `null` stays a JSON null and an absent one stays SQL NULL.
  */
 function insertEntries(db: QueryCreator<Schema>, entries: Array<Insertable<LedgerEntriesTable>>) {
-  const json = JSON.stringify(
-    entries.map((entry) => Object.fromEntries(ENTRY_COLUMNS.map((column) => [column, entry[column] ?? null]))),
-  );
+  // A column an entry leaves out is NULL, as json_populate_recordset reads a missing key.
+  const json = JSON.stringify(entries);
   return db
     .insertInto('ledger_entries')
     .columns(ENTRY_COLUMNS)
