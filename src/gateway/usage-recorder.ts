@@ -159,8 +159,7 @@ export class UsageRecorder {
 
   private async insert(rows: QueuedRecord[]): Promise<void> {
     // The records and their hourly and daily rollups, in one statement (see usage-writer.ts).
-    if (this.options.writeRecords) await this.options.writeRecords(rows.map(({ json, createdAt }) => ({ json, createdAt })));
-    else await writeSerializedUsageRecords(this.db, rows);
+    await (this.options.writeRecords ?? ((records) => writeSerializedUsageRecords(this.db, records)))(rows);
   }
 }
 

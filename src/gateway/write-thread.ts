@@ -12,18 +12,9 @@ import { settledWithin } from '../util/settled-within.js';
 import { writeSerializedUsageRecords, type SerializedUsageRecord } from './usage-writer.js';
 
 /**
- * The two writes a billed call leaves behind, group-committed in the background: its capture (to the
- * ledger) and its usage record (with its rollups). Each takes a batch and answers for every item of it.
- * `captures` takes captures as their journal lines (`JSON.stringify(journalRecord(capture))`).
- */
-export interface BatchWrites {
-  captures(records: string[]): Promise<CaptureResult[]>;
-  usageRecords(records: SerializedUsageRecord[]): Promise<number>;
-}
-
-/**
- * The batch writes on a thread of their own, with its own PostgreSQL connections (`tollgate serve` on
- * PostgreSQL). Building a batch's statements, encoding its parameters, reading its rows and working out
+ * The two writes a billed call leaves behind, its capture (to the ledger, as its journal line) and its usage
+ * record (with its rollups), in batches on a thread of their own, with its own PostgreSQL connections
+ * (`tollgate serve` on PostgreSQL). Building a batch's statements, encoding its parameters, reading its rows and working out
  * its captures' amounts is a few milliseconds of JavaScript per batch, and the queued batches' objects
  * are what the calls' young-generation collections had to copy: on the thread that serves the calls, both
  * were the slowest calls' extra milliseconds (README, "What the latency tail is made of"). The queues and
@@ -34,14 +25,14 @@ export interface BatchWrites {
  * batches it had as "database unavailable", which their writers retry; the next batch starts a new
  * thread. A retried batch that had committed replays: one capture per request id, one record per request.
  */
-export class WriteThread implements BatchWrites {
+export class WriteThread {
   private worker: Worker | undefined;
   /** The current thread has loaded and runs batches. */
   private ready = false;
   /** A thread could not even start (its module failed to load): batches run in this thread from then on. */
   private fallback = false;
   private nextId = 0;
-  private readonly pending = new Map<number, { resolve(reply: Reply): void; reject(error: Error): void }>();
+  private readonly pending = new Map<number, { resolve(reply: FromThread): void; reject(error: Error): void }>();
   private closed = false;
 
   constructor(
@@ -77,11 +68,11 @@ export class WriteThread implements BatchWrites {
     if (!(await settledWithin(exited, timeoutMs))) await worker.terminate();
   }
 
-  private ask(message: DistributiveOmit<ToThread, 'id'>): Promise<Reply> {
+  private ask(message: DistributiveOmit<ToThread, 'id'>): Promise<FromThread> {
     if (this.closed) return Promise.reject(new DatabaseUnavailableError('the write thread is closed'));
     const worker = this.worker ?? this.start();
     const id = this.nextId++;
-    return new Promise<Reply>((resolve, reject) => {
+    return new Promise<FromThread>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       worker.postMessage({ ...message, id } as ToThread);
     }).then((reply) => {
@@ -159,9 +150,9 @@ export type ToThread =
   | { id: number; op: 'usage'; records: SerializedUsageRecord[] }
   | { id: number; op: 'close' };
 
-type Reply = { id: number; results: WireResult[] } | { id: number; recorded: number } | { id: number; error: WireError };
 /** Thread → main: a batch's answer, by its id. */
-export type FromThread = Reply;
+export type FromThread =
+  { id: number; results: WireResult[] } | { id: number; recorded: number } | { id: number; error: WireError };
 
 /** A capture's outcome as it crosses over: a Decimal does not survive a structured clone, its text does. */
 export type WireResult =
