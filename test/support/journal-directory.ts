@@ -6,6 +6,8 @@ import { isProcessAlive } from '../../src/util/process-alive.js';
 let directory: string | undefined;
 
 const PREFIX = 'tollgate-journal-';
+/** A test process's directory: the prefix, its pid, mkdtemp's suffix. */
+const OWNED = new RegExp(`^${PREFIX}(\\d+)-`);
 
 /**
  * A capture journal directory for the gateways a test process starts on PostgreSQL, outside the working tree
@@ -24,7 +26,7 @@ export function testJournalDirectory(): string {
 
 function removeDeadProcessesDirectories(): void {
   for (const name of readdirSync(tmpdir())) {
-    const pid = new RegExp(`^${PREFIX}(\\d+)-`).exec(name)?.[1];
+    const pid = OWNED.exec(name)?.[1];
     if (pid !== undefined && !isProcessAlive(Number(pid))) rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
   }
 }
