@@ -141,7 +141,7 @@ export async function startGateway(config: Config, logger: Logger, options: Star
       (config.ledger.writeThread === 'auto' && availableParallelism() > (config.workers ?? availableParallelism()));
     const writeThread =
       database.kind === 'postgres' && database.url && threadWanted
-        ? new WriteThread(database.url, database.db, logger, { preparedStatements: database.preparedStatements ?? false })
+        ? new WriteThread(database.url, database.db, logger)
         : undefined;
     cleanups.push(() => writeThread?.close());
     const recorder = new UsageRecorder(database.db, logger, {

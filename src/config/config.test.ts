@@ -24,19 +24,6 @@ describe('configuration', () => {
     );
   });
 
-  it('runs the batch writers prepared on PostgreSQL unless TOLLGATE_PREPARED_STATEMENTS=off', () => {
-    const url = 'postgres://tollgate@db.internal:5432/tollgate';
-    expect(loadConfig({ DATABASE_URL: url }).database).toEqual({ kind: 'postgres', url, preparedStatements: true });
-    expect(loadConfig({ DATABASE_URL: url, TOLLGATE_PREPARED_STATEMENTS: 'off' }).database).toEqual({
-      kind: 'postgres',
-      url,
-      preparedStatements: false,
-    });
-    expect(() => loadConfig({ DATABASE_URL: url, TOLLGATE_PREPARED_STATEMENTS: 'yes' })).toThrow(
-      /TOLLGATE_PREPARED_STATEMENTS must be "on" or "off"/,
-    );
-  });
-
   it('names the variable when TOLLGATE_HOLDS is neither mode', () => {
     expect(() => loadConfig({ TOLLGATE_HOLDS: 'sometimes' })).toThrow(/TOLLGATE_HOLDS must be "lease" or "per_call"/);
   });

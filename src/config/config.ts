@@ -7,8 +7,7 @@ import { Decimal } from '../money/decimal.js';
  * Only src/main.ts and the CLI's entry read `process.env`; everything else receives a `Config`.
  */
 export interface Config {
-  /** `preparedStatements`: the batch writers' statements run prepared (TOLLGATE_PREPARED_STATEMENTS, default on). */
-  database: { kind: 'postgres'; url: string; preparedStatements: boolean } | { kind: 'pglite'; dataDirectory: string };
+  database: { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDirectory: string };
   http: {
     host: string;
     port: number;
@@ -213,7 +212,6 @@ const environmentSchema = z.object({
   TOLLGATE_JOURNAL: z.enum(['write', 'fsync', 'off'], 'TOLLGATE_JOURNAL must be "write", "fsync" or "off"').default('write'),
   TOLLGATE_JOURNAL_DIR: z.string().optional(),
   TOLLGATE_WRITE_THREAD: z.enum(['auto', 'on', 'off'], 'TOLLGATE_WRITE_THREAD must be "auto", "on" or "off"').default('auto'),
-  TOLLGATE_PREPARED_STATEMENTS: z.enum(['on', 'off'], 'TOLLGATE_PREPARED_STATEMENTS must be "on" or "off"').default('on'),
   TOLLGATE_HOLDS: z.enum(['lease', 'per_call'], 'TOLLGATE_HOLDS must be "lease" or "per_call"').default('lease'),
   TOLLGATE_LEASE_CALLS: integer('TOLLGATE_LEASE_CALLS', 1).default(32),
   TOLLGATE_LEASE_MAX_CALLS: integer('TOLLGATE_LEASE_MAX_CALLS', 1).optional(),
@@ -297,7 +295,7 @@ export function loadConfig(environment: Record<string, string | undefined>, over
   const databaseUrl = overrides.databaseUrl ?? env.DATABASE_URL;
   const config: Config = {
     database: databaseUrl
-      ? { kind: 'postgres', url: databaseUrl, preparedStatements: env.TOLLGATE_PREPARED_STATEMENTS === 'on' }
+      ? { kind: 'postgres', url: databaseUrl }
       : { kind: 'pglite', dataDirectory: path.resolve(overrides.dataDirectory ?? env.TOLLGATE_DATA_DIR) },
     http: {
       host: overrides.host ?? env.TOLLGATE_HOST,

@@ -17,14 +17,11 @@ import * as declaredNamesAndWindows from './migrations/007-declared-names-and-wi
 import * as limits from './migrations/008-limits.js';
 import * as consoleSessions from './migrations/010-console-sessions.js';
 import type { PGliteSocketServer } from './pglite-socket-server.js';
-import { preparedName } from './prepared-statements.js';
 import type { Schema } from './schema.js';
 
 export type Db = Kysely<Schema>;
 
-export type DatabaseTarget =
-  /** `preparedStatements`: the batch writers' statements run prepared (default true; see prepared-statements.ts). */
-  { kind: 'postgres'; url: string; preparedStatements?: boolean } | { kind: 'pglite'; dataDirectory: string | undefined }; // undefined: in memory (tests)
+export type DatabaseTarget = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDirectory: string | undefined }; // undefined: in memory (tests)
 
 /**
  * An open database: the Kysely handle, plus the two PostgreSQL features the service uses beyond queries,
@@ -44,8 +41,6 @@ export interface Database {
   readonly identity: string | undefined;
   /** PostgreSQL: the connection string it was opened with (for connections of another thread; never logged). */
   readonly url?: string;
-  /** PostgreSQL: whether the marked statements run prepared (another thread's connections do as these do). */
-  readonly preparedStatements?: boolean;
   /** Reachability as seen by the queries made (and, while unreachable, a probe); drives 503s and /readyz. */
   readonly health: DatabaseHealth;
   /**
@@ -107,25 +102,18 @@ export interface OpenOptions {
  */
 export async function openDatabase(target: DatabaseTarget, options: OpenOptions = {}): Promise<Database> {
   const logger = options.logger ?? silentLogger();
-  return target.kind === 'postgres'
-    ? openPostgres(target.url, logger, { preparedStatements: target.preparedStatements ?? true })
-    : openEmbedded(target.dataDirectory, logger, options);
+  return target.kind === 'postgres' ? openPostgres(target.url, logger) : openEmbedded(target.dataDirectory, logger, options);
 }
 
 /**
  * A pool of `max` connections to PostgreSQL at `url` and its Kysely handle, with the service's value parsing
  * (NUMERIC stays exact text, INT8 becomes a number, as on PGlite: see pglite-dialect.ts). `onError` hears
  * every connection error no query reports (an idle connection dropped, one checked out dying meanwhile).
- * With `preparedStatements`, the statements marked by `prepared` run as named prepared statements.
  */
-export function postgresKysely(
-  url: string,
-  options: { max: number; onError(error: Error): void; preparedStatements?: boolean },
-): { pool: pg.Pool; db: Db } {
+export function postgresKysely(url: string, options: { max: number; onError(error: Error): void }): { pool: pg.Pool; db: Db } {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max,
-    ...(options.preparedStatements ? { Client: PreparingClient } : {}),
     // A call must not wait forever on a database that does not answer: past this, it gets a 503.
     connectionTimeoutMillis: 5_000,
     keepAlive: true,
@@ -153,23 +141,7 @@ export function postgresKysely(
   return { pool, db };
 }
 
-/**
- * A pg client that runs the statement texts `prepared` marked as named statements: parsed and planned once
- * per connection. Kysely calls `query(text, values)`; every other form passes through as it is.
- */
-class PreparingClient extends pg.Client {}
-const plainQuery = pg.Client.prototype.query as (this: pg.Client, ...args: unknown[]) => unknown;
-PreparingClient.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-  const [text, values] = args;
-  const name = args.length === 2 && typeof text === 'string' && Array.isArray(values) ? preparedName(text) : undefined;
-  return name ? plainQuery.call(this, { name, text, values }) : plainQuery.apply(this, args);
-} as typeof pg.Client.prototype.query;
-
-function openPostgres(
-  url: string,
-  logger: Logger,
-  options: { max?: number; access?: Database['access']; preparedStatements?: boolean } = {},
-): Database {
+function openPostgres(url: string, logger: Logger, options: { max?: number; access?: Database['access'] } = {}): Database {
   // The probe runs only while the database is unreachable, long after the pool exists.
   const health: DatabaseHealth = new DatabaseHealth(
     async () => {
@@ -177,12 +149,7 @@ function openPostgres(
     },
     { logger },
   );
-  const preparedStatements = options.preparedStatements ?? false;
-  const { pool, db } = postgresKysely(url, {
-    max: options.max ?? 20,
-    onError: (error) => health.observe(error),
-    preparedStatements,
-  });
+  const { pool, db } = postgresKysely(url, { max: options.max ?? 20, onError: (error) => health.observe(error) });
   const listener = new NotificationListener(url, {
     logger,
     onState: (connected, detail) =>
@@ -193,7 +160,6 @@ function openPostgres(
     ...(options.access ? { access: options.access } : {}),
     db,
     url,
-    preparedStatements,
     identity: postgresIdentity(url),
     health,
     listen(channel, onMessage, onGap) {

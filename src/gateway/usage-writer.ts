@@ -1,6 +1,5 @@
 import { CompiledQuery, sql, type Compilable, type Insertable, type QueryResult, type RawBuilder } from 'kysely';
 import type { Db } from '../db/database.js';
-import { prepared } from '../db/prepared-statements.js';
 import type { UsageRecordsTable } from '../db/schema.js';
 import { ensureUsagePartitions, monthOf, nextMonth } from '../db/usage-partitions.js';
 import {
@@ -137,7 +136,6 @@ const compiledBatches = new WeakMap<Db, { sql: string; parameters: readonly unkn
 /**
  * The statement for many records, compiled once per database handle: its text never changes, only its one
  * JSON parameter (building and compiling its eight rollup upserts took most of a batch's time in the gateway).
- * It runs prepared, so PostgreSQL plans it once per connection too.
  */
 function batchStatement(db: Db, json: string): CompiledQuery<{ recorded: number | string }> {
   let compiled = compiledBatches.get(db);
@@ -148,7 +146,7 @@ function batchStatement(db: Db, json: string): CompiledQuery<{ recorded: number 
   }
   const parameters = [...compiled.parameters];
   parameters[compiled.jsonAt] = json;
-  return prepared(CompiledQuery.raw(compiled.sql, parameters) as CompiledQuery<{ recorded: number | string }>);
+  return CompiledQuery.raw(compiled.sql, parameters) as CompiledQuery<{ recorded: number | string }>;
 }
 
 /**

@@ -13,11 +13,7 @@ const port = parentPort!;
 const data = workerData as ThreadData;
 // Connection errors no query reports (an idle connection dropped) need no handling here: the next batch's
 // query fails on its own, its writer retries it.
-const { db } = postgresKysely(data.url, {
-  max: data.connections,
-  onError: () => undefined,
-  preparedStatements: data.preparedStatements,
-});
+const { db } = postgresKysely(data.url, { max: data.connections, onError: () => undefined });
 
 port.on('message', (message: ToThread) => {
   if (message.op === 'close') {

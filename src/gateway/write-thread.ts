@@ -40,11 +40,8 @@ export class WriteThread {
     /** The serving thread's own handle on the same database, for the fallback. */
     private readonly db: Db,
     private readonly logger: Logger,
-    /**
-     * `connections`: the thread's own (default 2: a capture batch and a usage batch at once). `entry`: its
-     * module. `preparedStatements`: as the serving thread's connections (default off).
-     */
-    private readonly options: { connections?: number; entry?: URL; preparedStatements?: boolean } = {},
+    /** `connections`: the thread's own (default 2: a capture batch and a usage batch at once). `entry`: its module. */
+    private readonly options: { connections?: number; entry?: URL } = {},
   ) {}
 
   async captures(records: string[]): Promise<CaptureResult[]> {
@@ -85,11 +82,7 @@ export class WriteThread {
   }
 
   private start(): Worker {
-    const workerData = {
-      url: this.url,
-      connections: this.options.connections ?? 2,
-      preparedStatements: this.options.preparedStatements ?? false,
-    } satisfies ThreadData;
+    const workerData = { url: this.url, connections: this.options.connections ?? 2 } satisfies ThreadData;
     const entry = this.options.entry ?? new URL('./write-thread-worker.js', import.meta.url);
     const worker = import.meta.url.endsWith('.ts')
       ? // From the sources (tests), the thread compiles TypeScript as the process does (tsx, registered in it).
@@ -149,8 +142,6 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 export interface ThreadData {
   url: string;
   connections: number;
-  /** As the serving thread's connections (TOLLGATE_PREPARED_STATEMENTS). */
-  preparedStatements: boolean;
 }
 
 /** Main → thread. */

@@ -5,7 +5,6 @@ import { fromNumeric } from './accounts.js';
 import { captureAlone } from './capture-statement.js';
 import { HoldNotFoundError } from './errors.js';
 import { GroupCommitQueue, type Settled as GroupSettled } from '../db/group-commit.js';
-import { executePrepared } from '../db/prepared-statements.js';
 import type { CaptureInput, CaptureOutcome } from './settlement.js';
 
 /** At most this many captures share one transaction; the rest wait for the next one. */
@@ -69,35 +68,29 @@ async function captureInTransaction(db: Kysely<Schema>, inputs: CaptureInput[]):
   const leaseIds = [...new Set(inputs.flatMap((input) => (input.leaseId ? [input.leaseId] : [])))];
   const holdIds = [...new Set(inputs.map((input) => input.leaseId ?? input.requestId))];
   return db.transaction().execute(async (transaction) => {
-    // These statements' texts are the same for any batch: they run prepared (src/db/prepared-statements.ts),
-    // each with a plan that holds for any ids (checked with plan_cache_mode = force_generic_plan).
-    const { rows: holds } = await executePrepared(
-      transaction,
-      transaction
-        .selectFrom('ledger_entries as hold')
-        .innerJoin('accounts', 'accounts.id', 'hold.account_id')
-        .select([
-          'hold.request_id',
-          'hold.amount',
-          'hold.unit',
-          'accounts.id as account_id',
-          'accounts.balance',
-          'accounts.available',
-          'accounts.overdraft_limit',
-        ])
-        .where('hold.request_id', '=', anyOf(holdIds))
-        .where('hold.kind', '=', 'hold')
-        .orderBy('accounts.id')
-        .forUpdate('accounts'),
-    );
-    const { rows: settledRows } = await executePrepared(
-      transaction,
-      transaction
-        .selectFrom('ledger_entries')
-        .select(['request_id', 'kind', 'amount', 'note'])
-        .where('request_id', '=', anyOf([...new Set([...requestIds, ...leaseIds])]))
-        .where('kind', 'in', ['capture', 'release']),
-    );
+    const holds = await transaction
+      .selectFrom('ledger_entries as hold')
+      .innerJoin('accounts', 'accounts.id', 'hold.account_id')
+      .select([
+        'hold.request_id',
+        'hold.amount',
+        'hold.unit',
+        'accounts.id as account_id',
+        'accounts.balance',
+        'accounts.available',
+        'accounts.overdraft_limit',
+      ])
+      .where('hold.request_id', '=', anyOf(holdIds))
+      .where('hold.kind', '=', 'hold')
+      .orderBy('accounts.id')
+      .forUpdate('accounts')
+      .execute();
+    const settledRows = await transaction
+      .selectFrom('ledger_entries')
+      .select(['request_id', 'kind', 'amount', 'note'])
+      .where('request_id', '=', anyOf([...new Set([...requestIds, ...leaseIds])]))
+      .where('kind', 'in', ['capture', 'release'])
+      .execute();
     const drawn = await drawnOnLeases(transaction, leaseIds);
     const holdByRequest = new Map(holds.map((hold) => [hold.request_id, hold]));
     const settled = new Map<string, Settled>(settledRows.map((row) => [`${row.request_id}:${row.kind}`, row]));
@@ -175,8 +168,6 @@ async function captureInTransaction(db: Kysely<Schema>, inputs: CaptureInput[]):
  */
 export async function drawnOnLeases(db: Kysely<Schema>, leaseIds: string[]): Promise<Map<string, Decimal>> {
   if (leaseIds.length === 0) return new Map();
-  // Not prepared: PostgreSQL's generic plan for it ANDs the lease index with a scan of every capture's
-  // (request_id, kind) index entry, a cost that grows with the ledger; planned for its ids, it reads the leases'.
   const rows = await db
     .selectFrom('ledger_entries')
     .select((eb) => ['lease_id', eb.fn.sum<string>('amount').as('amount')])
@@ -198,16 +189,14 @@ async function appendAndProject(
   for (const [index, accountId] of touched.entries()) {
     const projection = accounts.get(accountId)!;
     const set = { available: projection.available.toString(), balance: projection.balance.toString() };
-    await executePrepared(
-      transaction,
-      index === 0
-        ? transaction
-            .with('entry', (cte) => insertEntries(cte, entries))
-            .updateTable('accounts')
-            .set(set)
-            .where('id', '=', accountId)
-        : transaction.updateTable('accounts').set(set).where('id', '=', accountId),
-    );
+    if (index === 0) {
+      await transaction
+        .with('entry', (cte) => insertEntries(cte, entries))
+        .updateTable('accounts')
+        .set(set)
+        .where('id', '=', accountId)
+        .execute();
+    } else await transaction.updateTable('accounts').set(set).where('id', '=', accountId).execute();
   }
 }
 
