@@ -81,10 +81,15 @@ export interface SerializedUsageRecord {
 export async function writeSerializedUsageRecords(db: Db, records: SerializedUsageRecord[]): Promise<number> {
   if (records.length === 0) return 0;
   const months = new Set<string>();
+  let earliest = Infinity;
+  let latest = -Infinity;
   for (const record of records) {
-    const month = monthOf(new Date(record.createdAt));
+    const createdAt = new Date(record.createdAt);
+    const month = monthOf(createdAt);
     months.add(month);
     months.add(nextMonth(month));
+    earliest = Math.min(earliest, createdAt.getTime());
+    latest = Math.max(latest, createdAt.getTime());
   }
   await ensureUsagePartitions(db, months);
   if (records.length === 1) {
@@ -100,7 +105,10 @@ export async function writeSerializedUsageRecords(db: Db, records: SerializedUsa
     return recordedCount(await recordStatement(inserted).execute(db));
   }
   const json = `[${records.map((record) => record.json).join(',')}]`;
-  return recordedCount(await db.executeQuery(batchStatement(db, json)));
+  // Two days either side: wider than the probes' window (a day, which a change of daylight saving time can
+  // stretch by an hour), so no partition a probe can reach is left out.
+  const span = { from: new Date(earliest - 2 * DAY_MS).toISOString(), to: new Date(latest + 2 * DAY_MS).toISOString() };
+  return recordedCount(await db.executeQuery(batchStatement(db, json, span)));
 }
 
 function recordedCount(result: QueryResult<{ recorded: number | string }>): number {
@@ -129,23 +137,38 @@ function recordStatement(inserted: Compilable<unknown>): RawBuilder<{ recorded: 
 /** The record columns the rollups' dimensions are computed from (DIMENSION_COLUMNS' `fromRecord`). */
 const COUNTED_DIMENSIONS = ['account_id', 'api_key_id', 'end_user', 'model_id', 'requested_model', 'provider_id'] as const;
 
-/** Stands for the batch's JSON in the statement compiled once; no other parameter of it is this text. */
+/** Stand for the batch's JSON and its first and last created_at in the statement compiled once (no other parameter is one of these texts). */
 const BATCH_JSON = 'tollgate:usage-records-json';
-const compiledBatches = new WeakMap<Db, { sql: string; parameters: readonly unknown[]; jsonAt: number }>();
+const BATCH_FROM = 'tollgate:usage-records-from';
+const BATCH_TO = 'tollgate:usage-records-to';
+const compiledBatches = new WeakMap<
+  Db,
+  { sql: string; parameters: readonly unknown[]; jsonAt: number; fromAt: number; toAt: number }
+>();
 
 /**
- * The statement for many records, compiled once per database handle: its text never changes, only its one
- * JSON parameter (building and compiling its eight rollup upserts took most of a batch's time in the gateway).
+ * The statement for many records, compiled once per database handle: its text never changes, only its
+ * parameters (building and compiling its eight rollup upserts took most of a batch's time in the gateway).
  */
-function batchStatement(db: Db, json: string): CompiledQuery<{ recorded: number | string }> {
+function batchStatement(db: Db, json: string, span: { from: string; to: string }): CompiledQuery<{ recorded: number | string }> {
   let compiled = compiledBatches.get(db);
   if (!compiled) {
-    const { sql: text, parameters } = recordStatement(batchInsert(db, BATCH_JSON)).compile(db);
-    compiled = { sql: text, parameters, jsonAt: parameters.indexOf(BATCH_JSON) };
+    const { sql: text, parameters } = recordStatement(batchInsert(db, BATCH_JSON, { from: BATCH_FROM, to: BATCH_TO })).compile(
+      db,
+    );
+    compiled = {
+      sql: text,
+      parameters,
+      jsonAt: parameters.indexOf(BATCH_JSON),
+      fromAt: parameters.indexOf(BATCH_FROM),
+      toAt: parameters.indexOf(BATCH_TO),
+    };
     compiledBatches.set(db, compiled);
   }
   const parameters = [...compiled.parameters];
   parameters[compiled.jsonAt] = json;
+  parameters[compiled.fromAt] = span.from;
+  parameters[compiled.toAt] = span.to;
   return CompiledQuery.raw(compiled.sql, parameters) as CompiledQuery<{ recorded: number | string }>;
 }
 
@@ -153,7 +176,7 @@ function batchStatement(db: Db, json: string): CompiledQuery<{ recorded: number 
  * Many rows travel as one JSON parameter, unpacked by PostgreSQL: a bound parameter per column and row cost
  * more to build and to send than the rows themselves (about a third of the insert, measured).
  */
-function batchInsert(db: Db, json: string) {
+function batchInsert(db: Db, json: string, span: { from: string; to: string }) {
   const insert = db.insertInto('usage_records');
   return insert
     .columns(USAGE_COLUMNS)
@@ -169,6 +192,9 @@ function batchInsert(db: Db, json: string) {
         )
         // A scalar subquery, probed per record through the (request id, created_at) index: as NOT EXISTS the
         // planner chose an anti-join over a scan of the whole month, which made each batch slower than the last.
+        // The batch's own span (widened), as constants, lets the planner leave out every month partition the
+        // probes cannot reach: planned over all of them, each batch cost more with every month kept (a sixth
+        // more with two years of partitions, measured).
         .where(
           (select) =>
             select
@@ -177,6 +203,8 @@ function batchInsert(db: Db, json: string) {
               .whereRef('recorded.request_id', '=', 'queued.request_id')
               .where(sql<boolean>`recorded.created_at > queued.created_at - ${RECORDED_WINDOW}::interval`)
               .where(sql<boolean>`recorded.created_at < queued.created_at + ${RECORDED_WINDOW}::interval`)
+              .where(sql<boolean>`recorded.created_at > ${span.from}::timestamptz`)
+              .where(sql<boolean>`recorded.created_at < ${span.to}::timestamptz`)
               .limit(1),
           'is',
           null,
@@ -193,6 +221,7 @@ function batchInsert(db: Db, json: string) {
  * touches at most the partitions of those days.
  */
 const RECORDED_WINDOW = '1 day';
+const DAY_MS = 86_400_000;
 
 async function recordedAlready(db: Db, row: UsageRecordRow): Promise<boolean> {
   const found = await db

@@ -1,0 +1,96 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { backends, type TestDatabase } from '../../test/support/backends.js';
+import { writeUsageRecords, type UsageRecordRow } from './usage-writer.js';
+
+/**
+ * A call is recorded once, whatever batch its record comes in: the (request id, created_at) key makes a retried
+ * write a no-op, and a record of a request already recorded within a day of it (another created_at) is refused.
+ * A batch's records may be far apart (a journal replayed days later beside new calls): the batch's span, which
+ * lets PostgreSQL leave out the month partitions no probe reaches, must never leave out one a probe needs.
+ */
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+function record(requestId: string, createdAt: number): UsageRecordRow {
+  return {
+    request_id: requestId,
+    account_id: 'acct_usage_writer',
+    api_key_id: null,
+    end_user: null,
+    requested_model: 'gpt-4o-mini',
+    model_id: 'gpt-4o-mini',
+    provider_id: 'openai',
+    upstream_model: 'gpt-4o-mini',
+    input_uncached_tokens: 16,
+    cache_read_tokens: 0,
+    cache_write_tokens: 0,
+    input_audio_tokens: 0,
+    output_text_tokens: 363,
+    reasoning_tokens: 0,
+    output_audio_tokens: 0,
+    usage_estimated: false,
+    usage_anomaly: null,
+    price_version: null,
+    breakdown: null,
+    provider_cost: '0.0002202',
+    markup: '0',
+    charge: '0.0002202',
+    debit: '0.0002202',
+    debit_unit: 'usd',
+    pricing_source: 'database',
+    pricing_match: 'exact',
+    latency_ms: 38,
+    status: 'success',
+    error_code: null,
+    stream: false,
+    created_at: new Date(createdAt).toISOString(),
+  };
+}
+
+describe.each(backends())('usage writer on $name', (backend) => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await backend.open();
+    await sql`insert into accounts (id, name, budget_mode) values ('acct_usage_writer', 'usage writer', 'consumption_usd')`.execute(
+      database.db,
+    );
+  });
+  afterAll(async () => {
+    await database.close();
+  });
+
+  const recorded = async (requestId: string) =>
+    (await database.db.selectFrom('usage_records').select('created_at').where('request_id', '=', requestId).execute()).map(
+      (row) => new Date(row.created_at).getTime(),
+    );
+
+  it('refuses a second record of a request within a day, in a batch that spans months, and keeps the rest', async () => {
+    // Near the end of a month, so the batch below spans three month partitions.
+    const now = Date.UTC(2026, 6, 31, 20);
+    expect(await writeUsageRecords(database.db, [record('req_w_1', now), record('req_w_0', now - HOUR)])).toBe(2);
+    const batch = [
+      record('req_w_1', now + 20 * HOUR), // the same call again, another created_at (next month): refused
+      record('req_w_old', now - 35 * DAY), // a journal replayed a month late: recorded in its own month
+      record('req_w_2', now + 2 * HOUR), // next month
+      record('req_w_0', now - HOUR), // a retried write of the same record: a no-op
+    ];
+    expect(await writeUsageRecords(database.db, batch)).toBe(2);
+    expect(await recorded('req_w_1')).toEqual([now]);
+    expect(await recorded('req_w_old')).toEqual([now - 35 * DAY]);
+    expect(await recorded('req_w_2')).toEqual([now + 2 * HOUR]);
+    expect(await recorded('req_w_0')).toEqual([now - HOUR]);
+    // Written again whole, the batch records nothing more.
+    expect(await writeUsageRecords(database.db, batch)).toBe(0);
+  });
+
+  it('records a request again when its other record is more than a day away (the window the probe reads)', async () => {
+    const now = Date.UTC(2026, 7, 15, 12);
+    expect(await writeUsageRecords(database.db, [record('req_w_far', now), record('req_w_near', now)])).toBe(2);
+    expect(
+      await writeUsageRecords(database.db, [record('req_w_far', now + DAY + HOUR), record('req_w_near', now + 23 * HOUR)]),
+    ).toBe(1);
+    expect(await recorded('req_w_far')).toEqual([now, now + DAY + HOUR]);
+    expect(await recorded('req_w_near')).toEqual([now]);
+  });
+});
