@@ -16,6 +16,7 @@ import * as usageReports from './migrations/006-usage-reports.js';
 import * as declaredNamesAndWindows from './migrations/007-declared-names-and-windows.js';
 import * as limits from './migrations/008-limits.js';
 import * as consoleSessions from './migrations/010-console-sessions.js';
+import * as usageRollupFunction from './migrations/011-usage-rollup-function.js';
 import type { PGliteSocketServer } from './pglite-socket-server.js';
 import type { Schema } from './schema.js';
 
@@ -63,6 +64,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '007-declared-names-and-windows': declaredNamesAndWindows,
   '008-limits': limits,
   '010-console-sessions': consoleSessions,
+  '011-usage-rollup-function': usageRollupFunction,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

@@ -2,13 +2,7 @@ import { CompiledQuery, sql, type Compilable, type Insertable, type QueryResult,
 import type { Db } from '../db/database.js';
 import type { UsageRecordsTable } from '../db/schema.js';
 import { ensureUsagePartitions, monthOf, nextMonth } from '../db/usage-partitions.js';
-import {
-  DIMENSION_COLUMNS,
-  ROLLUP_MONEY_COLUMNS,
-  ROLLUP_TABLES,
-  ROLLUP_TOKEN_COLUMNS,
-  type RollupTable,
-} from '../reports/rollup-tables.js';
+import { ROLLUP_MONEY_COLUMNS, ROLLUP_TOKEN_COLUMNS } from '../reports/rollup-tables.js';
 
 type UsageRow = Insertable<UsageRecordsTable>;
 
@@ -116,10 +110,13 @@ function recordedCount(result: QueryResult<{ recorded: number | string }>): numb
 }
 
 /**
- * The insert, then each rollup upsert fed by what it inserted; it answers how many records were new. The
- * inserted records are counted once per UTC hour and every dimension any rollup has (`counted`), and each
- * rollup adds up those few rows: eight aggregations over every record of the batch cost about as much as
- * inserting them.
+ * The insert, then the rollups fed by what it inserted, in one statement; it answers how many records were
+ * new. The inserted records are counted once per UTC hour and every dimension any rollup has (`counted`), and
+ * `tollgate_count_usage` (migration 011) adds those few rows to each rollup, with statements PostgreSQL plans
+ * once per connection: planned with every batch, the eight rollup upserts cost more than inserting fifty
+ * records. Each rollup upsert adds its groups in key order: two writers (two gateway processes on one
+ * PostgreSQL) that touch the same rollup rows lock them in the same order, so they wait for each other
+ * instead of deadlocking.
  */
 function recordStatement(inserted: Compilable<unknown>): RawBuilder<{ recorded: number | string }> {
   const counters = [...ROLLUP_TOKEN_COLUMNS, ...ROLLUP_MONEY_COLUMNS];
@@ -130,8 +127,8 @@ function recordStatement(inserted: Compilable<unknown>): RawBuilder<{ recorded: 
         count(*) as calls, count(*) filter (where status = 'error') as errors,
         ${sql.join(counters.map((column) => sql`sum(${sql.ref(column)}) as ${sql.ref(column)}`))}
       from inserted group by ${sql.join(COUNTED_DIMENSIONS.map((_column, index) => sql.lit(index + 2)))}, 1),
-    ${sql.join(ROLLUP_TABLES.map((rollup, index) => sql`${sql.id(`rollup_${index}`)} as (${rollupUpsert(rollup)})`))}
-    select count(*) as recorded from inserted`;
+    rolled_up as (select tollgate_count_usage((select json_agg(counted) from counted)))
+    select (select count(*) from inserted) as recorded from rolled_up`;
 }
 
 /** The record columns the rollups' dimensions are computed from (DIMENSION_COLUMNS' `fromRecord`). */
@@ -232,21 +229,4 @@ async function recordedAlready(db: Db, row: UsageRecordRow): Promise<boolean> {
     .where(sql<boolean>`created_at < ${row.created_at}::timestamptz + ${RECORDED_WINDOW}::interval`)
     .executeTakeFirst();
   return found !== undefined;
-}
-
-/** `insert into <rollup> select <the batch's counted rows, grouped> on conflict add the counts`. */
-function rollupUpsert(rollup: RollupTable): RawBuilder<unknown> {
-  const keys = ['bucket', ...rollup.dimensions.map((dimension) => DIMENSION_COLUMNS[dimension].column)];
-  const counters = ['calls', 'errors', ...ROLLUP_TOKEN_COLUMNS, ...ROLLUP_MONEY_COLUMNS];
-  const keyValues = [
-    sql`date_trunc(${sql.lit(rollup.bucket)}, created_at, 'UTC')`,
-    ...rollup.dimensions.map((dimension) => DIMENSION_COLUMNS[dimension].fromRecord),
-  ];
-  const positions = sql.join(keyValues.map((_value, index) => sql.lit(index + 1)));
-  return sql`insert into ${sql.table(rollup.table)} (${sql.join([...keys, ...counters].map((column) => sql.ref(column)))})
-    select ${sql.join(keyValues)}, sum(calls), sum(errors),
-      ${sql.join([...ROLLUP_TOKEN_COLUMNS, ...ROLLUP_MONEY_COLUMNS].map((column) => sql`sum(${sql.ref(column)})`))}
-    from counted group by ${positions} order by ${positions}
-    on conflict (${sql.join(keys.map((column) => sql.ref(column)))}) do update set
-      ${sql.join(counters.map((column) => sql`${sql.ref(column)} = ${sql.table(rollup.table)}.${sql.ref(column)} + excluded.${sql.ref(column)}`))}`;
 }

@@ -2,7 +2,8 @@ import { sql, type RawBuilder } from 'kysely';
 
 /**
  * The rollups of usage (migration 006): what each table counts and by what. The writer
- * (src/gateway/usage-writer.ts) adds every batch of records to all of them; a summary reads, for each part
+ * (src/gateway/usage-writer.ts) adds every batch of records to all of them, through `tollgate_count_usage`
+ * (migration 011: a rollup added or changed here needs a migration that replaces that function too); a summary reads, for each part
  * of its range, the coarsest bucket and then the smallest table that has every dimension it groups or
  * filters by (src/reports/summary-plan.ts).
  *
