@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
+import { usageRecordRow } from '../../test/support/usage-records.js';
 import { writeUsageRecords, type UsageRecordRow } from './usage-writer.js';
 
 /**
@@ -13,39 +14,7 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 function record(requestId: string, createdAt: number): UsageRecordRow {
-  return {
-    request_id: requestId,
-    account_id: 'acct_usage_writer',
-    api_key_id: null,
-    end_user: null,
-    requested_model: 'gpt-4o-mini',
-    model_id: 'gpt-4o-mini',
-    provider_id: 'openai',
-    upstream_model: 'gpt-4o-mini',
-    input_uncached_tokens: 16,
-    cache_read_tokens: 0,
-    cache_write_tokens: 0,
-    input_audio_tokens: 0,
-    output_text_tokens: 363,
-    reasoning_tokens: 0,
-    output_audio_tokens: 0,
-    usage_estimated: false,
-    usage_anomaly: null,
-    price_version: null,
-    breakdown: null,
-    provider_cost: '0.0002202',
-    markup: '0',
-    charge: '0.0002202',
-    debit: '0.0002202',
-    debit_unit: 'usd',
-    pricing_source: 'database',
-    pricing_match: 'exact',
-    latency_ms: 38,
-    status: 'success',
-    error_code: null,
-    stream: false,
-    created_at: new Date(createdAt).toISOString(),
-  };
+  return usageRecordRow(requestId, 'acct_usage_writer', new Date(createdAt).toISOString());
 }
 
 describe.each(backends())('usage writer on $name', (backend) => {

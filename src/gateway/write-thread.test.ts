@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../test/support/ledger-checks.js';
 import { postgresBackend, type TestDatabase } from '../../test/support/backends.js';
 import { recordingLogger } from '../../test/support/recording-logger.js';
+import { usageRecordRow } from '../../test/support/usage-records.js';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
 import { captureBatch } from '../ledger/capture-batch.js';
 import { captureFromRecord, journalRecord } from '../ledger/capture-writer.js';
@@ -56,39 +57,6 @@ describe.skipIf(!postgres)('write thread on PostgreSQL', () => {
     await ledger.hold({ accountId, requestId, amount: d(amount) });
     return requestId;
   };
-  const usageRow = (requestId: string, accountId: string, createdAt: string): UsageRecordRow => ({
-    request_id: requestId,
-    account_id: accountId,
-    api_key_id: null,
-    end_user: null,
-    requested_model: 'gpt-4o-mini',
-    model_id: 'gpt-4o-mini',
-    provider_id: 'openai',
-    upstream_model: 'gpt-4o-mini',
-    input_uncached_tokens: 12,
-    cache_read_tokens: 0,
-    cache_write_tokens: 0,
-    input_audio_tokens: 0,
-    output_text_tokens: 34,
-    reasoning_tokens: 0,
-    output_audio_tokens: 0,
-    usage_estimated: false,
-    usage_anomaly: null,
-    price_version: 1,
-    breakdown: null,
-    provider_cost: '0.0000222',
-    markup: '0',
-    charge: '0.0000222',
-    debit: '0.0000222',
-    debit_unit: 'usd',
-    pricing_source: 'database',
-    pricing_match: 'exact',
-    latency_ms: 5,
-    status: 'success',
-    error_code: null,
-    stream: false,
-    created_at: createdAt,
-  });
   const serialized = (rows: UsageRecordRow[]) => rows.map((row) => ({ json: JSON.stringify(row), createdAt: row.created_at }));
   const recordedIds = async (accountId: string) =>
     (
@@ -166,7 +134,7 @@ describe.skipIf(!postgres)('write thread on PostgreSQL', () => {
   it('writes usage records once: a batch written again counts none new', async () => {
     const accountId = await account('1');
     const rows = [0, 1, 2].map((n) =>
-      usageRow(`req_thread_usage_${counter}_${n}`, accountId, new Date(Date.UTC(2026, 10, 30, 12, n)).toISOString()),
+      usageRecordRow(`req_thread_usage_${counter}_${n}`, accountId, new Date(Date.UTC(2026, 10, 30, 12, n)).toISOString()),
     );
     expect(await thread.usageRecords(serialized(rows))).toBe(3);
     expect(await thread.usageRecords(serialized(rows))).toBe(0);
@@ -174,7 +142,7 @@ describe.skipIf(!postgres)('write thread on PostgreSQL', () => {
   });
 
   it('answers a batch the database refuses with the database error and its SQLSTATE', async () => {
-    const rows = [usageRow('req_thread_no_account', '00000000-0000-0000-0000-000000000000', new Date().toISOString())];
+    const rows = [usageRecordRow('req_thread_no_account', '00000000-0000-0000-0000-000000000000', new Date().toISOString())];
     rows.push({ ...rows[0]!, request_id: 'req_thread_no_account_2' });
     // No such account: the foreign key refuses the batch (23503), which is not a reason to retry.
     const refused = await thread.usageRecords(serialized(rows)).catch((error: unknown) => error);
@@ -184,7 +152,7 @@ describe.skipIf(!postgres)('write thread on PostgreSQL', () => {
 
   it('fails the batches of a thread that dies as "database unavailable" (their writers retry), and the next batch starts a new thread', async () => {
     const accountId = await account('1');
-    const rows = [usageRow(`req_thread_dies_${counter}`, accountId, new Date().toISOString())];
+    const rows = [usageRecordRow(`req_thread_dies_${counter}`, accountId, new Date().toISOString())];
     await thread.usageRecords([]); // a thread running
     const worker = (thread as unknown as { worker: { terminate(): Promise<number> } }).worker;
     const inFlight = thread.usageRecords(serialized(rows)).catch((error: unknown) => error);
@@ -206,7 +174,7 @@ describe.skipIf(!postgres)('write thread on PostgreSQL', () => {
     });
     const accountId = await account('1');
     const requestId = await held(accountId, '0.5');
-    const rows = [usageRow(`req_thread_fallback_${counter}`, accountId, new Date().toISOString())];
+    const rows = [usageRecordRow(`req_thread_fallback_${counter}`, accountId, new Date().toISOString())];
     const first = await broken.usageRecords(serialized(rows)).catch((error: unknown) => error);
     expect(isDatabaseUnavailable(first)).toBe(true);
     // Its writer's retry (and every batch after it) runs here.
@@ -224,7 +192,7 @@ describe.skipIf(!postgres)('write thread on PostgreSQL', () => {
     const { logger: ownLogger, logged: ownLogged } = recordingLogger('warn');
     const closing = new WriteThread(database.url!, database.db, ownLogger);
     const accountId = await account('1');
-    const rows = [usageRow(`req_thread_stalled_${counter}`, accountId, new Date().toISOString())];
+    const rows = [usageRecordRow(`req_thread_stalled_${counter}`, accountId, new Date().toISOString())];
     // Another transaction holds the account's row: the records' foreign-key check waits for it.
     const blocker = await postgresConnection(database.url!);
     await blocker.query('begin');
