@@ -55,11 +55,16 @@ describe.each(backends())('usage writer on $name', (backend) => {
 
   it('records a request again when its other record is more than a day away (the window the probe reads)', async () => {
     const now = Date.UTC(2026, 7, 15, 12);
-    expect(await writeUsageRecords(database.db, [record('req_w_far', now), record('req_w_near', now)])).toBe(2);
+    const first = [record('req_w_far', now), record('req_w_near', now), record('req_w_early', now)];
+    expect(await writeUsageRecords(database.db, first)).toBe(3);
+    // Later and earlier than the records already there: the batch's span must reach both ways.
+    const again = [record('req_w_far', now + DAY + HOUR), record('req_w_near', now + 23 * HOUR)];
+    expect(await writeUsageRecords(database.db, again)).toBe(1);
     expect(
-      await writeUsageRecords(database.db, [record('req_w_far', now + DAY + HOUR), record('req_w_near', now + 23 * HOUR)]),
+      await writeUsageRecords(database.db, [record('req_w_early', now - 23 * HOUR), record('req_w_x', now - 23 * HOUR)]),
     ).toBe(1);
     expect(await recorded('req_w_far')).toEqual([now, now + DAY + HOUR]);
     expect(await recorded('req_w_near')).toEqual([now]);
+    expect(await recorded('req_w_early')).toEqual([now]);
   });
 });
