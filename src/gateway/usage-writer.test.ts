@@ -53,6 +53,10 @@ describe.each(backends())('usage writer on $name', (backend) => {
     expect(await writeUsageRecords(database.db, batch)).toBe(0);
   });
 
+  it('writes nothing for no records', async () => {
+    expect(await writeUsageRecords(database.db, [])).toBe(0);
+  });
+
   it('records a request again when its other record is more than a day away (the window the probe reads)', async () => {
     const now = Date.UTC(2026, 7, 15, 12);
     const first = [record('req_w_far', now), record('req_w_near', now), record('req_w_early', now)];
