@@ -131,7 +131,10 @@ function recordStatement(inserted: Compilable<unknown>): RawBuilder<{ recorded: 
     select (select count(*) from inserted) as recorded from rolled_up`;
 }
 
-/** The record columns the rollups' dimensions are computed from (DIMENSION_COLUMNS' `fromRecord`). */
+/**
+ * The record columns the rollups' dimensions are computed from: `counted`'s columns are what
+ * `tollgate_count_usage` reads (migration 011's COUNTED_COLUMNS), so a dimension or counter added here is added there too.
+ */
 const COUNTED_DIMENSIONS = ['account_id', 'api_key_id', 'end_user', 'model_id', 'requested_model', 'provider_id'] as const;
 
 /** Stand for the batch's JSON and its first and last created_at in the statement compiled once (no other parameter is one of these texts). */
