@@ -41,9 +41,16 @@ export interface UsageRecorderOptions {
   writeRecords?: (records: SerializedUsageRecord[]) => Promise<number>;
 }
 
-/** A record waiting for its batch: its row serialised once (kept as one string, not an object per field). */
-interface QueuedRecord extends SerializedUsageRecord {
+/**
+ * A record waiting for its batch: its row serialised once, kept as UTF-8 bytes outside the JavaScript heap
+ * (as objects, or even as one string, the records of a batch's linger were what the young generation's
+ * collections copied: README, "What a collection copies").
+ */
+interface QueuedRecord {
   requestId: string;
+  /** The row's created_at (ISO), which picks its month's partition. */
+  createdAt: string;
+  row: Buffer;
 }
 
 /**
@@ -69,6 +76,7 @@ export class UsageRecorder {
     this.queue = new GroupCommitQueue((rows) => this.writeRetrying(rows), {
       maxBatch: MAX_BATCH,
       lingerMs: options.lingerMs ?? DEFAULT_LINGER_MS,
+      name: 'usage-records',
     });
   }
 
@@ -78,7 +86,7 @@ export class UsageRecorder {
     // A billed call's record is journaled with its capture, so reports never lose a call the ledger charged.
     const mark = outcome.report ? this.options.journal?.appendUsage(json) : undefined;
     // A record that cannot be written is logged by `write`; nobody waits for it.
-    void this.queue.submit({ requestId: row.request_id, createdAt: row.created_at, json }).then(
+    void this.queue.submit({ requestId: row.request_id, createdAt: row.created_at, row: Buffer.from(json) }).then(
       () => mark && this.options.journal!.written(mark),
       () => this.forget(mark),
     );
@@ -86,7 +94,11 @@ export class UsageRecorder {
 
   /** Writes rows replayed from a journal (idempotent: a record already there is skipped). */
   async replay(rows: RecordRow[]): Promise<void> {
-    const records = rows.map((row) => ({ requestId: row.request_id, createdAt: row.created_at, json: JSON.stringify(row) }));
+    const records = rows.map((row) => ({
+      requestId: row.request_id,
+      createdAt: row.created_at,
+      row: Buffer.from(JSON.stringify(row)),
+    }));
     for (let start = 0; start < records.length; start += MAX_BATCH) {
       const results = await this.writeRetrying(records.slice(start, start + MAX_BATCH));
       const failed = results.find((result) => 'error' in result);
@@ -159,7 +171,8 @@ export class UsageRecorder {
 
   private async insert(rows: QueuedRecord[]): Promise<void> {
     // The records and their hourly and daily rollups, in one statement (see usage-writer.ts).
-    await (this.options.writeRecords ?? ((records) => writeSerializedUsageRecords(this.db, records)))(rows);
+    const records = rows.map((queued) => ({ json: queued.row.toString(), createdAt: queued.createdAt }));
+    await (this.options.writeRecords ?? ((batch) => writeSerializedUsageRecords(this.db, batch)))(records);
   }
 }
 

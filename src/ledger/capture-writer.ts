@@ -57,6 +57,7 @@ export class CaptureWriter {
     this.queue = new GroupCommitQueue((inputs) => this.writeBatch(inputs), {
       maxBatch: MAX_CAPTURE_BATCH,
       lingerMs: options.lingerMs,
+      name: 'captures',
     });
   }
 
@@ -73,12 +74,13 @@ export class CaptureWriter {
     capture: CaptureInput,
     options: { urgent?: boolean } = {},
   ): { written: Promise<CaptureOutcome>; durable: Promise<void> } {
-    // Serialised once, for the journal and the batch; queued as this one string rather than the capture's
-    // objects, which the young generation's collections would copy while it waits for its batch.
+    // Serialised once, for the journal and the batch. It waits for its batch as UTF-8 bytes, outside the
+    // JavaScript heap: queued as objects, or even as this string, the captures of a batch's linger were what
+    // the young generation's collections copied (README, "What a collection copies").
     const record = JSON.stringify(journalRecord(capture));
     const mark = this.options.journal?.appendJson(record);
     const queued: Pending = {
-      record,
+      record: Buffer.from(record),
       requestId: capture.requestId,
       ...(capture.leaseId ? { leaseId: capture.leaseId } : {}),
       mark,
@@ -99,7 +101,7 @@ export class CaptureWriter {
   }
 
   private async writeBatch(pending: Pending[]): Promise<CaptureResult[]> {
-    const records = pending.map((entry) => entry.record);
+    const records = pending.map((entry) => entry.record.toString());
     // A batch that failed as a whole (its thread lost) fails each of its captures.
     const write = (batch: string[]) => this.write(batch).catch((error: unknown): CaptureResult[] => batch.map(() => ({ error })));
     const results: CaptureResult[] = await write(records);
@@ -162,8 +164,8 @@ export class CaptureWriter {
 }
 
 interface Pending {
-  /** The capture's journal line (JSON of its `journalRecord`). */
-  record: string;
+  /** The capture's journal line (JSON of its `journalRecord`), as UTF-8 bytes. */
+  record: Buffer;
   requestId: string;
   leaseId?: string;
   mark: JournalMark | undefined;
@@ -172,7 +174,7 @@ interface Pending {
 type CaptureRecord = Extract<JournalRecord, { type: 'capture' }>;
 
 function recordOf(entry: Pending): CaptureRecord {
-  return JSON.parse(entry.record) as CaptureRecord;
+  return JSON.parse(entry.record.toString()) as CaptureRecord;
 }
 
 /** Worth retrying: the database was unreachable, or the transaction lost a race it may win next time. */
