@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { GroupCommitQueue, type Settled } from './group-commit.js';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { batchChannel, GroupCommitQueue, type BatchEvent, type Settled } from './group-commit.js';
 
 /** A queue whose runs are recorded and finish only when the test says so. */
 function recordingQueue(options: { maxBatch: number; lingerMs?: number }) {
@@ -117,5 +118,41 @@ describe('group commit (controlled clock)', () => {
       3,
     ]);
     await expect(queue.submit(0)).rejects.toThrow('the run failed');
+  });
+
+  it('publishes each finished batch of a named queue on the batch channel, and nothing for an unnamed one', async () => {
+    vi.useRealTimers();
+    const events: BatchEvent[] = [];
+    const listener = (event: unknown) => events.push(event as BatchEvent);
+    subscribe(batchChannel.name, listener);
+    try {
+      const finishers: Array<() => void> = [];
+      const named = new GroupCommitQueue<number, number>(
+        (inputs) => new Promise((resolve) => finishers.push(() => resolve(inputs.map((input) => ({ value: input }))))),
+        { maxBatch: 10, name: 'captures' },
+      );
+      const first = named.submit(1);
+      const rest = [named.submit(2), named.submit(3)];
+      expect(events).toEqual([]);
+      finishers.shift()!();
+      await first;
+      expect(events).toEqual([{ name: 'captures', size: 1, startedAt: expect.any(Number), endedAt: expect.any(Number) }]);
+      finishers.shift()!();
+      await Promise.all(rest);
+      expect(events.map((event) => [event.name, event.size])).toEqual([
+        ['captures', 1],
+        ['captures', 2],
+      ]);
+      // Each batch ran from its start to its end: the second started once the first had ended.
+      expect(events[0]!.endedAt).toBeGreaterThanOrEqual(events[0]!.startedAt);
+      expect(events[1]!.startedAt).toBeGreaterThanOrEqual(events[0]!.endedAt);
+      const unnamed = new GroupCommitQueue<number, number>(async (inputs) => inputs.map((input) => ({ value: input })), {
+        maxBatch: 10,
+      });
+      await unnamed.submit(4);
+      expect(events).toHaveLength(2);
+    } finally {
+      unsubscribe(batchChannel.name, listener);
+    }
   });
 });

@@ -1,3 +1,19 @@
+import { channel } from 'node:diagnostics_channel';
+
+/**
+ * Every batch a named queue runs, published once it has finished, to whoever subscribes (`npm run bench:tail`
+ * lines its slowest calls up with them): a `BatchEvent`. Nothing is built when nobody listens.
+ */
+export const batchChannel = channel('tollgate:batch');
+
+/** A finished batch: its queue's name, its inputs, and when it ran (`performance.now()` of the thread that ran it). */
+export interface BatchEvent {
+  name: string;
+  size: number;
+  startedAt: number;
+  endedAt: number;
+}
+
 /** One input's result from a shared run: its value, or its own error. */
 export type Settled<T> = { value: T } | { error: unknown };
 
@@ -20,6 +36,8 @@ export interface GroupCommitOptions {
   lingerMs?: number;
   /** The clock of the linger (tests pass a controlled one; timers still run on Node's). */
   now?: () => number;
+  /** Names the queue's batches on `batchChannel`; an unnamed queue publishes none. */
+  name?: string;
 }
 
 /**
@@ -86,12 +104,16 @@ export class GroupCommitQueue<Input, Output> {
           return;
         }
         const batch = this.queue.splice(0, this.options.maxBatch);
+        const startedAt = performance.now();
         let results: Array<Settled<Output>>;
         try {
           results = await this.run(batch.map((pending) => pending.input));
         } catch (error) {
           results = batch.map(() => ({ error }));
         }
+        const { name } = this.options;
+        if (name !== undefined && batchChannel.hasSubscribers)
+          batchChannel.publish({ name, size: batch.length, startedAt, endedAt: performance.now() } satisfies BatchEvent);
         batch.forEach((pending, index) => {
           const result = results[index] ?? { error: new Error('the batch returned no result for this input') };
           if ('value' in result) pending.resolve(result.value);

@@ -23,7 +23,7 @@ export type CaptureResult = GroupSettled<CaptureOutcome>;
  * round trip) when its case is the common one, so an idle gateway pays no extra latency.
  */
 export function captureBatcher(db: Kysely<Schema>): GroupCommitQueue<CaptureInput, CaptureOutcome> {
-  return new GroupCommitQueue((inputs) => captureBatch(db, inputs), { maxBatch: MAX_CAPTURE_BATCH });
+  return new GroupCommitQueue((inputs) => captureBatch(db, inputs), { maxBatch: MAX_CAPTURE_BATCH, name: 'captures' });
 }
 
 /**

@@ -44,7 +44,7 @@ export function holdBatcher(db: Kysely<Schema>, single: SingleHold): GroupCommit
       return results;
     }
   };
-  return new GroupCommitQueue(run, { maxBatch: MAX_BATCH });
+  return new GroupCommitQueue(run, { maxBatch: MAX_BATCH, name: 'holds' });
 }
 
 /**
