@@ -31,7 +31,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -42,10 +41,11 @@ import { openDatabase, type Database } from '../src/db/database.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import { Decimal } from '../src/money/decimal.js';
 import { openScratchPostgres } from '../test/support/scratch-database.js';
-import { forkTypeScript, spawnUntil, type ServerProcess } from './support/child-process.js';
+import { forkTypeScript, type ServerProcess } from './support/child-process.js';
 import { measuredAmount, percentile, runInterleaved, runLoad, type LoadResult, type Target } from './support/load.js';
 import { ownCpuSeconds, postgresCpuSeconds, processTreeCpuSeconds } from './support/process-cpu.js';
 import { startServe, type ServeProcess } from './support/tollgate-serve.js';
+import { answersWithUsage, CHAT_REQUEST_BODY, createBenchAccount, directTarget, startPortkey } from './support/chat-targets.js';
 
 const seconds = Number(process.env.DURATION_SECONDS ?? 10);
 /** How long each path is loaded at 50 connections, after its calibration, before its throughput is measured. */
@@ -55,12 +55,7 @@ const workers = Number(process.env.BENCH_WORKERS ?? availableParallelism());
 /** Rounds of the interleaved concurrency-1 measurement (each path gets one block of calls per round). */
 const rounds = Number(process.env.BENCH_ROUNDS ?? 8);
 const STREAM_CALLS = 300;
-const requestBody = JSON.stringify({
-  model: 'gpt-4o-mini',
-  messages: [{ role: 'user', content: 'Invent a new holiday and describe its traditions.' }],
-  max_tokens: 500,
-});
-const streamBody = JSON.stringify({ ...(JSON.parse(requestBody) as object), stream: true });
+const streamBody = JSON.stringify({ ...(JSON.parse(CHAT_REQUEST_BODY) as object), stream: true });
 const ADMIN_KEY = `bench-admin-${randomBytes(8).toString('hex')}`;
 
 interface StreamFigures {
@@ -110,29 +105,8 @@ async function main(): Promise<void> {
   upstreamPid = mock.server.child.pid;
   const upstreamUrl = `http://127.0.0.1:${mock.ready.port}`;
 
-  const portkeyPort = await freePort();
-  const direct: Target = {
-    label: 'direct',
-    url: `${upstreamUrl}/v1/chat/completions`,
-    headers: { authorization: 'Bearer sk-anything' },
-    body: requestBody,
-  };
-  const portkey: Target = {
-    label: 'portkey',
-    url: `http://127.0.0.1:${portkeyPort}/v1/chat/completions`,
-    headers: {
-      authorization: 'Bearer sk-anything',
-      'x-portkey-provider': 'openai',
-      'x-portkey-custom-host': `${upstreamUrl}/v1`,
-    },
-    body: requestBody,
-  };
-  // Portkey reads its port only as `--port=N` (build/start-server.js: argv.find(startsWith('--port='))).
-  const portkeyServer = await spawnUntil(
-    process.execPath,
-    ['node_modules/@portkey-ai/gateway/build/start-server.js', `--port=${portkeyPort}`, '--headless'],
-    () => answersWithUsage(portkey).then(() => true),
-  );
+  const direct = directTarget(upstreamUrl);
+  const { server: portkeyServer, target: portkey } = await startPortkey(upstreamUrl);
   servers.push(portkeyServer);
 
   const storage = await openStorage();
@@ -217,7 +191,7 @@ async function main(): Promise<void> {
       count,
       nodeArguments,
     );
-    const account = await createAccount(serve.url);
+    const account = await createBenchAccount(serve.url, ADMIN_KEY);
     return {
       serve,
       account,
@@ -227,7 +201,7 @@ async function main(): Promise<void> {
         label: `tollgate --workers ${count}`,
         url: `${serve.url}/v1/chat/completions`,
         headers: { authorization: `Bearer ${account.key}` },
-        body: requestBody,
+        body: CHAT_REQUEST_BODY,
       },
     };
   }
@@ -391,17 +365,6 @@ async function streamCalls(target: Target, count: number): Promise<StreamFigures
   return { firstByteP50: percentile(firstBytes, 0.5), lastByteP50: percentile(lastBytes, 0.5), ok: firstBytes.length, failed };
 }
 
-async function createAccount(url: string): Promise<{ id: string; key: string }> {
-  const response = await fetch(`${url}/admin/accounts`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: `bench-${randomBytes(4).toString('hex')}`, mode: 'consumption_usd', credits: '1000000' }),
-  });
-  const created = (await response.json()) as { account: { id: string }; api_key: { key: string } };
-  if (!response.ok) throw new Error(`creating the benchmark account: ${response.status} ${JSON.stringify(created)}`);
-  return { id: created.account.id, key: created.api_key.key };
-}
-
 /** PostgreSQL's committed transactions and inserted rows in this database so far (undefined on PGlite). */
 async function databaseActivity(
   database: Database,
@@ -439,24 +402,6 @@ function cpuPerCall(before: CpuReadings, after: CpuReadings, calls: number): Cpu
     return start === undefined || end === undefined || calls === 0 ? undefined : ((end - start) * 1_000_000) / calls;
   };
   return { gateway: per('gateway'), upstream: per('upstream'), loadGenerator: per('loadGenerator'), postgres: per('postgres') };
-}
-
-async function answersWithUsage(target: Target): Promise<void> {
-  const response = await fetch(target.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...target.headers },
-    body: target.body,
-  });
-  const text = await response.text();
-  const usage = response.ok
-    ? (JSON.parse(text) as { usage?: { prompt_tokens?: number; completion_tokens?: number } }).usage
-    : undefined;
-  // The recording's counts (fixtures/provider-responses/openai/openai-chat-text.json): 16 in, 363 out.
-  if (usage?.prompt_tokens !== 16 || usage.completion_tokens !== 363) {
-    throw new Error(
-      `${target.label}: expected the mock's completion with its usage, got ${response.status} ${text.slice(0, 300)}`,
-    );
-  }
 }
 
 function printTable(figures: PathFigures[]): void {
@@ -540,17 +485,6 @@ function ratio(numerator: number, denominator: number): string {
 
 function milliseconds(value: number): string {
   return Number.isNaN(value) ? 'n/a' : value.toFixed(3);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 try {

@@ -137,7 +137,7 @@ export async function runInterleaved(
  * time: as little client work per call as autocannon's (which opens new connections for every run). Reads
  * answers framed by Content-Length or chunked; a connection the server closes counts its call as failed (0).
  */
-class SequentialConnection {
+export class SequentialConnection {
   private waiting: ((status: number) => void) | undefined;
   private buffer: Buffer = Buffer.alloc(0);
 
