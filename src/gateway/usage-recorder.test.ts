@@ -1,7 +1,9 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { Writable } from 'node:stream';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
+import { batchChannel, type BatchEvent } from '../db/group-commit.js';
 import { Ledger } from '../ledger/ledger.js';
 import { createLogger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
@@ -111,6 +113,21 @@ describe.each(backends())('usage recorder on $name', (backend) => {
     await recorder.flush();
     expect(await recordedIds()).toHaveLength(30);
     expect(logged).toEqual([]);
+  });
+
+  it("names its batches 'usage-records' on the batch channel", async () => {
+    const events: BatchEvent[] = [];
+    const listener = (event: unknown) => events.push(event as BatchEvent);
+    subscribe(batchChannel.name, listener);
+    try {
+      recorder.record(failedCall('named-1', accountId), { status: 'error', latencyMs: 1 });
+      recorder.record(failedCall('named-2', accountId), { status: 'error', latencyMs: 1 });
+      await recorder.flush();
+    } finally {
+      unsubscribe(batchChannel.name, listener);
+    }
+    expect(events.map((event) => event.name)).toEqual(events.map(() => 'usage-records'));
+    expect(events.reduce((total, event) => total + event.size, 0)).toBe(2);
   });
 
   it('one bad record does not lose the others queued with it, and is logged by request id', async () => {

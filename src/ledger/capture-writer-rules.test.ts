@@ -1,3 +1,4 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { CaptureJournal } from './capture-journal.js';
 import { captureBatch } from './capture-batch.js';
 import { CaptureWriter, captureFromRecord, captureOfRecord, journalRecord } from './capture-writer.js';
 import { DatabaseUnavailableError } from '../db/database-errors.js';
+import { batchChannel, type BatchEvent } from '../db/group-commit.js';
 import { Ledger } from './ledger.js';
 import { refuseEntriesOf, stopEntryFaults } from '../../test/support/database-faults.js';
 
@@ -304,6 +306,25 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     vi.advanceTimersByTime(first);
     expect((await written).captured.toString()).toBe('0.3');
     expect(writer.stats.lost).toBe(0);
+  });
+
+  it("names its batches 'captures' on the batch channel, as the ledger's own capture of a per-call hold does", async () => {
+    const accountId = await account('1');
+    const [leased, perCall] = [await held(accountId), await held(accountId)];
+    const events: BatchEvent[] = [];
+    const listener = (event: unknown) => events.push(event as BatchEvent);
+    subscribe(batchChannel.name, listener);
+    try {
+      const writer = new CaptureWriter(database.db, { lingerMs: 0 });
+      await writer.submit({ requestId: leased, amount: d('0.1') }).written;
+      await ledger.capture({ requestId: perCall, amount: d('0.1') });
+    } finally {
+      unsubscribe(batchChannel.name, listener);
+    }
+    expect(events.map((event) => [event.name, event.size])).toEqual([
+      ['captures', 1],
+      ['captures', 1],
+    ]);
   });
 
   it('retries a batch whose write failed as a whole (its write thread lost) like a transient failure, then writes it', async () => {

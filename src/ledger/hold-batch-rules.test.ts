@@ -1,4 +1,6 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
+import { batchChannel, type BatchEvent } from '../db/group-commit.js';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { openLedgerFor } from '../../test/support/ledger-checks.js';
 import { Decimal } from '../money/decimal.js';
@@ -46,6 +48,24 @@ describe.each(backends())('hold batch rules on $name', (backend) => {
       .where('kind', '=', 'hold')
       .orderBy('id')
       .execute();
+
+  it("names its batches 'holds' on the batch channel", async () => {
+    const accountId = await account('1');
+    const events: BatchEvent[] = [];
+    const listener = (event: unknown) => events.push(event as BatchEvent);
+    subscribe(batchChannel.name, listener);
+    try {
+      const { queue } = batcher();
+      await settle(queue, [{ accountId, requestId: 'req_hold_rules_named', amount: d('0.1') }]);
+    } finally {
+      unsubscribe(batchChannel.name, listener);
+    }
+    // The batcher's one hold, and the ledger's own hold it makes alone (through the ledger's batcher).
+    expect(events.map((event) => [event.name, event.size])).toEqual([
+      ['holds', 1],
+      ['holds', 1],
+    ]);
+  });
 
   it('decides queued holds together in order by the one-statement rules, without the one-statement hold', async () => {
     const lead = await account('1');
