@@ -117,7 +117,7 @@ describe('group commit (controlled clock)', () => {
       'refused -2',
       3,
     ]);
-    await expect(queue.submit(0)).rejects.toThrow('the run failed');
+    await expect(queue.submit(0)).rejects.toMatchObject({ message: 'the run failed' });
   });
 
   it('publishes each finished batch of a named queue on the batch channel, and nothing for an unnamed one', async () => {
