@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 300_000,
     hookTimeout: 300_000,
     pool: 'forks',
+    // toThrow with an expectation fails when nothing (undefined, null) is thrown: see the file.
+    setupFiles: ['test/support/strict-throw.ts'],
   },
 });
