@@ -82,11 +82,11 @@ export class UsageRecorder {
 
   record(call: PreparedCall, outcome: CallOutcome): void {
     const row = usageRow(call, outcome);
-    const json = JSON.stringify(row);
+    const bytes = Buffer.from(JSON.stringify(row));
     // A billed call's record is journaled with its capture, so reports never lose a call the ledger charged.
-    const mark = outcome.report ? this.options.journal?.appendUsage(json) : undefined;
+    const mark = outcome.report ? this.options.journal?.appendUsage(bytes) : undefined;
     // A record that cannot be written is logged by `write`; nobody waits for it.
-    void this.queue.submit({ requestId: row.request_id, createdAt: row.created_at, row: Buffer.from(json) }).then(
+    void this.queue.submit({ requestId: row.request_id, createdAt: row.created_at, row: bytes }).then(
       () => mark && this.options.journal!.written(mark),
       () => this.forget(mark),
     );

@@ -57,7 +57,7 @@ describe('capture journal rules', () => {
     it("writes a usage record from its row's JSON as append writes the record, counted like any other", () => {
       const journal = new CaptureJournal(directory, 'inst_usage', { sync: 'write' });
       const row = { request_id: 'req_u', charge: '0.5', end_user: 'a "quoted" \\ user' };
-      const marks = [journal.append({ type: 'usage', row }), journal.appendUsage(JSON.stringify(row))];
+      const marks = [journal.append({ type: 'usage', row }), journal.appendUsage(Buffer.from(JSON.stringify(row)))];
       expect(marks.map((mark) => mark.sequence)).toEqual([1, 2]);
       const [first, second, rest] = text(segment('inst_usage', 1)).split('\n');
       expect(second).toBe(first);

@@ -1,4 +1,14 @@
-import { closeSync, fdatasync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writevSync,
+} from 'node:fs';
 import path from 'node:path';
 import { silentLogger, type Logger } from '../logging/logger.js';
 
@@ -19,7 +29,7 @@ export type JournalRecord =
   | { type: 'usage'; row: Record<string, unknown> };
 
 /**
- * `write`: a record reaches the operating system (a `write(2)`) before the call's answer leaves, so it
+ * `write`: a record reaches the operating system (one `writev(2)` per line) before the call's answer leaves, so it
  * survives the process being killed, not the machine losing power. `fsync`: the answer waits for the
  * record's `fdatasync`, shared by every record appended meanwhile (group commit), so it survives that too.
  */
@@ -43,6 +53,10 @@ interface Segment {
 }
 
 const SEGMENT_BYTES = 4 * 1024 * 1024;
+const NEWLINE = Buffer.from('\n');
+/** A usage line around its row: `{"type":"usage","row":<row>}`, as `JSON.stringify` writes the record. */
+const USAGE_HEAD = Buffer.from('{"type":"usage","row":');
+const USAGE_TAIL = Buffer.from('}\n');
 const SUFFIX = '.journal';
 
 /**
@@ -79,30 +93,34 @@ export class CaptureJournal {
     return this.options.sync;
   }
 
-  /** Appends `record` (one `write(2)` of one line). @throws the file system's error: the call must not be answered as billed. */
+  /** Appends `record` (one `writev(2)` of one line). @throws the file system's error: the call must not be answered as billed. */
   append(record: JournalRecord): JournalMark {
-    return this.appendLine(JSON.stringify(record));
-  }
-
-  /** `append` for a record serialised already (`JSON.stringify` of a JournalRecord). @throws the file system's error */
-  appendJson(recordJson: string): JournalMark {
-    return this.appendLine(recordJson);
+    return this.appendLine([Buffer.from(JSON.stringify(record)), NEWLINE]);
   }
 
   /**
-   * Appends the usage record `{ type: 'usage', row }` from its row's JSON, as `append` would write it: the row is
-   * serialised once, for this line and for its batch insert.
+   * `append` for a record serialised already: the UTF-8 bytes of `JSON.stringify` of a JournalRecord (the
+   * capture writer's batch keeps the same bytes, so the line is encoded once).
    * @throws the file system's error
    */
-  appendUsage(rowJson: string): JournalMark {
-    return this.appendLine(`{"type":"usage","row":${rowJson}}`);
+  appendJson(recordJson: Buffer): JournalMark {
+    return this.appendLine([recordJson, NEWLINE]);
   }
 
-  private appendLine(json: string): JournalMark {
+  /**
+   * Appends the usage record `{ type: 'usage', row }` from its row's JSON (UTF-8 bytes), as `append` would write
+   * it: the row is serialised and encoded once, for this line and for its batch insert.
+   * @throws the file system's error
+   */
+  appendUsage(rowJson: Buffer): JournalMark {
+    return this.appendLine([USAGE_HEAD, rowJson, USAGE_TAIL]);
+  }
+
+  /** One line from its pieces, in one `writev(2)`. */
+  private appendLine(pieces: Buffer[]): JournalMark {
     const segment = this.writableSegment();
-    const line = `${json}\n`;
-    writeSync(segment.descriptor, line);
-    segment.bytes += Buffer.byteLength(line);
+    writevSync(segment.descriptor, pieces);
+    for (const piece of pieces) segment.bytes += piece.length;
     segment.pending += 1;
     this.sequence += 1;
     return { segment, sequence: this.sequence };

@@ -74,13 +74,13 @@ export class CaptureWriter {
     capture: CaptureInput,
     options: { urgent?: boolean } = {},
   ): { written: Promise<CaptureOutcome>; durable: Promise<void> } {
-    // Serialised once, for the journal and the batch. It waits for its batch as UTF-8 bytes, outside the
-    // JavaScript heap: queued as objects, or even as this string, the captures of a batch's linger were what
+    // Serialised and encoded once, for the journal and the batch. It waits for its batch as UTF-8 bytes, outside
+    // the JavaScript heap: queued as objects, or even as a string, the captures of a batch's linger were what
     // the young generation's collections copied (README, "What a collection copies").
-    const record = JSON.stringify(journalRecord(capture));
+    const record = Buffer.from(JSON.stringify(journalRecord(capture)));
     const mark = this.options.journal?.appendJson(record);
     const queued: Pending = {
-      record: Buffer.from(record),
+      record,
       requestId: capture.requestId,
       ...(capture.leaseId ? { leaseId: capture.leaseId } : {}),
       mark,
