@@ -88,6 +88,31 @@ describe('group commit (controlled clock)', () => {
     expect(idle).toBe(true);
   });
 
+  it('a batch run early for idle() cancels its linger: what arrives next waits its own linger from its own arrival', async () => {
+    const { queue, batches, finishRun } = recordingQueue({ maxBatch: 10, lingerMs: 20 });
+    void queue.submit(1);
+    void queue.idle();
+    expect(batches).toEqual([[1]]);
+    await finishRun();
+    await vi.advanceTimersByTimeAsync(5);
+    void queue.submit(2);
+    // 20 ms after the first input: the linger it no longer needs must not start the second one's batch.
+    await vi.advanceTimersByTimeAsync(19);
+    expect(batches).toEqual([[1]]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(batches).toEqual([[1], [2]]);
+  });
+
+  it('rejects an input its run returned no result for, and only that one', async () => {
+    vi.useRealTimers();
+    const queue = new GroupCommitQueue<number, number>(async (inputs) => [{ value: inputs[0]! }], { maxBatch: 10 });
+    const first = queue.submit(1);
+    const rest = [queue.submit(2), queue.submit(3)];
+    await expect(first).resolves.toBe(1);
+    await expect(rest[0]).resolves.toBe(2);
+    await expect(rest[1]).rejects.toMatchObject({ message: 'the batch returned no result for this input' });
+  });
+
   it('idle() asked during a run also runs what arrives after it without lingering, and resolves only when all is done', async () => {
     const { queue, batches, finishRun } = recordingQueue({ maxBatch: 10, lingerMs: 1000 });
     void queue.submit(1, { urgent: true });
