@@ -1,9 +1,13 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { batchChannel, type BatchEvent } from '../db/group-commit.js';
+import { CaptureJournal } from '../ledger/capture-journal.js';
 import { Ledger } from '../ledger/ledger.js';
 import { createLogger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
@@ -128,6 +132,29 @@ describe.each(backends())('usage recorder on $name', (backend) => {
     }
     expect(events.map((event) => event.name)).toEqual(events.map(() => 'usage-records'));
     expect(events.reduce((total, event) => total + event.size, 0)).toBe(2);
+  });
+
+  it("journals a billed call's record and lets the journal go once the record is written, or refused for good", async () => {
+    const directory = mkdtempSync(path.join(tmpdir(), 'tollgate-recorder-journal-'));
+    try {
+      const journal = new CaptureJournal(directory, 'inst_recorder', { sync: 'write' });
+      const journaled = new UsageRecorder(database.db, createLogger('silent'), { journal, lingerMs: 0 });
+      // One written, one the database refuses for good (no such account: not a reason to retry).
+      journaled.record(...settledCall('journaled-1', accountId, 'gpt-4o-mini'));
+      journaled.record(...settledCall('journaled-2', 'acct_nowhere', 'gpt-4o-mini'));
+      await journaled.flush();
+      const lines = readdirSync(directory).flatMap((file) => readFileSync(path.join(directory, file), 'utf8').trim().split('\n'));
+      expect(lines.map((line) => (JSON.parse(line) as { row: { request_id: string } }).row.request_id)).toEqual([
+        'journaled-1',
+        'journaled-2',
+      ]);
+      expect(await recordedIds()).toContain('journaled-1');
+      // Nothing is left pending: closing deletes the segment instead of keeping it for a replay.
+      journal.close();
+      expect(readdirSync(directory)).toEqual([]);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 
   it('one bad record does not lose the others queued with it, and is logged by request id', async () => {
