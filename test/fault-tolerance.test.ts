@@ -288,6 +288,13 @@ describe.skipIf(!adminUrl)('fault tolerance on PostgreSQL (needs TEST_DATABASE_U
       const captured = await capturedRequests(database.db, account.id);
       const clientServed = served([...results, after]);
       expect([...clientServed].filter((id) => !captured.has(id))).toEqual([]);
+      // Each answered call's usage record was journaled before its answer too: reports lose none of them.
+      const recorded = new Set(
+        (await database.db.selectFrom('usage_records').select('request_id').where('account_id', '=', account.id).execute()).map(
+          (row) => row.request_id,
+        ),
+      );
+      expect([...clientServed].filter((id) => !recorded.has(id))).toEqual([]);
       // Calls cut by the kill may have been charged without their answer arriving; nothing else.
       const extra = [...captured].filter((id) => !clientServed.has(id));
       expect(extra.length).toBeLessThanOrEqual(results[0]!.networkErrors);
