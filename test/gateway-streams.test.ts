@@ -176,6 +176,44 @@ describe.each(backends())('streams billed however they end, on $name', (backend)
     await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
   });
 
+  it('sends the first frame with the headers at once, not after the rest of an upstream chunk of many events', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    // What the gateway's socket hands to the kernel, write by write (each a flush of what was corked).
+    const flushes: string[] = [];
+    const text = (chunk: unknown) => (typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
+    let restore = () => {};
+    harness.gateway.app.server.once('request', (_request: IncomingMessage, response: ServerResponse) => {
+      const socket = response.socket!;
+      const write = socket._write.bind(socket);
+      const writev = socket._writev!.bind(socket);
+      socket._write = (chunk, encoding, callback) => {
+        flushes.push(text(chunk));
+        write(chunk, encoding, callback);
+      };
+      socket._writev = (chunks, callback) => {
+        flushes.push(chunks.map(({ chunk }) => text(chunk)).join(''));
+        writev(chunks, callback);
+      };
+      // The connection is kept alive for the next tests: its socket gets its own methods back.
+      restore = () => {
+        delete (socket as Partial<typeof socket>)._write;
+        delete (socket as Partial<typeof socket>)._writev;
+      };
+    });
+    try {
+      // The mock writes the whole recorded stream at once: it reaches the gateway as one chunk of many events.
+      const response = await postChat(harness.url, account.key, STREAM);
+      const { events, done } = await readEvents(response);
+      expect(done).toBe(true);
+      expect(events.length).toBeGreaterThan(2);
+      expect(flushes[0]).toMatch(/^HTTP\/1\.1 200 /);
+      expect(flushes[0]!.match(/^data: /gm)).toHaveLength(1);
+      expect(flushes.join('').match(/^data: /gm)!.length).toBe(events.length + 1); // every event, and [DONE]
+    } finally {
+      restore();
+    }
+  });
+
   it('a client that disconnects before anything was generated is billed once, for its prompt', async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });
     mock.queue('stalled-before-text');

@@ -42,8 +42,8 @@ export async function replyToCall(
     });
     const frames: string[] = [];
     for await (const frame of answer.frames) {
-      // The first frame goes out at once, with the headers: the client's time to first token is not held
-      // back while the rest of the upstream's first network chunk is relayed.
+      // The first frame goes out at once, with the headers (see `write`): the client's time to first token is
+      // not held back while the rest of the upstream's first network chunk is relayed.
       frames.push(frame);
       if (!(await write(reply, frame, frames.length > 1))) break; // the client left; the relay's finally settles the call
     }
@@ -85,6 +85,9 @@ function sendReplay(reply: FastifyReply, stored: StoredReply): void {
 /**
  * Writes one frame of a stream. The frames an upstream chunk yields arrive within one turn of the event loop;
  * corking (`cork`) until the turn's queued work is done sends them in one write to the socket instead of one each.
+ * The first frame (`cork` false) is sent at once with the headers: Node's response corks its socket on every
+ * write until the next tick, which would hold it back until the rest of the upstream's chunk was relayed (16 KiB
+ * of frames, or the whole chunk, when an upstream sends many events at once).
  */
 async function write(reply: FastifyReply, frame: string, cork: boolean): Promise<boolean> {
   const raw = reply.raw;
@@ -93,7 +96,9 @@ async function write(reply: FastifyReply, frame: string, cork: boolean): Promise
     raw.cork();
     process.nextTick(() => raw.uncork());
   }
-  if (raw.write(frame)) return true;
+  const room = raw.write(frame);
+  if (!cork && raw.socket && raw.socket.writableCorked > 0) raw.socket.uncork();
+  if (room) return true;
   await Promise.race([once(raw, 'drain'), once(raw, 'close')]);
   return !raw.destroyed;
 }
