@@ -209,6 +209,8 @@ describe.each(backends())('streams billed however they end, on $name', (backend)
       expect(flushes[0]).toMatch(/^HTTP\/1\.1 200 /);
       expect(flushes[0]!.match(/^data: /gm)).toHaveLength(1);
       expect(flushes.join('').match(/^data: /gm)!.length).toBe(events.length + 1); // every event, and [DONE]
+      // The frames after the first still leave together, many to a write (the recording has 300 events).
+      expect(flushes.length).toBeLessThan(events.length / 4);
     } finally {
       restore();
     }
