@@ -45,7 +45,7 @@ export async function replyToCall(
       // The first frame goes out at once, with the headers (see `write`): the client's time to first token is
       // not held back while the rest of the upstream's first network chunk is relayed.
       frames.push(frame);
-      if (!(await write(reply, frame, frames.length > 1))) break; // the client left; the relay's finally settles the call
+      if (!(await write(reply, frame, frames.length === 1))) break; // the client left; the relay's finally settles the call
     }
     // The answer is stored before the response ends: a client that read the whole stream and retries at once
     // gets the replay, not a 409 "still in progress" (the end waits one write, and only with an Idempotency-Key).
@@ -83,21 +83,16 @@ function sendReplay(reply: FastifyReply, stored: StoredReply): void {
 }
 
 /**
- * Writes one frame of a stream. The frames an upstream chunk yields arrive within one turn of the event loop;
- * corking (`cork`) until the turn's queued work is done sends them in one write to the socket instead of one each.
- * The first frame (`cork` false) is sent at once with the headers: Node's response corks its socket on every
- * write until the next tick, which would hold it back until the rest of the upstream's chunk was relayed (16 KiB
- * of frames, or the whole chunk, when an upstream sends many events at once).
+ * Writes one frame of a stream. Node's response corks its socket on a write until the next tick, so the frames
+ * an upstream chunk yields within one turn of the event loop leave in one write to the socket. The first frame
+ * (`first`) is sent at once, with the headers: left corked, it would wait behind the rest of the upstream's
+ * chunk (up to 16 KiB of frames, when an upstream sends many events at once).
  */
-async function write(reply: FastifyReply, frame: string, cork: boolean): Promise<boolean> {
+async function write(reply: FastifyReply, frame: string, first: boolean): Promise<boolean> {
   const raw = reply.raw;
   if (raw.destroyed || raw.writableEnded) return false;
-  if (cork && raw.writableCorked === 0) {
-    raw.cork();
-    process.nextTick(() => raw.uncork());
-  }
   const room = raw.write(frame);
-  if (!cork && raw.socket && raw.socket.writableCorked > 0) raw.socket.uncork();
+  if (first && raw.socket && raw.socket.writableCorked > 0) raw.socket.uncork();
   if (room) return true;
   await Promise.race([once(raw, 'drain'), once(raw, 'close')]);
   return !raw.destroyed;
