@@ -1,8 +1,8 @@
-import { once } from 'node:events';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JsonReply, StreamReply } from '../gateway/call-runner.js';
 import type { IdempotentCalls, StoredReply } from '../gateway/idempotent-calls.js';
 import type { Caller } from '../gateway/pipeline.js';
+import { drainedOrClosed } from '../util/drained.js';
 
 /**
  * What every billed route does around its call, whatever its API shape: `Idempotency-Key` (a retry replays
@@ -94,7 +94,7 @@ async function write(reply: FastifyReply, frame: string, first: boolean): Promis
   const room = raw.write(frame);
   if (first && raw.socket && raw.socket.writableCorked > 0) raw.socket.uncork();
   if (room) return true;
-  await Promise.race([once(raw, 'drain'), once(raw, 'close')]);
+  await drainedOrClosed(raw);
   return !raw.destroyed;
 }
 
