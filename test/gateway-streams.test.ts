@@ -268,8 +268,16 @@ describe.each(backends())('streams billed however they end, on $name', (backend)
     response.pause();
     // The gateway's writes to this client now fill the socket until its response waits for 'drain'.
     const gatewaySide = await served;
-    await until(() => gatewaySide.writableNeedDrain, "the gateway's response to wait for drain");
-    client.destroy();
+    try {
+      await until(() => gatewaySide.writableNeedDrain, "the gateway's response to wait for drain");
+      // Held all the way up: the upstream waits for drain too, and the gateway holds a write's worth for its
+      // client (its socket's 16 KiB and a frame), not the upstream's flood.
+      await until(() => mock.flood.waiting, 'the upstream to wait for drain');
+      expect(gatewaySide.writableLength).toBeLessThan(64 * 1024);
+    } finally {
+      // Also when the above fails: a paused client would hold the gateway's shutdown on its answer.
+      client.destroy();
+    }
     await eventually(async () => expect(await kindsOf(harness.database.db, account.id)).toContain('capture'));
     await harness.flush();
     const [record] = await usageRecordsOfAccount(harness.database.db, account.id);

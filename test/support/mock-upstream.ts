@@ -2,6 +2,7 @@ import { EventEmitter, once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { errorBody, loadRecordings, withoutUsage, type MockApi, type Recording } from './mock-recordings.js';
+import { drainedOrClosed } from '../../src/util/drained.js';
 import { keepConnectionsOpen } from './loopback.js';
 
 /**
@@ -49,6 +50,8 @@ export interface MockUpstream {
   requests: RecordedRequest[];
   /** Responses fully written, and responses whose client went away first. */
   counts: { completed: number; aborted: number };
+  /** The last flood-stream: events written so far, and whether it is waiting for its reader to drain. */
+  flood: { sent: number; waiting: boolean };
   queue(...scenarios: string[]): void;
   setDefault(scenario: string | undefined): void;
   /** The usage fields the inflated-usage scenario reports (e.g. 10^12 completion tokens). */
@@ -113,6 +116,7 @@ export async function startMockUpstream(): Promise<MockUpstream> {
     url: '',
     requests: [],
     counts: { completed: 0, aborted: 0 },
+    flood: { sent: 0, waiting: false },
     inflatedUsage: {},
     queue: (...scenarios) => void queued.push(...scenarios),
     setDefault: (scenario) => void (defaultScenario = scenario),
@@ -132,6 +136,7 @@ export async function startMockUpstream(): Promise<MockUpstream> {
       mock.requests.length = 0;
       mock.counts.completed = 0;
       mock.counts.aborted = 0;
+      mock.flood = { sent: 0, waiting: false };
       queued.length = 0;
       hits.clear();
       defaultScenario = undefined;
@@ -235,7 +240,8 @@ export async function startMockUpstream(): Promise<MockUpstream> {
         return;
       }
       case 'flood-stream':
-        return sendFlood(response, recorded('text').stream ?? []);
+        mock.flood = { sent: 0, waiting: false };
+        return sendFlood(response, recorded('text').stream ?? [], mock.flood);
       case 'spaced-stream':
         return sendStream(response, spaced(recorded('text').stream ?? []));
       case 'plain-text': {
@@ -303,7 +309,7 @@ export function firstPart(blocks: string[]): string[] {
 }
 
 /** See `flood-stream`: one recorded content event, its text made long, written as fast as the reader takes it. */
-async function sendFlood(response: ServerResponse, blocks: string[]): Promise<void> {
+async function sendFlood(response: ServerResponse, blocks: string[], flood: MockUpstream['flood']): Promise<void> {
   const contentAt = blocks.findIndex((block) => /"content":"[^"]+"/.test(block));
   if (contentAt < 0) throw new Error('flood-stream needs a recording with a content event');
   const filler = 'All work and no play makes a dull stream. '.repeat(48).slice(0, 2048);
@@ -312,7 +318,12 @@ async function sendFlood(response: ServerResponse, blocks: string[]): Promise<vo
   for (const block of blocks.slice(0, contentAt)) response.write(block);
   for (let sent = 0; sent < FLOOD_EVENTS; sent += 1) {
     if (response.destroyed) return;
-    if (!response.write(event)) await Promise.race([once(response, 'drain'), once(response, 'close')]);
+    flood.sent = sent + 1;
+    if (!response.write(event)) {
+      flood.waiting = true;
+      await drainedOrClosed(response);
+      flood.waiting = false;
+    }
   }
   if (response.destroyed) return;
   for (const block of blocks.slice(contentAt + 1)) response.write(block);
