@@ -24,7 +24,7 @@ const SUITES: Record<string, string[]> = {
   // The Responses, Messages and media suites run the same call path (call-runner.ts) under the other API shapes.
   gateway: [
     'src/gateway/**/*.test.ts',
-    'src/util/json-splice.test.ts',
+    'src/util/{json-splice,drained}.test.ts',
     'test/gateway-*.test.ts',
     'test/api-{messages,responses,media}.test.ts',
   ],
