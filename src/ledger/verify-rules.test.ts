@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { openLedgerFor } from '../../test/support/ledger-checks.js';
@@ -66,3 +67,55 @@ describe.each(backends())('ledger verification rules on $name', (backend) => {
     expect((await verifyLedger(database.db)).ok).toBe(true);
   });
 });
+
+/**
+ * `verify` on a ledger in use (a gateway serving while an operator runs `tollgate verify`): an entry and its
+ * projection committed between two of its reads must not show as a mismatch. PostgreSQL only: PGlite runs one
+ * transaction at a time, so nothing can commit between the reads of another.
+ */
+describe.each(backends().filter((backend) => backend.name === 'postgres'))(
+  'ledger verification while the ledger is written, on $name',
+  (backend) => {
+    let database: TestDatabase;
+    let ledger: Ledger;
+    openLedgerFor(backend, (opened) => ({ database, ledger } = opened));
+
+    it('reads one snapshot: a grant that commits after its first read is not seen by the others', async () => {
+      const { id } = (await ledger.createAccount({ name: 'verify-live', mode: 'consumption_usd', credits: d('10') })).account;
+      let commit!: () => void;
+      const committing = new Promise<void>((resolve) => (commit = resolve));
+      // A grant and its projection in a transaction of their own, committed once verify has made its first read.
+      const granted = database.db.transaction().execute(async (transaction) => {
+        await transaction
+          .insertInto('ledger_entries')
+          .values({ account_id: id, kind: 'grant', amount: '5', unit: 'usd', request_id: 'grant_verify_live' })
+          .execute();
+        await transaction
+          .updateTable('accounts')
+          .set({ balance: sql`balance + 5`, available: sql`available + 5` })
+          .where('id', '=', id)
+          .execute();
+        await committing;
+      });
+      let reads = 0;
+      const watched = database.db.withPlugin({
+        transformQuery: (args) => args.node,
+        transformResult: async (args) => {
+          reads += 1;
+          if (reads === 1) {
+            commit();
+            await granted;
+          }
+          return args.result;
+        },
+      });
+      const result = await verifyLedger(watched);
+      expect(reads).toBe(3);
+      expect(result.accounts.find((account) => account.id === id)).toMatchObject({ ok: true });
+      expect(result.ok).toBe(true);
+      // Once it has committed, the next verify sees it all.
+      const after = (await verifyLedger(database.db)).accounts.find((account) => account.id === id)!;
+      expect([after.ok, after.balance.toString(), after.expectedBalance.toString()]).toEqual([true, '15', '15']);
+    });
+  },
+);
