@@ -13,7 +13,8 @@
  * 0.82x between runs); then each tollgate is stopped (SIGTERM, drained) and checked. Phase 2, path by path,
  * each tollgate as a fresh process with nothing else but Portkey's idle process running: throughput at 50
  * connections with the CPU each process spent per call, and a streamed call's time to first byte and to the
- * last byte (p50, concurrency 1); each tollgate is then stopped and checked again. (Run interleaved too, the
+ * last byte (p50, concurrency 1) with the gateway's CPU per streamed call; each tollgate is then stopped and
+ * checked again. (Run interleaved too, the
  * 50-connection runs cost tollgate a good part of its throughput: each run started cold after the idle time of the
  * others' runs, and met the other tollgate's last batches in PostgreSQL.) A check: the database shows one
  * capture per 2xx the process answered, `ledger.verify()` ok, no open hold on its account, exit code 0. The
@@ -63,6 +64,8 @@ interface StreamFigures {
   lastByteP50: number;
   ok: number;
   failed: number;
+  /** CPU per streamed call, in microseconds, by process (undefined without /proc). */
+  cpu?: CpuPerCall;
 }
 
 const NO_STREAM: StreamFigures = { firstByteP50: Number.NaN, lastByteP50: Number.NaN, ok: 0, failed: 0 };
@@ -307,7 +310,9 @@ async function measureConcurrent(
   const probe = target.label === 'portkey' ? await streamCalls(target, 1) : undefined;
   const streams = probe === undefined || probe.ok === 1;
   const warmup = streams ? await streamCalls(target, 50) : NO_STREAM;
-  const stream = streams ? await streamCalls(target, STREAM_CALLS) : NO_STREAM;
+  const streamCpuBefore = cpuReadings(gatewayPid);
+  const streamed = streams ? await streamCalls(target, STREAM_CALLS) : NO_STREAM;
+  const stream = { ...streamed, cpu: cpuPerCall(streamCpuBefore, cpuReadings(gatewayPid), streamed.ok) };
   return {
     concurrent: { ...measured50, failed: measured50.failed + probe50.failed + warm50.failed + warmup.failed },
     stream,
@@ -451,6 +456,11 @@ function printTable(figures: PathFigures[]): void {
     );
     console.log(`  ${path.target.label}: ${cells.join(', ')}; total ${total.toFixed(0)}`);
   }
+  const streamCpu = figures.flatMap((path) =>
+    path.stream.cpu?.gateway !== undefined ? [`${path.target.label} ${path.stream.cpu.gateway.toFixed(0)}`] : [],
+  );
+  if (streamCpu.length > 0)
+    console.log(`gateway CPU per streamed call (the recorded stream, one call at a time), microseconds: ${streamCpu.join(', ')}`);
   const portkey = figures[figures.length - 1]!;
   const added = (path: PathFigures, key: 'p50' | 'p99') => path.single[key] - direct.single[key];
   for (const tollgate of figures.slice(1, -1)) {
