@@ -14,11 +14,10 @@
  * each tollgate as a fresh process with nothing else but Portkey's idle process running: throughput at 50
  * connections with the CPU each process spent per call, and a streamed call's time to first byte and to the
  * last byte (p50, concurrency 1) with the gateway's CPU per streamed call; each tollgate is then stopped and
- * checked again. (Run interleaved too, the
- * 50-connection runs cost tollgate a good part of its throughput: each run started cold after the idle time of the
- * others' runs, and met the other tollgate's last batches in PostgreSQL.) A check: the database shows one
- * capture per 2xx the process answered, `ledger.verify()` ok, no open hold on its account, exit code 0. The
- * run reports the latency each gateway adds over the direct path, the tollgate/Portkey ratios, and
+ * checked again. (Run interleaved too, the 50-connection runs cost tollgate a good part of its throughput: each
+ * run started cold after the idle time of the others' runs, and met the other tollgate's last batches in
+ * PostgreSQL.) A check: the database shows one capture per 2xx the process answered, `ledger.verify()` ok, no
+ * open hold on its account, exit code 0. The run reports the latency each gateway adds over the direct path, the tollgate/Portkey ratios, and
  * PostgreSQL's commits, inserted rows and CPU per billed call over the whole run.
  *
  * PostgreSQL: TEST_DATABASE_URL, else DATABASE_URL (a scratch database is created and dropped); with neither,
