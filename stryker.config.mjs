@@ -20,6 +20,9 @@ const GATEWAY_CALL_PATH = [
   'src/gateway/usage-payload.ts',
   // An upstream's JSON answer is relayed with its usage spliced into its text.
   'src/util/json-splice.ts',
+  // Every answer leaves through the reply writer; a stream's frames wait for a slow client's drain.
+  'src/http/call-replies.ts',
+  'src/util/drained.ts',
 ];
 
 export const SCOPES = {

@@ -92,7 +92,7 @@ async function write(reply: FastifyReply, frame: string, first: boolean): Promis
   const raw = reply.raw;
   if (raw.destroyed || raw.writableEnded) return false;
   const room = raw.write(frame);
-  if (first && raw.socket && raw.socket.writableCorked > 0) raw.socket.uncork();
+  if (first) raw.socket?.uncork(); // a socket Node did not cork is left as it is
   if (room) return true;
   await drainedOrClosed(raw);
   return !raw.destroyed;
