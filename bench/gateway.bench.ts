@@ -17,8 +17,8 @@
  * checked again. (Run interleaved too, the 50-connection runs cost tollgate a good part of its throughput: each
  * run started cold after the idle time of the others' runs, and met the other tollgate's last batches in
  * PostgreSQL.) A check: the database shows one capture per 2xx the process answered, `ledger.verify()` ok, no
- * open hold on its account, exit code 0. The run reports the latency each gateway adds over the direct path, the tollgate/Portkey ratios, and
- * PostgreSQL's commits, inserted rows and CPU per billed call over the whole run.
+ * open hold on its account, exit code 0. The run reports the latency each gateway adds over the direct path,
+ * the tollgate/Portkey ratios, and PostgreSQL's commits, inserted rows and CPU per billed call over the whole run.
  *
  * PostgreSQL: TEST_DATABASE_URL, else DATABASE_URL (a scratch database is created and dropped); with neither,
  * tollgate runs on embedded PGlite in a temporary directory, with one worker (PGlite belongs to one process),
