@@ -25,6 +25,7 @@ const SUITES: Record<string, string[]> = {
   gateway: [
     'src/gateway/**/*.test.ts',
     'src/util/{json-splice,drained}.test.ts',
+    'src/http/call-replies.test.ts',
     'test/gateway-*.test.ts',
     'test/api-{messages,responses,media}.test.ts',
   ],

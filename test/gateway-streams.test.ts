@@ -203,6 +203,11 @@ describe.each(backends())('streams billed however they end, on $name', (backend)
     try {
       // The mock writes the whole recorded stream at once: it reaches the gateway as one chunk of many events.
       const response = await postChat(harness.url, account.key, STREAM);
+      expect([
+        response.headers.get('content-type'),
+        response.headers.get('cache-control'),
+        response.headers.get('x-accel-buffering'),
+      ]).toEqual(['text/event-stream; charset=utf-8', 'no-cache', 'no']);
       const { events, done } = await readEvents(response);
       expect(done).toBe(true);
       expect(events.length).toBeGreaterThan(2);
@@ -263,7 +268,7 @@ describe.each(backends())('streams billed however they end, on $name', (backend)
     client.on('error', () => undefined); // destroyed below on purpose
     client.end(JSON.stringify(STREAM));
     const [response] = (await once(client, 'response')) as [IncomingMessage];
-    expect(response.statusCode).toBe(200);
+    expect([response.statusCode, response.headers.connection]).toEqual([200, 'keep-alive']);
     await once(response, 'data');
     response.pause();
     // The gateway's writes to this client now fill the socket until its response waits for 'drain'.
