@@ -20,7 +20,7 @@ import {
 import { startTestGateway, type TestGateway } from './support/gateway-harness.js';
 import { capturedTotal, eventually, expectSettled, kindsOf } from './support/ledger-checks.js';
 import { loadRecordings } from './support/mock-recordings.js';
-import { firstPart, spaced, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
+import { firstPart, LONG_STREAM_EVENTS, spaced, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { until } from './support/wait.js';
 
 const MINI = RATES['gpt-4o-mini'];
@@ -253,6 +253,44 @@ describe.each(backends())('streams billed however they end, on $name', (backend)
     await mock.waitForAborted(1);
     await eventually(async () => expect(await kindsOf(harness.database.db, account.id)).toContain('capture'));
     await expectBilledOnce(account.id, 'aborted', HALF_TEXT);
+  });
+
+  it('a client that stops reading for a while (the response held on backpressure) and reads on gets the whole stream, billed on its usage', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('long-stream');
+    const served = new Promise<ServerResponse>((resolve) => {
+      harness.gateway.app.server.once('request', (_request: IncomingMessage, response: ServerResponse) => resolve(response));
+    });
+    const client = httpRequest(`${harness.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${account.key}`, 'content-type': 'application/json' },
+    });
+    client.end(JSON.stringify(STREAM));
+    const [response] = (await once(client, 'response')) as [IncomingMessage];
+    expect(response.statusCode).toBe(200);
+    let text = '';
+    response.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+    response.pause();
+    const gatewaySide = await served;
+    // The gateway's writes fill the socket of a client that reads nothing, until its response waits for drain.
+    await until(() => gatewaySide.writableNeedDrain, "the gateway's response to wait for drain");
+    response.resume();
+    await once(response, 'end');
+    const events = eventsIn(text);
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
+    // Every one of the upstream's long events came through (the recording's own are a few characters each).
+    const filled = events.filter((event) => streamedText([event]).length > 1_000);
+    expect(filled).toHaveLength(LONG_STREAM_EVENTS);
+    const usage = events.at(-1)!.usage as { completion_tokens: number; tollgate: { charge: string } };
+    await harness.flush();
+    const [record, ...others] = await usageRecordsOfAccount(harness.database.db, account.id);
+    expect(others).toHaveLength(0);
+    // Billed on the upstream's own usage, as a stream read to its end is.
+    expect(record).toMatchObject({ status: 'success', stream: true, usage_estimated: false });
+    expect(record!.output_text_tokens).toBe(usage.completion_tokens);
+    expect(d(record!.charge).toString()).toBe(usage.tollgate.charge);
+    expect((await capturedTotal(harness.database.db, account.id)).toString()).toBe(usage.tollgate.charge);
+    await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
   });
 
   it('a client that stops reading and then goes away (the response held on backpressure) is billed once, for what was generated', async () => {

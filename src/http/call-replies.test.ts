@@ -76,9 +76,10 @@ describe('FrameWriter', () => {
     const { response, client, writes } = await exchange();
     client.resume();
     const out = new FrameWriter(response);
-    const frame = `data: ${'x'.repeat(1_000)}\n\n`;
+    const frame = `data: ${'x'.repeat(1_016)}\n\n`; // 1,024 characters: MAX_HELD_FRAMES is a whole number of them
     out.send(frame);
-    const held = Math.ceil(MAX_HELD_FRAMES / frame.length);
+    const held = MAX_HELD_FRAMES / frame.length;
+    expect(Number.isInteger(held)).toBe(true);
     for (let index = 0; index < held - 1; index += 1) out.send(frame);
     expect(writes).toHaveLength(1);
     out.send(frame);
@@ -87,6 +88,22 @@ describe('FrameWriter', () => {
     out.flush();
     expect(writes).toHaveLength(2); // nothing was left to write
     response.end();
+  });
+
+  it('writes nothing once the response ended, held frames included, and says so', async () => {
+    const { response, client, writes } = await exchange();
+    client.resume();
+    const errors: unknown[] = [];
+    response.on('error', (error) => errors.push(error));
+    const out = new FrameWriter(response);
+    out.send('data: 1\n\n');
+    out.send('data: 2\n\n'); // held for the end of the turn
+    response.end();
+    out.flush();
+    expect(out.send('data: 3\n\n')).toBe(false);
+    await nextTurn();
+    expect(writes).toEqual(['data: 1\n\n']);
+    expect(errors).toEqual([]);
   });
 
   it('makes the caller wait while the client does not read, goes on once it drains, and stops when it leaves', async () => {

@@ -46,7 +46,7 @@ export async function replyToCall(
     for await (const frame of answer.frames) {
       frames.push(frame);
       const sent = out.send(frame);
-      if (sent === false || (sent !== true && !(await sent))) break; // the client left; the relay's finally settles the call
+      if (sent !== true && !(await sent)) break; // the client left; the relay's finally settles the call
     }
     out.flush();
     // The answer is stored before the response ends: a client that read the whole stream and retries at once
@@ -109,7 +109,7 @@ export class FrameWriter {
    */
   send(frame: string): boolean | Promise<boolean> {
     const raw = this.raw;
-    if (raw.destroyed || raw.writableEnded) return false;
+    if (!this.open()) return false;
     if (!this.started) {
       this.started = true;
       raw.write(frame);
@@ -126,12 +126,17 @@ export class FrameWriter {
     return drainedOrClosed(raw).then(() => !raw.destroyed);
   }
 
-  /** Writes the frames held back, now (the stream's last frames, before its end). */
+  /** Writes the frames held back, now (the stream's last frames, before its end); nothing once it ended. */
   flush(): void {
     if (this.held === '') return;
     const text = this.held;
     this.held = '';
-    if (!this.raw.destroyed && !this.raw.writableEnded) this.raw.write(text);
+    if (this.open()) this.raw.write(text);
+  }
+
+  /** Still writable: not destroyed (the client left) and not ended (a write after the end is an 'error' event). */
+  private open(): boolean {
+    return !this.raw.destroyed && !this.raw.writableEnded;
   }
 
   private readonly flushLater = (): void => {

@@ -30,6 +30,8 @@ import { keepConnectionsOpen } from './loopback.js';
  * - flood-stream: the text stream's first content event, its text made 2 KiB long, repeated until the client
  *   stops reading or goes away (at most FLOOD_EVENTS of them), then the rest of the recording: a client that
  *   stops reading holds the gateway's response on backpressure;
+ * - long-stream: the same with LONG_STREAM_EVENTS of those events, then the rest of the recording (its usage):
+ *   longer than what the sockets between a paused client and the upstream hold;
  * - spaced-stream: the text stream with each payload written with a space after every colon and comma (as
  *   Python's json.dumps writes it), and "é" as `\u00e9`: an upstream whose own spelling a relay must keep;
  * - plain-text (transcriptions): the text recording's `text` as `text/plain`, a line of its own, as OpenAI
@@ -50,7 +52,7 @@ export interface MockUpstream {
   requests: RecordedRequest[];
   /** Responses fully written, and responses whose client went away first. */
   counts: { completed: number; aborted: number };
-  /** The last flood-stream: events written so far, and whether it is waiting for its reader to drain. */
+  /** The last flood-stream or long-stream: events written so far, and whether it is waiting for its reader to drain. */
   flood: { sent: number; waiting: boolean };
   queue(...scenarios: string[]): void;
   setDefault(scenario: string | undefined): void;
@@ -78,12 +80,16 @@ export const SCRIPTED_SCENARIOS = [
   'stalled-before-text',
   'error-before-text',
   'flood-stream',
+  'long-stream',
   'spaced-stream',
   'plain-text',
 ];
 
 /** The most events a flood-stream sends: 2 KiB each, 64 MiB in all, far past any socket buffer. */
 export const FLOOD_EVENTS = 32_768;
+
+/** How many 2 KiB events a long-stream sends before the recording's last events: 4 MiB. */
+export const LONG_STREAM_EVENTS = 2_048;
 
 /** How long a wait on the mock gives up after: only a hang, never a slow machine, gets that far. */
 const WAIT_LIMIT_MS = 120_000;
@@ -241,7 +247,10 @@ export async function startMockUpstream(): Promise<MockUpstream> {
       }
       case 'flood-stream':
         mock.flood = { sent: 0, waiting: false };
-        return sendFlood(response, recorded('text').stream ?? [], mock.flood);
+        return sendFlood(response, recorded('text').stream ?? [], mock.flood, FLOOD_EVENTS);
+      case 'long-stream':
+        mock.flood = { sent: 0, waiting: false };
+        return sendFlood(response, recorded('text').stream ?? [], mock.flood, LONG_STREAM_EVENTS);
       case 'spaced-stream':
         return sendStream(response, spaced(recorded('text').stream ?? []));
       case 'plain-text': {
@@ -309,14 +318,19 @@ export function firstPart(blocks: string[]): string[] {
 }
 
 /** See `flood-stream`: one recorded content event, its text made long, written as fast as the reader takes it. */
-async function sendFlood(response: ServerResponse, blocks: string[], flood: MockUpstream['flood']): Promise<void> {
+async function sendFlood(
+  response: ServerResponse,
+  blocks: string[],
+  flood: MockUpstream['flood'],
+  events: number,
+): Promise<void> {
   const contentAt = blocks.findIndex((block) => /"content":"[^"]+"/.test(block));
   if (contentAt < 0) throw new Error('flood-stream needs a recording with a content event');
   const filler = 'All work and no play makes a dull stream. '.repeat(48).slice(0, 2048);
   const event = blocks[contentAt]!.replace(/"content":"[^"]+"/, () => `"content":${JSON.stringify(filler)}`);
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   for (const block of blocks.slice(0, contentAt)) response.write(block);
-  for (let sent = 0; sent < FLOOD_EVENTS; sent += 1) {
+  for (let sent = 0; sent < events; sent += 1) {
     if (response.destroyed) return;
     flood.sent = sent + 1;
     if (!response.write(event)) {
