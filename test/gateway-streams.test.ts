@@ -272,8 +272,11 @@ describe.each(backends())('streams billed however they end, on $name', (backend)
     response.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
     response.pause();
     const gatewaySide = await served;
-    // The gateway's writes fill the socket of a client that reads nothing, until its response waits for drain.
+    // The gateway's writes fill the socket of a client that reads nothing, until its response waits for drain,
+    // and then the upstream waits for the gateway: the relay is held, with most of the stream still to come.
     await until(() => gatewaySide.writableNeedDrain, "the gateway's response to wait for drain");
+    await until(() => mock.flood.waiting, 'the upstream to wait for drain');
+    expect(mock.flood.sent).toBeLessThan(LONG_STREAM_EVENTS);
     response.resume();
     await once(response, 'end');
     const events = eventsIn(text);

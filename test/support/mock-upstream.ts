@@ -88,8 +88,12 @@ export const SCRIPTED_SCENARIOS = [
 /** The most events a flood-stream sends: 2 KiB each, 64 MiB in all, far past any socket buffer. */
 export const FLOOD_EVENTS = 32_768;
 
-/** How many 2 KiB events a long-stream sends before the recording's last events: 4 MiB. */
-export const LONG_STREAM_EVENTS = 2_048;
+/**
+ * How many 2 KiB events a long-stream sends before the recording's last events: 32 MiB, four times what the
+ * sockets between a paused client and the upstream were seen to hold (a flood-stream's upstream waited after
+ * 2,338–3,787 events).
+ */
+export const LONG_STREAM_EVENTS = 16_384;
 
 /** How long a wait on the mock gives up after: only a hang, never a slow machine, gets that far. */
 const WAIT_LIMIT_MS = 120_000;
