@@ -33,6 +33,7 @@ describe.each(backends())('idempotent calls on $name', (backend) => {
     const calls = new IdempotentCalls(database.db, recordingLogger('info').logger);
     const first = calls.begin(caller, undefined, { model: 'm' });
     const second = calls.begin(caller, '', { model: 'm' });
+    expect([first.keeps, second.keeps]).toEqual([false, false]); // a stream's frames are not collected for it
     const started = [await first.start(), await second.start()];
     expect(started.map((call) => call.kind)).toEqual(['run', 'run']);
     const [a, b] = started.map((call) => (call.kind === 'run' ? call.requestId : ''));
@@ -53,6 +54,7 @@ describe.each(backends())('idempotent calls on $name', (backend) => {
     const calls = new IdempotentCalls(database.db, recordingLogger('info').logger, { instanceId: 'inst_runner' });
     const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
     const run = calls.begin(caller, 'key-replay', body);
+    expect(run.keeps).toBe(true);
     const started = await run.start();
     expect(started.kind).toBe('run');
     const requestId = started.kind === 'run' ? started.requestId : '';

@@ -20,6 +20,11 @@ export type StoredReply =
 export type StartedCall = { kind: 'run'; requestId: string } | { kind: 'replay'; reply: StoredReply };
 
 export interface IdempotentRun {
+  /**
+   * Whether `complete` keeps the reply (the call came with an Idempotency-Key): a stream's frames are collected
+   * for it only then, not held in memory to the stream's end for nothing.
+   */
+  readonly keeps: boolean;
   /** @throws GatewayError idempotency_conflict (same key, other request) or idempotency_in_progress. */
   start(): Promise<StartedCall>;
   complete(reply: StoredReply): Promise<void>;
@@ -42,11 +47,17 @@ export class IdempotentCalls {
   begin(caller: Caller, key: string | undefined, body: unknown): IdempotentRun {
     const requestId = `req_${randomUUID().replaceAll('-', '')}`;
     if (!key) {
-      return { start: async () => ({ kind: 'run', requestId }), complete: async () => undefined, abandon: async () => undefined };
+      return {
+        keeps: false,
+        start: async () => ({ kind: 'run', requestId }),
+        complete: async () => undefined,
+        abandon: async () => undefined,
+      };
     }
     const scope = { accountId: caller.accountId, key };
     let begun = false;
     return {
+      keeps: true,
       start: async () => {
         const outcome = await beginIdempotentRequest(
           this.db,

@@ -41,10 +41,12 @@ export async function replyToCall(
       'x-accel-buffering': 'no',
       ...answer.headers,
     });
-    const frames: string[] = [];
+    // Kept for a replay only when there is one to keep (an Idempotency-Key): otherwise a long stream's every frame
+    // would stay in memory until its end.
+    const frames: string[] | undefined = session.keeps ? [] : undefined;
     const out = new FrameWriter(reply.raw);
     for await (const frame of answer.frames) {
-      frames.push(frame);
+      frames?.push(frame);
       const sent = out.send(frame);
       if (sent !== true && !(await sent)) break; // the client left; the relay's finally settles the call
     }
@@ -52,8 +54,8 @@ export async function replyToCall(
     // The answer is stored before the response ends: a client that read the whole stream and retries at once
     // gets the replay, not a 409 "still in progress" (the end waits one write, and only with an Idempotency-Key).
     try {
-      if (answer.completed()) await session.complete({ kind: 'sse', statusCode: 200, headers: answer.headers, frames });
-      else await session.abandon();
+      if (!answer.completed()) await session.abandon();
+      else if (frames) await session.complete({ kind: 'sse', statusCode: 200, headers: answer.headers, frames });
     } finally {
       if (!reply.raw.destroyed) reply.raw.end();
     }
