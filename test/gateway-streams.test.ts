@@ -255,30 +255,45 @@ describe.each(backends())('streams billed however they end, on $name', (backend)
     await expectBilledOnce(account.id, 'aborted', HALF_TEXT);
   });
 
-  it('a client that stops reading for a while (the response held on backpressure) and reads on gets the whole stream, billed on its usage', async () => {
-    const account = await harness.createAccount('consumption_usd', { credits: '1' });
-    mock.queue('long-stream');
+  /** Posts STREAM from a raw HTTP client (a test can pause or destroy it): its response, and the gateway's side of it. */
+  async function rawStream(key: string) {
     const served = new Promise<ServerResponse>((resolve) => {
       harness.gateway.app.server.once('request', (_request: IncomingMessage, response: ServerResponse) => resolve(response));
     });
     const client = httpRequest(`${harness.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${account.key}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     });
+    client.on('error', () => undefined); // some tests destroy it on purpose
     client.end(JSON.stringify(STREAM));
     const [response] = (await once(client, 'response')) as [IncomingMessage];
+    return { client, response, gatewaySide: await served };
+  }
+
+  /** Until a client that reads nothing holds the gateway's response, and the gateway the upstream, on backpressure. */
+  async function heldOnBackpressure(gatewaySide: ServerResponse): Promise<void> {
+    await until(() => gatewaySide.writableNeedDrain, "the gateway's response to wait for drain");
+    await until(() => mock.flood.waiting, 'the upstream to wait for drain');
+  }
+
+  it('a client that stops reading for a while (the response held on backpressure) and reads on gets the whole stream, billed on its usage', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('long-stream');
+    const { client, response, gatewaySide } = await rawStream(account.key);
     expect(response.statusCode).toBe(200);
     let text = '';
     response.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
     response.pause();
-    const gatewaySide = await served;
-    // The gateway's writes fill the socket of a client that reads nothing, until its response waits for drain,
-    // and then the upstream waits for the gateway: the relay is held, with most of the stream still to come.
-    await until(() => gatewaySide.writableNeedDrain, "the gateway's response to wait for drain");
-    await until(() => mock.flood.waiting, 'the upstream to wait for drain');
-    expect(mock.flood.sent).toBeLessThan(LONG_STREAM_EVENTS);
-    response.resume();
-    await once(response, 'end');
+    try {
+      // The relay is held, with most of the stream still to come.
+      await heldOnBackpressure(gatewaySide);
+      expect(mock.flood.sent).toBeLessThan(LONG_STREAM_EVENTS);
+      response.resume();
+      await once(response, 'end');
+    } finally {
+      // Also when the above fails: a paused client would hold the gateway's shutdown on its answer.
+      if (!response.complete) client.destroy();
+    }
     const events = eventsIn(text);
     expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
     // Every one of the upstream's long events came through (the recording's own are a few characters each).
@@ -299,26 +314,14 @@ describe.each(backends())('streams billed however they end, on $name', (backend)
   it('a client that stops reading and then goes away (the response held on backpressure) is billed once, for what was generated', async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });
     mock.queue('flood-stream');
-    const served = new Promise<ServerResponse>((resolve) => {
-      harness.gateway.app.server.once('request', (_request: IncomingMessage, response: ServerResponse) => resolve(response));
-    });
-    const client = httpRequest(`${harness.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${account.key}`, 'content-type': 'application/json' },
-    });
-    client.on('error', () => undefined); // destroyed below on purpose
-    client.end(JSON.stringify(STREAM));
-    const [response] = (await once(client, 'response')) as [IncomingMessage];
+    const { client, response, gatewaySide } = await rawStream(account.key);
     expect([response.statusCode, response.headers.connection]).toEqual([200, 'keep-alive']);
     await once(response, 'data');
     response.pause();
-    // The gateway's writes to this client now fill the socket until its response waits for 'drain'.
-    const gatewaySide = await served;
     try {
-      await until(() => gatewaySide.writableNeedDrain, "the gateway's response to wait for drain");
-      // Held all the way up: the upstream waits for drain too, and the gateway holds a write's worth for its
-      // client (its socket's 16 KiB and a frame), not the upstream's flood.
-      await until(() => mock.flood.waiting, 'the upstream to wait for drain');
+      // Held all the way up, and the gateway holds a write's worth for its client (its socket's 16 KiB and what
+      // one turn relayed, at most 16 Ki characters more), not the upstream's flood.
+      await heldOnBackpressure(gatewaySide);
       expect(gatewaySide.writableLength).toBeLessThan(64 * 1024);
     } finally {
       // Also when the above fails: a paused client would hold the gateway's shutdown on its answer.

@@ -107,7 +107,7 @@ describe('FrameWriter', () => {
   });
 
   it('makes the caller wait while the client does not read, goes on once it drains, and stops when it leaves', async () => {
-    const { response, client, writes } = await exchange();
+    const { response, client } = await exchange();
     const out = new FrameWriter(response);
     const frame = `data: ${'y'.repeat(4_000)}\n\n`;
     /** Sends until the response waits for its client (at most 4,000 frames, 16 MB: far past loopback's buffers). */
@@ -123,11 +123,9 @@ describe('FrameWriter', () => {
     let { sent } = await sendUntilHeld();
     expect(sent).toBeInstanceOf(Promise);
     expect(response.writableNeedDrain).toBe(true);
-    const written = writes.length;
     client.resume(); // reading again drains it
     expect(await sent).toBe(true);
     expect(response.writableNeedDrain).toBe(false);
-    expect(writes.length).toBeGreaterThanOrEqual(written);
 
     client.pause();
     ({ sent } = await sendUntilHeld());

@@ -250,11 +250,14 @@ export async function startMockUpstream(): Promise<MockUpstream> {
         return;
       }
       case 'flood-stream':
-        mock.flood = { sent: 0, waiting: false };
-        return sendFlood(response, recorded('text').stream ?? [], mock.flood, FLOOD_EVENTS);
       case 'long-stream':
         mock.flood = { sent: 0, waiting: false };
-        return sendFlood(response, recorded('text').stream ?? [], mock.flood, LONG_STREAM_EVENTS);
+        return sendFlood(
+          response,
+          recorded('text').stream ?? [],
+          mock.flood,
+          scenario === 'long-stream' ? LONG_STREAM_EVENTS : FLOOD_EVENTS,
+        );
       case 'spaced-stream':
         return sendStream(response, spaced(recorded('text').stream ?? []));
       case 'plain-text': {
