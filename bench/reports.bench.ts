@@ -119,6 +119,7 @@ function makeRecord(index: number, fixture: Fixture, next: () => number): UsageR
     usage_anomaly: null,
     price_version: null,
     breakdown: null,
+    provider_usage: null,
     provider_cost: providerCost.toString(),
     markup: markup.toString(),
     charge: charge.toString(),

@@ -191,7 +191,9 @@ describe.skipIf(!chromiumInstalled)(title, { timeout: 180_000 }, () => {
     );
     expect(saved).toMatchObject({ cap: '20.5', period: 'month', timezone: 'Europe/Berlin', rpm: 1000 });
     // The next reset is the first of next month at midnight in Berlin.
-    expect(new Date(saved.usage.resets_at).toLocaleString('en-GB', { timeZone: 'Europe/Berlin' })).toMatch(/^01\/\d\d\/\d{4}, 00:00:00$/);
+    expect(new Date(saved.usage.resets_at).toLocaleString('en-GB', { timeZone: 'Europe/Berlin' })).toMatch(
+      /^01\/\d\d\/\d{4}, 00:00:00$/,
+    );
     await browser.screenshot('03b-limits');
   });
 
@@ -306,6 +308,14 @@ describe.skipIf(!chromiumInstalled)(title, { timeout: 180_000 }, () => {
     expect(await detail.getByTestId('call-capped').count()).toBe(0);
     expect(await detail.getByTestId('call-pricing').textContent()).toContain('match exact');
     expect(Number(await detail.getByTestId('call-price-version').textContent())).toBeGreaterThan(0);
+    // The provider's own usage, as it reported it: the record's, shown once the operator opens it.
+    const records = await admin<{ data: Array<{ ledger_entry_id: number | null; provider_usage: unknown }> }>(
+      `/admin/usage/records?account=${account.id}`,
+    );
+    const reported = records.data.find((record) => record.ledger_entry_id === entryId)!.provider_usage;
+    expect(reported).toMatchObject({ prompt_tokens: expect.any(Number), completion_tokens: expect.any(Number) });
+    await detail.getByText('Usage as the provider reported it').click();
+    expect(JSON.parse((await detail.getByTestId('call-provider-usage').textContent())!)).toEqual(reported);
     await browser.screenshot('08-calls');
   });
 

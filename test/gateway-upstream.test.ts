@@ -114,6 +114,65 @@ describe.each(backends())('gateway against recorded upstreams on $name', (backen
     await expectCharged(account.id, usage, charge);
   });
 
+  it("keeps the provider's usage as it reported it with the call's record, and only the money in its capture", async () => {
+    const recordings = loadRecordings();
+    for (const [scenario, model, recorded] of [
+      ['text', 'gpt-4o-mini', recordings.openai.text!.json!.body],
+      ['cache-hit', 'claude-sonnet-4-5', recordings.anthropic['cache-hit']!.json!.body],
+    ] as const) {
+      mock.reset();
+      const { account, usage } = await call(scenario, model);
+      await harness.flush();
+      const providerUsage = (JSON.parse(recorded) as { usage: Record<string, unknown> }).usage;
+      const log = await fetch(`${harness.url}/admin/usage/records?account=${account.id}`, {
+        headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      });
+      const [record] = ((await log.json()) as { data: Array<Record<string, unknown>> }).data;
+      // As the provider wrote it, its keys in their order: OpenAI's prompt_tokens includes the cached tokens,
+      // Anthropic's input_tokens excludes them.
+      expect(JSON.stringify(record!.provider_usage)).toBe(JSON.stringify(providerUsage));
+      expect(record!.charge).toBe(usage.tollgate.charge);
+      const capture = await harness.database.db
+        .selectFrom('ledger_entries')
+        .select(['id', 'amount', 'price_version', 'usage', 'breakdown'])
+        .where('request_id', '=', String(record!.request_id))
+        .where('kind', '=', 'capture')
+        .executeTakeFirstOrThrow();
+      expect(d(capture.amount).neg().toString()).toBe(usage.tollgate.charge);
+      expect(Number(capture.price_version)).toBe(record!.price_version);
+      expect([capture.usage, capture.breakdown]).toEqual([null, null]);
+      expect(record!.ledger_entry_id).toBe(Number(capture.id));
+    }
+  });
+
+  it("shows a call recorded before records kept the provider's usage with what its capture kept", async () => {
+    const { account } = await call('text', 'gpt-4o-mini');
+    await harness.flush();
+    const [record] = await harness.database.db
+      .selectFrom('usage_records')
+      .select('request_id')
+      .where('account_id', '=', account.id)
+      .execute();
+    // As an earlier version wrote the call: the raw usage in the capture's usage, none on the record.
+    const earlier = { input: { uncached: 16 }, raw: { prompt_tokens: 16, completion_tokens: 363, total_tokens: 379 } };
+    await harness.database.db
+      .updateTable('usage_records')
+      .set({ provider_usage: null })
+      .where('request_id', '=', record!.request_id)
+      .execute();
+    await harness.database.db
+      .updateTable('ledger_entries')
+      .set({ usage: JSON.stringify(earlier) })
+      .where('request_id', '=', record!.request_id)
+      .where('kind', '=', 'capture')
+      .execute();
+    const log = await fetch(`${harness.url}/admin/usage/records?account=${account.id}`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
+    const [shown] = ((await log.json()) as { data: Array<Record<string, unknown>> }).data;
+    expect(shown!.provider_usage).toEqual(earlier.raw);
+  });
+
   it('OpenAI streaming: asks for usage upstream and bills the final event (16 + 300 tokens)', async () => {
     const { account, usage } = await call('text', 'gpt-4o-mini', { stream: true });
     expect(mock.requests[0]?.body).toMatchObject({ stream: true, stream_options: { include_usage: true } });

@@ -86,6 +86,7 @@ function recordArbitrary(fixture: Fixture) {
         usage_anomaly: null,
         price_version: null,
         breakdown: null,
+        provider_usage: null,
         provider_cost: providerCost.toString(),
         markup: markup.toString(),
         charge: charge.toString(),

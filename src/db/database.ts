@@ -17,6 +17,7 @@ import * as declaredNamesAndWindows from './migrations/007-declared-names-and-wi
 import * as limits from './migrations/008-limits.js';
 import * as consoleSessions from './migrations/010-console-sessions.js';
 import * as usageRollupFunction from './migrations/011-usage-rollup-function.js';
+import * as providerUsage from './migrations/012-provider-usage.js';
 import type { PGliteSocketServer } from './pglite-socket-server.js';
 import type { Schema } from './schema.js';
 
@@ -65,6 +66,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '008-limits': limits,
   '010-console-sessions': consoleSessions,
   '011-usage-rollup-function': usageRollupFunction,
+  '012-provider-usage': providerUsage,
 };
 
 class StaticMigrationProvider implements MigrationProvider {

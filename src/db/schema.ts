@@ -241,6 +241,8 @@ export interface UsageRecordsTable {
   usage_anomaly: ColumnType<unknown | null, string | null | undefined, string | null>;
   price_version: number | null;
   breakdown: Json<unknown> | null;
+  /** The provider's usage as it reported it (its answer's `usage`, before normalisation); null when it reported none. */
+  provider_usage: ColumnType<unknown | null, string | null | undefined, string | null>;
   provider_cost: Numeric;
   /** charge − provider_cost, kept apart for reports. */
   markup: ColumnType<Numeric, Numeric | undefined, Numeric>;

@@ -215,12 +215,9 @@ export class CallPipeline {
     }
     let charged;
     try {
-      charged = await reservations.settle(call.hold, {
-        amount: debit.amount,
-        priceVersion: call.resolution.price.version,
-        usage: { ...usage, raw: usage.raw ?? null },
-        breakdown,
-      });
+      // The capture is the money: its amount and the price version it was priced at. The usage and the breakdown
+      // go with the call's usage record (recorder.record below), the provider's raw usage included.
+      charged = await reservations.settle(call.hold, { amount: debit.amount, priceVersion: call.resolution.price.version });
     } catch (error) {
       // Nothing was captured (the capture could not be written): the call answers 500 "not charged", so its
       // hold goes back now rather than staying reserved until the sweeper, and it is recorded as failed.

@@ -44,6 +44,15 @@ function failedCall(requestId: string, accountId: string): PreparedCall {
   } as unknown as PreparedCall;
 }
 
+/** What the provider reported, as it wrote it: nested, with a null and text a JSON encoder must escape. */
+const PROVIDER_USAGE = {
+  prompt_tokens: 1525,
+  completion_tokens: 581,
+  prompt_tokens_details: { cached_tokens: 300, audio_tokens: 7 },
+  completion_tokens_details: { reasoning_tokens: 128, audio_tokens: 3, accepted_prediction_tokens: null },
+  service_note: 'ünïcode ✓ 🙂 "quoted" \\ \n',
+};
+
 /** A settled call with every column set: a priced breakdown with markup, cache and reasoning tokens, a stream. */
 function settledCall(requestId: string, accountId: string, requestedModel: string): [PreparedCall, CallOutcome] {
   const call = { ...failedCall(requestId, accountId), stream: true };
@@ -51,6 +60,7 @@ function settledCall(requestId: string, accountId: string, requestedModel: strin
   const usage = emptyUsage();
   Object.assign(usage.input, { uncached: 1200, cacheRead: 300, cacheWrite: 20, cacheWrite1h: 5, audio: 7 });
   Object.assign(usage.output, { text: 450, reasoning: 128, audio: 3 });
+  usage.raw = PROVIDER_USAGE;
   const d = Decimal.parse;
   const providerCost = d('0.000123456789012345678');
   const breakdown: CostBreakdown = {
@@ -263,6 +273,7 @@ describe.each(backends())('usage recorder on $name', (backend) => {
         markup: { percent: '12.5', fixedFee: '0.001', amount: '0.00101543209862654321', rule: 'account' },
         charge: '0.001138888887638888888',
       },
+      provider_usage: PROVIDER_USAGE,
       provider_cost: '0.000123456789012345678',
       charge: '0.001138888887638888888',
       debit: '0.001138888887638888888',

@@ -27,6 +27,7 @@ export const USAGE_COLUMNS = [
   'usage_anomaly',
   'price_version',
   'breakdown',
+  'provider_usage',
   'provider_cost',
   'markup',
   'charge',
@@ -187,7 +188,9 @@ function batchInsert(db: Db, json: string, span: { from: string; to: string }) {
           USAGE_COLUMNS.map((column) =>
             column === 'breakdown' || column === 'usage_anomaly'
               ? sql<string>`(queued.${sql.ref(column)} #>> '{}')::jsonb`.as(column)
-              : (`queued.${column}` as const),
+              : column === 'provider_usage'
+                ? sql<string>`(queued.provider_usage #>> '{}')::json`.as(column)
+                : (`queued.${column}` as const),
           ),
         )
         // A scalar subquery, probed per record through the (request id, created_at) index: as NOT EXISTS the

@@ -28,7 +28,8 @@ export const MAX_RECORDS_PAGE = 1000;
  * same on the millionth record as on the first (an OFFSET would read and skip everything before it), and
  * records arriving meanwhile do not shift the pages. The cursor carries the last record's time to the
  * microsecond, as the database keeps it. Each record comes with its cost breakdown, price version, pricing
- * source and match, and the id of the capture entry it produced in the ledger (null for a call not charged).
+ * source and match, the provider's usage as it reported it, and the id of the capture entry it produced in the
+ * ledger (null for a call not charged).
  *
  * @throws GatewayError invalid_request for a cursor this function did not make.
  */
@@ -47,7 +48,7 @@ export async function listUsageRecords(
   }
   const result = await sql<RecordRow>`
     select record.*, to_char(record.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_time, account.name as account_name, api_key.prefix as key_prefix,
-      capture.id as ledger_entry_id
+      capture.id as ledger_entry_id, coalesce(record.provider_usage, (capture.usage -> 'raw')::json) as reported_usage
     from usage_records as record
     join accounts as account on account.id = record.account_id
     left join api_keys as api_key on api_key.id = record.api_key_id
@@ -100,6 +101,8 @@ interface RecordRow {
   breakdown: unknown;
   usage_anomaly: unknown;
   ledger_entry_id: number | null;
+  /** The record's provider usage; for a call recorded before records kept it, what its capture entry kept. */
+  reported_usage: unknown;
 }
 
 export type UsageRecordJson = ReturnType<typeof recordJson>;
@@ -141,6 +144,8 @@ function recordJson(row: RecordRow) {
     breakdown: row.breakdown ?? null,
     /** Usage the upstream reported beyond what the call could produce, and how it was charged; null when none. */
     usage_anomaly: row.usage_anomaly ?? null,
+    /** The provider's usage as it reported it, before normalisation; null when it reported none (usage estimated, a failed call). */
+    provider_usage: row.reported_usage ?? null,
     ledger_entry_id: row.ledger_entry_id,
   };
 }

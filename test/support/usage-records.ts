@@ -22,6 +22,7 @@ export function usageRecordRow(requestId: string, accountId: string, createdAt: 
     usage_anomaly: null,
     price_version: null,
     breakdown: null,
+    provider_usage: null,
     provider_cost: '0.0002202',
     markup: '0',
     charge: '0.0002202',

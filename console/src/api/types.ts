@@ -328,6 +328,8 @@ export interface UsageRecord {
   ledger_entry_id: number | null;
   /** Usage the upstream reported beyond what the call could produce, and how it was charged (when the log carries it). */
   usage_anomaly?: { reasons?: string[]; policy?: 'cap' | 'charge' } | null;
+  /** The provider's usage as it reported it, before normalisation; null when it reported none. */
+  provider_usage: unknown;
 }
 
 /** An account's month from the ledger (GET /admin/accounts/<account>/statement, GET /account/statement). */

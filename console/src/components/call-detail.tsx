@@ -7,7 +7,8 @@ const PER_UNIT_COMPONENTS = new Set(['request', 'image']);
 
 /**
  * One call explained to the cent: each priced component (units × rate = amount), the price version and how
- * the model's price was found, the markup, the charge, and the ledger entry that took it.
+ * the model's price was found, the markup, the charge, the ledger entry that took it, and the usage as the provider
+ * reported it (before tollgate normalised it), to check a charge against the provider's own figures.
  */
 export function CallDetail({ record }: { record: UsageRecord }) {
   const breakdown = record.breakdown;
@@ -124,6 +125,12 @@ export function CallDetail({ record }: { record: UsageRecord }) {
       ) : (
         <p className="hint">No breakdown: the call was not priced ({record.status}).</p>
       )}
+      {record.provider_usage !== null && record.provider_usage !== undefined ? (
+        <details className="provider-usage">
+          <summary>Usage as the provider reported it</summary>
+          <pre data-testid="call-provider-usage">{JSON.stringify(record.provider_usage, null, 2)}</pre>
+        </details>
+      ) : null}
     </div>
   );
 }
