@@ -273,6 +273,8 @@ describe.each(backends())('gateway against recorded upstreams on $name', (backen
       .where('account_id', '=', account.id)
       .executeTakeFirstOrThrow();
     expect(record.usage_estimated).toBe(true);
+    // Nothing reported, nothing kept as reported.
+    expect(record.provider_usage).toBeNull();
     expect((await capturedTotal(harness.database.db, account.id)).toString()).toBe(usage.tollgate.charge);
     await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
   });

@@ -156,7 +156,7 @@ describe.each(backends())('the call pipeline on $name', (backend) => {
     await calls.settle(third, usageOf(10, 20));
   });
 
-  it('records the call under the id it was given, streamed or not, with a latency within the time it took; the capture keeps the usage', async () => {
+  it('records the call under the id it was given, streamed or not, with a latency within the time it took and the usage as the provider reported it; the capture keeps the money only', async () => {
     const caller = await callerWith('1');
     const calls = pipeline();
     const settledId = nextRequestId();
@@ -186,13 +186,15 @@ describe.each(backends())('the call pipeline on $name', (backend) => {
     expect(failure.latency_ms).toBeGreaterThanOrEqual(0);
     expect(failure.latency_ms).toBeLessThanOrEqual(Math.ceil(failedWithin));
 
-    const captureOf = async (requestId: string) => {
+    // The provider's own report is kept with the call's record, and a usage without one has none; the capture
+    // keeps the money only.
+    expect(success.provider_usage).toEqual(reported.raw);
+    expect((await usageRecordOf(db, unreportedId)).provider_usage).toBeNull();
+    expect(failure.provider_usage).toBeNull();
+    for (const requestId of [settledId, unreportedId]) {
       const capture = (await entriesOfRequest(db, requestId)).find((entry) => entry.kind === 'capture');
-      return capture?.usage;
-    };
-    // The provider's own report is kept with the charge, and a usage without one says so.
-    expect(await captureOf(settledId)).toEqual(reported);
-    expect(await captureOf(unreportedId)).toEqual({ ...usageOf(5, 6), raw: null });
+      expect([capture?.usage, capture?.breakdown, Number(capture?.price_version)]).toEqual([null, null, success.price_version]);
+    }
     expect(await entriesOfRequest(db, failedId)).toEqual([]);
     // Each settled call told what its wallet had left.
     expect(creditsLeft.filter(([walletId]) => walletId === caller.accountId)).toHaveLength(2);

@@ -202,7 +202,7 @@ function usageRow(call: PreparedCall, outcome: CallOutcome): RecordRow {
     price_version: call.resolution.price.version ?? null,
     breakdown: report ? JSON.stringify(report.breakdown) : null,
     // What the provider reported, as it reported it (the capture keeps only the amount): null when it reported none.
-    provider_usage: usage?.raw === undefined || usage.raw === null ? null : JSON.stringify(usage.raw),
+    provider_usage: usage?.raw === undefined ? null : JSON.stringify(usage.raw),
     provider_cost: (report?.breakdown.providerCost ?? Decimal.ZERO).toString(),
     markup: (report?.breakdown.markup?.amount ?? Decimal.ZERO).toString(),
     charge: (report?.breakdown.charge ?? Decimal.ZERO).toString(),
