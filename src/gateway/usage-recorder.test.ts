@@ -15,7 +15,7 @@ import { emptyUsage } from '../pricing/usage.js';
 import type { CostBreakdown } from '../pricing/types.js';
 import type { PreparedCall } from './pipeline.js';
 import type { ChargeReport } from './usage-payload.js';
-import { UsageRecorder, type CallOutcome } from './usage-recorder.js';
+import { UsageRecorder, type CallOutcome, type RecordRow } from './usage-recorder.js';
 import { until } from '../../test/support/wait.js';
 
 /** A failed call as the pipeline prepares it: only what a usage record reads is meaningful here. */
@@ -162,6 +162,38 @@ describe.each(backends())('usage recorder on $name', (backend) => {
       // Nothing is left pending: closing deletes the segment instead of keeping it for a replay.
       journal.close();
       expect(readdirSync(directory)).toEqual([]);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it("replays a record an earlier version journaled, without the provider's usage, alone and in a batch", async () => {
+    const directory = mkdtempSync(path.join(tmpdir(), 'tollgate-recorder-journal-'));
+    try {
+      // The rows as this version journals them, then as the version before migration 012 did: without the key.
+      const journal = new CaptureJournal(directory, 'inst_earlier', { sync: 'write' });
+      const journaling = new UsageRecorder(database.db, createLogger('silent'), { journal, lingerMs: 60_000 });
+      journaling.record(...settledCall('earlier-template', accountId, 'gpt-4o-mini'));
+      const [line] = readdirSync(directory).flatMap((file) =>
+        readFileSync(path.join(directory, file), 'utf8').trim().split('\n'),
+      );
+      const { provider_usage: current, ...earlier } = (JSON.parse(line!) as { row: RecordRow }).row;
+      expect(JSON.parse(current as string)).toEqual(PROVIDER_USAGE);
+      await journaling.flush();
+      journal.close();
+      const ids = ['earlier-alone', 'earlier-batch-1', 'earlier-batch-2'];
+      const rowOf = (id: string) => ({ ...earlier, request_id: id }) as RecordRow;
+      await recorder.replay([rowOf(ids[0]!)]);
+      await recorder.replay([rowOf(ids[1]!), rowOf(ids[2]!)]);
+      const rows = await database.db
+        .selectFrom('usage_records')
+        .selectAll()
+        .where('request_id', 'in', ids)
+        .orderBy('request_id')
+        .execute();
+      expect(rows.map((row) => [row.request_id, row.provider_usage, row.charge])).toEqual(
+        [...ids].sort().map((id) => [id, null, '0.001138888887638888888']),
+      );
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
