@@ -1,9 +1,17 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase, type Database } from '../src/db/database.js';
 import type { BudgetMode } from '../src/db/schema.js';
+import { writeUsageRecords } from '../src/gateway/usage-writer.js';
+import { captureBatch } from '../src/ledger/capture-batch.js';
+import { holdBatcher } from '../src/ledger/hold-batch.js';
+import { releaseHold } from '../src/ledger/settlement.js';
 import { InsufficientCreditsError } from '../src/ledger/errors.js';
 import { Ledger } from '../src/ledger/ledger.js';
 import { Decimal } from '../src/money/decimal.js';
 import { postgresBackend, type TestDatabase } from './support/backends.js';
+import { usageRecordRow } from './support/usage-records.js';
+import { until } from './support/wait.js';
 
 /**
  * The overselling bug every peer shipped (litellm#34732, one-api#2440: parallel requests all pass a
@@ -127,6 +135,138 @@ describe.skipIf(!backend)(`ledger concurrency on postgres${reason}`, () => {
       ]);
     }
     expect((await ledger.openHolds(account.id)).count).toBe(0);
+    expect((await ledger.verify()).ok).toBe(true);
+  });
+});
+
+/**
+ * A ledger batch (captures, a lease's release, holds) locks its accounts' rows while it runs; a usage record or
+ * ledger entry inserted meanwhile by another writer (the usage batch, another gateway process) checks its
+ * foreign key to the account with FOR KEY SHARE. The batches lock FOR NO KEY UPDATE, as an UPDATE of the
+ * balance does, which that check does not wait for: with FOR UPDATE, every usage batch of two processes
+ * billing one account waited for the other's capture batches (bench:gateway with two workers: a usage batch
+ * took 115 ms on average instead of 16).
+ *
+ * Each case stalls the batch while it holds the row: another transaction has inserted, not committed, an
+ * entry with the request and kind the batch is about to insert (for another account, whose row that insert's
+ * own foreign key check locks), so the batch waits on that unique key. A usage record for the batch's account
+ * must then go in, on a connection that gives up after 10 s of waiting for a lock.
+ */
+describe.skipIf(!backend)(`a ledger batch and another writer's usage records on postgres${reason}`, () => {
+  let database: TestDatabase;
+  let other: Database;
+  let ledger: Ledger;
+  let bystander: string;
+  beforeAll(async () => {
+    database = await backend!.open();
+    ledger = new Ledger(database.db);
+    bystander = (await ledger.createAccount({ name: 'lock-bystander', mode: 'consumption_usd' })).account.id;
+    const url = new URL(database.url!);
+    url.searchParams.set('options', '-c lock_timeout=10000');
+    other = await openDatabase({ kind: 'postgres', url: url.toString() });
+  });
+  afterAll(async () => {
+    await other?.close();
+    await database?.close();
+  });
+
+  async function stalledWhileRecording(
+    accountId: string,
+    stall: { requestId: string; kind: 'capture' | 'release' | 'hold' },
+    run: () => Promise<unknown>,
+  ): Promise<unknown> {
+    const blocker = new pg.Client({ connectionString: database.url });
+    await blocker.connect();
+    try {
+      await blocker.query('begin');
+      // On another account: its foreign key check locks that account's row, not the batch's.
+      await blocker.query(
+        `insert into ledger_entries (account_id, kind, amount, unit, request_id) values ($1, $2, 0, 'usd', $3)`,
+        [bystander, stall.kind, stall.requestId],
+      );
+      const blockerPid = (await blocker.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+      const running = run();
+      running.catch(() => undefined);
+      await until(
+        async () =>
+          (
+            await blocker.query<{ n: number }>(
+              'select count(*)::int as n from pg_stat_activity where datname = current_database() and $1 = any(pg_blocking_pids(pid))',
+              [blockerPid],
+            )
+          ).rows[0]!.n === 1,
+        `the ledger batch to wait on the uncommitted ${stall.kind} of ${stall.requestId}`,
+      );
+      // The batch holds the account's row and waits: another writer's record for the account goes in.
+      const recorded = await writeUsageRecords(other.db, [
+        usageRecordRow(`${stall.requestId}-record`, accountId, new Date().toISOString()),
+      ]);
+      expect(recorded).toBe(1);
+      await blocker.query('rollback');
+      return await running;
+    } finally {
+      await blocker.end();
+    }
+  }
+
+  it('a capture batch', async () => {
+    const { account } = await ledger.createAccount({
+      name: 'lock-capture',
+      mode: 'consumption_usd',
+      credits: Decimal.parse('1'),
+    });
+    for (const requestId of ['lock-capture-1', 'lock-capture-2'])
+      await ledger.hold({ accountId: account.id, requestId, amount: Decimal.parse('0.3') });
+    const results = (await stalledWhileRecording(account.id, { requestId: 'lock-capture-2', kind: 'capture' }, () =>
+      captureBatch(database.db, [
+        { requestId: 'lock-capture-1', amount: Decimal.parse('0.1') },
+        { requestId: 'lock-capture-2', amount: Decimal.parse('0.2') },
+      ]),
+    )) as Array<{ value?: { captured: Decimal } }>;
+    expect(results.map((result) => result.value?.captured.toString())).toEqual(['0.1', '0.2']);
+    expect((await ledger.getAccount(account.id)).balance.toString()).toBe('0.7');
+    expect((await ledger.verify()).ok).toBe(true);
+  });
+
+  it("a lease's release", async () => {
+    const { account } = await ledger.createAccount({
+      name: 'lock-release',
+      mode: 'consumption_usd',
+      credits: Decimal.parse('1'),
+    });
+    await ledger.hold({ accountId: account.id, requestId: 'lock-release-1', amount: Decimal.parse('0.4') });
+    const released = await stalledWhileRecording(account.id, { requestId: 'lock-release-1', kind: 'release' }, () =>
+      releaseHold(database.db, 'lock-release-1'),
+    );
+    const { released: didRelease, amount } = released as { released: boolean; amount: Decimal };
+    expect([didRelease, amount.toString()]).toEqual([true, '0.4']);
+    expect((await ledger.getAccount(account.id)).available.toString()).toBe('1');
+    expect((await ledger.verify()).ok).toBe(true);
+  });
+
+  it('a batch of holds', async () => {
+    const { account } = await ledger.createAccount({ name: 'lock-holds', mode: 'consumption_usd', credits: Decimal.parse('1') });
+    // The first hold goes alone and is kept in flight until the other two are queued: they share a transaction.
+    let admit!: () => void;
+    const admitted = new Promise<void>((resolve) => (admit = resolve));
+    const holds = holdBatcher(database.db, async (db, input) => {
+      await admitted;
+      return ledger.hold(input);
+    });
+    const inputs = ['lock-holds-1', 'lock-holds-2', 'lock-holds-3'].map((requestId) => ({
+      accountId: account.id,
+      requestId,
+      amount: Decimal.parse('0.25'),
+    }));
+    const first = holds.submit(inputs[0]!);
+    const outcomes = await stalledWhileRecording(account.id, { requestId: 'lock-holds-3', kind: 'hold' }, () => {
+      const rest = Promise.all(inputs.slice(1).map((input) => holds.submit(input)));
+      admit();
+      return Promise.all([first, rest]);
+    });
+    const [alone, together] = outcomes as [{ available: Decimal }, Array<{ available: Decimal }>];
+    expect([alone, ...together].map((outcome) => outcome.available.toString())).toEqual(['0.75', '0.5', '0.25']);
+    expect((await ledger.openHolds(account.id)).total.toString()).toBe('0.75');
     expect((await ledger.verify()).ok).toBe(true);
   });
 });

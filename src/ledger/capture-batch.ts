@@ -83,7 +83,9 @@ async function captureInTransaction(db: Kysely<Schema>, inputs: CaptureInput[]):
       .where('hold.request_id', '=', anyOf(holdIds))
       .where('hold.kind', '=', 'hold')
       .orderBy('accounts.id')
-      .forUpdate('accounts')
+      // The lock an UPDATE of the balance takes: it excludes every other ledger writer of these accounts, not
+      // another writer's foreign key check (a usage record naming the account), which FOR UPDATE held back.
+      .forNoKeyUpdate('accounts')
       .execute();
     const settledRows = await transaction
       .selectFrom('ledger_entries')

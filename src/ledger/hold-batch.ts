@@ -62,7 +62,8 @@ async function holdInTransaction(db: Kysely<Schema>, inputs: HoldInput[]): Promi
       .select(['id', 'status', 'available', 'budget_mode'])
       .where('id', 'in', accountIds)
       .orderBy('id')
-      .forUpdate()
+      // As the capture batch locks (capture-batch.ts): other holds and settlements wait, foreign key checks do not.
+      .forNoKeyUpdate()
       .execute();
     const existing = await transaction
       .selectFrom('ledger_entries')

@@ -59,7 +59,8 @@ async function settlementState(transaction: Transaction<Schema>, requestId: stri
     ])
     .where('hold.request_id', '=', requestId)
     .where('hold.kind', '=', 'hold')
-    .forUpdate('accounts')
+    // As the capture batch locks (capture-batch.ts): other settlements wait, foreign key checks do not.
+    .forNoKeyUpdate('accounts')
     .executeTakeFirst();
   if (!hold) throw new HoldNotFoundError(requestId);
   const settled = await transaction
