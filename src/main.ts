@@ -145,6 +145,7 @@ export async function startGateway(config: Config, logger: Logger, options: Star
         : undefined;
     cleanups.push(() => writeThread?.close());
     const recorder = new UsageRecorder(database.db, logger, {
+      lingerMs: config.ledger.writeLingerMs,
       ...(journal ? { journal } : {}),
       ...(writeThread ? { writeRecords: (records) => writeThread.usageRecords(records) } : {}),
     });
@@ -163,6 +164,7 @@ export async function startGateway(config: Config, logger: Logger, options: Star
     if (config.ledger.holds === 'lease') {
       const leases = new CreditLeases(database.db, {
         ...config.ledger.lease,
+        writeLingerMs: config.ledger.writeLingerMs,
         logger,
         instance,
         ...(journal ? { journal } : {}),

@@ -24,6 +24,14 @@ describe('configuration', () => {
     );
   });
 
+  it('lets a capture and a usage record wait 250 ms for company by default, 0 to 2,000 when set', () => {
+    expect(loadConfig({}).ledger.writeLingerMs).toBe(250);
+    expect(loadConfig({ TOLLGATE_WRITE_LINGER_MS: '0' }).ledger.writeLingerMs).toBe(0);
+    expect(loadConfig({ TOLLGATE_WRITE_LINGER_MS: '2000' }).ledger.writeLingerMs).toBe(2_000);
+    expect(() => loadConfig({ TOLLGATE_WRITE_LINGER_MS: '2001' })).toThrow(/TOLLGATE_WRITE_LINGER_MS must be at most 2000/);
+    expect(() => loadConfig({ TOLLGATE_WRITE_LINGER_MS: '0.5' })).toThrow(/TOLLGATE_WRITE_LINGER_MS must be a whole number/);
+  });
+
   it('names the variable when TOLLGATE_HOLDS is neither mode', () => {
     expect(() => loadConfig({ TOLLGATE_HOLDS: 'sometimes' })).toThrow(/TOLLGATE_HOLDS must be "lease" or "per_call"/);
   });
