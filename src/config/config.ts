@@ -173,8 +173,8 @@ const DEFAULT_LEASE_MAX_CALLS = 2_048;
 
 /**
  * How long a capture and a usage record wait for company (TOLLGATE_WRITE_LINGER_MS). 250 ms, not 100: with two
- * workers billing one account at 50 connections, PostgreSQL spent 10–15% less CPU per call (three pairs of runs,
- * each lower), and the added p99 at sequential calls did not move with the batches' size (README, "Benchmarks").
+ * workers billing one account at 50 connections, PostgreSQL spent 11–37% less CPU per call (five pairs of runs,
+ * each lower), and the added p99 at sequential calls did not move with the batches' size (README, "Larger batches").
  */
 const DEFAULT_WRITE_LINGER_MS = 250;
 /** Past this, a call's capture would wait longer than an idle lease lives (TOLLGATE_LEASE_IDLE_MS's default). */
