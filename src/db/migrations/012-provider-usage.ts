@@ -7,12 +7,12 @@ import type { Kysely } from 'kysely';
  *
  * Before, a capture carried the normalised usage, the raw usage and the breakdown as JSON that nothing read
  * back (the record already held the token counts and the breakdown): about 1 KB per call written twice, in
- * the ledger and in the journal, and the larger part of what inserting a capture cost PostgreSQL (README,
+ * the ledger and in the journal, and close to half of what inserting a capture cost PostgreSQL (README,
  * "What a capture row costs PostgreSQL"). Captures written before this migration keep theirs; the request log
  * reads a record's raw usage from its capture when the record has none.
  *
  * `json`, not `jsonb`: the text as the provider wrote it, its keys in their order, checked but not converted (about
- * 300 bytes for an OpenAI usage object, where `jsonb` took 370); nothing queries inside it. A nullable column
+ * 260 bytes for an OpenAI usage object, where `jsonb` took 370); nothing queries inside it. A nullable column
  * without a default: adding it rewrites no row, on the partitioned table and each month.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
