@@ -80,6 +80,12 @@ function settledCall(requestId: string, accountId: string, requestedModel: strin
     debit: { amount: breakdown.charge, unit: 'usd' },
     shortfall: Decimal.ZERO,
     creditsRemaining: d('9.5'),
+    // Charged at the worst case held: the anomaly travels as JSON text inside the batch's JSON, as the breakdown does.
+    anomaly: {
+      reasons: ['reported 581 output tokens, past the 500 "max_tokens" allowed'],
+      policy: 'cap',
+      reported: { charge: d('0.002'), debit: d('0.002') },
+    },
   };
   return [call, { status: 'success', report, latencyMs: 1234.5 }];
 }
@@ -293,7 +299,11 @@ describe.each(backends())('usage recorder on $name', (backend) => {
       reasoning_tokens: 128,
       output_audio_tokens: 3,
       usage_estimated: false,
-      usage_anomaly: null,
+      usage_anomaly: {
+        reasons: ['reported 581 output tokens, past the 500 "max_tokens" allowed'],
+        policy: 'cap',
+        reported: { charge: '0.002', debit: '0.002' },
+      },
       price_version: expect.anything(),
       breakdown: {
         lines: [
