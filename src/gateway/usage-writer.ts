@@ -42,6 +42,18 @@ export const USAGE_COLUMNS = [
   'created_at',
 ] as const satisfies ReadonlyArray<keyof UsageRow>;
 
+/**
+ * The columns a record carries as JSON text (serialised once, inside the row's JSON), and the type each is stored
+ * as: the batch unwraps the text and casts it, so a JSON `null` stays a JSON null and an absent one SQL NULL. The
+ * type goes into the statement's text, from this map only.
+ */
+const JSON_TEXT_COLUMNS: Partial<Record<(typeof USAGE_COLUMNS)[number], 'json' | 'jsonb'>> = {
+  breakdown: 'jsonb',
+  usage_anomaly: 'jsonb',
+  // As the provider wrote it, its keys in their order (migration 012).
+  provider_usage: 'json',
+};
+
 /** A record as written: exactly the columns above, so the JSON batch carries every one of them. */
 export type UsageRecordRow = { [Column in Exclude<(typeof USAGE_COLUMNS)[number], 'created_at'>]: UsageRow[Column] } & {
   /** ISO time, set by the writer's caller: the partition key, and part of what makes a retried write a no-op. */
@@ -185,13 +197,12 @@ function batchInsert(db: Db, json: string, span: { from: string; to: string }) {
       select
         .selectFrom(sql<UsageRecordRow>`json_populate_recordset(null::usage_records, ${json})`.as('queued'))
         .select(
-          USAGE_COLUMNS.map((column) =>
-            column === 'breakdown' || column === 'usage_anomaly'
-              ? sql<string>`(queued.${sql.ref(column)} #>> '{}')::jsonb`.as(column)
-              : column === 'provider_usage'
-                ? sql<string>`(queued.provider_usage #>> '{}')::json`.as(column)
-                : (`queued.${column}` as const),
-          ),
+          USAGE_COLUMNS.map((column) => {
+            const stored = JSON_TEXT_COLUMNS[column];
+            return stored
+              ? sql<string>`(queued.${sql.ref(column)} #>> '{}')::${sql.raw(stored)}`.as(column)
+              : (`queued.${column}` as const);
+          }),
         )
         // A scalar subquery, probed per record through the (request id, created_at) index: as NOT EXISTS the
         // planner chose an anti-join over a scan of the whole month, which made each batch slower than the last.
