@@ -170,11 +170,16 @@ describe.skipIf(!backend)(`a ledger batch and another writer's usage records on 
     await database?.close();
   });
 
-  async function stalledWhileRecording(
+  /** An account of its own for a case, with 1 USD. */
+  async function fundedAccount(name: string): Promise<string> {
+    return (await ledger.createAccount({ name, mode: 'consumption_usd', credits: Decimal.parse('1') })).account.id;
+  }
+
+  async function stalledWhileRecording<Outcome>(
     accountId: string,
     stall: { requestId: string; kind: 'capture' | 'release' | 'hold' },
-    run: () => Promise<unknown>,
-  ): Promise<unknown> {
+    run: () => Promise<Outcome>,
+  ): Promise<Outcome> {
     const blocker = new pg.Client({ connectionString: database.url });
     await blocker.connect();
     try {
@@ -210,63 +215,56 @@ describe.skipIf(!backend)(`a ledger batch and another writer's usage records on 
   }
 
   it('a capture batch', async () => {
-    const { account } = await ledger.createAccount({
-      name: 'lock-capture',
-      mode: 'consumption_usd',
-      credits: Decimal.parse('1'),
-    });
+    const accountId = await fundedAccount('lock-capture');
     for (const requestId of ['lock-capture-1', 'lock-capture-2'])
-      await ledger.hold({ accountId: account.id, requestId, amount: Decimal.parse('0.3') });
-    const results = (await stalledWhileRecording(account.id, { requestId: 'lock-capture-2', kind: 'capture' }, () =>
+      await ledger.hold({ accountId, requestId, amount: Decimal.parse('0.3') });
+    const results = await stalledWhileRecording(accountId, { requestId: 'lock-capture-2', kind: 'capture' }, () =>
       captureBatch(database.db, [
         { requestId: 'lock-capture-1', amount: Decimal.parse('0.1') },
         { requestId: 'lock-capture-2', amount: Decimal.parse('0.2') },
       ]),
-    )) as Array<{ value?: { captured: Decimal } }>;
-    expect(results.map((result) => result.value?.captured.toString())).toEqual(['0.1', '0.2']);
-    expect((await ledger.getAccount(account.id)).balance.toString()).toBe('0.7');
+    );
+    expect(results.map((result) => ('value' in result ? result.value.captured.toString() : result.error))).toEqual([
+      '0.1',
+      '0.2',
+    ]);
+    expect((await ledger.getAccount(accountId)).balance.toString()).toBe('0.7');
     expect((await ledger.verify()).ok).toBe(true);
   });
 
-  it("a lease's release", async () => {
-    const { account } = await ledger.createAccount({
-      name: 'lock-release',
-      mode: 'consumption_usd',
-      credits: Decimal.parse('1'),
-    });
-    await ledger.hold({ accountId: account.id, requestId: 'lock-release-1', amount: Decimal.parse('0.4') });
-    const released = await stalledWhileRecording(account.id, { requestId: 'lock-release-1', kind: 'release' }, () =>
+  it("a release (a lease's close, a failed call's hold)", async () => {
+    const accountId = await fundedAccount('lock-release');
+    await ledger.hold({ accountId, requestId: 'lock-release-1', amount: Decimal.parse('0.4') });
+    const { released, amount } = await stalledWhileRecording(accountId, { requestId: 'lock-release-1', kind: 'release' }, () =>
       releaseHold(database.db, 'lock-release-1'),
     );
-    const { released: didRelease, amount } = released as { released: boolean; amount: Decimal };
-    expect([didRelease, amount.toString()]).toEqual([true, '0.4']);
-    expect((await ledger.getAccount(account.id)).available.toString()).toBe('1');
+    expect([released, amount.toString()]).toEqual([true, '0.4']);
+    expect((await ledger.getAccount(accountId)).available.toString()).toBe('1');
     expect((await ledger.verify()).ok).toBe(true);
   });
 
   it('a batch of holds', async () => {
-    const { account } = await ledger.createAccount({ name: 'lock-holds', mode: 'consumption_usd', credits: Decimal.parse('1') });
+    const accountId = await fundedAccount('lock-holds');
     // The first hold goes alone and is kept in flight until the other two are queued: they share a transaction.
     let admit!: () => void;
     const admitted = new Promise<void>((resolve) => (admit = resolve));
-    const holds = holdBatcher(database.db, async (db, input) => {
+    const holds = holdBatcher(database.db, async (_db, input) => {
       await admitted;
       return ledger.hold(input);
     });
     const inputs = ['lock-holds-1', 'lock-holds-2', 'lock-holds-3'].map((requestId) => ({
-      accountId: account.id,
+      accountId,
       requestId,
       amount: Decimal.parse('0.25'),
     }));
     const first = holds.submit(inputs[0]!);
-    const outcomes = await stalledWhileRecording(account.id, { requestId: 'lock-holds-3', kind: 'hold' }, () => {
-      const rest = Promise.all(inputs.slice(1).map((input) => holds.submit(input)));
+    const outcomes = await stalledWhileRecording(accountId, { requestId: 'lock-holds-3', kind: 'hold' }, () => {
+      const rest = inputs.slice(1).map((input) => holds.submit(input));
       admit();
-      return Promise.all([first, rest]);
+      return Promise.all([first, ...rest]);
     });
-    const [alone, together] = outcomes as [{ available: Decimal }, Array<{ available: Decimal }>];
-    expect([alone, ...together].map((outcome) => outcome.available.toString())).toEqual(['0.75', '0.5', '0.25']);
-    expect((await ledger.openHolds(account.id)).total.toString()).toBe('0.75');
+    expect(outcomes.map((outcome) => outcome.available.toString())).toEqual(['0.75', '0.5', '0.25']);
+    expect((await ledger.openHolds(accountId)).total.toString()).toBe('0.75');
     expect((await ledger.verify()).ok).toBe(true);
   });
 });

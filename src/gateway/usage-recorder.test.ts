@@ -150,17 +150,36 @@ describe.each(backends())('usage recorder on $name', (backend) => {
     expect(events.reduce((total, event) => total + event.size, 0)).toBe(2);
   });
 
-  it("journals a billed call's record and lets the journal go once the record is written, or refused for good", async () => {
+  /** A recorder journaling into a directory of its own (removed afterwards), and the journal's lines as they stand. */
+  async function withJournal(
+    instanceId: string,
+    lingerMs: number,
+    use: (journaled: {
+      recorder: UsageRecorder;
+      journal: CaptureJournal;
+      directory: string;
+      lines: () => string[];
+    }) => Promise<void>,
+  ): Promise<void> {
     const directory = mkdtempSync(path.join(tmpdir(), 'tollgate-recorder-journal-'));
     try {
-      const journal = new CaptureJournal(directory, 'inst_recorder', { sync: 'write' });
-      const journaled = new UsageRecorder(database.db, createLogger('silent'), { journal, lingerMs: 0 });
+      const journal = new CaptureJournal(directory, instanceId, { sync: 'write' });
+      const recorder = new UsageRecorder(database.db, createLogger('silent'), { journal, lingerMs });
+      const lines = () =>
+        readdirSync(directory).flatMap((file) => readFileSync(path.join(directory, file), 'utf8').trim().split('\n'));
+      await use({ recorder, journal, directory, lines });
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  }
+
+  it("journals a billed call's record and lets the journal go once the record is written, or refused for good", async () => {
+    await withJournal('inst_recorder', 0, async ({ recorder: journaled, journal, directory, lines }) => {
       // One written, one the database refuses for good (no such account: not a reason to retry).
       journaled.record(...settledCall('journaled-1', accountId, 'gpt-4o-mini'));
       journaled.record(...settledCall('journaled-2', 'acct_nowhere', 'gpt-4o-mini'));
       await journaled.flush();
-      const lines = readdirSync(directory).flatMap((file) => readFileSync(path.join(directory, file), 'utf8').trim().split('\n'));
-      expect(lines.map((line) => (JSON.parse(line) as { row: { request_id: string } }).row.request_id)).toEqual([
+      expect(lines().map((line) => (JSON.parse(line) as { row: { request_id: string } }).row.request_id)).toEqual([
         'journaled-1',
         'journaled-2',
       ]);
@@ -168,22 +187,14 @@ describe.each(backends())('usage recorder on $name', (backend) => {
       // Nothing is left pending: closing deletes the segment instead of keeping it for a replay.
       journal.close();
       expect(readdirSync(directory)).toEqual([]);
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
+    });
   });
 
   it("replays a record an earlier version journaled, without the provider's usage, alone and in a batch", async () => {
-    const directory = mkdtempSync(path.join(tmpdir(), 'tollgate-recorder-journal-'));
-    try {
-      // The rows as this version journals them, then as the version before migration 012 did: without the key.
-      const journal = new CaptureJournal(directory, 'inst_earlier', { sync: 'write' });
-      const journaling = new UsageRecorder(database.db, createLogger('silent'), { journal, lingerMs: 60_000 });
+    // The row as this version journals it, then as the version before migration 012 did: without the key.
+    await withJournal('inst_earlier', 60_000, async ({ recorder: journaling, journal, lines }) => {
       journaling.record(...settledCall('earlier-template', accountId, 'gpt-4o-mini'));
-      const [line] = readdirSync(directory).flatMap((file) =>
-        readFileSync(path.join(directory, file), 'utf8').trim().split('\n'),
-      );
-      const { provider_usage: current, ...earlier } = (JSON.parse(line!) as { row: RecordRow }).row;
+      const { provider_usage: current, ...earlier } = (JSON.parse(lines()[0]!) as { row: RecordRow }).row;
       expect(JSON.parse(current as string)).toEqual(PROVIDER_USAGE);
       await journaling.flush();
       journal.close();
@@ -198,11 +209,9 @@ describe.each(backends())('usage recorder on $name', (backend) => {
         .orderBy('request_id')
         .execute();
       expect(rows.map((row) => [row.request_id, row.provider_usage, row.charge])).toEqual(
-        [...ids].sort().map((id) => [id, null, '0.001138888887638888888']),
+        ids.map((id) => [id, null, '0.001138888887638888888']),
       );
-    } finally {
-      rmSync(directory, { recursive: true, force: true });
-    }
+    });
   });
 
   it('one bad record does not lose the others queued with it, and is logged by request id', async () => {
