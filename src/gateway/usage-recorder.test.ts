@@ -80,7 +80,7 @@ function settledCall(requestId: string, accountId: string, requestedModel: strin
     debit: { amount: breakdown.charge, unit: 'usd' },
     shortfall: Decimal.ZERO,
     creditsRemaining: d('9.5'),
-    // Charged at the worst case held: the anomaly travels as JSON text inside the batch's JSON, as the breakdown does.
+    // Charged at the worst case held: the anomaly travels as a document inside the batch's JSON, as the breakdown does.
     anomaly: {
       reasons: ['reported 581 output tokens, past the 500 "max_tokens" allowed'],
       policy: 'cap',
@@ -191,13 +191,15 @@ describe.each(backends())('usage recorder on $name', (backend) => {
   });
 
   it("replays a record an earlier version journaled, without the provider's usage, alone and in a batch", async () => {
-    // The row as this version journals it, then as the version before migration 012 did: without the key.
+    // The row as this version journals it, then as the version before migration 012 did: without the key, and its
+    // breakdown as JSON text.
     await withJournal('inst_earlier', 60_000, async ({ recorder: journaling, journal, lines }) => {
       journaling.record(...settledCall('earlier-template', accountId, 'gpt-4o-mini'));
-      const { provider_usage: current, ...earlier } = (JSON.parse(lines()[0]!) as { row: RecordRow }).row;
-      expect(JSON.parse(current as string)).toEqual(PROVIDER_USAGE);
+      const { provider_usage: current, ...now } = (JSON.parse(lines()[0]!) as { row: RecordRow }).row;
+      expect(current).toEqual(PROVIDER_USAGE);
       await journaling.flush();
       journal.close();
+      const earlier = { ...now, breakdown: JSON.stringify(now.breakdown) };
       const ids = ['earlier-alone', 'earlier-batch-1', 'earlier-batch-2'];
       const rowOf = (id: string) => ({ ...earlier, request_id: id }) as RecordRow;
       await recorder.replay([rowOf(ids[0]!)]);
@@ -205,12 +207,54 @@ describe.each(backends())('usage recorder on $name', (backend) => {
       const rows = await database.db
         .selectFrom('usage_records')
         .selectAll()
-        .where('request_id', 'in', ids)
+        .where('request_id', 'in', [...ids, 'earlier-template'])
         .orderBy('request_id')
         .execute();
-      expect(rows.map((row) => [row.request_id, row.provider_usage, row.charge])).toEqual(
-        ids.map((id) => [id, null, '0.001138888887638888888']),
-      );
+      const template = rows.find((row) => row.request_id === 'earlier-template')!;
+      expect(
+        rows.filter((row) => row !== template).map((row) => [row.request_id, row.provider_usage, row.breakdown, row.charge]),
+      ).toEqual(ids.map((id) => [id, null, template.breakdown, '0.001138888887638888888']));
+    });
+  });
+
+  it('journals the JSON documents of a record as documents, and replays a row journaled with them as text the same', async () => {
+    // Before, a record's breakdown, anomaly and provider's usage were journaled (and batched) as JSON text inside
+    // the row's JSON: escaped there, and parsed twice by PostgreSQL.
+    await withJournal('inst_documents', 60_000, async ({ recorder: journaling, journal, lines }) => {
+      journaling.record(...settledCall('documents-now', accountId, 'gpt-4o-mini'));
+      const now = (JSON.parse(lines()[0]!) as { row: RecordRow }).row;
+      expect(now.provider_usage).toEqual(PROVIDER_USAGE);
+      expect(now.breakdown).toMatchObject({ charge: expect.any(String), lines: expect.any(Array) });
+      expect(now.usage_anomaly).toMatchObject({ policy: expect.any(String) });
+      await journaling.flush();
+      journal.close();
+      const asText = (id: string) =>
+        ({
+          ...now,
+          request_id: id,
+          breakdown: JSON.stringify(now.breakdown),
+          usage_anomaly: JSON.stringify(now.usage_anomaly),
+          provider_usage: JSON.stringify(now.provider_usage),
+        }) as RecordRow;
+      await recorder.replay([asText('documents-text-alone')]);
+      await recorder.replay([asText('documents-text-batch-1'), asText('documents-text-batch-2')]);
+      const rows = await database.db
+        .selectFrom('usage_records')
+        .select(['request_id', 'breakdown', 'usage_anomaly', sql<string>`provider_usage::text`.as('provider_usage')])
+        .where('request_id', 'like', 'documents-%')
+        .orderBy('request_id')
+        .execute();
+      const columns = rows.map(({ request_id: _id, ...documents }) => documents);
+      expect(rows.map((row) => row.request_id)).toEqual([
+        'documents-now',
+        'documents-text-alone',
+        'documents-text-batch-1',
+        'documents-text-batch-2',
+      ]);
+      // The provider's usage kept as it was written, keys in their order.
+      expect(columns[0]!.provider_usage).toBe(JSON.stringify(PROVIDER_USAGE));
+      expect(columns[0]!.usage_anomaly).toMatchObject({ policy: 'cap' });
+      expect(columns.slice(1)).toEqual([columns[0], columns[0], columns[0]]);
     });
   });
 

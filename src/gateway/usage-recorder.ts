@@ -6,7 +6,7 @@ import type { Logger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
 import { answeredBy, type PreparedCall } from './pipeline.js';
 import type { ChargeReport } from './usage-payload.js';
-import { writeSerializedUsageRecords, type SerializedUsageRecord, type UsageRecordRow } from './usage-writer.js';
+import { jsonColumn, writeSerializedUsageRecords, type SerializedUsageRecord, type UsageRecordRow } from './usage-writer.js';
 import { settledWithin } from '../util/settled-within.js';
 
 /** A record as queued and journaled: every column the writer sets. */
@@ -198,11 +198,11 @@ function usageRow(call: PreparedCall, outcome: CallOutcome): RecordRow {
     reasoning_tokens: usage?.output.reasoning ?? 0,
     output_audio_tokens: usage?.output.audio ?? 0,
     usage_estimated: usage?.estimated ?? false,
-    usage_anomaly: report?.anomaly ? JSON.stringify(report.anomaly) : null,
+    usage_anomaly: jsonColumn(report?.anomaly),
     price_version: call.resolution.price.version ?? null,
-    breakdown: report ? JSON.stringify(report.breakdown) : null,
+    breakdown: jsonColumn(report?.breakdown),
     // What the provider reported, as it reported it (the capture keeps only the amount): null when it reported none.
-    provider_usage: usage?.raw === undefined ? null : JSON.stringify(usage.raw),
+    provider_usage: jsonColumn(usage?.raw),
     provider_cost: (report?.breakdown.providerCost ?? Decimal.ZERO).toString(),
     markup: (report?.breakdown.markup?.amount ?? Decimal.ZERO).toString(),
     charge: (report?.breakdown.charge ?? Decimal.ZERO).toString(),

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { usageRecordRow } from '../../test/support/usage-records.js';
-import { writeUsageRecords, type UsageRecordRow } from './usage-writer.js';
+import { jsonColumn, writeUsageRecords, type JsonColumn, type UsageRecordRow } from './usage-writer.js';
 
 /**
  * A call is recorded once, whatever batch its record comes in: the (request id, created_at) key makes a retried
@@ -70,5 +70,56 @@ describe.each(backends())('usage writer on $name', (backend) => {
     expect(await recorded('req_w_far')).toEqual([now, now + DAY + HOUR]);
     expect(await recorded('req_w_near')).toEqual([now]);
     expect(await recorded('req_w_early')).toEqual([now]);
+  });
+  it('writes a JSON column the same whichever form its row carries it in, alone and in a batch', async () => {
+    // [what the row carries, the column's text as stored (null: SQL NULL)] for the provider's usage (json, kept as
+    // written) and the breakdown and anomaly (jsonb).
+    const forms: Array<[label: string, value: JsonColumn, asJson: string | null, asJsonb: string | null]> = [
+      ['a document', jsonColumn({ b: 1, a: [2, 'x'] }), '{"b":1,"a":[2,"x"]}', '{"a": [2, "x"], "b": 1}'],
+      ['its text, as earlier versions journaled it', '{"b":1,"a":[2,"x"]}', '{"b":1,"a":[2,"x"]}', '{"a": [2, "x"], "b": 1}'],
+      ['a JSON null', jsonColumn(null), 'null', 'null'],
+      ['a JSON string', jsonColumn('text "quoted"'), '"text \\"quoted\\""', '"text \\"quoted\\""'],
+      ['a number', jsonColumn(7), '7', '7'],
+      ['none', jsonColumn(undefined), null, null],
+    ];
+    const at = Date.UTC(2026, 8, 10, 12);
+    const rowOf = (id: string, value: JsonColumn) => ({
+      ...record(id, at),
+      provider_usage: value,
+      breakdown: value,
+      usage_anomaly: value,
+    });
+    for (const [index, [, value]] of forms.entries()) {
+      expect(await writeUsageRecords(database.db, [rowOf(`req_w_json_alone_${index}`, value)])).toBe(1);
+    }
+    expect(
+      await writeUsageRecords(
+        database.db,
+        forms.map(([, value], index) => rowOf(`req_w_json_batch_${index}`, value)),
+      ),
+    ).toBe(forms.length);
+    const stored = await database.db
+      .selectFrom('usage_records')
+      .select([
+        'request_id',
+        sql<string | null>`provider_usage::text`.as('provider_usage'),
+        sql<string | null>`breakdown::text`.as('breakdown'),
+        sql<string | null>`usage_anomaly::text`.as('usage_anomaly'),
+      ])
+      .where('request_id', 'like', 'req_w_json_%')
+      .execute();
+    const byId = new Map(stored.map((row) => [row.request_id, row]));
+    for (const [index, [label, , asJson, asJsonb]] of forms.entries()) {
+      for (const id of [`req_w_json_alone_${index}`, `req_w_json_batch_${index}`]) {
+        expect({ label, id, ...byId.get(id) }).toEqual({
+          label,
+          id,
+          request_id: id,
+          provider_usage: asJson,
+          breakdown: asJsonb,
+          usage_anomaly: asJsonb,
+        });
+      }
+    }
   });
 });
