@@ -54,6 +54,11 @@ const postgresUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL ??
 const workers = Number(process.env.BENCH_WORKERS ?? availableParallelism());
 /** Rounds of the interleaved concurrency-1 measurement (each path gets one block of calls per round). */
 const rounds = Number(process.env.BENCH_ROUNDS ?? 8);
+/**
+ * The pause after each concurrency-1 block, longer than tollgate's write linger (250 ms) and its batches: the next
+ * path's block starts after the previous gateway's writes are done, so no path's latency includes another's.
+ */
+const settleMs = Number(process.env.BENCH_SETTLE_MS ?? 600);
 const STREAM_CALLS = 300;
 const streamBody = JSON.stringify({ ...(JSON.parse(CHAT_REQUEST_BODY) as object), stream: true });
 const ADMIN_KEY = `bench-admin-${randomBytes(8).toString('hex')}`;
@@ -127,7 +132,7 @@ async function main(): Promise<void> {
     const before = database ? await databaseActivity(database) : undefined;
     // Phase 1, every gateway running: latency at concurrency 1, interleaved. Then each tollgate is stopped and
     // checked: every call it answered, captured once.
-    const single = await runInterleaved(paths, { rounds, seconds, probeAmount: 1000 });
+    const single = await runInterleaved(paths, { rounds, seconds, probeAmount: 1000, settleMs });
     const checks = new Map<Target, string>();
     let billedCalls = 0;
     for (const tollgate of tollgates) {

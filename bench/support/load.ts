@@ -85,12 +85,22 @@ export function runLoad(target: Target, connections: number, amount: number): Pr
  */
 export async function runInterleaved(
   targets: Target[],
-  options: { rounds: number; seconds: number; probeAmount: number },
+  options: {
+    rounds: number;
+    seconds: number;
+    probeAmount: number;
+    /**
+     * A pause after every block, so that the next block does not pay for the work the previous target does after
+     * its answers (a gateway's batched writes, its collections): each target's figures are its own.
+     */
+    settleMs?: number;
+  },
 ): Promise<{ measured: LoadResult[]; probes: LoadResult[] }> {
   const connections = await Promise.all(targets.map((target) => SequentialConnection.open(target)));
   try {
     const block = async (index: number, amount: number) => {
-      const connection = connections[index]!;
+      // A connection the server would close for idleness (its Keep-Alive timeout) is replaced first, as an HTTP client does.
+      const connection = (connections[index] = await connections[index]!.ready());
       const latencies: number[] = [];
       let failed = 0;
       const started = performance.now();
@@ -100,7 +110,9 @@ export async function runInterleaved(
         if (status >= 200 && status < 300) latencies.push(performance.now() - sent);
         else failed += 1;
       }
-      return { latencies, failed, amount, seconds: (performance.now() - started) / 1000 };
+      const seconds = (performance.now() - started) / 1000;
+      if (options.settleMs) await new Promise((resolve) => setTimeout(resolve, options.settleMs));
+      return { latencies, failed, amount, seconds };
     };
     const result = (runs: Array<Awaited<ReturnType<typeof block>>>): LoadResult => {
       const sorted = runs.flatMap((run) => run.latencies).sort((left, right) => left - right);
@@ -140,10 +152,14 @@ export async function runInterleaved(
 export class SequentialConnection {
   private waiting: ((status: number) => void) | undefined;
   private buffer: Buffer = Buffer.alloc(0);
+  /** When the last answer was read, and the idle time the server said it keeps the connection (`Keep-Alive: timeout=N`). */
+  private answeredAt = performance.now();
+  private keepAliveMs: number | undefined;
 
   private constructor(
     private readonly socket: Socket,
     private readonly request: Buffer,
+    private readonly target: Target,
   ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
@@ -173,7 +189,19 @@ export class SequentialConnection {
       .join('')}\r\n`;
     const socket = connect(Number(url.port), url.hostname);
     await once(socket, 'connect');
-    return new SequentialConnection(socket, Buffer.concat([Buffer.from(head), body]));
+    return new SequentialConnection(socket, Buffer.concat([Buffer.from(head), body]), target);
+  }
+
+  /**
+   * This connection, or a new one to the same target when this one is closed or has been idle for as long as
+   * the server keeps an idle connection less a second (undici's margin): a client sending on a connection the
+   * server is closing loses that call.
+   */
+  async ready(): Promise<SequentialConnection> {
+    const idle = performance.now() - this.answeredAt;
+    if (!this.socket.destroyed && (this.keepAliveMs === undefined || idle < this.keepAliveMs - 1_000)) return this;
+    this.close();
+    return SequentialConnection.open(this.target);
   }
 
   /** Sends the request; resolves with the answer's status once all of it is read (0 if the connection ends). */
@@ -205,6 +233,9 @@ export class SequentialConnection {
       total = last + 7;
     } else return;
     this.buffer = this.buffer.subarray(total);
+    const keepAlive = /\r\nkeep-alive: *timeout=(\d+)/i.exec(head);
+    this.keepAliveMs = keepAlive ? Number(keepAlive[1]) * 1_000 : undefined;
+    this.answeredAt = performance.now();
     const waiting = this.waiting;
     this.waiting = undefined;
     waiting(status);
