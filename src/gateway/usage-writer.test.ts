@@ -79,6 +79,8 @@ describe.each(backends())('usage writer on $name', (backend) => {
       ['its text, as earlier versions journaled it', '{"b":1,"a":[2,"x"]}', '{"b":1,"a":[2,"x"]}', '{"a": [2, "x"], "b": 1}'],
       ['a JSON null', jsonColumn(null), 'null', 'null'],
       ['a JSON string', jsonColumn('text "quoted"'), '"text \\"quoted\\""', '"text \\"quoted\\""'],
+      // Bound alone as its text: a JavaScript array would otherwise go to PostgreSQL as an array literal.
+      ['an array', jsonColumn([1, { a: 2 }]), '[1,{"a":2}]', '[1, {"a": 2}]'],
       ['a number', jsonColumn(7), '7', '7'],
       ['none', jsonColumn(undefined), null, null],
     ];
