@@ -268,6 +268,13 @@ describe.each(backends())('usage recorder on $name', (backend) => {
     const ids = await recordedIds();
     expect(ids).toEqual(expect.arrayContaining(['lead', 'good-1', 'good-2']));
     expect(ids).not.toContain('orphan');
+    // A failed call reported no usage: nothing estimated, nothing counted.
+    const failed = await database.db
+      .selectFrom('usage_records')
+      .select(['usage_estimated', 'output_text_tokens', 'breakdown', 'provider_usage'])
+      .where('request_id', '=', 'good-1')
+      .executeTakeFirstOrThrow();
+    expect(failed).toEqual({ usage_estimated: false, output_text_tokens: 0, breakdown: null, provider_usage: null });
     expect(logged).toHaveLength(1);
     expect(JSON.parse(logged[0]!)).toMatchObject({ requestId: 'orphan', msg: 'could not write usage record' });
   });

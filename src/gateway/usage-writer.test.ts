@@ -84,6 +84,8 @@ describe.each(backends())('usage writer on $name', (backend) => {
       ['a number', jsonColumn(7), '7', '7'],
       ['none', jsonColumn(undefined), null, null],
     ];
+    // None is null, not a missing key: a row (its journal line, the batch's JSON) names every column.
+    expect(jsonColumn(undefined)).toBeNull();
     const at = Date.UTC(2026, 8, 10, 12);
     const rowOf = (id: string, value: JsonColumn) => ({
       ...record(id, at),
