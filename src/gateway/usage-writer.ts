@@ -128,12 +128,7 @@ export async function writeSerializedUsageRecords(db: Db, records: SerializedUsa
     if (await recordedAlready(db, row)) return 0;
     const inserted = db
       .insertInto('usage_records')
-      .values({
-        ...row,
-        breakdown: jsonText(row.breakdown),
-        usage_anomaly: jsonText(row.usage_anomaly),
-        provider_usage: jsonText(row.provider_usage),
-      })
+      .values(boundRow(row))
       .onConflict((conflict) => conflict.columns(['request_id', 'created_at']).doNothing())
       .returningAll();
     return recordedCount(await recordStatement(inserted).execute(db));
@@ -145,10 +140,17 @@ export async function writeSerializedUsageRecords(db: Db, records: SerializedUsa
   return recordedCount(await db.executeQuery(batchStatement(db, json, span)));
 }
 
-/** A JSON column's text, as a bound parameter carries it. */
-function jsonText(value: JsonColumn): string | null {
-  if (value === null) return null;
-  return typeof value === 'string' ? value : JSON.stringify(value);
+/**
+ * The row with each JSON column as its text, as a bound parameter carries it (the driver would send a JavaScript
+ * array as a PostgreSQL array literal).
+ */
+function boundRow(row: UsageRecordRow): UsageRow {
+  const bound: Record<string, unknown> = { ...row };
+  for (const column of Object.keys(JSON_COLUMNS) as JsonColumnName[]) {
+    const value = row[column];
+    bound[column] = value === null || typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return bound as UsageRow;
 }
 
 function recordedCount(result: QueryResult<{ recorded: number | string }>): number {
