@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { recordingLogger } from '../../test/support/recording-logger.js';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { openLedgerFor } from '../../test/support/ledger-checks.js';
-import { WAIT_LIMIT_MS } from '../../test/support/wait.js';
+import { fakeRetryTimeouts, recordTimeoutDelays, restoreRetryTimeouts } from '../../test/support/retry-waits.js';
 import { Decimal } from '../money/decimal.js';
 import { CaptureJournal } from './capture-journal.js';
 import { captureBatch } from './capture-batch.js';
@@ -75,30 +75,6 @@ describe('captureOfRecord and captureFromRecord', () => {
   });
 });
 
-/** The calls made to setTimeout, as `[callback, delay]`, while recorded. */
-interface TimeoutCalls {
-  mock: { calls: unknown[][] };
-}
-
-let unrecord: (() => void) | undefined;
-
-/**
- * Records every setTimeout call until the test ends (not vi.spyOn: vitest's spy registry remembers the first
- * setTimeout it wrapped, a fake one here, and would put it back for the suites that follow in one thread).
- */
-function recordTimeouts(): TimeoutCalls {
-  const wrapped = globalThis.setTimeout;
-  const calls: unknown[][] = [];
-  globalThis.setTimeout = ((callback: (...args: unknown[]) => void, delay?: number, ...args: unknown[]) => {
-    calls.push([callback, delay]);
-    return wrapped(callback, delay, ...args);
-  }) as typeof setTimeout;
-  unrecord = () => {
-    globalThis.setTimeout = wrapped;
-  };
-  return { mock: { calls } };
-}
-
 describe.each(backends())('capture writer rules on $name', (backend) => {
   let database: TestDatabase;
   let ledger: Ledger;
@@ -109,11 +85,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     directory = mkdtempSync(path.join(tmpdir(), 'tollgate-writer-rules-'));
   });
   afterEach(async () => {
-    // The recorder first, then the real timers: the suites that run after this one in the same thread
-    // (mutation testing) must find the real setTimeout.
-    unrecord?.();
-    unrecord = undefined;
-    vi.useRealTimers();
+    restoreRetryTimeouts();
     rmSync(directory, { recursive: true, force: true });
     await stopEntryFaults(database.db);
   });
@@ -149,24 +121,6 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
   /** A real database error with SQLSTATE `errcode` on every capture entry of the account, until stopped. */
   const failCaptures = async (accountId: string, errcode: string) =>
     (await refuseEntriesOf(database.db, accountId, { sqlstate: errcode })).stop;
-
-  /**
-   * The retry waits, read from the calls of the (fake) setTimeout as the writer makes them: the n-th call's
-   * delay, once made. Timers of 5 s and more are the PostgreSQL pool's own.
-   */
-  const retryWaits = (spy: TimeoutCalls) => async (n: number) => {
-    const deadline = performance.now() + WAIT_LIMIT_MS;
-    for (;;) {
-      const waits = spy.mock.calls.map((call) => call[1] as number).filter((delay) => typeof delay === 'number' && delay < 5_000);
-      if (waits.length > n) return waits[n]!;
-      if (performance.now() > deadline) throw new Error(`no retry wait number ${n}`);
-      await turn();
-    }
-  };
-  const fakeTimeouts = () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    return retryWaits(recordTimeouts());
-  };
 
   it('journals a capture before it is queued, writes it, and marks it written so the journal file goes at close', async () => {
     const accountId = await account('1');
@@ -250,7 +204,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     const accountId = await account('1');
     const requestId = await held(accountId);
     const stop = await failCaptures(accountId, '40001');
-    const wait = fakeTimeouts();
+    const wait = fakeRetryTimeouts();
     const { logger, logged } = recordingLogger();
     const writer = new CaptureWriter(database.db, { lingerMs: 0, logger, maxRetryDelayMs: 60 });
     const { written } = writer.submit({ requestId, amount: d('0.3') });
@@ -278,7 +232,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     const accountId = await account('1');
     const requestId = await held(accountId);
     const stop = await failCaptures(accountId, '40001');
-    const wait = fakeTimeouts();
+    const wait = fakeRetryTimeouts();
     const writer = new CaptureWriter(database.db, { lingerMs: 0 });
     const { written } = writer.submit({ requestId, amount: d('0.3') });
     const waits: number[] = [];
@@ -298,7 +252,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     const accountId = await account('1');
     const requestId = await held(accountId);
     const stop = await failCaptures(accountId, errcode);
-    const wait = fakeTimeouts();
+    const wait = fakeRetryTimeouts();
     const writer = new CaptureWriter(database.db, { lingerMs: 0 });
     const { written } = writer.submit({ requestId, amount: d('0.3') });
     const first = await wait(0);
@@ -330,7 +284,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
   it('retries a batch whose write failed as a whole (its write thread lost) like a transient failure, then writes it', async () => {
     const accountId = await account('1');
     const requestId = await held(accountId);
-    const wait = fakeTimeouts();
+    const wait = fakeRetryTimeouts();
     const { logger, logged } = recordingLogger();
     const batches: string[][] = [];
     const writer = new CaptureWriter(database.db, {
@@ -363,7 +317,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     const fine = await account('1');
     const requests = [await held(failing), await held(fine), await held(failing)];
     const stop = await failCaptures(failing, '40001');
-    const wait = fakeTimeouts();
+    const wait = fakeRetryTimeouts();
     const { logger, logged } = recordingLogger();
     const writer = new CaptureWriter(database.db, { lingerMs: 60_000, logger });
     const written = requests.map((requestId) => writer.submit({ requestId, amount: d('0.1') }).written);
@@ -385,14 +339,14 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     const accountId = await account('1');
     const requestId = await held(accountId);
     const stop = await failCaptures(accountId, 'P0001');
-    const spy = recordTimeouts();
+    const delays = recordTimeoutDelays();
     const journal = new CaptureJournal(directory, 'inst_refused', { sync: 'write' });
     const { logger, logged } = recordingLogger();
     const writer = new CaptureWriter(database.db, { lingerMs: 0, logger, journal });
     const { written } = writer.submit({ requestId, amount: d('0.3'), priceVersion: 5, usage: { tokens: 3 } });
     await expect(written).rejects.toMatchObject({ code: 'P0001' });
     await stop();
-    expect(spy.mock.calls.filter((call) => (call[1] as number) < 5_000)).toEqual([]);
+    expect(delays().filter((delay) => (delay as number) < 5_000)).toEqual([]);
     expect(writer.stats).toEqual({ lost: 1, discrepancies: 0 });
     expect(logged()).toEqual([
       {
@@ -440,7 +394,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     const accountId = await account('1');
     const requestId = await held(accountId);
     const stop = await failCaptures(accountId, '40001');
-    const wait = fakeTimeouts();
+    const wait = fakeRetryTimeouts();
     const journal = new CaptureJournal(directory, 'inst_midway', { sync: 'write' });
     const writer = new CaptureWriter(database.db, { lingerMs: 0, journal });
     const { written } = writer.submit({ requestId, amount: d('0.3') });
