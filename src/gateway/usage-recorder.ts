@@ -135,6 +135,11 @@ export class UsageRecorder {
     for (let attempt = 0; !this.stopping; attempt += 1) {
       const retry = results.flatMap((result, index) => ('error' in result && isDatabaseUnavailable(result.error) ? [index] : []));
       if (retry.length === 0) break;
+      if (attempt === 0)
+        this.logger.warn(
+          { err: (results[retry[0]!] as { error: unknown }).error, records: retry.length },
+          'usage records could not be written yet; retrying until the database is back',
+        );
       await new Promise((resolve) => setTimeout(resolve, Math.min(this.options.maxRetryDelayMs ?? 2_000, 25 * 2 ** attempt)));
       const again = await this.write(retry.map((index) => rows[index]!));
       retry.forEach((index, position) => (results[index] = again[position]!));
@@ -159,7 +164,9 @@ export class UsageRecorder {
           await this.insert([row]).then(
             () => ({ value: undefined }),
             (error: unknown) => {
-              this.logger.error({ err: error, requestId: row.requestId }, 'could not write usage record');
+              // The database gone meanwhile is no refusal: `writeRetrying` tries the record again.
+              if (!isDatabaseUnavailable(error))
+                this.logger.error({ err: error, requestId: row.requestId }, 'could not write usage record');
               return { error };
             },
           ),

@@ -69,3 +69,49 @@ async function currentCount(db: Db, sequence: ReturnType<typeof sql.id>): Promis
     select case when is_called then last_value else 0 end as count from ${sequence}`.execute(db);
   return Number(rows[0]?.count ?? 0);
 }
+
+/**
+ * A real database error on every usage record of one account, until stopped: a row trigger on `usage_records`
+ * (PostgreSQL puts it on every partition, those made later too) that looks the record's account up in a table of
+ * faults. Several accounts may fail at once, each with its own SQLSTATE (`P0001`, the default, is a refusal;
+ * `08006` is how a lost connection reads, which the recorder retries). The trigger is made once per database and
+ * stays: dropping it takes a lock on every partition, which a write still retrying in the background would hold.
+ */
+export async function refuseUsageRecordsOf(
+  db: Db,
+  accountId: string,
+  options: { sqlstate?: string } = {},
+): Promise<{ stop(): Promise<void> }> {
+  const { rows } = await sql<{ made: boolean }>`select to_regclass('tollgate_test_usage_faults') is not null as made`.execute(db);
+  if (!rows[0]?.made) {
+    await sql`create table tollgate_test_usage_faults (account_id text primary key, refused_with text not null)`.execute(db);
+    await sql`
+      create function tollgate_test_refuse_usage() returns trigger language plpgsql as $$
+      declare
+        refused_with text;
+      begin
+        select fault.refused_with into refused_with from tollgate_test_usage_faults fault where fault.account_id = new.account_id;
+        if refused_with is not null then
+          raise exception 'the test refuses this usage record' using errcode = refused_with;
+        end if;
+        return new;
+      end $$`.execute(db);
+    await sql`
+      create trigger tollgate_test_refuse_usage before insert on usage_records
+      for each row execute function tollgate_test_refuse_usage()`.execute(db);
+  }
+  await sql`
+    insert into tollgate_test_usage_faults (account_id, refused_with) values (${accountId}, ${options.sqlstate ?? 'P0001'})
+    on conflict (account_id) do update set refused_with = excluded.refused_with`.execute(db);
+  return {
+    stop: async () => {
+      await sql`delete from tollgate_test_usage_faults where account_id = ${accountId}`.execute(db);
+    },
+  };
+}
+
+/** Stops every fault of `refuseUsageRecordsOf` (for an `afterEach`). */
+export async function stopUsageRecordFaults(db: Db): Promise<void> {
+  const { rows } = await sql<{ made: boolean }>`select to_regclass('tollgate_test_usage_faults') is not null as made`.execute(db);
+  if (rows[0]?.made) await sql`delete from tollgate_test_usage_faults`.execute(db);
+}
