@@ -13,7 +13,7 @@ import { Ledger } from '../ledger/ledger.js';
 import type { CaptureInput } from '../ledger/settlement.js';
 import { Decimal } from '../money/decimal.js';
 import { writeSerializedUsageRecords, type UsageRecordRow } from './usage-writer.js';
-import { WriteThread } from './write-thread.js';
+import { errorToWire, resultToWire, WriteThread } from './write-thread.js';
 
 const d = (text: string) => Decimal.parse(text);
 const line = (capture: CaptureInput) => JSON.stringify(journalRecord(capture));
@@ -24,6 +24,59 @@ async function postgresConnection(url: string): Promise<pg.Client> {
   await client.connect();
   return client;
 }
+
+/** The thread's answers cross as structured clones: what each keeps is what its writer reads on the other side. */
+describe('what crosses between the write thread and the serving thread', () => {
+  it("keeps an error's name, message, text SQLSTATE and stack, a missing hold's request id, and the text of anything else thrown", () => {
+    const refused = Object.assign(new Error('insert or update violates a foreign key'), { code: '23503' });
+    refused.name = 'DatabaseError';
+    expect(errorToWire(refused)).toEqual({
+      name: 'DatabaseError',
+      message: 'insert or update violates a foreign key',
+      code: '23503',
+      stack: refused.stack,
+    });
+    // A code that is not a SQLSTATE's text, and a missing stack, are left out rather than sent as they are.
+    const numbered = Object.assign(new Error('numbered'), { code: 7 });
+    numbered.stack = undefined;
+    expect(errorToWire(numbered)).toStrictEqual({ name: 'Error', message: 'numbered' });
+    const missing = new HoldNotFoundError('req_wire_1');
+    expect(errorToWire(missing)).toEqual({
+      name: 'HoldNotFoundError',
+      message: missing.message,
+      code: 'hold_not_found',
+      stack: missing.stack,
+      holdId: 'req_wire_1',
+    });
+    expect(errorToWire('a refusal as text')).toStrictEqual({ name: 'Error', message: 'a refusal as text' });
+  });
+
+  it("sends a capture's outcome with its amounts as their exact text, and a capture's error as an error", () => {
+    const outcome = {
+      captured: d('0.000000000000000001'),
+      released: d('0.4999'),
+      overdraft: d('0.25'),
+      shortfall: d('0.125'),
+      balance: d('-3.5'),
+      available: d('12'),
+      replayed: true,
+    };
+    expect(resultToWire({ value: outcome })).toEqual({
+      value: {
+        captured: '0.000000000000000001',
+        released: '0.4999',
+        overdraft: '0.25',
+        shortfall: '0.125',
+        balance: '-3.5',
+        available: '12',
+        replayed: true,
+      },
+    });
+    expect(resultToWire({ error: new HoldNotFoundError('req_wire_2') })).toEqual({
+      error: expect.objectContaining({ name: 'HoldNotFoundError', holdId: 'req_wire_2' }),
+    });
+  });
+});
 
 /**
  * The write thread runs on PostgreSQL only (PGlite belongs to the thread that opened it). What it answers must
