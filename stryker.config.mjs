@@ -1,6 +1,6 @@
 // Mutation testing (StrykerJS with its vitest runner): `npm run test:mutation` runs every scope below,
 // `npm run test:mutation -- <scope>...` some of them. Each scope mutates one folder (for src/gateway, the call
-// path) and runs the suites that exercise it on one backend: PostgreSQL when TEST_DATABASE_URL is set (the script
+// path and its billing writes) and runs the suites that exercise it on one backend: PostgreSQL when TEST_DATABASE_URL is set (the script
 // sets TOLLGATE_TEST_BACKENDS=postgres: each mutant's run opens its databases anew, and a copy of PostgreSQL's
 // migrated template takes a fraction of a PGlite's start), else PGlite; twins on both would only double the time. Runs are
 // incremental: a mutant whose code and tests did not change keeps its last result (reports/mutation/).
@@ -25,11 +25,14 @@ const GATEWAY_CALL_PATH = [
   'src/util/drained.ts',
 ];
 
+/** What a billed call leaves behind in src/gateway: its usage record (queued, retried, written) and the thread that writes batches. */
+const GATEWAY_BILLING_WRITES = ['src/gateway/usage-recorder.ts', 'src/gateway/usage-writer.ts', 'src/gateway/write-thread.ts'];
+
 export const SCOPES = {
   money: { mutate: ['src/money/**/*.ts'] },
   pricing: { mutate: ['src/pricing/**/*.ts'] },
   ledger: { mutate: ['src/ledger/**/*.ts'] },
-  gateway: { mutate: GATEWAY_CALL_PATH },
+  gateway: { mutate: [...GATEWAY_CALL_PATH, ...GATEWAY_BILLING_WRITES] },
 };
 
 if (!(scope in SCOPES)) throw new Error(`TOLLGATE_MUTATION_SCOPE must be one of ${Object.keys(SCOPES).join(', ')}`);

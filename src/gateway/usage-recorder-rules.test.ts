@@ -224,15 +224,50 @@ describe.each(backends())('usage recorder rules on $name', (backend) => {
     const accountId = await account();
     const { recorder, inserts } = recorderWith({ lingerMs: 0 });
     const createdAt = new Date().toISOString();
-    const rows = Array.from({ length: 501 }, (_, index) =>
+    const rows = Array.from({ length: 1_000 }, (_, index) =>
       usageRecordRow(`replayed-${String(index).padStart(3, '0')}`, accountId, createdAt),
     );
     await recorder.replay(rows);
-    expect(inserts.map((insert) => insert.length)).toEqual([500, 1]);
+    expect(inserts.map((insert) => insert.length)).toEqual([500, 500]);
     expect(await recorded(accountId)).toEqual(rows.map((row) => row.request_id));
     // Replayed again (a second start over the same journal): nothing is recorded twice.
-    await recorder.replay(rows.slice(498));
-    expect(await recorded(accountId)).toHaveLength(501);
+    await recorder.replay(rows.slice(998));
+    expect(await recorded(accountId)).toHaveLength(1_000);
+  });
+
+  it('by default lets a record wait 100 ms for company', async () => {
+    const accountId = await account();
+    const wait = fakeRetryTimeouts({ from: 'group-commit.ts' });
+    const recorder = new UsageRecorder(database.db, recordingLogger().logger);
+    recorder.record(failedCall('lingering-1', accountId), { status: 'error', latencyMs: 1 });
+    expect(await wait(0)).toBe(100);
+    expect(await recorded(accountId)).toEqual([]);
+    vi.advanceTimersByTime(100);
+    await recorder.flush();
+    expect(await recorded(accountId)).toEqual(['lingering-1']);
+  });
+
+  it("records a failed call's debit in its account's unit: tokens for a token budget, dollars otherwise", async () => {
+    const accountId = await account();
+    const { recorder } = recorderWith({ lingerMs: 0 });
+    const tokens = failedCall('unit-tokens', accountId);
+    tokens.caller = { ...tokens.caller, mode: 'consumption_tokens' };
+    const jobs = failedCall('unit-job', accountId);
+    jobs.caller = { ...jobs.caller, mode: 'job_based' };
+    for (const call of [tokens, jobs, failedCall('unit-usd', accountId)])
+      recorder.record(call, { status: 'error', latencyMs: 1 });
+    await recorder.flush();
+    const units = await database.db
+      .selectFrom('usage_records')
+      .select(['request_id', 'debit_unit', 'debit'])
+      .where('account_id', '=', accountId)
+      .orderBy('request_id')
+      .execute();
+    expect(units).toEqual([
+      { request_id: 'unit-job', debit_unit: 'usd', debit: '0' },
+      { request_id: 'unit-tokens', debit_unit: 'tokens', debit: '0' },
+      { request_id: 'unit-usd', debit_unit: 'usd', debit: '0' },
+    ]);
   });
 
   it('replay waits for the database to come back, and fails with the refusal of a record it cannot write', async () => {
