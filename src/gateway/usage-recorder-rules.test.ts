@@ -289,5 +289,9 @@ describe.each(backends())('usage recorder rules on $name', (backend) => {
       recorder.replay([usageRecordRow('replay-kept', waiting, createdAt), usageRecordRow('replay-refused', refusing, createdAt)]),
     ).rejects.toMatchObject({ code: 'P0001' });
     expect([await recorded(waiting), await recorded(refusing)]).toEqual([['replay-kept', 'replay-waiting'], []]);
+    // Alone, a refused record fails the replay the same way.
+    await expect(recorder.replay([usageRecordRow('replay-refused-alone', refusing, createdAt)])).rejects.toMatchObject({
+      code: 'P0001',
+    });
   });
 });
