@@ -6,6 +6,7 @@ import { postgresBackend, type TestDatabase } from '../../test/support/backends.
 import { recordingLogger } from '../../test/support/recording-logger.js';
 import { usageRecordRow } from '../../test/support/usage-records.js';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
+import { postgresKysely } from '../db/database.js';
 import { captureBatch } from '../ledger/capture-batch.js';
 import { captureFromRecord, journalRecord } from '../ledger/capture-writer.js';
 import { HoldNotFoundError } from '../ledger/errors.js';
@@ -201,6 +202,8 @@ describe.skipIf(!postgres)('write thread on PostgreSQL', () => {
     const refused = await thread.usageRecords(serialized(rows)).catch((error: unknown) => error);
     expect(refused).toMatchObject({ code: '23503' });
     expect(isDatabaseUnavailable(refused)).toBe(false);
+    // Its stack is where the thread met it (the driver's), for the log.
+    expect((refused as Error).stack).toContain('node_modules/pg/');
   });
 
   it('fails the batches of a thread that dies as "database unavailable" (their writers retry), and the next batch starts a new thread', async () => {
@@ -215,9 +218,19 @@ describe.skipIf(!postgres)('write thread on PostgreSQL', () => {
     if (failure !== 1) expect(isDatabaseUnavailable(failure)).toBe(true);
     expect(await thread.usageRecords(serialized(rows))).toBe(failure === 1 ? 0 : 1);
     expect(await recordedIds(accountId)).toEqual([rows[0]!.request_id]);
-    expect(
-      logged().filter((entry) => entry.msg === 'the write thread stopped; its batches are retried on a new one'),
-    ).toHaveLength(failure === 1 ? 0 : 1);
+    if (failure !== 1)
+      expect(failure).toMatchObject({ message: expect.stringContaining('the write thread stopped (it exited with code 1)') });
+    expect(logged().filter((entry) => entry.msg === 'the write thread stopped; its batches are retried on a new one')).toEqual(
+      failure === 1
+        ? []
+        : [
+            expect.objectContaining({
+              level: 50,
+              err: expect.objectContaining({ message: 'it exited with code 1' }),
+              batches: 1,
+            }),
+          ],
+    );
   });
 
   it('when a thread cannot start at all, writes the batches in the serving thread instead, and says so once', async () => {
@@ -235,8 +248,13 @@ describe.skipIf(!postgres)('write thread on PostgreSQL', () => {
     expect(await broken.captures([line({ requestId, amount: d('0.2') })])).toEqual([
       { value: expect.objectContaining({ captured: d('0.2'), replayed: false }) },
     ]);
-    expect(ownLogged().map((entry) => entry.msg)).toEqual([
-      'the write thread could not start; captures and usage records are written by the serving thread',
+    // The thread's own error (its module not found), not only that it exited.
+    expect(ownLogged()).toEqual([
+      expect.objectContaining({
+        level: 50,
+        err: expect.objectContaining({ message: expect.stringContaining('no-such-module') }),
+        msg: 'the write thread could not start; captures and usage records are written by the serving thread',
+      }),
     ]);
     await broken.close();
   });
@@ -279,10 +297,35 @@ describe.skipIf(!postgres)('write thread on PostgreSQL', () => {
   });
 
   it('refuses batches once closed, as "database unavailable" (what is left stays in the journal)', async () => {
-    const closing = new WriteThread(database.url!, database.db, logger);
+    const { logger: ownLogger, logged: ownLogged } = recordingLogger('warn');
+    const closing = new WriteThread(database.url!, database.db, ownLogger);
     expect(await closing.usageRecords([])).toBe(0);
     await closing.close();
     const refused = await closing.usageRecords([]).catch((error: unknown) => error);
     expect(isDatabaseUnavailable(refused)).toBe(true);
+    expect(refused).toMatchObject({ message: 'the database is unreachable: the write thread is closed' });
+    // Closed with nothing in flight: nothing to say.
+    expect(ownLogged()).toEqual([]);
+  });
+
+  it("runs the batches on its own connections: the serving thread's handle is not used (here it reaches no server)", async () => {
+    // Nothing listens on loopback port 1: any query through this handle fails at once.
+    const nowhere = postgresKysely('postgres://postgres@127.0.0.1:1/nowhere', { max: 1, onError: () => undefined });
+    const { logger: ownLogger, logged: ownLogged } = recordingLogger('warn');
+    const own = new WriteThread(database.url!, nowhere.db, ownLogger);
+    try {
+      const accountId = await account('1');
+      const requestId = await held(accountId, '0.5');
+      const rows = [usageRecordRow(`req_thread_own_${counter}`, accountId, new Date().toISOString())];
+      expect(await own.usageRecords(serialized(rows))).toBe(1);
+      expect(await own.captures([line({ requestId, amount: d('0.2') })])).toEqual([
+        { value: expect.objectContaining({ captured: d('0.2'), replayed: false }) },
+      ]);
+      expect(await recordedIds(accountId)).toEqual([rows[0]!.request_id]);
+      expect(ownLogged()).toEqual([]);
+    } finally {
+      await own.close();
+      await nowhere.db.destroy();
+    }
   });
 });
