@@ -26,7 +26,13 @@ const GATEWAY_CALL_PATH = [
 ];
 
 /** What a billed call leaves behind in src/gateway: its usage record (queued, retried, written) and the thread that writes batches. */
-const GATEWAY_BILLING_WRITES = ['src/gateway/usage-recorder.ts', 'src/gateway/usage-writer.ts', 'src/gateway/write-thread.ts'];
+const GATEWAY_BILLING_WRITES = [
+  'src/gateway/usage-recorder.ts',
+  'src/gateway/usage-writer.ts',
+  'src/gateway/write-thread.ts',
+  // Shared with the capture writer (ledger scope), whose rules tests pin it too.
+  'src/db/write-retries.ts',
+];
 
 export const SCOPES = {
   money: { mutate: ['src/money/**/*.ts'] },

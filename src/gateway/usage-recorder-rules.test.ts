@@ -7,7 +7,7 @@ import { refuseUsageRecordsOf, stopUsageRecordFaults } from '../../test/support/
 import { failedCall, settledCall } from '../../test/support/recorded-calls.js';
 import { recordingLogger } from '../../test/support/recording-logger.js';
 import { fakeRetryTimeouts, recordTimeoutDelays, restoreRetryTimeouts } from '../../test/support/retry-waits.js';
-import { usageRecordRow } from '../../test/support/usage-records.js';
+import { recordedRequestIds, usageRecordRow } from '../../test/support/usage-records.js';
 import { until } from '../../test/support/wait.js';
 import { CaptureJournal } from '../ledger/capture-journal.js';
 import { Ledger } from '../ledger/ledger.js';
@@ -55,15 +55,7 @@ describe.each(backends())('usage recorder rules on $name', (backend) => {
     return (await new Ledger(database.db).createAccount({ name: `recorder-rules-${counter}`, mode: 'consumption_usd' })).account
       .id;
   };
-  const recorded = async (accountId: string) =>
-    (
-      await database.db
-        .selectFrom('usage_records')
-        .select('request_id')
-        .where('account_id', '=', accountId)
-        .orderBy('request_id')
-        .execute()
-    ).map((row) => row.request_id);
+  const recorded = (accountId: string) => recordedRequestIds(database.db, accountId);
   /** The journal's usage lines, as the request ids of their rows. */
   const journaled = () =>
     readdirSync(directory)
@@ -86,7 +78,7 @@ describe.each(backends())('usage recorder rules on $name', (backend) => {
   it('retries records the database cannot take yet as one insert, 25 ms doubling to maxRetryDelayMs, warning once, until written', async () => {
     const accountId = await account();
     const fault = await refuseUsageRecordsOf(database.db, accountId, { sqlstate: '08006' });
-    const wait = fakeRetryTimeouts({ from: 'usage-recorder.ts' });
+    const wait = fakeRetryTimeouts({ from: 'write-retries.ts' });
     const journal = new CaptureJournal(directory, 'inst_retrying', { sync: 'write' });
     const { recorder, inserts, logged } = recorderWith({ lingerMs: 60_000, journal, maxRetryDelayMs: 60 });
     const ids = ['retrying-1', 'retrying-2', 'retrying-3'];
@@ -112,7 +104,7 @@ describe.each(backends())('usage recorder rules on $name', (backend) => {
   it('by default waits at most 2 s between retries', async () => {
     const accountId = await account();
     const fault = await refuseUsageRecordsOf(database.db, accountId, { sqlstate: '57P01' });
-    const wait = fakeRetryTimeouts({ from: 'usage-recorder.ts' });
+    const wait = fakeRetryTimeouts({ from: 'write-retries.ts' });
     const { recorder, inserts } = recorderWith({ lingerMs: 0 });
     recorder.record(failedCall('patient-1', accountId), { status: 'error', latencyMs: 3 });
     const flushed = recorder.flush();
@@ -150,7 +142,7 @@ describe.each(backends())('usage recorder rules on $name', (backend) => {
     const [refusing, unreachable, fine] = [await account(), await account(), await account()];
     await refuseUsageRecordsOf(database.db, refusing);
     const fault = await refuseUsageRecordsOf(database.db, unreachable, { sqlstate: '08006' });
-    const wait = fakeRetryTimeouts({ from: 'usage-recorder.ts' });
+    const wait = fakeRetryTimeouts({ from: 'write-retries.ts' });
     const { recorder, inserts, logged } = recorderWith({ lingerMs: 60_000 });
     // The refusing account's record first, so that the batch's insert fails with the refusal, not the outage.
     recorder.record(failedCall('mixed-refused', refusing), { status: 'error', latencyMs: 1 });
@@ -274,7 +266,7 @@ describe.each(backends())('usage recorder rules on $name', (backend) => {
     const [waiting, refusing] = [await account(), await account()];
     const fault = await refuseUsageRecordsOf(database.db, waiting, { sqlstate: '08006' });
     await refuseUsageRecordsOf(database.db, refusing);
-    const wait = fakeRetryTimeouts({ from: 'usage-recorder.ts' });
+    const wait = fakeRetryTimeouts({ from: 'write-retries.ts' });
     const { recorder } = recorderWith({ lingerMs: 0 });
     const createdAt = new Date().toISOString();
     const replayed = recorder.replay([usageRecordRow('replay-waiting', waiting, createdAt)]);

@@ -1,6 +1,7 @@
 import type { Db } from '../db/database.js';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
 import { GroupCommitQueue, type Settled } from '../db/group-commit.js';
+import { writeWithRetries } from '../db/write-retries.js';
 import type { CaptureJournal, JournalMark } from '../ledger/capture-journal.js';
 import type { Logger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
@@ -129,22 +130,15 @@ export class UsageRecorder {
     if (mark && !this.stopping) this.options.journal!.written(mark);
   }
 
-  /** `write`, again and again for the rows that failed for want of the database, until it is back (or shutdown). */
-  private async writeRetrying(rows: QueuedRecord[]): Promise<Array<Settled<void>>> {
-    const results = await this.write(rows);
-    for (let attempt = 0; !this.stopping; attempt += 1) {
-      const retry = results.flatMap((result, index) => ('error' in result && isDatabaseUnavailable(result.error) ? [index] : []));
-      if (retry.length === 0) break;
-      if (attempt === 0)
-        this.logger.warn(
-          { err: (results[retry[0]!] as { error: unknown }).error, records: retry.length },
-          'usage records could not be written yet; retrying until the database is back',
-        );
-      await new Promise((resolve) => setTimeout(resolve, Math.min(this.options.maxRetryDelayMs ?? 2_000, 25 * 2 ** attempt)));
-      const again = await this.write(retry.map((index) => rows[index]!));
-      retry.forEach((index, position) => (results[index] = again[position]!));
-    }
-    return results;
+  /** `write`, again for the rows that failed for want of the database, until it is back (or shutdown). */
+  private writeRetrying(rows: QueuedRecord[]): Promise<Array<Settled<void>>> {
+    return writeWithRetries(rows, (batch) => this.write(batch), {
+      retryable: isDatabaseUnavailable,
+      stopped: () => this.stopping,
+      maxDelayMs: this.options.maxRetryDelayMs,
+      waiting: (err, records) =>
+        this.logger.warn({ err, records }, 'usage records could not be written yet; retrying until the database is back'),
+    });
   }
 
   /** One insert for the batch; if it fails, one bad row must not lose the others: one by one, logging the failures. */

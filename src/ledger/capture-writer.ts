@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
 import { GroupCommitQueue } from '../db/group-commit.js';
+import { writeWithRetries } from '../db/write-retries.js';
 import type { Schema } from '../db/schema.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import { captureBatch, MAX_CAPTURE_BATCH, type CaptureResult } from './capture-batch.js';
@@ -104,19 +105,13 @@ export class CaptureWriter {
     const records = pending.map((entry) => entry.record.toString());
     // A batch that failed as a whole (its thread lost) fails each of its captures.
     const write = (batch: string[]) => this.write(batch).catch((error: unknown): CaptureResult[] => batch.map(() => ({ error })));
-    const results: CaptureResult[] = await write(records);
-    for (let attempt = 0; ; attempt += 1) {
-      const retry = results.flatMap((result, index) => ('error' in result && isTransient(result.error) ? [index] : []));
-      if (retry.length === 0 || this.stopping) break;
-      if (attempt === 0)
-        this.logger.warn(
-          { err: (results[retry[0]!] as { error: unknown }).error, captures: retry.length },
-          'captures could not be written yet; retrying until the database is back',
-        );
-      await new Promise((resolve) => setTimeout(resolve, Math.min(this.options.maxRetryDelayMs ?? 2_000, 25 * 2 ** attempt)));
-      const again = await write(retry.map((index) => records[index]!));
-      retry.forEach((index, position) => (results[index] = again[position]!));
-    }
+    const results = await writeWithRetries(records, write, {
+      retryable: isTransient,
+      stopped: () => this.stopping,
+      maxDelayMs: this.options.maxRetryDelayMs,
+      waiting: (err, captures) =>
+        this.logger.warn({ err, captures }, 'captures could not be written yet; retrying until the database is back'),
+    });
     results.forEach((result, index) => this.finish(pending[index]!, result));
     return results;
   }
