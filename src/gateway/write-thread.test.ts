@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../test/support/ledger-checks.js';
 import { postgresBackend, type TestDatabase } from '../../test/support/backends.js';
 import { recordingLogger } from '../../test/support/recording-logger.js';
-import { usageRecordRow } from '../../test/support/usage-records.js';
+import { recordedRequestIds, usageRecordRow } from '../../test/support/usage-records.js';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
 import { postgresKysely } from '../db/database.js';
 import { captureBatch } from '../ledger/capture-batch.js';
@@ -112,15 +112,7 @@ describe.skipIf(!postgres)('write thread on PostgreSQL', () => {
     return requestId;
   };
   const serialized = (rows: UsageRecordRow[]) => rows.map((row) => ({ json: JSON.stringify(row), createdAt: row.created_at }));
-  const recordedIds = async (accountId: string) =>
-    (
-      await database.db
-        .selectFrom('usage_records')
-        .select('request_id')
-        .where('account_id', '=', accountId)
-        .orderBy('request_id')
-        .execute()
-    ).map((row) => row.request_id);
+  const recordedIds = (accountId: string) => recordedRequestIds(database.db, accountId);
 
   it('settles a batch of captures with the amounts the serving thread computes, and replays a capture made before', async () => {
     const accountId = await account('10');

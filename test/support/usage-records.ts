@@ -1,3 +1,4 @@
+import type { Db } from '../../src/db/database.js';
 import type { UsageRecordRow } from '../../src/gateway/usage-writer.js';
 
 /** A successful chat call's usage record as the recorder writes it (gpt-4o-mini, 16 tokens in and 363 out). */
@@ -36,4 +37,15 @@ export function usageRecordRow(requestId: string, accountId: string, createdAt: 
     stream: false,
     created_at: createdAt,
   };
+}
+
+/** The request ids of an account's usage records, in order. */
+export async function recordedRequestIds(db: Db, accountId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('usage_records')
+    .select('request_id')
+    .where('account_id', '=', accountId)
+    .orderBy('request_id')
+    .execute();
+  return rows.map((row) => row.request_id);
 }
