@@ -1,7 +1,22 @@
 import { recordingLogger } from '../../test/support/recording-logger.js';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CaptureJournal,
@@ -82,6 +97,80 @@ describe('capture journal rules', () => {
       const journal = new CaptureJournal(directory, 'inst_append', { sync: 'write' });
       journal.append(capture('req_1'));
       expect(text(segment('inst_append', 1))).toBe('{"kept":true}\n{"type":"capture","requestId":"req_1","amount":"0.01"}\n');
+    });
+  });
+
+  describe('a write that fails part way', () => {
+    it('leaves no torn line: each append that returned is whole, the one that failed left nothing, and the next is read', () => {
+      // Under a file size limit of 8 KiB the third 3,000-byte line is written only in part (a short write), and
+      // finishing it fails with EFBIG, as a full disk fails a write: the journal must cut the part off again.
+      const worker = fileURLToPath(new URL('../../test/support/journal-append-worker.ts', import.meta.url));
+      const output = execFileSync(
+        'bash',
+        ['-c', 'ulimit -f 8; exec "$0" "$@"', process.execPath, '--import', 'tsx', worker, directory, 'inst_limit', '3000'],
+        { encoding: 'utf8' },
+      );
+      expect(JSON.parse(output)).toEqual({
+        appended: ['line-01', 'line-02', 'after'],
+        failed: { requestId: 'line-03', code: 'EFBIG' },
+      });
+      const [file, ...others] = files();
+      expect(others).toEqual([]);
+      const lines = text(file!).split('\n');
+      expect(lines.pop()).toBe('');
+      const records = lines.map((line) => JSON.parse(line) as JournalRecord);
+      expect(records.map((record) => (record.type === 'usage' ? record.row.request_id : record.requestId))).toEqual([
+        'line-01',
+        'line-02',
+        'after',
+      ]);
+      expect(statSync(path.join(directory, file!)).size).toBe(2 * 3_000 + Buffer.byteLength(lines[2]!) + 1);
+    });
+
+    it('seals a segment whose torn line cannot be cut off (a device), so the next line starts a new segment', () => {
+      const { logger, logged } = recordingLogger();
+      const journal = new CaptureJournal(directory, 'inst_device', { sync: 'write', logger });
+      const kept = journal.append(capture('req_kept'));
+      const target = segmentOf(kept);
+      const descriptor = target.descriptor;
+      // /dev/full fails every write with ENOSPC, and a character device cannot be truncated.
+      const full = openSync('/dev/full', 'a');
+      target.descriptor = full;
+      expect(() => journal.append(capture('req_lost'))).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
+      target.descriptor = descriptor;
+      closeSync(full);
+      expect(logged()).toEqual([
+        {
+          level: 40,
+          err: expect.objectContaining({ code: 'EINVAL' }),
+          appendError: expect.objectContaining({ code: 'ENOSPC' }),
+          file: path.join(directory, segment('inst_device', 1)),
+          msg: 'could not cut a torn journal line; the segment is sealed and the next record goes to a new one',
+        },
+      ]);
+      const next = journal.append(capture('req_next'));
+      expect(next.sequence).toBe(2);
+      expect(segmentOf(next).file).toBe(path.join(directory, segment('inst_device', 2)));
+      expect(text(segment('inst_device', 1))).toBe('{"type":"capture","requestId":"req_kept","amount":"0.01"}\n');
+      expect(text(segment('inst_device', 2))).toBe('{"type":"capture","requestId":"req_next","amount":"0.01"}\n');
+      // The sealed segment goes once its record is written, as a full one does.
+      journal.written(kept);
+      expect(files()).toEqual([segment('inst_device', 2)]);
+      journal.written(next);
+      journal.close();
+      expect(files()).toEqual([]);
+    });
+
+    it('a segment sealed with nothing waiting in it is deleted at once', () => {
+      const { logger } = recordingLogger();
+      // The first segment is /dev/full itself: the first append fails and leaves nothing behind.
+      symlinkSync('/dev/full', path.join(directory, segment('inst_empty', 1)));
+      const journal = new CaptureJournal(directory, 'inst_empty', { sync: 'write', logger });
+      expect(() => journal.append(capture('req_lost'))).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
+      expect(files()).toEqual([]);
+      const next = journal.append(capture('req_next'));
+      expect(next.sequence).toBe(1);
+      expect(files()).toEqual([segment('inst_empty', 2)]);
     });
   });
 

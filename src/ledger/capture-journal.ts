@@ -1,6 +1,7 @@
 import {
   closeSync,
   fdatasync,
+  ftruncateSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -116,14 +117,44 @@ export class CaptureJournal {
     return this.appendLine([USAGE_HEAD, rowJson, USAGE_TAIL]);
   }
 
-  /** One line from its pieces, in one `writev(2)`. */
+  /**
+   * One line from its pieces, in one `writev(2)` (more only if the system writes part of it). A line is in the
+   * journal whole or not at all: when a write fails part way (a full disk, a file size limit), what it wrote is
+   * cut off again, so the next line does not run on from a torn one and both become unreadable.
+   */
   private appendLine(pieces: Buffer[]): JournalMark {
     const segment = this.writableSegment();
-    writevSync(segment.descriptor, pieces);
-    for (const piece of pieces) segment.bytes += piece.length;
+    let length = 0;
+    for (const piece of pieces) length += piece.length;
+    try {
+      writeWhole(segment.descriptor, pieces, length);
+    } catch (error) {
+      this.cutTornLine(segment, error);
+      throw error;
+    }
+    segment.bytes += length;
     segment.pending += 1;
     this.sequence += 1;
     return { segment, sequence: this.sequence };
+  }
+
+  /**
+   * Truncates the segment back to its last whole line after a failed append. If that fails too (a device
+   * that cannot be truncated), the segment is sealed: nothing more is appended after the torn part, which a
+   * replay counts as one unreadable line, and the next append opens a new segment.
+   */
+  private cutTornLine(segment: Segment, appendError: unknown): void {
+    try {
+      ftruncateSync(segment.descriptor, segment.bytes);
+    } catch (error) {
+      this.logger.warn(
+        { err: error, appendError, file: segment.file },
+        'could not cut a torn journal line; the segment is sealed and the next record goes to a new one',
+      );
+      segment.sealed = true;
+      if (segment === this.current) this.current = undefined;
+      if (segment.pending === 0) this.retire(segment);
+    }
   }
 
   /** Resolves when `mark` is as durable as the journal's mode makes it (in `fsync` mode, after a shared fdatasync). */
@@ -286,4 +317,19 @@ function readRecords(file: string): { records: JournalRecord[]; unreadable: numb
     }
   }
   return { records, unreadable };
+}
+
+/** Writes `length` bytes of `pieces`, again from where a short `writev(2)` stopped. @throws the file system's error */
+function writeWhole(descriptor: number, pieces: Buffer[], length: number): void {
+  let written = writevSync(descriptor, pieces);
+  while (written < length) {
+    const rest: Buffer[] = [];
+    let offset = 0;
+    for (const piece of pieces) {
+      const end = offset + piece.length;
+      if (end > written) rest.push(offset >= written ? piece : piece.subarray(written - offset));
+      offset = end;
+    }
+    written += writevSync(descriptor, rest);
+  }
 }
