@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -16,6 +16,7 @@ import { writeSerializedUsageRecords, type SerializedUsageRecord } from './usage
 
 const RETRYING = 'usage records could not be written yet; retrying until the database is back';
 const REFUSED = 'could not write usage record';
+const UNJOURNALED = 'could not journal a usage record; it is written to the database without a journal line';
 const CLOSING = 'closing with usage records not yet written (database unreachable); the journal keeps them for the next start';
 
 describe('endUserOf', () => {
@@ -118,6 +119,25 @@ describe.each(backends())('usage recorder rules on $name', (backend) => {
     expect(waits).toEqual([25, 50, 100, 200, 400, 800, 1_600, 2_000, 2_000]);
     expect(inserts).toHaveLength(10);
     expect(await recorded(accountId)).toEqual(['patient-1']);
+  });
+
+  it('writes a billed call whose journal line cannot be appended (a full disk), logging it, and the next line is journaled', async () => {
+    const accountId = await account();
+    // The journal's first segment is /dev/full: every write to it fails with ENOSPC, as on a full disk.
+    symlinkSync('/dev/full', path.join(directory, `inst_full-${process.pid}-1.journal`));
+    const journal = new CaptureJournal(directory, 'inst_full', { sync: 'write' });
+    const { recorder, logged } = recorderWith({ lingerMs: 60_000, journal });
+    expect(() => recorder.record(...settledCall('unjournaled-1', accountId, 'gpt-4o-mini'))).not.toThrow();
+    expect(logged()).toEqual([
+      { level: 50, err: expect.objectContaining({ code: 'ENOSPC' }), requestId: 'unjournaled-1', msg: UNJOURNALED },
+    ]);
+    // The journal moved to a new segment: the next call's line is there, whole.
+    recorder.record(...settledCall('journaled-2', accountId, 'gpt-4o-mini'));
+    expect(journaled()).toEqual(['journaled-2']);
+    await recorder.flush();
+    expect(await recorded(accountId)).toEqual(['journaled-2', 'unjournaled-1']);
+    journal.close();
+    expect(readdirSync(directory)).toEqual([]);
   });
 
   it('does not retry a record the database refuses: it is logged by request id and its journal line is done', async () => {
