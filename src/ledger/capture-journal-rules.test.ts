@@ -2,6 +2,7 @@ import { recordingLogger } from '../../test/support/recording-logger.js';
 import { execFileSync } from 'node:child_process';
 import {
   closeSync,
+  constants,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -10,9 +11,9 @@ import {
   readFileSync,
   rmSync,
   statSync,
-  symlinkSync,
   unlinkSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -101,22 +102,26 @@ describe('capture journal rules', () => {
   });
 
   describe('a write that fails part way', () => {
-    it('leaves no torn line: each append that returned is whole, the one that failed left nothing, and the next is read', () => {
-      // Under a file size limit of 8 KiB the third 3,000-byte line is written only in part (a short write), and
-      // finishing it fails with EFBIG, as a full disk fails a write: the journal must cut the part off again.
+    const shortWrite = (written: number | string, length: number) =>
+      `the journal could write only ${written} of a line's ${length} bytes (a full disk or a file size limit); the part written is cut off`;
+
+    it('leaves no torn line: each append that returned is whole, the one cut short left nothing, and the next is read', () => {
+      // Under a file size limit of 8 KiB the system writes only 2,192 bytes of the third 3,000-byte line: the
+      // journal must cut that part off again and fail the append.
       const worker = fileURLToPath(new URL('../../test/support/journal-append-worker.ts', import.meta.url));
+      // Under mutation testing, the child runs the mutant this test is judging.
+      const mutant = (globalThis as { __stryker__?: { activeMutant?: string } }).__stryker__?.activeMutant;
       const output = execFileSync(
         'bash',
         ['-c', 'ulimit -f 8; exec "$0" "$@"', process.execPath, '--import', 'tsx', worker, directory, 'inst_limit', '3000'],
-        { encoding: 'utf8' },
+        { encoding: 'utf8', env: { ...process.env, ...(mutant === undefined ? {} : { __STRYKER_ACTIVE_MUTANT__: mutant }) } },
       );
       expect(JSON.parse(output)).toEqual({
         appended: ['line-01', 'line-02', 'after'],
-        failed: { requestId: 'line-03', code: 'EFBIG' },
+        failed: { requestId: 'line-03', message: shortWrite(2_192, 3_000) },
       });
-      const [file, ...others] = files();
-      expect(others).toEqual([]);
-      const lines = text(file!).split('\n');
+      expect(files()).toEqual([expect.stringMatching(/^inst_limit-\d+-1\.journal$/)]);
+      const lines = text(files()[0]!).split('\n');
       expect(lines.pop()).toBe('');
       const records = lines.map((line) => JSON.parse(line) as JournalRecord);
       expect(records.map((record) => (record.type === 'usage' ? record.row.request_id : record.requestId))).toEqual([
@@ -124,53 +129,94 @@ describe('capture journal rules', () => {
         'line-02',
         'after',
       ]);
-      expect(statSync(path.join(directory, file!)).size).toBe(2 * 3_000 + Buffer.byteLength(lines[2]!) + 1);
+      expect(statSync(path.join(directory, files()[0]!)).size).toBe(2 * 3_000 + Buffer.byteLength(lines[2]!) + 1);
     });
 
-    it('seals a segment whose torn line cannot be cut off (a device), so the next line starts a new segment', () => {
-      const { logger, logged } = recordingLogger();
-      const journal = new CaptureJournal(directory, 'inst_device', { sync: 'write', logger });
+    describe('on a file that cannot be truncated (a pipe)', () => {
+      let fifo: string;
+      let descriptor: number;
+      beforeEach(() => {
+        fifo = path.join(directory, 'pipe');
+        execFileSync('mkfifo', [fifo]);
+        // Non-blocking, so that a write larger than the pipe's free space is written in part, not waited on.
+        descriptor = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+        writeSync(descriptor, Buffer.alloc(60_000, 0x20));
+      });
+      afterEach(() => {
+        try {
+          closeSync(descriptor);
+        } catch {
+          // closed by the journal with its segment
+        }
+      });
+
+      it('seals the segment, so the next line starts a new one; the sealed one goes once its records are written', () => {
+        const { logger, logged } = recordingLogger();
+        const journal = new CaptureJournal(directory, 'inst_pipe', { sync: 'write', logger });
+        const kept = journal.append(capture('req_kept'));
+        const target = segmentOf(kept);
+        const file = target.descriptor;
+        target.descriptor = descriptor;
+        expect(() => journal.append(sized(10_000))).toThrow(
+          new RegExp(`^${shortWrite('\\d+', 10_000).replace(/[()]/g, '\\$&')}$`),
+        );
+        target.descriptor = file;
+        closeSync(descriptor);
+        expect(logged()).toEqual([
+          {
+            level: 40,
+            err: expect.objectContaining({ code: 'EINVAL' }),
+            file: path.join(directory, segment('inst_pipe', 1)),
+            msg: 'could not cut a torn journal line off; the segment is sealed and the next record goes to a new one',
+          },
+        ]);
+        const next = journal.append(capture('req_next'));
+        expect(next.sequence).toBe(2);
+        expect(segmentOf(next).file).toBe(path.join(directory, segment('inst_pipe', 2)));
+        expect(text(segment('inst_pipe', 1))).toBe('{"type":"capture","requestId":"req_kept","amount":"0.01"}\n');
+        expect(text(segment('inst_pipe', 2))).toBe('{"type":"capture","requestId":"req_next","amount":"0.01"}\n');
+        journal.written(kept);
+        expect(files()).toEqual([segment('inst_pipe', 2), 'pipe']);
+        journal.written(next);
+        journal.close();
+        expect(files()).toEqual(['pipe']);
+      });
+
+      it('a sealed segment with nothing waiting in it is closed and deleted at once', () => {
+        const { logger } = recordingLogger();
+        const journal = new CaptureJournal(directory, 'inst_pipe_empty', { sync: 'write', logger });
+        const first = journal.append(capture('req_first'));
+        journal.written(first);
+        const target = segmentOf(first);
+        const file = target.descriptor;
+        target.descriptor = descriptor;
+        expect(() => journal.append(sized(10_000))).toThrow(/^the journal could write only \d+ of a line's 10000 bytes/);
+        // Deleted with the descriptor it held (the pipe's): closing it again fails.
+        expect(() => closeSync(descriptor)).toThrow(expect.objectContaining({ code: 'EBADF' }));
+        closeSync(file);
+        expect(files()).toEqual(['pipe']);
+        const next = journal.append(capture('req_next'));
+        expect(segmentOf(next).file).toBe(path.join(directory, segment('inst_pipe_empty', 2)));
+      });
+    });
+
+    it('a write that fails writes nothing, so the segment goes on: the next line follows the last whole one', () => {
+      const journal = new CaptureJournal(directory, 'inst_full', { sync: 'write' });
       const kept = journal.append(capture('req_kept'));
       const target = segmentOf(kept);
-      const descriptor = target.descriptor;
-      // /dev/full fails every write with ENOSPC, and a character device cannot be truncated.
+      const file = target.descriptor;
+      // /dev/full fails every write with ENOSPC, as a full disk does, writing nothing.
       const full = openSync('/dev/full', 'a');
       target.descriptor = full;
       expect(() => journal.append(capture('req_lost'))).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
-      target.descriptor = descriptor;
+      target.descriptor = file;
       closeSync(full);
-      expect(logged()).toEqual([
-        {
-          level: 40,
-          err: expect.objectContaining({ code: 'EINVAL' }),
-          appendError: expect.objectContaining({ code: 'ENOSPC' }),
-          file: path.join(directory, segment('inst_device', 1)),
-          msg: 'could not cut a torn journal line; the segment is sealed and the next record goes to a new one',
-        },
-      ]);
       const next = journal.append(capture('req_next'));
       expect(next.sequence).toBe(2);
-      expect(segmentOf(next).file).toBe(path.join(directory, segment('inst_device', 2)));
-      expect(text(segment('inst_device', 1))).toBe('{"type":"capture","requestId":"req_kept","amount":"0.01"}\n');
-      expect(text(segment('inst_device', 2))).toBe('{"type":"capture","requestId":"req_next","amount":"0.01"}\n');
-      // The sealed segment goes once its record is written, as a full one does.
-      journal.written(kept);
-      expect(files()).toEqual([segment('inst_device', 2)]);
-      journal.written(next);
-      journal.close();
-      expect(files()).toEqual([]);
-    });
-
-    it('a segment sealed with nothing waiting in it is deleted at once', () => {
-      const { logger } = recordingLogger();
-      // The first segment is /dev/full itself: the first append fails and leaves nothing behind.
-      symlinkSync('/dev/full', path.join(directory, segment('inst_empty', 1)));
-      const journal = new CaptureJournal(directory, 'inst_empty', { sync: 'write', logger });
-      expect(() => journal.append(capture('req_lost'))).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
-      expect(files()).toEqual([]);
-      const next = journal.append(capture('req_next'));
-      expect(next.sequence).toBe(1);
-      expect(files()).toEqual([segment('inst_empty', 2)]);
+      expect(files()).toEqual([segment('inst_full', 1)]);
+      expect(text(segment('inst_full', 1))).toBe(
+        '{"type":"capture","requestId":"req_kept","amount":"0.01"}\n{"type":"capture","requestId":"req_next","amount":"0.01"}\n',
+      );
     });
   });
 

@@ -118,19 +118,20 @@ export class CaptureJournal {
   }
 
   /**
-   * One line from its pieces, in one `writev(2)` (more only if the system writes part of it). A line is in the
-   * journal whole or not at all: when a write fails part way (a full disk, a file size limit), what it wrote is
-   * cut off again, so the next line does not run on from a torn one and both become unreadable.
+   * One line from its pieces, in one `writev(2)`. A line is in the journal whole or not at all. A write that
+   * fails writes nothing; one the system cuts short (a full disk, a file size limit) is cut off again and fails
+   * the append, so the next line does not run on from a torn one, which would leave both unreadable.
    */
   private appendLine(pieces: Buffer[]): JournalMark {
     const segment = this.writableSegment();
     let length = 0;
     for (const piece of pieces) length += piece.length;
-    try {
-      writeWhole(segment.descriptor, pieces, length);
-    } catch (error) {
-      this.cutTornLine(segment, error);
-      throw error;
+    const written = writevSync(segment.descriptor, pieces);
+    if (written < length) {
+      this.cutTornLine(segment);
+      throw new Error(
+        `the journal could write only ${written} of a line's ${length} bytes (a full disk or a file size limit); the part written is cut off`,
+      );
     }
     segment.bytes += length;
     segment.pending += 1;
@@ -139,20 +140,20 @@ export class CaptureJournal {
   }
 
   /**
-   * Truncates the segment back to its last whole line after a failed append. If that fails too (a device
+   * Truncates the current segment back to its last whole line after a short write. If that fails too (a file
    * that cannot be truncated), the segment is sealed: nothing more is appended after the torn part, which a
    * replay counts as one unreadable line, and the next append opens a new segment.
    */
-  private cutTornLine(segment: Segment, appendError: unknown): void {
+  private cutTornLine(segment: Segment): void {
     try {
       ftruncateSync(segment.descriptor, segment.bytes);
     } catch (error) {
       this.logger.warn(
-        { err: error, appendError, file: segment.file },
-        'could not cut a torn journal line; the segment is sealed and the next record goes to a new one',
+        { err: error, file: segment.file },
+        'could not cut a torn journal line off; the segment is sealed and the next record goes to a new one',
       );
       segment.sealed = true;
-      if (segment === this.current) this.current = undefined;
+      this.current = undefined;
       if (segment.pending === 0) this.retire(segment);
     }
   }
@@ -317,19 +318,4 @@ function readRecords(file: string): { records: JournalRecord[]; unreadable: numb
     }
   }
   return { records, unreadable };
-}
-
-/** Writes `length` bytes of `pieces`, again from where a short `writev(2)` stopped. @throws the file system's error */
-function writeWhole(descriptor: number, pieces: Buffer[], length: number): void {
-  let written = writevSync(descriptor, pieces);
-  while (written < length) {
-    const rest: Buffer[] = [];
-    let offset = 0;
-    for (const piece of pieces) {
-      const end = offset + piece.length;
-      if (end > written) rest.push(offset >= written ? piece : piece.subarray(written - offset));
-      offset = end;
-    }
-    written += writevSync(descriptor, rest);
-  }
 }
