@@ -39,6 +39,8 @@ export const SCOPES = {
   pricing: { mutate: ['src/pricing/**/*.ts'] },
   ledger: { mutate: ['src/ledger/**/*.ts'] },
   gateway: { mutate: [...GATEWAY_CALL_PATH, ...GATEWAY_BILLING_WRITES] },
+  // What the billing writes stand on in src/db: the batching queue, and how an outage is seen and waited out.
+  db: { mutate: ['src/db/group-commit.ts', 'src/db/database-health.ts'] },
 };
 
 if (!(scope in SCOPES)) throw new Error(`TOLLGATE_MUTATION_SCOPE must be one of ${Object.keys(SCOPES).join(', ')}`);

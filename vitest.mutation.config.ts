@@ -29,6 +29,12 @@ const SUITES: Record<string, string[]> = {
     'test/gateway-*.test.ts',
     'test/api-{messages,responses,media}.test.ts',
   ],
+  // The queue's and the health's own rules, and the two writers that batch through the queue.
+  db: [
+    'src/db/{group-commit,database-health-rules}.test.ts',
+    'src/ledger/capture-writer-rules.test.ts',
+    'src/gateway/usage-recorder-rules.test.ts',
+  ],
 };
 
 const scope = process.env.TOLLGATE_MUTATION_SCOPE ?? 'money';

@@ -229,6 +229,74 @@ describe.skipIf(!adminUrl)('database health rules (needs TEST_DATABASE_URL)', ()
     health.close();
   });
 
+  it('each outage is probed until it ends, counted from its start; once back, no probe is left waiting', async () => {
+    const wait = fakeRetryTimeouts({ from: 'database-health.ts' });
+    const { logger, logged } = recordingLogger();
+    let up = false;
+    let probes = 0;
+    const health = new DatabaseHealth(
+      async () => {
+        probes += 1;
+        if (!up) throw new Error('still down');
+      },
+      { logger },
+    );
+    const outage = async (waitsBefore: number) => {
+      const marked = Date.now();
+      health.markUnreachable('down');
+      vi.advanceTimersByTime(await wait(waitsBefore));
+      await until(() => probes === waitsBefore + 1, 'a failed probe');
+      // Real time passes, so the outage's length has a floor to be checked against.
+      while (Date.now() < marked + 5) await turn();
+      up = true;
+      vi.advanceTimersByTime(await wait(waitsBefore + 1));
+      await until(() => health.isReachable, 'the database back');
+      up = false;
+      expect(vi.getTimerCount()).toBe(0);
+      return Date.now() - marked;
+    };
+    const first = await outage(0);
+    const second = await outage(2);
+    expect(probes).toBe(4);
+    const back = logged().filter((line) => line.msg === BACK) as Array<{ downMs: number }>;
+    expect(back).toHaveLength(2);
+    expect(back[0]!.downMs).toBeGreaterThanOrEqual(5);
+    expect(back[0]!.downMs).toBeLessThanOrEqual(first);
+    expect(back[1]!.downMs).toBeGreaterThanOrEqual(5);
+    expect(back[1]!.downMs).toBeLessThanOrEqual(second);
+    health.close();
+  });
+
+  it('a listener that marks it unreachable again as it hears it is back leaves one probe going, its waits still growing', async () => {
+    const wait = fakeRetryTimeouts({ from: 'database-health.ts' });
+    let probes = 0;
+    const health = new DatabaseHealth(async () => {
+      probes += 1;
+    });
+    const heard: boolean[] = [];
+    let again = true;
+    health.onChange((reachable) => {
+      heard.push(reachable);
+      if (reachable && again) {
+        again = false;
+        health.markUnreachable('lost again at once');
+      }
+    });
+    health.markUnreachable('down');
+    vi.advanceTimersByTime(await wait(0));
+    await until(() => probes === 1, 'the first probe');
+    expect(heard).toEqual([false, true, false]);
+    expect(health.isReachable).toBe(false);
+    // The same probe goes on, with the next wait of its series; no second series starts at 100 ms.
+    expect(await wait(1)).toBe(200);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(200);
+    await until(() => health.isReachable, 'the database back');
+    expect(probes).toBe(2);
+    expect(heard).toEqual([false, true, false, true]);
+    health.close();
+  });
+
   it("reports the notification listener's connection beside the database's", () => {
     const health = new DatabaseHealth(async () => undefined);
     health.setNotifications({ ok: false, detail: 'reconnecting: lost' });

@@ -27,7 +27,8 @@ type Listener = (reachable: boolean) => void;
  */
 export class DatabaseHealth {
   private reachable = true;
-  private reason: string | undefined;
+  /** Why it was last found unreachable (read only while it is). */
+  private reason = '';
   private downSince: number | undefined;
   private probing = false;
   private closed = false;
@@ -83,7 +84,7 @@ export class DatabaseHealth {
 
   checks(): Record<string, ReadinessCheck> {
     return {
-      database: this.reachable ? { ok: true } : { ok: false, detail: `unreachable: ${this.reason ?? 'unknown'}` },
+      database: this.reachable ? { ok: true } : { ok: false, detail: `unreachable: ${this.reason}` },
       notifications: this.notifications,
     };
   }
@@ -108,7 +109,6 @@ export class DatabaseHealth {
         }
         const downMs = Date.now() - (this.downSince ?? Date.now());
         this.reachable = true;
-        this.reason = undefined;
         this.logger.info({ downMs }, 'database reachable again');
         this.emit(true);
       }
