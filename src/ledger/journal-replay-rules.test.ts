@@ -226,6 +226,34 @@ describe.each(backends())('journal replay rules on $name', (backend) => {
     expect((await ledger.getAccount(accountId)).balance.toString()).toBe('0.8');
   });
 
+  it('logs a refusal past the first batch under its own request id', async () => {
+    const accountId = await account('1');
+    const dead = newId('inst');
+    const leaseId = newId('lease');
+    await ledger.hold({ accountId, requestId: leaseId, amount: d('0.5'), ownerId: dead });
+    const fine = (index: number) => ({ type: 'capture', requestId: `req_batch_${index}`, leaseId, amount: '0.001' });
+    // The refused capture is the second of the second batch (records 200 and 201 after the first 200).
+    const records = [
+      ...Array.from({ length: 201 }, (_, index) => fine(index)),
+      { type: 'capture', requestId: 'req_no_hold', amount: '0.3' },
+    ];
+    writeFileSync(path.join(directory, `${dead}-${DEAD_PID}-1.journal`), journalText([...records, fine(201)]));
+    const { logger, logged } = recordingLogger();
+    const report = await replay({ instanceId: newId('inst'), logger });
+    expect(report).toEqual({ files: 1, captures: 203, usageRecords: 0, unreadable: 0, released: 1 });
+    const refusals = logged().filter((line) => line.msg === 'a journaled capture could not be replayed');
+    expect(refusals).toEqual([
+      expect.objectContaining({
+        level: 50,
+        requestId: 'req_no_hold',
+        amount: '0.3',
+        err: expect.objectContaining({ type: 'HoldNotFoundError' }),
+      }),
+    ]);
+    const captured = (await entries(accountId)).filter((row) => row.kind === 'capture');
+    expect(captured).toHaveLength(202);
+  });
+
   it('stops at a capture that fails for want of the database: the error is thrown, the file stays claimed, nobody is declared dead', async () => {
     const accountId = await account('1');
     const dead = newId('inst');
