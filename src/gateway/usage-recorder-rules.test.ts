@@ -16,7 +16,6 @@ import { writeSerializedUsageRecords, type SerializedUsageRecord } from './usage
 
 const RETRYING = 'usage records could not be written yet; retrying until the database is back';
 const REFUSED = 'could not write usage record';
-const UNJOURNALED = 'could not journal a usage record; it is written to the database without a journal line';
 const CLOSING = 'closing with usage records not yet written (database unreachable); the journal keeps them for the next start';
 
 describe('endUserOf', () => {
@@ -121,18 +120,26 @@ describe.each(backends())('usage recorder rules on $name', (backend) => {
     expect(await recorded(accountId)).toEqual(['patient-1']);
   });
 
-  it('writes a billed call whose journal line cannot be appended (a full disk) to the database, logging it', async () => {
+  it('writes a billed call whose journal line cannot be appended (a full disk) to the database; the journal logs it', async () => {
     const accountId = await account();
     // The journal's segment is /dev/full: every write to it fails with ENOSPC, as on a full disk.
     symlinkSync('/dev/full', path.join(directory, `inst_full-${process.pid}-1.journal`));
-    const journal = new CaptureJournal(directory, 'inst_full', { sync: 'write' });
+    const { logger: journalLogger, logged: journalLogged } = recordingLogger();
+    const journal = new CaptureJournal(directory, 'inst_full', { sync: 'write', logger: journalLogger });
     const { recorder, logged } = recorderWith({ lingerMs: 60_000, journal });
-    expect(() => recorder.record(...settledCall('unjournaled-1', accountId, 'gpt-4o-mini'))).not.toThrow();
-    expect(logged()).toEqual([
-      { level: 50, err: expect.objectContaining({ code: 'ENOSPC' }), requestId: 'unjournaled-1', msg: UNJOURNALED },
+    for (const id of ['unjournaled-1', 'unjournaled-2'])
+      expect(() => recorder.record(...settledCall(id, accountId, 'gpt-4o-mini'))).not.toThrow();
+    expect(journalLogged()).toEqual([
+      {
+        level: 50,
+        err: expect.objectContaining({ code: 'ENOSPC' }),
+        directory,
+        msg: expect.stringMatching(/^cannot append to the capture journal/),
+      },
     ]);
     await recorder.flush();
-    expect(await recorded(accountId)).toEqual(['unjournaled-1']);
+    expect(await recorded(accountId)).toEqual(['unjournaled-1', 'unjournaled-2']);
+    expect(logged()).toEqual([]);
     // Nothing was journaled, so nothing waits in the journal: it closes clean.
     journal.close();
     expect(readdirSync(directory)).toEqual([]);

@@ -85,7 +85,7 @@ export class UsageRecorder {
     const row = usageRow(call, outcome);
     const bytes = Buffer.from(JSON.stringify(row));
     // A billed call's record is journaled with its capture, so reports never lose a call the ledger charged.
-    const mark = outcome.report ? this.journal(bytes, row.request_id) : undefined;
+    const mark = outcome.report ? this.journal(bytes) : undefined;
     // A record that cannot be written is logged by `write`; nobody waits for it.
     void this.queue.submit({ requestId: row.request_id, createdAt: row.created_at, row: bytes }).then(
       () => mark && this.options.journal!.written(mark),
@@ -94,18 +94,14 @@ export class UsageRecorder {
   }
 
   /**
-   * Journals a billed call's record. The call is charged already (its capture is journaled and queued), so a
-   * journal that cannot take the line (a full disk) must not turn it into a failed call: the record still goes
-   * to the database, and only a crash before it is written would lose it, which is logged here.
+   * Journals a billed call's record. The call is charged already (its capture is written), so a journal that
+   * cannot take the line (a full disk; the journal logs that) must not turn it into a failed call: the record
+   * still goes to the database, and only a crash before it is written would lose it.
    */
-  private journal(bytes: Buffer, requestId: string): JournalMark | undefined {
+  private journal(bytes: Buffer): JournalMark | undefined {
     try {
       return this.options.journal?.appendUsage(bytes);
-    } catch (error) {
-      this.logger.error(
-        { err: error, requestId },
-        'could not journal a usage record; it is written to the database without a journal line',
-      );
+    } catch {
       return undefined;
     }
   }

@@ -28,6 +28,8 @@ import {
 } from './capture-journal.js';
 
 const capture = (requestId: string, amount = '0.01'): JournalRecord => ({ type: 'capture', requestId, amount });
+const JOURNAL_FAILING =
+  'cannot append to the capture journal; until it can, captures are written to the database before their calls are answered, and usage records without a journal line';
 
 /** A usage record whose journal line (JSON and newline) is exactly `bytes` long. */
 function sized(bytes: number): JournalRecord {
@@ -132,6 +134,50 @@ describe('capture journal rules', () => {
       expect(statSync(path.join(directory, files()[0]!)).size).toBe(2 * 3_000 + Buffer.byteLength(lines[2]!) + 1);
     });
 
+    it('logs the first of a run of failed appends, and once the run is over how many failed', () => {
+      const { logger, logged } = recordingLogger();
+      const journal = new CaptureJournal(directory, 'inst_run', { sync: 'write', logger });
+      const kept = journal.append(capture('req_kept'));
+      const target = segmentOf(kept);
+      const file = target.descriptor;
+      const full = openSync('/dev/full', 'a');
+      target.descriptor = full;
+      for (const requestId of ['req_a', 'req_b', 'req_c'])
+        expect(() => journal.append(capture(requestId))).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
+      target.descriptor = file;
+      closeSync(full);
+      expect(logged()).toEqual([
+        { level: 50, err: expect.objectContaining({ code: 'ENOSPC' }), directory, msg: JOURNAL_FAILING },
+      ]);
+      journal.append(capture('req_back'));
+      journal.append(capture('req_more'));
+      expect(logged().slice(1)).toEqual([{ level: 30, failed: 3, msg: 'the capture journal can be written again' }]);
+      // A second run is logged again, counted from one.
+      target.descriptor = openSync('/dev/full', 'a');
+      expect(() => journal.append(capture('req_d'))).toThrow(expect.objectContaining({ code: 'ENOSPC' }));
+      closeSync(target.descriptor);
+      target.descriptor = file;
+      journal.append(capture('req_again'));
+      expect(logged().slice(2)).toEqual([
+        { level: 50, err: expect.objectContaining({ code: 'ENOSPC' }), directory, msg: JOURNAL_FAILING },
+        { level: 30, failed: 1, msg: 'the capture journal can be written again' },
+      ]);
+    });
+
+    it('a segment that cannot be opened fails the append like a failed write, logged', () => {
+      const { logger, logged } = recordingLogger();
+      const gone = path.join(directory, 'gone');
+      const journal = new CaptureJournal(gone, 'inst_gone', { sync: 'write', logger });
+      rmSync(gone, { recursive: true });
+      expect(() => journal.append(capture('req_lost'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+      expect(logged()).toEqual([
+        { level: 50, err: expect.objectContaining({ code: 'ENOENT' }), directory: gone, msg: JOURNAL_FAILING },
+      ]);
+      mkdirSync(gone);
+      expect(journal.append(capture('req_next')).sequence).toBe(1);
+      expect(readdirSync(gone)).toEqual([segment('inst_gone', 1)]);
+    });
+
     describe('on a file that cannot be truncated (a pipe)', () => {
       let fifo: string;
       let descriptor: number;
@@ -162,6 +208,7 @@ describe('capture journal rules', () => {
         );
         target.descriptor = file;
         closeSync(descriptor);
+        const next = journal.append(capture('req_next'));
         expect(logged()).toEqual([
           {
             level: 40,
@@ -169,8 +216,16 @@ describe('capture journal rules', () => {
             file: path.join(directory, segment('inst_pipe', 1)),
             msg: 'could not cut a torn journal line off; the segment is sealed and the next record goes to a new one',
           },
+          {
+            level: 50,
+            err: expect.objectContaining({
+              message: expect.stringMatching(/^the journal could write only \d+ of a line's 10000 bytes/),
+            }),
+            directory,
+            msg: JOURNAL_FAILING,
+          },
+          { level: 30, failed: 1, msg: 'the capture journal can be written again' },
         ]);
-        const next = journal.append(capture('req_next'));
         expect(next.sequence).toBe(2);
         expect(segmentOf(next).file).toBe(path.join(directory, segment('inst_pipe', 2)));
         expect(text(segment('inst_pipe', 1))).toBe('{"type":"capture","requestId":"req_kept","amount":"0.01"}\n');

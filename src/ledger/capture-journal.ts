@@ -79,6 +79,8 @@ export class CaptureJournal {
   private sequence = 0;
   private synced = 0;
   private syncing: Promise<void> | undefined;
+  /** Appends failed since the last one that succeeded. */
+  private failures = 0;
   private readonly logger: Logger;
 
   constructor(
@@ -94,7 +96,7 @@ export class CaptureJournal {
     return this.options.sync;
   }
 
-  /** Appends `record` (one `writev(2)` of one line). @throws the file system's error: the call must not be answered as billed. */
+  /** Appends `record` (one `writev(2)` of one line). @throws the file system's error (logged once per run of failures) */
   append(record: JournalRecord): JournalMark {
     return this.appendLine([Buffer.from(JSON.stringify(record)), NEWLINE]);
   }
@@ -123,20 +125,43 @@ export class CaptureJournal {
    * the append, so the next line does not run on from a torn one, which would leave both unreadable.
    */
   private appendLine(pieces: Buffer[]): JournalMark {
-    const segment = this.writableSegment();
+    let segment: Segment;
     let length = 0;
     for (const piece of pieces) length += piece.length;
-    const written = writevSync(segment.descriptor, pieces);
-    if (written < length) {
-      this.cutTornLine(segment);
-      throw new Error(
-        `the journal could write only ${written} of a line's ${length} bytes (a full disk or a file size limit); the part written is cut off`,
-      );
+    try {
+      segment = this.writableSegment();
+      const written = writevSync(segment.descriptor, pieces);
+      if (written < length) {
+        this.cutTornLine(segment);
+        throw new Error(
+          `the journal could write only ${written} of a line's ${length} bytes (a full disk or a file size limit); the part written is cut off`,
+        );
+      }
+    } catch (error) {
+      this.failed(error);
+      throw error;
+    }
+    if (this.failures > 0) {
+      this.logger.info({ failed: this.failures }, 'the capture journal can be written again');
+      this.failures = 0;
     }
     segment.bytes += length;
     segment.pending += 1;
     this.sequence += 1;
     return { segment, sequence: this.sequence };
+  }
+
+  /**
+   * Counts a failed append, and logs the first of a run of them: a full disk fails every call's append, and one
+   * line says so. Its callers go on without the journal (see `CaptureWriter.submit`, `UsageRecorder.record`).
+   */
+  private failed(error: unknown): void {
+    this.failures += 1;
+    if (this.failures > 1) return;
+    this.logger.error(
+      { err: error, directory: this.directory },
+      'cannot append to the capture journal; until it can, captures are written to the database before their calls are answered, and usage records without a journal line',
+    );
   }
 
   /**
@@ -197,9 +222,10 @@ export class CaptureJournal {
       this.current = undefined;
     }
     if (!this.current) {
+      const file = path.join(this.directory, `${this.instanceId}-${process.pid}-${this.segmentNumber + 1}${SUFFIX}`);
+      const descriptor = openSync(file, 'a');
       this.segmentNumber += 1;
-      const file = path.join(this.directory, `${this.instanceId}-${process.pid}-${this.segmentNumber}${SUFFIX}`);
-      this.current = { file, descriptor: openSync(file, 'a'), bytes: 0, pending: 0, sealed: false, closed: false };
+      this.current = { file, descriptor, bytes: 0, pending: 0, sealed: false, closed: false };
       this.open.add(this.current);
     }
     return this.current;

@@ -17,6 +17,8 @@ import { Ledger } from './ledger.js';
 import { refuseEntriesOf, stopEntryFaults } from '../../test/support/database-faults.js';
 
 const d = (text: string) => Decimal.parse(text);
+const JOURNAL_FAILING =
+  'cannot append to the capture journal; until it can, captures are written to the database before their calls are answered, and usage records without a journal line';
 
 /** Lets the event loop turn once (setImmediate is never faked here). */
 const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -156,17 +158,39 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     expect(await captures(accountId)).toEqual([[requestId, '-0.2']]);
   });
 
-  it('throws the journal error from submit, synchronously, and queues nothing', async () => {
+  it('writes a capture the journal cannot take at once, not lingering, and its durable promise waits for the database', async () => {
     const accountId = await account('1');
     const requestId = await held(accountId);
     const gone = path.join(directory, 'gone');
-    const journal = new CaptureJournal(gone, 'inst_broken', { sync: 'write' });
+    const { logger, logged } = recordingLogger();
+    const journal = new CaptureJournal(gone, 'inst_broken', { sync: 'write', logger });
+    rmSync(gone, { recursive: true });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const writer = new CaptureWriter(database.db, { lingerMs: 60_000, journal });
+    const { written, durable } = writer.submit({ requestId, amount: d('0.2') });
+    let outcome: string | undefined;
+    void written.then((value) => (outcome = value.captured.toString()));
+    // No timer is advanced: the capture does not wait out the linger, and durable waits for its write.
+    await durable;
+    expect(outcome).toBe('0.2');
+    expect(await captures(accountId)).toEqual([[requestId, '-0.2']]);
+    expect(logged()).toEqual([
+      { level: 50, err: expect.objectContaining({ code: 'ENOENT' }), directory: gone, msg: JOURNAL_FAILING },
+    ]);
+  });
+
+  it('a capture the journal cannot take and the ledger refuses rejects its durable promise: its call is not answered as billed', async () => {
+    const accountId = await account('1');
+    const requestId = await held(accountId);
+    await refuseEntriesOf(database.db, accountId);
+    const gone = path.join(directory, 'gone');
+    const journal = new CaptureJournal(gone, 'inst_refused', { sync: 'write' });
     rmSync(gone, { recursive: true });
     const writer = new CaptureWriter(database.db, { lingerMs: 0, journal });
-    expect(() => writer.submit({ requestId, amount: d('0.2') })).toThrow(
-      expect.objectContaining({ code: 'ENOENT' }) as unknown as Error,
-    );
-    await writer.idle();
+    const { written, durable } = writer.submit({ requestId, amount: d('0.2') });
+    await expect(durable).rejects.toMatchObject({ code: 'P0001' });
+    await expect(written).rejects.toMatchObject({ code: 'P0001' });
+    expect(writer.stats).toEqual({ lost: 1, discrepancies: 0 });
     expect(await captures(accountId)).toEqual([]);
   });
 

@@ -68,8 +68,9 @@ export class CaptureWriter {
 
   /**
    * Journals `capture` (synchronously, before this returns a promise) and queues its write. The promise
-   * resolves with the ledger's outcome; `durable` when the journal has it as its mode requires.
-   * @throws the journal's file system error, synchronously: the call must not be answered as billed
+   * resolves with the ledger's outcome; `durable` when the journal has it as its mode requires. When the
+   * journal cannot take it (a full disk; the journal logs that), the capture is written at once instead, and
+   * `durable` waits for the database to have it: the call is still answered as billed, only later.
    */
   submit(
     capture: CaptureInput,
@@ -79,13 +80,24 @@ export class CaptureWriter {
     // the JavaScript heap: queued as objects, or even as a string, the captures of a batch's linger were what
     // the young generation's collections copied (README, "What a collection copies").
     const record = Buffer.from(JSON.stringify(journalRecord(capture)));
-    const mark = this.options.journal?.appendJson(record);
+    let mark: JournalMark | undefined;
+    let unjournaled = false;
+    try {
+      mark = this.options.journal?.appendJson(record);
+    } catch {
+      unjournaled = true;
+    }
     const queued: Pending = {
       record,
       requestId: capture.requestId,
       ...(capture.leaseId ? { leaseId: capture.leaseId } : {}),
       mark,
     };
+    if (unjournaled) {
+      // Nothing else keeps it if the process dies: the call is answered once the database has it.
+      const written = this.queue.submit(queued, { urgent: true });
+      return { written, durable: written.then(() => undefined) };
+    }
     const written = this.queue.submit(queued, options);
     const durable = mark ? this.options.journal!.durable(mark) : Promise.resolve();
     return { written, durable };
