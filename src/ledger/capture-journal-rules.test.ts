@@ -506,7 +506,14 @@ describe('capture journal rules', () => {
       await expect(failed).rejects.toMatchObject({ code: 'EBADF' });
       await settle();
       expect(files()).toEqual([]);
-      expect(logged()).toEqual([]);
+      expect(logged()).toEqual([
+        {
+          level: 50,
+          err: expect.objectContaining({ code: 'EBADF' }),
+          directory,
+          msg: 'could not sync the capture journal to disk; captures that waited on it are answered once the database has them',
+        },
+      ]);
     });
 
     it('a segment asked to be deleted twice during one sync is closed and deleted once', async () => {

@@ -267,9 +267,19 @@ export class CaptureJournal {
               }),
           ),
         )
-          .then(() => {
-            this.synced = Math.max(this.synced, target);
-          })
+          .then(
+            () => {
+              this.synced = Math.max(this.synced, target);
+            },
+            (error: unknown) => {
+              // Once per failed sync, however many records waited on it: each of them rejects with the error.
+              this.logger.error(
+                { err: error, directory: this.directory },
+                'could not sync the capture journal to disk; captures that waited on it are answered once the database has them',
+              );
+              throw error;
+            },
+          )
           .finally(() => {
             this.syncing = undefined;
           });

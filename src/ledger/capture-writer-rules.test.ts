@@ -1,5 +1,6 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -15,6 +16,7 @@ import { DatabaseUnavailableError } from '../db/database-errors.js';
 import { batchChannel, type BatchEvent } from '../db/group-commit.js';
 import { Ledger } from './ledger.js';
 import { refuseEntriesOf, stopEntryFaults } from '../../test/support/database-faults.js';
+import { WAIT_LIMIT_MS } from '../../test/support/wait.js';
 
 const d = (text: string) => Decimal.parse(text);
 const JOURNAL_FAILING =
@@ -22,6 +24,15 @@ const JOURNAL_FAILING =
 
 /** Lets the event loop turn once (setImmediate is never faked here). */
 const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Turns the event loop until `condition` holds (setTimeout may be faked, so no timer-based wait). */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = performance.now() + WAIT_LIMIT_MS;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error('the condition never held');
+    await turn();
+  }
+}
 
 describe('journalRecord', () => {
   it('keeps exactly the fields a replay needs: a lease only when named, a price version even when 0, usage and breakdown when given', () => {
@@ -192,6 +203,44 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     await expect(written).rejects.toMatchObject({ code: 'P0001' });
     expect(writer.stats).toEqual({ lost: 1, discrepancies: 0 });
     expect(await captures(accountId)).toEqual([]);
+  });
+
+  it('when the journal cannot sync (fsync mode), durable waits for the database instead of rejecting', async () => {
+    const accountId = await account('1');
+    const requestId = await held(accountId);
+    const { logger, logged } = recordingLogger();
+    const journal = new CaptureJournal(directory, 'inst_unsynced', { sync: 'fsync', logger });
+    // The journal's segment, opened by a first line: its descriptor becomes a pipe's, which takes the capture's
+    // line and fails its fdatasync (EINVAL), as a failing disk fails a sync.
+    const opened = journal.append({ type: 'usage', row: {} });
+    const segment = opened.segment as unknown as { descriptor: number };
+    const file = segment.descriptor;
+    const fifo = path.join(directory, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    segment.descriptor = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const writer = new CaptureWriter(database.db, { lingerMs: 60_000, journal });
+    const { written, durable } = writer.submit({ requestId, amount: d('0.3') });
+    let outcome: string | undefined;
+    void written.then((value) => (outcome = value.captured.toString()));
+    // The failed sync is logged; durable waits for the capture's write, which the linger would hold a minute.
+    await until(() => logged().length > 0);
+    expect(outcome).toBeUndefined();
+    vi.advanceTimersByTime(60_000);
+    await durable;
+    expect(outcome).toBe('0.3');
+    expect(await captures(accountId)).toEqual([[requestId, '-0.3']]);
+    expect(logged()).toEqual([
+      {
+        level: 50,
+        err: expect.objectContaining({ code: 'EINVAL' }),
+        directory,
+        msg: 'could not sync the capture journal to disk; captures that waited on it are answered once the database has them',
+      },
+    ]);
+    closeSync(segment.descriptor);
+    segment.descriptor = file;
+    journal.written(opened);
   });
 
   it('lingers for company unless the capture is urgent', async () => {

@@ -70,7 +70,8 @@ export class CaptureWriter {
    * Journals `capture` (synchronously, before this returns a promise) and queues its write. The promise
    * resolves with the ledger's outcome; `durable` when the journal has it as its mode requires. When the
    * journal cannot take it (a full disk; the journal logs that), the capture is written at once instead, and
-   * `durable` waits for the database to have it: the call is still answered as billed, only later.
+   * `durable` waits for the database to have it: the call is still answered as billed, only later. So does
+   * `durable` when the journal's sync fails (fsync mode). It rejects only if the ledger refuses the capture.
    */
   submit(
     capture: CaptureInput,
@@ -99,7 +100,9 @@ export class CaptureWriter {
       return { written, durable: written.then(() => undefined) };
     }
     const written = this.queue.submit(queued, options);
-    const durable = mark ? this.options.journal!.durable(mark) : Promise.resolve();
+    // A sync that fails (the journal logs it) leaves the line's durability unknown: the database is what keeps
+    // the capture then, so the answer waits for it, as if the line had never been appended.
+    const durable = mark ? this.options.journal!.durable(mark).catch(() => written.then(() => undefined)) : Promise.resolve();
     return { written, durable };
   }
 
