@@ -1,11 +1,12 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { statusError, UpstreamHttpClient } from './http-client.js';
 import { UpstreamError } from './types.js';
 import { until } from '../../test/support/wait.js';
 import { keepConnectionsOpen } from '../../test/support/loopback.js';
+import { recordTimeoutDelays, restoreRetryTimeouts } from '../../test/support/retry-waits.js';
 
 describe('statusError', () => {
   const post = { providerId: 'openai', apiKey: 'sk-secret-0123456789' };
@@ -219,3 +220,179 @@ function onLoopback(server: Server, client: UpstreamHttpClient): () => string {
   });
   return () => base;
 }
+
+describe('UpstreamHttpClient: what is retried, and how long it waits', () => {
+  /** Each path answers its script in turn (the last answer repeats): [status, retry-after or none]. */
+  const scripts = new Map<string, Array<[number, string | undefined]>>();
+  const requests = new Map<string, number>();
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      const path = request.url ?? '';
+      const count = (requests.get(path) ?? 0) + 1;
+      requests.set(path, count);
+      const script = scripts.get(path) ?? [[200, undefined]];
+      const [status, retryAfter] = script[Math.min(count, script.length) - 1]!;
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (retryAfter !== undefined) headers['retry-after'] = retryAfter;
+      response.writeHead(status, headers).end(status < 400 ? '{"ok":true}' : '{"error":{"message":"busy"}}');
+    });
+  });
+  const client = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 2, maxRetryAfterMs: 50 });
+  const base = onLoopback(server, client);
+  afterEach(() => restoreRetryTimeouts());
+
+  let counter = 0;
+  /** A fresh path answering `script`; the post, its path's request count, and the client's waits between tries. */
+  const scripted = (script: Array<[number, string | undefined]>) => {
+    counter += 1;
+    const path = `/scripted-${counter}`;
+    scripts.set(path, script);
+    const delays = recordTimeoutDelays();
+    return {
+      post: {
+        providerId: 'mock',
+        url: `${base()}${path}`,
+        headers: {},
+        body: {},
+        signal: new AbortController().signal,
+        apiKey: undefined,
+      },
+      requests: () => requests.get(path) ?? 0,
+      waits: () => delays().filter((delay) => typeof delay === 'number' && delay <= 50),
+    };
+  };
+
+  it.each([429, 503])('retries a %i whose retry-after is within the limit, after waiting it out', async (status) => {
+    const call = scripted([
+      [status, '0.05'],
+      [200, undefined],
+    ]);
+    expect(await client.postJson(call.post)).toEqual({ ok: true });
+    expect(call.requests()).toBe(2);
+    expect(call.waits()).toEqual([50]);
+  });
+
+  it.each([500, 502, 400])('does not retry a %i, whatever its retry-after', async (status) => {
+    const call = scripted([
+      [status, '0'],
+      [200, undefined],
+    ]);
+    await expect(client.postJson(call.post)).rejects.toBeInstanceOf(UpstreamError);
+    expect(call.requests()).toBe(1);
+  });
+
+  it('gives up after maxRetries retries and answers the last refusal', async () => {
+    const call = scripted([[429, '0']]);
+    await expect(client.postJson(call.post)).rejects.toMatchObject({ kind: 'rate_limited', upstreamStatus: 429 });
+    expect(call.requests()).toBe(3);
+  });
+
+  it('takes retry-after as seconds with a fraction, spaces around it, or an HTTP date; not past the limit, nor garbage', async () => {
+    const honoured: Array<[string, number]> = [
+      ['0.025', 25],
+      [' 0.04 ', 40],
+      ['0', 0],
+      // A date already past: retried at once.
+      ['Wed, 21 Oct 2015 07:28:00 GMT', 0],
+    ];
+    for (const [retryAfter, wait] of honoured) {
+      const call = scripted([
+        [429, retryAfter],
+        [200, undefined],
+      ]);
+      expect(await client.postJson(call.post)).toEqual({ ok: true });
+      expect([retryAfter, call.requests(), call.waits()]).toEqual([retryAfter, 2, [wait]]);
+      restoreRetryTimeouts();
+    }
+    for (const retryAfter of ['0.051', '1', 'Fri, 01 Jan 2100 00:00:00 GMT', 'soon', '']) {
+      const call = scripted([
+        [429, retryAfter],
+        [200, undefined],
+      ]);
+      await expect(client.postJson(call.post)).rejects.toMatchObject({ kind: 'rate_limited' });
+      expect([retryAfter, call.requests()]).toEqual([retryAfter, 1]);
+      restoreRetryTimeouts();
+    }
+  });
+
+  it('without maxRetries retries nothing', async () => {
+    const once = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 0 });
+    try {
+      const call = scripted([
+        [429, '0'],
+        [200, undefined],
+      ]);
+      await expect(once.postJson(call.post)).rejects.toMatchObject({ kind: 'rate_limited' });
+      expect(call.requests()).toBe(1);
+    } finally {
+      await once.close();
+    }
+  });
+});
+
+describe('UpstreamHttpClient.postForAnswer', () => {
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      if (request.url === '/text') response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('hello there');
+      else if (request.url === '/srt')
+        response.writeHead(200, { 'content-type': 'application/x-subrip' }).end('1\n00:00 --> 00:01\nhi\n');
+      else if (request.url === '/untyped') response.writeHead(200).end('{"text":"untyped"}');
+      else response.writeHead(200, { 'content-type': 'application/json' }).end('{"text":"json"}');
+    });
+  });
+  const client = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 0 });
+  const base = onLoopback(server, client);
+  const post = (path: string) => ({
+    providerId: 'mock',
+    url: `${base()}${path}`,
+    headers: {},
+    body: {},
+    signal: new AbortController().signal,
+    apiKey: undefined,
+  });
+
+  it('answers JSON when the upstream says JSON, or says nothing, and the text with its type otherwise', async () => {
+    expect(await client.postForAnswer(post('/json'))).toEqual({ kind: 'json', json: { text: 'json' } });
+    expect(await client.postForAnswer(post('/untyped'))).toEqual({ kind: 'json', json: { text: 'untyped' } });
+    expect(await client.postForAnswer(post('/text'))).toEqual({
+      kind: 'text',
+      text: 'hello there',
+      contentType: 'text/plain; charset=utf-8',
+    });
+    expect(await client.postForAnswer(post('/srt'))).toEqual({
+      kind: 'text',
+      text: '1\n00:00 --> 00:01\nhi\n',
+      contentType: 'application/x-subrip',
+    });
+  });
+});
+
+describe('upstream error messages', () => {
+  const post = { providerId: 'openai', apiKey: 'sk-12345' };
+
+  it("reads OpenAI's, Anthropic's and Gemini's error shapes, a bare error string and a top-level message", () => {
+    expect(statusError(400, '{"error":{"message":"bad model"}}', post).message).toBe('openai answered 400: bad model');
+    expect(statusError(400, '{"type":"error","error":{"type":"invalid_request_error","message":"too long"}}', post).message).toBe(
+      'openai answered 400: too long',
+    );
+    expect(statusError(400, '{"error":"plain words"}', post).message).toBe('openai answered 400: plain words');
+    expect(statusError(400, '{"message":"top level"}', post).message).toBe('openai answered 400: top level');
+  });
+
+  it('falls back to the body, trimmed and cut to 300 characters, when no message is where one is expected', () => {
+    expect(statusError(400, '{"error":{"code":42}}', post).message).toBe('openai answered 400: {"error":{"code":42}}');
+    expect(statusError(400, '{"error":null,"message":7}', post).message).toBe('openai answered 400: {"error":null,"message":7}');
+    expect(statusError(502, `  ${'x'.repeat(400)}  `, post).message).toBe(`openai answered 502: ${'x'.repeat(300)}`);
+  });
+
+  it('redacts a key of 8 characters or more, not a shorter one', () => {
+    expect(statusError(401, '{"error":{"message":"bad key sk-12345"}}', post).message).toBe(
+      'openai answered 401: bad key [redacted]',
+    );
+    expect(statusError(401, '{"error":{"message":"bad key sk-1234"}}', { providerId: 'openai', apiKey: 'sk-1234' }).message).toBe(
+      'openai answered 401: bad key sk-1234',
+    );
+  });
+});
