@@ -116,6 +116,33 @@ describe('parseJsonEvents', () => {
     expect(last.usage.total_tokens).toBe(68);
   });
 
+  it('skips events without data, trims what it parses, and reads a last event without its blank line', async () => {
+    const never = (data: string): never => {
+      throw new Error(`not JSON: ${JSON.stringify(data)}`);
+    };
+    const read = async (text: string, size: number) => {
+      const seen: Array<{ event: string; payload: unknown; data: string }> = [];
+      for await (const event of parseJsonEvents(inPieces(new TextEncoder().encode(text), size), never)) seen.push(event);
+      return seen;
+    };
+    for (const size of [1, 7, 1_000]) {
+      // An event of empty data (or only spaces) in the middle and at the end is no event; the last one has no
+      // blank line after it and is still read, with its name.
+      expect(await read('data:\n\ndata:  {"a":1}  \n\ndata:   \n\nevent: last\ndata: {"b":2}', size)).toEqual([
+        { event: 'message', payload: { a: 1 }, data: '{"a":1}' },
+        { event: 'last', payload: { b: 2 }, data: '{"b":2}' },
+      ]);
+      expect(await read('data: {"c":3}\n\ndata:', size)).toEqual([{ event: 'message', payload: { c: 3 }, data: '{"c":3}' }]);
+      // [DONE] stops the stream, with spaces around it, and as the last event without its blank line.
+      expect(await read('data: {"d":4}\n\ndata: [DONE] \n\ndata: {"never":true}\n\n', size)).toEqual([
+        { event: 'message', payload: { d: 4 }, data: '{"d":4}' },
+      ]);
+      expect(await read('data: {"e":5}\n\ndata: [DONE]', size)).toEqual([
+        { event: 'message', payload: { e: 5 }, data: '{"e":5}' },
+      ]);
+    }
+  });
+
   it('hands an event that is not JSON to the caller', async () => {
     const bytes = new TextEncoder().encode('data: {"ok":1}\n\ndata: {broken\n\n');
     const seen: string[] = [];
