@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { statusError, UpstreamHttpClient } from './http-client.js';
 import { UpstreamError } from './types.js';
@@ -394,5 +395,50 @@ describe('upstream error messages', () => {
     expect(statusError(401, '{"error":{"message":"bad key sk-1234"}}', { providerId: 'openai', apiKey: 'sk-1234' }).message).toBe(
       'openai answered 401: bad key sk-1234',
     );
+  });
+});
+
+describe('UpstreamHttpClient.close', () => {
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
+  });
+  let base = '';
+  beforeAll(async () => {
+    keepConnectionsOpen(server).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const post = () => ({
+    providerId: 'mock',
+    url: `${base}/v1/chat/completions`,
+    headers: {},
+    body: {},
+    signal: new AbortController().signal,
+    apiKey: undefined,
+  });
+
+  it('closes the pool it made, after which a call cannot be made', async () => {
+    const client = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 0 });
+    expect(await client.postJson(post())).toEqual({ ok: true });
+    await client.close();
+    await expect(client.postJson(post())).rejects.toMatchObject({ kind: 'network' });
+  });
+
+  it('leaves a pool it was given open for its owner', async () => {
+    const agent = new Agent();
+    try {
+      const client = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 0, dispatcher: agent });
+      expect(await client.postJson(post())).toEqual({ ok: true });
+      await client.close();
+      expect(agent.closed).toBe(false);
+      expect(await client.postJson(post())).toEqual({ ok: true });
+    } finally {
+      await agent.close();
+    }
   });
 });
