@@ -58,6 +58,17 @@ describe('UpstreamHttpClient.postJson', () => {
         response.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
         response.write('{"partial": ');
         setTimeout(() => response.destroy(), 10);
+      } else if (request.url === '/stall-stream') {
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        response.write('data: {"first":true}\n\n');
+      } else if (request.url === '/not-json') {
+        response.writeHead(200, { 'content-type': 'application/json' }).end('<html>oops</html>');
+      } else if (request.url === '/untyped') {
+        response.writeHead(200).end('plain');
+      } else if (request.url === '/failing-stream') {
+        response.writeHead(500, { 'content-type': 'application/json' }).end('{"error":{"message":"stream refused"}}');
+      } else if (request.url === '/headers') {
+        response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ headers: request.headers }));
       } else if (request.url === '/stall') {
         response.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
         response.write('{"partial": ');
@@ -101,6 +112,58 @@ describe('UpstreamHttpClient.postJson', () => {
         ['network', true],
       );
     }
+    await expect(client.postJson(post('ftp://127.0.0.1/v1/chat/completions'))).rejects.toMatchObject({
+      message: 'mock could not be reached: not an http(s) URL: ftp://127.0.0.1/v1/chat/completions',
+      cause: expect.any(TypeError),
+    });
+  });
+
+  it('sends JSON and asks for JSON, or for an event stream when streaming', async () => {
+    const { headers } = (await client.postJson({ ...post(`${base()}/headers`), headers: { 'x-api-key': 'k' } })) as {
+      headers: Record<string, string>;
+    };
+    expect([headers['content-type'], headers.accept, headers['x-api-key']]).toEqual([
+      'application/json',
+      'application/json',
+      'k',
+    ]);
+    const stream = await client.postStream(post(`${base()}/headers`)).catch((caught: unknown) => caught);
+    // The upstream answered JSON to a stream request: refused, with what it sent, which shows what was asked.
+    expect(stream).toMatchObject({ kind: 'invalid_response', upstreamStatus: 200 });
+    const asked = (stream as Error).message;
+    expect(asked).toMatch(/^mock answered a streaming request with application\/json: \{"headers":/);
+    expect(asked).toContain('"accept":"text/event-stream"');
+    expect(asked).toContain('"content-type":"application/json"');
+  });
+
+  it('refuses a streaming answer without a content type, naming that, and one that is not JSON when JSON was asked', async () => {
+    await expect(client.postStream(post(`${base()}/untyped`))).rejects.toMatchObject({
+      kind: 'invalid_response',
+      message: 'mock answered a streaming request with no content type: plain',
+    });
+    await expect(client.postJson(post(`${base()}/not-json`))).rejects.toMatchObject({
+      kind: 'invalid_response',
+      message: 'mock answered with a body that is not JSON',
+      upstreamStatus: 200,
+      cause: expect.any(SyntaxError),
+    });
+  });
+
+  it("maps a stream's error answer with its message", async () => {
+    await expect(client.postStream(post(`${base()}/failing-stream`))).rejects.toMatchObject({
+      kind: 'server_error',
+      message: 'mock answered 500: stream refused',
+    });
+  });
+
+  it('gives the abort reason itself when the caller aborts a stream mid-way', async () => {
+    const controller = new AbortController();
+    const stream = await client.postStream(post(`${base()}/stall-stream`, controller.signal));
+    const reason = new Error('client left the stream');
+    const reading = (async () => {
+      for await (const _bytes of stream) controller.abort(reason);
+    })();
+    await expect(reading).rejects.toBe(reason);
   });
 
   it('reads a body sent in pieces, and drops a leading byte order mark', async () => {
@@ -127,15 +190,17 @@ describe('UpstreamHttpClient.postJson', () => {
     const pending = client.postJson(post(`${base()}/stall`, controller.signal));
     // Mid-body: the answer's headers and first bytes have been sent.
     await started;
-    controller.abort(new Error('client went away'));
-    await expect(pending).rejects.toThrow('client went away');
+    const reason = new Error('client went away');
+    controller.abort(reason);
+    // The reason itself, not an upstream error made of it.
+    await expect(pending).rejects.toBe(reason);
     await until(() => stalledClosed.length > 0, 'the stalled answer to be closed');
     expect(stalledClosed).toEqual(['/stall']);
 
     const before = seen.length;
-    await expect(client.postJson(post(`${base()}/v1/x`, AbortSignal.abort(new Error('already gone'))))).rejects.toThrow(
-      'already gone',
-    );
+    const gone = new Error('already gone');
+    await expect(client.postJson(post(`${base()}/v1/x`, AbortSignal.abort(gone)))).rejects.toBe(gone);
+    await expect(client.postStream(post(`${base()}/v1/x`, AbortSignal.abort(gone)))).rejects.toBe(gone);
     expect(seen.length).toBe(before);
   });
 });
@@ -294,6 +359,8 @@ describe('UpstreamHttpClient: what is retried, and how long it waits', () => {
       ['0.025', 25],
       [' 0.04 ', 40],
       ['0', 0],
+      // Not a number of seconds (a sign): read as a date, long past.
+      ['-1', 0],
       // A date already past: retried at once.
       ['Wed, 21 Oct 2015 07:28:00 GMT', 0],
     ];
@@ -439,6 +506,142 @@ describe('UpstreamHttpClient.close', () => {
       expect(await client.postJson(post())).toEqual({ ok: true });
     } finally {
       await agent.close();
+    }
+  });
+});
+
+describe('UpstreamHttpClient: connections, limits and waits', () => {
+  /** The real pool, counting the requests it is given (a retry is one more). */
+  class CountingAgent extends Agent {
+    dispatched = 0;
+    override dispatch(options: Agent.DispatchOptions, handler: Parameters<Agent['dispatch']>[1]): boolean {
+      this.dispatched += 1;
+      return super.dispatch(options, handler);
+    }
+  }
+  const refusedPost = (signal = new AbortController().signal) => ({
+    providerId: 'mock',
+    url: 'http://127.0.0.1:1/v1/chat/completions',
+    headers: {},
+    body: {},
+    signal,
+    apiKey: undefined,
+  });
+
+  it('retries a refused connection up to maxRetries times (nothing reached the upstream), then says it could not reach it', async () => {
+    for (const maxRetries of [0, 2]) {
+      const agent = new CountingAgent();
+      const client = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries, dispatcher: agent });
+      try {
+        const error = await client.postJson(refusedPost()).catch((caught: unknown) => caught);
+        expect(error).toMatchObject({
+          kind: 'network',
+          message: expect.stringMatching(/^mock could not be reached: .*ECONNREFUSED/),
+        });
+        expect((error as UpstreamError).cause).toMatchObject({ code: 'ECONNREFUSED' });
+        expect([maxRetries, agent.dispatched]).toEqual([maxRetries, maxRetries + 1]);
+        agent.dispatched = 0;
+        await expect(client.postStream(refusedPost())).rejects.toMatchObject({ kind: 'network' });
+        expect([maxRetries, agent.dispatched]).toEqual([maxRetries, maxRetries + 1]);
+      } finally {
+        await agent.close();
+      }
+    }
+  });
+
+  it("maps an upstream that sends no headers in time to a timeout naming undici's code", async () => {
+    const server = createServer(() => undefined);
+    keepConnectionsOpen(server).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const client = new UpstreamHttpClient({ timeoutMs: 50, connectTimeoutMs: 60_000, maxRetries: 2 });
+    try {
+      const error = await client
+        .postJson({ ...refusedPost(), url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/slow` })
+        .catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ kind: 'timeout', message: 'mock did not answer in time (UND_ERR_HEADERS_TIMEOUT)' });
+      expect((error as UpstreamError).cause).toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT' });
+    } finally {
+      await client.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('reads an answer of exactly maxBodyBytes, and not one byte more', async () => {
+    const body = JSON.stringify({ fits: 'x'.repeat(500) });
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end(body));
+    });
+    keepConnectionsOpen(server).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/exact`;
+    const exact = new UpstreamHttpClient({
+      timeoutMs: 60_000,
+      connectTimeoutMs: 60_000,
+      maxRetries: 0,
+      maxBodyBytes: body.length,
+    });
+    const short = new UpstreamHttpClient({
+      timeoutMs: 60_000,
+      connectTimeoutMs: 60_000,
+      maxRetries: 0,
+      maxBodyBytes: body.length - 1,
+    });
+    try {
+      expect(await exact.postJson({ ...refusedPost(), url })).toEqual({ fits: 'x'.repeat(500) });
+      await expect(short.postJson({ ...refusedPost(), url })).rejects.toMatchObject({ kind: 'invalid_response' });
+    } finally {
+      await exact.close();
+      await short.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('by default honours a retry-after of up to 2 s, and stops waiting out one when the caller aborts', async () => {
+    let answered = 0;
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        answered += 1;
+        const retryAfter = request.url === '/two' ? '2' : request.url === '/over' ? '2.001' : '30';
+        if (answered % 2 === 1 || request.url !== '/two')
+          response.writeHead(429, { 'content-type': 'application/json', 'retry-after': retryAfter }).end('{}');
+        else response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+      });
+    });
+    keepConnectionsOpen(server).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const client = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 1 });
+    const patient = new UpstreamHttpClient({
+      timeoutMs: 60_000,
+      connectTimeoutMs: 60_000,
+      maxRetries: 1,
+      maxRetryAfterMs: 60_000,
+    });
+    try {
+      expect(await client.postJson({ ...refusedPost(), url: `${base}/two` })).toEqual({ ok: true });
+      answered = 0;
+      await expect(client.postJson({ ...refusedPost(), url: `${base}/over` })).rejects.toMatchObject({ kind: 'rate_limited' });
+      expect(answered).toBe(1);
+      // A 30 s wait, aborted once it has begun: the caller gets its reason, and no second try is made.
+      const delays = recordTimeoutDelays();
+      const controller = new AbortController();
+      const reason = new Error('caller gone');
+      answered = 0;
+      const pending = patient.postJson({ ...refusedPost(controller.signal), url: `${base}/long` });
+      await until(() => delays().includes(30_000), 'the 30 s wait to begin');
+      controller.abort(reason);
+      await expect(pending).rejects.toBe(reason);
+      expect(answered).toBe(1);
+    } finally {
+      restoreRetryTimeouts();
+      await client.close();
+      await patient.close();
+      server.closeAllConnections();
+      server.close();
     }
   });
 });
