@@ -41,6 +41,8 @@ export const SCOPES = {
   gateway: { mutate: [...GATEWAY_CALL_PATH, ...GATEWAY_BILLING_WRITES] },
   // What the billing writes stand on in src/db: the batching queue, and how an outage is seen and waited out.
   db: { mutate: ['src/db/group-commit.ts', 'src/db/database-health.ts'] },
+  // The upstream side of a call: the HTTP client (its retries, timeouts and failures) and the SSE decoder.
+  providers: { mutate: ['src/providers/http-client.ts', 'src/providers/sse.ts'] },
 };
 
 if (!(scope in SCOPES)) throw new Error(`TOLLGATE_MUTATION_SCOPE must be one of ${Object.keys(SCOPES).join(', ')}`);

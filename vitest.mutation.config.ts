@@ -30,6 +30,9 @@ const SUITES: Record<string, string[]> = {
     'test/api-{messages,responses,media}.test.ts',
   ],
   // The queue's and the health's own rules, and the two writers that batch through the queue.
+  // The adapters' own tests, the conformance and error suites over recorded provider answers, and the upstream
+  // suite (the gateway's answers to upstream failures).
+  providers: ['src/providers/**/*.test.ts', 'test/providers-*.test.ts', 'test/gateway-upstream.test.ts'],
   db: [
     'src/db/{group-commit,database-health-rules}.test.ts',
     'src/ledger/capture-writer-rules.test.ts',
