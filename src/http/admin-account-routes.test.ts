@@ -1,11 +1,22 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { authenticateKey } from '../ledger/api-keys.js';
 import { Ledger } from '../ledger/ledger.js';
 import { Decimal } from '../money/decimal.js';
 import { registerAccountAdminRoutes } from './admin-account-routes.js';
+import { DatabaseHealth } from '../db/database-health.js';
+import { WAIT_LIMIT_MS } from '../../test/support/wait.js';
+
+/** Turns the event loop until `condition` holds (setTimeout may be faked here). */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = performance.now() + WAIT_LIMIT_MS;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error('the condition never held');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
 
 describe.each(backends())('admin account routes on $name', (backend) => {
   let database: TestDatabase;
@@ -216,6 +227,60 @@ describe.each(backends())('admin account routes on $name', (backend) => {
     ]);
     expect(document.paths['/admin/accounts']!.post!.requestBody).toBeDefined();
     expect(document.paths['/admin/accounts/{account}']!.patch!.parameters).toHaveLength(1);
+  });
+
+  it('waits for the lingering captures however long they take while the database answers, and not once it is seen gone', async () => {
+    const health = new DatabaseHealth(async () => {
+      throw new Error('still down');
+    });
+    let release: () => void = () => undefined;
+    let flushes = 0;
+    const waiting = Fastify();
+    registerAccountAdminRoutes(waiting, {
+      ledger,
+      db: database.db,
+      databaseHealth: health,
+      settledCaptures: {
+        flush: () => {
+          flushes += 1;
+          // The first flush ends when the test says so; the second never (an outage's retries).
+          return flushes === 1 ? new Promise<void>((resolve) => (release = resolve)) : new Promise<void>(() => undefined);
+        },
+      },
+    });
+    await waiting.ready();
+    try {
+      const { account } = await ledger.createAccount({
+        name: `waiting-${Date.now()}`,
+        mode: 'consumption_usd',
+        credits: Decimal.parse('1'),
+      });
+      const grant = (amount: string) =>
+        waiting.inject({ method: 'POST', url: `/admin/accounts/${account.id}/credits`, payload: { amount } });
+      let answered = false;
+      // The clock of the wait's bound is the test's: 29 s pass and the grant still waits for the captures.
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      const first = grant('2').then((reply) => ((answered = true), reply));
+      await until(() => flushes === 1);
+      vi.advanceTimersByTime(29_000);
+      for (let turn = 0; turn < 20; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+      expect(answered).toBe(false);
+      vi.useRealTimers();
+      release();
+      expect((await first).json().account.balance).toBe('3');
+      // The database is lost while the second waits: it goes on without the captures' retries.
+      const second = grant('1');
+      await until(() => flushes === 2);
+      health.markUnreachable('connection lost');
+      expect((await second).json().account.balance).toBe('4');
+      // Already unreachable: it does not wait at all (the third flush never ends either).
+      expect((await grant('1')).json().account.balance).toBe('5');
+      expect(flushes).toBe(3);
+    } finally {
+      vi.useRealTimers();
+      health.close();
+      await waiting.close();
+    }
   });
 
   it('writes the lingering captures before a credit operation, and does not wait past its bound for them', async () => {

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { Kysely } from 'kysely';
+import type { DatabaseHealth } from '../db/database-health.js';
 import type { BudgetMode, Schema } from '../db/schema.js';
 import { InvalidCursorError, MAX_PAGE_SIZE } from '../db/keyset-pages.js';
 import { pageAccounts, pageEntries } from '../ledger/account-pages.js';
@@ -63,7 +64,12 @@ export function registerAccountAdminRoutes(
     db: Kysely<Schema>;
     /** Written before a grant, adjustment or refund reads the ledger (see AppServices.settledCaptures). */
     settledCaptures?: Pick<CallReservations, 'flush'>;
-    /** How long an operation waits for them (default 2 s): captures the database refuses are retried until it is back. */
+    /**
+     * Whether the database answers: an operation waits for the captures while it does, not for the retries of
+     * an outage (captures the database cannot take are retried until it is back).
+     */
+    databaseHealth?: Pick<DatabaseHealth, 'isReachable' | 'onChange'>;
+    /** The longest an operation waits for them all the same (default 30 s). */
     settledCapturesWaitMs?: number;
   },
 ): void {
@@ -226,7 +232,11 @@ export function registerAccountAdminRoutes(
           // calls this process answered, whose captures would otherwise still be waiting for their batch. While
           // the database refuses them they are retried until it is back: the operation does not wait for that.
           if (services.settledCaptures)
-            await settledWithin(services.settledCaptures.flush(), services.settledCapturesWaitMs ?? 2_000);
+            await capturesWritten(
+              services.settledCaptures.flush(),
+              services.databaseHealth,
+              services.settledCapturesWaitMs ?? 30_000,
+            );
           const result = await ledger[operation](request.params.account, Decimal.parse(amount), {
             ...(note !== undefined ? { note } : {}),
             ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
@@ -407,4 +417,29 @@ function keyChangesOf(body: KeyControlsBody): KeyChanges {
     ...(body.models !== undefined ? { allowedModels: body.models } : {}),
     ...(body.expires_at !== undefined ? { expiresAt: body.expires_at === null ? null : new Date(body.expires_at) } : {}),
   };
+}
+
+/**
+ * Waits for the captures this process still holds to be written, while the database answers: not once it is
+ * seen unreachable (they are retried until it is back, and the operation then fails or goes on by itself), and
+ * at most `ms`. A busy database is waited for: a refund checked before a capture lands would refuse an amount
+ * that was charged.
+ */
+async function capturesWritten(
+  flush: Promise<void>,
+  health: Pick<DatabaseHealth, 'isReachable' | 'onChange'> | undefined,
+  ms: number,
+): Promise<void> {
+  if (health && !health.isReachable) return;
+  let unsubscribe: (() => void) | undefined;
+  const unreachable = new Promise<void>((resolve) => {
+    unsubscribe = health?.onChange((reachable) => {
+      if (!reachable) resolve();
+    });
+  });
+  try {
+    await settledWithin(Promise.race([flush, unreachable]), ms);
+  } finally {
+    unsubscribe?.();
+  }
 }

@@ -216,6 +216,7 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
       ledger: services.ledger,
       db: services.database.db,
       ...(services.settledCaptures ? { settledCaptures: services.settledCaptures } : {}),
+      databaseHealth: services.database.health,
     });
     registerLimitAdminRoutes(admin, { db: services.database.db, ...(services.clock ? { now: services.clock } : {}) });
     registerAdminUsageRoutes(admin, { db: services.database.db });
