@@ -61,6 +61,8 @@ describe('UpstreamHttpClient.postJson', () => {
       } else if (request.url === '/stall-stream') {
         response.writeHead(200, { 'content-type': 'text/event-stream' });
         response.write('data: {"first":true}\n\n');
+      } else if (request.url === '/long-json') {
+        response.writeHead(200, { 'content-type': 'application/json' }).end('y'.repeat(300));
       } else if (request.url === '/not-json') {
         response.writeHead(200, { 'content-type': 'application/json' }).end('<html>oops</html>');
       } else if (request.url === '/untyped') {
@@ -149,6 +151,18 @@ describe('UpstreamHttpClient.postJson', () => {
     });
   });
 
+  it('quotes the first 200 characters of what a JSON answer to a stream request said', async () => {
+    await expect(client.postStream(post(`${base()}/long-json`))).rejects.toMatchObject({
+      message: `mock answered a streaming request with application/json: ${'y'.repeat(200)}`,
+    });
+  });
+
+  it('takes an https URL as one (here it meets a plain HTTP server and cannot reach it)', async () => {
+    const error = await client.postJson(post(base().replace('http:', 'https:'))).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ kind: 'network', message: expect.stringMatching(/^mock could not be reached: /) });
+    expect((error as Error).message).not.toContain('not an http(s) URL');
+  });
+
   it("maps a stream's error answer with its message", async () => {
     await expect(client.postStream(post(`${base()}/failing-stream`))).rejects.toMatchObject({
       kind: 'server_error',
@@ -211,7 +225,15 @@ describe('UpstreamHttpClient answer size limit', () => {
   const server = createServer((request, response) => {
     request.resume();
     request.on('end', () => {
-      const type = request.url === '/stream' ? 'text/event-stream' : 'application/json';
+      const type = request.url === '/stream' || request.url === '/exact-stream' ? 'text/event-stream' : 'application/json';
+      if (request.url === '/exact-stream') {
+        // Exactly the limit, in two writes.
+        const event = `data: {"t":"${'z'.repeat(1_024 - 'data: {"t":""}\n\n'.length)}"}\n\n`;
+        response.writeHead(200, { 'content-type': type });
+        response.write(event.slice(0, 500));
+        response.end(event.slice(500));
+        return;
+      }
       if (request.url === '/small') {
         response.writeHead(200, { 'content-type': type }).end(JSON.stringify({ fits: piece.slice(0, 500) }));
         return;
@@ -264,6 +286,12 @@ describe('UpstreamHttpClient answer size limit', () => {
     expect(error).toMatchObject(tooLarge);
     expect(received.reduce((total, length) => total + length, 0)).toBeLessThanOrEqual(1_024);
     expect(received.length).toBeGreaterThan(0);
+  });
+
+  it('reads a stream of exactly the limit', async () => {
+    let total = 0;
+    for await (const bytes of await client.postStream(post('/exact-stream'))) total += bytes.length;
+    expect(total).toBe(1_024);
   });
 
   it('fails an error answer past the limit the same way', async () => {
@@ -407,6 +435,8 @@ describe('UpstreamHttpClient.postForAnswer', () => {
       else if (request.url === '/srt')
         response.writeHead(200, { 'content-type': 'application/x-subrip' }).end('1\n00:00 --> 00:01\nhi\n');
       else if (request.url === '/untyped') response.writeHead(200).end('{"text":"untyped"}');
+      else if (request.url === '/refused')
+        response.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"message":"bad audio"}}');
       else response.writeHead(200, { 'content-type': 'application/json' }).end('{"text":"json"}');
     });
   });
@@ -419,6 +449,13 @@ describe('UpstreamHttpClient.postForAnswer', () => {
     body: {},
     signal: new AbortController().signal,
     apiKey: undefined,
+  });
+
+  it('maps a refusal with the message the upstream gave', async () => {
+    await expect(client.postForAnswer(post('/refused'))).rejects.toMatchObject({
+      kind: 'bad_request',
+      message: 'mock answered 400: bad audio',
+    });
   });
 
   it('answers JSON when the upstream says JSON, or says nothing, and the text with its type otherwise', async () => {
