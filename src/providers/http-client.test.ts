@@ -3,11 +3,25 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { statusError, UpstreamHttpClient } from './http-client.js';
+import { statusError, UpstreamHttpClient, type UpstreamHttpOptions, type UpstreamPost } from './http-client.js';
 import { UpstreamError } from './types.js';
 import { until } from '../../test/support/wait.js';
 import { keepConnectionsOpen } from '../../test/support/loopback.js';
 import { recordTimeoutDelays, restoreRetryTimeouts } from '../../test/support/retry-waits.js';
+
+/** A client with long timeouts and no retries unless `options` say otherwise. */
+const clientWith = (options: Partial<UpstreamHttpOptions> = {}) =>
+  new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 0, ...options });
+
+/** A post of `{}` to `url` by the provider `mock`, with no key. */
+const postTo = (url: string, signal = new AbortController().signal): UpstreamPost => ({
+  providerId: 'mock',
+  url,
+  headers: {},
+  body: {},
+  signal,
+  apiKey: undefined,
+});
 
 describe('statusError', () => {
   const post = { providerId: 'openai', apiKey: 'sk-secret-0123456789' };
@@ -83,17 +97,10 @@ describe('UpstreamHttpClient.postJson', () => {
   });
   const stalledClosed: Array<string | undefined> = [];
   let stallStarted: () => void = () => undefined;
-  const client = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 0 });
+  const client = clientWith();
   const base = onLoopback(server, client);
 
-  const post = (url: string, signal = new AbortController().signal) => ({
-    providerId: 'mock',
-    url,
-    headers: {},
-    body: { n: 1 },
-    signal,
-    apiKey: undefined,
-  });
+  const post = (url: string, signal?: AbortSignal) => ({ ...postTo(url, signal), body: { n: 1 } });
 
   it('posts JSON to the path and query of each URL, the same URL again and another one after it', async () => {
     expect(await client.postJson(post(`${base()}/v1/chat/completions`))).toEqual({ echoed: '/v1/chat/completions' });
@@ -186,7 +193,7 @@ describe('UpstreamHttpClient.postJson', () => {
   });
 
   it('maps a body cut off mid-way to a network error, without retrying the call', async () => {
-    const retrying = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 2 });
+    const retrying = clientWith({ maxRetries: 2 });
     try {
       const before = seen.length;
       const error = await retrying.postJson(post(`${base()}/cut`)).catch((caught: unknown) => caught);
@@ -226,6 +233,10 @@ describe('UpstreamHttpClient answer size limit', () => {
     request.resume();
     request.on('end', () => {
       const type = request.url === '/stream' || request.url === '/exact-stream' ? 'text/event-stream' : 'application/json';
+      if (request.url === '/exact-json') {
+        response.writeHead(200, { 'content-type': type }).end(JSON.stringify({ fits: 'x'.repeat(1_024 - '{"fits":""}'.length) }));
+        return;
+      }
       if (request.url === '/exact-stream') {
         // Exactly the limit, in two writes.
         const event = `data: {"t":"${'z'.repeat(1_024 - 'data: {"t":""}\n\n'.length)}"}\n\n`;
@@ -252,16 +263,9 @@ describe('UpstreamHttpClient answer size limit', () => {
     });
   });
   let sendRest: (() => void) | undefined;
-  const client = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 0, maxBodyBytes: 1_024 });
+  const client = clientWith({ maxBodyBytes: 1_024 });
   const base = onLoopback(server, client);
-  const post = (path: string) => ({
-    providerId: 'mock',
-    url: `${base()}${path}`,
-    headers: {},
-    body: {},
-    signal: new AbortController().signal,
-    apiKey: undefined,
-  });
+  const post = (path: string) => postTo(`${base()}${path}`);
   const tooLarge = { kind: 'invalid_response', message: 'mock answered with more than 1024 bytes' };
 
   it('reads an answer within the limit', async () => {
@@ -288,7 +292,8 @@ describe('UpstreamHttpClient answer size limit', () => {
     expect(received.length).toBeGreaterThan(0);
   });
 
-  it('reads a stream of exactly the limit', async () => {
+  it('reads an answer, and a stream, of exactly the limit', async () => {
+    expect(await client.postJson(post('/exact-json'))).toEqual({ fits: 'x'.repeat(1_024 - '{"fits":""}'.length) });
     let total = 0;
     for await (const bytes of await client.postStream(post('/exact-stream'))) total += bytes.length;
     expect(total).toBe(1_024);
@@ -299,20 +304,36 @@ describe('UpstreamHttpClient answer size limit', () => {
   });
 });
 
+interface Listening {
+  /** http://127.0.0.1:<port> */
+  base: string;
+  close(): void;
+}
+
+/** `server` listening on loopback (its connections kept open between calls, as an upstream keeps them). */
+async function listening(server: Server): Promise<Listening> {
+  keepConnectionsOpen(server).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close() {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
 /** Listens on loopback before the suite and closes it (and the client) after; returns its base URL once listening. */
 function onLoopback(server: Server, client: UpstreamHttpClient): () => string {
-  let base = '';
+  let upstream: Listening | undefined;
   beforeAll(async () => {
-    keepConnectionsOpen(server).listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    upstream = await listening(server);
   });
   afterAll(async () => {
     await client.close();
-    server.closeAllConnections();
-    server.close();
+    upstream?.close();
   });
-  return () => base;
+  return () => upstream?.base ?? '';
 }
 
 describe('UpstreamHttpClient: what is retried, and how long it waits', () => {
@@ -332,7 +353,7 @@ describe('UpstreamHttpClient: what is retried, and how long it waits', () => {
       response.writeHead(status, headers).end(status < 400 ? '{"ok":true}' : '{"error":{"message":"busy"}}');
     });
   });
-  const client = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 2, maxRetryAfterMs: 50 });
+  const client = clientWith({ maxRetries: 2, maxRetryAfterMs: 50 });
   const base = onLoopback(server, client);
   afterEach(() => restoreRetryTimeouts());
 
@@ -344,14 +365,7 @@ describe('UpstreamHttpClient: what is retried, and how long it waits', () => {
     scripts.set(path, script);
     const delays = recordTimeoutDelays();
     return {
-      post: {
-        providerId: 'mock',
-        url: `${base()}${path}`,
-        headers: {},
-        body: {},
-        signal: new AbortController().signal,
-        apiKey: undefined,
-      },
+      post: postTo(`${base()}${path}`),
       requests: () => requests.get(path) ?? 0,
       waits: () => delays().filter((delay) => typeof delay === 'number' && delay <= 50),
     };
@@ -413,7 +427,7 @@ describe('UpstreamHttpClient: what is retried, and how long it waits', () => {
   });
 
   it('without maxRetries retries nothing', async () => {
-    const once = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 0 });
+    const once = clientWith();
     try {
       const call = scripted([
         [429, '0'],
@@ -440,16 +454,9 @@ describe('UpstreamHttpClient.postForAnswer', () => {
       else response.writeHead(200, { 'content-type': 'application/json' }).end('{"text":"json"}');
     });
   });
-  const client = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 0 });
+  const client = clientWith();
   const base = onLoopback(server, client);
-  const post = (path: string) => ({
-    providerId: 'mock',
-    url: `${base()}${path}`,
-    headers: {},
-    body: {},
-    signal: new AbortController().signal,
-    apiKey: undefined,
-  });
+  const post = (path: string) => postTo(`${base()}${path}`);
 
   it('maps a refusal with the message the upstream gave', async () => {
     await expect(client.postForAnswer(post('/refused'))).rejects.toMatchObject({
@@ -507,27 +514,15 @@ describe('UpstreamHttpClient.close', () => {
     request.resume();
     request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
   });
-  let base = '';
+  let upstream: Listening;
   beforeAll(async () => {
-    keepConnectionsOpen(server).listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    upstream = await listening(server);
   });
-  afterAll(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  const post = () => ({
-    providerId: 'mock',
-    url: `${base}/v1/chat/completions`,
-    headers: {},
-    body: {},
-    signal: new AbortController().signal,
-    apiKey: undefined,
-  });
+  afterAll(() => upstream.close());
+  const post = () => postTo(`${upstream.base}/v1/chat/completions`);
 
   it('closes the pool it made, after which a call cannot be made', async () => {
-    const client = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 0 });
+    const client = clientWith();
     expect(await client.postJson(post())).toEqual({ ok: true });
     await client.close();
     await expect(client.postJson(post())).rejects.toMatchObject({ kind: 'network' });
@@ -536,7 +531,7 @@ describe('UpstreamHttpClient.close', () => {
   it('leaves a pool it was given open for its owner', async () => {
     const agent = new Agent();
     try {
-      const client = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 0, dispatcher: agent });
+      const client = clientWith({ dispatcher: agent });
       expect(await client.postJson(post())).toEqual({ ok: true });
       await client.close();
       expect(agent.closed).toBe(false);
@@ -556,19 +551,12 @@ describe('UpstreamHttpClient: connections, limits and waits', () => {
       return super.dispatch(options, handler);
     }
   }
-  const refusedPost = (signal = new AbortController().signal) => ({
-    providerId: 'mock',
-    url: 'http://127.0.0.1:1/v1/chat/completions',
-    headers: {},
-    body: {},
-    signal,
-    apiKey: undefined,
-  });
+  const refusedPost = () => postTo('http://127.0.0.1:1/v1/chat/completions');
 
   it('retries a refused connection up to maxRetries times (nothing reached the upstream), then says it could not reach it', async () => {
     for (const maxRetries of [0, 2]) {
       const agent = new CountingAgent();
-      const client = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries, dispatcher: agent });
+      const client = clientWith({ maxRetries, dispatcher: agent });
       try {
         const error = await client.postJson(refusedPost()).catch((caught: unknown) => caught);
         expect(error).toMatchObject({
@@ -587,52 +575,15 @@ describe('UpstreamHttpClient: connections, limits and waits', () => {
   });
 
   it("maps an upstream that sends no headers in time to a timeout naming undici's code", async () => {
-    const server = createServer(() => undefined);
-    keepConnectionsOpen(server).listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const client = new UpstreamHttpClient({ timeoutMs: 50, connectTimeoutMs: 60_000, maxRetries: 2 });
+    const upstream = await listening(createServer(() => undefined));
+    const client = clientWith({ timeoutMs: 50, maxRetries: 2 });
     try {
-      const error = await client
-        .postJson({ ...refusedPost(), url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/slow` })
-        .catch((caught: unknown) => caught);
+      const error = await client.postJson(postTo(`${upstream.base}/slow`)).catch((caught: unknown) => caught);
       expect(error).toMatchObject({ kind: 'timeout', message: 'mock did not answer in time (UND_ERR_HEADERS_TIMEOUT)' });
       expect((error as UpstreamError).cause).toMatchObject({ code: 'UND_ERR_HEADERS_TIMEOUT' });
     } finally {
       await client.close();
-      server.closeAllConnections();
-      server.close();
-    }
-  });
-
-  it('reads an answer of exactly maxBodyBytes, and not one byte more', async () => {
-    const body = JSON.stringify({ fits: 'x'.repeat(500) });
-    const server = createServer((request, response) => {
-      request.resume();
-      request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end(body));
-    });
-    keepConnectionsOpen(server).listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/exact`;
-    const exact = new UpstreamHttpClient({
-      timeoutMs: 60_000,
-      connectTimeoutMs: 60_000,
-      maxRetries: 0,
-      maxBodyBytes: body.length,
-    });
-    const short = new UpstreamHttpClient({
-      timeoutMs: 60_000,
-      connectTimeoutMs: 60_000,
-      maxRetries: 0,
-      maxBodyBytes: body.length - 1,
-    });
-    try {
-      expect(await exact.postJson({ ...refusedPost(), url })).toEqual({ fits: 'x'.repeat(500) });
-      await expect(short.postJson({ ...refusedPost(), url })).rejects.toMatchObject({ kind: 'invalid_response' });
-    } finally {
-      await exact.close();
-      await short.close();
-      server.closeAllConnections();
-      server.close();
+      upstream.close();
     }
   });
 
@@ -648,27 +599,20 @@ describe('UpstreamHttpClient: connections, limits and waits', () => {
         else response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
       });
     });
-    keepConnectionsOpen(server).listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const client = new UpstreamHttpClient({ timeoutMs: 60_000, connectTimeoutMs: 60_000, maxRetries: 1 });
-    const patient = new UpstreamHttpClient({
-      timeoutMs: 60_000,
-      connectTimeoutMs: 60_000,
-      maxRetries: 1,
-      maxRetryAfterMs: 60_000,
-    });
+    const { base, close } = await listening(server);
+    const client = clientWith({ maxRetries: 1 });
+    const patient = clientWith({ maxRetries: 1, maxRetryAfterMs: 60_000 });
     try {
-      expect(await client.postJson({ ...refusedPost(), url: `${base}/two` })).toEqual({ ok: true });
+      expect(await client.postJson(postTo(`${base}/two`))).toEqual({ ok: true });
       answered = 0;
-      await expect(client.postJson({ ...refusedPost(), url: `${base}/over` })).rejects.toMatchObject({ kind: 'rate_limited' });
+      await expect(client.postJson(postTo(`${base}/over`))).rejects.toMatchObject({ kind: 'rate_limited' });
       expect(answered).toBe(1);
       // A 30 s wait, aborted once it has begun: the caller gets its reason, and no second try is made.
       const delays = recordTimeoutDelays();
       const controller = new AbortController();
       const reason = new Error('caller gone');
       answered = 0;
-      const pending = patient.postJson({ ...refusedPost(controller.signal), url: `${base}/long` });
+      const pending = patient.postJson(postTo(`${base}/long`, controller.signal));
       await until(() => delays().includes(30_000), 'the 30 s wait to begin');
       controller.abort(reason);
       await expect(pending).rejects.toBe(reason);
@@ -677,8 +621,7 @@ describe('UpstreamHttpClient: connections, limits and waits', () => {
       restoreRetryTimeouts();
       await client.close();
       await patient.close();
-      server.closeAllConnections();
-      server.close();
+      close();
     }
   });
 });
