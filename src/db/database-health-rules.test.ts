@@ -3,25 +3,13 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { recordingLogger } from '../../test/support/recording-logger.js';
 import { fakeRetryTimeouts, restoreRetryTimeouts } from '../../test/support/retry-waits.js';
 import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
-import { WAIT_LIMIT_MS } from '../../test/support/wait.js';
+import { nextTurn, untilNextTurns } from '../../test/support/wait.js';
 import { DatabaseHealth } from './database-health.js';
 import { openDatabase, type Database } from './database.js';
 
 const adminUrl = process.env.TEST_DATABASE_URL;
 const UNREACHABLE = 'database unreachable: calls that need it answer 503 until it is back';
 const BACK = 'database reachable again';
-
-/** Lets I/O and promise callbacks run (the fake clock leaves setImmediate real). */
-const turn = () => new Promise((resolve) => setImmediate(resolve));
-
-/** Waits, one event-loop turn at a time (setTimeout is faked in these tests), until `condition` holds. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = performance.now() + WAIT_LIMIT_MS;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`never saw ${what}`);
-    await turn();
-  }
-}
 
 /**
  * How the gateway learns that PostgreSQL is gone and that it is back (`DatabaseHealth`, as `openDatabase` wires
@@ -71,7 +59,7 @@ describe.skipIf(!adminUrl)('database health rules (needs TEST_DATABASE_URL)', ()
     const before = Date.now();
     // The pool's idle connection is cut, as a database restart cuts it: the pool's error is the signal.
     await proxy.cut();
-    await until(() => !health.isReachable, 'the lost connection seen');
+    await untilNextTurns(() => !health.isReachable, 'the lost connection seen');
     expect(heard).toEqual([false]);
     expect(health.unreachableReason).toBe('Connection terminated unexpectedly');
     expect(health.checks()).toEqual({
@@ -100,7 +88,7 @@ describe.skipIf(!adminUrl)('database health rules (needs TEST_DATABASE_URL)', ()
 
     await proxy.restore();
     vi.advanceTimersByTime(1_000);
-    await until(() => health.isReachable, 'the probe finding the database back');
+    await untilNextTurns(() => health.isReachable, 'the probe finding the database back');
     const after = Date.now();
     expect(heard).toEqual([false, true]);
     expect(health.unreachableReason).toBeUndefined();
@@ -150,14 +138,14 @@ describe.skipIf(!adminUrl)('database health rules (needs TEST_DATABASE_URL)', ()
     for (let n = 0; n < 4; n += 1) {
       waits.push(await wait(n));
       vi.advanceTimersByTime(waits[n]!);
-      await until(() => probes === n + 1, `probe ${n + 1}`);
+      await untilNextTurns(() => probes === n + 1, `probe ${n + 1}`);
     }
     expect(waits).toEqual([30, 60, 70, 70]);
     // The probe's own failure is the reason now, with its code.
     await wait(4);
     expect(health.unreachableReason).toBe('ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:1');
     health.close();
-    await turn();
+    await nextTurn();
     expect(probes).toBe(4);
   });
 
@@ -174,8 +162,8 @@ describe.skipIf(!adminUrl)('database health rules (needs TEST_DATABASE_URL)', ()
     health.markUnreachable('down');
     expect(await wait(0)).toBe(100);
     health.close();
-    await turn();
-    await turn();
+    await nextTurn();
+    await nextTurn();
     expect(probes).toBe(0);
     expect(health.isReachable).toBe(false);
     expect(logged()).toEqual([{ level: 40, reason: 'down', msg: UNREACHABLE }]);
@@ -211,7 +199,7 @@ describe.skipIf(!adminUrl)('database health rules (needs TEST_DATABASE_URL)', ()
     unsubscribe();
     up = true;
     vi.advanceTimersByTime(await wait(0));
-    await until(() => health.isReachable, 'the database back');
+    await untilNextTurns(() => health.isReachable, 'the database back');
     expect(first).toEqual([false, true]);
     expect(last).toEqual([false, true]);
     expect(gone).toEqual([false]);
@@ -245,12 +233,12 @@ describe.skipIf(!adminUrl)('database health rules (needs TEST_DATABASE_URL)', ()
       const marked = Date.now();
       health.markUnreachable('down');
       vi.advanceTimersByTime(await wait(waitsBefore));
-      await until(() => probes === waitsBefore + 1, 'a failed probe');
+      await untilNextTurns(() => probes === waitsBefore + 1, 'a failed probe');
       // Real time passes, so the outage's length has a floor to be checked against.
-      while (Date.now() < marked + 5) await turn();
+      while (Date.now() < marked + 5) await nextTurn();
       up = true;
       vi.advanceTimersByTime(await wait(waitsBefore + 1));
-      await until(() => health.isReachable, 'the database back');
+      await untilNextTurns(() => health.isReachable, 'the database back');
       up = false;
       expect(vi.getTimerCount()).toBe(0);
       return Date.now() - marked;
@@ -284,14 +272,14 @@ describe.skipIf(!adminUrl)('database health rules (needs TEST_DATABASE_URL)', ()
     });
     health.markUnreachable('down');
     vi.advanceTimersByTime(await wait(0));
-    await until(() => probes === 1, 'the first probe');
+    await untilNextTurns(() => probes === 1, 'the first probe');
     expect(heard).toEqual([false, true, false]);
     expect(health.isReachable).toBe(false);
     // The same probe goes on, with the next wait of its series; no second series starts at 100 ms.
     expect(await wait(1)).toBe(200);
     expect(vi.getTimerCount()).toBe(1);
     vi.advanceTimersByTime(200);
-    await until(() => health.isReachable, 'the database back');
+    await untilNextTurns(() => health.isReachable, 'the database back');
     expect(probes).toBe(2);
     expect(heard).toEqual([false, true, false, true]);
     health.close();

@@ -7,16 +7,7 @@ import { Ledger } from '../ledger/ledger.js';
 import { Decimal } from '../money/decimal.js';
 import { registerAccountAdminRoutes } from './admin-account-routes.js';
 import { DatabaseHealth } from '../db/database-health.js';
-import { WAIT_LIMIT_MS } from '../../test/support/wait.js';
-
-/** Turns the event loop until `condition` holds (setTimeout may be faked here). */
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = performance.now() + WAIT_LIMIT_MS;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error('the condition never held');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
+import { nextTurn, untilNextTurns } from '../../test/support/wait.js';
 
 describe.each(backends())('admin account routes on $name', (backend) => {
   let database: TestDatabase;
@@ -261,16 +252,16 @@ describe.each(backends())('admin account routes on $name', (backend) => {
       // The clock of the wait's bound is the test's: 29 s pass and the grant still waits for the captures.
       vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
       const first = grant('2').then((reply) => ((answered = true), reply));
-      await until(() => flushes === 1);
+      await untilNextTurns(() => flushes === 1, 'the first flush');
       vi.advanceTimersByTime(29_000);
-      for (let turn = 0; turn < 20; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+      for (let turn = 0; turn < 20; turn += 1) await nextTurn();
       expect(answered).toBe(false);
       vi.useRealTimers();
       release();
       expect((await first).json().account.balance).toBe('3');
       // The database is lost while the second waits: it goes on without the captures' retries.
       const second = grant('1');
-      await until(() => flushes === 2);
+      await untilNextTurns(() => flushes === 2, 'the second flush');
       health.markUnreachable('connection lost');
       expect((await second).json().account.balance).toBe('4');
       // Already unreachable: it does not wait at all (the third flush never ends either).

@@ -16,23 +16,11 @@ import { DatabaseUnavailableError } from '../db/database-errors.js';
 import { batchChannel, type BatchEvent } from '../db/group-commit.js';
 import { Ledger } from './ledger.js';
 import { refuseEntriesOf, stopEntryFaults } from '../../test/support/database-faults.js';
-import { WAIT_LIMIT_MS } from '../../test/support/wait.js';
+import { nextTurn, untilNextTurns } from '../../test/support/wait.js';
 
 const d = (text: string) => Decimal.parse(text);
 const JOURNAL_FAILING =
   'cannot append to the capture journal; until it can, captures are written to the database before their calls are answered, and usage records without a journal line';
-
-/** Lets the event loop turn once (setImmediate is never faked here). */
-const turn = () => new Promise((resolve) => setImmediate(resolve));
-
-/** Turns the event loop until `condition` holds (setTimeout may be faked, so no timer-based wait). */
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = performance.now() + WAIT_LIMIT_MS;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error('the condition never held');
-    await turn();
-  }
-}
 
 describe('journalRecord', () => {
   it('keeps exactly the fields a replay needs: a lease only when named, a price version even when 0, usage and breakdown when given', () => {
@@ -224,7 +212,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     let outcome: string | undefined;
     void written.then((value) => (outcome = value.captured.toString()));
     // The failed sync is logged; durable waits for the capture's write, which the linger would hold a minute.
-    await until(() => logged().length > 0);
+    await untilNextTurns(() => logged().length > 0, 'the failed sync logged');
     expect(outcome).toBeUndefined();
     vi.advanceTimersByTime(60_000);
     await durable;
@@ -266,7 +254,7 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     const writer = new CaptureWriter(database.db, { lingerMs: 60_000 });
     let done = false;
     const written = writer.submit({ requestId, amount: d('0.1') }).written.then(() => (done = true));
-    for (let i = 0; i < 20; i += 1) await turn();
+    for (let i = 0; i < 20; i += 1) await nextTurn();
     expect(done).toBe(false);
     vi.advanceTimersByTime(60_000);
     await written;

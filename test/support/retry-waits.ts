@@ -1,5 +1,5 @@
 import { vi } from 'vitest';
-import { WAIT_LIMIT_MS } from './wait.js';
+import { nextTurn, WAIT_LIMIT_MS } from './wait.js';
 
 /**
  * The waits a writer makes between retries, read from its calls of `setTimeout` (faked, so that a test advances
@@ -20,7 +20,7 @@ export function fakeRetryTimeouts(options: { from?: string } = {}): (n: number) 
         .filter((delay): delay is number => typeof delay === 'number' && delay < 5_000);
       if (waits.length > n) return waits[n]!;
       if (performance.now() > deadline) throw new Error(`no retry wait number ${n}`);
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
   };
 }

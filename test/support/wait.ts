@@ -18,3 +18,19 @@ export async function until(
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+/** One turn of the event loop: `setImmediate`, which no test fakes. */
+export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * `until` for a test that fakes `setTimeout` (whose 5 ms poll would then never come back): checked again after
+ * every turn of the event loop. For short waits on work already under way (a promise, a socket), not for long ones.
+ * @throws Error naming `what` after `limitMs`
+ */
+export async function untilNextTurns(condition: () => boolean, what: string, limitMs: number = WAIT_LIMIT_MS): Promise<void> {
+  const deadline = performance.now() + limitMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`waited ${limitMs} ms for ${what}, in vain`);
+    await nextTurn();
+  }
+}
