@@ -94,15 +94,14 @@ export class CaptureWriter {
       ...(capture.leaseId ? { leaseId: capture.leaseId } : {}),
       mark,
     };
-    if (unjournaled) {
-      // Nothing else keeps it if the process dies: the call is answered once the database has it.
-      const written = this.queue.submit(queued, { urgent: true });
-      return { written, durable: written.then(() => undefined) };
-    }
-    const written = this.queue.submit(queued, options);
-    // A sync that fails (the journal logs it) leaves the line's durability unknown: the database is what keeps
-    // the capture then, so the answer waits for it, as if the line had never been appended.
-    const durable = mark ? this.options.journal!.durable(mark).catch(() => written.then(() => undefined)) : Promise.resolve();
+    // Not journaled, nothing else keeps it if the process dies: it goes at once, and the call waits for it.
+    const written = this.queue.submit(queued, unjournaled ? { urgent: true } : options);
+    // A failed sync (fsync mode; the journal logs it) leaves the line's durability unknown: the answer then waits
+    // for the database too. In write mode the line is durable once appended: nothing to wait for or catch.
+    const journal = this.options.journal;
+    let durable: Promise<void> = Promise.resolve();
+    if (unjournaled) durable = written.then(() => undefined);
+    else if (mark && journal!.sync === 'fsync') durable = journal!.durable(mark).catch(() => written.then(() => undefined));
     return { written, durable };
   }
 
