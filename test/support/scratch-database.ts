@@ -50,7 +50,9 @@ const templates = new Map<string, Promise<string>>();
 /**
  * The name of the server's migrated template for the current migrations (`tollgate_template_<hash>`), made
  * if missing: built under a name of its own, then renamed, so a concurrent process sees it whole or not at all
- * (the loser of a race drops its copy). Templates of older migrations are dropped when a new one is made.
+ * (the loser of a race drops its copy). Templates of other migrations are dropped when a new one is made, once
+ * they are `TEMPLATE_STALE_MS` old: two processes with different migrations on one server (a branch beside main,
+ * a mutation run's sandbox beside a suite) would otherwise drop each other's template mid-run, turn by turn.
  */
 function migratedTemplate(adminUrl: string): Promise<string> {
   let made = templates.get(adminUrl);
@@ -75,11 +77,16 @@ function migratedTemplate(adminUrl: string): Promise<string> {
           await admin.query(`drop database if exists ${building} with (force)`);
           if ((error as { code?: string }).code !== '42P04') throw error;
         }
-        const { rows } = await admin.query<{ datname: string }>(
-          `select datname from pg_database where datname like 'tollgate\\_template\\_%' and datname <> $1`,
+        // Stamped with when it was made, so that another process's template is dropped only once stale (a COMMENT
+        // takes no bound parameters; the stamp is a number).
+        await admin.query(`comment on database ${name} is '${Date.now()}'`);
+        const { rows } = await admin.query<{ datname: string; made: string | null }>(
+          `select datname, shobj_description(oid, 'pg_database') as made from pg_database
+            where datname like 'tollgate\\_template\\_%' and datname <> $1`,
           [name],
         );
         for (const row of rows) {
+          if (!staleTemplate(row.made)) continue;
           await admin.query(`drop database if exists ${row.datname}`).catch(() => undefined);
         }
       });
@@ -89,6 +96,15 @@ function migratedTemplate(adminUrl: string): Promise<string> {
     templates.set(adminUrl, made);
   }
   return made;
+}
+
+/** How old another set of migrations' template must be to be dropped: longer than any run that may use it. */
+export const TEMPLATE_STALE_MS = 6 * 60 * 60 * 1000;
+
+/** Whether a template stamped `made` (epoch milliseconds as text; none from versions before the stamp) is stale. */
+export function staleTemplate(made: string | null, now = Date.now()): boolean {
+  const at = made === null ? NaN : Number(made);
+  return !Number.isFinite(at) || now - at >= TEMPLATE_STALE_MS;
 }
 
 /** 16 hex digits of a hash of the migrations' file names and source (and of `extra`). */
