@@ -43,6 +43,15 @@ export const SCOPES = {
   db: { mutate: ['src/db/group-commit.ts', 'src/db/database-health.ts'] },
   // The upstream side of a call: the HTTP client (its retries, timeouts and failures) and the SSE decoder.
   providers: { mutate: ['src/providers/http-client.ts', 'src/providers/sse.ts'] },
+  // What a call is billed: each provider's answer (JSON and stream) read into usage, and Gemini's embeddings.
+  translators: {
+    mutate: [
+      'src/providers/anthropic/anthropic-response.ts',
+      'src/providers/gemini/gemini-response.ts',
+      'src/providers/gemini/gemini-embeddings.ts',
+      'src/providers/openai-compatible/openai-compatible-adapter.ts',
+    ],
+  },
 };
 
 if (!(scope in SCOPES)) throw new Error(`TOLLGATE_MUTATION_SCOPE must be one of ${Object.keys(SCOPES).join(', ')}`);

@@ -33,6 +33,15 @@ const SUITES: Record<string, string[]> = {
   // The adapters' own tests, the conformance and error suites over recorded provider answers, and the upstream
   // suite (the gateway's answers to upstream failures).
   providers: ['src/providers/**/*.test.ts', 'test/providers-*.test.ts', 'test/gateway-upstream.test.ts'],
+  // The translators' own tests, the conformance and error suites over every adapter's recorded answers, and the
+  // gateway suites that bill what they read: charges and streams (chat), Messages and Responses (the native
+  // shapes), media (Gemini's embeddings).
+  translators: [
+    'src/providers/{anthropic,gemini,openai-compatible}/*.test.ts',
+    'test/providers-*.test.ts',
+    'test/gateway-{charges,streams}.test.ts',
+    'test/api-{messages,responses,media}.test.ts',
+  ],
   db: [
     'src/db/{group-commit,database-health-rules}.test.ts',
     'src/ledger/capture-writer-rules.test.ts',
