@@ -32,4 +32,23 @@ describe('usageWithCacheHitsAt', () => {
     });
     expect(withDetails?.input).toMatchObject({ uncached: 200, cacheRead: 100 });
   });
+
+  it('moves hits when the details say 0 cached, never more than the uncached tokens, nothing for a count that is not a positive whole number', () => {
+    const deepseek = usageWithCacheHitsAt('prompt_cache_hit_tokens');
+    // `prompt_tokens_details.cached_tokens: 0` beside the top-level field: OpenAI's reader takes the 0.
+    const usage = (hits: unknown, details: Record<string, unknown> = { cached_tokens: 0 }) =>
+      deepseek({ prompt_tokens: 100, completion_tokens: 1, prompt_tokens_details: details, prompt_cache_hit_tokens: hits })
+        ?.input;
+    expect(usage(80)).toMatchObject({ uncached: 20, cacheRead: 80 });
+    expect(usage(1)).toMatchObject({ uncached: 99, cacheRead: 1 });
+    // Hits cannot take more than what is left uncached (the last: 100 prompt tokens of which 30 were cache writes).
+    expect(usage(100)).toMatchObject({ uncached: 0, cacheRead: 100 });
+    expect(usage(150)).toMatchObject({ uncached: 0, cacheRead: 100 });
+    expect(usage(90, { cached_tokens: 0, cache_write_tokens: 30 })).toMatchObject({ uncached: 0, cacheRead: 70, cacheWrite: 30 });
+    for (const hits of [0, -5, 2.5, '80', null, 2 ** 53]) expect(usage(hits)).toMatchObject({ uncached: 100, cacheRead: 0 });
+    // No usage object, or no counts in it, is no usage.
+    expect(deepseek(undefined)).toBeUndefined();
+    expect(deepseek('usage')).toBeUndefined();
+    expect(deepseek({ prompt_cache_hit_tokens: 5 })).toBeUndefined();
+  });
 });
