@@ -169,6 +169,7 @@ export async function startGateway(config: Config, logger: Logger, options: Star
         instance,
         ...(journal ? { journal } : {}),
         ...(writeThread ? { writeCaptures: (records) => writeThread.captures(records) } : {}),
+        databaseReachable: () => database.health.isReachable,
       });
       registerLeaseMetrics(metrics.registry, leases);
       reservations = leases;

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -203,6 +203,66 @@ describe.skipIf(!adminUrl)('fault tolerance on PostgreSQL (needs TEST_DATABASE_U
       await gateway.stop();
       const captured = await capturedRequests(database.db, account.id);
       expect(captured).toEqual(served(results));
+      expect(await ledgerHolds(database.db)).toEqual({ ok: true, negative: [] });
+    } finally {
+      await gateway.stop();
+      await proxy.close();
+    }
+  });
+
+  it('a full disk under the journal and the database gone: calls are refused 503 before they are made, then served again', async () => {
+    const target = new URL(database.url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const proxied = new URL(database.url);
+    proxied.port = String(proxy.port);
+    const gateway = await startGatewayProcess(gatewayEnv({ DATABASE_URL: proxied.toString(), TOLLGATE_SEED_ON_START: 'false' }));
+    try {
+      const account = await createAccount(gateway.url, '10');
+      // The process's first journal segment is /dev/full, which fails every write with ENOSPC.
+      const [instance] = await database.db
+        .selectFrom('gateway_instances')
+        .select('id')
+        .where('pid', '=', gateway.child.pid!)
+        .where('stopped_at', 'is', null)
+        .execute();
+      const directory = path.join(journals, `postgres-127.0.0.1-${proxy.port}-${target.pathname.slice(1)}`);
+      symlinkSync('/dev/full', path.join(directory, `${instance!.id}-${gateway.child.pid}-1.journal`));
+      const call = () =>
+        fetch(`${gateway.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${account.key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 }),
+        });
+      const served = new Set<string>();
+      const serve = async () => {
+        const response = await call();
+        expect(response.status).toBe(200);
+        await response.text();
+        served.add(response.headers.get('x-tollgate-request-id')!);
+      };
+      // The journal cannot take the capture, the database can: served, its capture written before the answer.
+      await serve();
+      expect(await capturedRequests(database.db, account.id)).toEqual(served);
+
+      await proxy.cut();
+      await eventually('the gateway sees the database unreachable', async () => {
+        const ready = (await (await fetch(`${gateway.url}/readyz`)).json()) as { checks: { database: { ok: boolean } } };
+        return !ready.checks.database.ok;
+      });
+      // The key is cached and the lease has room, but the capture could be kept nowhere: the call is not made.
+      const upstreamCalls = upstream.requests.length;
+      const refused = await call();
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(await refused.json()).toMatchObject({ error: { code: 'service_unavailable', type: 'server_error' } });
+      expect(upstream.requests.length).toBe(upstreamCalls);
+
+      await proxy.restore();
+      await eventually('ready again', async () => (await fetch(`${gateway.url}/readyz`)).status === 200);
+      await serve();
+      await gateway.stop();
+      expect(gateway.output()).toMatch(/cannot append to the capture journal/);
+      expect(await capturedRequests(database.db, account.id)).toEqual(served);
       expect(await ledgerHolds(database.db)).toEqual({ ok: true, negative: [] });
     } finally {
       await gateway.stop();

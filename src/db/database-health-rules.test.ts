@@ -4,6 +4,7 @@ import { recordingLogger } from '../../test/support/recording-logger.js';
 import { fakeRetryTimeouts, restoreRetryTimeouts } from '../../test/support/retry-waits.js';
 import { startTcpProxy, type TcpProxy } from '../../test/support/tcp-proxy.js';
 import { nextTurn, untilNextTurns } from '../../test/support/wait.js';
+import { DatabaseUnavailableError } from './database-errors.js';
 import { DatabaseHealth } from './database-health.js';
 import { openDatabase, type Database } from './database.js';
 
@@ -128,6 +129,9 @@ describe.skipIf(!adminUrl)('database health rules (needs TEST_DATABASE_URL)', ()
     health.onChange((reachable) => heard.push(reachable));
     health.markUnreachable('first');
     health.observe(Object.assign(new Error('Connection terminated unexpectedly'), {}));
+    expect(health.unreachableReason).toBe('Connection terminated unexpectedly');
+    // The gateway's own refusal of a call meanwhile (DatabaseUnavailableError) is not a new reason.
+    health.observe(new DatabaseUnavailableError('no capture could be kept'));
     expect(health.unreachableReason).toBe('Connection terminated unexpectedly');
     health.markUnreachable('third');
     expect(health.unreachableReason).toBe('third');

@@ -1,5 +1,5 @@
 import { silentLogger, type Logger } from '../logging/logger.js';
-import { isDatabaseUnavailable } from './database-errors.js';
+import { DatabaseUnavailableError, isDatabaseUnavailable } from './database-errors.js';
 
 /** One readiness check: whether it passes, and why not. */
 export interface ReadinessCheck {
@@ -55,8 +55,12 @@ export class DatabaseHealth {
     return this.reachable ? undefined : this.reason;
   }
 
-  /** Looks at a failed query's error: a lost or refused connection marks the database unreachable. */
+  /**
+   * Looks at a failed query's error: a lost or refused connection marks the database unreachable. The gateway's
+   * own refusal while it is known to be (a `DatabaseUnavailableError`) leaves the reason the database gave.
+   */
   observe(error: unknown): void {
+    if (error instanceof DatabaseUnavailableError && !this.reachable) return;
     if (isDatabaseUnavailable(error)) this.markUnreachable(describe(error));
   }
 

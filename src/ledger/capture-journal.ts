@@ -96,6 +96,11 @@ export class CaptureJournal {
     return this.options.sync;
   }
 
+  /** Whether the last append failed (a full disk): true until one succeeds again. */
+  get failing(): boolean {
+    return this.failures > 0;
+  }
+
   /** Appends `record` (one `writev(2)` of one line). @throws the file system's error (logged once per run of failures) */
   append(record: JournalRecord): JournalMark {
     return this.appendLine([Buffer.from(JSON.stringify(record)), NEWLINE]);

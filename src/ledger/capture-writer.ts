@@ -22,6 +22,8 @@ export interface CaptureWriterOptions {
    * this writer's database, in this thread; `tollgate serve` on PostgreSQL passes its write thread's).
    */
   write?: (records: string[]) => Promise<CaptureResult[]>;
+  /** Whether the database is reachable as the process last saw it (`DatabaseHealth.isReachable`). */
+  databaseReachable?: () => boolean;
 }
 
 /** What happened to the captures written so far (metrics). */
@@ -103,6 +105,17 @@ export class CaptureWriter {
     if (unjournaled) durable = written.then(() => undefined);
     else if (mark && journal!.sync === 'fsync') durable = journal!.durable(mark).catch(() => written.then(() => undefined));
     return { written, durable };
+  }
+
+  /**
+   * Why a capture submitted now could be kept neither in the journal nor in the database (the journal's last
+   * append failed and the database is unreachable), or undefined when it can be. A call must not be made
+   * then: its answer would wait for the database, and its capture would live only in this process's memory.
+   */
+  cannotKeep(): string | undefined {
+    const { journal, databaseReachable } = this.options;
+    if (!journal?.failing || !databaseReachable || databaseReachable()) return undefined;
+    return "the capture journal cannot be written either (see the log), so a call's capture could be kept nowhere";
   }
 
   /** Resolves when everything submitted so far is written (or given up). */

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -7,6 +7,7 @@ import { recordingLogger } from '../../test/support/recording-logger.js';
 import { backends, type TestDatabase } from '../../test/support/backends.js';
 import { countingHandle, openLedgerFor } from '../../test/support/ledger-checks.js';
 import { until } from '../../test/support/wait.js';
+import { DatabaseUnavailableError } from '../db/database-errors.js';
 import { Decimal } from '../money/decimal.js';
 import { CaptureJournal } from './capture-journal.js';
 import { CreditLeases } from './credit-leases.js';
@@ -263,6 +264,73 @@ describe.each(backends())('credit lease rules on $name', (backend) => {
       await expect(credit.release({ requestId: 'req_never', accountId, amount: d('1') })).resolves.toBeUndefined();
       await credit.close();
       expect((await ledger.getAccount(accountId)).balance.toString()).toBe('0.9');
+    });
+  });
+
+  describe('a journal that cannot be written', () => {
+    /** A journal whose first segment is /dev/full: every append fails with ENOSPC. */
+    const fullJournal = () => {
+      const directory = mkdtempSync(path.join(tmpdir(), 'tollgate-lease-full-'));
+      symlinkSync('/dev/full', path.join(directory, `inst_full-${process.pid}-1.journal`));
+      return { journal: new CaptureJournal(directory, 'inst_full', { sync: 'write' }), directory };
+    };
+
+    it('refuses a call before it is made while the database is unreachable too, and serves it again once it is back', async () => {
+      const accountId = await account('1');
+      const { journal, directory } = fullJournal();
+      let reachable = true;
+      const credit = leases({ journal, databaseReachable: () => reachable });
+      try {
+        // The journal cannot take the capture, the database can: it is written before the call is answered.
+        const first = await credit.hold({ accountId, requestId: requestId(), amount: d('0.1') });
+        await credit.settle(first, { amount: d('0.1') });
+        expect(journal.failing).toBe(true);
+        expect((await entries(accountId)).filter((row) => row.kind === 'capture')).toHaveLength(1);
+
+        reachable = false;
+        const refused = credit.hold({ accountId, requestId: requestId(), amount: d('0.1') });
+        await expect(refused).rejects.toBeInstanceOf(DatabaseUnavailableError);
+        await expect(refused).rejects.toThrow(
+          "the database is unreachable: the capture journal cannot be written either (see the log), so a call's capture could be kept nowhere",
+        );
+        // Nothing was carved out of the lease for it: the next call fits the same lease.
+        reachable = true;
+        const next = await credit.hold({ accountId, requestId: requestId(), amount: d('0.1') });
+        expect(credit.stats().openLeases).toBe(1);
+        await credit.settle(next, { amount: d('0.2') });
+        await credit.close();
+        expect((await ledger.getAccount(accountId)).balance.toString()).toBe('0.7');
+        expect((await ledger.verify()).ok).toBe(true);
+      } finally {
+        journal.close();
+        rmSync(directory, { recursive: true, force: true });
+      }
+    });
+
+    it('serves from a lease while the database is unreachable when the journal can take the captures, or no health was given', async () => {
+      const accountId = await account('10');
+      const directory = mkdtempSync(path.join(tmpdir(), 'tollgate-lease-journal-'));
+      const journal = new CaptureJournal(directory, 'inst_ok', { sync: 'write' });
+      const full = fullJournal();
+      const journaled = leases({ journal, databaseReachable: () => false });
+      const unwatched = leases({ journal: full.journal });
+      try {
+        for (const credit of [journaled, unwatched]) {
+          // The lease opens on the first hold (the database is there); the journal's failure is known after a settle.
+          await credit.settle(await credit.hold({ accountId, requestId: requestId(), amount: d('0.1') }), { amount: d('0.1') });
+          await expect(credit.hold({ accountId, requestId: requestId(), amount: d('0.1') })).resolves.toMatchObject({
+            accountId,
+          });
+          await credit.close();
+        }
+        expect(journal.failing).toBe(false);
+        expect(full.journal.failing).toBe(true);
+      } finally {
+        journal.close();
+        full.journal.close();
+        rmSync(directory, { recursive: true, force: true });
+        rmSync(full.directory, { recursive: true, force: true });
+      }
     });
   });
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { DatabaseUnavailableError } from '../db/database-errors.js';
 import type { Schema } from '../db/schema.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import { Decimal } from '../money/decimal.js';
@@ -47,6 +48,11 @@ export interface CreditLeaseOptions {
   logger?: Logger;
   /** Writes a batch of captures (given as journal lines) elsewhere than in this thread: see CaptureWriterOptions.write. */
   writeCaptures?: (records: string[]) => Promise<CaptureResult[]>;
+  /**
+   * Whether the database is reachable (`DatabaseHealth.isReachable`). With the journal failing too, calls are
+   * then refused before they are made (`DatabaseUnavailableError`): see `CaptureWriter.cannotKeep`.
+   */
+  databaseReachable?: () => boolean;
 }
 
 interface Lease {
@@ -117,7 +123,9 @@ const MAX_HOLD_TURNS = 1_000;
 export class CreditLeases implements CallReservations {
   private readonly accounts = new Map<string, AccountLeases>();
   private readonly holds = new Map<string, { hold: CallHold; lease: Lease }>();
-  private readonly options: Required<Omit<CreditLeaseOptions, 'logger' | 'journal' | 'instance' | 'writeCaptures'>>;
+  private readonly options: Required<
+    Omit<CreditLeaseOptions, 'logger' | 'journal' | 'instance' | 'writeCaptures' | 'databaseReachable'>
+  >;
   private readonly logger: Logger;
   private readonly timer: NodeJS.Timeout;
   private readonly writer: CaptureWriter;
@@ -128,7 +136,7 @@ export class CreditLeases implements CallReservations {
     private readonly db: Kysely<Schema>,
     options: CreditLeaseOptions = {},
   ) {
-    const { logger, journal, instance, writeCaptures, ...rest } = options;
+    const { logger, journal, instance, writeCaptures, databaseReachable, ...rest } = options;
     const callsPerLease = rest.callsPerLease ?? DEFAULTS.callsPerLease;
     this.options = {
       ...DEFAULTS,
@@ -147,6 +155,7 @@ export class CreditLeases implements CallReservations {
       logger: this.logger,
       ...(journal ? { journal } : {}),
       ...(writeCaptures ? { write: writeCaptures } : {}),
+      ...(databaseReachable ? { databaseReachable } : {}),
     });
     // Declared dead after a silence: the database released every lease of this process, so none may be spent.
     instance?.onDeclaredDead(() => void this.retireAccount());
@@ -155,11 +164,14 @@ export class CreditLeases implements CallReservations {
   /**
    * Reserves `amount` for the call `requestId`: at once from a lease with room, else from a new lease.
    * @throws InsufficientCreditsError (what the account has, this process's leases included, is short),
-   *   AccountSuspendedError, AccountNotFoundError, InvalidAmountError
+   *   AccountSuspendedError, AccountNotFoundError, InvalidAmountError, DatabaseUnavailableError (the call's
+   *   capture could be kept nowhere: the journal cannot be written and the database is unreachable)
    */
   async hold(input: { accountId: string; requestId: string; amount: Decimal }): Promise<CallHold> {
     checkAmount('hold amount', input.amount);
     if (this.closed) throw new Error('credit leases are closed: the gateway is shutting down');
+    const unkept = this.writer.cannotKeep();
+    if (unkept) throw new DatabaseUnavailableError(unkept);
     if (this.holds.has(input.requestId)) throw new Error(`request ${input.requestId} already holds credits`);
     const state = this.stateOf(input.accountId);
     // A fenced process may have been declared dead meanwhile: its leases may be released; it opens new ones.
