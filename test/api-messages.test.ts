@@ -5,6 +5,8 @@ import { cost, expectBilledOnce } from './support/billing-checks.js';
 import { startTestGateway, type TestGateway } from './support/gateway-harness.js';
 import { capturedTotal, entriesOf, eventually, expectSettled, kindsOf } from './support/ledger-checks.js';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
+import { errorBody } from './support/mock-recordings.js';
+import { usageRecordsOfAccount } from './support/charges.js';
 
 // Rates from fixtures/litellm/api-surface-slice.json (USD per token).
 const SONNET = { input: '0.000003', output: '0.000015', cacheRead: '3e-7', cacheWrite: '0.00000375' };
@@ -212,6 +214,53 @@ describe.each(backends())('POST /v1/messages on $name', (backend) => {
     expect(mock.requests).toHaveLength(1);
     await harness.flush();
     expect((await kindsOf(harness.database.db, account.id)).filter((kind) => kind === 'capture')).toHaveLength(1);
+  });
+
+  it("Anthropic's error event mid-stream: relayed as sent, billed once for what was generated, and a retry runs again", async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    const post = () =>
+      fetch(`${harness.url}/v1/messages`, {
+        method: 'POST',
+        headers: {
+          'x-api-key': account.key,
+          'content-type': 'application/json',
+          'anthropic-version': '2023-06-01',
+          'idempotency-key': 'failed-mid-stream',
+        },
+        body: JSON.stringify({
+          model: 'claude-sonnet-4-5',
+          max_tokens: 1000,
+          messages: [{ role: 'user', content: 'Hi' }],
+          stream: true,
+        }),
+      });
+    // Part of the answer, then Anthropic's `error` event and the end (an upstream that fails after its 200).
+    mock.queue('error-mid-stream');
+    const failed = await post();
+    expect(failed.status).toBe(200);
+    const events = (await failed.text()).trim().split('\n\n');
+    expect(events.at(-1)).toBe(
+      `event: error\ndata: ${errorBody('anthropic', 500, 'The server had an error while processing your request.')}`,
+    );
+    expect(events.some((event) => event.startsWith('event: message_delta') || event.startsWith('event: message_stop'))).toBe(
+      false,
+    );
+    await harness.flush();
+    const [record] = await usageRecordsOfAccount(harness.database.db, account.id);
+    // message_start's input (20 tokens), the output generated before the error, and not a success.
+    expect(record).toMatchObject({ status: 'aborted', input_uncached_tokens: 20, output_text_tokens: 1 });
+    expect((await capturedTotal(harness.database.db, account.id)).toString()).toBe(record!.charge);
+    // A failed stream is not an answer to replay: the retry with the same key runs, and is charged on its own.
+    mock.queue('text');
+    const retried = await post();
+    expect(retried.headers.get('x-tollgate-idempotent-replay')).toBeNull();
+    expect(await retried.text()).toContain('event: message_stop');
+    await harness.flush();
+    expect((await usageRecordsOfAccount(harness.database.db, account.id)).map((row) => row.status)).toEqual([
+      'aborted',
+      'success',
+    ]);
+    await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
   });
 
   it('a client that disconnects mid-stream is billed once, for what was generated', async () => {

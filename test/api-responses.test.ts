@@ -5,7 +5,8 @@ import { backends } from './support/backends.js';
 import { cost, expectBilledOnce } from './support/billing-checks.js';
 import { startTestGateway, type TestGateway } from './support/gateway-harness.js';
 import { eventually, kindsOf, capturedTotal, expectSettled } from './support/ledger-checks.js';
-import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
+import { midStreamError, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
+import { usageRecordsOfAccount } from './support/charges.js';
 
 // Rates from fixtures/litellm/api-surface-slice.json (USD per token).
 const GPT_5 = { input: '0.00000125', cached: '1.25e-7', output: '0.00001' };
@@ -246,6 +247,69 @@ describe.each(backends())('POST /v1/responses on $name', (backend) => {
     expect(mock.requests).toHaveLength(1);
     await harness.flush();
     expect((await kindsOf(harness.database.db, account.id)).filter((kind) => kind === 'capture')).toHaveLength(1);
+  });
+
+  it('an error event mid-stream: relayed as sent, billed once for what was generated, and a retry runs again', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    const post = () =>
+      fetch(`${harness.url}/v1/responses`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${account.key}`,
+          'content-type': 'application/json',
+          'idempotency-key': 'failed-mid-stream',
+        },
+        body: JSON.stringify({ model: 'gpt-4o-mini', input: 'Say hello', stream: true }),
+      });
+    // Part of the answer, then the Responses API's `error` event and the end (an upstream that fails after its 200).
+    mock.queue('error-mid-stream');
+    const failed = await post();
+    expect(failed.status).toBe(200);
+    const events = (await failed.text()).trim().split('\n\n');
+    const sent = events.filter((event) => event.includes('output_text.delta')).length;
+    expect(sent).toBeGreaterThan(0);
+    expect(events.at(-1)).toBe(midStreamError('responses', events.length - 1).trim());
+    expect(events.some((event) => event.startsWith('event: response.completed'))).toBe(false);
+    await harness.flush();
+    const [record] = await usageRecordsOfAccount(harness.database.db, account.id);
+    // No usage came (it rides on response.completed): the prompt's estimate and the text generated, not a success.
+    expect(record).toMatchObject({ status: 'aborted', usage_estimated: true });
+    expect(record!.output_text_tokens).toBeGreaterThan(0);
+    expect(record!.output_text_tokens).toBeLessThan(10);
+    expect((await capturedTotal(harness.database.db, account.id)).toString()).toBe(record!.charge);
+    // A failed stream is not an answer to replay: the retry with the same key runs, and is charged on its own.
+    mock.queue('text');
+    const retried = await post();
+    expect(retried.headers.get('x-tollgate-idempotent-replay')).toBeNull();
+    expect(await retried.text()).toContain('event: response.completed');
+    await harness.flush();
+    expect((await usageRecordsOfAccount(harness.database.db, account.id)).map((row) => row.status)).toEqual([
+      'aborted',
+      'success',
+    ]);
+    await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
+  });
+
+  it('a stream the upstream ends before response.completed is a failed one: billed for what was generated, and told so', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('ended-mid-stream');
+    const response = await fetch(`${harness.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${account.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', input: 'Say hello', stream: true }),
+    });
+    const events = (await response.text()).trim().split('\n\n');
+    const last = JSON.parse(events.at(-1)!.split('\ndata: ')[1]!) as Record<string, unknown>;
+    expect(last).toMatchObject({
+      type: 'error',
+      code: 'upstream_error',
+      message: 'the upstream stream failed: the upstream ended the stream before its final event',
+    });
+    await harness.flush();
+    const [record] = await usageRecordsOfAccount(harness.database.db, account.id);
+    expect(record).toMatchObject({ status: 'aborted', usage_estimated: true });
+    expect((await capturedTotal(harness.database.db, account.id)).toString()).toBe(record!.charge);
+    await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
   });
 
   it('a client that disconnects mid-stream is billed once, for what was generated', async () => {

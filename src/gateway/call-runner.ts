@@ -91,6 +91,12 @@ export interface StreamCodec<Event> {
   finish(report: ChargeReport): string[];
   /** The frames that tell the client the stream failed after it started. */
   failure(error: GatewayError): string[];
+  /**
+   * Why the upstream's stream, having ended, is not whole: a shape with a final event (a native Messages
+   * stream's `message_stop`, a Responses stream's `response.completed`) that never came. Such a stream is a
+   * failed one: billed for what was generated, its answer never stored for an idempotent retry.
+   */
+  unfinished?(): Error | undefined;
 }
 
 /**
@@ -141,6 +147,8 @@ async function* relay<Event>(
       for (let step = first; !step.done; step = await iterator.next()) {
         for (const frame of codec.push(step.value)) yield frame;
       }
+      const cut = codec.unfinished?.();
+      if (cut) throw cut;
     } catch (error) {
       settled = true;
       if (signal.aborted) {

@@ -23,8 +23,11 @@ import { keepConnectionsOpen } from './loopback.js';
  *   not JSON;
  * - stalled-stream: the first part of the text stream (see `firstPart`), then nothing until the client goes away;
  * - error-mid-stream: the first part of the text stream (see `firstPart`), then an error event in the API's shape
- *   (OpenAI sends a data event carrying `error`, Anthropic an `error` event) and the end: an upstream that fails
+ *   (OpenAI's chat sends a data event carrying `error`, Anthropic and the Responses API an `error` event: see
+ *   `midStreamError`) and the end: an upstream that fails
  *   after the 200, having generated part of an answer;
+ * - ended-mid-stream: the first part of the text stream, then the end, with no error and no final event (the
+ *   usage, `[DONE]`, `message_stop`, `response.completed`): a stream cut off cleanly;
  * - stalled-before-text, error-before-text: the same with only the events before the first text (the role),
  *   so nothing was generated when the stream stalls or fails;
  * - flood-stream: the text stream's first content event, its text made 2 KiB long, repeated until the client
@@ -77,6 +80,7 @@ export const SCRIPTED_SCENARIOS = [
   'malformed',
   'stalled-stream',
   'error-mid-stream',
+  'ended-mid-stream',
   'stalled-before-text',
   'error-before-text',
   'flood-stream',
@@ -241,12 +245,13 @@ export async function startMockUpstream(): Promise<MockUpstream> {
         return sendStream(response, firstPart(recorded('text').stream ?? []), { end: false });
       case 'stalled-before-text':
         return sendStream(response, beforeText(recorded('text').stream ?? []), { end: false });
+      case 'ended-mid-stream':
+        return sendStream(response, firstPart(recorded('text').stream ?? []));
       case 'error-mid-stream':
       case 'error-before-text': {
         const blocks = recorded('text').stream ?? [];
         sendStream(response, scenario === 'error-mid-stream' ? firstPart(blocks) : beforeText(blocks), { end: false });
-        const failure = errorBody(api, 500, 'The server had an error while processing your request.');
-        response.end(api === 'anthropic' ? `event: error\ndata: ${failure}\n\n` : `data: ${failure}\n\n`);
+        response.end(midStreamError(api, scenario === 'error-mid-stream' ? firstPart(blocks).length : beforeText(blocks).length));
         return;
       }
       case 'flood-stream':
@@ -303,6 +308,18 @@ function sendStream(response: ServerResponse, blocks: string[], options: { end: 
   response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   for (const block of blocks) response.write(block);
   if (options.end) response.end();
+}
+
+/** The error event an API sends after its 200, `sequence` events into the stream (see error-mid-stream). */
+export function midStreamError(api: MockApi, sequence: number): string {
+  const message = 'The server had an error while processing your request.';
+  // The Responses API's own stream error event (its streaming reference: type, code, message, param, sequence_number).
+  if (api === 'responses') {
+    const event = { type: 'error', sequence_number: sequence, code: 'server_error', message, param: null };
+    return `event: error\ndata: ${JSON.stringify(event)}\n\n`;
+  }
+  const failure = errorBody(api, 500, message);
+  return api === 'anthropic' ? `event: error\ndata: ${failure}\n\n` : `data: ${failure}\n\n`;
 }
 
 /**

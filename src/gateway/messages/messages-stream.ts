@@ -1,6 +1,6 @@
 import type { NormalizedUsage } from '../../pricing/types.js';
 import { usageFromAnthropic } from '../../pricing/usage.js';
-import type { NativeStreamEvent, StreamEvent } from '../../providers/types.js';
+import { UpstreamError, type NativeStreamEvent, type StreamEvent } from '../../providers/types.js';
 import { isRecord } from '../../util/is-record.js';
 import { estimateTextUsage, sseFrame, type StreamCodec } from '../call-runner.js';
 import type { GatewayError } from '../errors.js';
@@ -15,12 +15,19 @@ import { stopReason } from './messages-response.js';
  * charge. Usage is message_start's merged with message_delta's, later fields winning: since 2025 the delta
  * carries final input and cache counts too, covering every server-tool iteration (recorded
  * anthropic-prompt-cache.chunks.txt).
+ *
+ * A stream that fails (Anthropic's `error` event after the 200, such as `overloaded_error`; or an end before
+ * `message_stop`) is billed for what was generated, as any failed stream: the input and cache counts
+ * message_start reported, and the output counted locally, since message_start's output count is a
+ * placeholder. The client gets Anthropic's error event as Anthropic sent it.
  */
 export class NativeMessagesStream implements StreamCodec<NativeStreamEvent> {
   private rawUsage: Record<string, unknown> | undefined;
   private delta: Record<string, unknown> | undefined;
   private stopped: Record<string, unknown> | undefined;
   private generated = '';
+  /** The upstream's own `error` frame, relayed as the stream's last. */
+  private upstreamFailure: string | undefined;
 
   constructor(private readonly call: PreparedCall) {}
 
@@ -37,6 +44,10 @@ export class NativeMessagesStream implements StreamCodec<NativeStreamEvent> {
       this.stopped = payload;
       return [];
     }
+    if (type === 'error') {
+      this.upstreamFailure = sseFrame(data ?? JSON.stringify(payload), 'error');
+      throw anthropicStreamFailure(payload);
+    }
     if (type === 'content_block_delta' && isRecord(payload.delta)) {
       const delta = payload.delta;
       for (const field of ['text', 'thinking', 'partial_json'])
@@ -46,7 +57,15 @@ export class NativeMessagesStream implements StreamCodec<NativeStreamEvent> {
   }
 
   reportedUsage(): NormalizedUsage | undefined {
-    return usageFromAnthropic(this.rawUsage);
+    const usage = usageFromAnthropic(this.rawUsage);
+    if (!usage || this.delta) return usage;
+    // Before message_delta the output count is message_start's placeholder (1): what was generated counts.
+    const counted = this.estimatedUsage().output.text;
+    if (counted > usage.output.text) {
+      usage.output.text = counted;
+      usage.estimated = true;
+    }
+    return usage;
   }
 
   estimatedUsage(): NormalizedUsage {
@@ -57,18 +76,23 @@ export class NativeMessagesStream implements StreamCodec<NativeStreamEvent> {
     return this.generated !== '';
   }
 
+  unfinished(): Error | undefined {
+    return this.stopped ? undefined : new UpstreamError('server_error', 'anthropic ended the stream before message_stop');
+  }
+
   finish(report: ChargeReport): string[] {
     const frames: string[] = [];
     if (this.delta) {
       const event = { ...this.delta, usage: messagesUsagePayload(report, this.rawUsage) };
       frames.push(sseFrame(serializeWithExactCost(event, report.breakdown.charge), 'message_delta'));
     }
-    if (this.stopped) frames.push(sseFrame(JSON.stringify(this.stopped), 'message_stop'));
+    // Only a stream that reached message_stop finishes (see `unfinished`).
+    frames.push(sseFrame(JSON.stringify(this.stopped), 'message_stop'));
     return frames;
   }
 
   failure(error: GatewayError): string[] {
-    return [sseFrame(JSON.stringify(anthropicErrorBody(error)), 'error')];
+    return [this.upstreamFailure ?? sseFrame(JSON.stringify(anthropicErrorBody(error)), 'error')];
   }
 
   private merge(usage: unknown): void {
@@ -205,4 +229,11 @@ export class MessagesFromChatStream implements StreamCodec<StreamEvent> {
     this.open = undefined;
     return [sseFrame(JSON.stringify({ type: 'content_block_stop', index }), 'content_block_stop')];
   }
+}
+
+/** Anthropic's `error` event as the chat translation reads it: rate_limit_error is rate_limited, anything else a server error. */
+function anthropicStreamFailure(event: Record<string, unknown>): UpstreamError {
+  const error = isRecord(event.error) ? event.error : {};
+  const kind = error.type === 'rate_limit_error' ? 'rate_limited' : 'server_error';
+  return new UpstreamError(kind, `anthropic failed mid-stream: ${String(error.message ?? error.type ?? 'error')}`);
 }

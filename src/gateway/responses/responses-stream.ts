@@ -1,6 +1,6 @@
 import type { NormalizedUsage } from '../../pricing/types.js';
 import { usageFromOpenAI } from '../../pricing/usage.js';
-import type { NativeStreamEvent, StreamEvent } from '../../providers/types.js';
+import { UpstreamError, type NativeStreamEvent, type StreamEvent } from '../../providers/types.js';
 import { isRecord } from '../../util/is-record.js';
 import { estimateTextUsage, sseFrame, type StreamCodec } from '../call-runner.js';
 import type { GatewayError } from '../errors.js';
@@ -15,12 +15,16 @@ const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response
 /**
  * A Responses stream from an upstream that serves it: events pass through as they come, except the terminal
  * one (`response.completed`, with the usage), which is held until the call is settled and then sent with the
- * charge in its `usage` (`cost` and `tollgate`).
+ * charge in its `usage` (`cost` and `tollgate`). A stream that fails (an `error` event, or an end before a
+ * terminal event) is billed for what was generated, as any failed stream; the client gets the upstream's
+ * `error` event as it was sent.
  */
 export class NativeResponsesStream implements StreamCodec<NativeStreamEvent> {
   private usage: NormalizedUsage | undefined;
   private terminal: Record<string, unknown> | undefined;
   private generated = '';
+  /** The upstream's own `error` frame, relayed as the stream's last. */
+  private upstreamFailure: string | undefined;
 
   constructor(private readonly call: PreparedCall) {}
 
@@ -32,6 +36,13 @@ export class NativeResponsesStream implements StreamCodec<NativeStreamEvent> {
       const response = isRecord(payload.response) ? payload.response : {};
       this.usage = usageFromOpenAI(response.usage) ?? this.usage;
       return [];
+    }
+    if (type === 'error') {
+      this.upstreamFailure = sseFrame(data ?? JSON.stringify(payload), 'error');
+      throw new UpstreamError(
+        'server_error',
+        `the upstream failed mid-stream: ${String(payload.message ?? payload.code ?? 'error')}`,
+      );
     }
     if (typeof payload.delta === 'string') this.generated += payload.delta;
     return [sseFrame(data ?? JSON.stringify(payload), type || undefined)];
@@ -49,16 +60,21 @@ export class NativeResponsesStream implements StreamCodec<NativeStreamEvent> {
     return this.generated !== '';
   }
 
+  unfinished(): Error | undefined {
+    return this.terminal ? undefined : new UpstreamError('server_error', 'the upstream ended the stream before its final event');
+  }
+
   finish(report: ChargeReport): string[] {
-    if (!this.terminal) return [];
-    const response = isRecord(this.terminal.response) ? this.terminal.response : {};
+    // Only a stream that reached its terminal event finishes (see `unfinished`).
+    const terminal = this.terminal!;
+    const response = isRecord(terminal.response) ? terminal.response : {};
     const upstreamUsage = isRecord(response.usage) ? response.usage : undefined;
-    const event = { ...this.terminal, response: { ...response, usage: responsesUsagePayload(report, upstreamUsage) } };
-    return [sseFrame(serializeWithExactCost(event, report.breakdown.charge), String(this.terminal.type))];
+    const event = { ...terminal, response: { ...response, usage: responsesUsagePayload(report, upstreamUsage) } };
+    return [sseFrame(serializeWithExactCost(event, report.breakdown.charge), String(terminal.type))];
   }
 
   failure(error: GatewayError): string[] {
-    return [responsesError(error, 0)];
+    return [this.upstreamFailure ?? responsesError(error, 0)];
   }
 }
 

@@ -1,0 +1,141 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { countTextTokens } from '../providers/token-estimate.js';
+import { UpstreamError, type NativeStreamEvent } from '../providers/types.js';
+import { GatewayError } from './errors.js';
+import { NativeMessagesStream } from './messages/messages-stream.js';
+import type { PreparedCall } from './pipeline.js';
+import { NativeResponsesStream } from './responses/responses-stream.js';
+
+const fixture = (name: string) => readFileSync(new URL(`../../fixtures/provider-responses/${name}`, import.meta.url), 'utf8');
+
+/** A recording's events as the SSE decoder hands them over: each payload parsed, with its text. */
+function chunkEvents(name: string): NativeStreamEvent[] {
+  return fixture(name)
+    .trim()
+    .split('\n')
+    .map((data) => {
+      const payload = JSON.parse(data) as { type: string };
+      return { event: payload.type, payload, data };
+    });
+}
+
+function sseEvents(name: string): NativeStreamEvent[] {
+  return fixture(name)
+    .split('\n\n')
+    .filter((block) => block.includes('data: '))
+    .map((block) => {
+      const lines = block.split('\n');
+      const data = lines.find((line) => line.startsWith('data: '))!.slice(6);
+      const event = lines.find((line) => line.startsWith('event: '))?.slice(7) ?? 'message';
+      return { event, payload: JSON.parse(data) as unknown, data };
+    });
+}
+
+/** All a codec reads of its call is the prompt's local count (for an estimate). */
+const call = { promptTokens: 69 } as PreparedCall;
+
+const typeOf = (event: NativeStreamEvent) => (event.payload as { type: string }).type;
+
+/**
+ * The native streams' codecs (relayed as the provider sent them) on real recorded streams cut where a stream
+ * fails: what they report as used, whether the stream is whole, and what the client is told.
+ */
+describe('a native Messages stream (Anthropic) that fails', () => {
+  const events = chunkEvents('anthropic/anthropic-thinking.chunks.txt');
+  const deltaAt = events.findIndex((event) => typeOf(event) === 'message_delta');
+  const generated = events
+    .slice(0, deltaAt)
+    .map((event) => (event.payload as { delta?: { thinking?: string; text?: string } }).delta)
+    .map((delta) => delta?.thinking ?? delta?.text ?? '')
+    .join('');
+
+  it("cut before message_delta: message_start's input, and the output counted from what was generated", () => {
+    const codec = new NativeMessagesStream(call);
+    for (const event of events.slice(0, deltaAt)) codec.push(event);
+    expect(codec.unfinished()).toEqual(new UpstreamError('server_error', 'anthropic ended the stream before message_stop'));
+    const usage = codec.reportedUsage()!;
+    // message_start said 69 input tokens and a placeholder 2 output tokens.
+    expect(usage.input.uncached).toBe(69);
+    expect(usage.output.text).toBe(countTextTokens(generated));
+    expect(usage.output.text).toBeGreaterThan(2);
+    expect(usage.estimated).toBe(true);
+  });
+
+  it("whole: message_delta's counts as reported, not estimated, and nothing unfinished", () => {
+    const codec = new NativeMessagesStream(call);
+    for (const event of events) codec.push(event);
+    expect(codec.unfinished()).toBeUndefined();
+    const final = (events[deltaAt]!.payload as { usage: { output_tokens: number } }).usage.output_tokens;
+    expect(codec.reportedUsage()).toMatchObject({ output: { text: final }, estimated: false });
+  });
+
+  it('with message_delta but no message_stop: the final counts, and the stream is still unfinished', () => {
+    const codec = new NativeMessagesStream(call);
+    for (const event of events.slice(0, deltaAt + 1)) codec.push(event);
+    expect(codec.unfinished()).toBeInstanceOf(UpstreamError);
+    const final = (events[deltaAt]!.payload as { usage: { output_tokens: number } }).usage.output_tokens;
+    expect(codec.reportedUsage()).toMatchObject({ output: { text: final }, estimated: false });
+  });
+
+  it("Anthropic's error event (recorded overloaded_error): a server error; the client gets the event as Anthropic sent it", () => {
+    const codec = new NativeMessagesStream(call);
+    for (const event of events.slice(0, 5)) codec.push(event);
+    const [overloaded] = sseEvents('anthropic/anthropic-stream-error-overloaded.sse');
+    let thrown: unknown;
+    try {
+      codec.push(overloaded!);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toEqual(new UpstreamError('server_error', 'anthropic failed mid-stream: Overloaded'));
+    expect((thrown as UpstreamError).kind).toBe('server_error');
+    expect(codec.failure(new GatewayError('upstream_error', 'the upstream stream failed'))).toEqual([
+      `event: error\ndata: ${overloaded!.data}\n\n`,
+    ]);
+  });
+
+  it('a rate_limit_error event is rate_limited, named by its type when it has no message', () => {
+    const codec = new NativeMessagesStream(call);
+    const payload = { type: 'error', error: { type: 'rate_limit_error' } };
+    expect(() => codec.push({ event: 'error', payload, data: JSON.stringify(payload) })).toThrow(
+      expect.objectContaining({ kind: 'rate_limited', message: 'anthropic failed mid-stream: rate_limit_error' }),
+    );
+    expect(() => codec.push({ event: 'error', payload: { type: 'error' }, data: '{"type":"error"}' })).toThrow(
+      'anthropic failed mid-stream: error',
+    );
+  });
+});
+
+describe('a native Responses stream (OpenAI) that fails', () => {
+  const events = sseEvents('openai/openai-responses-stream.sse');
+  const completedAt = events.findIndex((event) => typeOf(event) === 'response.completed');
+
+  it('ended before response.completed: unfinished, and the usage is what was generated, estimated', () => {
+    const codec = new NativeResponsesStream(call);
+    for (const event of events.slice(0, completedAt)) codec.push(event);
+    expect(codec.unfinished()).toEqual(new UpstreamError('server_error', 'the upstream ended the stream before its final event'));
+    expect(codec.reportedUsage()).toBeUndefined();
+    expect(codec.generatedAnything()).toBe(true);
+    const whole = new NativeResponsesStream(call);
+    for (const event of events) whole.push(event);
+    expect(whole.unfinished()).toBeUndefined();
+    expect(whole.reportedUsage()).toMatchObject({ estimated: false });
+  });
+
+  it("an error event: a server error naming the upstream's message; the client gets the event as it was sent", () => {
+    const codec = new NativeResponsesStream(call);
+    for (const event of events.slice(0, 5)) codec.push(event);
+    const data = '{"type":"error","sequence_number":5,"code":"server_error","message":"The server had an error.","param":null}';
+    expect(() => codec.push({ event: 'error', payload: JSON.parse(data) as unknown, data })).toThrow(
+      new UpstreamError('server_error', 'the upstream failed mid-stream: The server had an error.'),
+    );
+    expect(codec.failure(new GatewayError('upstream_error', 'the upstream stream failed'))).toEqual([
+      `event: error\ndata: ${data}\n\n`,
+    ]);
+    const coded = new NativeResponsesStream(call);
+    expect(() => coded.push({ event: 'error', payload: { type: 'error', code: 'overloaded' } })).toThrow(
+      'the upstream failed mid-stream: overloaded',
+    );
+  });
+});
