@@ -123,6 +123,42 @@ describe('a native Responses stream (OpenAI) that fails', () => {
     expect(whole.reportedUsage()).toMatchObject({ estimated: false });
   });
 
+  it('response.failed: a failed stream, billed on the usage it reports (if any); the client gets the event as it was sent', () => {
+    const completed = events[completedAt]!.payload as { sequence_number: number; response: Record<string, unknown> };
+    // The recorded response.completed as response.failed is documented: status failed, an error, usage or null.
+    const failedWith = (usage: unknown) =>
+      JSON.stringify({
+        type: 'response.failed',
+        sequence_number: completed.sequence_number,
+        response: {
+          ...completed.response,
+          status: 'failed',
+          error: { code: 'server_error', message: 'The model failed to generate a response.' },
+          usage,
+        },
+      });
+    const codec = new NativeResponsesStream(call);
+    for (const event of events.slice(0, completedAt)) codec.push(event);
+    const data = failedWith(completed.response.usage);
+    expect(() => codec.push({ event: 'response.failed', payload: JSON.parse(data) as unknown, data })).toThrow(
+      new UpstreamError('server_error', 'the upstream failed the response: The model failed to generate a response.'),
+    );
+    expect(codec.reportedUsage()).toMatchObject({ input: { uncached: 11 }, output: { text: 10 }, estimated: false });
+    expect(codec.failure(new GatewayError('upstream_error', 'the upstream stream failed'))).toEqual([
+      `event: response.failed\ndata: ${data}\n\n`,
+    ]);
+    const unreported = new NativeResponsesStream(call);
+    const withoutUsage = failedWith(null);
+    expect(() =>
+      unreported.push({ event: 'response.failed', payload: JSON.parse(withoutUsage) as unknown, data: withoutUsage }),
+    ).toThrow(UpstreamError);
+    expect(unreported.reportedUsage()).toBeUndefined();
+    const unexplained = new NativeResponsesStream(call);
+    expect(() => unexplained.push({ event: 'response.failed', payload: { type: 'response.failed' } })).toThrow(
+      'the upstream failed the response: no reason given',
+    );
+  });
+
   it("an error event: a server error naming the upstream's message; the client gets the event as it was sent", () => {
     const codec = new NativeResponsesStream(call);
     for (const event of events.slice(0, 5)) codec.push(event);

@@ -9,15 +9,16 @@ import { responsesUsagePayload, serializeWithExactCost, type ChargeReport } from
 import type { ResponsesRequest } from './responses-request.js';
 import { functionCallItem, messageItem, newItemId, reasoningItem, responseShell } from './responses-response.js';
 
-/** Event types that end a Responses stream, carrying the final response and its usage. */
-const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+/** Event types that end a Responses stream whole, carrying the final response and its usage. */
+const TERMINAL = new Set(['response.completed', 'response.incomplete']);
 
 /**
  * A Responses stream from an upstream that serves it: events pass through as they come, except the terminal
  * one (`response.completed`, with the usage), which is held until the call is settled and then sent with the
- * charge in its `usage` (`cost` and `tollgate`). A stream that fails (an `error` event, or an end before a
- * terminal event) is billed for what was generated, as any failed stream; the client gets the upstream's
- * `error` event as it was sent.
+ * charge in its `usage` (`cost` and `tollgate`). A stream that fails (an `error` event, `response.failed`, or
+ * an end before a terminal event) is billed for what was generated, as any failed stream: the usage
+ * `response.failed` reports when it has one, else the prompt's estimate and the text generated. The client
+ * gets the upstream's `error` or `response.failed` event as it was sent.
  */
 export class NativeResponsesStream implements StreamCodec<NativeStreamEvent> {
   private usage: NormalizedUsage | undefined;
@@ -42,6 +43,16 @@ export class NativeResponsesStream implements StreamCodec<NativeStreamEvent> {
       throw new UpstreamError(
         'server_error',
         `the upstream failed mid-stream: ${String(payload.message ?? payload.code ?? 'error')}`,
+      );
+    }
+    if (type === 'response.failed') {
+      const response = isRecord(payload.response) ? payload.response : {};
+      const error = isRecord(response.error) ? response.error : {};
+      this.usage = usageFromOpenAI(response.usage) ?? this.usage;
+      this.upstreamFailure = sseFrame(data ?? JSON.stringify(payload), type);
+      throw new UpstreamError(
+        'server_error',
+        `the upstream failed the response: ${String(error.message ?? error.code ?? 'no reason given')}`,
       );
     }
     if (typeof payload.delta === 'string') this.generated += payload.delta;
