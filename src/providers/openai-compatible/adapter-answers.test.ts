@@ -136,7 +136,14 @@ describe('a chat completion through the OpenAI-format adapter', () => {
       contentType: 'application/json',
       body: JSON.stringify({
         choices: [{ index: 0, message: { role: 'assistant', content: 'Paris' }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: 1000, completion_tokens: 50, total_tokens: 1050, prompt_cache_hit_tokens: 800 },
+        // With `prompt_tokens_details.cached_tokens: 0` beside it, only DeepSeek's reader sees the 800 hits.
+        usage: {
+          prompt_tokens: 1000,
+          completion_tokens: 50,
+          total_tokens: 1050,
+          prompt_tokens_details: { cached_tokens: 0 },
+          prompt_cache_hit_tokens: 800,
+        },
       }),
     };
     const result = await adapter({ readUsage: usageWithCacheHitsAt('prompt_cache_hit_tokens') }).complete(
@@ -203,7 +210,8 @@ describe('a chat stream through the OpenAI-format adapter', () => {
       ),
     );
     const all = await events(adapter().stream(request(), target, signal()));
-    expect(all.slice(0, 2)).toEqual([
+    // No `json`: the chunk's text carries a usage, so the gateway serialises the chunk without it.
+    expect(all.slice(0, 2)).toStrictEqual([
       { type: 'chunk', chunk: textChunk('Par') },
       { type: 'chunk', chunk: textChunk('is') },
     ]);
@@ -248,6 +256,8 @@ describe('a chat stream through the OpenAI-format adapter', () => {
     const long = { id: 'x'.repeat(300), object: 'chat.completion.chunk' };
     for (const [payload, quoted] of [
       ['42', '42'],
+      ['null', 'null'],
+      ['{"id":"c1","choices":[', '{"id":"c1","choices":['],
       ['"text"', '"text"'],
       [JSON.stringify({ id: 'c1', choices: {} }), '{"id":"c1","choices":{}}'],
       [JSON.stringify(long), JSON.stringify(long).slice(0, 200)],
@@ -264,6 +274,11 @@ describe('a chat stream through the OpenAI-format adapter', () => {
 
 describe("the OpenAI-format adapter's native shapes", () => {
   it('serves completions, embeddings, transcriptions and images, and responses only where the upstream has them', () => {
+    expect(adapter().requiresApiKey).toBe(true);
+    expect([adapter().id, adapter({ defaultBaseUrl: 'https://api.acme.test/v1' }).defaultBaseUrl]).toEqual([
+      'acme',
+      'https://api.acme.test/v1',
+    ]);
     expect([...adapter().nativeShapes].sort()).toEqual(['completions', 'embeddings', 'images', 'transcriptions']);
     expect([...adapter({ responses: true }).nativeShapes].sort()).toEqual([
       'completions',

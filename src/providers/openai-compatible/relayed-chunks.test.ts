@@ -49,6 +49,10 @@ describe('relaying an upstream chunk as it was sent', () => {
     expect(relayableChunk('{"usage":null}', { usage: null })).toBeUndefined();
     // A nested object with its own "usage" key: which one is the chunk's is not a text search's call.
     const nested = '{"id":"c1","choices":[{"index":0,"delta":{"tool":{"usage":1}}}],"usage":null}';
+    // A key spelled with an escape is the same key to JSON but not to the text search.
+    const escaped = '{"id":"c1","choices":[],"\\u0075sage":null}';
+    expect(JSON.parse(escaped)).toEqual({ id: 'c1', choices: [], usage: null });
+    expect(relayableChunk(escaped, JSON.parse(escaped))).toBeUndefined();
     expect(relayableChunk(nested, JSON.parse(nested))).toBeUndefined();
     // Content that quotes the key is escaped inside its string, so the one real key is still found and cut.
     const quoted = '{"id":"c1","choices":[{"index":0,"delta":{"content":"\\"usage\\":null,"}}],"usage":null}';
