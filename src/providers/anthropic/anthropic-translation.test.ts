@@ -449,6 +449,44 @@ describe('what an Anthropic answer is billed', () => {
     expect(translator.translate({ type: 'message_stop' })).toBeUndefined();
   });
 
+  it('only text, thinking and tool_use blocks are read, whatever fields a block of another type carries', () => {
+    // A compaction block (server-side context compaction) carries its summary in `content`; a block type the
+    // gateway does not know may carry `text` or `thinking`: neither is the answer nor its reasoning.
+    const { body } = fromAnthropicResponse({
+      content: [
+        { type: 'compaction', content: 'Summary of the conversation.' },
+        { type: 'future_block', text: 'not the answer', thinking: 'not the reasoning', input: {} },
+        { type: 'text', text: 'Hello!' },
+      ],
+    });
+    expect(body.choices[0]?.message).toEqual({ role: 'assistant', content: 'Hello!' });
+
+    const translator = new AnthropicStreamTranslator();
+    translator.translate({ type: 'message_start', message: { id: 'm', model: 'c' } });
+    translator.translate({ type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 'a', name: 'f' } });
+    expect(
+      translator.translate({ type: 'content_block_start', index: 1, content_block: { type: 'future_block', text: 'x' } }),
+    ).toBeUndefined();
+    for (const delta of [
+      { type: 'compaction_delta', content: 'Summary.' },
+      { type: 'future_delta', text: 'x', thinking: 'y', partial_json: '{}' },
+    ]) {
+      expect(translator.translate({ type: 'content_block_delta', index: 0, delta })).toBeUndefined();
+    }
+  });
+
+  it('a stream whose message_start is missing still translates, under an empty id and model', () => {
+    at();
+    const translator = new AnthropicStreamTranslator();
+    expect(translator.translate({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hi' } })).toEqual(
+      chunkOf('', '', { content: 'Hi' }),
+    );
+    expect(
+      translator.translate({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 2 } }),
+    ).toEqual(chunkOf('', '', {}, 'stop'));
+    expect(translator.usage()?.output.text).toBe(2);
+  });
+
   it('error events: rate_limit_error is rate_limited, anything else a server error, named by message, type or "error"', () => {
     const translator = new AnthropicStreamTranslator();
     const cases: Array<[unknown, string, string]> = [

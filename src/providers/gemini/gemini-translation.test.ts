@@ -194,6 +194,7 @@ describe('what a Gemini answer is billed', () => {
               parts: [
                 { text: 'Weighing it. ', thought: true },
                 'text',
+                null,
                 { text: 'Calling both.' },
                 { functionCall: { name: 'lookup', args: { q: 1 } } },
                 { functionCall: { name: 'refresh' } },
