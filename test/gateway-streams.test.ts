@@ -136,6 +136,23 @@ describe.each(backends())('streams billed however they end, on $name', (backend)
     await expectBilledOnce(account.id, 'aborted', HALF_TEXT);
   });
 
+  it('an upstream that ends the stream early (no finish_reason, no usage): a failed stream, billed for what was generated', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('ended-mid-stream');
+    const response = await postChat(harness.url, account.key, STREAM);
+    expect(response.status).toBe(200);
+    const { events, done } = await readEvents(response);
+    expect(done).toBe(false);
+    expect(events.at(-1)).toEqual({
+      error: {
+        ...FAILED_UPSTREAM,
+        message: 'the upstream stream failed: the upstream ended the stream before its last chunk (no finish_reason, no usage)',
+      },
+    });
+    expect(streamedText(events)).toBe(HALF_TEXT);
+    await expectBilledOnce(account.id, 'aborted', HALF_TEXT);
+  });
+
   it('an upstream that refuses a stream before its first event: a plain 502 before any header, nothing charged', async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });
     mock.queue('error-500');

@@ -112,6 +112,32 @@ describe.each(PROVIDERS)('%s failures', (providerId) => {
   });
 });
 
+describe('anthropic streams cut off', () => {
+  it("fail at an end before message_stop, after the chunks it sent: message_start's usage is no final count", async () => {
+    const { adapter, target } = call(registry, 'anthropic', 'mock-ended-mid-stream');
+    const events: string[] = [];
+    const reading = (async () => {
+      for await (const event of adapter.stream(chatRequest('x', { stream: true }), target, new AbortController().signal))
+        events.push(event.type);
+    })();
+    const error = await failure(reading);
+    expect(error.kind).toBe('server_error');
+    expect(error.message).toBe('anthropic ended the stream before message_stop');
+    expect(events.length).toBeGreaterThan(1);
+    expect(events).not.toContain('usage');
+    // The whole recording ends with message_stop: its chunks, then the usage.
+    const whole = await collect(
+      adapter.stream(
+        chatRequest('x', { stream: true }),
+        call(registry, 'anthropic', 'mock-text').target,
+        new AbortController().signal,
+      ),
+    );
+    expect(whole.usageEvents).toBe(1);
+    expect(whole.usage).toMatchObject({ input: { uncached: 20 }, output: { text: 5 } });
+  });
+});
+
 describe('recorded error bodies', () => {
   it.each([
     ['openai', 'mock-error-400', 'bad_request', 400, "Unsupported parameter: 'max_tokens'"],

@@ -1,6 +1,7 @@
 import type { NormalizedUsage } from '../pricing/types.js';
 import { emptyUsage } from '../pricing/usage.js';
 import { countTextTokens } from '../providers/token-estimate.js';
+import { UpstreamError } from '../providers/types.js';
 import { GatewayError } from './errors.js';
 import { answeredBy, type CallIntent, type CallPipeline, type Caller, type PreparedCall } from './pipeline.js';
 import { chargeHeaders, pricingHeaders, type ChargeReport } from './usage-payload.js';
@@ -194,6 +195,15 @@ export function callHeaders(call: PreparedCall): Record<string, string> {
     ...pricingHeaders(call.resolution),
     ...call.admission.headers,
   };
+}
+
+/**
+ * Whether a stream of chat chunks ended whole: once a choice has its finish_reason or the provider reported the
+ * usage (both come last). One with neither was cut off (`StreamCodec.unfinished`).
+ */
+export function unfinishedChat(finished: boolean, usage: NormalizedUsage | undefined): Error | undefined {
+  if (finished || usage) return undefined;
+  return new UpstreamError('server_error', 'the upstream ended the stream before its last chunk (no finish_reason, no usage)');
 }
 
 /** Local counts when the provider reported none: the prompt estimate and the text actually generated. */

@@ -7,6 +7,7 @@ import {
   openStreamCall,
   runJsonCall,
   sseFrame,
+  unfinishedChat,
   type CallOptions,
   type JsonReply,
   type StreamCodec,
@@ -89,6 +90,7 @@ export function upstreamChatRequest(call: PreparedCall, request: ChatCompletionR
 export class ChatStreamCodec implements StreamCodec<StreamEvent> {
   private usage: NormalizedUsage | undefined;
   private generated = '';
+  private finished = false;
   private meta: { id: string; created: number; model: string };
 
   constructor(private readonly call: PreparedCall) {
@@ -107,7 +109,12 @@ export class ChatStreamCodec implements StreamCodec<StreamEvent> {
       model: chunk.model ?? this.meta.model,
     };
     this.generated += chunkText(chunk);
+    for (const choice of chunk.choices) if (choice.finish_reason) this.finished = true;
     return [sseFrame(event.json ?? JSON.stringify(chunk))];
+  }
+
+  unfinished(): Error | undefined {
+    return unfinishedChat(this.finished, this.usage);
   }
 
   reportedUsage(): NormalizedUsage | undefined {

@@ -2,7 +2,7 @@ import type { NormalizedUsage } from '../../pricing/types.js';
 import { usageFromAnthropic } from '../../pricing/usage.js';
 import { UpstreamError, type NativeStreamEvent, type StreamEvent } from '../../providers/types.js';
 import { isRecord } from '../../util/is-record.js';
-import { estimateTextUsage, sseFrame, type StreamCodec } from '../call-runner.js';
+import { estimateTextUsage, sseFrame, unfinishedChat, type StreamCodec } from '../call-runner.js';
 import type { GatewayError } from '../errors.js';
 import type { PreparedCall } from '../pipeline.js';
 import { messagesUsagePayload, serializeWithExactCost, type ChargeReport } from '../usage-payload.js';
@@ -153,6 +153,10 @@ export class MessagesFromChatStream implements StreamCodec<StreamEvent> {
       if (choice.finish_reason) this.finishReason = choice.finish_reason;
     }
     return frames;
+  }
+
+  unfinished(): Error | undefined {
+    return unfinishedChat(this.finishReason !== undefined, this.usage);
   }
 
   reportedUsage(): NormalizedUsage | undefined {

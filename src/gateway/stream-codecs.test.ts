@@ -1,11 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { countTextTokens } from '../providers/token-estimate.js';
-import { UpstreamError, type NativeStreamEvent } from '../providers/types.js';
+import { emptyUsage } from '../pricing/usage.js';
+import { UpstreamError, type NativeStreamEvent, type StreamEvent } from '../providers/types.js';
+import type { StreamCodec } from './call-runner.js';
+import { ChatStreamCodec } from './chat-calls.js';
 import { GatewayError } from './errors.js';
-import { NativeMessagesStream } from './messages/messages-stream.js';
+import { MessagesFromChatStream, NativeMessagesStream } from './messages/messages-stream.js';
 import type { PreparedCall } from './pipeline.js';
-import { NativeResponsesStream } from './responses/responses-stream.js';
+import { parseResponsesRequest } from './responses/responses-request.js';
+import { NativeResponsesStream, ResponsesFromChatStream } from './responses/responses-stream.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../../fixtures/provider-responses/${name}`, import.meta.url), 'utf8');
 
@@ -38,7 +42,7 @@ const call = { promptTokens: 69 } as PreparedCall;
 const typeOf = (event: NativeStreamEvent) => (event.payload as { type: string }).type;
 
 /**
- * The native streams' codecs (relayed as the provider sent them) on real recorded streams cut where a stream
+ * The stream codecs (native ones relayed as the provider sent them, and those made from chat chunks) (relayed as the provider sent them) on real recorded streams cut where a stream
  * fails: what they report as used, whether the stream is whole, and what the client is told.
  */
 describe('a native Messages stream (Anthropic) that fails', () => {
@@ -173,5 +177,41 @@ describe('a native Responses stream (OpenAI) that fails', () => {
     expect(() => coded.push({ event: 'error', payload: { type: 'error', code: 'overloaded' } })).toThrow(
       'the upstream failed mid-stream: overloaded',
     );
+  });
+});
+
+describe('streams made from chat chunks, cut off', () => {
+  const chatCall = { requestId: 'req_cut', intent: { model: 'gpt-4o-mini' }, promptTokens: 8 } as PreparedCall;
+  const chunk = (content: string, finish: string | null): StreamEvent => ({
+    type: 'chunk',
+    chunk: {
+      id: 'chatcmpl-cut',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'gpt-4o-mini',
+      choices: [{ index: 0, delta: { content }, finish_reason: finish as string }],
+    },
+  });
+  const usage: StreamEvent = { type: 'usage', usage: { ...emptyUsage(), input: { ...emptyUsage().input, uncached: 8 } } };
+  const codecs: Array<[string, () => StreamCodec<StreamEvent>]> = [
+    ['chat', () => new ChatStreamCodec(chatCall)],
+    ['Messages', () => new MessagesFromChatStream(chatCall, 'gpt-4o-mini')],
+    ['Responses', () => new ResponsesFromChatStream(chatCall, parseResponsesRequest({ model: 'gpt-4o-mini', input: 'Hi' }))],
+  ];
+
+  it.each(codecs)('%s: unfinished without a finish_reason or the usage; whole with either', (_name, make) => {
+    const cut = make();
+    cut.push(chunk('Hello', null));
+    expect(cut.unfinished!()).toEqual(
+      new UpstreamError('server_error', 'the upstream ended the stream before its last chunk (no finish_reason, no usage)'),
+    );
+    const finished = make();
+    finished.push(chunk('Hello', null));
+    finished.push(chunk('', 'stop'));
+    expect(finished.unfinished!()).toBeUndefined();
+    const reported = make();
+    reported.push(chunk('Hello', null));
+    reported.push(usage);
+    expect(reported.unfinished!()).toBeUndefined();
   });
 });
