@@ -53,6 +53,11 @@ describe('relaying an upstream chunk as it was sent', () => {
     const escaped = '{"id":"c1","choices":[],"\\u0075sage":null}';
     expect(JSON.parse(escaped)).toEqual({ id: 'c1', choices: [], usage: null });
     expect(relayableChunk(escaped, JSON.parse(escaped))).toBeUndefined();
+    // The chunk's own usage (not null) spelled with an escape, and a null "usage" in a nested object: the text
+    // search finds only the nested key, which is not the chunk's, so nothing is cut.
+    const hidden = '{"id":"c1","choices":[{"index":0,"delta":{"x":1,"usage":null}}],"\\u0075sage":{"prompt_tokens":3}}';
+    expect(JSON.parse(hidden)).toMatchObject({ usage: { prompt_tokens: 3 } });
+    expect(relayableChunk(hidden, JSON.parse(hidden))).toBeUndefined();
     expect(relayableChunk(nested, JSON.parse(nested))).toBeUndefined();
     // Content that quotes the key is escaped inside its string, so the one real key is still found and cut.
     const quoted = '{"id":"c1","choices":[{"index":0,"delta":{"content":"\\"usage\\":null,"}}],"usage":null}';
