@@ -608,7 +608,8 @@ describe('UpstreamHttpClient: connections, limits and waits', () => {
       await expect(client.postJson(postTo(`${base}/over`))).rejects.toMatchObject({ kind: 'rate_limited' });
       expect(answered).toBe(1);
       // A 30 s wait, aborted once it has begun: the caller gets its reason, and no second try is made.
-      const delays = recordTimeoutDelays();
+      // The client's own wait (undici sets 30 s keep-alive timers too, from its own files).
+      const delays = recordTimeoutDelays('/src/providers/http-client.ts');
       const controller = new AbortController();
       const reason = new Error('caller gone');
       answered = 0;

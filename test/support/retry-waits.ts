@@ -37,10 +37,12 @@ let unrecord: (() => void) | undefined;
 /**
  * Records the delay of every setTimeout call (real or fake) until `restoreRetryTimeouts()` (not vi.spyOn: vitest's spy registry remembers the
  * first setTimeout it wrapped, a fake one here, and would put it back for the suites that follow in one thread).
+ * With `from`, only the calls made from that file (its name in the call's stack): a library's own timers of the
+ * same length (undici's 30 s keep-alive) are not the wait a test looks for.
  */
-export function recordTimeoutDelays(): () => unknown[] {
+export function recordTimeoutDelays(from?: string): () => unknown[] {
   const calls = recordTimeouts();
-  return () => calls.map((call) => call.delay);
+  return () => calls.filter((call) => from === undefined || call.stack.includes(from)).map((call) => call.delay);
 }
 
 function recordTimeouts(): Array<{ delay: unknown; stack: string }> {
