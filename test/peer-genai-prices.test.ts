@@ -5,7 +5,7 @@ import { parseGenaiPrices } from '../src/catalog/importers/genai-prices.js';
 import { resolveIn, snapshotFromEntries } from '../src/catalog/resolver.js';
 import { Decimal } from '../src/money/decimal.js';
 import { priceUsage, ratesFor } from '../src/pricing/cost.js';
-import type { BreakdownLine, NormalizedUsage } from '../src/pricing/types.js';
+import type { BreakdownLine, ModelPrice, NormalizedUsage } from '../src/pricing/types.js';
 import { totalInputTokens, usageFromAnthropic, usageFromGemini, usageFromOpenAI } from '../src/pricing/usage.js';
 
 /**
@@ -126,6 +126,35 @@ function genaiModel(providerId: string, name: string, depth = 0): string | undef
   return undefined;
 }
 
+const COMPACTION_DIFFERENCE =
+  "passed with a documented difference: Anthropic compaction steps billed (genai-prices reads the top level, the answer's step)";
+
+/**
+ * With server-side compaction, Anthropic's top-level usage is the answer's step only; the summary step is in
+ * `iterations` and billed too. genai-prices reads the top level. True when genai-prices' price is exactly the top
+ * level's, and ours exceeds it by exactly the compaction steps' own prices.
+ */
+function compactionDifference(
+  raw: Record<string, unknown>,
+  price: ModelPrice,
+  ours: { input: Decimal; output: Decimal },
+  theirs: { wantInput: Decimal; wantOutput: Decimal },
+): boolean {
+  const steps = (Array.isArray(raw.iterations) ? (raw.iterations as Array<Record<string, unknown>>) : []).filter(
+    (step) => step.type === 'compaction',
+  );
+  if (steps.length === 0) return false;
+  const priced = (usage: Record<string, unknown>) => priceUsage(usageFromAnthropic(usage)!, price).lines;
+  const top = priced({ ...raw, iterations: [] });
+  const added = steps.flatMap((step) => priced(step));
+  return (
+    sum(top, INPUT_LINES).eq(theirs.wantInput) &&
+    sum(top, OUTPUT_LINES).eq(theirs.wantOutput) &&
+    ours.input.eq(theirs.wantInput.add(sum(added, INPUT_LINES))) &&
+    ours.output.eq(theirs.wantOutput.add(sum(added, OUTPUT_LINES)))
+  );
+}
+
 function sum(lines: BreakdownLine[], components: Set<BreakdownLine['component']>): Decimal {
   return Decimal.sum(lines.filter((line) => components.has(line.component)).map((line) => line.amount));
 }
@@ -171,6 +200,11 @@ describe('peer check: genai-prices usages.json', () => {
           const writeDifference = writes ? writes.amount.sub(inputRate.times(writes.units)) : undefined;
           if (input.eq(wantInput) && output.eq(wantOutput)) count(`passed: ${shape}`);
           else if (
+            shape === 'anthropic' &&
+            compactionDifference(testCase.body.usage!, model.prices[0]!, { input, output }, { wantInput, wantOutput })
+          ) {
+            count(COMPACTION_DIFFERENCE);
+          } else if (
             shape !== 'anthropic' &&
             writeDifference &&
             input.sub(writeDifference).eq(wantInput) &&
@@ -188,13 +222,14 @@ describe('peer check: genai-prices usages.json', () => {
     }
     console.log(JSON.stringify({ counts, resolvedByTollgateAlike: resolvedAlike, failures: failures.slice(0, 40) }, null, 2));
     expect(failures).toEqual([]);
-    // The counts the README quotes: 2,314 priced exactly (3 of them with the documented cache-write difference).
+    // The counts the README quotes: 2,317 results, 2,306 priced alike and 11 by a documented difference (3 cache writes, 8 compaction steps).
     expect(counts).toEqual({
-      'passed: anthropic': 808,
+      'passed: anthropic': 800,
       'passed: gemini': 421,
       'passed: openai-chat': 655,
       'passed: openai-responses': 430,
       'passed with a documented difference: OpenAI cache_write_tokens priced at the cache-write rate': 3,
+      [COMPACTION_DIFFERENCE]: 8,
       'skipped: the flavour is not the API that returned the body': 658,
       'skipped: image-generation output priced per modality': 6,
       'skipped: cached audio has its own rate (no catalog rate)': 2,

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { AnthropicStreamTranslator } from '../providers/anthropic/anthropic-response.js';
 import { countTextTokens } from '../providers/token-estimate.js';
 import { emptyUsage } from '../pricing/usage.js';
 import { UpstreamError, type NativeStreamEvent, type StreamEvent } from '../providers/types.js';
@@ -108,6 +109,30 @@ describe('a native Messages stream (Anthropic) that fails', () => {
     expect(() => codec.push({ event: 'error', payload: { type: 'error' }, data: '{"type":"error"}' })).toThrow(
       'anthropic failed mid-stream: error',
     );
+  });
+});
+
+describe('an Anthropic stream with server-side compaction (recorded)', () => {
+  // anthropic-compaction-cache-read.sse: message_start reports the summary step's cache read (55,096); message_delta
+  // the answer's step at the top level (181 read, 8 written) and both steps in `iterations`.
+  const events = sseEvents('anthropic/anthropic-compaction-cache-read.sse');
+  const billed = {
+    input: { uncached: 281, cacheRead: 55_096 },
+    output: { text: 91 },
+    steps: { largestInput: 55_196, answerOutput: 8 },
+  };
+
+  it('relayed natively: both steps billed', () => {
+    const codec = new NativeMessagesStream(call);
+    for (const event of events) codec.push(event);
+    expect(codec.unfinished()).toBeUndefined();
+    expect(codec.reportedUsage()).toMatchObject({ ...billed, estimated: false });
+  });
+
+  it('translated to chat: both steps billed', () => {
+    const translator = new AnthropicStreamTranslator();
+    for (const event of events) translator.translate(event.payload);
+    expect(translator.usage()).toMatchObject(billed);
   });
 });
 

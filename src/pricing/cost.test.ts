@@ -39,6 +39,25 @@ const sonnet4 = testPrice(
 );
 
 describe('priceUsage', () => {
+  it('picks a context tier by the largest step of a call made of several, not by their sum', () => {
+    // A compaction step read 150,000 tokens and the answer 60,000: 210,000 in all, each step under 200,000.
+    const usage = usageFromAnthropic({
+      input_tokens: 60_000,
+      output_tokens: 100,
+      iterations: [{ type: 'compaction', input_tokens: 150_000, output_tokens: 2_000 }],
+    })!;
+    const breakdown = priceUsage(usage, sonnet4);
+    expect(breakdown.tier).toBeUndefined();
+    expect(rows(breakdown)).toEqual(['input 210000 x 0.000003 = 0.63', 'output 2100 x 0.000015 = 0.0315']);
+    // One step past 200,000 puts the call at the long-context rates.
+    const large = usageFromAnthropic({
+      input_tokens: 10_000,
+      output_tokens: 100,
+      iterations: [{ type: 'compaction', input_tokens: 200_001, output_tokens: 2_000 }],
+    })!;
+    expect(priceUsage(large, sonnet4).tier).toBe(200_000);
+  });
+
   it('prices OpenAI usage with cached and reasoning tokens exactly, reasoning falling back to output', () => {
     const usage = usageFromOpenAI({
       prompt_tokens: 1000,

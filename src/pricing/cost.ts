@@ -55,7 +55,7 @@ const MERGED = new WeakMap<PriceTier, WeakMap<PriceRates, PriceRates>>();
  * @example priceUsage(usageFromTotals({ input: 1000, output: 500 }), gpt4oPrice).providerCost // 0.0075
  */
 export function priceUsage(usage: NormalizedUsage, price: ModelPrice): CostBreakdown {
-  const chosen = tierFor(price, totalInputTokens(usage));
+  const chosen = tierFor(price, usage.steps?.largestInput ?? totalInputTokens(usage));
   const rates = chosen ? mergedRates(price, chosen) : price.rates;
   const tier = chosen?.aboveInputTokens;
   const lines: BreakdownLine[] = [];

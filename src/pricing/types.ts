@@ -97,6 +97,13 @@ export interface NormalizedUsage {
   image?: { size?: string; quality?: string };
   /** Seconds of input audio, whole (OpenAI reports a 1.7 s file as 2): transcriptions priced by duration. */
   audioSeconds?: number;
+  /**
+   * For a call the provider ran as several sampling steps (Anthropic's server-side compaction: a summary of the
+   * conversation, then the answer), the largest step's input and the answer's output. The counts above are the
+   * steps' sums (each step is billed); a context tier and the context window apply to one step, and the call's
+   * max_tokens to the answer, never to the sums.
+   */
+  steps?: { largestInput: number; answerOutput: number };
   /** True when counted locally because the provider sent no usage; an estimate never lowers a charge. */
   estimated: boolean;
   /** The provider's usage object as received, for the record. */

@@ -44,6 +44,31 @@ describe('findUsageAnomaly', () => {
     });
   });
 
+  it("bounds a step's input by the window and the answer's output by max_tokens, in a call run as several steps", () => {
+    const limits = { requestedMaxOutput: 100, contextWindow: 1_000, maxOutputTokens: 200 };
+    // A compaction step read 900 and wrote 500; the answer read 700 and wrote 100: the sums are past both limits.
+    const compacted = usage({ uncached: 1_600, text: 600 });
+    expect(findUsageAnomaly(compacted, limits)).toEqual({
+      reasons: [
+        "1600 input tokens: far above the model's context window of 1000",
+        '600 output tokens: far above the 100 the call asked for at most',
+      ],
+    });
+    compacted.steps = { largestInput: 900, answerOutput: 100 };
+    expect(findUsageAnomaly(compacted, limits)).toBeUndefined();
+    compacted.steps = { largestInput: 1_565, answerOutput: 215 };
+    expect(findUsageAnomaly(compacted, limits)).toEqual({
+      reasons: [
+        "1565 input tokens: far above the model's context window of 1000",
+        '215 output tokens: far above the 100 the call asked for at most',
+      ],
+    });
+    compacted.steps = { largestInput: 900, answerOutput: 365 };
+    expect(findUsageAnomaly(compacted, { ...limits, requestedMaxOutput: undefined })).toEqual({
+      reasons: ["365 output tokens: far above the model's output limit of 200"],
+    });
+  });
+
   it('names counts no model produces, whatever the limits', () => {
     expect(findUsageAnomaly(usage({ uncached: ABSOLUTE_TOKEN_LIMIT, text: ABSOLUTE_TOKEN_LIMIT }), NO_LIMITS)).toBeUndefined();
     expect(findUsageAnomaly(usage({ uncached: ABSOLUTE_TOKEN_LIMIT + 1, text: ABSOLUTE_TOKEN_LIMIT + 1 }), NO_LIMITS)).toEqual({

@@ -38,6 +38,9 @@ function farAbove(count: number, limit: number): boolean {
 export function findUsageAnomaly(usage: NormalizedUsage, limits: UsageLimits): UsageAnomaly | undefined {
   const input = totalInputTokens(usage);
   const output = totalOutputTokens(usage);
+  // A call run as several steps (compaction): the window bounds each step's input, max_tokens the answer's output.
+  const stepInput = usage.steps?.largestInput ?? input;
+  const answerOutput = usage.steps?.answerOutput ?? output;
   const reasons: string[] = [];
   const counts = [
     usage.input.uncached,
@@ -52,14 +55,14 @@ export function findUsageAnomaly(usage: NormalizedUsage, limits: UsageLimits): U
   if (counts.some((count) => !Number.isSafeInteger(count) || count < 0))
     reasons.push('a token count is not a whole number from 0 to 2^53');
   if (input > ABSOLUTE_TOKEN_LIMIT) reasons.push(`${input} input tokens: more than any model takes (${ABSOLUTE_TOKEN_LIMIT})`);
-  else if (limits.contextWindow !== undefined && farAbove(input, limits.contextWindow))
-    reasons.push(`${input} input tokens: far above the model's context window of ${limits.contextWindow}`);
+  else if (limits.contextWindow !== undefined && farAbove(stepInput, limits.contextWindow))
+    reasons.push(`${stepInput} input tokens: far above the model's context window of ${limits.contextWindow}`);
   if (output > ABSOLUTE_TOKEN_LIMIT)
     reasons.push(`${output} output tokens: more than any model writes (${ABSOLUTE_TOKEN_LIMIT})`);
-  else if (limits.requestedMaxOutput !== undefined && farAbove(output, limits.requestedMaxOutput))
-    reasons.push(`${output} output tokens: far above the ${limits.requestedMaxOutput} the call asked for at most`);
-  else if (limits.maxOutputTokens !== undefined && farAbove(output, limits.maxOutputTokens))
-    reasons.push(`${output} output tokens: far above the model's output limit of ${limits.maxOutputTokens}`);
+  else if (limits.requestedMaxOutput !== undefined && farAbove(answerOutput, limits.requestedMaxOutput))
+    reasons.push(`${answerOutput} output tokens: far above the ${limits.requestedMaxOutput} the call asked for at most`);
+  else if (limits.maxOutputTokens !== undefined && farAbove(answerOutput, limits.maxOutputTokens))
+    reasons.push(`${answerOutput} output tokens: far above the model's output limit of ${limits.maxOutputTokens}`);
   return reasons.length > 0 ? { reasons } : undefined;
 }
 

@@ -189,7 +189,62 @@ describe('usageFromAnthropic: input_tokens exclude cache reads and cache creatio
       output: output({ text: 33 }),
     });
   });
+
+  it('adds a compaction step, which the top-level counts leave out, and says what one step read and wrote', () => {
+    // A real body (genai-prices' usages.json, test_anthropic_compaction_usage_with_cache): the summary step read 100
+    // tokens and wrote 55,096 to the cache, writing 82; the answer's step read 180 and wrote 8 (the top level).
+    const raw = genaiCompaction('test_anthropic_compaction_usage_with_cache.yaml');
+    expect(raw).toMatchObject({ input_tokens: 180, output_tokens: 8, cache_creation_input_tokens: 0 });
+    const usage = usageFromAnthropic(raw)!;
+    expect(counts(usage)).toEqual({
+      input: input({ uncached: 280, cacheWrite: 55_096 }),
+      output: output({ text: 90 }),
+    });
+    expect(usage.steps).toEqual({ largestInput: 100 + 55_096, answerOutput: 8 });
+    expect(usage.raw).toBe(raw);
+  });
+
+  it('leaves message and advisor steps to the top-level counts, and a call of one step without steps', () => {
+    // test_anthropic_advisor_tool: the top level is the two message steps' sums (1,128 + 1,262 read, 110 + 11
+    // written); the advisor's step is another model's.
+    const advisor = genaiCompaction('test_anthropic_advisor_tool.yaml');
+    const usage = usageFromAnthropic(advisor)!;
+    expect(counts(usage)).toEqual({ input: input({ uncached: 2390 }), output: output({ text: 121 }) });
+    expect(usage.steps).toBeUndefined();
+    expect(
+      usageFromAnthropic({ input_tokens: 5, output_tokens: 1, iterations: [{ type: 'message', input_tokens: 5 }] })!.steps,
+    ).toBeUndefined();
+    // A compaction step with 1-hour cache writes and reads, and entries that are not steps.
+    const split = usageFromAnthropic({
+      input_tokens: 10,
+      output_tokens: 2,
+      iterations: [
+        null,
+        {
+          type: 'compaction',
+          input_tokens: 4,
+          cache_read_input_tokens: 6,
+          cache_creation_input_tokens: 30,
+          cache_creation: { ephemeral_1h_input_tokens: 20 },
+          output_tokens: 3,
+        },
+      ],
+    })!;
+    expect(counts(split)).toEqual({
+      input: input({ uncached: 14, cacheRead: 6, cacheWrite: 10, cacheWrite1h: 20 }),
+      output: output({ text: 5 }),
+    });
+    expect(split.steps).toEqual({ largestInput: 40, answerOutput: 2 });
+  });
 });
+
+/** The usage of the first real Anthropic body of `cassette` in genai-prices' usages.json whose usage has iterations. */
+function genaiCompaction(cassette: string): Record<string, unknown> {
+  genaiCases ??= JSON.parse(readFileSync(new URL('../../fixtures/genai-prices/usages-priced.json', import.meta.url), 'utf8'));
+  const found = genaiCases!.find((entry) => entry.body.file.endsWith(cassette) && Array.isArray(entry.body.usage?.iterations));
+  if (!found?.body.usage) throw new Error(`no body of ${cassette} with iterations in usages-priced.json`);
+  return found.body.usage;
+}
 
 describe('usageFromGemini: promptTokenCount includes cached content; candidates exclude thoughts', () => {
   it('splits explicit cache and thoughts (gemini-explicit-cache: 3520 + 2 + 42 = 3564 total)', () => {

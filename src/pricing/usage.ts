@@ -105,23 +105,42 @@ function cachedPromptTokens(raw: Record<string, unknown>, promptDetails: Record<
   );
 }
 
-/** Anthropic Messages `usage` (the final one, or message_start merged with message_delta for streams). */
+/**
+ * Anthropic Messages `usage` (the final one, or message_start merged with message_delta for streams). With
+ * server-side compaction the top-level counts are the answer's step only; the summary step, billed too, is
+ * listed in `iterations` (type `compaction`) and added here, with `steps` saying what one step read and
+ * wrote. Other iterations are already in the top-level counts (`message`), or another model's (`advisor_message`).
+ */
 export function usageFromAnthropic(raw: unknown): NormalizedUsage | undefined {
   if (!isRecord(raw)) return undefined;
   const input = count(raw.input_tokens);
   const output = count(raw.output_tokens);
   if (input === undefined && output === undefined) return undefined;
-  const creation = count(raw.cache_creation_input_tokens) ?? 0;
-  const split = objectOrEmpty(raw.cache_creation);
-  const oneHour = count(split.ephemeral_1h_input_tokens) ?? 0;
   const usage = emptyUsage();
-  usage.input.uncached = input ?? 0;
-  usage.input.cacheRead = count(raw.cache_read_input_tokens) ?? 0;
-  usage.input.cacheWrite1h = Math.min(oneHour, creation);
-  usage.input.cacheWrite = creation - usage.input.cacheWrite1h;
-  usage.output.text = output ?? 0;
+  addAnthropicStep(usage, raw);
+  const answer = { input: totalInputTokens(usage), output: usage.output.text };
+  let largestInput = answer.input;
+  for (const step of Array.isArray(raw.iterations) ? raw.iterations : []) {
+    if (!isRecord(step) || step.type !== 'compaction') continue;
+    const before = totalInputTokens(usage);
+    addAnthropicStep(usage, step);
+    largestInput = Math.max(largestInput, totalInputTokens(usage) - before);
+  }
+  if (totalInputTokens(usage) !== answer.input || usage.output.text !== answer.output)
+    usage.steps = { largestInput, answerOutput: answer.output };
   usage.raw = raw;
   return usage;
+}
+
+/** Adds one step's counts (the top-level usage, or an entry of `iterations`). */
+function addAnthropicStep(usage: NormalizedUsage, raw: Record<string, unknown>): void {
+  const creation = count(raw.cache_creation_input_tokens) ?? 0;
+  const oneHour = Math.min(count(objectOrEmpty(raw.cache_creation).ephemeral_1h_input_tokens) ?? 0, creation);
+  usage.input.uncached += count(raw.input_tokens) ?? 0;
+  usage.input.cacheRead += count(raw.cache_read_input_tokens) ?? 0;
+  usage.input.cacheWrite1h += oneHour;
+  usage.input.cacheWrite += creation - oneHour;
+  usage.output.text += count(raw.output_tokens) ?? 0;
 }
 
 /** Gemini `usageMetadata` (generateContent, or the last chunk of streamGenerateContent). */
