@@ -1,5 +1,6 @@
 import type { NormalizedUsage } from '../../pricing/types.js';
 import { usageFromAnthropic } from '../../pricing/usage.js';
+import { anthropicStreamError } from '../../providers/anthropic/anthropic-response.js';
 import { UpstreamError, type NativeStreamEvent, type StreamEvent } from '../../providers/types.js';
 import { isRecord } from '../../util/is-record.js';
 import { estimateTextUsage, sseFrame, unfinishedChat, type StreamCodec } from '../call-runner.js';
@@ -46,7 +47,7 @@ export class NativeMessagesStream implements StreamCodec<NativeStreamEvent> {
     }
     if (type === 'error') {
       this.upstreamFailure = sseFrame(data ?? JSON.stringify(payload), 'error');
-      throw anthropicStreamFailure(payload);
+      throw anthropicStreamError(payload);
     }
     if (type === 'content_block_delta' && isRecord(payload.delta)) {
       const delta = payload.delta;
@@ -233,11 +234,4 @@ export class MessagesFromChatStream implements StreamCodec<StreamEvent> {
     this.open = undefined;
     return [sseFrame(JSON.stringify({ type: 'content_block_stop', index }), 'content_block_stop')];
   }
-}
-
-/** Anthropic's `error` event as the chat translation reads it: rate_limit_error is rate_limited, anything else a server error. */
-function anthropicStreamFailure(event: Record<string, unknown>): UpstreamError {
-  const error = isRecord(event.error) ? event.error : {};
-  const kind = error.type === 'rate_limit_error' ? 'rate_limited' : 'server_error';
-  return new UpstreamError(kind, `anthropic failed mid-stream: ${String(error.message ?? error.type ?? 'error')}`);
 }

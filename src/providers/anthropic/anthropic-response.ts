@@ -74,6 +74,13 @@ export function fromAnthropicResponse(raw: unknown): { body: ChatCompletion; usa
   return { body, usage };
 }
 
+/** Anthropic's `error` event after a 200 (rate_limit_error is rate_limited, anything else a server error). */
+export function anthropicStreamError(event: Record<string, unknown>): UpstreamError {
+  const error = isRecord(event.error) ? event.error : {};
+  const kind = error.type === 'rate_limit_error' ? 'rate_limited' : 'server_error';
+  return new UpstreamError(kind, `anthropic failed mid-stream: ${String(error.message ?? error.type ?? 'error')}`);
+}
+
 /**
  * Turns Messages stream events (message_start, content_block_start/delta/stop, message_delta, message_stop,
  * ping, error) into OpenAI chunks. Usage: message_start carries input and cache counts, message_delta the
@@ -107,11 +114,8 @@ export class AnthropicStreamTranslator {
         const delta = isRecord(event.delta) ? event.delta : {};
         return delta.stop_reason ? this.chunk({}, finishReason(delta.stop_reason)) : undefined;
       }
-      case 'error': {
-        const error = isRecord(event.error) ? event.error : {};
-        const kind = error.type === 'rate_limit_error' ? 'rate_limited' : 'server_error';
-        throw new UpstreamError(kind, `anthropic failed mid-stream: ${String(error.message ?? error.type ?? 'error')}`);
-      }
+      case 'error':
+        throw anthropicStreamError(event);
       default:
         return undefined;
     }
