@@ -235,6 +235,18 @@ describe('usageFromAnthropic: input_tokens exclude cache reads and cache creatio
       output: output({ text: 5 }),
     });
     expect(split.steps).toEqual({ largestInput: 40, answerOutput: 2 });
+    // Two compaction steps: the larger one's input (a summary of 50 after one of 30, beside an answer of 10).
+    const twice = usageFromAnthropic({
+      input_tokens: 10,
+      output_tokens: 1,
+      iterations: [
+        { type: 'compaction', input_tokens: 30, output_tokens: 0 },
+        { type: 'compaction', input_tokens: 50 },
+        { type: 'message', input_tokens: 10, output_tokens: 1 },
+      ],
+    })!;
+    expect(counts(twice)).toEqual({ input: input({ uncached: 90 }), output: output({ text: 1 }) });
+    expect(twice.steps).toEqual({ largestInput: 50, answerOutput: 1 });
   });
 });
 

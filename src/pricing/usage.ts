@@ -118,16 +118,15 @@ export function usageFromAnthropic(raw: unknown): NormalizedUsage | undefined {
   if (input === undefined && output === undefined) return undefined;
   const usage = emptyUsage();
   addAnthropicStep(usage, raw);
-  const answer = { input: totalInputTokens(usage), output: usage.output.text };
-  let largestInput = answer.input;
+  const answerOutput = usage.output.text;
+  let largestInput = totalInputTokens(usage);
   for (const step of Array.isArray(raw.iterations) ? raw.iterations : []) {
     if (!isRecord(step) || step.type !== 'compaction') continue;
     const before = totalInputTokens(usage);
     addAnthropicStep(usage, step);
     largestInput = Math.max(largestInput, totalInputTokens(usage) - before);
+    usage.steps = { largestInput, answerOutput };
   }
-  if (totalInputTokens(usage) !== answer.input || usage.output.text !== answer.output)
-    usage.steps = { largestInput, answerOutput: answer.output };
   usage.raw = raw;
   return usage;
 }
