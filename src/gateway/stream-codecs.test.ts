@@ -83,6 +83,43 @@ describe('a native Messages stream (Anthropic) that fails', () => {
     expect(codec.reportedUsage()).toMatchObject({ output: { text: final }, estimated: false });
   });
 
+  /** A stream's events from payloads, as the decoder hands them over. */
+  const made = (...payloads: Array<Record<string, unknown>>): NativeStreamEvent[] =>
+    payloads.map((payload) => ({ event: String(payload.type), payload, data: JSON.stringify(payload) }));
+  const start = (outputTokens: number) => ({
+    type: 'message_start',
+    message: { usage: { input_tokens: 69, cache_read_input_tokens: 0, output_tokens: outputTokens } },
+  });
+  const text = (chunk: string) => ({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: chunk } });
+
+  it("whole: message_delta's count wins over the text counted locally, and something was generated only with a delta", () => {
+    const codec = new NativeMessagesStream(call);
+    for (const event of made(start(1), { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }))
+      codec.push(event);
+    expect(codec.generatedAnything()).toBe(false);
+    const long = 'The quick brown fox jumps over the lazy dog, twice over and again.';
+    expect(countTextTokens(long)).toBeGreaterThan(2);
+    for (const event of made(text(long), {
+      type: 'message_delta',
+      delta: { stop_reason: 'end_turn' },
+      usage: { output_tokens: 2 },
+    }))
+      codec.push(event);
+    expect(codec.generatedAnything()).toBe(true);
+    expect(codec.reportedUsage()).toMatchObject({ input: { uncached: 69 }, output: { text: 2 }, estimated: false });
+  });
+
+  it("cut with no more generated than message_start's count: that count, as reported", () => {
+    const nothing = new NativeMessagesStream(call);
+    for (const event of made(start(1))) nothing.push(event);
+    expect(nothing.reportedUsage()).toMatchObject({ output: { text: 1 }, estimated: false });
+    // "2" is one token: as many as message_start's count, so nothing is estimated.
+    expect(countTextTokens('2')).toBe(1);
+    const as = new NativeMessagesStream(call);
+    for (const event of made(start(1), text('2'))) as.push(event);
+    expect(as.reportedUsage()).toMatchObject({ output: { text: 1 }, estimated: false });
+  });
+
   it("Anthropic's error event (recorded overloaded_error): a server error; the client gets the event as Anthropic sent it", () => {
     const codec = new NativeMessagesStream(call);
     for (const event of events.slice(0, 5)) codec.push(event);
@@ -139,6 +176,15 @@ describe('an Anthropic stream with server-side compaction (recorded)', () => {
 describe('a native Responses stream (OpenAI) that fails', () => {
   const events = sseEvents('openai/openai-responses-stream.sse');
   const completedAt = events.findIndex((event) => typeOf(event) === 'response.completed');
+
+  it('something was generated only once a delta came', () => {
+    const codec = new NativeResponsesStream(call);
+    const firstDelta = events.findIndex((event) => typeOf(event) === 'response.output_text.delta');
+    for (const event of events.slice(0, firstDelta)) codec.push(event);
+    expect(codec.generatedAnything()).toBe(false);
+    codec.push(events[firstDelta]!);
+    expect(codec.generatedAnything()).toBe(true);
+  });
 
   it('ended before response.completed: unfinished, and the usage is what was generated, estimated', () => {
     const codec = new NativeResponsesStream(call);
