@@ -214,7 +214,8 @@ describe('a native Responses stream (OpenAI) that fails', () => {
       });
     const codec = new NativeResponsesStream(call);
     for (const event of events.slice(0, completedAt)) codec.push(event);
-    const data = failedWith(completed.response.usage);
+    // Indented, as some upstreams write JSON: relayed as it was written, not re-serialised.
+    const data = JSON.stringify(JSON.parse(failedWith(completed.response.usage)), null, 1).replace(/\n/g, '');
     expect(() => codec.push({ event: 'response.failed', payload: JSON.parse(data) as unknown, data })).toThrow(
       new UpstreamError('server_error', 'the upstream failed the response: The model failed to generate a response.'),
     );
@@ -237,7 +238,9 @@ describe('a native Responses stream (OpenAI) that fails', () => {
   it("an error event: a server error naming the upstream's message; the client gets the event as it was sent", () => {
     const codec = new NativeResponsesStream(call);
     for (const event of events.slice(0, 5)) codec.push(event);
-    const data = '{"type":"error","sequence_number":5,"code":"server_error","message":"The server had an error.","param":null}';
+    // Spelled with spaces, as some upstreams write JSON: relayed as it was written, not re-serialised.
+    const data =
+      '{"type": "error", "sequence_number": 5, "code": "server_error", "message": "The server had an error.", "param": null}';
     expect(() => codec.push({ event: 'error', payload: JSON.parse(data) as unknown, data })).toThrow(
       new UpstreamError('server_error', 'the upstream failed mid-stream: The server had an error.'),
     );
