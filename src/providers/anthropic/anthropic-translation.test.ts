@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { atChunkTime, chunkOf, thrown } from '../../../test/support/translator-checks.js';
 import { UpstreamError } from '../types.js';
 import { ANTHROPIC_DEFAULT_MAX_TOKENS, toAnthropicRequest } from './anthropic-request.js';
 import { AnthropicStreamTranslator, finishReason, fromAnthropicResponse, openAIUsage } from './anthropic-response.js';
@@ -134,17 +135,6 @@ describe('Anthropic responses', () => {
   });
 });
 
-/** What is thrown by `run`, for checking its kind and message together. */
-function thrown(run: () => unknown): UpstreamError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof UpstreamError) return error;
-    throw error;
-  }
-  throw new Error('nothing was thrown');
-}
-
 /** Every chunk (or undefined) the translator gives for each line of a recorded stream, in order. */
 function translateRecording(name: string): { translator: AnthropicStreamTranslator; chunks: unknown[] } {
   const translator = new AnthropicStreamTranslator();
@@ -155,19 +145,9 @@ function translateRecording(name: string): { translator: AnthropicStreamTranslat
   return { translator, chunks };
 }
 
-/** A chunk of the stream as the translator builds it, at the faked clock of these tests (created 1_767_225_600). */
-const chunkOf = (id: string, model: string, delta: Record<string, unknown>, finish: string | null = null) => ({
-  id,
-  object: 'chat.completion.chunk',
-  created: 1_767_225_600,
-  model,
-  choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
-});
-
 describe('what an Anthropic answer is billed', () => {
   afterEach(() => vi.useRealTimers());
-  // 2026-01-01T00:00:00.250Z: `created` is the whole second.
-  const at = () => vi.useFakeTimers({ now: Date.UTC(2026, 0, 1, 0, 0, 0, 250), toFake: ['Date'] });
+  const at = atChunkTime;
 
   it.each([
     ['end_turn', 'stop'],

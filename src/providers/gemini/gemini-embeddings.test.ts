@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { thrown } from '../../../test/support/translator-checks.js';
 import { UpstreamError } from '../types.js';
 import { fromGeminiEmbedResponse, toGeminiEmbedRequest } from './gemini-embeddings.js';
 
@@ -36,17 +37,6 @@ describe('Gemini embeddings behind OpenAI shapes', () => {
     decoded.forEach((value, index) => expect(value).toBeCloseTo(first[index]!, 6));
   });
 });
-
-/** What is thrown by `run`, for checking its kind and message together. */
-function thrown(run: () => unknown): UpstreamError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof UpstreamError) return error;
-    throw error;
-  }
-  throw new Error('nothing was thrown');
-}
 
 /** The recorded vectors, as the response gives them. */
 const FIRST = [-0.013431838, -0.004749459, 0.0070375474, 0.013458976, -0.004180019];

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { UpstreamError } from '../types.js';
+import { atChunkTime, chunkOf, thrown } from '../../../test/support/translator-checks.js';
 import { toGeminiRequest } from './gemini-request.js';
 import { GeminiStreamTranslator, finishReason, fromGeminiResponse } from './gemini-response.js';
 
@@ -76,17 +76,6 @@ describe('Gemini responses', () => {
   });
 });
 
-/** What is thrown by `run`, for checking its kind and message together. */
-function thrown(run: () => unknown): UpstreamError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof UpstreamError) return error;
-    throw error;
-  }
-  throw new Error('nothing was thrown');
-}
-
 /** The events of a recorded `.chunks.txt` stream, one JSON payload a line. */
 const events = (name: string): unknown[] =>
   recording(name)
@@ -94,19 +83,9 @@ const events = (name: string): unknown[] =>
     .split('\n')
     .map((line) => JSON.parse(line) as unknown);
 
-/** A chunk as the stream translator builds it, at the faked clock of these tests (created 1_767_225_600). */
-const chunkOf = (id: string, model: string, delta: Record<string, unknown>, finish: string | null = null) => ({
-  id,
-  object: 'chat.completion.chunk',
-  created: 1_767_225_600,
-  model,
-  choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
-});
-
 describe('what a Gemini answer is billed', () => {
   afterEach(() => vi.useRealTimers());
-  // 2026-01-01T00:00:00.250Z: `created` is the whole second.
-  const at = () => vi.useFakeTimers({ now: Date.UTC(2026, 0, 1, 0, 0, 0, 250), toFake: ['Date'] });
+  const at = atChunkTime;
 
   it.each([
     [undefined, false, null],
