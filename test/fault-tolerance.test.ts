@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../src/db/database.js';
+import { openDatabase, postgresIdentity } from '../src/db/database.js';
 import { progress, runLoad, type LoadResult } from './support/call-load.js';
 import { admin, capturedRequests, eventually, FAULT_ADMIN_KEY, ledgerHolds, openHoldsOf } from './support/fault-checks.js';
 import { startGatewayProcess, type GatewayProcess } from './support/gateway-process.js';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
 import { openScratchPostgres, type ScratchDatabase } from './support/scratch-database.js';
-import { startTcpProxy } from './support/tcp-proxy.js';
+import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.js';
 
 /**
  * The gateway under faults, as an operator runs it: `tollgate serve` processes under bounded concurrent load
@@ -99,6 +99,16 @@ describe.skipIf(!adminUrl)('fault tolerance on PostgreSQL (needs TEST_DATABASE_U
   beforeAll(async () => {
     database = await openScratchPostgres(adminUrl!, 'tollgate_fault');
   });
+
+  /** A gateway process whose database connections go through a loopback proxy the test can cut. */
+  async function gatewayBehindProxy(): Promise<{ proxy: TcpProxy; proxied: string; gateway: GatewayProcess }> {
+    const target = new URL(database.url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const proxied = new URL(database.url);
+    proxied.port = String(proxy.port);
+    const gateway = await startGatewayProcess(gatewayEnv({ DATABASE_URL: proxied.toString(), TOLLGATE_SEED_ON_START: 'false' }));
+    return { proxy, proxied: proxied.toString(), gateway };
+  }
   afterAll(async () => {
     await database?.close();
   });
@@ -155,11 +165,7 @@ describe.skipIf(!adminUrl)('fault tolerance on PostgreSQL (needs TEST_DATABASE_U
   });
 
   it('the database goes away under load and comes back: 503 with Retry-After meanwhile, not ready, then every served call billed once', async () => {
-    const target = new URL(database.url);
-    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    const proxied = new URL(database.url);
-    proxied.port = String(proxy.port);
-    const gateway = await startGatewayProcess(gatewayEnv({ DATABASE_URL: proxied.toString(), TOLLGATE_SEED_ON_START: 'false' }));
+    const { proxy, proxied, gateway } = await gatewayBehindProxy();
     try {
       const account = await createAccount(gateway.url, '100');
       let outage: { ready: Response; health: Response; refused: Response | undefined } | undefined;
@@ -211,11 +217,7 @@ describe.skipIf(!adminUrl)('fault tolerance on PostgreSQL (needs TEST_DATABASE_U
   });
 
   it('a full disk under the journal and the database gone: calls are refused 503 before they are made, then served again', async () => {
-    const target = new URL(database.url);
-    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-    const proxied = new URL(database.url);
-    proxied.port = String(proxy.port);
-    const gateway = await startGatewayProcess(gatewayEnv({ DATABASE_URL: proxied.toString(), TOLLGATE_SEED_ON_START: 'false' }));
+    const { proxy, proxied, gateway } = await gatewayBehindProxy();
     try {
       const account = await createAccount(gateway.url, '10');
       // The process's first journal segment is /dev/full, which fails every write with ENOSPC.
@@ -225,7 +227,7 @@ describe.skipIf(!adminUrl)('fault tolerance on PostgreSQL (needs TEST_DATABASE_U
         .where('pid', '=', gateway.child.pid!)
         .where('stopped_at', 'is', null)
         .execute();
-      const directory = path.join(journals, `postgres-127.0.0.1-${proxy.port}-${target.pathname.slice(1)}`);
+      const directory = path.join(journals, postgresIdentity(proxied));
       symlinkSync('/dev/full', path.join(directory, `${instance!.id}-${gateway.child.pid}-1.journal`));
       const call = () =>
         fetch(`${gateway.url}/v1/chat/completions`, {

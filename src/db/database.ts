@@ -280,7 +280,8 @@ async function openEmbedded(dataDirectory: string | undefined, logger: Logger, o
   };
 }
 
-function postgresIdentity(url: string): string {
+/** The name of a PostgreSQL database's capture journal subdirectory: its host, port and database name. */
+export function postgresIdentity(url: string): string {
   const parsed = new URL(url);
   const name = `postgres-${parsed.hostname || 'localhost'}-${parsed.port || '5432'}-${decodeURIComponent(parsed.pathname.slice(1)) || 'postgres'}`;
   return name.replace(/[^A-Za-z0-9._-]/g, '_');
