@@ -46,15 +46,12 @@ export class AnthropicAdapter implements ProviderAdapter {
     const invalid = (data: string): never => {
       throw new UpstreamError('invalid_response', `anthropic sent a stream event that is not JSON: ${data.slice(0, 200)}`);
     };
-    let stopped = false;
     for await (const { payload } of parseJsonEvents(bytes, invalid)) {
       const chunk = translator.translate(payload);
       if (chunk) yield { type: 'chunk', chunk };
-      if ((payload as { type?: unknown } | null)?.type === 'message_stop') stopped = true;
     }
-    // Cut off before message_stop, the usage would be message_start's, whose output count is a placeholder (1):
-    // a failed stream, billed for what was generated.
-    if (!stopped) throw new UpstreamError('server_error', 'anthropic ended the stream before message_stop');
+    // Cut off before message_stop, a failed stream (billed for what was generated): its usage is no final count.
+    if (!translator.stopped) throw new UpstreamError('server_error', 'anthropic ended the stream before message_stop');
     const usage = translator.usage();
     if (usage !== undefined) yield { type: 'usage', usage };
   }

@@ -92,6 +92,7 @@ export class AnthropicStreamTranslator {
   private model = '';
   private readonly created = Math.floor(Date.now() / 1000);
   private rawUsage: Record<string, unknown> | undefined;
+  private stopEvent = false;
   private readonly toolIndexByBlock = new Map<number, number>();
 
   /** @throws UpstreamError for an `error` event (overloaded_error → server_error, rate_limit_error → rate_limited). */
@@ -114,11 +115,19 @@ export class AnthropicStreamTranslator {
         const delta = isRecord(event.delta) ? event.delta : {};
         return delta.stop_reason ? this.chunk({}, finishReason(delta.stop_reason)) : undefined;
       }
+      case 'message_stop':
+        this.stopEvent = true;
+        return undefined;
       case 'error':
         throw anthropicStreamError(event);
       default:
         return undefined;
     }
+  }
+
+  /** Whether message_stop came: before it, the usage is message_start's, whose output count is a placeholder. */
+  get stopped(): boolean {
+    return this.stopEvent;
   }
 
   usage(): NormalizedUsage | undefined {

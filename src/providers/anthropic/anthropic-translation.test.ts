@@ -465,6 +465,10 @@ describe('what an Anthropic answer is billed', () => {
       translator.translate({ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 2 } }),
     ).toEqual(chunkOf('', '', {}, 'stop'));
     expect(translator.usage()?.output.text).toBe(2);
+    // No message_stop yet: the stream is not whole (the adapter fails it).
+    expect(translator.stopped).toBe(false);
+    expect(translator.translate({ type: 'message_stop' })).toBeUndefined();
+    expect(translator.stopped).toBe(true);
   });
 
   it('error events: rate_limit_error is rate_limited, anything else a server error, named by message, type or "error"', () => {
