@@ -52,6 +52,9 @@ export const SCOPES = {
       'src/providers/openai-compatible/openai-compatible-adapter.ts',
     ],
   },
+  // The native shapes: Anthropic's Messages and OpenAI's Responses, passed through (their streams relayed, their
+  // usage read) or translated through chat (requests, answers and streams made in the shape).
+  native: { mutate: ['src/gateway/messages/*.ts', 'src/gateway/responses/*.ts'] },
 };
 
 if (!(scope in SCOPES)) throw new Error(`TOLLGATE_MUTATION_SCOPE must be one of ${Object.keys(SCOPES).join(', ')}`);

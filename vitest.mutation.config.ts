@@ -29,7 +29,6 @@ const SUITES: Record<string, string[]> = {
     'test/gateway-*.test.ts',
     'test/api-{messages,responses,media}.test.ts',
   ],
-  // The queue's and the health's own rules, and the two writers that batch through the queue.
   // The adapters' own tests, the conformance and error suites over recorded provider answers, and the upstream
   // suite (the gateway's answers to upstream failures).
   providers: ['src/providers/**/*.test.ts', 'test/providers-*.test.ts', 'test/gateway-upstream.test.ts'],
@@ -42,10 +41,19 @@ const SUITES: Record<string, string[]> = {
     'test/gateway-{charges,streams}.test.ts',
     'test/api-{messages,responses,media}.test.ts',
   ],
+  // The queue's and the health's own rules, and the two writers that batch through the queue.
   db: [
     'src/db/{group-commit,database-health-rules}.test.ts',
     'src/ledger/capture-writer-rules.test.ts',
     'src/gateway/usage-recorder-rules.test.ts',
+  ],
+  // The native shapes' own tests (requests, answers, streams), the stream codecs on recorded streams cut where a
+  // stream fails, and the suites that run Messages and Responses end to end (passed through and translated
+  // through chat, and the demo provider's answers).
+  native: [
+    'src/gateway/{messages,responses}/*.test.ts',
+    'src/gateway/stream-codecs.test.ts',
+    'test/api-{messages,responses,demo}.test.ts',
   ],
 };
 

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 
-const ALL = ['money', 'pricing', 'ledger', 'gateway', 'db', 'providers', 'translators'];
+const ALL = ['money', 'pricing', 'ledger', 'gateway', 'db', 'providers', 'translators', 'native'];
 const scopes = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ALL;
 for (const scope of scopes) {
   if (!ALL.includes(scope)) {
