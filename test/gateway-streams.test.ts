@@ -153,6 +153,48 @@ describe.each(backends())('streams billed however they end, on $name', (backend)
     await expectBilledOnce(account.id, 'aborted', HALF_TEXT);
   });
 
+  it("a Gemini stream cut before its finishReason: a failed stream, billed for its last event's running counts, its key freed", async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    const key = { 'idempotency-key': 'gemini-cut' };
+    const body = { ...STREAM, model: 'gemini-2.5-flash' };
+    mock.queue('ended-mid-stream', 'text');
+    const response = await postChat(harness.url, account.key, body, key);
+    expect(response.status).toBe(200);
+    const { events, done } = await readEvents(response);
+    expect(done).toBe(false);
+    expect(events.at(-1)).toEqual({
+      error: {
+        ...FAILED_UPSTREAM,
+        message: 'the upstream stream failed: gemini ended the stream before its finishReason',
+      },
+    });
+    expect(mock.requests[0]?.api).toBe('gemini');
+    // The recording's second event reports 18 prompt tokens, 79 candidates and 35 thoughts so far (the whole
+    // stream: 80 candidates); thoughts are billed as output.
+    const FLASH = RATES['gemini-2.5-flash'];
+    const charge = cost([18, FLASH.input], [79 + 35, FLASH.output]);
+    await harness.flush();
+    const [record, ...others] = await usageRecordsOfAccount(harness.database.db, account.id);
+    expect(others).toHaveLength(0);
+    expect(record).toMatchObject({
+      status: 'aborted',
+      usage_estimated: false,
+      input_uncached_tokens: 18,
+      output_text_tokens: 79,
+      reasoning_tokens: 35,
+    });
+    expect(d(record!.charge).toString()).toBe(charge.toString());
+    // Not stored for the key: the retry runs, completes, and is what the key replays from then on.
+    const retry = await postChat(harness.url, account.key, body, key);
+    expect(retry.headers.get('x-tollgate-idempotent-replay')).toBeNull();
+    expect((await readEvents(retry)).done).toBe(true);
+    expect(mock.requests).toHaveLength(2);
+    const whole = cost([18, FLASH.input], [80 + 35, FLASH.output]);
+    await harness.flush();
+    expect((await capturedTotal(harness.database.db, account.id)).toString()).toBe(charge.add(whole).toString());
+    await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
+  });
+
   it('an upstream that refuses a stream before its first event: a plain 502 before any header, nothing charged', async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });
     mock.queue('error-500');

@@ -138,6 +138,36 @@ describe('anthropic streams cut off', () => {
   });
 });
 
+describe('gemini streams cut off', () => {
+  it('fail at an end before any finishReason, after the chunks and the running usage the last event carried', async () => {
+    const { adapter, target } = call(registry, 'gemini', 'mock-ended-mid-stream');
+    const events: string[] = [];
+    let reported: unknown;
+    const reading = (async () => {
+      for await (const event of adapter.stream(chatRequest('x', { stream: true }), target, new AbortController().signal)) {
+        events.push(event.type === 'chunk' ? (event.chunk.choices[0]?.finish_reason ?? 'chunk') : event.type);
+        if (event.type === 'usage') reported = event.usage;
+      }
+    })();
+    const error = await failure(reading);
+    expect(error.kind).toBe('server_error');
+    expect(error.message).toBe('gemini ended the stream before its finishReason');
+    // The recording's first two events (text each, no finishReason), then their running counts: the second event's.
+    expect(events).toEqual(['chunk', 'chunk', 'usage']);
+    expect(reported).toMatchObject({ input: { uncached: 18 }, output: { text: 79, reasoning: 35 } });
+    // The whole recording ends with finishReason STOP: no failure, and the last event's counts.
+    const whole = await collect(
+      adapter.stream(
+        chatRequest('x', { stream: true }),
+        call(registry, 'gemini', 'mock-text').target,
+        new AbortController().signal,
+      ),
+    );
+    expect(whole.usageEvents).toBe(1);
+    expect(whole.usage).toMatchObject({ input: { uncached: 18 }, output: { text: 80, reasoning: 35 } });
+  });
+});
+
 describe('recorded error bodies', () => {
   it.each([
     ['openai', 'mock-error-400', 'bad_request', 400, "Unsupported parameter: 'max_tokens'"],

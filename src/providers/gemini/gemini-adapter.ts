@@ -47,6 +47,9 @@ export class GeminiAdapter implements ProviderAdapter {
     }
     const usage = translator.usage();
     if (usage !== undefined) yield { type: 'usage', usage };
+    // Cut off before its finishReason, a failed stream. Every event carries the running counts, so the last one
+    // reported is what was generated up to the cut, and the call is billed for that (as an aborted call).
+    if (!translator.finished) throw new UpstreamError('server_error', 'gemini ended the stream before its finishReason');
   }
 
   private post(target: UpstreamTarget, method: string, body: unknown, signal: AbortSignal): UpstreamPost {

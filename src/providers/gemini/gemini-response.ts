@@ -91,6 +91,7 @@ export class GeminiStreamTranslator {
   private started = false;
   private toolCalls = 0;
   private lastUsage: unknown;
+  private finishSeen = false;
 
   constructor(requestedModel: string) {
     this.model = requestedModel;
@@ -126,8 +127,19 @@ export class GeminiStreamTranslator {
     }
     if (Object.keys(delta).length > 0) chunks.push(this.chunk(delta, null));
     const finish = finishReason(content.finishReason, this.toolCalls > 0);
-    if (finish !== null) chunks.push(this.chunk({}, finish));
+    if (finish !== null) {
+      this.finishSeen = true;
+      chunks.push(this.chunk({}, finish));
+    }
     return chunks;
+  }
+
+  /**
+   * Whether an event said why generation ended (a candidate's finishReason, or a blocked prompt's blockReason):
+   * Gemini's last event does, so a stream that ended without one was cut off.
+   */
+  get finished(): boolean {
+    return this.finishSeen;
   }
 
   usage(): NormalizedUsage | undefined {

@@ -328,6 +328,27 @@ describe('what a Gemini answer is billed', () => {
     expect(translator.usage()?.output.text).toBe(6);
   });
 
+  it('is finished once an event says why generation ended: a finishReason, or a blocked prompt; not by text or usage', () => {
+    const running = new GeminiStreamTranslator('g');
+    running.translate({
+      candidates: [{ content: { parts: [{ text: 'Hel' }] } }],
+      usageMetadata: { promptTokenCount: 4, candidatesTokenCount: 1 },
+    });
+    // An unspecified reason maps to no finish_reason, so it is no end either.
+    running.translate({ candidates: [{ content: { parts: [{ text: 'lo' }] }, finishReason: 'FINISH_REASON_UNSPECIFIED' }] });
+    expect(running.finished).toBe(false);
+    running.translate({ candidates: [{ finishReason: 'STOP' }] });
+    expect(running.finished).toBe(true);
+    // The text after it does not undo it.
+    running.translate({ candidates: [{ content: { parts: [{ text: '!' }] } }] });
+    expect(running.finished).toBe(true);
+
+    const blocked = new GeminiStreamTranslator('g');
+    expect(blocked.finished).toBe(false);
+    blocked.translate({ promptFeedback: { blockReason: 'SAFETY' }, usageMetadata: { promptTokenCount: 9 } });
+    expect(blocked.finished).toBe(true);
+  });
+
   it('an error event fails the stream as a server error named by its message or status; a non-object is invalid', () => {
     const translator = new GeminiStreamTranslator('g');
     const cases: Array<[unknown, string]> = [
