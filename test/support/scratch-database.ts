@@ -31,6 +31,7 @@ export async function openScratchPostgres(adminUrl: string, prefix: string): Pro
     templates.delete(adminUrl);
     await copy();
   });
+  await withAdmin(adminUrl, (admin) => stampScratch(admin, name));
   const url = databaseUrl(adminUrl, name);
   const database = await openDatabase({ kind: 'postgres', url });
   // Already migrated: this only checks that there is nothing left to run.
@@ -58,11 +59,17 @@ function migratedTemplate(adminUrl: string): Promise<string> {
   let made = templates.get(adminUrl);
   if (!made) {
     made = (async () => {
+      // Once per process and server: what killed processes left behind goes (a sweep that fails is no failure).
+      await sweepStaleScratch(adminUrl).catch(() => undefined);
       const name = `tollgate_template_${migrationsHash()}`;
       const exists = await withAdmin(adminUrl, (admin) => admin.query('select 1 from pg_database where datname = $1', [name]));
       if (exists.rowCount) return name;
       const building = `tollgate_building_${randomBytes(6).toString('hex')}`;
-      await withAdmin(adminUrl, (admin) => admin.query(`create database ${building}`));
+      await withAdmin(adminUrl, async (admin) => {
+        await admin.query(`create database ${building}`);
+        // Swept like a scratch database if this process dies before the rename.
+        await stampScratch(admin, building);
+      });
       const database = await openDatabase({ kind: 'postgres', url: databaseUrl(adminUrl, building) });
       try {
         await migrate(database.db);
@@ -105,6 +112,45 @@ export const TEMPLATE_STALE_MS = 6 * 60 * 60 * 1000;
 export function staleTemplate(made: string | null, now = Date.now()): boolean {
   const at = made === null ? NaN : Number(made);
   return !Number.isFinite(at) || now - at >= TEMPLATE_STALE_MS;
+}
+
+/**
+ * How old a scratch database must be to be swept: one whose process died before `close()` (a mutation run's
+ * killed test runner, an interrupted suite or benchmark), and so was never dropped. Longer than any run.
+ */
+export const SCRATCH_STALE_MS = 24 * 60 * 60 * 1000;
+
+/** A scratch database's comment: when it was made (epoch milliseconds). A template's stamp is the bare number. */
+const SCRATCH_STAMP = /^tollgate scratch (\d+)$/;
+
+/** Stamps a scratch database with when it was made (a COMMENT takes no bound parameters; the stamp is a number). */
+async function stampScratch(admin: pg.Client, name: string): Promise<void> {
+  await admin.query(`comment on database ${admin.escapeIdentifier(name)} is 'tollgate scratch ${Date.now()}'`);
+}
+
+/**
+ * Drops the scratch databases made at least `SCRATCH_STALE_MS` before `now` (by their stamp: a database without
+ * one, or with a template's, is never touched). One still in use is left (the drop is not forced). Returns the
+ * names dropped.
+ */
+export async function sweepStaleScratch(adminUrl: string, now = Date.now()): Promise<string[]> {
+  return withAdmin(adminUrl, async (admin) => {
+    const { rows } = await admin.query<{ datname: string; stamp: string | null }>(
+      `select datname, shobj_description(oid, 'pg_database') as stamp from pg_database where not datistemplate`,
+    );
+    const dropped: string[] = [];
+    for (const row of rows) {
+      const made = SCRATCH_STAMP.exec(row.stamp ?? '')?.[1];
+      if (made === undefined || now - Number(made) < SCRATCH_STALE_MS) continue;
+      try {
+        await admin.query(`drop database if exists ${admin.escapeIdentifier(row.datname)}`);
+        dropped.push(row.datname);
+      } catch {
+        // In use (55006), or gone meanwhile: left for a later sweep.
+      }
+    }
+    return dropped;
+  });
 }
 
 /** 16 hex digits of a hash of the migrations' file names and source (and of `extra`). */
