@@ -5,8 +5,9 @@ import { cost, expectBilledOnce } from './support/billing-checks.js';
 import { startTestGateway, type TestGateway } from './support/gateway-harness.js';
 import { capturedTotal, entriesOf, eventually, expectSettled, kindsOf } from './support/ledger-checks.js';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
-import { errorBody } from './support/mock-recordings.js';
-import { usageRecordsOfAccount } from './support/charges.js';
+import { errorBody, loadRecordings } from './support/mock-recordings.js';
+import { usageRecordOf, usageRecordsOfAccount } from './support/charges.js';
+import { countTextTokens, estimatePromptTokens } from '../src/providers/token-estimate.js';
 
 // Rates from fixtures/litellm/api-surface-slice.json (USD per token).
 const SONNET = { input: '0.000003', output: '0.000015', cacheRead: '3e-7', cacheWrite: '0.00000375' };
@@ -297,6 +298,155 @@ describe.each(backends())('POST /v1/messages on $name', (backend) => {
     // message_start reported the prompt (20 tokens): billed as reported, with the output generated so far.
     expect(record.input_uncached_tokens).toBe(20);
     expect((await capturedTotal(harness.database.db, account.id)).toString()).toBe(record.charge);
+    await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
+  });
+
+  /** A Messages call as a client sends it, without the SDK (to read the body as written and the headers). */
+  const post = (key: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+    fetch(`${harness.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'x-api-key': key, 'content-type': 'application/json', 'anthropic-version': '2023-06-01', ...headers },
+      body: JSON.stringify(body),
+    });
+  const recordings = loadRecordings();
+  const recordedJson = (api: 'anthropic' | 'openai', scenario: string) =>
+    JSON.parse(recordings[api][scenario]!.json!.body) as Record<string, unknown> & {
+      usage: Record<string, unknown>;
+      content?: Array<{ text: string }>;
+      choices?: Array<{ message: { content: string } }>;
+    };
+  const withoutUsage = ({ usage: _usage, ...rest }: Record<string, unknown>) => rest;
+
+  it("Anthropic, passed through: its answer as written, its usage's own fields kept beside the charge; the end user from metadata.user_id", async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('text');
+    const response = await post(account.key, {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 100,
+      metadata: { user_id: 'user-42' },
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    const recorded = recordedJson('anthropic', 'text');
+    // The upstream's own text (indented as it wrote it), with only its usage replaced.
+    expect(text.startsWith('{\n  "model": "claude-sonnet-4-5-20250929",\n  "id": "msg_01VdEjxAP5ahtHKrrRdNBteQ",')).toBe(true);
+    const body = JSON.parse(text) as Record<string, unknown> & { usage: BilledUsage & Record<string, unknown> };
+    expect(withoutUsage(body)).toEqual(withoutUsage(recorded));
+    expect(body.usage).toMatchObject({
+      service_tier: 'standard',
+      inference_geo: 'not_available',
+      input_tokens: 12,
+      output_tokens: 29,
+      tollgate: { estimated: false },
+    });
+    await expectBilledOnce(harness, account, '1', body.usage.tollgate.charge, cost([12, SONNET.input], [29, SONNET.output]));
+    const record = await usageRecordOf(harness.database.db, response.headers.get('x-tollgate-request-id')!);
+    expect(record).toMatchObject({ end_user: 'user-42', usage_estimated: false, status: 'success' });
+  });
+
+  it('an answer without usage is billed on the prompt counted locally and the text it holds, marked estimated (passed through and translated)', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    const request = { max_tokens: 100, system: 'Be brief.', messages: [{ role: 'user', content: 'Hello' }] };
+    const prompt = estimatePromptTokens([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Hello' },
+    ]);
+    mock.queue('no-usage', 'no-usage');
+    const native = await post(account.key, { model: 'claude-sonnet-4-5', ...request });
+    const nativeBody = (await native.json()) as { usage: BilledUsage };
+    const nativeOutput = countTextTokens(recordedJson('anthropic', 'text').content![0]!.text);
+    expect(nativeBody.usage).toMatchObject({ input_tokens: prompt, output_tokens: nativeOutput, tollgate: { estimated: true } });
+    const translated = await post(account.key, { model: 'gpt-4o-mini', ...request });
+    const requestId = translated.headers.get('x-tollgate-request-id')!;
+    const translatedBody = (await translated.json()) as { id: string; usage: BilledUsage };
+    const translatedOutput = countTextTokens(recordedJson('openai', 'text').choices![0]!.message.content);
+    expect(translatedBody.usage).toMatchObject({
+      input_tokens: prompt,
+      output_tokens: translatedOutput,
+      tollgate: { estimated: true },
+    });
+    // A translated answer is named after the call.
+    expect(requestId).toMatch(/^req_/);
+    expect(translatedBody.id).toBe(`msg_${requestId.slice('req_'.length)}`);
+    await harness.flush();
+    expect(
+      (await usageRecordsOfAccount(harness.database.db, account.id)).map((row) => [
+        row.input_uncached_tokens,
+        row.output_text_tokens,
+        row.usage_estimated,
+      ]),
+    ).toEqual([
+      [prompt, nativeOutput, true],
+      [prompt, translatedOutput, true],
+    ]);
+  });
+
+  it('max_tokens beyond what the model writes: a 400 naming max_tokens, before any upstream', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    const refused = await post(account.key, {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 64_001,
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({
+      type: 'error',
+      error: {
+        type: 'invalid_request_error',
+        message:
+          'invalid request: max_tokens is 64001, but claude-sonnet-4-5 writes at most 64000 output tokens; ask for 64000 or fewer',
+        code: 'invalid_request',
+        param: 'max_tokens',
+      },
+    });
+    expect(mock.requests).toHaveLength(0);
+  });
+
+  it('usage reported far beyond max_tokens is an anomaly naming the limit the call asked for', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.inflatedUsage = { output_tokens: 1_000 };
+    mock.queue('inflated-usage');
+    const response = await post(account.key, {
+      model: 'claude-sonnet-4-5',
+      max_tokens: 100,
+      messages: [{ role: 'user', content: 'Hi' }],
+    });
+    const body = (await response.json()) as { usage: { tollgate: { usage_anomaly: { reasons: string[] } } } };
+    expect(response.headers.get('x-tollgate-usage-anomaly')).toBe('capped');
+    expect(body.usage.tollgate.usage_anomaly.reasons).toEqual([
+      '1000 output tokens: far above the 100 the call asked for at most',
+    ]);
+  });
+
+  it('what chat cannot carry is refused with a 400 naming it before any upstream; Anthropic takes it as it is', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    const request = {
+      max_tokens: 100,
+      messages: [{ role: 'user', content: 'Search' }],
+      tools: [{ type: 'web_search_20250305', name: 'web_search' }],
+    };
+    for (const stream of [false, true]) {
+      const refused = await post(account.key, { model: 'gpt-4o-mini', ...request, stream });
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { error: { param: string } }).error.param).toBe('tools.0');
+    }
+    expect(mock.requests).toHaveLength(0);
+    mock.queue('text', 'text');
+    expect((await post(account.key, { model: 'claude-sonnet-4-5', ...request })).status).toBe(200);
+    const streamed = await post(
+      account.key,
+      { model: 'claude-sonnet-4-5', ...request, stream: true },
+      { 'anthropic-beta': 'b-1' },
+    );
+    expect(await streamed.text()).toContain('event: message_stop');
+    expect(mock.requests.map((received) => [received.api, received.stream, received.body.tools])).toEqual([
+      ['anthropic', false, request.tools],
+      ['anthropic', true, request.tools],
+    ]);
+    // Anthropic's own headers reach it on a stream too.
+    expect(mock.requests[1]?.headers['anthropic-beta']).toBe('b-1');
+    await harness.flush();
     await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
   });
 });

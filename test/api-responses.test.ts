@@ -6,7 +6,9 @@ import { cost, expectBilledOnce } from './support/billing-checks.js';
 import { startTestGateway, type TestGateway } from './support/gateway-harness.js';
 import { eventually, kindsOf, capturedTotal, expectSettled } from './support/ledger-checks.js';
 import { midStreamError, startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
-import { usageRecordsOfAccount } from './support/charges.js';
+import { usageRecordOf, usageRecordsOfAccount } from './support/charges.js';
+import { loadRecordings } from './support/mock-recordings.js';
+import { countTextTokens, estimatePromptTokens } from '../src/providers/token-estimate.js';
 
 // Rates from fixtures/litellm/api-surface-slice.json (USD per token).
 const GPT_5 = { input: '0.00000125', cached: '1.25e-7', output: '0.00001' };
@@ -343,6 +345,120 @@ describe.each(backends())('POST /v1/responses on $name', (backend) => {
     expect(record.output_text_tokens).toBeGreaterThan(0);
     expect(record.output_text_tokens).toBeLessThan(10);
     expect((await capturedTotal(harness.database.db, account.id)).toString()).toBe(record.charge);
+    await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
+  });
+
+  /** A Responses call as a client sends it, without the SDK (to read the body as written and the headers). */
+  const post = (key: string, body: Record<string, unknown>) =>
+    fetch(`${harness.url}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const recordings = loadRecordings();
+  const recordedJson = (api: 'responses' | 'anthropic', scenario: string) =>
+    JSON.parse(recordings[api][scenario]!.json!.body) as Record<string, unknown> & { usage: Record<string, unknown> };
+  const withoutUsage = ({ usage: _usage, ...rest }: Record<string, unknown>) => rest;
+
+  it('OpenAI, passed through: its answer as written, only its usage replaced; the end user from `user`', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('text');
+    const response = await post(account.key, { model: 'gpt-5', input: 'Say hello', user: 'user-42', max_output_tokens: 2000 });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    // The upstream's own spelling of its numbers (0.0) and its indentation, kept.
+    expect(text).toContain('\n  "frequency_penalty": 0.0,\n');
+    const body = JSON.parse(text) as Record<string, unknown> & { usage: BilledUsage };
+    expect(withoutUsage(body)).toEqual(withoutUsage(recordedJson('responses', 'text')));
+    expect(body.usage).toMatchObject({ input_tokens: 23, output_tokens: 89, output_tokens_details: { reasoning_tokens: 64 } });
+    await harness.flush();
+    const record = await usageRecordOf(harness.database.db, response.headers.get('x-tollgate-request-id')!);
+    expect(record).toMatchObject({ end_user: 'user-42', status: 'success', usage_estimated: false });
+  });
+
+  it('an answer without usage is billed on the prompt counted locally and the text it holds, marked estimated (passed through and translated)', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    const request = { instructions: 'Be brief.', input: [{ role: 'user', content: 'Say hello' }], max_output_tokens: 300 };
+    const prompt = estimatePromptTokens([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Say hello' },
+    ]);
+    mock.queue('no-usage', 'no-usage');
+    const native = (await (await post(account.key, { model: 'gpt-5', ...request })).json()) as { usage: BilledUsage };
+    const nativeOutput = countTextTokens('Ahoy! How can I help you today?');
+    expect(native.usage).toMatchObject({ input_tokens: prompt, output_tokens: nativeOutput, tollgate: { estimated: true } });
+    const translated = await post(account.key, { model: 'claude-sonnet-4-5', ...request });
+    const requestId = translated.headers.get('x-tollgate-request-id')!;
+    const translatedBody = (await translated.json()) as { id: string; usage: BilledUsage };
+    const anthropicText = (recordedJson('anthropic', 'text').content as Array<{ text: string }>)[0]!.text;
+    const translatedOutput = countTextTokens(anthropicText);
+    expect(translatedBody.usage).toMatchObject({
+      input_tokens: prompt,
+      output_tokens: translatedOutput,
+      tollgate: { estimated: true },
+    });
+    // A translated answer is named after the call.
+    expect(requestId).toMatch(/^req_/);
+    expect(translatedBody.id).toBe(`resp_${requestId.slice('req_'.length)}`);
+    await harness.flush();
+    expect(
+      (await usageRecordsOfAccount(harness.database.db, account.id)).map((row) => [
+        row.input_uncached_tokens,
+        row.output_text_tokens,
+        row.usage_estimated,
+      ]),
+    ).toEqual([
+      [prompt, nativeOutput, true],
+      [prompt, translatedOutput, true],
+    ]);
+  });
+
+  it('max_output_tokens beyond what the model writes: a 400 naming it, before any upstream', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '5' });
+    const refused = await post(account.key, { model: 'gpt-4o-mini', input: 'Hi', max_output_tokens: 16_385 });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: Record<string, unknown> }).error).toMatchObject({
+      message:
+        'invalid request: max_output_tokens is 16385, but gpt-4o-mini writes at most 16384 output tokens; ask for 16384 or fewer',
+      param: 'max_output_tokens',
+    });
+    expect(mock.requests).toHaveLength(0);
+  });
+
+  it('usage far beyond max_output_tokens is an anomaly naming it; with max_output_tokens null, only the model bounds the output', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '5' });
+    mock.inflatedUsage = { output_tokens: 1_000 };
+    mock.queue('inflated-usage', 'inflated-usage');
+    const capped = await post(account.key, { model: 'gpt-5', input: 'Say hello', max_output_tokens: 100 });
+    const body = (await capped.json()) as { usage: { tollgate: { usage_anomaly?: { reasons: string[] } } } };
+    expect(body.usage.tollgate.usage_anomaly?.reasons).toEqual([
+      '1000 output tokens: far above the 100 the call asked for at most',
+    ]);
+    const unbounded = await post(account.key, { model: 'gpt-5', input: 'Say hello', max_output_tokens: null });
+    expect(unbounded.status).toBe(200);
+    expect(unbounded.headers.get('x-tollgate-usage-anomaly')).toBeNull();
+    expect(((await unbounded.json()) as typeof body).usage.tollgate).not.toHaveProperty('usage_anomaly');
+  });
+
+  it('what chat cannot carry is refused with a 400 naming it before any upstream; OpenAI takes it as it is', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '5' });
+    const request = { input: 'Go on', previous_response_id: 'resp_1', max_output_tokens: 100 };
+    for (const stream of [false, true]) {
+      const refused = await post(account.key, { model: 'claude-sonnet-4-5', ...request, stream });
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { error: { param: string } }).error.param).toBe('previous_response_id');
+    }
+    expect(mock.requests).toHaveLength(0);
+    mock.queue('text', 'text');
+    expect((await post(account.key, { model: 'gpt-5', ...request })).status).toBe(200);
+    expect(await (await post(account.key, { model: 'gpt-5', ...request, stream: true })).text()).toContain(
+      'event: response.completed',
+    );
+    expect(mock.requests.map((received) => [received.api, received.stream, received.body.previous_response_id])).toEqual([
+      ['responses', false, 'resp_1'],
+      ['responses', true, 'resp_1'],
+    ]);
+    await harness.flush();
     await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
   });
 });
