@@ -87,6 +87,45 @@ describe.each(backends())('truthful charges on $name', (backend) => {
       await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
     });
 
+    it('cache hits beyond the prompt they are part of: an anomaly, charged at most the worst case held, recorded as reported', async () => {
+      const account = await harness.createAccount('consumption_usd', { credits: '10' });
+      mock.inflatedUsage = {
+        prompt_tokens: 16,
+        completion_tokens: 5,
+        total_tokens: 21,
+        prompt_tokens_details: { cached_tokens: 40 },
+      };
+      const { headers, body } = await call(harness, account.key);
+      // As reported: 40 cache reads at gpt-4o-mini's cache rate and 5 output tokens, more than the worst case held.
+      const reported = d('7.5e-8').times(40).add(d('6e-7').times(5));
+      const reason = 'cached (40), cache-write (0) and audio (0) tokens exceed the 16 prompt tokens they are part of';
+      await harness.flush();
+      const entries = await entriesOf(harness.database.db, account.id);
+      const held = d(entries.find((entry) => entry.kind === 'hold')!.amount);
+      expect(held.lt(reported)).toBe(true);
+      expect(body.usage.tollgate.charge).toBe(held.toString());
+      expect(body.usage.tollgate.usage_anomaly).toEqual({
+        policy: 'cap',
+        reasons: [reason],
+        reported_charge: reported.toString(),
+        reported_debit: reported.toString(),
+      });
+      expect(headers.get('x-tollgate-usage-anomaly')).toBe('capped');
+      expect(
+        d(entries.find((entry) => entry.kind === 'capture')!.amount)
+          .neg()
+          .toString(),
+      ).toBe(held.toString());
+      const record = await harness.database.db
+        .selectFrom('usage_records')
+        .select(['input_uncached_tokens', 'cache_read_tokens', 'usage_anomaly', 'charge'])
+        .where('account_id', '=', account.id)
+        .executeTakeFirstOrThrow();
+      expect(record).toMatchObject({ input_uncached_tokens: 0, cache_read_tokens: 40, charge: held.toString() });
+      expect(record.usage_anomaly).toMatchObject({ policy: 'cap', reasons: [reason] });
+      await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
+    });
+
     it('usage within what the call could produce is charged in full, past the hold if need be', async () => {
       const account = await harness.createAccount('consumption_usd', { credits: '10' });
       // 5,000 prompt tokens where the estimate was a handful: more than held, not an anomaly.

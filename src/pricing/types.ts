@@ -104,6 +104,12 @@ export interface NormalizedUsage {
    * max_tokens to the answer, never to the sums.
    */
   steps?: { largestInput: number; answerOutput: number };
+  /**
+   * What the provider reported that does not add up: parts larger than the whole they are part of (cache hits
+   * beyond `prompt_tokens`). The parts are billed as reported, the whole is not trusted over them, and the
+   * call is judged anomalous (usage-anomaly.ts), so the record says so and the anomaly policy applies.
+   */
+  mismatch?: string[];
   /** True when counted locally because the provider sent no usage; an estimate never lowers a charge. */
   estimated: boolean;
   /** The provider's usage object as received, for the record. */

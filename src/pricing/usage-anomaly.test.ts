@@ -83,6 +83,19 @@ describe('findUsageAnomaly', () => {
     ).toHaveLength(1);
   });
 
+  it('names what the provider reported that does not add up, after the counts and before the limits', () => {
+    const odd = usage({ cacheRead: 150, text: 5 });
+    odd.mismatch = ['cached (150), cache-write (0) and audio (0) tokens exceed the 100 prompt tokens they are part of'];
+    expect(findUsageAnomaly(odd, NO_LIMITS)).toEqual({ reasons: odd.mismatch });
+    odd.output.text = 1000;
+    odd.input.audio = -1;
+    expect(findUsageAnomaly(odd, { ...NO_LIMITS, requestedMaxOutput: 10 })?.reasons).toEqual([
+      'a token count is not a whole number from 0 to 2^53',
+      ...odd.mismatch,
+      '1000 output tokens: far above the 10 the call asked for at most',
+    ]);
+  });
+
   it('names a count that is not a whole number from 0 to 2^53, in any field', () => {
     for (const field of ['uncached', 'cacheRead', 'cacheWrite', 'cacheWrite1h', 'audio'] as const) {
       const bad = emptyUsage();

@@ -54,6 +54,7 @@ export function findUsageAnomaly(usage: NormalizedUsage, limits: UsageLimits): U
   ];
   if (counts.some((count) => !Number.isSafeInteger(count) || count < 0))
     reasons.push('a token count is not a whole number from 0 to 2^53');
+  reasons.push(...(usage.mismatch ?? []));
   if (input > ABSOLUTE_TOKEN_LIMIT) reasons.push(`${input} input tokens: more than any model takes (${ABSOLUTE_TOKEN_LIMIT})`);
   else if (limits.contextWindow !== undefined && farAbove(stepInput, limits.contextWindow))
     reasons.push(`${stepInput} input tokens: far above the model's context window of ${limits.contextWindow}`);

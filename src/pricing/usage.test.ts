@@ -108,6 +108,52 @@ describe('usageFromOpenAI: prompt_tokens include cached_tokens; completion_token
     expect(usageFromOpenAI({ total_tokens: 5 })).toBeUndefined();
     expect(usageFromOpenAI({ prompt_tokens: -3, completion_tokens: 1.5 })).toBeUndefined();
   });
+
+  it('bills parts larger than their whole as reported, and says which do not add up (the anomaly check names it)', () => {
+    const usage = usageFromOpenAI({
+      prompt_tokens: 100,
+      completion_tokens: 10,
+      prompt_tokens_details: { cached_tokens: 90, cache_write_tokens: 8, audio_tokens: 3 },
+      completion_tokens_details: { reasoning_tokens: 7, audio_tokens: 4 },
+    })!;
+    expect(counts(usage)).toEqual({
+      input: input({ uncached: 0, cacheRead: 90, cacheWrite: 8, audio: 3 }),
+      output: output({ text: 0, reasoning: 7, audio: 4 }),
+    });
+    expect(usage.mismatch).toEqual([
+      'cached (90), cache-write (8) and audio (3) tokens exceed the 100 prompt tokens they are part of',
+      'reasoning (7) and audio (4) tokens exceed the 10 completion tokens they are part of',
+    ]);
+    // DeepSeek's hits beyond the prompt; parts that fill their whole exactly add up.
+    expect(usageFromOpenAI({ prompt_tokens: 100, completion_tokens: 5, prompt_cache_hit_tokens: 150 })!.mismatch).toEqual([
+      'cached (150), cache-write (0) and audio (0) tokens exceed the 100 prompt tokens they are part of',
+    ]);
+    const exact = usageFromOpenAI({
+      prompt_tokens: 101,
+      completion_tokens: 11,
+      prompt_tokens_details: { cached_tokens: 90, cache_write_tokens: 8, audio_tokens: 3 },
+      completion_tokens_details: { reasoning_tokens: 7, audio_tokens: 4 },
+    })!;
+    expect(exact).not.toHaveProperty('mismatch');
+    expect(counts(exact)).toEqual({
+      input: input({ uncached: 0, cacheRead: 90, cacheWrite: 8, audio: 3 }),
+      output: output({ text: 0, reasoning: 7, audio: 4 }),
+    });
+    // xAI's reasoning outside completion_tokens (total = prompt + completion + reasoning) is no mismatch, and a
+    // count the provider left out is no whole to exceed.
+    expect(
+      usageFromOpenAI({
+        prompt_tokens: 12,
+        completion_tokens: 2,
+        total_tokens: 334,
+        completion_tokens_details: { reasoning_tokens: 320 },
+      }),
+    ).not.toHaveProperty('mismatch');
+    expect(usageFromOpenAI({ completion_tokens: 2, prompt_tokens_details: { cached_tokens: 5 } })).not.toHaveProperty('mismatch');
+    expect(usageFromOpenAI({ prompt_tokens: 2, completion_tokens_details: { reasoning_tokens: 5 } })).not.toHaveProperty(
+      'mismatch',
+    );
+  });
 });
 
 describe("usageFromOpenAI: OpenAI-compatible providers' own cache-read fields, all inside prompt_tokens", () => {

@@ -80,7 +80,20 @@ export function usageFromOpenAI(raw: unknown): NormalizedUsage | undefined {
   // prompt 12 + completion 2 + reasoning 320 = total 334); OpenAI's include them (o3-mini: 7 + 87 = 94).
   const total = count(raw.total_tokens);
   const reasoningOutside = reasoning > 0 && total === (prompt ?? 0) + (completion ?? 0) + reasoning;
-  usage.output.text = nonNegative((completion ?? 0) - (reasoningOutside ? 0 : reasoning) - outputAudio);
+  const inCompletion = (reasoningOutside ? 0 : reasoning) + outputAudio;
+  usage.output.text = nonNegative((completion ?? 0) - inCompletion);
+  const mismatch: string[] = [];
+  if (prompt !== undefined && cached + cacheWrite + inputAudio > prompt) {
+    mismatch.push(
+      `cached (${cached}), cache-write (${cacheWrite}) and audio (${inputAudio}) tokens exceed the ${prompt} prompt tokens they are part of`,
+    );
+  }
+  if (completion !== undefined && inCompletion > completion) {
+    mismatch.push(
+      `reasoning (${reasoningOutside ? 0 : reasoning}) and audio (${outputAudio}) tokens exceed the ${completion} completion tokens they are part of`,
+    );
+  }
+  if (mismatch.length > 0) usage.mismatch = mismatch;
   usage.raw = raw;
   return usage;
 }

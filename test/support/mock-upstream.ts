@@ -60,7 +60,7 @@ export interface MockUpstream {
   queue(...scenarios: string[]): void;
   setDefault(scenario: string | undefined): void;
   /** The usage fields the inflated-usage scenario reports (e.g. 10^12 completion tokens). */
-  inflatedUsage: Record<string, number>;
+  inflatedUsage: Record<string, unknown>;
   /** Resolves once `aborted` reaches `count` (the client's disconnect reached the upstream). */
   waitForAborted(count: number, timeoutMs?: number): Promise<void>;
   /** Resolves once `requests` holds `count` requests. */
