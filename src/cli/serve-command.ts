@@ -5,6 +5,18 @@ import type { Logger } from '../logging/logger.js';
 import type { Gateway, Prepared } from '../main.js';
 import { configFromCommand, EXIT_PROBLEM, EXIT_USAGE } from './context.js';
 
+/** Listens on the configured address; a port in use is said so, with how to choose another. */
+async function listen(gateway: Gateway, config: Config): Promise<string> {
+  try {
+    return await gateway.app.listen({ host: config.http.host, port: config.http.port });
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'EADDRINUSE') throw error;
+    throw new Error(
+      `${config.http.host}:${config.http.port} is in use by another process (choose another with --port or TOLLGATE_PORT)`,
+    );
+  }
+}
+
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
@@ -112,10 +124,10 @@ export function registerServeCommand(program: Command): void {
         return;
       }
 
-      let gateway: Gateway;
+      let gateway: Gateway | undefined;
       try {
         gateway = await main.startGateway(config, logger);
-        const address = await gateway.app.listen({ host: config.http.host, port: config.http.port });
+        const address = await listen(gateway, config);
         printBanner({
           config,
           address,
@@ -129,11 +141,15 @@ export function registerServeCommand(program: Command): void {
         });
       } catch (error) {
         fail(error);
-        return;
+        // Started but not listening (the port taken): stop what started (the instance's heartbeat, its leases,
+        // the timers), which would otherwise keep the process alive as a gateway serving nothing.
+        await gateway?.close().catch(() => undefined);
+        process.exit(Number(process.exitCode));
       }
+      const serving = gateway;
       const stop = async (signal: string) => {
         process.stderr.write(`\n${signal}: finishing in-flight calls and closing\n`);
-        await gateway.close();
+        await serving.close();
         process.exit(0);
       };
       process.once('SIGINT', () => void stop('SIGINT'));
