@@ -426,6 +426,58 @@ describe.each(backends())('gateway failure policies on $name', (backend) => {
   });
 });
 
+describe.each(backends())('a client that leaves before any answer, on $name', (backend) => {
+  let mock: MockUpstream;
+  let harness: TestGateway;
+  beforeAll(async () => {
+    mock = await startMockUpstream();
+    harness = await startTestGateway(backend, { upstreamUrl: mock.url });
+  });
+  afterAll(async () => {
+    await harness?.close();
+    await mock?.close();
+  });
+  beforeEach(() => mock.reset());
+
+  it.each([false, true])(
+    'stream %s: stops the upstream, and is recorded as aborted by the client (client_closed), nothing charged, not an error',
+    async (stream) => {
+      const account = await harness.createAccount('consumption_usd', { credits: '1' });
+      mock.queue('hang');
+      const client = new AbortController();
+      const pending = fetch(`${harness.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${account.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 100, stream }),
+        signal: client.signal,
+      });
+      // Once the request is at the upstream (which never answers), the client goes away.
+      await mock.waitForRequests(1);
+      client.abort();
+      await expect(pending).rejects.toThrow();
+      await mock.waitForAborted(1);
+      let records: Array<Record<string, unknown>> = [];
+      await eventually(async () => {
+        await harness.flush();
+        const log = await fetch(`${harness.url}/admin/usage/records?account=${account.id}`, {
+          headers: { authorization: `Bearer ${ADMIN_KEY}` },
+        }).then((response) => response.json() as Promise<{ data: Array<Record<string, unknown>> }>);
+        records = log.data;
+        expect(records).toHaveLength(1);
+      });
+      const [record] = records;
+      expect(record).toMatchObject({ status: 'aborted', error_code: 'client_closed', stream, charge: '0' });
+      expect(await capturedTotal(harness.database.db, account.id)).toEqual(Decimal.ZERO);
+      const metrics = await fetch(`${harness.url}/metrics`).then((response) => response.text());
+      expect(metrics).toContain(
+        `tollgate_requests_total{model="gpt-4o-mini",provider="openai",status="client_closed",stream="${stream}"} 1`,
+      );
+      expect(metrics).not.toContain('status="internal_error"');
+      await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
+    },
+  );
+});
+
 interface BilledUsage {
   prompt_tokens: number;
   completion_tokens: number;

@@ -66,7 +66,7 @@ export async function runJsonCall<Answer>(
   try {
     exchanged = await codec.exchange(call, options.signal);
   } catch (error) {
-    throw await pipeline.fail(call, error);
+    throw await pipeline.fail(call, options.signal.aborted ? clientClosed(error) : error);
   }
   const report = await pipeline.settle(call, exchanged.usage);
   const rendered = codec.render(exchanged.answer, report, call);
@@ -122,7 +122,7 @@ export async function openStreamCall<Event>(
     iterator = open(call, options.signal)[Symbol.asyncIterator]();
     first = await iterator.next();
   } catch (error) {
-    throw await pipeline.fail(call, error);
+    throw await pipeline.fail(call, options.signal.aborted ? clientClosed(error) : error);
   }
   const state = { completed: false };
   return {
@@ -185,6 +185,15 @@ async function* relay<Event>(
       await pipeline.settle(call, used(), 'aborted');
     }
   }
+}
+
+/**
+ * The failure of a call whose client went away before its answer (the upstream exchange was stopped, or failed
+ * meanwhile): recorded as aborted, with nothing charged, since no usage came back to bill.
+ */
+function clientClosed(error: unknown): GatewayError {
+  const reason = error instanceof Error ? `: ${error.message}` : '';
+  return new GatewayError('client_closed', `the client closed the connection before the answer${reason}`);
 }
 
 /** Headers every call's response carries: its id, how its price was found, and who answered it. */

@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'upstream_timeout'
   | 'upstream_not_configured'
   | 'service_unavailable'
+  | 'client_closed'
   | 'internal_error';
 
 const CATALOG: Record<ErrorCode, { status: number; type: string }> = {
@@ -45,6 +46,8 @@ const CATALOG: Record<ErrorCode, { status: number; type: string }> = {
   upstream_timeout: { status: 504, type: 'upstream_error' },
   upstream_not_configured: { status: 502, type: 'upstream_error' },
   service_unavailable: { status: 503, type: 'server_error' },
+  // The client went away before the answer (nobody reads it; 499 as proxies log it): not the gateway's fault.
+  client_closed: { status: 499, type: 'client_closed' },
   internal_error: { status: 500, type: 'server_error' },
 };
 

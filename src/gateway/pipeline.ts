@@ -260,7 +260,9 @@ export class CallPipeline {
         logger.error({ err: limitError, requestId: call.requestId }, 'could not release the call on its limits'),
       );
     metrics.observeFailure(call, mapped);
-    recorder.record(call, { status: 'error', errorCode: mapped.code, latencyMs: performance.now() - call.startedAt });
+    // A client that left before any answer: an aborted call (nothing charged), not an error of the gateway or the upstream.
+    const status = mapped.code === 'client_closed' ? 'aborted' : 'error';
+    recorder.record(call, { status, errorCode: mapped.code, latencyMs: performance.now() - call.startedAt });
     mapped.requestId = call.requestId;
     return mapped;
   }
