@@ -66,6 +66,23 @@ beforeAll(() =>
         },
       ])
       .execute();
+    // A team account of acme's, with no credits, markup or job price of its own (created as --parent acme).
+    await database.db
+      .insertInto('accounts')
+      .values({
+        id: 'acct_3',
+        name: 'acme-research',
+        budget_mode: 'consumption_usd',
+        balance: '0',
+        available: '0',
+        job_price: null,
+        markup_percent: null,
+        markup_fixed_fee: null,
+        status: 'active',
+        overdraft_limit: '0',
+        parent_id: 'acct_1',
+      })
+      .execute();
   }),
 );
 
@@ -118,11 +135,32 @@ describe('tollgate cost', () => {
     });
     expect(result.breakdown.providerCost).toBe('0.00725');
     expect(result.breakdown.markup).toEqual({ percent: '20', fixedFee: '0.001', amount: '0.00245', rule: 'account:acct_1' });
-    expect(result.debit).toEqual({ amount: '0.0097', unit: 'usd' });
+    expect(result.debit).toEqual({ amount: '0.0097', unit: 'usd', account: { id: 'acct_1', name: 'acme' } });
     const tokens = JSON.parse(
       (await run('gpt-4o', '--input', '1000', '--output', '500', '--account', 'acct_2', '--json')).stdout,
     );
-    expect(tokens.debit).toEqual({ amount: '1500', unit: 'tokens' });
+    expect(tokens.debit).toEqual({ amount: '1500', unit: 'tokens', account: { id: 'acct_2', name: 'tokens-co' } });
+  });
+
+  it("prices a team account's call as the gateway bills it: its wallet's markup, debited from the wallet", async () => {
+    const args = ['gpt-4o', '--input', '1000', '--output', '500', '--cached', '200', '--account', 'acme-research'];
+    const result = JSON.parse((await run(...args, '--json')).stdout);
+    // Not the provider rule's 10%: acme's own 20% + 0.001, as on acme's own key.
+    expect(result.breakdown.markup).toEqual({ percent: '20', fixedFee: '0.001', amount: '0.00245', rule: 'account:acct_3' });
+    expect(result.breakdown.charge).toBe('0.0097');
+    expect(result.account).toEqual({
+      id: 'acct_3',
+      name: 'acme-research',
+      budgetMode: 'consumption_usd',
+      wallet: { id: 'acct_1', name: 'acme' },
+      markupFrom: { id: 'acct_1', name: 'acme' },
+    });
+    expect(result.debit).toEqual({ amount: '0.0097', unit: 'usd', account: { id: 'acct_1', name: 'acme' } });
+    const { stdout, code } = await run(...args);
+    expect(code).toBe(0);
+    expect(stdout).toContain("markup         0.00245 (20% + 0.001 per call, account:acct_3, acme's (its wallet))");
+    expect(stdout).toContain('debit          0.0097 usd from acme (consumption_usd, the wallet of team account acme-research)');
+    expect(stdout).not.toContain('from acme-research');
   });
 
   it.each([

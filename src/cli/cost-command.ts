@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import type { Database } from '../db/database.js';
-import type { AccountRow } from '../db/schema.js';
-import { Decimal } from '../money/decimal.js';
+import type { BillingTerms } from '../ledger/accounts.js';
 import type { Debit } from '../pricing/budget.js';
 import type { CostBreakdown, NormalizedUsage, Resolution } from '../pricing/types.js';
 import { usageFromTotals } from '../pricing/usage.js';
@@ -53,8 +52,8 @@ export function registerCostCommand(program: Command): void {
           import('../pricing/cost.js'),
           import('../pricing/markup.js'),
         ]);
-        const account = options.account ? await findAccount(database, options.account) : undefined;
-        if (options.account && !account) {
+        const terms = options.account ? await termsOf(database, options.account) : undefined;
+        if (options.account && !terms) {
           // Not found, as `accounts grant nosuch` is: exit 1 (the command line itself was fine).
           process.stderr.write(`error: no account with id or name ${JSON.stringify(options.account)}\n`);
           return EXIT_PROBLEM;
@@ -70,25 +69,17 @@ export function registerCostCommand(program: Command): void {
           return EXIT_PROBLEM;
         }
         const rules = await MarkupRules.load(database, config);
+        // As the gateway bills the account: its wallet's mode, its own markup and job price, else its wallet's.
         const rule = rules.find({
-          accountId: account?.id ?? '',
-          accountMarkup: account && {
-            percent: account.markup_percent === null ? undefined : Decimal.parse(account.markup_percent),
-            fixedFee: account.markup_fixed_fee === null ? undefined : Decimal.parse(account.markup_fixed_fee),
-          },
+          accountId: terms?.account.id ?? '',
+          accountMarkup: terms?.markup,
           modelId: resolution.modelId,
           providerId: resolution.providerId,
         });
         const breakdown = applyMarkup(priceUsage(usage, resolution.price), rule);
-        const debit = account
-          ? debitFor(account.budget_mode, {
-              breakdown,
-              usage,
-              jobPrice: account.job_price === null ? undefined : Decimal.parse(account.job_price),
-            })
-          : undefined;
-        if (options.json) printJson(report(resolution, usage, breakdown, account, debit, at ?? new Date()));
-        else process.stdout.write(`${humanReport(resolution, breakdown, account, debit)}\n`);
+        const debit = terms ? debitFor(terms.wallet.mode, { breakdown, usage, jobPrice: terms.jobPrice }) : undefined;
+        if (options.json) printJson(report(resolution, usage, breakdown, terms, debit, at ?? new Date()));
+        else process.stdout.write(`${humanReport(resolution, breakdown, terms, debit)}\n`);
         if (resolution.source === 'default') {
           // No price anywhere (catalog or fallback file): the figures are the default price's stand-in, so the
           // answer is "not found", however useful the estimate.
@@ -130,20 +121,25 @@ export function usageFromOptions(options: CostOptions): NormalizedUsage {
   return usageFromTotals({ input, output, cached, cacheWrite, reasoning });
 }
 
-async function findAccount(database: Database, idOrName: string): Promise<AccountRow | undefined> {
-  return database.db
-    .selectFrom('accounts')
-    .selectAll()
-    .where((where) => where.or([where('id', '=', idOrName), where('name', '=', idOrName)]))
-    .orderBy('id')
-    .executeTakeFirst();
+/** The account's billing terms (src/ledger/accounts.ts), or undefined when there is no such account. */
+async function termsOf(database: Database, idOrName: string): Promise<BillingTerms | undefined> {
+  const [{ billingTerms }, { AccountNotFoundError }] = await Promise.all([
+    import('../ledger/accounts.js'),
+    import('../ledger/errors.js'),
+  ]);
+  try {
+    return await billingTerms(database.db, idOrName);
+  } catch (error) {
+    if (error instanceof AccountNotFoundError) return undefined;
+    throw error;
+  }
 }
 
 function report(
   resolution: Resolution,
   usage: NormalizedUsage,
   breakdown: CostBreakdown,
-  account: AccountRow | undefined,
+  terms: BillingTerms | undefined,
   debit: Debit | undefined,
   at: Date,
 ) {
@@ -162,15 +158,24 @@ function report(
     },
     usage: counts,
     breakdown,
-    account: account ? { id: account.id, name: account.name, budgetMode: account.budget_mode } : null,
-    debit: debit ?? null,
+    // A team account's calls are paid by its wallet, in the wallet's mode: `debit.account` names it.
+    account: terms
+      ? {
+          id: terms.account.id,
+          name: terms.account.name,
+          budgetMode: terms.wallet.mode,
+          wallet: { id: terms.wallet.id, name: terms.wallet.name },
+          markupFrom: terms.markupFrom ? { id: terms.markupFrom.id, name: terms.markupFrom.name } : null,
+        }
+      : null,
+    debit: debit && terms ? { ...debit, account: { id: terms.wallet.id, name: terms.wallet.name } } : null,
   };
 }
 
 function humanReport(
   resolution: Resolution,
   breakdown: CostBreakdown,
-  account: AccountRow | undefined,
+  terms: BillingTerms | undefined,
   debit: Debit | undefined,
 ) {
   const version = resolution.price.version === undefined ? resolution.price.source : `price version ${resolution.price.version}`;
@@ -194,12 +199,19 @@ function humanReport(
     `provider cost  ${breakdown.providerCost.toString()}`,
   ];
   const markup = breakdown.markup;
-  if (markup)
+  if (markup) {
+    const inherited =
+      terms && terms.markupFrom && terms.markupFrom.id !== terms.account.id ? `, ${terms.markupFrom.name}'s (its wallet)` : '';
     lines.push(
-      `markup         ${markup.amount.toString()} (${markup.percent.toString()}% + ${markup.fixedFee.toString()} per call, ${markup.rule})`,
+      `markup         ${markup.amount.toString()} (${markup.percent.toString()}% + ${markup.fixedFee.toString()} per call, ${markup.rule}${inherited})`,
     );
+  }
   lines.push(`charge         ${breakdown.charge.toString()} USD`);
-  if (account && debit)
-    lines.push(`debit          ${debit.amount.toString()} ${debit.unit} from ${account.name} (${account.budget_mode})`);
+  if (terms && debit) {
+    const { account, wallet } = terms;
+    lines.push(
+      `debit          ${debit.amount.toString()} ${debit.unit} from ${wallet.name} (${wallet.mode}${wallet.id === account.id ? '' : `, the wallet of team account ${account.name}`})`,
+    );
+  }
   return lines.join('\n');
 }

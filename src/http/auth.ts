@@ -4,7 +4,7 @@ import type { Db } from '../db/database.js';
 import type { Caller } from '../gateway/pipeline.js';
 import { authenticateKey } from '../ledger/api-keys.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { accountChain } from '../ledger/limits.js';
+import { billingTerms } from '../ledger/accounts.js';
 import { GatewayError } from '../gateway/errors.js';
 
 const ACCOUNT_CACHE_MS = 5_000;
@@ -55,28 +55,21 @@ export class Authenticator {
     const keyControls = { keyId: key.keyId, allowedModels: key.allowedModels, ...(endUser ? { endUser } : {}) };
     const cached = this.accounts.get(key.accountId);
     if (cached && cached.expires > Date.now()) return { ...cached.caller, ...keyControls };
-    const account = await this.ledger.getAccount(key.accountId);
+    const terms = await billingTerms(this.db, key.accountId);
+    const { account, chain, wallet } = terms;
     if (account.status !== 'active') throw new GatewayError('account_suspended', 'the account is suspended');
     // A team's account draws on its wallet (the root of its chain): every level must be active.
-    const chain = await accountChain(this.db, account.id);
-    const wallet = chain.length > 1 ? await this.ledger.getAccount(chain[chain.length - 1]!) : account;
-    for (const level of chain.slice(1)) {
-      const parent = level === wallet.id ? wallet : await this.ledger.getAccount(level);
+    for (const parent of chain.slice(1)) {
       if (parent.status !== 'active')
         throw new GatewayError('account_suspended', `the account's team ${parent.name} is suspended`);
     }
     const caller: Omit<Caller, 'keyId' | 'allowedModels' | 'endUser'> = {
       accountId: account.id,
-      ...(chain.length > 1 ? { chain } : {}),
+      ...(chain.length > 1 ? { chain: chain.map((level) => level.id) } : {}),
       mode: wallet.mode,
-      jobPrice: account.jobPrice ?? wallet.jobPrice ?? undefined,
-      markup:
-        account.markupPercent || account.markupFixedFee
-          ? {
-              ...(account.markupPercent ? { percent: account.markupPercent } : {}),
-              ...(account.markupFixedFee ? { fixedFee: account.markupFixedFee } : {}),
-            }
-          : undefined,
+      // Its own job price and markup, else its wallet's (src/ledger/accounts.ts, billingTerms).
+      jobPrice: terms.jobPrice,
+      markup: terms.markup,
     };
     this.accounts.set(key.accountId, { caller, expires: Date.now() + ACCOUNT_CACHE_MS });
     return { ...caller, ...keyControls };

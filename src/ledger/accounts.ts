@@ -130,3 +130,82 @@ export async function findAccountRow(
   if (!row) throw new AccountNotFoundError(idOrName);
   return row;
 }
+
+/** A markup of an account's own: the row's percent and fixed fee (a part left unset is zero). */
+export interface AccountMarkup {
+  percent?: Decimal;
+  fixedFee?: Decimal;
+}
+
+/**
+ * What a call on an account is billed under, from the account and the root of its chain (its wallet):
+ * - the wallet pays: its budget mode and unit, its balance;
+ * - the job price is the account's own, else the wallet's;
+ * - the markup is the account's own, else the wallet's. An account's own markup is either part of
+ *   `accounts.markup_percent` / `markup_fixed_fee` set (not null; "0" is a markup of zero, set), or a
+ *   `markup_rules` row of scope `account` for it. Below that, model, provider and global rules apply as usual.
+ */
+export interface BillingTerms {
+  account: Account;
+  /** The account first, its parents after, the wallet last (one element: the account is its own wallet). */
+  chain: Account[];
+  wallet: Account;
+  jobPrice: Decimal | undefined;
+  /**
+   * The markup to apply as the account's own (the wallet's, for a team account without one); undefined: no
+   * markup of the account's row, so the markup rules decide (the account's own `markup_rules` row first).
+   */
+  markup: AccountMarkup | undefined;
+  /**
+   * For a team account, the level whose markup applies (the account, or its wallet); undefined when neither has
+   * one, and for an account without a row markup that is its own wallet (its rules decide).
+   */
+  markupFrom: Account | undefined;
+}
+
+/** @throws AccountNotFoundError */
+export async function billingTerms(db: Kysely<Schema>, idOrName: string): Promise<BillingTerms> {
+  const account = accountFromRow(await findAccountRow(db, idOrName));
+  const chain = [account];
+  for (let level = account; level.parentId !== null && !chain.some((known) => known.id === level.parentId);) {
+    const parent = await db.selectFrom('accounts').selectAll().where('id', '=', level.parentId).executeTakeFirst();
+    if (!parent) break;
+    level = accountFromRow(parent);
+    chain.push(level);
+  }
+  const wallet = chain[chain.length - 1]!;
+  const terms = { account, chain, wallet, jobPrice: account.jobPrice ?? wallet.jobPrice ?? undefined };
+  const own = rowMarkup(account);
+  if (own || wallet === account) return { ...terms, markup: own, markupFrom: own ? account : undefined };
+  // A team account without a row markup: its own markup rule, if it has one, still comes before the wallet's.
+  const rules = await db
+    .selectFrom('markup_rules')
+    .select(['target', 'percent', 'fixed_fee'])
+    .where('scope', '=', 'account')
+    .where('target', 'in', [account.id, wallet.id])
+    .execute();
+  if (rules.some((rule) => rule.target === account.id)) return { ...terms, markup: undefined, markupFrom: account };
+  const walletRow = rowMarkup(wallet);
+  if (walletRow) return { ...terms, markup: walletRow, markupFrom: wallet };
+  const walletRule = rules.find((rule) => rule.target === wallet.id);
+  if (walletRule) {
+    return {
+      ...terms,
+      markup: {
+        percent: walletRule.percent === null ? Decimal.ZERO : fromNumeric(walletRule.percent),
+        fixedFee: walletRule.fixed_fee === null ? Decimal.ZERO : fromNumeric(walletRule.fixed_fee),
+      },
+      markupFrom: wallet,
+    };
+  }
+  return { ...terms, markup: undefined, markupFrom: undefined };
+}
+
+/** The row's own markup, or undefined when neither part is set. */
+function rowMarkup(account: Account): AccountMarkup | undefined {
+  if (account.markupPercent === null && account.markupFixedFee === null) return undefined;
+  return {
+    ...(account.markupPercent !== null ? { percent: account.markupPercent } : {}),
+    ...(account.markupFixedFee !== null ? { fixedFee: account.markupFixedFee } : {}),
+  };
+}
