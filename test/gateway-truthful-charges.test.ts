@@ -168,6 +168,8 @@ describe.each(backends())('truthful charges on $name', (backend) => {
       expect((await harness.gateway.ledger.getAccount(account.id)).balance.toString()).toBe('0');
       const metrics = await fetch(`${harness.url}/metrics`).then((response) => response.text());
       expect(metrics).toMatch(/tollgate_shortfall_calls_total\{unit="usd"\} 1/);
+      // The call was told its shortfall: no capture settled for less than the call reported.
+      expect(metrics).toMatch(/tollgate_capture_discrepancies_total 0\n/);
       await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
     });
   });

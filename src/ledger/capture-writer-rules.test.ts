@@ -519,10 +519,18 @@ describe.each(backends())('capture writer rules on $name', (backend) => {
     await ledger.hold({ accountId, requestId: leaseId, amount: d('0.5') });
     const { logger, logged } = recordingLogger();
     const writer = new CaptureWriter(database.db, { lingerMs: 0, logger });
+    // A lease released meanwhile, its capture's outcome awaited and reported to the call (a charge past its lease).
+    counter += 1;
+    const released = `lease_writer_${counter}`;
+    await ledger.hold({ accountId, requestId: released, amount: d('0.1') });
+    await ledger.release(released, 'released after a silence');
     const paid = await writer.submit({ requestId: 'req_writer_paid', leaseId, amount: d('0.5') }).written;
     const short = await writer.submit({ requestId: own, amount: d('5') }).written;
     expect([paid.captured.toString(), paid.shortfall.toString()]).toEqual(['0.5', '0']);
     expect(short.shortfall.isPositive()).toBe(true);
+    const told = await writer.submit({ requestId: 'req_writer_told', leaseId: released, amount: d('9') }, { reported: true })
+      .written;
+    expect(told.shortfall.isPositive()).toBe(true);
     expect(writer.stats).toEqual({ lost: 0, discrepancies: 0 });
     expect(logged()).toEqual([]);
   });

@@ -77,7 +77,14 @@ export class CaptureWriter {
    */
   submit(
     capture: CaptureInput,
-    options: { urgent?: boolean } = {},
+    options: {
+      urgent?: boolean;
+      /**
+       * The caller waits for the ledger's outcome and reports it to the call (a charge past its lease): a
+       * shortfall is then what the call was told, not a discrepancy.
+       */
+      reported?: boolean;
+    } = {},
   ): { written: Promise<CaptureOutcome>; durable: Promise<void> } {
     // Serialised and encoded once, for the journal and the batch. It waits for its batch as UTF-8 bytes, outside
     // the JavaScript heap: queued as objects, or even as a string, the captures of a batch's linger were what
@@ -94,10 +101,11 @@ export class CaptureWriter {
       record,
       requestId: capture.requestId,
       ...(capture.leaseId ? { leaseId: capture.leaseId } : {}),
+      ...(options.reported ? { reported: true } : {}),
       mark,
     };
     // Not journaled, nothing else keeps it if the process dies: it goes at once, and the call waits for it.
-    const written = this.queue.submit(queued, unjournaled ? { urgent: true } : options);
+    const written = this.queue.submit(queued, unjournaled || options.urgent ? { urgent: true } : {});
     // A failed sync (fsync mode; the journal logs it) leaves the line's durability unknown: the answer then waits
     // for the database too. In write mode the line is durable once appended: nothing to wait for or catch.
     const journal = this.options.journal;
@@ -147,7 +155,7 @@ export class CaptureWriter {
     const { requestId, leaseId, mark } = entry;
     if ('value' in result) {
       if (mark) this.options.journal!.written(mark);
-      if (result.value.shortfall.isPositive() && leaseId) {
+      if (result.value.shortfall.isPositive() && leaseId && !entry.reported) {
         // The call was told its lease paid in full; the lease was gone (released after a silence) and the
         // account could not cover it. Counted and logged so the operator can see every such case.
         this.counters.discrepancies += 1;
@@ -190,6 +198,8 @@ interface Pending {
   record: Buffer;
   requestId: string;
   leaseId?: string;
+  /** The call waits for this capture's outcome and reports it (`submit`'s `reported`). */
+  reported?: true;
   mark: JournalMark | undefined;
 }
 

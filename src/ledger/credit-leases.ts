@@ -242,7 +242,8 @@ export class CreditLeases implements CallReservations {
     lease.drawn = Decimal.max(lease.drawn, Decimal.min(lease.amount, lease.drawn.add(input.amount)));
     let durable: Promise<void> = Promise.resolve();
     const written = this.serially(state, () => {
-      const submitted = this.writer.submit(capture, { urgent: true });
+      // The call waits for the ledger's outcome and reports its shortfall, if any: no discrepancy.
+      const submitted = this.writer.submit(capture, { urgent: true, reported: true });
       durable = submitted.durable;
       return submitted.written;
     });
