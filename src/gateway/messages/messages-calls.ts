@@ -107,7 +107,8 @@ function messageId(call: PreparedCall): string {
   return `msg_${call.requestId.replace(/^req_/, '')}`;
 }
 
-function contentText(body: Record<string, unknown>): string {
+/** The text a Message generated (text, thinking, tool inputs as JSON), for a local count when it reports no usage. */
+export function contentText(body: Record<string, unknown>): string {
   let text = '';
   for (const block of Array.isArray(body.content) ? body.content : []) {
     if (!isRecord(block)) continue;

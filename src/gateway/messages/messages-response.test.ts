@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ChatCompletion } from '../../providers/types.js';
 import { GatewayError } from '../errors.js';
+import { contentText } from './messages-calls.js';
 import { anthropicErrorBody } from './messages-errors.js';
 import { messageFromChat, parseArguments, stopReason } from './messages-response.js';
 
@@ -98,5 +99,29 @@ describe("the gateway's errors in Anthropic's shape", () => {
       type: 'error',
       error: { type: 'api_error', message: 'failed', code: 'upstream_error', param: null },
     });
+  });
+});
+
+describe('the text a Message generated (counted when it reports no usage)', () => {
+  const anthropic = (name: string) =>
+    JSON.parse(readFileSync(new URL(`../../../fixtures/provider-responses/anthropic/${name}`, import.meta.url), 'utf8')) as {
+      content: Array<Record<string, unknown>>;
+    };
+
+  it("thinking and text of the recorded thinking answer; text and the tool's input as JSON of the recorded tool call", () => {
+    const thinking = anthropic('anthropic-thinking.json');
+    expect(contentText(thinking)).toBe('925 divided by 5 = 185925 ÷ 5 = 185');
+    const tool = anthropic('anthropic-tool-no-args.json');
+    const [text, call] = tool.content as [{ text: string }, Record<string, unknown>];
+    expect(contentText(tool)).toBe(`${text.text}{}`);
+    expect(contentText({ content: [{ ...call, input: { location: 'Paris' } }] })).toBe('{"location":"Paris"}');
+    const { input: _input, ...inputless } = call;
+    expect(contentText({ content: [inputless] })).toBe('{}');
+  });
+
+  it('what is not a block, or not text, adds nothing', () => {
+    expect(contentText({ content: ['text', null, { type: 'text', text: 5 }, { type: 'image', source: {} }] })).toBe('');
+    expect(contentText({ content: 'text' })).toBe('');
+    expect(contentText({})).toBe('');
   });
 });

@@ -103,7 +103,7 @@ function responseId(call: PreparedCall): string {
 }
 
 /** The text a Responses object generated (messages, reasoning summaries, tool arguments), for a local count. */
-function outputText(body: Record<string, unknown>): string {
+export function outputText(body: Record<string, unknown>): string {
   let text = '';
   for (const item of Array.isArray(body.output) ? body.output : []) {
     if (!isRecord(item)) continue;

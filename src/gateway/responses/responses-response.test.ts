@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { fromAnthropicResponse } from '../../providers/anthropic/anthropic-response.js';
 import type { ChatCompletion } from '../../providers/types.js';
+import { outputText } from './responses-calls.js';
 import { parseResponsesRequest } from './responses-request.js';
 import {
   functionCallItem,
@@ -165,5 +166,35 @@ describe('a chat completion as a Responses object', () => {
     expect(messageItem('Hi', 'completed').id).toMatch(ITEM_ID('msg'));
     expect(reasoningItem('hmm', 'completed').id).toMatch(ITEM_ID('rs'));
     expect(functionCallItem('call_1', 'ping', '{}', 'completed').id).toMatch(ITEM_ID('fc'));
+  });
+});
+
+describe('the text a Responses object generated (counted when it reports no usage)', () => {
+  const openai = (name: string) => JSON.parse(fixture(`openai/${name}`)) as Record<string, unknown>;
+
+  it("the recorded answers: a message's text, a function call's arguments", () => {
+    expect(outputText(openai('openai-responses-basic.json'))).toBe('Ahoy! How can I help you today?');
+    expect(outputText(openai('openai-responses-function-call.json'))).toBe('{"location":"San Francisco, CA"}');
+  });
+
+  it("reasoning summaries: Anthropic's recorded thinking answer as a Responses object, its summary then its text", () => {
+    const { body } = fromAnthropicResponse(JSON.parse(fixture('anthropic/anthropic-thinking.json')));
+    const response = responseFromChat(body, parseResponsesRequest({ model: 'm', input: 'Hi' }), 'resp_1');
+    expect(outputText(response)).toBe('925 divided by 5 = 185925 ÷ 5 = 185');
+  });
+
+  it('what is not an item or a part with text adds nothing', () => {
+    expect(
+      outputText({
+        output: [
+          'item',
+          { type: 'function_call', arguments: { a: 1 } },
+          { type: 'message', content: 'text', summary: 'text' },
+          { type: 'message', content: ['text', { type: 'output_text', text: 5 }] },
+        ],
+      }),
+    ).toBe('');
+    expect(outputText({ output: 'text' })).toBe('');
+    expect(outputText({})).toBe('');
   });
 });
