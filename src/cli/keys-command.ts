@@ -39,11 +39,13 @@ export function registerKeysCommand(program: Command): void {
 
   keys
     .command('revoke <prefix>')
-    .description('revoke the key with this prefix (other instances stop accepting it within 10 seconds)')
+    .description('revoke the key with this prefix (every running gateway refuses it from its next call)')
     .option('--json', 'print the result as JSON')
     .action(async (prefix: string, options: { json?: boolean }, command: Command) => {
       await withContext(command, async ({ database }) => {
         const revoked = await revokeApiKey(database.db, prefix);
+        // Running gateways cache authenticated keys: the notification makes each forget them at once.
+        if (revoked) await announce(database);
         if (options.json) printJson({ prefix, revoked });
         else if (revoked) process.stdout.write(`key ${prefix} revoked\n`);
         else process.stderr.write(`error: no live key with prefix ${prefix}\n`);

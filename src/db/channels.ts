@@ -6,5 +6,9 @@
 /** A price changed (admin PUT, sync, reload): every instance reloads its catalog snapshot and markups. */
 export const PRICES_CHANGED_CHANNEL = 'tollgate_prices_changed';
 
-/** An admin changed an account: every instance drops its cached account settings and retires its leases. */
+/**
+ * An admin changed an account, a key (revoked, its expiry or models changed) or a limit, through the admin routes
+ * or the CLI: every instance drops its cached account settings, authenticated keys and limits, and retires its
+ * leases, so the change applies at its next call.
+ */
 export const ACCOUNTS_CHANGED_CHANNEL = 'tollgate_accounts_changed';

@@ -317,7 +317,7 @@ export function registerAccountAdminRoutes(
         schema: {
           tags,
           summary:
-            "Change a key's label, allowed models or expiry (null clears one); every instance applies it within 10 seconds",
+            "Change a key's label, allowed models or expiry (null clears one); every instance applies it from its next call (NOTIFY)",
           params: { type: 'object', required: ['prefix'], properties: { prefix: { type: 'string', minLength: 1 } } },
           body: { type: 'object', minProperties: 1, additionalProperties: false, properties: keyControlsProperties },
           response: { 200: keyJsonSchema, ...errorResponses },
@@ -360,7 +360,7 @@ export function registerAccountAdminRoutes(
       {
         schema: {
           tags,
-          summary: 'Revoke a key by its prefix (takes effect on every instance within 10 seconds)',
+          summary: 'Revoke a key by its prefix (every instance refuses it from its next call: NOTIFY)',
           params: { type: 'object', required: ['prefix'], properties: { prefix: { type: 'string', minLength: 1 } } },
           response: {
             200: { type: 'object', properties: { prefix: { type: 'string' }, revoked: { type: 'boolean' } } },

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Db } from '../db/database.js';
 import type { Caller } from '../gateway/pipeline.js';
-import { authenticateKey } from '../ledger/api-keys.js';
+import { authenticateKey, forgetAuthentications } from '../ledger/api-keys.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { billingTerms } from '../ledger/accounts.js';
 import { GatewayError } from '../gateway/errors.js';
@@ -15,8 +15,10 @@ export type KeyIdentity =
 
 /**
  * Turns an `Authorization: Bearer <key>` header into the caller. Keys are looked up by hash (the table
- * never holds a key); the account's billing settings are cached for a few seconds, while the status that
- * matters for money (suspended) is enforced again by the hold's conditional write.
+ * never holds a key) and cached for 10 s (AUTHENTICATION_CACHE_TTL_MS); the account's billing settings for 5 s.
+ * Both are dropped on every instance as soon as an admin change is announced (ACCOUNTS_CHANGED_CHANNEL: see
+ * `invalidate`); the lifetimes are backstops. The status that matters for money (suspended) is enforced again by
+ * the hold's conditional write.
  */
 export class Authenticator {
   private readonly accounts = new Map<string, { caller: Omit<Caller, 'keyId' | 'allowedModels' | 'endUser'>; expires: number }>();
@@ -75,10 +77,17 @@ export class Authenticator {
     return { ...caller, ...keyControls };
   }
 
-  /** Forgets cached account settings (after an admin changes them). */
+  /**
+   * Forgets cached account settings (after an admin changes them); without an account, every account's and
+   * every authenticated key's too (after an account, key or limit changed anywhere: ACCOUNTS_CHANGED_CHANNEL),
+   * so a revoked key is refused, and a key's new expiry or models apply, at its next call.
+   */
   invalidate(accountId?: string): void {
     if (accountId) this.accounts.delete(accountId);
-    else this.accounts.clear();
+    else {
+      this.accounts.clear();
+      forgetAuthentications(this.db);
+    }
   }
 
   /** The configured admin key, or an admin-scope key from the database. @throws GatewayError when neither. */

@@ -46,8 +46,11 @@ export interface ApiKeyListing {
 
 export const KEY_PREFIX_LENGTH = 12;
 /**
- * How long an authentication stays cached in this process. A revoke made in this process clears the cache at
- * once; a revoke made by another instance takes effect here within this many milliseconds.
+ * How long an authentication stays cached in this process: a key's identity, allowed models and expiry, read
+ * once per this many milliseconds rather than on every call. A revoke or update in this process clears the cache
+ * at once; one made elsewhere (another instance, the CLI) is announced on ACCOUNTS_CHANGED_CHANNEL and clears it
+ * on every instance when the notification arrives (`forgetAuthentications`): this lifetime is only the backstop
+ * for a notification lost with its connection (a lost connection refreshes everything when it is back anyway).
  */
 export const AUTHENTICATION_CACHE_TTL_MS = 10_000;
 /** `last_used_at` is written at most once a minute per key, after the call, so it never slows the call path. */
@@ -132,6 +135,15 @@ function cacheFor(db: Kysely<Schema>): KeyCaches {
   return cache;
 }
 
+/**
+ * Forgets every key authenticated on this database handle, so the next call of each reads its key again (a
+ * revoked key is refused, a changed expiry or allow-list applies). The hashes found unknown stay unknown: a key
+ * is never un-revoked, and a new key clears its own hash where it is created.
+ */
+export function forgetAuthentications(db: Kysely<Schema>): void {
+  caches.get(db)?.known.clear();
+}
+
 /** The key's identity, or undefined for an unknown or revoked key. Never throws on bad input. */
 export async function authenticateKey(db: Kysely<Schema>, presented: string): Promise<AuthenticatedKey | undefined> {
   if (!presented.startsWith('tg_') || presented.length > 200) return undefined;
@@ -182,7 +194,10 @@ function touchLastUsed(db: Kysely<Schema>, keyId: string, now: number): void {
     .catch(() => undefined);
 }
 
-/** Revokes the key with this prefix; false when no live key has it. Clears this process's cache at once. */
+/**
+ * Revokes the key with this prefix; false when no live key has it. Clears this process's cache at once; the
+ * caller announces it to the other instances (ACCOUNTS_CHANGED_CHANNEL), as the admin route and the CLI do.
+ */
 export async function revokeApiKey(db: Kysely<Schema>, prefix: string): Promise<boolean> {
   const result = await db
     .updateTable('api_keys')
@@ -239,7 +254,7 @@ export interface KeyChanges {
 
 /**
  * Changes a live key's label, allowed models or expiry; false when no live key has the prefix. Clears this
- * process's cache at once (other instances within the authentication cache's lifetime).
+ * process's cache at once; the caller announces it to the other instances (ACCOUNTS_CHANGED_CHANNEL).
  */
 export async function updateApiKey(db: Kysely<Schema>, prefix: string, changes: KeyChanges): Promise<boolean> {
   checkKeyControls(changes);
