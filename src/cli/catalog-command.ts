@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FORMAT_NAMES, type FormatName } from '../catalog/importers/types.js';
+import { PRICES_CHANGED_CHANNEL } from '../db/channels.js';
+import type { Database } from '../db/database.js';
 import { EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, printJson, readTime, withContext } from './context.js';
 import { formatCoverage, formatPrice, formatSeedReport, priceJson } from './catalog-output.js';
 
@@ -45,6 +47,7 @@ export function registerCatalogCommands(program: Command): void {
       if (!models) return;
       await withContext(command, async ({ database }) => {
         const result = await registerModels(database.db, models);
+        if (result.inserted > 0) await announcePriceChange(database, 'models-import');
         if (options.json) printJson({ file, ...result });
         else process.stdout.write(`${file}: ${result.inserted} models registered, ${result.unchanged} already in the catalog\n`);
       });
@@ -80,6 +83,7 @@ export function registerCatalogCommands(program: Command): void {
             ...(bar ? { onProgress: bar.update } : {}),
           });
           bar?.stop();
+          if (report.written.models > 0 || report.written.versions > 0) await announcePriceChange(database, 'seed');
           if (options.json) printJson(report);
           else process.stdout.write(formatSeedReport(report));
           return report.sources.some((source) => source.errors.length > 0 || source.heldBack > 0) ? EXIT_PROBLEM : EXIT_OK;
@@ -177,6 +181,24 @@ export function registerCatalogCommands(program: Command): void {
         return EXIT_OK;
       });
     });
+}
+
+/**
+ * Tells every running gateway on the database that the catalog changed, on the channel the admin routes and the
+ * sync announce on: each reloads its snapshot at once instead of charging the replaced version until its TTL.
+ * On PostgreSQL the NOTIFY reaches every listener; on PGlite beside a `serve`, this command's connection is the
+ * server's socket and the NOTIFY reaches the server's own listener. The change is committed before this runs:
+ * when the NOTIFY fails the command still succeeds, and says how the gateways will learn of it.
+ */
+async function announcePriceChange(database: Database, what: string): Promise<void> {
+  try {
+    await database.notify(PRICES_CHANGED_CHANNEL, what);
+  } catch (error) {
+    process.stderr.write(
+      `warning: the catalog change is written, but running gateways could not be told (${error instanceof Error ? error.message : String(error)}); ` +
+        'they load it within TOLLGATE_PRICING_TTL_SECONDS, or at once with POST /admin/pricing/reload\n',
+    );
+  }
 }
 
 /** Runs `read`; a UsageError or a file/format problem prints one line and sets exit code 2. */
