@@ -195,4 +195,31 @@ describe('PricingCatalog without a database', () => {
     expect(catalog.resolve(undefined as unknown as string)).toBeUndefined();
     expect(catalog.resolve('gpt-4o')!.source).toBe('json');
   });
+
+  it('prices a model whose steps already ran at the default price even when unpriced models are rejected', async () => {
+    const log = capturedLogger();
+    const seen: string[] = [];
+    const catalog = await PricingCatalog.create({
+      database: undefined,
+      config: config({ TOLLGATE_FALLBACK_PRICING_FILE: FALLBACK_FILE, TOLLGATE_UNPRICED_MODELS: 'reject' }),
+      logger: log.logger,
+      onLookup: (source, match) => seen.push(`${source}/${match}`),
+    });
+    // An advisor the catalog does not price: the call ran and the provider bills its steps, so it is priced at the
+    // default ($1 / $2 per 1M), its source and match saying so, and the warning is logged.
+    const ran = catalog.resolveRan('claude-fable-5', new Date('2026-08-21T12:00:00Z'), { provider: 'anthropic' });
+    expect([ran.source, ran.match, ran.modelId, ran.providerId, ran.price.version]).toEqual([
+      'default',
+      'default',
+      undefined,
+      'anthropic',
+      undefined,
+    ]);
+    expect([ran.price.rates.input.toString(), ran.price.rates.output.toString()]).toEqual(['0.000001', '0.000002']);
+    expect(log.messages()).toContain('default pricing used for claude-fable-5');
+    // A priced one resolves as `resolve` would.
+    const priced = catalog.resolveRan('gpt-4o-mini-2024-07-18', undefined, { provider: 'openai' });
+    expect([priced.modelId, priced.source, priced.match]).toEqual(['gpt-4o-mini', 'json', 'snapshot']);
+    expect(seen).toEqual(['default/default', 'json/snapshot']);
+  });
 });

@@ -97,6 +97,24 @@ export class PricingCatalog {
       return found;
     }
     if (this.options.config.pricing.unpricedModels === 'reject') return undefined;
+    return this.defaultResolution(name);
+  }
+
+  /**
+   * The price of a model whose steps already ran within a call (Anthropic's advisor: the model the call was made
+   * to consulted it server-side): as `resolve`, but never undefined. The provider bills those steps whether or not
+   * the catalog prices the model, and refusing is no longer possible, so a model `resolve` would refuse
+   * (`TOLLGATE_UNPRICED_MODELS=reject`) is priced at the default price, with source and match `default` recorded
+   * and the warning logged, rather than charged nothing.
+   */
+  resolveRan(modelName: string, at?: Date, context?: ResolveContext): Resolution {
+    return (
+      this.resolve(modelName, at, context) ??
+      this.defaultResolution(typeof modelName === 'string' ? modelName : String(modelName))
+    );
+  }
+
+  private defaultResolution(name: string): Resolution {
     this.warnDefault(name);
     this.report('default', 'default');
     return {

@@ -4,6 +4,7 @@ import { CapExceededError, type CapHold, type CapReservations, type CapSpec } fr
 import { fromNumeric } from '../ledger/accounts.js';
 import type { Decimal } from '../money/decimal.js';
 import type { NormalizedUsage } from '../pricing/types.js';
+import { otherModelTokens } from '../pricing/usage.js';
 import { ExpiringCache } from '../util/expiring-cache.js';
 import { GatewayError } from './errors.js';
 import { RateLimitExceededError, type RateLimiter, type RateSubject, type RateTicket } from './rate-limits.js';
@@ -232,10 +233,11 @@ export function matches(pattern: string, name: string): boolean {
   return expression.test(name);
 }
 
-/** Every token of the usage, in and out: what a tokens-per-minute limit counts. */
+/** Every token of the usage, in and out, other models' steps within the call included: what a tokens-per-minute limit counts. */
 export function totalTokens(usage: NormalizedUsage): number {
   const { input, output } = usage;
   return (
+    otherModelTokens(usage) +
     input.uncached +
     input.cacheRead +
     input.cacheWrite +

@@ -96,6 +96,8 @@ export interface PreparedCall {
   caller: Caller;
   intent: CallIntent;
   resolution: Resolution;
+  /** When the call was priced (its resolution's time): the steps of other models within it are priced as of then. */
+  pricedAt: Date;
   route: Route;
   markup: MarkupRule | undefined;
   promptTokens: number;
@@ -122,9 +124,19 @@ export class CallPipeline {
    * A model name resolved as a call to it is priced: with the provider the call would be sent to, so a bare name
    * several providers list takes that provider's listing (GET /v1/models/<name> answers the same).
    */
-  resolveModel(model: string): Resolution | undefined {
+  resolveModel(model: string, at?: Date): Resolution | undefined {
     const { catalog, config, registry } = this.services;
-    return catalog.resolve(model, undefined, { provider: intendedProvider(model, registry, config.defaultProvider) });
+    return catalog.resolve(model, at, { provider: intendedProvider(model, registry, config.defaultProvider) });
+  }
+
+  /**
+   * The price of a model whose steps ran within the call (Anthropic's advisor): resolved as the call's own model
+   * was, on the provider the call was sent to and as of the time it was priced, and never refused (the steps
+   * ran and the provider bills them): a model the catalog does not price gets the default price, match
+   * `default`, whatever TOLLGATE_UNPRICED_MODELS says.
+   */
+  private resolveOtherModel(call: PreparedCall, model: string): Resolution {
+    return this.services.catalog.resolveRan(model, call.pricedAt, { provider: call.route.providerId });
   }
 
   /**
@@ -135,7 +147,8 @@ export class CallPipeline {
     const { config, markups, registry, reservations, limits } = this.services;
     const startedAt = performance.now();
     const { requestId } = options;
-    const resolution = this.resolveModel(intent.model);
+    const pricedAt = new Date();
+    const resolution = this.resolveModel(intent.model, pricedAt);
     if (!resolution) {
       throw new GatewayError(
         'model_not_found',
@@ -175,6 +188,7 @@ export class CallPipeline {
       caller,
       intent,
       resolution,
+      pricedAt,
       route,
       markup,
       promptTokens: intent.promptTokens,
@@ -199,7 +213,8 @@ export class CallPipeline {
    */
   async settle(call: PreparedCall, usage: NormalizedUsage, status: 'success' | 'aborted' = 'success'): Promise<ChargeReport> {
     const { reservations, metrics, recorder, config } = this.services;
-    const base = priceUsage(usage, call.resolution.price);
+    // Steps another model ran within the call (Anthropic's advisor) are priced at that model's price, beside the call's own.
+    const base = priceUsage(usage, call.resolution.price, (model) => this.resolveOtherModel(call, model));
     const reported = applyMarkup(base, call.markup);
     let breakdown = reported;
     let debit = debitFor(call.caller.mode, { breakdown, usage, jobPrice: call.caller.jobPrice });

@@ -150,6 +150,20 @@ function chargeDetails(report: ChargeReport): Record<string, unknown> {
       match: resolution.match,
       price_version: resolution.price.version ?? null,
       tier: breakdown.tier ?? null,
+      // Steps another model ran within the call (Anthropic's advisor), priced at that model's own price.
+      ...(breakdown.otherModels?.length
+        ? {
+            other_models: breakdown.otherModels.map((other) => ({
+              model: other.model,
+              priced_as: other.modelId ?? null,
+              source: other.source,
+              match: other.match,
+              price_version: other.priceVersion ?? null,
+              tier: other.tier ?? null,
+              provider_cost: other.cost.toString(),
+            })),
+          }
+        : {}),
     },
   };
 }

@@ -49,6 +49,32 @@ describe('debitFor', () => {
     expect([debit.amount.toString(), debit.unit]).toEqual(['1385', 'tokens']);
   });
 
+  it("consumption_tokens counts the tokens of other models' steps within the call too (Anthropic's advisor)", () => {
+    // test_anthropic_advisor_tool: the executor read 2,390 and wrote 121; the advisor read 2,518 and wrote 22.
+    const advised = usageFromAnthropic({
+      input_tokens: 2390,
+      output_tokens: 121,
+      iterations: [
+        { type: 'message', input_tokens: 1128, output_tokens: 110 },
+        { type: 'advisor_message', model: 'claude-opus-4-8', input_tokens: 2518, output_tokens: 22 },
+        { type: 'message', input_tokens: 1262, output_tokens: 11 },
+      ],
+    })!;
+    const priced = priceUsage(advised, sonnet, () => ({
+      modelId: 'claude-opus-4-8',
+      providerId: 'anthropic',
+      source: 'database',
+      match: 'exact',
+      price: sonnet,
+    }));
+    const debit = debitFor('consumption_tokens', { breakdown: priced, usage: advised, jobPrice: undefined });
+    expect([debit.amount.toString(), debit.unit]).toEqual([String(2390 + 121 + 2518 + 22), 'tokens']);
+    // In USD, the charge: every line, the advisor's included (4,908 input and 143 output tokens at sonnet's rates here).
+    expect(debitFor('consumption_usd', { breakdown: priced, usage: advised, jobPrice: undefined }).amount.toString()).toBe(
+      '0.016869',
+    );
+  });
+
   it('job_based debits the job price per call, whatever the call cost', () => {
     const debit = debitFor('job_based', { breakdown, usage, jobPrice: Decimal.parse('0.25') });
     expect([debit.amount.toString(), debit.unit]).toEqual(['0.25', 'usd']);

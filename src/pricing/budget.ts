@@ -1,7 +1,7 @@
 import type { BudgetMode } from '../db/schema.js';
 import { Decimal } from '../money/decimal.js';
 import type { CostBreakdown, NormalizedUsage } from './types.js';
-import { totalInputTokens, totalOutputTokens } from './usage.js';
+import { otherModelTokens, totalInputTokens, totalOutputTokens } from './usage.js';
 
 export type DebitUnit = 'usd' | 'tokens';
 
@@ -32,7 +32,8 @@ export class MissingJobPriceError extends Error {
  * What one successful call takes from an account, in the account's unit (the seed's three credit modes):
  * - `consumption_usd`: the charge (provider cost plus markup), in USD;
  * - `consumption_tokens`: every token, input and output of every kind (cache reads and writes, audio and
- *   reasoning included), because the account holds a token balance;
+ *   reasoning included, and those of other models' steps within the call, such as Anthropic's advisor), because
+ *   the account holds a token balance;
  * - `job_based`: the account's fixed job price per call, whatever the call cost.
  * @throws MissingJobPriceError for `job_based` without a job price.
  */
@@ -41,7 +42,10 @@ export function debitFor(mode: BudgetMode, input: DebitInput): Debit {
     case 'consumption_usd':
       return { amount: input.breakdown.charge, unit: 'usd' };
     case 'consumption_tokens':
-      return { amount: Decimal.of(totalInputTokens(input.usage) + totalOutputTokens(input.usage)), unit: 'tokens' };
+      return {
+        amount: Decimal.of(totalInputTokens(input.usage) + totalOutputTokens(input.usage) + otherModelTokens(input.usage)),
+        unit: 'tokens',
+      };
     case 'job_based':
       if (input.jobPrice === undefined) throw new MissingJobPriceError();
       return { amount: input.jobPrice, unit: 'usd' };

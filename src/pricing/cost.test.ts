@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '../money/decimal.js';
-import { imageRateFor, priceUsage, ratesFor } from './cost.js';
+import { imageRateFor, priceUsage, ratesFor, UnpricedOtherModelsError, type OtherModelResolver } from './cost.js';
+import { applyMarkup } from './markup.js';
 import type { CostBreakdown, ModelPrice, NormalizedUsage, PriceRates } from './types.js';
 import { emptyUsage, usageFromAnthropic, usageFromOpenAI, usageFromTotals } from './usage.js';
 
@@ -209,5 +211,146 @@ describe('priceUsage', () => {
     const price = testPrice({ input: Decimal.parse('0.90').shift(-6), output: Decimal.ZERO });
     const usage = usageFromTotals({ input: 1_000_000, output: 0 });
     expect(priceUsage(usage, price).providerCost.toString()).toBe('0.9');
+  });
+});
+
+/** The usage of the real body of `cassette` in genai-prices' usages.json (fixtures/genai-prices, see SOURCES.md). */
+function genaiUsage(cassette: string): Record<string, unknown> {
+  const cases = JSON.parse(
+    readFileSync(new URL('../../fixtures/genai-prices/usages-priced.json', import.meta.url), 'utf8'),
+  ) as Array<{ body: { file: string; usage?: Record<string, unknown> } }>;
+  const found = cases.find((entry) => entry.body.file.endsWith(cassette));
+  if (!found?.body.usage) throw new Error(`no body of ${cassette} in usages-priced.json`);
+  return found.body.usage;
+}
+
+// genai-prices' data.json: claude-sonnet-5 at $3 / $15 per 1M from 2026-09-01; claude-opus-4-8 at $5 / $25.
+const sonnet5 = {
+  ...testPrice({ input: d('3e-6'), output: d('1.5e-5'), cacheRead: d('3e-7'), cacheWrite: d('3.75e-6') }),
+  version: 11,
+};
+const opus48 = {
+  ...testPrice({ input: d('5e-6'), output: d('2.5e-5'), cacheRead: d('5e-7'), cacheWrite: d('6.25e-6') }),
+  version: 12,
+  modelId: 'claude-opus-4-8',
+};
+
+/** Resolves other models from a table, as the catalog would: each name looked up is recorded. */
+function resolverOf(table: Record<string, ModelPrice>, asked: string[] = []): OtherModelResolver {
+  return (model) => {
+    asked.push(model);
+    const price = table[model];
+    if (!price)
+      return {
+        modelId: undefined,
+        providerId: undefined,
+        source: 'default',
+        match: 'default',
+        price: testPrice({ input: d('1e-6'), output: d('2e-6') }),
+      };
+    return { modelId: price.modelId, providerId: 'anthropic', source: 'database', match: 'exact', price };
+  };
+}
+
+describe("priceUsage: steps of another model within the call (Anthropic's advisor)", () => {
+  it("prices the recorded advisor step at the advisor's own price, its lines apart and named, in the total", () => {
+    // test_anthropic_advisor_tool: claude-sonnet-5 read 2,390 and wrote 121 (its two steps); it consulted
+    // claude-opus-4-8, which read 2,518 and wrote 22, outside those counts.
+    const usage = usageFromAnthropic(genaiUsage('test_anthropic/test_anthropic_advisor_tool.yaml'))!;
+    const asked: string[] = [];
+    const breakdown = priceUsage(usage, sonnet5, resolverOf({ 'claude-opus-4-8': opus48 }, asked));
+    expect(asked).toEqual(['claude-opus-4-8']);
+    expect(
+      breakdown.lines.map((line) => `${rows({ ...breakdown, lines: [line] })[0]}${line.model ? ` @ ${line.model}` : ''}`),
+    ).toEqual([
+      'input 2390 x 0.000003 = 0.00717',
+      'output 121 x 0.000015 = 0.001815',
+      'input 2518 x 0.000005 = 0.01259 @ claude-opus-4-8',
+      'output 22 x 0.000025 = 0.00055 @ claude-opus-4-8',
+    ]);
+    // 0.00717 + 0.001815 (the executor, all that was billed before) + 0.01259 + 0.00055 (the advisor).
+    expect(breakdown.providerCost.toString()).toBe('0.022125');
+    expect(breakdown.charge.toString()).toBe('0.022125');
+    expect(breakdown.tier).toBeUndefined();
+    expect(breakdown.otherModels).toEqual([
+      {
+        model: 'claude-opus-4-8',
+        modelId: 'claude-opus-4-8',
+        providerId: 'anthropic',
+        source: 'database',
+        match: 'exact',
+        priceVersion: 12,
+        tier: undefined,
+        cost: d('0.01314'),
+      },
+    ]);
+    // The markup is on the whole provider cost: 10% of 0.022125 plus a fee.
+    const marked = applyMarkup(breakdown, {
+      scope: 'global',
+      target: '',
+      percent: d('10'),
+      fixedFee: d('0.001'),
+      name: 'global:config',
+    });
+    expect([marked.markup!.amount.toString(), marked.charge.toString()]).toEqual(['0.0032125', '0.0253375']);
+  });
+
+  it("picks each model's context tier by its own steps, and prices its cache reads and writes at its own rates", () => {
+    // The executor read 50,000 (no tier); the advisor's larger step read 201,000 (sonnet4's long-context tier),
+    // its smaller 1,000: the whole advisor usage is at its tier, the executor's at its base rates.
+    const usage = usageFromAnthropic({
+      input_tokens: 50_000,
+      output_tokens: 10,
+      iterations: [
+        {
+          type: 'advisor_message',
+          model: 'claude-sonnet-4',
+          input_tokens: 1_000,
+          cache_read_input_tokens: 200_000,
+          output_tokens: 5,
+        },
+        {
+          type: 'advisor_message',
+          model: 'claude-sonnet-4',
+          input_tokens: 1_000,
+          cache_creation_input_tokens: 400,
+          output_tokens: 5,
+        },
+      ],
+    })!;
+    const breakdown = priceUsage(usage, gpt4o, resolverOf({ 'claude-sonnet-4': sonnet4 }));
+    expect(breakdown.tier).toBeUndefined();
+    expect(breakdown.otherModels!.map((other) => [other.model, other.tier, other.priceVersion])).toEqual([
+      ['claude-sonnet-4', 200_000, 7],
+    ]);
+    expect(rows(breakdown)).toEqual([
+      'input 50000 x 0.0000025 = 0.125',
+      'output 10 x 0.00001 = 0.0001',
+      'input 2000 x 0.000006 = 0.012',
+      'cache_read 200000 x 0.0000006 = 0.12',
+      'cache_write 400 x 0.0000075 = 0.003',
+      'output 10 x 0.0000225 = 0.000225',
+    ]);
+    expect(breakdown.lines.map((line) => line.model)).toEqual([undefined, undefined, ...Array(4).fill('claude-sonnet-4')]);
+    expect(breakdown.providerCost.toString()).toBe('0.260325');
+  });
+
+  it('records a model the catalog does not price at the price and match the resolver gives (the default)', () => {
+    const usage = usageFromAnthropic(genaiUsage('test_anthropic/test_anthropic_advisor_tool_redacted.yaml'))!;
+    const breakdown = priceUsage(usage, sonnet5, resolverOf({}));
+    expect(breakdown.otherModels!.map((other) => [other.model, other.modelId, other.source, other.match])).toEqual([
+      ['claude-fable-5', undefined, 'default', 'default'],
+    ]);
+    // 2,564 in and 99 out at $1 / $2 per 1M: 0.002564 + 0.000198.
+    expect(breakdown.otherModels![0]!.cost.toString()).toBe('0.002762');
+  });
+
+  it('refuses to price steps of other models with nothing to price them by, rather than bill them at nothing', () => {
+    const usage = usageFromAnthropic(genaiUsage('test_anthropic/test_anthropic_advisor_tool.yaml'))!;
+    expect(() => priceUsage(usage, sonnet5)).toThrow(UnpricedOtherModelsError);
+    expect(() => priceUsage(usage, sonnet5)).toThrow(/claude-opus-4-8/);
+    // A usage without them needs no resolver, and has no otherModels in its breakdown.
+    const plain = priceUsage(usageFromAnthropic({ input_tokens: 10, output_tokens: 1 })!, sonnet5);
+    expect(plain.otherModels).toBeUndefined();
   });
 });

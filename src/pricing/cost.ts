@@ -1,5 +1,15 @@
 import { Decimal } from '../money/decimal.js';
-import type { BreakdownLine, CostBreakdown, ModelPrice, NormalizedUsage, PriceRates, PriceTier, RateKey } from './types.js';
+import type {
+  BreakdownLine,
+  CostBreakdown,
+  ModelPrice,
+  NormalizedUsage,
+  OtherModelCost,
+  PriceRates,
+  PriceTier,
+  RateKey,
+  Resolution,
+} from './types.js';
 import { totalInputTokens } from './usage.js';
 
 /** The rates in force for a request with `promptTokens` prompt tokens, and the tier that set them. */
@@ -46,15 +56,66 @@ function mergedRates(price: ModelPrice, tier: PriceTier): PriceRates {
 const MERGED = new WeakMap<PriceTier, WeakMap<PriceRates, PriceRates>>();
 
 /**
+ * How the price of another model whose steps ran within a call is found (`NormalizedUsage.otherModels`): the
+ * gateway resolves it as it resolves the call's own model, on the call's provider, at the time the call was
+ * priced, and never refuses it (the steps already ran).
+ */
+export type OtherModelResolver = (
+  model: string,
+) => Pick<Resolution, 'modelId' | 'providerId' | 'source' | 'match' | 'rule' | 'price'>;
+
+/** A usage has steps of another model but nothing to price them with: billing them at nothing is never right. */
+export class UnpricedOtherModelsError extends Error {
+  constructor(models: string[]) {
+    super(`the usage has steps of other models (${models.join(', ')}) and no resolver to price them`);
+    this.name = 'UnpricedOtherModelsError';
+  }
+}
+
+/**
  * Prices a usage exactly: one line per non-zero component, each with its units, the rate used and the
  * amount, plus the rate it fell back to when the model has no rate of its own for that component
  * (cache read/write -> input; 1-hour cache write -> cache write -> input; reasoning -> output; audio ->
  * input/output). Reasoning tokens are priced, at the output rate when there is no reasoning rate
  * (langfuse#16508 left them unpriced). `charge` equals `providerCost` until a markup is applied.
  *
+ * Steps another model ran within the call (`usage.otherModels`: Anthropic's advisor) are priced at that model's
+ * price, found by `resolveOther`: their lines follow the call's own, each with its `model`, and
+ * `breakdown.otherModels` says how each model was priced; `providerCost` is the sum of every line.
+ *
  * @example priceUsage(usageFromTotals({ input: 1000, output: 500 }), gpt4oPrice).providerCost // 0.0075
+ * @throws UnpricedOtherModelsError for a usage with steps of other models and no `resolveOther`.
  */
-export function priceUsage(usage: NormalizedUsage, price: ModelPrice): CostBreakdown {
+export function priceUsage(usage: NormalizedUsage, price: ModelPrice, resolveOther?: OtherModelResolver): CostBreakdown {
+  const own = priceOwnUsage(usage, price);
+  const others = usage.otherModels;
+  if (!others?.length) return own;
+  if (!resolveOther) throw new UnpricedOtherModelsError(others.map((other) => other.model));
+  const lines = [...own.lines];
+  const priced: OtherModelCost[] = [];
+  for (const other of others) {
+    const resolution = resolveOther(other.model);
+    const steps = priceOwnUsage(other.usage, resolution.price);
+    for (const line of steps.lines) lines.push({ ...line, model: other.model });
+    priced.push({
+      model: other.model,
+      modelId: resolution.modelId,
+      providerId: resolution.providerId,
+      source: resolution.source,
+      match: resolution.match,
+      ...(resolution.rule !== undefined ? { rule: resolution.rule } : {}),
+      priceVersion: resolution.price.version,
+      tier: steps.tier,
+      ...(steps.window !== undefined ? { window: steps.window } : {}),
+      cost: steps.providerCost,
+    });
+  }
+  const total = Decimal.sum(lines.map((line) => line.amount));
+  return { ...own, lines, otherModels: priced, providerCost: total, charge: total };
+}
+
+/** The usage's own counts at `price` (its other models' steps apart). */
+function priceOwnUsage(usage: NormalizedUsage, price: ModelPrice): CostBreakdown {
   const chosen = tierFor(price, usage.steps?.largestInput ?? totalInputTokens(usage));
   const rates = chosen ? mergedRates(price, chosen) : price.rates;
   const tier = chosen?.aboveInputTokens;

@@ -105,6 +105,15 @@ export interface NormalizedUsage {
    */
   steps?: { largestInput: number; answerOutput: number };
   /**
+   * Steps another model ran within the call, one entry per model: with Anthropic's advisor tool the model that
+   * serves the call (the executor) consults a stronger one server-side (`usage.iterations` of type
+   * `advisor_message`, each naming its model). Anthropic bills them, at that model's rates, and leaves them out of
+   * the top-level counts. The counts above stay the executor's own (the usage record's token columns, the anomaly
+   * checks, the context tier); these are priced at their own model's price (`priceUsage` with a resolver), and a
+   * token-mode account's debit counts their tokens too.
+   */
+  otherModels?: OtherModelUsage[];
+  /**
    * What the provider reported that does not add up: parts larger than the whole they are part of (cache hits
    * beyond `prompt_tokens`). The parts are billed as reported, the whole is not trusted over them, and the
    * call is judged anomalous (usage-anomaly.ts), so the record says so and the anomaly policy applies.
@@ -114,6 +123,14 @@ export interface NormalizedUsage {
   estimated: boolean;
   /** The provider's usage object as received, for the record. */
   raw?: unknown;
+}
+
+/** The steps one other model ran within a call (see `NormalizedUsage.otherModels`). */
+export interface OtherModelUsage {
+  /** The model as the provider named it (`claude-opus-4-8`). */
+  model: string;
+  /** Its steps' counts, summed; `steps.largestInput` picks its context tier when it ran more than one. */
+  usage: NormalizedUsage;
 }
 
 /** How a model name was found. */
@@ -161,6 +178,31 @@ export interface BreakdownLine {
   fellBackTo?: RateKey;
   /** For an image line: the size and quality whose rate was used (`any` quality when the rate covers all). */
   variant?: string;
+  /**
+   * For a line of steps another model ran within the call (Anthropic's advisor): that model as the provider named
+   * it, priced at its own price (`CostBreakdown.otherModels` says which version and how it was found). Absent for
+   * the lines of the model the call was made to.
+   */
+  model?: string;
+}
+
+/** How the steps of another model within a call were priced: its resolution, as a call's own is recorded. */
+export interface OtherModelCost {
+  /** The model as the provider named it; the lines priced at it carry the same `model`. */
+  model: string;
+  /** The catalog model it resolved to (undefined for the default price). */
+  modelId: string | undefined;
+  providerId: string | undefined;
+  source: PriceSourceKind;
+  match: MatchKind;
+  /** For match `alias`: the declared rule that matched. */
+  rule?: string;
+  /** The price version (model_prices.id); undefined for prices from the JSON file or the default. */
+  priceVersion: number | undefined;
+  tier: number | undefined;
+  window?: string;
+  /** Σ of its lines. */
+  cost: Decimal;
 }
 
 export interface CostBreakdown {
@@ -169,6 +211,8 @@ export interface CostBreakdown {
   tier: number | undefined;
   /** The time-of-day window whose rates applied (`00:30:00-16:30:00 UTC`), if any. */
   window?: string;
+  /** The other models whose steps are priced in `lines` (lines with a `model`), in the order the usage lists them. */
+  otherModels?: OtherModelCost[];
   /** Σ lines: what the provider charges us. */
   providerCost: Decimal;
   markup: { percent: Decimal; fixedFee: Decimal; amount: Decimal; rule: string } | undefined;

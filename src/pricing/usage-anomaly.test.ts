@@ -18,6 +18,27 @@ function usage(counts: { uncached?: number; cacheRead?: number; text?: number; r
 }
 
 describe('findUsageAnomaly', () => {
+  it("judges the call's own counts by its limits, and another model's steps only past what any model takes", () => {
+    // Anthropic's advisor: the executor read 900 and wrote 100 within its limits; the advisor (another model, with
+    // limits of its own) read 2,518, past this call's window, and is not judged by it.
+    const limits = { requestedMaxOutput: 100, contextWindow: 1_000, maxOutputTokens: 200 };
+    const advised = usage({ uncached: 900, text: 100 });
+    advised.otherModels = [{ model: 'claude-opus-4-8', usage: usage({ uncached: 2_518, text: 220 }) }];
+    expect(findUsageAnomaly(advised, limits)).toBeUndefined();
+    advised.otherModels = [
+      {
+        model: 'claude-opus-4-8',
+        usage: usage({ uncached: ABSOLUTE_TOKEN_LIMIT, cacheRead: 1, text: ABSOLUTE_TOKEN_LIMIT + 1 }),
+      },
+    ];
+    expect(findUsageAnomaly(advised, limits)).toEqual({
+      reasons: [
+        `${ABSOLUTE_TOKEN_LIMIT + 1} input tokens of claude-opus-4-8's steps: more than any model takes (${ABSOLUTE_TOKEN_LIMIT})`,
+        `${ABSOLUTE_TOKEN_LIMIT + 1} output tokens of claude-opus-4-8's steps: more than any model writes (${ABSOLUTE_TOKEN_LIMIT})`,
+      ],
+    });
+  });
+
   it('accepts usage within every limit, and up to half again plus 64 tokens past one', () => {
     const limits = { requestedMaxOutput: 100, contextWindow: 1_000, maxOutputTokens: 200 };
     expect(findUsageAnomaly(usage({ uncached: 900, text: 100 }), limits)).toBeUndefined();

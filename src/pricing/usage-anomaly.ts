@@ -64,6 +64,18 @@ export function findUsageAnomaly(usage: NormalizedUsage, limits: UsageLimits): U
     reasons.push(`${answerOutput} output tokens: far above the ${limits.requestedMaxOutput} the call asked for at most`);
   else if (limits.maxOutputTokens !== undefined && farAbove(answerOutput, limits.maxOutputTokens))
     reasons.push(`${answerOutput} output tokens: far above the model's output limit of ${limits.maxOutputTokens}`);
+  // Other models' steps (Anthropic's advisor) are bounded by their own models, not this call's: only past what any
+  // model takes or writes are they beyond what the call could produce.
+  for (const other of usage.otherModels ?? []) {
+    const otherInput = totalInputTokens(other.usage);
+    const otherOutput = totalOutputTokens(other.usage);
+    if (otherInput > ABSOLUTE_TOKEN_LIMIT)
+      reasons.push(`${otherInput} input tokens of ${other.model}'s steps: more than any model takes (${ABSOLUTE_TOKEN_LIMIT})`);
+    if (otherOutput > ABSOLUTE_TOKEN_LIMIT)
+      reasons.push(
+        `${otherOutput} output tokens of ${other.model}'s steps: more than any model writes (${ABSOLUTE_TOKEN_LIMIT})`,
+      );
+  }
   return reasons.length > 0 ? { reasons } : undefined;
 }
 

@@ -5,6 +5,7 @@ import { toPerUnit } from '../money/units.js';
 import { priceUsage } from './cost.js';
 import type { ModelPrice, NormalizedUsage, PriceRates } from './types.js';
 import {
+  otherModelTokens,
   totalInputTokens,
   totalOutputTokens,
   usageFromAnthropic,
@@ -250,13 +251,18 @@ describe('usageFromAnthropic: input_tokens exclude cache reads and cache creatio
     expect(usage.raw).toBe(raw);
   });
 
-  it('leaves message and advisor steps to the top-level counts, and a call of one step without steps', () => {
+  it("leaves message steps to the top-level counts and keeps the advisor step apart, as its own model's", () => {
     // test_anthropic_advisor_tool: the top level is the two message steps' sums (1,128 + 1,262 read, 110 + 11
-    // written); the advisor's step is another model's.
+    // written); the advisor's step (claude-opus-4-8: 2,518 read, 22 written) is in none of them, billed too.
     const advisor = genaiCompaction('test_anthropic_advisor_tool.yaml');
     const usage = usageFromAnthropic(advisor)!;
     expect(counts(usage)).toEqual({ input: input({ uncached: 2390 }), output: output({ text: 121 }) });
     expect(usage.steps).toBeUndefined();
+    expect(usage.otherModels).toHaveLength(1);
+    expect(usage.otherModels![0]!.model).toBe('claude-opus-4-8');
+    expect(counts(usage.otherModels![0]!.usage)).toEqual({ input: input({ uncached: 2518 }), output: output({ text: 22 }) });
+    expect(usage.otherModels![0]!.usage.steps).toBeUndefined();
+    expect(usage.raw).toBe(advisor);
     expect(
       usageFromAnthropic({ input_tokens: 5, output_tokens: 1, iterations: [{ type: 'message', input_tokens: 5 }] })!.steps,
     ).toBeUndefined();
@@ -293,6 +299,45 @@ describe('usageFromAnthropic: input_tokens exclude cache reads and cache creatio
     })!;
     expect(counts(twice)).toEqual({ input: input({ uncached: 90 }), output: output({ text: 1 }) });
     expect(twice.steps).toEqual({ largestInput: 50, answerOutput: 1 });
+    expect(twice.otherModels).toBeUndefined();
+  });
+
+  it('sums the advisor steps of one model, cache reads and writes apart, and keeps two models apart in order', () => {
+    const usage = usageFromAnthropic({
+      input_tokens: 30,
+      output_tokens: 4,
+      iterations: [
+        { type: 'message', input_tokens: 10, output_tokens: 1 },
+        {
+          type: 'advisor_message',
+          model: 'claude-opus-4-8',
+          input_tokens: 100,
+          cache_read_input_tokens: 900,
+          cache_creation_input_tokens: 50,
+          cache_creation: { ephemeral_1h_input_tokens: 20 },
+          output_tokens: 7,
+        },
+        { type: 'message', input_tokens: 20, output_tokens: 3 },
+        { type: 'advisor_message', model: 'claude-fable-5', input_tokens: 40, output_tokens: 2 },
+        { type: 'advisor_message', model: 'claude-opus-4-8', input_tokens: 1_200, output_tokens: 5 },
+        // A step without its model's name is priced as an unknown model's, never dropped.
+        { type: 'advisor_message', input_tokens: 3, output_tokens: 1 },
+      ],
+    })!;
+    expect(counts(usage)).toEqual({ input: input({ uncached: 30 }), output: output({ text: 4 }) });
+    expect(usage.otherModels!.map((other) => other.model)).toEqual(['claude-opus-4-8', 'claude-fable-5', 'unknown']);
+    const [opus, fable, unknown] = usage.otherModels!.map((other) => other.usage);
+    expect(counts(opus)).toEqual({
+      input: input({ uncached: 1_300, cacheRead: 900, cacheWrite: 30, cacheWrite1h: 20 }),
+      output: output({ text: 12 }),
+    });
+    // Two steps: the larger one's input picks the advisor's context tier (100 + 900 + 50 before 1,200).
+    expect(opus!.steps).toEqual({ largestInput: 1_200, answerOutput: 7 });
+    expect(counts(fable)).toEqual({ input: input({ uncached: 40 }), output: output({ text: 2 }) });
+    expect(fable!.steps).toBeUndefined();
+    expect(counts(unknown)).toEqual({ input: input({ uncached: 3 }), output: output({ text: 1 }) });
+    expect(otherModelTokens(usage)).toBe(2_262 + 42 + 4);
+    expect(otherModelTokens(usageFromAnthropic({ input_tokens: 5, output_tokens: 1 })!)).toBe(0);
   });
 });
 

@@ -31,6 +31,17 @@ export function totalOutputTokens(usage: NormalizedUsage): number {
   return usage.output.text + usage.output.reasoning + usage.output.audio;
 }
 
+/**
+ * Every token the steps of other models read and wrote within the call (`otherModels`, Anthropic's advisor):
+ * outside the two totals above, which are the call's own model's, and billed too.
+ */
+export function otherModelTokens(usage: NormalizedUsage): number {
+  if (usage.otherModels === undefined) return 0;
+  let total = 0;
+  for (const other of usage.otherModels) total += totalInputTokens(other.usage) + totalOutputTokens(other.usage);
+  return total;
+}
+
 /** From counts as OpenAI reports them (the `tollgate cost` flags use the same meaning). */
 export function usageFromTotals(totals: {
   input: number;
@@ -122,7 +133,10 @@ function cachedPromptTokens(raw: Record<string, unknown>, promptDetails: Record<
  * Anthropic Messages `usage` (the final one, or message_start merged with message_delta for streams). With
  * server-side compaction the top-level counts are the answer's step only; the summary step, billed too, is
  * listed in `iterations` (type `compaction`) and added here, with `steps` saying what one step read and
- * wrote. Other iterations are already in the top-level counts (`message`), or another model's (`advisor_message`).
+ * wrote. Steps of type `message` are already in the top-level counts. Steps of type `advisor_message` are
+ * another model's (the advisor tool: the executor consults a stronger model server-side): they are in none of
+ * the top-level counts and Anthropic bills them at that model's rates, so they are kept apart, by model, in
+ * `otherModels`.
  */
 export function usageFromAnthropic(raw: unknown): NormalizedUsage | undefined {
   if (!isRecord(raw)) return undefined;
@@ -133,14 +147,45 @@ export function usageFromAnthropic(raw: unknown): NormalizedUsage | undefined {
   addAnthropicStep(usage, raw);
   const answerOutput = usage.output.text;
   let largestInput = totalInputTokens(usage);
+  const advisorSteps = new Map<string, Array<Record<string, unknown>>>();
   for (const step of Array.isArray(raw.iterations) ? raw.iterations : []) {
-    if (!isRecord(step) || step.type !== 'compaction') continue;
+    if (!isRecord(step)) continue;
+    if (step.type === 'advisor_message') {
+      // Anthropic names the advisor's model on every such step; one without a name is priced as an unknown model.
+      const model = typeof step.model === 'string' && step.model !== '' ? step.model : 'unknown';
+      const steps = advisorSteps.get(model);
+      if (steps) steps.push(step);
+      else advisorSteps.set(model, [step]);
+    }
+    if (step.type !== 'compaction') continue;
     const before = totalInputTokens(usage);
     addAnthropicStep(usage, step);
     largestInput = Math.max(largestInput, totalInputTokens(usage) - before);
     usage.steps = { largestInput, answerOutput };
   }
+  if (advisorSteps.size > 0) {
+    usage.otherModels = [...advisorSteps].map(([model, steps]) => ({ model, usage: stepsUsage(steps) }));
+  }
   usage.raw = raw;
+  return usage;
+}
+
+/**
+ * One model's steps summed. Several steps get `steps`: the largest step's input picks the context tier, as for
+ * compaction (and `answerOutput` is the largest step's output).
+ */
+function stepsUsage(steps: Array<Record<string, unknown>>): NormalizedUsage {
+  const usage = emptyUsage();
+  let largestInput = 0;
+  let largestOutput = 0;
+  for (const step of steps) {
+    const input = totalInputTokens(usage);
+    const output = totalOutputTokens(usage);
+    addAnthropicStep(usage, step);
+    largestInput = Math.max(largestInput, totalInputTokens(usage) - input);
+    largestOutput = Math.max(largestOutput, totalOutputTokens(usage) - output);
+  }
+  if (steps.length > 1) usage.steps = { largestInput, answerOutput: largestOutput };
   return usage;
 }
 

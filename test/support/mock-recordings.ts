@@ -85,6 +85,7 @@ export function loadRecordings(): Record<MockApi, Record<string, Recording>> {
       'cache-write': { json: ok('anthropic/anthropic-cache-write-legacy.json') },
       'cache-read': { stream: sseFile('anthropic/anthropic-stream-cache-read.sse') },
       'error-400': { json: { status: 400, body: read('anthropic/anthropic-error-400.json') } },
+      advisor: advisorRecording(),
       overloaded: { json: { status: 529, body: read('anthropic/anthropic-error-529-overloaded.json') } },
     },
     responses: {
@@ -132,6 +133,39 @@ export function loadRecordings(): Record<MockApi, Record<string, Recording>> {
       'rate-limited': { json: { status: 429, body: read('google/google-429-retry-info.json') } },
     },
   };
+}
+
+/**
+ * The usage of a real call with Anthropic's advisor tool: genai-prices' usages.json (fixtures/genai-prices, see
+ * SOURCES.md there), recorded in pydantic-ai's `test_anthropic_advisor_tool.yaml` for claude-sonnet-5. Its
+ * `iterations` list the executor's two `message` steps (1,128 + 1,262 read, 110 + 11 written: the top-level
+ * 2,390 and 121) and claude-opus-4-8's `advisor_message` step (2,518 read, 22 written), outside the top level.
+ */
+export function advisorUsage(): Record<string, unknown> {
+  const cases = JSON.parse(
+    readFileSync(new URL('../../fixtures/genai-prices/usages-priced.json', import.meta.url), 'utf8'),
+  ) as Array<{ body: { file: string; usage?: Record<string, unknown> } }>;
+  const found = cases.find((entry) => entry.body.file.endsWith('test_anthropic/test_anthropic_advisor_tool.yaml'));
+  if (!found?.body.usage) throw new Error('no test_anthropic_advisor_tool body in usages-priced.json');
+  return found.body.usage;
+}
+
+/**
+ * Not a recording as a whole: no whole answer of an advisor call was recorded, only its usage. The recorded text
+ * answer (JSON and stream) with that usage in place of its own: the JSON's `usage`, and the stream's
+ * `message_delta` usage, which since 2025 carries the final counts and, as the recorded compaction stream shows,
+ * the `iterations`.
+ */
+function advisorRecording(): Recording {
+  const usage = advisorUsage();
+  const json = JSON.parse(read('anthropic/anthropic-text.json')) as Record<string, unknown>;
+  const stream = sseFile('anthropic/anthropic-text.sse').map((block) => {
+    if (!block.startsWith('event: message_delta')) return block;
+    const data = /^data: ?(.*)$/m.exec(block)![1]!;
+    const payload = JSON.parse(data) as Record<string, unknown>;
+    return `event: message_delta\ndata: ${JSON.stringify({ ...payload, usage })}\n\n`;
+  });
+  return { json: { status: 200, body: JSON.stringify({ ...json, usage }) }, stream };
 }
 
 /**

@@ -18,6 +18,8 @@ import { keepConnectionsOpen } from './loopback.js';
  * - rate-limited-once: odd hits answer 429 with `retry-after: 0`, even hits the text recording;
  * - hang-once: odd hits never answer (as hang), even hits the text recording;
  * - inflated-usage (OpenAI JSON): the text recording with its usage fields replaced by `inflatedUsage`;
+ * - advisor (Anthropic, JSON or stream): the text recording with the recorded usage of a call that consulted
+ *   Anthropic's advisor tool (see `advisorUsage` in mock-recordings.ts);
  * - hang: headers never sent (for timeouts);
  * - no-usage: the text recording (JSON or stream) with every usage field removed; malformed: a 200 whose body is
  *   not JSON;
