@@ -280,11 +280,26 @@ export interface BreakdownLine {
   rate: Amount;
   amount: Amount;
   fellBackTo?: string;
+  /** For steps another model ran within the call (Anthropic's advisor): that model; see `CostBreakdown.otherModels`. */
+  model?: string;
+}
+
+/** How the steps of another model within the call were priced. */
+export interface OtherModelCost {
+  model: string;
+  modelId?: string | null;
+  source: string;
+  match: string;
+  rule?: string;
+  priceVersion?: number | null;
+  tier?: number | null;
+  cost: Amount;
 }
 
 export interface CostBreakdown {
   lines: BreakdownLine[];
   tier?: number | null;
+  otherModels?: OtherModelCost[];
   providerCost: Amount;
   markup?: { percent: Amount; fixedFee: Amount; amount: Amount; rule: string } | null;
   charge: Amount;

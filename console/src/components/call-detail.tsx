@@ -1,4 +1,4 @@
-import type { UsageRecord } from '../api/types.ts';
+import type { BreakdownLine, CostBreakdown, UsageRecord } from '../api/types.ts';
 import { compareAmounts, formatAmount, formatCount, formatPerMillion, sumAmounts } from '../format/amounts.ts';
 import { formatTime } from '../format/time.ts';
 import { Badge } from './feedback.tsx';
@@ -67,9 +67,10 @@ export function CallDetail({ record }: { record: UsageRecord }) {
           </thead>
           <tbody>
             {breakdown.lines.map((line) => (
-              <tr key={line.component}>
+              <tr key={`${line.model ?? ''}:${line.component}`} data-model={line.model}>
                 <td>
                   {line.component}
+                  {line.model ? <OtherModel line={line} breakdown={breakdown} /> : null}
                   {line.fellBackTo ? <span className="hint"> (priced at the {line.fellBackTo} rate)</span> : null}
                 </td>
                 <td className="numeric">{formatCount(line.units)}</td>
@@ -132,5 +133,27 @@ export function CallDetail({ record }: { record: UsageRecord }) {
         </details>
       ) : null}
     </div>
+  );
+}
+
+/**
+ * The model a line of another model's steps within the call was priced at (Anthropic's advisor: the model the
+ * call was made to consulted it), with that model's price version and how its price was found.
+ */
+function OtherModel({ line, breakdown }: { line: BreakdownLine; breakdown: CostBreakdown }) {
+  const pricing = breakdown.otherModels?.find((other) => other.model === line.model);
+  const version = pricing?.priceVersion ?? '–';
+  const found = pricing ? `, source ${pricing.source}, match ${pricing.match}` : '';
+  return (
+    <span data-testid="call-line-model">
+      {' '}
+      · {line.model}
+      {pricing?.modelId && pricing.modelId !== line.model ? ` → ${pricing.modelId}` : ''}
+      <span className="hint">
+        {' '}
+        (price version {version}
+        {found})
+      </span>
+    </span>
   );
 }
