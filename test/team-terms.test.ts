@@ -110,4 +110,55 @@ describe.each(backends())("a team account's terms, on $name", (backend) => {
     expect(await charged(middle.key)).toMatchObject({ charge: '0.0003303', markup: '0.0001101' });
     expect(await charged(nested.key)).toMatchObject({ charge: '0.001247725', markup: '0.001027525' });
   });
+
+  it("GET /account on a team key shows what the team can spend: its wallet's available, named as the wallet's", async () => {
+    const wallet = await harness.createAccount('consumption_usd', { credits: '1' });
+    const team1 = await team(wallet.id);
+    const expected = PROVIDER_COST.toString();
+    expect((await charged(team1.key)).charge).toBe(expected);
+    await harness.flush();
+    const read = async (key: string) =>
+      (await fetch(`${harness.url}/account`, { headers: { authorization: `Bearer ${key}` } })).json() as Promise<{
+        account: { id: string; balance: string; available: string; parent_id: string | null };
+        wallet: { id: string; name: string; mode: string; unit: string; available: string; shared: boolean };
+      }>;
+    const left = d('1').sub(PROVIDER_COST).toString();
+    const onTeam = await read(team1.key);
+    // The team's own row has no credits; what its calls can spend is the wallet's.
+    expect(onTeam.account).toMatchObject({ id: team1.id, balance: '0', available: '0', parent_id: wallet.id });
+    expect(onTeam.wallet).toEqual({
+      id: wallet.id,
+      name: (await harness.gateway.ledger.getAccount(wallet.id)).name,
+      mode: 'consumption_usd',
+      unit: 'usd',
+      available: left,
+      shared: true,
+    });
+    const onWallet = await read(wallet.key);
+    expect(onWallet.account).toMatchObject({ id: wallet.id, balance: left, available: left });
+    expect(onWallet.wallet).toMatchObject({ id: wallet.id, available: left, shared: false });
+  });
+
+  it('a call without a key: /v1/messages names x-api-key and the bearer header, chat the bearer header', async () => {
+    const messages = await fetch(`${harness.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }] }),
+    });
+    expect(messages.status).toBe(401);
+    expect(((await messages.json()) as { error: { type: string; message: string } }).error).toMatchObject({
+      type: 'authentication_error',
+      message: 'missing API key: send it as "x-api-key: <key>" or "Authorization: Bearer <key>"',
+    });
+    const chat = await fetch(`${harness.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: HELLO }),
+    });
+    expect(chat.status).toBe(401);
+    expect(((await chat.json()) as { error: { message: string } }).error.message).toBe(
+      'missing API key: send it as "Authorization: Bearer <key>"',
+    );
+    expect(mock.requests).toHaveLength(0);
+  });
 });

@@ -35,11 +35,19 @@ export class Authenticator {
   }
 
   /**
-   * `headers`: the request's, for the configured end-user header.
+   * `headers`: the request's, for the configured end-user header. `options.apiKeyHeader`: the route also takes
+   * the key as `x-api-key` (Anthropic's header, on /v1/messages), so a missing key's error names both.
    * @throws GatewayError missing_api_key, invalid_api_key, key_expired, forbidden (an admin key on a call route).
    */
-  async caller(authorization: string | undefined, headers?: IncomingHttpHeaders): Promise<Caller> {
-    const presented = bearer(authorization);
+  async caller(
+    authorization: string | undefined,
+    headers?: IncomingHttpHeaders,
+    options: { apiKeyHeader?: boolean } = {},
+  ): Promise<Caller> {
+    const presented = bearer(
+      authorization,
+      options.apiKeyHeader ? '"x-api-key: <key>" or "Authorization: Bearer <key>"' : '"Authorization: Bearer <key>"',
+    );
     const key = await authenticateKey(this.db, presented);
     if (!key) throw new GatewayError('invalid_api_key', 'invalid API key: check the key, or ask the operator for a new one');
     if (!key.accountId) throw new GatewayError('forbidden', 'this key has no account; calls need a user key of an account');
@@ -113,10 +121,11 @@ export class Authenticator {
   }
 }
 
-function bearer(authorization: string | undefined): string {
+/** `how`: the headers the route takes the key in, for the error. */
+function bearer(authorization: string | undefined, how = '"Authorization: Bearer <key>"'): string {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
   if (!match) {
-    throw new GatewayError('missing_api_key', 'missing API key: send it as "Authorization: Bearer <key>"');
+    throw new GatewayError('missing_api_key', `missing API key: send it as ${how}`);
   }
   return match[1]!;
 }

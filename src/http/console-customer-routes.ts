@@ -3,6 +3,7 @@ import type { Db } from '../db/database.js';
 import { InvalidCursorError } from '../db/keyset-pages.js';
 import { GatewayError } from '../gateway/errors.js';
 import { pageEntries } from '../ledger/account-pages.js';
+import { billingTerms } from '../ledger/accounts.js';
 import { entriesPageOptions, entriesQuerySchema, errorSchema, pageSchema } from '../ledger/admin-request-schemas.js';
 import { listApiKeys } from '../ledger/api-keys.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -35,7 +36,11 @@ export function registerCustomerRoutes(app: FastifyInstance, services: { access:
         schema: {
           tags,
           security,
-          summary: 'Your account: balance, available credits, open holds',
+          summary: 'Your account: balance, available credits, open holds, and the wallet your calls draw on',
+          description:
+            "`wallet` is the account whose credits pay your calls and what they can spend now (`available`, in the wallet's " +
+            "unit): your own account, or for a team account the root of its chain, whose credits its teams share (a team's " +
+            'own `balance` and `available` stay 0). Spend caps and rate limits may refuse a call sooner.',
           response: {
             200: {
               type: 'object',
@@ -45,6 +50,18 @@ export function registerCustomerRoutes(app: FastifyInstance, services: { access:
                   type: 'object',
                   properties: { count: { type: 'integer' }, total: { type: 'string', description: 'exact decimal' } },
                 },
+                wallet: {
+                  type: 'object',
+                  description: 'the account whose credits pay your calls: yours, or for a team account its wallet',
+                  properties: {
+                    id: { type: 'string' },
+                    name: { type: 'string' },
+                    mode: { type: 'string', enum: ['consumption_usd', 'consumption_tokens', 'job_based'] },
+                    unit: { type: 'string', enum: ['usd', 'tokens'] },
+                    available: { type: 'string', description: 'exact decimal: what your calls can spend now' },
+                    shared: { type: 'boolean', description: "true for a team account: the wallet is another account's" },
+                  },
+                },
               },
             },
             ...errors,
@@ -52,9 +69,21 @@ export function registerCustomerRoutes(app: FastifyInstance, services: { access:
         },
       },
       async (request) => {
-        const found = await ledger.getAccount(account(request));
+        const { account: found, wallet } = await billingTerms(db, account(request));
         const holds = await ledger.openHolds(found.id);
-        return { account: accountJson(found), open_holds: { count: holds.count, total: holds.total.toString() } };
+        return {
+          account: accountJson(found),
+          open_holds: { count: holds.count, total: holds.total.toString() },
+          // A team account has no credits of its own: what it can spend is its wallet's available.
+          wallet: {
+            id: wallet.id,
+            name: wallet.name,
+            mode: wallet.mode,
+            unit: wallet.unit,
+            available: wallet.available.toString(),
+            shared: wallet.id !== found.id,
+          },
+        };
       },
     );
 

@@ -44,7 +44,7 @@ export async function registerMessagesRoutes(
         },
       },
       async (request, reply) => {
-        const caller = await services.authenticator.caller(authorizationOf(request), request.headers);
+        const caller = await services.authenticator.caller(authorizationOf(request), request.headers, { apiKeyHeader: true });
         const body = parseMessagesRequest(request.body);
         const forwardHeaders: Record<string, string> = {};
         for (const name of ANTHROPIC_FORWARDED_HEADERS) {
