@@ -217,6 +217,30 @@ describe.skipIf(!chromiumInstalled)(title, { timeout: 180_000 }, () => {
     expect(model.current.rates).toMatchObject({ input: '0.0000003', output: '0.0000006', cacheRead: '0.000000075' });
   });
 
+  it('asks to confirm a rate above $1000 per 1M before the price form saves it', async () => {
+    const chart = page.locator('figure[data-versions]');
+    await eventually(() => chart.getAttribute('data-versions')).toBe('2');
+    const form = page.getByRole('form', { name: 'set price' });
+    await form.getByLabel('Output / 1M').fill('1500');
+    const confirm = form.getByLabel('These rates above $1000 per 1M tokens are right');
+    await eventually(() => confirm.count()).toBe(1);
+    await form.getByRole('button', { name: 'Save price' }).click();
+    await eventually(() => page.locator('.notice.error').first().textContent()).toContain('output $1500 per 1M');
+    // Nothing was sent: the history still has two versions.
+    const unsaved = await admin<{ history: unknown[] }>('/admin/pricing/models/gpt-4o-mini');
+    expect(unsaved.history).toHaveLength(2);
+    await confirm.check();
+    await form.getByRole('button', { name: 'Save price' }).click();
+    await eventually(() => chart.getAttribute('data-versions')).toBe('3');
+    const model = await admin<{ current: { rates: { input: string; output: string } } }>('/admin/pricing/models/gpt-4o-mini');
+    expect(model.current.rates).toMatchObject({ input: '0.0000003', output: '0.0015' });
+    // Back to a believable price, which needs no confirmation.
+    await form.getByLabel('Output / 1M').fill('0.60');
+    await eventually(() => confirm.count()).toBe(0);
+    await form.getByRole('button', { name: 'Save price' }).click();
+    await eventually(() => chart.getAttribute('data-versions')).toBe('4');
+  });
+
   it('approves a held-back sync change, which becomes the price', async () => {
     // The scheduler's runs, started through the API: the first registers the feed's models at their prices,
     // the second states gpt-4o-mini's 1000x too high.

@@ -32,6 +32,7 @@ describe.each(backends())('gateway against recorded upstreams on $name', (backen
       method: 'PUT',
       headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
       body: JSON.stringify({
+        unit: 'token',
         input: CLAUDE_SONNET_4_5.input,
         output: CLAUDE_SONNET_4_5.output,
         cache_read: CLAUDE_SONNET_4_5.cached,

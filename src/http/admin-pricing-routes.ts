@@ -7,7 +7,14 @@ import { InvalidCursorError, MAX_PAGE_SIZE } from '../db/keyset-pages.js';
 import { PRICES_CHANGED_CHANNEL } from '../db/channels.js';
 import type { Database } from '../db/database.js';
 import { Decimal } from '../money/decimal.js';
-import { InvalidPriceError, parsePrice, toPerUnit, type PriceUnit } from '../money/units.js';
+import {
+  InvalidPriceError,
+  MAX_BELIEVABLE_TOKEN_RATE,
+  parsePrice,
+  PER_TOKEN_RATES,
+  toPerUnit,
+  type PriceUnit,
+} from '../money/units.js';
 import type { ImageRate, PriceRates, PriceTier, RateKey } from '../pricing/types.js';
 import { RATE_COLUMNS, RATE_KEYS } from '../catalog/price-row.js';
 import { GatewayError } from '../gateway/errors.js';
@@ -18,6 +25,10 @@ export interface AdminPricingServices {
 }
 
 const UNITS: Record<string, PriceUnit> = { token: 'usd-per-unit', '1k': 'usd-per-1k', '1m': 'usd-per-1m' };
+const UNIT_CHOICES = '"token" (USD per token), "1k" (USD per 1,000 tokens) or "1m" (USD per 1,000,000 tokens)';
+
+/** The body field that writes a per-token rate above MAX_BELIEVABLE_TOKEN_RATE anyway (the seed's --accept-suspicious). */
+export const CONFIRM_UNUSUAL_RATE = 'confirm_unusual_rate';
 
 /** Admin routes of the price catalog (the parent scope checks the admin key). */
 export function registerAdminPricingRoutes(app: FastifyInstance, services: AdminPricingServices): void {
@@ -122,7 +133,10 @@ export function registerAdminPricingRoutes(app: FastifyInstance, services: Admin
         summary: "Set a model's price: writes a new version effective now and closes the previous one",
         description:
           'PUT /admin/pricing/models/<model id>/price with rates as decimal strings, e.g. {"unit": "1m", "input": "2.50", "output": "10"}; ' +
-          'unit is token (default), 1k or 1m; other rates: cache_read, cache_write, cache_write_1h, reasoning, input_audio, output_audio, per_request, per_image; ' +
+          'unit (token, 1k or 1m) is required with any per-token rate (input, output, cache_read, cache_write, cache_write_1h, ' +
+          'reasoning, input_audio, output_audio, in the body or a tier); ' +
+          'a per-token rate above 0.001 USD per token ($1000 per 1M, the limit catalog seed and the price sync hold back) is ' +
+          'refused unless the body says "confirm_unusual_rate": true; ' +
           'per_request, per_image (USD per image) and audio_second (USD per second of audio) are per unit whatever `unit` says; ' +
           'an image or audio model may give those instead of input and output; ' +
           'image_rates: [{"size": "1024x1024", "quality": "hd", "rate": "0.08"}] (USD per image by size and quality); ' +
@@ -224,21 +238,44 @@ function parsePriceBody(
   if (body === null || typeof body !== 'object' || Array.isArray(body))
     throw new GatewayError('invalid_request', 'the body must be a JSON object of rates');
   const input = body as Record<string, unknown>;
-  const unitName = input.unit === undefined ? 'token' : String(input.unit);
-  const unit = UNITS[unitName];
-  if (!unit) throw new GatewayError('invalid_request', `unit must be token, 1k or 1m, got ${JSON.stringify(input.unit)}`, 'unit');
+  // No default: a per-1M price sent without its unit was once written as that many dollars per token.
+  const unit = input.unit === undefined ? undefined : UNITS[String(input.unit)];
+  if (input.unit !== undefined && !unit)
+    throw new GatewayError('invalid_request', `unit must be ${UNIT_CHOICES}, got ${JSON.stringify(input.unit)}`, 'unit');
+  const confirmed = input[CONFIRM_UNUSUAL_RATE];
+  if (confirmed !== undefined && typeof confirmed !== 'boolean')
+    throw new GatewayError(
+      'invalid_request',
+      `${CONFIRM_UNUSUAL_RATE} must be true or false, got ${JSON.stringify(confirmed)}`,
+      CONFIRM_UNUSUAL_RATE,
+    );
+  const unusual: UnusualRate[] = [];
   const readRates = (source: Record<string, unknown>, prefix: string): Partial<PriceRates> => {
     const rates: Partial<PriceRates> = {};
     for (const key of RATE_KEYS) {
       const field = RATE_COLUMNS[key];
       if (source[field] === undefined || source[field] === null) continue;
+      let price: Decimal;
       try {
-        const price = parsePrice(source[field], { file: 'request body', model: modelId, field: prefix + field });
-        rates[key as RateKey] = PER_THING_RATES.has(key) ? price : toPerUnit(price, unit);
+        price = parsePrice(source[field], { file: 'request body', model: modelId, field: prefix + field });
       } catch (error) {
         if (error instanceof InvalidPriceError) throw new GatewayError('invalid_request', error.message, prefix + field);
         throw error;
       }
+      if (PER_THING_RATES.has(key)) {
+        rates[key as RateKey] = price;
+        continue;
+      }
+      if (!unit)
+        throw new GatewayError(
+          'invalid_request',
+          `unit is required with a per-token rate such as ${prefix + field}: ${UNIT_CHOICES}`,
+          'unit',
+        );
+      const perToken = toPerUnit(price, unit);
+      if ((PER_TOKEN_RATES as readonly RateKey[]).includes(key) && perToken.gt(MAX_BELIEVABLE_TOKEN_RATE))
+        unusual.push({ field: prefix + field, given: price, unit: String(input.unit), perToken });
+      rates[key as RateKey] = perToken;
     }
     return rates;
   };
@@ -267,7 +304,48 @@ function parsePriceBody(
       tiers.push({ aboveInputTokens: above, rates: readRates(record, `tiers[${index}].`) });
     });
   }
+  if (unusual.length > 0 && confirmed !== true) throw unusualRateError(unusual);
   return { rates, tiers, imageRates };
+}
+
+/** A per-token rate above MAX_BELIEVABLE_TOKEN_RATE, as sent and as it would be stored. */
+interface UnusualRate {
+  field: string;
+  given: Decimal;
+  unit: string;
+  perToken: Decimal;
+}
+
+/**
+ * The refusal of a price with unbelievable per-token rates: each field, the rate as sent, per token and per 1M,
+ * the limit, and the two ways on (the per-1M unit, or the confirmation). Names the first field as `param`.
+ */
+function unusualRateError(unusual: UnusualRate[]): GatewayError {
+  const limit = MAX_BELIEVABLE_TOKEN_RATE;
+  const rates = unusual.map(
+    (rate) =>
+      `${rate.field} "${rate.given.toString()}" with unit "${rate.unit}" is ${rate.perToken.toString()} USD per token ` +
+      `($${rate.perToken.shift(6).toString()} per 1M tokens)`,
+  );
+  return new GatewayError(
+    'invalid_request',
+    `${rates.join('; ')}: above ${limit.toString()} USD per token ($${limit.shift(6).toString()} per 1M), the limit ` +
+      'catalog seed and the price sync hold back, so most likely a per-1M or per-1K price in a per-token unit. ' +
+      `Send the price with its real unit ("unit": "1m" for USD per 1M tokens), or add "${CONFIRM_UNUSUAL_RATE}": true ` +
+      'if the rate is right.',
+    unusual[0]!.field,
+    undefined,
+    {
+      details: {
+        unusual_rates: unusual.map((rate) => ({
+          field: rate.field,
+          usd_per_token: rate.perToken.toString(),
+          usd_per_1m: rate.perToken.shift(6).toString(),
+        })),
+        confirm_with: CONFIRM_UNUSUAL_RATE,
+      },
+    },
+  );
 }
 
 /** `image_rates: [{size: "1024x1024", quality?: "hd", rate: "0.08"}]`, USD per image. @throws GatewayError naming the field. */

@@ -141,44 +141,86 @@ function perToken(perMillion: string): string {
   return Decimal.parse(perMillion.trim()).shift(-6).toString();
 }
 
+/**
+ * The largest believable rate per token, $1,000 per 1M (MAX_BELIEVABLE_TOKEN_RATE in src/money/units.ts): the
+ * server refuses a per-token rate above it unless the body says `confirm_unusual_rate: true`.
+ */
+const MAX_TOKEN_RATE = Decimal.parse('0.001');
+const PER_TOKEN_COLUMNS = new Set([
+  'input',
+  'output',
+  'cache_read',
+  'cache_write',
+  'cache_write_1h',
+  'reasoning',
+  'input_audio',
+  'output_audio',
+]);
+
+/** The per-token rates of a PUT body (and its tiers) above MAX_TOKEN_RATE, as "input $1500 per 1M". */
+function unusualRates(body: Record<string, unknown>): string[] {
+  const found: string[] = [];
+  const check = (rates: Record<string, unknown>, prefix: string) => {
+    for (const [column, value] of Object.entries(rates)) {
+      if (!PER_TOKEN_COLUMNS.has(column) || typeof value !== 'string') continue;
+      const rate = Decimal.parse(value);
+      if (rate.gt(MAX_TOKEN_RATE)) found.push(`${prefix}${column.replace(/_/g, ' ')} $${rate.shift(6).toString()} per 1M`);
+    }
+  };
+  check(body, '');
+  for (const tier of (body.tiers as Array<Record<string, unknown>> | undefined) ?? [])
+    check(tier, `above ${String(tier.above_input_tokens)} tokens: `);
+  return found;
+}
+
 function SetPriceForm({ modelId, current }: { modelId: string; current: PriceVersion | null }) {
   const client = useQueryClient();
   const perMillion = (rate: string | undefined) => (rate ? Decimal.parse(rate).shift(6).toString() : '');
   const [input, setInput] = useState(perMillion(current?.rates.input));
   const [output, setOutput] = useState(perMillion(current?.rates.output));
   const [cacheRead, setCacheRead] = useState(perMillion(current?.rates.cacheRead));
+  const [confirmUnusual, setConfirmUnusual] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
+  // A PUT replaces the whole price: the rates and tiers this form does not show are sent as they are now,
+  // per token and exact, so saving the input price never drops the cache-write or reasoning rate.
+  const priceBody = (): Record<string, unknown> => {
+    const body: Record<string, unknown> = { unit: 'token' };
+    for (const [key, column] of Object.entries(COLUMNS)) {
+      const value = current?.rates[key as keyof PriceVersion['rates']];
+      if (value !== undefined) body[column] = value;
+    }
+    body.input = perToken(input);
+    body.output = perToken(output);
+    if (cacheRead.trim()) body.cache_read = perToken(cacheRead);
+    else delete body.cache_read;
+    if (current && current.tiers.length > 0) {
+      body.tiers = current.tiers.map((tier) => {
+        const rates: Record<string, unknown> = { above_input_tokens: tier.aboveInputTokens };
+        for (const [key, value] of Object.entries(tier.rates)) rates[COLUMNS[key as keyof typeof COLUMNS] ?? key] = value;
+        return rates;
+      });
+    }
+    return body;
+  };
   const save = useMutation({
-    // A PUT replaces the whole price: the rates and tiers this form does not show are sent as they are now,
-    // per token and exact, so saving the input price never drops the cache-write or reasoning rate.
-    mutationFn: () => {
-      const body: Record<string, unknown> = { unit: 'token' };
-      for (const [key, column] of Object.entries(COLUMNS)) {
-        const value = current?.rates[key as keyof PriceVersion['rates']];
-        if (value !== undefined) body[column] = value;
-      }
-      body.input = perToken(input);
-      body.output = perToken(output);
-      if (cacheRead.trim()) body.cache_read = perToken(cacheRead);
-      else delete body.cache_read;
-      if (current && current.tiers.length > 0) {
-        body.tiers = current.tiers.map((tier) => {
-          const rates: Record<string, unknown> = { above_input_tokens: tier.aboveInputTokens };
-          for (const [key, value] of Object.entries(tier.rates)) rates[COLUMNS[key as keyof typeof COLUMNS] ?? key] = value;
-          return rates;
-        });
-      }
-      return api(`/admin/pricing/models/${modelId}/price`, { method: 'PUT', body });
-    },
+    mutationFn: (body: Record<string, unknown>) => api(`/admin/pricing/models/${modelId}/price`, { method: 'PUT', body }),
     onSuccess: () => void client.invalidateQueries({ queryKey: ['catalog'] }),
   });
+  const typed = [['input', input], ['output', output], ...(cacheRead.trim() ? [['cache read', cacheRead]] : [])];
+  const typedProblem = typed
+    .map(([name, value]) => (amountProblem(value!) ? `${name}: ${amountProblem(value!)}` : null))
+    .find(Boolean);
+  // Checked as the figures are typed, so the confirmation appears before the server would refuse them.
+  const unusual = typedProblem ? [] : unusualRates(priceBody());
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    const found = [['input', input], ['output', output], ...(cacheRead.trim() ? [['cache read', cacheRead]] : [])]
-      .map(([name, value]) => (amountProblem(value!) ? `${name}: ${amountProblem(value!)}` : null))
-      .find(Boolean);
-    setProblem(found ?? null);
-    if (!found) save.mutate();
+    if (typedProblem) return setProblem(typedProblem);
+    if (unusual.length > 0 && !confirmUnusual)
+      return setProblem(
+        `${unusual.join(', ')}: above $1000 per 1M tokens. Check the figures (USD per 1M tokens), or confirm that they are right.`,
+      );
+    setProblem(null);
+    save.mutate({ ...priceBody(), ...(unusual.length > 0 ? { confirm_unusual_rate: true } : {}) });
   };
   return (
     <Section title="Set a new price" id="set-price-title">
@@ -199,6 +241,17 @@ function SetPriceForm({ modelId, current }: { modelId: string; current: PriceVer
           Cache read / 1M
           <input name="cache_read" value={cacheRead} onChange={(event) => setCacheRead(event.target.value)} inputMode="decimal" />
         </label>
+        {unusual.length > 0 ? (
+          <label className="checkbox">
+            <input
+              type="checkbox"
+              name="confirm_unusual_rate"
+              checked={confirmUnusual}
+              onChange={(event) => setConfirmUnusual(event.target.checked)}
+            />{' '}
+            These rates above $1000 per 1M tokens are right
+          </label>
+        ) : null}
         <button type="submit" disabled={save.isPending}>
           Save price
         </button>
