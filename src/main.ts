@@ -301,6 +301,11 @@ export async function startGateway(config: Config, logger: Logger, options: Star
         // timeout when a response finishes), not held open until the idle timeout while shutdown waits.
         app.server.keepAliveTimeout = 1;
         await app.close();
+        // A stream whose client left as the server closed may still be settling: its capture must reach the writers
+        // before they close.
+        if (!(await pipeline.drained(SETTLE_AT_SHUTDOWN_MS))) {
+          logger.error('calls still unsettled at shutdown; the sweeper releases their holds');
+        }
         for (const cleanup of cleanups.reverse()) await cleanup();
         if (!options.database) await database.close();
       },
@@ -319,6 +324,9 @@ async function redisRateLimiter(url: string): Promise<RedisRateLimiter> {
   await redis.connect();
   return new RedisRateLimiter(redis);
 }
+
+/** How long shutdown waits for calls whose connections are gone to settle (each is a few database writes at most). */
+const SETTLE_AT_SHUTDOWN_MS = 30_000;
 
 /** How often one provider and model may raise a usage anomaly alert (every anomalous call is still counted and recorded). */
 const ANOMALY_ALERT_INTERVAL_MS = 10 * 60_000;

@@ -106,6 +106,17 @@ export function errorBody(code: ErrorCode, message: string, param?: string): Ope
 }
 
 /** The database cannot be reached: the same request will work once it is back. */
+/** A request that arrived while this gateway shuts down: nothing was done, a retry (here after the restart, or elsewhere) may succeed. */
+export function shuttingDown(): GatewayError {
+  return new GatewayError(
+    'service_unavailable',
+    'the gateway is shutting down, so the call was not made; retry shortly',
+    undefined,
+    undefined,
+    { retryAfterSeconds: 1 },
+  );
+}
+
 export function serviceUnavailable(): GatewayError {
   return new GatewayError(
     'service_unavailable',

@@ -118,7 +118,34 @@ export interface PreparedCall {
  * record. `prepare` and `settle`/`fail` are split so the streaming and non-streaming routes share them.
  */
 export class CallPipeline {
+  /** Calls prepared (their credits held) and not yet settled or failed. */
+  private readonly active = new Set<PreparedCall>();
+  private whenDrained: Array<() => void> = [];
+
   constructor(private readonly services: GatewayServices) {}
+
+  /**
+   * Resolves once no call is between its hold and its settlement: at shutdown, after the server has closed its
+   * connections, a stream whose client left is still settling (its capture not yet submitted), and the writers
+   * must not close before it is. Resolves after `limitMs` at the latest (false then: some call never settled).
+   */
+  async drained(limitMs: number): Promise<boolean> {
+    if (this.active.size === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      new Promise<boolean>((resolve) => this.whenDrained.push(() => resolve(true))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), limitMs))),
+    ]);
+    clearTimeout(timer);
+    return done;
+  }
+
+  private finished(call: PreparedCall): void {
+    if (!this.active.delete(call) || this.active.size > 0) return;
+    const waiting = this.whenDrained;
+    this.whenDrained = [];
+    for (const wake of waiting) wake();
+  }
 
   /**
    * A model name resolved as a call to it is priced: with the provider the call would be sent to, so a bare name
@@ -183,7 +210,7 @@ export class CallPipeline {
         if (error instanceof InsufficientCreditsError) throw insufficientCredits(intent, quote, error);
         throw error instanceof LedgerError ? toGatewayError(error) : error;
       });
-    return {
+    const call: PreparedCall = {
       requestId,
       caller,
       intent,
@@ -203,6 +230,8 @@ export class CallPipeline {
       startedAt,
       stream: options.stream,
     };
+    this.active.add(call);
+    return call;
   }
 
   /**
@@ -212,6 +241,14 @@ export class CallPipeline {
    * @throws GatewayError when the capture cannot be written (the hold is released first, nothing is charged)
    */
   async settle(call: PreparedCall, usage: NormalizedUsage, status: 'success' | 'aborted' = 'success'): Promise<ChargeReport> {
+    try {
+      return await this.settleCall(call, usage, status);
+    } finally {
+      this.finished(call);
+    }
+  }
+
+  private async settleCall(call: PreparedCall, usage: NormalizedUsage, status: 'success' | 'aborted'): Promise<ChargeReport> {
     const { reservations, metrics, recorder, config } = this.services;
     // Steps another model ran within the call (Anthropic's advisor) are priced at that model's price, beside the call's own.
     const base = priceUsage(usage, call.resolution.price, (model) => this.resolveOtherModel(call, model));
@@ -261,6 +298,14 @@ export class CallPipeline {
 
   /** Releases the whole hold (nothing is charged for a failed call) and records the failure. */
   async fail(call: PreparedCall, error: unknown): Promise<GatewayError> {
+    try {
+      return await this.failCall(call, error);
+    } finally {
+      this.finished(call);
+    }
+  }
+
+  private async failCall(call: PreparedCall, error: unknown): Promise<GatewayError> {
     const { reservations, metrics, recorder, logger } = this.services;
     const mapped = toGatewayError(error);
     try {

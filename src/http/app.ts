@@ -29,7 +29,7 @@ import { registerResponsesRoutes } from './responses-routes.js';
 import { LazyRequestLogger } from './request-logger.js';
 import { validationErrorBody } from './validation-errors.js';
 import { isDatabaseUnavailable } from '../db/database-errors.js';
-import { errorBody, GatewayError, serviceUnavailable } from '../gateway/errors.js';
+import { errorBody, GatewayError, serviceUnavailable, shuttingDown } from '../gateway/errors.js';
 import { clip, findInputProblem } from '../util/input-checks.js';
 import type { CallReservations } from '../ledger/reservations.js';
 
@@ -82,12 +82,24 @@ export async function buildApp(services: AppServices): Promise<FastifyInstance> 
     clientErrorHandler,
     // Request ids are the gateway's own (x-tollgate-request-id); Fastify's are for its logs.
     genReqId: () => crypto.randomUUID(),
+    // Requests that arrive while the server shuts down are refused by the hook below, in the API's error shape.
+    return503OnClosing: false,
     // Fastify makes a logger per request; it becomes pino's child (request id bound) only if the request logs.
     childLoggerFactory: (logger, bindings, options) => new LazyRequestLogger(logger, bindings, options),
   });
 
   app.server.maxConnections = services.http.maxConnections;
 
+  // Shutting down (SIGTERM): a request that still arrives on an open connection (pipelined behind a call in
+  // flight, or sent as the drain began) is refused with a 503 the client may retry elsewhere, in OpenAI's error
+  // shape, and its connection closed (Fastify sets that); the calls already in flight finish and are billed.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw shuttingDown();
+  });
   // No NUL in a URL: PostgreSQL text cannot hold one, and no id or name contains it.
   app.addHook('onRequest', async (request) => {
     if (NUL_IN_URL.test(request.url)) {
