@@ -169,4 +169,28 @@ describe('tollgate catalog commands', () => {
     expect(accepted.code).toBe(0);
     expect(accepted.stdout).toContain('accepted: wandb/zai-org/GLM-4.5');
   });
+
+  it("shows an image model's rates by size and quality in catalog price, as /v1/models lists them", async () => {
+    const seeded = await tollgate(
+      'catalog',
+      'seed',
+      path.join(root, 'fixtures/litellm/api-surface-slice.json'),
+      '--register-models',
+      '--execute',
+    );
+    expect(seeded.code).toBe(0);
+    const json = await tollgate('catalog', 'price', 'dall-e-3', '--json');
+    expect(json.code).toBe(0);
+    const body = JSON.parse(json.stdout);
+    expect(body.modelId).toBe('dall-e-3');
+    // LiteLLM prices dall-e-3 per pixel: the six sizes and qualities, folded into the model's per-image rates.
+    expect(body.imageRates).toHaveLength(6);
+    expect(body.imageRates).toContainEqual({ size: '1024x1792', quality: 'hd', rate: '0.11999117312' });
+    const text = await tollgate('catalog', 'price', 'dall-e-3');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('image rates (USD per image, by size and quality):');
+    expect(text.stdout).toMatch(/ {2}1024x1792 +hd +0\.11999117312\n/);
+    for (const rate of body.imageRates as Array<{ size: string; quality?: string; rate: string }>)
+      expect(text.stdout).toMatch(new RegExp(`${rate.size} +${rate.quality ?? '-'} +${rate.rate.replace('.', '\\.')}\n`));
+  });
 });

@@ -98,6 +98,13 @@ export function formatPrice(price: ModelPrice, at: Date = new Date(), resolution
     `rates (USD per token; per request / per image for those rates)${price.windows?.length ? ', outside every window' : ''}:`,
     indent(rateTable(price.rates)),
   ];
+  // An image model's price by size and quality (what /v1/models lists as image_rates): its calls are charged these.
+  if (price.imageRates?.length) {
+    lines.push(
+      'image rates (USD per image, by size and quality):',
+      indent(formatTable(price.imageRates.map((entry) => [entry.size, entry.quality ?? '-', entry.rate.toString()]))),
+    );
+  }
   for (const tier of price.tiers) {
     lines.push(`above ${tier.aboveInputTokens} prompt tokens:`, indent(rateTable(tier.rates)));
   }
@@ -119,6 +126,11 @@ export function priceJson(price: ModelPrice, at: Date = new Date()): unknown {
     effectiveUntil: price.effectiveUntil?.toISOString() ?? null,
     rates: price.rates,
     tiers: price.tiers,
+    imageRates: (price.imageRates ?? []).map((entry) => ({
+      size: entry.size,
+      ...(entry.quality !== undefined ? { quality: entry.quality } : {}),
+      rate: entry.rate.toString(),
+    })),
     declaredNames: price.match ?? null,
     windows: (price.windows ?? []).map((window) => ({
       from: formatTimeOfDay(window.startSecond),
