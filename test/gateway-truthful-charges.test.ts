@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Decimal } from '../src/money/decimal.js';
 import { backends } from './support/backends.js';
+import { promptTokens, textTokens } from './support/charges.js';
 import { ADMIN_KEY, startTestGateway, type TestGateway } from './support/gateway-harness.js';
 import { entriesOf, expectSettled } from './support/ledger-checks.js';
 import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js';
@@ -8,12 +9,14 @@ import { startMockUpstream, type MockUpstream } from './support/mock-upstream.js
 const d = (text: string) => Decimal.parse(text);
 
 interface ChatAnswer {
+  choices: Array<{ message: { content: string } }>;
   usage: {
     cost: number;
     tollgate: {
       charge: string;
       debit: string;
       shortfall?: string;
+      estimated?: boolean;
       usage_anomaly?: { reasons: string[]; policy: string; reported_charge?: string; reported_debit?: string };
     };
   };
@@ -124,6 +127,29 @@ describe.each(backends())('truthful charges on $name', (backend) => {
       expect(record).toMatchObject({ input_uncached_tokens: 0, cache_read_tokens: 40, charge: held.toString() });
       expect(record.usage_anomaly).toMatchObject({ policy: 'cap', reasons: [reason] });
       await expectSettled(harness.database.db, harness.gateway.ledger, account.id);
+    });
+
+    it('usage with a count that is not a count (a negative, a string) is not billed as zero: the call is counted locally', async () => {
+      for (const bad of [-50, '363']) {
+        const account = await harness.createAccount('consumption_usd', { credits: '10' });
+        mock.inflatedUsage = { prompt_tokens: 16, completion_tokens: bad, total_tokens: 21 };
+        const { body } = await call(harness, account.key, 1000);
+        const answer = body.choices[0]!.message.content;
+        // The prompt estimate and the answer's text counted with o200k, marked estimated.
+        const output = textTokens(answer);
+        expect(output).toBeGreaterThan(100);
+        const expected = d('1.5e-7')
+          .times(promptTokens([{ role: 'user', content: 'hi' }]))
+          .add(d('6e-7').times(output));
+        expect(body.usage.tollgate).toMatchObject({ charge: expected.toString(), estimated: true });
+        await harness.flush();
+        const record = await harness.database.db
+          .selectFrom('usage_records')
+          .select(['output_text_tokens', 'usage_estimated', 'charge'])
+          .where('account_id', '=', account.id)
+          .executeTakeFirstOrThrow();
+        expect(record).toMatchObject({ output_text_tokens: output, usage_estimated: true, charge: expected.toString() });
+      }
     });
 
     it('usage within what the call could produce is charged in full, past the hold if need be', async () => {

@@ -110,6 +110,45 @@ describe('usageFromOpenAI: prompt_tokens include cached_tokens; completion_token
     expect(usageFromOpenAI({ prompt_tokens: -3, completion_tokens: 1.5 })).toBeUndefined();
   });
 
+  it('trusts no usage with a total that is not a count (a wrong zero would under-bill); null is not reported', () => {
+    for (const bad of [-50, '363', 12.5, 2 ** 53, true, {}]) {
+      expect(usageFromOpenAI({ prompt_tokens: 16, completion_tokens: bad }), String(bad)).toBeUndefined();
+      expect(usageFromOpenAI({ prompt_tokens: bad, completion_tokens: 5 }), String(bad)).toBeUndefined();
+      expect(usageFromOpenAI({ input_tokens: 16, output_tokens: bad }), String(bad)).toBeUndefined();
+      expect(usageFromOpenAI({ prompt_tokens: 16, completion_tokens: 5, total_tokens: bad }), String(bad)).toBeUndefined();
+      expect(usageFromAnthropic({ input_tokens: 16, output_tokens: bad }), String(bad)).toBeUndefined();
+      expect(
+        usageFromAnthropic({ input_tokens: 16, output_tokens: 5, cache_read_input_tokens: bad }),
+        String(bad),
+      ).toBeUndefined();
+      expect(
+        usageFromAnthropic({ input_tokens: 16, output_tokens: 5, cache_creation_input_tokens: bad }),
+        String(bad),
+      ).toBeUndefined();
+      expect(usageFromGemini({ promptTokenCount: 16, candidatesTokenCount: bad }), String(bad)).toBeUndefined();
+      expect(
+        usageFromGemini({ promptTokenCount: 16, candidatesTokenCount: 5, thoughtsTokenCount: bad }),
+        String(bad),
+      ).toBeUndefined();
+      expect(usageFromGemini({ promptTokenCount: 16, toolUsePromptTokenCount: bad }), String(bad)).toBeUndefined();
+      expect(usageFromGemini({ totalTokenCount: bad, candidatesTokenCount: 1 }), String(bad)).toBeUndefined();
+      // A malformed part of a total is ignored: the whole is billed at its own rate.
+      expect(
+        counts(usageFromOpenAI({ prompt_tokens: 16, completion_tokens: 5, prompt_tokens_details: { cached_tokens: bad } })!),
+      ).toEqual({
+        input: input({ uncached: 16 }),
+        output: output({ text: 5 }),
+      });
+      expect(usageFromGemini({ promptTokenCount: 16, cachedContentTokenCount: bad })?.input.uncached).toBe(16);
+    }
+    // JSON null: not reported (Anthropic's message_delta and some servers send nulls for counts they leave out).
+    expect(counts(usageFromOpenAI({ prompt_tokens: 16, completion_tokens: null })!)).toEqual({
+      input: input({ uncached: 16 }),
+      output: output({}),
+    });
+    expect(usageFromAnthropic({ input_tokens: null, output_tokens: 7, cache_read_input_tokens: null })?.output.text).toBe(7);
+  });
+
   it('bills parts larger than their whole as reported, and says which do not add up (the anomaly check names it)', () => {
     const usage = usageFromOpenAI({
       prompt_tokens: 100,

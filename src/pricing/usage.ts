@@ -70,6 +70,7 @@ export function usageFromTotals(totals: {
 /** OpenAI chat completions `usage` (and every OpenAI-compatible gateway). Undefined when there is none. */
 export function usageFromOpenAI(raw: unknown): NormalizedUsage | undefined {
   if (!isRecord(raw)) return undefined;
+  if (malformed(raw, OPENAI_COUNTS)) return undefined;
   const prompt = count(raw.prompt_tokens ?? raw.input_tokens);
   const completion = count(raw.completion_tokens ?? raw.output_tokens);
   if (prompt === undefined && completion === undefined) return undefined;
@@ -139,7 +140,7 @@ function cachedPromptTokens(raw: Record<string, unknown>, promptDetails: Record<
  * `otherModels`.
  */
 export function usageFromAnthropic(raw: unknown): NormalizedUsage | undefined {
-  if (!isRecord(raw)) return undefined;
+  if (!isRecord(raw) || malformed(raw, ANTHROPIC_COUNTS)) return undefined;
   const input = count(raw.input_tokens);
   const output = count(raw.output_tokens);
   if (input === undefined && output === undefined) return undefined;
@@ -202,7 +203,7 @@ function addAnthropicStep(usage: NormalizedUsage, raw: Record<string, unknown>):
 
 /** Gemini `usageMetadata` (generateContent, or the last chunk of streamGenerateContent). */
 export function usageFromGemini(raw: unknown): NormalizedUsage | undefined {
-  if (!isRecord(raw)) return undefined;
+  if (!isRecord(raw) || malformed(raw, GEMINI_COUNTS)) return undefined;
   const prompt = count(raw.promptTokenCount);
   const candidates = count(raw.candidatesTokenCount);
   if (prompt === undefined && candidates === undefined && count(raw.totalTokenCount) === undefined) return undefined;
@@ -231,6 +232,29 @@ function modalityCount(details: unknown, modality: string): number {
   }
   return total;
 }
+
+/**
+ * Whether any of `keys` holds something other than a count: a string, a fraction, a negative number. A usage
+ * object with such a count is not trusted at all (the builders answer undefined, so the call is counted locally
+ * and marked estimated), rather than billed as if the count were zero. A JSON null is taken as not reported.
+ * The keys are the counts a wrong zero would under-bill: the totals, and the counts billed beside them
+ * (Anthropic's cache reads and writes, Gemini's thoughts and tool-use prompt). A malformed part of a total
+ * (cached tokens within the prompt, reasoning within the completion) is ignored: the whole is billed at its
+ * own rate, never less.
+ */
+function malformed(raw: Record<string, unknown>, keys: readonly string[]): boolean {
+  return keys.some((key) => raw[key] !== undefined && raw[key] !== null && count(raw[key]) === undefined);
+}
+
+const OPENAI_COUNTS = ['prompt_tokens', 'input_tokens', 'completion_tokens', 'output_tokens', 'total_tokens'] as const;
+const ANTHROPIC_COUNTS = ['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'] as const;
+const GEMINI_COUNTS = [
+  'promptTokenCount',
+  'candidatesTokenCount',
+  'totalTokenCount',
+  'thoughtsTokenCount',
+  'toolUsePromptTokenCount',
+] as const;
 
 function count(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
