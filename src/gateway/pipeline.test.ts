@@ -4,6 +4,7 @@ import { entriesOfRequest, usageRecordOf } from '../../test/support/charges.js';
 import { startTestGateway, type TestGateway } from '../../test/support/gateway-harness.js';
 import { recordingLogger } from '../../test/support/recording-logger.js';
 import { refusal } from '../../test/support/refusals.js';
+import { Decimal } from '../money/decimal.js';
 import { seedCatalog } from '../catalog/catalog-store.js';
 import { parseSource } from '../catalog/importers/index.js';
 import { MarkupRules } from '../catalog/markup-rules.js';
@@ -130,6 +131,21 @@ describe.each(backends())('the call pipeline on $name', (backend) => {
       'insufficient credits: this call needs up to 0.0006015 USD (its worst case for gpt-4o-mini) and 0.0001 USD are ' +
       `available; top up the account's credits${withAdvice ? advice : ''}`;
     expect(refusals).toEqual(operations.map((operation, index) => [operation, 'insufficient_credits', 402, message(index < 4)]));
+    // A job-based account pays its job price whatever the output limit: no such advice.
+    const job = await harness.createAccount('job_based', { credits: '0.5', jobPrice: '1' });
+    const jobCaller: Caller = {
+      accountId: job.id,
+      mode: 'job_based',
+      jobPrice: Decimal.parse('1'),
+      markup: undefined,
+      keyId: `key_${job.id}`,
+    };
+    const jobRefusal = await refusal<GatewayError>(
+      pipeline().prepare(intent('chat'), jobCaller, { requestId: nextRequestId(), stream: false }),
+    );
+    expect(jobRefusal.message).toBe(
+      "insufficient credits: this call needs up to 1 USD (its worst case for gpt-4o-mini) and 0.5 USD are available; top up the account's credits",
+    );
   });
 
   it("gives back the call's place under its concurrency limit when its hold is refused and when it fails", async () => {

@@ -207,7 +207,7 @@ export class CallPipeline {
         await limits.release(admission);
         // The ledger's refusals (402 insufficient credits, 403 suspended) in the gateway's error catalog. A
         // refusal of a credit lease names the lease's size (32 calls' worth); the caller is told this call's.
-        if (error instanceof InsufficientCreditsError) throw insufficientCredits(intent, quote, error);
+        if (error instanceof InsufficientCreditsError) throw insufficientCredits(intent, quote, error, caller.mode);
         throw error instanceof LedgerError ? toGatewayError(error) : error;
       });
     const call: PreparedCall = {
@@ -337,14 +337,21 @@ export function answeredBy(call: Pick<PreparedCall, 'route'>): string {
  * The 402 for a call the account cannot cover: what this call needs at most (its worst case), what the
  * account has available, and what to do about it.
  */
-function insufficientCredits(intent: CallIntent, quote: Quote, refusal: InsufficientCreditsError): GatewayError {
+function insufficientCredits(
+  intent: CallIntent,
+  quote: Quote,
+  refusal: InsufficientCreditsError,
+  mode: Caller['mode'],
+): GatewayError {
   const unit = quote.debit.unit === 'usd' ? 'USD' : 'tokens';
   const available = Decimal.max(Decimal.ZERO, refusal.available);
+  // A job-based account pays its job price whatever the call's size: a lower output limit changes nothing.
   const limit =
-    intent.operation === 'chat' ||
-    intent.operation === 'responses' ||
-    intent.operation === 'messages' ||
-    intent.operation === 'completions'
+    mode !== 'job_based' &&
+    (intent.operation === 'chat' ||
+      intent.operation === 'responses' ||
+      intent.operation === 'messages' ||
+      intent.operation === 'completions')
       ? ' or lower the output limit (max_tokens)'
       : '';
   return new GatewayError(
