@@ -89,6 +89,32 @@ describe.each(backends())('streams billed however they end, on $name', (backend)
     expect(usage.tollgate.charge).toBe(charge.toString());
   });
 
+  it('stream_options.include_usage false: no usage chunk (every chunk has its choices), billed the same', async () => {
+    const account = await harness.createAccount('consumption_usd', { credits: '1' });
+    mock.queue('text', 'text');
+    const without = await readEvents(
+      await postChat(harness.url, account.key, { ...STREAM, stream_options: { include_usage: false } }),
+    );
+    expect(without.done).toBe(true);
+    expect(without.events.length).toBeGreaterThan(10);
+    for (const event of without.events) expect((event as { choices: unknown[] }).choices.length).toBe(1);
+    expect(without.events.some((event) => 'usage' in (event as object) && (event as { usage: unknown }).usage)).toBe(false);
+    // Unset (or true): the usage chunk with the charge comes last, as before.
+    const withUsage = await readEvents(await postChat(harness.url, account.key, STREAM));
+    const last = withUsage.events.at(-1) as { choices: unknown[]; usage: { tollgate: { charge: string } } };
+    expect(last.choices).toEqual([]);
+    expect(streamedText(without.events)).toBe(streamedText(withUsage.events));
+    await harness.flush();
+    const records = await usageRecordsOfAccount(harness.database.db, account.id);
+    expect(records.map((record) => [record.status, d(record.charge).toString()])).toEqual([
+      ['success', last.usage.tollgate.charge],
+      ['success', last.usage.tollgate.charge],
+    ]);
+    expect((await capturedTotal(harness.database.db, account.id)).toString()).toBe(
+      d(last.usage.tollgate.charge).times(2).toString(),
+    );
+  });
+
   it("relays the upstream's chunks in its own spelling (only the null usage cut out), then the charged usage chunk", async () => {
     const account = await harness.createAccount('consumption_usd', { credits: '1' });
     mock.queue('spaced-stream');

@@ -62,7 +62,7 @@ export function completeChat(
 
 /**
  * A streaming chat completion: OpenAI chunks, then a last chunk carrying usage with its cost (as with
- * `stream_options.include_usage`), then `[DONE]`.
+ * `stream_options.include_usage`; left out when the client sets it to false), then `[DONE]`.
  * @throws GatewayError when the call cannot start (the hold is released first).
  */
 export function openChatStream(
@@ -77,7 +77,9 @@ export function openChatStream(
     caller,
     options,
     (call, signal) => call.route.adapter.stream(upstreamChatRequest(call, request), call.route.target, signal),
-    (call) => new ChatStreamCodec(call),
+    // A client that says it wants no usage chunk (`include_usage: false`) gets none: OpenAI's clients that read
+    // `choices[0]` of every chunk would trip on it. The call is billed the same.
+    (call) => new ChatStreamCodec(call, request.stream_options?.include_usage !== false),
   );
 }
 
@@ -93,7 +95,11 @@ export class ChatStreamCodec implements StreamCodec<StreamEvent> {
   private finished = false;
   private meta: { id: string; created: number; model: string };
 
-  constructor(private readonly call: PreparedCall) {
+  constructor(
+    private readonly call: PreparedCall,
+    /** Whether the stream ends with the usage chunk carrying the charge (unless the client set include_usage false). */
+    private readonly usageChunk = true,
+  ) {
     this.meta = { id: call.requestId, created: Math.floor(Date.now() / 1000), model: call.intent.model };
   }
 
@@ -130,6 +136,7 @@ export class ChatStreamCodec implements StreamCodec<StreamEvent> {
   }
 
   finish(report: Parameters<StreamCodec<StreamEvent>['finish']>[0]): string[] {
+    if (!this.usageChunk) return ['data: [DONE]\n\n'];
     const final = { ...this.meta, object: 'chat.completion.chunk', choices: [], usage: usagePayload(report) };
     return [sseFrame(serializeWithExactCost(final, report.breakdown.charge)), 'data: [DONE]\n\n'];
   }
