@@ -85,6 +85,12 @@ describe('tollgate exit codes', () => {
     expect(result.stderr).toMatch(/error|Usage:/);
   });
 
+  it('a statement of a month with no charges says charges 0, not -0', async () => {
+    const { code, stdout } = await run('accounts', 'statement', 'acme', '--month', '2026-01');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^charges +0$/m);
+  });
+
   it('a usage error says what was wrong on one line, without the whole help', async () => {
     const result = await run('usage', '--by', 'week');
     expect(result.stderr).toBe(

@@ -1,3 +1,4 @@
+import { Decimal } from '../money/decimal.js';
 import type { Command } from 'commander';
 import { formatTable, printJson, usageError, withContext } from './context.js';
 
@@ -33,7 +34,8 @@ export function registerStatementCommand(accounts: Command): void {
             ['grants', json.grants],
             ['refunds', json.refunds],
             ['adjustments', json.adjustments],
-            ['charges', `-${json.charges.total}`],
+            // Charges reduce the balance (shown negative), and no charges are 0, not -0.
+            ['charges', Decimal.parse(json.charges.total).isZero() ? '0' : `-${json.charges.total}`],
             ['closing balance', json.closing_balance],
           ]),
         ];
