@@ -1,6 +1,9 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildProgram, runCli } from '../src/cli/program.js';
 import { SOURCES } from '../src/cli/sync-command.js';
@@ -115,5 +118,21 @@ describe('log lines on a terminal', () => {
     });
     expect(readableLine(line)).toBe('warning: default pricing used for x (model=x, err=boom)');
     expect(readableLine('not json')).toBe('not json');
+  });
+});
+
+describe('tollgate with a reader that stops early', () => {
+  it('ends quietly (exit 0, no stack trace) when its output pipe is closed, as `| head` does', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--help'], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // The reader leaves before the command writes a byte: every write meets a closed pipe (EPIPE).
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 });
