@@ -183,7 +183,12 @@ describe.each(backends())('POST /v1/messages on $name', (backend) => {
       .catch((error: unknown) => error);
     expect((broke as InstanceType<typeof Anthropic.APIError>).status).toBe(402);
     expect((broke as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({
-      error: { type: 'billing_error', code: 'insufficient_credits' },
+      error: {
+        type: 'billing_error',
+        code: 'insufficient_credits',
+        // A Messages call is bounded by its output limit: the 402 says a lower one may pass.
+        message: expect.stringMatching(/top up the account's credits or lower the output limit \(max_tokens\)$/) as unknown,
+      },
     });
     expect(mock.requests).toHaveLength(0);
   });
